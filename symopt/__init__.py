@@ -1,0 +1,40 @@
+"""symopt: a model plus an objective in, a solution and the code that finds it out.
+
+    >>> import symopt
+    >>> a, b = symopt.params("a b")
+    >>> model = symopt.Model("a + b*x", [a, b])
+    >>> result = symopt.solve(symopt.squared_loss(model), {"x": [0, 1, 2], "y": [1, 3, 5]})
+    >>> round(result.params["b"], 12)
+    2.0
+"""
+
+__version__ = "0.1.0"
+
+from .analyse import Analysis, analyse  # noqa: E402
+from .derive import Derivation, derive  # noqa: E402
+from .errors import (  # noqa: E402
+    CacheWarning,
+    CodegenError,
+    ConvergenceWarning,
+    DataError,
+    ModelError,
+    ParseError,
+    PrecisionError,
+    PrinterError,
+    RankDeficiencyWarning,
+    SymoptError,
+)
+from .functions import sigmoid, softplus  # noqa: E402
+from .model import LinearModel, Model, params  # noqa: E402
+from .objective import Objective, log_loss, squared_loss  # noqa: E402
+from .optimizers import GradientDescent  # noqa: E402
+from .parse import parse_expression  # noqa: E402
+from .result import ClosedForm, Result  # noqa: E402
+from .solve import solve  # noqa: E402
+
+__all__ = [
+    "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError",
+    "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
+    "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
+    "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",
+]

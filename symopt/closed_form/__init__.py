@@ -1,0 +1,1 @@
+"""Closed-form tiers: linear systems and symbolic stationary points."""

@@ -1,0 +1,73 @@
+"""A strict SymPy printer for Numba code.
+
+Prints mathematics only: loops and layout live in the templates. Every
+symbol must have a code name (parameters and data are renamed so user names
+can never collide with generated ones or with Python keywords), and a
+function the printer has no numerically safe form for is an error that
+names it, never silently wrong code. ``sigmoid`` and ``softplus`` print as
+calls of the stable helpers every generated module defines.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import PrinterError
+
+
+class NumbaPrinter(PythonCodePrinter):
+    """Python/Numba code for scalar expressions, with a fixed symbol-to-name map."""
+
+    printmethod = "_symopt_numba"
+
+    def __init__(self, names: dict):
+        super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+        self.names = dict(names)
+
+    def _print_Symbol(self, expr):
+        try:
+            return self.names[expr]
+        except KeyError:
+            raise PrinterError(f"no code name for the symbol {expr.name!r}") from None
+
+    _print_Dummy = _print_Symbol
+
+    def _print_sigmoid(self, expr):
+        return f"_sigmoid({self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr):
+        return f"_softplus({self._print(expr.args[0])})"
+
+    def _print_loggamma(self, expr):
+        return f"math.lgamma({self._print(expr.args[0])})"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer and 2 <= int(exp) <= 4 and base.is_Symbol:
+            # x*x is exact and cheaper than a call to pow
+            return "(" + "*".join([self._print(base)] * int(exp)) + ")"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_not_supported(self, expr):
+        name = getattr(expr, "func", type(expr)).__name__
+        raise PrinterError(f"the code printer has no numeric form for {name} (in {expr}); "
+                           "rewrite the expression with supported functions")
+
+    def _print_Function(self, expr):
+        raise PrinterError(f"the code printer has no numeric form for the function {expr.func.__name__}")
+
+    def emptyPrinter(self, expr):
+        raise PrinterError(f"the code printer cannot print {type(expr).__name__} ({expr})")
+
+
+def print_block(exprs, names: dict, temp_prefix: str = "t"):
+    """``cse`` the expressions, then print: ``([(temp, code)...], [code per expr])``."""
+    temps = sp.numbered_symbols(temp_prefix, real=True)
+    replacements, reduced = sp.cse(list(exprs), symbols=temps, optimizations="basic")
+    local = dict(names)
+    for sym, _ in replacements:
+        local[sym] = sym.name
+    printer = NumbaPrinter(local)
+    lines = [(sym.name, printer.doprint(value)) for sym, value in replacements]
+    return lines, [printer.doprint(e) for e in reduced]

@@ -1,0 +1,136 @@
+"""Data validation: every array checked and named before any arithmetic.
+
+Missing names, non-numeric values, wrong shapes, zero rows, mismatched
+lengths, NaN and inf each raise a :class:`~symopt.errors.DataError` that
+names the array (and the first bad position). Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Validated data: float64 C-contiguous arrays by name, and the row count."""
+
+    arrays: dict
+    n_rows: int
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+
+def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
+    if isinstance(value, (str, bytes)):
+        raise DataError(f"data {name!r} is text ({value[:20]!r}); give numbers")
+    try:
+        raw = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"data {name!r} cannot be read as an array: {exc}") from None
+    if raw.dtype.kind == "c":
+        raise DataError(f"data {name!r} is complex; symopt needs real numbers")
+    if raw.dtype.kind not in "biuf":
+        try:
+            raw = raw.astype(float)
+        except (TypeError, ValueError):
+            sample = next((v for v in raw.ravel() if not _is_number(v)), None)
+            raise DataError(
+                f"data {name!r} is not numeric (dtype {raw.dtype}); first non-numeric value: {sample!r}"
+            ) from None
+    if raw.ndim == 0:
+        raise DataError(f"data {name!r} is a single number; give one value per row (a 1-D array)")
+    if raw.ndim != ndim:
+        want = "1-D (one value per row)" if ndim == 1 else "2-D (rows x features)"
+        raise DataError(f"data {name!r} has shape {raw.shape}; it must be {want}")
+    arr = np.ascontiguousarray(raw, dtype=np.float64)
+    if arr.shape[0] == 0:
+        raise DataError(f"data {name!r} has zero rows")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        pos = np.argwhere(bad)[0]
+        where = int(pos[0]) if ndim == 1 else (int(pos[0]), int(pos[1]))
+        kind = "NaN" if np.isnan(arr[tuple(pos)]) else "inf"
+        raise DataError(
+            f"data {name!r} has {int(bad.sum())} non-finite value(s); the first is {kind} at "
+            f"{'row' if ndim == 1 else '(row, column)'} {where}. Remove or impute them: symopt drops nothing silently"
+        )
+    return arr
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def prepare(objective, data) -> Dataset:
+    """Check ``data`` against what ``objective`` needs and return a :class:`Dataset`."""
+    if objective.wide:
+        arrays = _wide(objective, data)
+    else:
+        arrays = _named(objective, data)
+    lengths = {name: a.shape[0] for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k}: {v}" for k, v in lengths.items())
+        raise DataError(f"data arrays have different numbers of rows ({desc}); every array needs one value per row")
+    n_rows = next(iter(lengths.values()))
+    _check_labels(objective, arrays)
+    return Dataset(arrays, n_rows)
+
+
+def _named(objective, data) -> dict:
+    if isinstance(data, tuple):
+        raise DataError(
+            "a (X, y) pair is for a LinearModel over a data matrix; this objective needs arrays by name: "
+            + "{" + ", ".join(f"'{n}': ..." for n in objective.data_names) + "}")
+    if not hasattr(data, "__getitem__") or not hasattr(data, "keys"):
+        raise DataError(f"data must be a mapping from names to arrays, got {type(data).__name__}")
+    needed = objective.data_names
+    if not needed:
+        raise DataError("the objective uses no data symbols: every symbol in it is a parameter")
+    keys = list(data.keys())
+    missing = [n for n in needed if n not in keys]
+    if missing:
+        raise DataError(
+            f"data has no array named {missing[0]!r}; the objective needs {', '.join(needed)} "
+            f"and data has {', '.join(map(str, keys)) or 'nothing'}")
+    return {n: _as_float_array(n, data[n], 1) for n in needed}
+
+
+def _wide(objective, data) -> dict:
+    target = objective.target.name
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise DataError(f"data for a LinearModel is (X, {target}); got a tuple of {len(data)} items")
+        X, y = data
+    elif isinstance(data, Mapping):
+        missing = [n for n in ("X", target) if n not in data]
+        if missing:
+            raise DataError(f"data has no array named {missing[0]!r}; a LinearModel needs 'X' and {target!r}")
+        X, y = data["X"], data[target]
+    else:
+        raise DataError(f"data for a LinearModel is (X, {target}) or a mapping with 'X' and {target!r}")
+    X = _as_float_array("X", X, 2)
+    n_features = objective.model.n_features
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(f"data 'X' has {X.shape[1]} columns but the LinearModel has n_features={n_features}")
+    return {"X": X, target: _as_float_array(target, y, 1)}
+
+
+def _check_labels(objective, arrays: dict) -> None:
+    """Binary log loss takes labels 0/1 only; anything else is an error."""
+    if objective.kind != "log":
+        return
+    labels = arrays[objective.target.name]
+    bad = np.flatnonzero((labels != 0) & (labels != 1))
+    if bad.size:
+        raise DataError(
+            f"log_loss needs labels 0 or 1; data {objective.target.name!r} has {float(labels[bad[0]])!r} at row {int(bad[0])}")

@@ -1,0 +1,48 @@
+"""Every error and warning symopt raises, in one place.
+
+Each error derives from :class:`SymoptError` and, where a user would
+naturally catch a built-in, from that built-in too (``ValueError`` for bad
+input, ``RuntimeError`` for failures while running generated code).
+"""
+
+from __future__ import annotations
+
+
+class SymoptError(Exception):
+    """Root of every error raised by symopt."""
+
+
+class ParseError(SymoptError, ValueError):
+    """Expression text that is not in the safe subset symopt accepts."""
+
+
+class ModelError(SymoptError, ValueError):
+    """A model, objective or optimizer that is stated inconsistently."""
+
+
+class DataError(SymoptError, ValueError):
+    """Data that cannot be used: missing, non-numeric, non-finite, mis-shaped."""
+
+
+class PrecisionError(SymoptError, ValueError):
+    """A precision request the problem is too large (or of the wrong kind) for."""
+
+
+class CodegenError(SymoptError, RuntimeError):
+    """Generating, writing or importing solver code failed."""
+
+
+class PrinterError(CodegenError):
+    """The code printer met a function it has no numerically safe form for."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped before its convergence test was met."""
+
+
+class RankDeficiencyWarning(UserWarning):
+    """A linear closed form was rank deficient: the minimum-norm solution is returned."""
+
+
+class CacheWarning(UserWarning):
+    """The code cache could not be used; code was compiled in a temporary folder."""

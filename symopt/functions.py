@@ -1,0 +1,61 @@
+"""SymPy functions that symopt adds: numerically stable sigmoid and softplus.
+
+They are ordinary SymPy functions for the calculus (SymPy knows their
+derivatives) and the printers and evaluators give each a stable numeric form:
+
+* ``softplus(z) = log(1 + exp(z))``, evaluated as ``max(z, 0) + log1p(exp(-|z|))``
+* ``sigmoid(z) = 1 / (1 + exp(-z))``, evaluated branching on the sign of ``z``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class sigmoid(sp.Function):  # noqa: N801 - reads like the maths
+    r"""Logistic function :math:`\sigma(z) = 1/(1+e^{-z})`."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        return 1 / (1 + sp.exp(-z))
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+class softplus(sp.Function):  # noqa: N801
+    r"""Softplus :math:`\log(1+e^{z})`, whose derivative is the sigmoid."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return sp.log(2)
+        return None
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        return sp.log(1 + sp.exp(z))
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer):
+        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])

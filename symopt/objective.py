@@ -1,0 +1,162 @@
+"""Objectives: what is judged. A per-sample expression in data and
+parameters, a reduction over rows (mean or sum), an optional ridge penalty
+and a sense (minimise or maximise).
+
+The total objective is::
+
+    F(theta) = reduce_i l(theta; x_i, y_i) + l2 * sum_j theta_j**2     (minimise)
+    F(theta) = reduce_i l(theta; x_i, y_i) - l2 * sum_j theta_j**2     (maximise)
+
+The penalty is on the parameters, not per sample. For a :class:`LinearModel`
+the intercept is not penalised (as in scikit-learn).
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy as sp
+
+from .errors import ModelError
+from .functions import softplus
+from .model import LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
+from .parse import check_name
+
+#: The linear predictor ``eta = intercept + x . coef`` of a wide linear model.
+ETA = sp.Symbol("eta", real=True)
+
+REDUCTIONS = ("mean", "sum")
+
+
+class Objective:
+    """A per-sample objective: ``Objective("log(lam) - lam*x", "lam", maximize=True)``.
+
+    ``expr`` is any per-sample expression in data and parameters (SymPy or
+    safe text), for example a log-likelihood to maximise.
+    """
+
+    def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean"):
+        param_symbols = _as_param_symbols(params)
+        symbols = {p.name: p for p in param_symbols}
+        per_sample = as_expression(expr, symbols)
+        missing = [p.name for p in param_symbols if p not in per_sample.free_symbols]
+        if missing:
+            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective {per_sample}")
+        self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
+
+    @classmethod
+    def _from_model(cls, per_sample, model, target, kind, l2, reduction):
+        self = cls.__new__(cls)
+        if isinstance(model, LinearModel) and model.is_wide:
+            self._setup(per_sample, (), False, l2, reduction, kind=kind, model=model, target=target)
+        else:
+            expr_model = model.expression_model if isinstance(model, LinearModel) else model
+            self._setup(per_sample, expr_model.params, False, l2, reduction, kind=kind, model=model, target=target)
+        return self
+
+    def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target):
+        if not isinstance(maximize, bool):
+            raise ModelError(f"maximize must be True or False, got {maximize!r}")
+        try:
+            l2 = float(l2)
+        except (TypeError, ValueError):
+            raise ModelError(f"l2 must be a number >= 0, got {l2!r}") from None
+        if not math.isfinite(l2) or l2 < 0:
+            raise ModelError(f"l2 must be a finite number >= 0, got {l2!r}")
+        if reduction not in REDUCTIONS:
+            raise ModelError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.per_sample: sp.Expr = per_sample
+        self.params: tuple[sp.Symbol, ...] = tuple(params)
+        self.maximize = maximize
+        self.l2 = l2
+        self.reduction = reduction
+        self.kind = kind
+        self.model = model
+        self.target = target
+        self.wide = isinstance(model, LinearModel) and model.is_wide
+        if self.wide:
+            self.data_symbols = (target,)
+        else:
+            self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
+        # Which parameters the ridge penalty applies to (an intercept is not penalised).
+        unpenalised = set()
+        if isinstance(model, LinearModel) and not model.is_wide and model.intercept:
+            unpenalised.add("w0")
+        self.penalised = tuple(p.name not in unpenalised for p in self.params)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def data_names(self) -> tuple[str, ...]:
+        """Names of the data arrays ``solve`` needs (``X`` and the target for a wide model)."""
+        if self.wide:
+            return ("X", self.target.name)
+        return tuple(s.name for s in self.data_symbols)
+
+    @property
+    def sense(self) -> str:
+        return "maximise" if self.maximize else "minimise"
+
+    def penalty(self) -> sp.Expr:
+        """The ridge term as SymPy (``0`` without ``l2``); for wide models in ``coef``."""
+        if self.l2 == 0:
+            return sp.Integer(0)
+        l2 = sp.Float(self.l2, 17) if self.l2 != int(self.l2) else sp.Integer(int(self.l2))
+        if self.wide:
+            coef = sp.Symbol("coef_j", real=True)
+            return l2 * sp.Sum(coef**2, (sp.Symbol("j", integer=True), 1, sp.Symbol("m", integer=True)))
+        return l2 * sp.Add(*[p**2 for p, pen in zip(self.params, self.penalised) if pen])
+
+    def describe(self) -> str:
+        """One line: sense, reduction, per-sample expression, penalty."""
+        red = "mean" if self.reduction == "mean" else "sum"
+        eta = " with eta = intercept + X @ coef" if self.wide and (self.model.intercept) else (
+            " with eta = X @ coef" if self.wide else "")
+        pen = "" if self.l2 == 0 else f" {'-' if self.maximize else '+'} {self.l2!r} * ||{'coef' if self.wide else 'theta'}||^2"
+        return f"{self.sense} {red} over rows of [{self.per_sample}]{eta}{pen}"
+
+    def __repr__(self) -> str:
+        return f"Objective({self.describe()})"
+
+
+def _prediction(model) -> sp.Expr:
+    if isinstance(model, Model):
+        return model.expr
+    if isinstance(model, LinearModel):
+        return ETA if model.is_wide else model.expression_model.expr
+    raise ModelError(f"expected a symopt.Model or symopt.LinearModel, got {type(model).__name__}")
+
+
+def _target(model, target: str) -> sp.Symbol:
+    name = check_name(target, "target name")
+    taken = set()
+    if isinstance(model, Model):
+        taken = {s.name for s in model.expr.free_symbols}
+    elif isinstance(model, LinearModel) and not model.is_wide:
+        taken = {s.name for s in model.expression_model.expr.free_symbols}
+    if name in taken:
+        raise ModelError(
+            f"the target {name!r} already appears in the model; name the target something else (target='...')")
+    if isinstance(model, LinearModel) and model.is_wide and name in ("X", "eta"):
+        raise ModelError(f"the target may not be named {name!r} for a LinearModel")
+    return sp.Symbol(name, real=True)
+
+
+def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+    """Squared error ``(y - f)**2`` per sample (mean squared error by default)."""
+    f = _prediction(model)
+    y = _target(model, target)
+    return Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
+
+
+def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+    """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
+
+    Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
+    any ``f``: softplus is evaluated as ``max(f,0) + log1p(exp(-|f|))``.
+    """
+    f = _prediction(model)
+    y = _target(model, target)
+    return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)

@@ -1,0 +1,1 @@
+"""Readers for external reference problems (NIST StRD) used to check accuracy."""

@@ -1,0 +1,78 @@
+"""The record ``solve`` returns: the solution, how it was found, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """What the closed-form analysis found: ``status`` is "linear", "symbolic" or "none"."""
+
+    status: str
+    reason: str
+    formula: str | None = None
+    detail: str = ""
+    candidates: tuple = ()  # symbolic: every candidate with accepted / why
+
+
+@dataclass(frozen=True)
+class Result:
+    """A solution with its provenance. ``print(result)`` gives a readable summary.
+
+    Attributes follow :class:`scipy.optimize.OptimizeResult` where they
+    overlap (``x``, ``fun``, ``nit``, ``success``, ``status``, ``message``).
+    """
+
+    params: dict
+    x: np.ndarray
+    fun: float
+    method: str  # "linear", "symbolic" or "iterative"
+    why: str  # why this method was chosen
+    closed_form: ClosedForm
+    success: bool
+    status: str
+    message: str
+    nit: int = 0
+    grad_norm: float = float("nan")
+    history: np.ndarray = field(default_factory=lambda: np.empty(0))
+    source: str | None = None
+    source_path: Path | None = None
+    objective: object = None
+    derivation: object = None
+    optimizer: object = None
+    precision: str = "double"
+    exact: dict = field(default_factory=dict)  # name -> high-precision value as text
+
+    def __str__(self) -> str:
+        lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]
+        if self.objective is not None:
+            lines.append(f"  objective: {self.objective.describe()}")
+        lines.append(f"  method: {self.method}: {self.why}")
+        cf = self.closed_form
+        lines.append(f"  closed form: {cf.status}: {cf.reason}")
+        if cf.formula:
+            for f in cf.formula.splitlines():
+                lines.append(f"    {f}")
+        for c in cf.candidates:
+            vals = ", ".join(f"{k} = {v:.6g}" for k, v in c.values.items())
+            lines.append(f"    candidate ({vals}): {'accepted' if c.accepted else 'rejected'}: {c.why}")
+        lines.append("  parameters:")
+        for name, value in self.params.items():
+            if np.ndim(value):
+                arr = np.asarray(value)
+                shown = np.array2string(arr[:6], precision=6, separator=", ")
+                lines.append(f"    {name} = array of {arr.size}: {shown}{' ...' if arr.size > 6 else ''}")
+            else:
+                exact = self.exact.get(name)
+                lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))
+        lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}")
+        if self.source_path is not None:
+            lines.append(f"  generated code: {self.source_path}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<symopt.Result method={self.method!r} success={self.success} fun={self.fun!r} params={list(self.params)}>"

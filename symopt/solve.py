@@ -1,0 +1,130 @@
+"""``solve``: analyse, then a closed form or generated code, then a ``Result``."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+
+from .analyse import DEFAULT_BUDGET, Analysis, analyse
+from .closed_form.linear import solve_least_squares, solve_quadratic
+from .closed_form.statistics import check_candidates, statistic_values
+from .data import prepare
+from .derive import derive
+from .errors import ModelError, PrecisionError
+from .evaluate import gradient, objective_value
+from .objective import Objective
+from .optimizers import GradientDescent
+from .result import ClosedForm, Result
+from .run import run_iterative, unflatten
+
+METHODS = ("auto", "linear", "symbolic", "iterative")
+PRECISIONS = ("double", "high")
+
+
+def solve(objective: Objective, data, optimizer=None, method: str = "auto", precision: str = "double",
+          x0=None, budget: float = DEFAULT_BUDGET) -> Result:
+    """Find the optimum of ``objective`` on ``data``.
+
+    ``method="auto"`` takes a linear closed form if the gradient is affine in
+    the parameters, else a symbolic stationary point in sufficient statistics
+    if one exists and passes its checks, else generated code running
+    ``optimizer`` (default :class:`GradientDescent`). ``"linear"``,
+    ``"symbolic"`` and ``"iterative"`` insist on one way and say why when it
+    does not apply. ``precision="high"`` evaluates closed forms in 50-digit
+    (or more) arithmetic. ``x0``: a mapping from parameter names to values,
+    or a flat array, for the iterative solver. ``budget``: seconds SymPy may
+    spend solving the stationarity equations.
+    """
+    if not isinstance(objective, Objective):
+        raise ModelError(f"solve() takes a symopt.Objective first (for example symopt.squared_loss(model)), "
+                         f"got {type(objective).__name__}")
+    if method not in METHODS:
+        raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision must be 'double' or 'high'; got {precision!r}")
+    optimizer = optimizer if optimizer is not None else GradientDescent()
+    if not isinstance(optimizer, GradientDescent):
+        raise ModelError(f"optimizer must be a symopt optimizer such as GradientDescent(), got {optimizer!r}")
+    if precision == "high" and method == "iterative":
+        raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
+    dataset = prepare(objective, data)
+    derivation = derive(objective)
+    symbolic = {"symbolic": True, "iterative": False, "linear": False}.get(method)
+    analysis = analyse(objective, symbolic=symbolic, budget=budget, derivation=derivation)
+    cf = ClosedForm(analysis.status, analysis.reason, "\n".join(analysis.formulas()) or None)
+
+    if method in ("auto", "linear") and analysis.linear is not None:
+        return _linear(analysis, dataset, precision, cf)
+    if method == "linear":
+        raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
+    if method in ("auto", "symbolic") and analysis.solutions:
+        result = _symbolic(analysis, dataset, precision, cf)
+        if result.success or method == "symbolic":
+            return result
+        cf = result.closed_form  # keep the rejected candidates in the report
+    elif method == "symbolic":
+        raise ModelError(f"no symbolic closed form: {analysis.reason}")
+    if precision == "high":
+        raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+    why = ("method='iterative' was requested" if method == "iterative"
+           else f"no closed form: {cf.reason}")
+    run = run_iterative(objective, derivation, dataset, optimizer, x0)
+    return Result(unflatten(objective, dataset, run.x), run.x, run.fun, "iterative",
+                  f"{why}; generated {type(optimizer).__name__} code", cf, run.success, run.status,
+                  run.message, run.nit, run.grad_norm, run.history, run.source, run.source_path,
+                  objective, derivation, optimizer, "double")
+
+
+def _linear(analysis: Analysis, dataset, precision, cf) -> Result:
+    objective = analysis.objective
+    form = analysis.linear
+    if form.kind == "least_squares":
+        sol = solve_least_squares(objective, form, dataset, precision)
+    else:
+        sol = solve_quadratic(objective, form, dataset, precision)
+    wanted = "maximum" if objective.maximize else "minimum"
+    success = sol.curvature.startswith(wanted)
+    fun = objective_value(objective, dataset, sol.x)
+    g = gradient(objective, analysis.derivation, dataset, sol.x)
+    message = sol.note if success else (f"the stationary point is a {sol.curvature}: the objective has no "
+                                        f"{wanted}, so it is unbounded ({sol.note})")
+    cf = ClosedForm(cf.status, cf.reason, cf.formula or form.describe(objective.params), sol.note)
+    exact = {} if sol.exact is None else {
+        name: mpmath.nstr(v, 20) for (name, _), v in zip(_names(objective, dataset), sol.exact)}
+    return Result(unflatten(objective, dataset, sol.x), sol.x, fun, "linear",
+                  "the gradient is affine in the parameters: one linear solve", cf, success,
+                  "solved" if success else "no_optimum", message, 0, float(np.max(np.abs(g))) if g.size else 0.0,
+                  np.array([fun]), None, None, objective, analysis.derivation, None, precision, exact)
+
+
+def _names(objective, dataset):
+    if objective.wide:
+        m = dataset["X"].shape[1]
+        base = [("intercept", 1)] if objective.model.intercept else []
+        return base + [(f"coef[{j}]", 1) for j in range(m)]
+    return [(p.name, 1) for p in objective.params]
+
+
+def _symbolic(analysis: Analysis, dataset, precision, cf) -> Result:
+    objective = analysis.objective
+    stats = statistic_values(objective, analysis.statistics, dataset, precision)
+    candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision)
+    cf = ClosedForm(cf.status, cf.reason, cf.formula, f"statistics: {analysis.statistics.table()}", tuple(candidates))
+    accepted = [c for c in candidates if c.accepted]
+    if not accepted:
+        reasons = "; ".join(c.why for c in candidates)
+        cf = ClosedForm("none", f"no candidate passed the checks ({reasons})", cf.formula, cf.detail, cf.candidates)
+        return Result({}, np.empty(0), math.nan, "symbolic", "symbolic candidates were all rejected", cf, False,
+                      "no_valid_candidate", cf.reason, objective=objective, derivation=analysis.derivation,
+                      precision=precision)
+    best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
+    x = np.array([best.values[p.name] for p in objective.params])
+    g = gradient(objective, analysis.derivation, dataset, x)
+    exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
+    return Result(dict(best.values), x, best.objective, "symbolic",
+                  "the stationarity equations separate into statistics of the data: "
+                  "a formula evaluated after one pass", cf, True, "solved", best.why, 0,
+                  float(np.max(np.abs(g))), np.array([best.objective]), None, None, objective,
+                  analysis.derivation, None, precision, exact)

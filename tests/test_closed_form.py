@@ -1,0 +1,167 @@
+"""Closed forms: the symbolic tier's anchors against NumPy, candidate checks,
+the linear tier's quadratic and rank-deficient cases, high precision."""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+
+import symopt
+from symopt.errors import ModelError, PrecisionError, RankDeficiencyWarning
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    rng = np.random.default_rng(7)
+    x = rng.normal(3.0, 2.0, 400)
+    y = 1.5 - 0.7 * x + rng.normal(0, 0.3, 400)
+    return x, y
+
+
+def test_gaussian_mle(sample):
+    x, _ = sample
+    mu, s2 = symopt.params("mu s2")
+    obj = symopt.Objective("-log(2*pi*s2)/2 - (x - mu)**2/(2*s2)", [mu, s2], maximize=True)
+    r = symopt.solve(obj, {"x": x})
+    assert r.method == "symbolic" and r.success
+    assert "mu = S_1/n" in r.closed_form.formula and "S_1 = sum_i x" in r.closed_form.formula
+    assert rel(r.params["mu"], np.mean(x)) < 1e-12
+    assert rel(r.params["s2"], np.var(x)) < 1e-12
+
+
+def test_exponential_rate(sample):
+    x = np.abs(sample[0]) + 0.1
+    lam = symopt.params("lam", positive=True)
+    r = symopt.solve(symopt.Objective("log(lam) - lam*x", lam, maximize=True), {"x": x})
+    assert r.method == "symbolic" and "lam = n/S_1" in r.closed_form.formula
+    assert rel(r.params["lam"], 1.0 / np.mean(x)) < 1e-12
+
+
+def test_poisson_rate():
+    counts = np.random.default_rng(3).poisson(4.2, 300).astype(float)
+    lam = symopt.params("lam", positive=True)
+    obj = symopt.Objective("k*log(lam) - lam - lgamma(k + 1)", lam, maximize=True)
+    r = symopt.solve(obj, {"k": counts})
+    assert r.method == "symbolic" and "lam = S_1/n" in r.closed_form.formula
+    assert rel(r.params["lam"], np.mean(counts)) < 1e-12
+
+
+def test_least_squares_line_with_intercept(sample):
+    x, y = sample
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": x, "y": y}, method="symbolic")
+    assert r.method == "symbolic" and "S_" in r.closed_form.formula
+    b = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)
+    a = y.mean() - b * x.mean()
+    assert rel(r.params["b"], b) < 1e-12 and rel(r.params["a"], a) < 1e-12
+    auto = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": x, "y": y})
+    assert auto.method == "linear" and rel(auto.params["b"], b) < 1e-12
+    assert auto.closed_form.formula.startswith("a = ")  # the formula is shown alongside the linear solve
+
+
+def test_one_parameter_ridge(sample):
+    x, y = sample
+    obj = symopt.squared_loss(symopt.Model("b*x", "b"), l2=0.3)
+    r = symopt.solve(obj, {"x": x, "y": y}, method="symbolic")
+    expected = np.sum(x * y) / (np.sum(x * x) + len(x) * 0.3)
+    assert r.method == "symbolic" and rel(r.params["b"], expected) < 1e-12
+    lin = symopt.solve(obj, {"x": x, "y": y}, method="linear")
+    assert rel(lin.params["b"], expected) < 1e-12
+
+
+def test_candidates_checked_and_rejected_with_reason(sample):
+    x, _ = sample
+    obj = symopt.Objective("-log(sigma) - (x - mu)**2/(2*sigma**2)", "mu sigma", maximize=True)
+    r = symopt.solve(obj, {"x": x})
+    assert r.method == "symbolic" and r.success
+    assert rel(r.params["sigma"], np.std(x)) < 1e-12
+    verdicts = {c.accepted: c.why for c in r.closed_form.candidates}
+    assert set(verdicts) == {True, False}
+    assert "not finite" in verdicts[False] or "not real" in verdicts[False]
+
+
+def test_no_real_solution_is_reported():
+    obj = symopt.Objective("a**3/3 + a*x", "a")
+    r = symopt.solve(obj, {"x": np.array([1.0, 2.0, 3.0])}, method="symbolic")
+    assert not r.success and r.status == "no_valid_candidate"
+    assert "not real" in r.closed_form.reason
+
+
+def test_symbolic_timeout_is_reported_and_auto_goes_iterative():
+    obj = symopt.Objective("log(lam) - lam*x", symopt.params("lam", positive=True), maximize=True)
+    a = symopt.analyse(obj, budget=0.01)
+    assert a.status == "none" and "timed out after 0.01 s" in a.reason
+    r = symopt.solve(obj, {"x": np.array([0.5, 1.0, 2.0])}, budget=0.01)
+    assert r.method == "iterative" and r.success and "timed out" in r.why
+    assert rel(r.params["lam"], 1 / np.mean([0.5, 1.0, 2.0])) < 1e-6
+
+
+def test_general_quadratic_objective():
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(1, 2, 50), rng.normal(size=50)
+    obj = symopt.Objective("a**2*x + a*b + b**2 - 2*a*y", "a b")
+    r = symopt.solve(obj, {"x": x, "y": y})
+    assert r.method == "linear" and r.success
+    A = np.array([[2 * x.mean(), 1.0], [1.0, 2.0]])
+    expected = np.linalg.solve(A, np.array([2 * y.mean(), 0.0]))
+    np.testing.assert_allclose(r.x, expected, rtol=1e-12)
+    flipped = symopt.Objective("a**2*x + a*b + b**2 - 2*a*y", "a b", maximize=True)
+    bad = symopt.solve(flipped, {"x": x, "y": y})
+    assert not bad.success and "no maximum" in bad.message
+
+
+def test_rank_deficient_gets_minimum_norm_and_warning():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=30)
+    X = np.column_stack([x, 2 * x, rng.normal(size=30)])
+    y = X @ np.array([1.0, 1.0, -1.0]) + 0.5
+    with pytest.warns(RankDeficiencyWarning, match="rank 3 of 4"):
+        r = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
+    expected = np.linalg.lstsq(np.column_stack([np.ones(30), X]), y, rcond=None)[0]
+    np.testing.assert_allclose(r.x, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_high_precision_symbolic_and_limits(sample):
+    x, _ = sample
+    obj = symopt.Objective("-log(2*pi*s2)/2 - (x - mu)**2/(2*s2)", "mu s2", maximize=True)
+    r = symopt.solve(obj, {"x": x}, precision="high")
+    with mpmath.workdps(60):
+        xs = [mpmath.mpf(float(v)) for v in x]
+        mean = mpmath.fsum(xs) / len(xs)
+        var = mpmath.fsum((v - mean) ** 2 for v in xs) / len(xs)
+        assert mpmath.almosteq(mpmath.mpf(r.exact["mu"]), mean, rel_eps=mpmath.mpf(10) ** -19)
+    assert rel(r.params["s2"], float(var)) < 1e-15
+    wide = symopt.squared_loss(symopt.LinearModel())
+    with pytest.raises(PrecisionError, match="up to 30 parameters"):
+        symopt.solve(wide, (np.random.default_rng(0).normal(size=(40, 31)), np.ones(40)), precision="high")
+    nonlinear = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
+    with pytest.raises(PrecisionError, match="needs a closed form"):
+        symopt.solve(nonlinear, {"x": x, "y": x}, precision="high")
+
+
+def test_method_requests_that_do_not_apply(sample):
+    x, y = sample
+    nonlinear = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
+    with pytest.raises(ModelError, match="no linear closed form"):
+        symopt.solve(nonlinear, {"x": x, "y": y}, method="linear")
+    with pytest.raises(ModelError, match="no symbolic closed form.*not separable"):
+        symopt.solve(nonlinear, {"x": x, "y": y}, method="symbolic")
+    with pytest.raises(ModelError, match="method must be"):
+        symopt.solve(nonlinear, {"x": x, "y": y}, method="magic")
+
+
+def test_analysis_record_prints_every_tier():
+    a = symopt.analyse(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")))
+    text = str(a)
+    assert a.status == "none" and "linear: not applicable" in text and "symbolic: not applicable" in text
+    assert "exp(b*x) mixes parameters and data" in a.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lin = symopt.analyse(symopt.squared_loss(symopt.LinearModel(basis=["x", "x**2", "x**3"])))
+    assert lin.status == "linear" and "symbolic: skipped" in str(lin)

@@ -1,0 +1,41 @@
+"""Derivation: gradients and Hessians as SymPy, printable as text and LaTeX."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+import symopt
+from symopt.objective import ETA
+
+
+def test_gradient_and_hessian_of_expression_model():
+    d = symopt.derive(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")))
+    a, b, x, y = (sp.Symbol(n, real=True) for n in "abxy")
+    assert sp.simplify(d.gradient[0] - (-2 * (y - a * sp.exp(b * x)) * sp.exp(b * x))) == 0
+    assert sp.simplify(d.hessian[0, 0] - 2 * sp.exp(2 * b * x)) == 0
+    assert d.hessian.shape == (2, 2) and d.hessian[0, 1] == d.hessian[1, 0]
+
+
+def test_log_loss_chain_rule_piece_simplifies_to_sigmoid_minus_y():
+    d = symopt.derive(symopt.log_loss(symopt.LinearModel()))
+    y = sp.Symbol("y", real=True)
+    assert d.gradient[0] == symopt.sigmoid(ETA) - y
+    text = str(d)
+    assert "dl/deta = -y + sigmoid(eta)" in text and "dl/dcoef_j = dl/deta * x_j" in text
+
+
+def test_text_and_latex():
+    d = symopt.derive(symopt.Objective("log(lam) - lam*x", "lam", maximize=True, l2=0.1))
+    text = str(d)
+    assert "dl/dlam = -x + 1/lam" in text and "penalty" in text
+    latex = d.latex()
+    assert latex.startswith("\\begin{align}") and "\\frac{\\partial \\ell}{\\partial lam}" in latex
+    assert d._repr_latex_().startswith("$$")
+
+
+def test_no_hessian_past_fifty_parameters():
+    names = [f"w{k}" for k in range(60)]
+    model = symopt.Model(" + ".join(f"{n}*x**{k}" for k, n in enumerate(names)), names)
+    d = symopt.derive(symopt.squared_loss(model))
+    assert d.hessian is None and "limit 50" in str(d)
+    assert len(d.gradient) == 60

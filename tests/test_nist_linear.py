@@ -1,0 +1,46 @@
+"""NIST StRD linear least squares: all 11 sets, each stated as a symopt.Model
+expression and solved by the linear closed form. Accuracy is the number of
+correct significant digits (LRE, capped at 15) of every certified coefficient."""
+
+from __future__ import annotations
+
+import pytest
+
+import symopt
+from symopt.reference.nist import lre, read
+
+LINEAR_SETS = ["Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley",
+               "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5"]
+
+
+def nist_model(problem) -> symopt.Model:
+    """The model as NIST states it: a polynomial in x, or B0 + B1*x1 + ... (Longley)."""
+    names = sorted(problem.certified, key=lambda n: int(n[1:]))
+    if "x" in problem.columns:
+        terms = [f"{n}*x**{int(n[1:])}" if int(n[1:]) > 1 else (f"{n}*x" if n != "B0" else n) for n in names]
+    else:
+        terms = [n if n == "B0" else f"{n}*x{int(n[1:])}" for n in names]
+    return symopt.Model(" + ".join(terms), names)
+
+
+def min_lre(problem, precision) -> float:
+    objective = symopt.squared_loss(nist_model(problem))
+    result = symopt.solve(objective, problem.columns, method="linear", precision=precision)
+    assert result.method == "linear" and result.success
+    return min(lre(result.params[n], c) for n, c in problem.certified.items())
+
+
+@pytest.mark.parametrize("name", LINEAR_SETS)
+def test_nist_linear_double(nist, name):
+    assert min_lre(read(nist / f"{name}.dat"), "double") >= 7.0
+
+
+@pytest.mark.parametrize("name", LINEAR_SETS)
+def test_nist_linear_high(nist, name):
+    assert min_lre(read(nist / f"{name}.dat"), "high") >= 13.0
+
+
+def test_nist_model_is_stated_as_nist_writes_it(nist):
+    assert str(nist_model(read(nist / "Pontius.dat")).expr) == "B0 + B1*x + B2*x**2"
+    longley = nist_model(read(nist / "Longley.dat"))
+    assert [s.name for s in longley.features] == [f"x{k}" for k in range(1, 7)]

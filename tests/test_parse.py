@@ -1,0 +1,105 @@
+"""Safe expression text: what parses, what is refused, and that nothing runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+import symopt
+from symopt.errors import ParseError, SymoptError
+from symopt.parse import parse_expression
+
+
+def test_parses_arithmetic_and_known_functions():
+    e = parse_expression("a*exp(-b*x) + log1p(x) - sqrt(x)/2 + softplus(a) ** 2")
+    x = sp.Symbol("x", real=True)
+    assert x in e.free_symbols
+    assert e.has(sp.exp) and e.has(symopt.softplus)
+
+
+def test_float_constants_become_exact_rationals():
+    assert parse_expression("0.5*x") == sp.Rational(1, 2) * sp.Symbol("x", real=True)
+    assert parse_expression("x**-.5") == sp.Symbol("x", real=True) ** sp.Rational(-1, 2)
+
+
+@pytest.mark.parametrize("name", ["E", "I", "S", "N", "beta", "gamma", "Q", "O"])
+def test_sympy_constant_names_are_user_symbols(name):
+    e = parse_expression(f"2*{name}")
+    assert e == 2 * sp.Symbol(name, real=True)
+    m = symopt.Model(f"{name}*x", name)
+    assert [p.name for p in m.params] == [name]
+
+
+def test_pi_is_the_constant():
+    assert parse_expression("2*pi") == 2 * sp.pi
+
+
+MALICIOUS = [
+    "__import__('os').system('touch /tmp/symopt_pwned')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "exec('import os')",
+    "eval('1')",
+    "open('/etc/passwd')",
+    "lambda: 1",
+    "x if x else y",
+    "[x for x in y]",
+    "x.real",
+    "'text'",
+    "f'{x}'",
+    "x; y",
+    "x == y",
+]
+
+
+@pytest.mark.parametrize("text", MALICIOUS)
+def test_malicious_text_raises_and_runs_nothing(text, tmp_path):
+    with pytest.raises(SymoptError):
+        parse_expression(text)
+
+
+def test_model_with_malicious_string_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    code = (
+        "import symopt\n"
+        "try:\n"
+        f"    symopt.Model(\"__import__('os').system('touch {marker}')\", params='a')\n"
+        "except symopt.SymoptError as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ParseError", out.stderr
+    assert not marker.exists()
+    assert not os.path.exists("/tmp/symopt_pwned")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("x^2", "'**'"),
+    ("foo(x)", "unknown function 'foo'"),
+    ("exp(x, y)", "exactly one"),
+    ("lambda*x", "keyword"),
+    ("9**9**9", "exponents are limited"),
+    ("x/0", "division by zero"),
+    ("", "empty"),
+    ("exp", "is a function"),
+    ("_hidden + 1", "may not start with '_'"),
+])
+def test_clear_errors(text, fragment):
+    with pytest.raises(ParseError, match=None) as info:
+        parse_expression(text)
+    assert fragment in str(info.value)
+
+
+def test_size_caps():
+    with pytest.raises(ParseError, match="characters long"):
+        parse_expression("x+" * 6000 + "x")
+    with pytest.raises(ParseError, match="nested deeper"):
+        parse_expression("-" * 250 + "x")
+
+
+def test_not_a_string():
+    with pytest.raises(ParseError, match="expected expression text"):
+        parse_expression(42)
