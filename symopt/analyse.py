@@ -117,7 +117,9 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
         status, reason = "linear", "the gradient is affine in the parameters"
     elif solutions:
         status, reason = "symbolic", "the stationarity equations separate into statistics of the data and SymPy solved them"
+    elif objective.wide:
+        status, reason = "none", why
     else:
-        status, reason = "none", sym_reason
+        status, reason = "none", f"{why}; {sym_reason}"
     return Analysis(objective, d, status, reason, tuple(attempts), form,
                     stats if solutions else None, solutions)

@@ -110,12 +110,15 @@ class Objective:
         return l2 * sp.Add(*[p**2 for p, pen in zip(self.params, self.penalised) if pen])
 
     def describe(self) -> str:
-        """One line: sense, reduction, per-sample expression, penalty."""
-        red = "mean" if self.reduction == "mean" else "sum"
-        eta = " with eta = intercept + X @ coef" if self.wide and (self.model.intercept) else (
-            " with eta = X @ coef" if self.wide else "")
-        pen = "" if self.l2 == 0 else f" {'-' if self.maximize else '+'} {self.l2!r} * ||{'coef' if self.wide else 'theta'}||^2"
-        return f"{self.sense} {red} over rows of [{self.per_sample}]{eta}{pen}"
+        """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model)."""
+        text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
+        if self.l2:
+            squares = "||coef||^2" if self.wide else "(" + " + ".join(
+                f"{p.name}**2" for p, pen in zip(self.params, self.penalised) if pen) + ")"
+            text += f" {'-' if self.maximize else '+'} {self.l2!r} * {squares}"
+        if self.wide:
+            text += ", where eta = intercept + X @ coef" if self.model.intercept else ", where eta = X @ coef"
+        return text
 
     def __repr__(self) -> str:
         return f"Objective({self.describe()})"

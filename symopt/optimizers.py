@@ -20,7 +20,11 @@ class GradientDescent:
     ascent). With ``line_search=True`` the step :math:`t_k` is found by
     backtracking (Armijo): start at twice the last accepted step (``lr`` or 1
     at first), halve until :math:`F(\theta - t g) \le F(\theta) - c\,t\,\|g\|^2`
-    with ``c = 1e-4``. With ``line_search=False`` the step is ``lr``, fixed.
+    with ``c = 1e-4``; where that decrease is below the rounding of ``F``, a
+    step that keeps ``F`` within rounding and does not overshoot along
+    ``-g`` is accepted (Hager and Zhang's approximate Wolfe condition), so
+    the descent can reach small gradient tolerances. With
+    ``line_search=False`` the step is ``lr``, fixed.
 
     Stops when the largest gradient component is at most ``tol``, or (if
     ``ftol > 0``) when the objective changes by less than ``ftol`` relative,
@@ -73,6 +77,8 @@ class GradientDescent:
                     cand = theta - t * g
                     fc, gc = fun(cand)
                     if math.isfinite(fc) and fc <= f - 1e-4 * t * gg:
+                        break
+                    if math.isfinite(fc) and fc <= f + 1e-12 * abs(f) and float(g @ gc) >= -(1 - 2e-4) * gg:
                         break
                     t *= 0.5
                     if t < 1e-20:

@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 
 from .analyse import DEFAULT_BUDGET, Analysis, analyse
-from .closed_form.linear import solve_least_squares, solve_quadratic
+from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
 from .closed_form.statistics import check_candidates, statistic_values
 from .data import prepare
 from .derive import derive
@@ -109,6 +109,8 @@ def _names(objective, dataset):
 
 def _symbolic(analysis: Analysis, dataset, precision, cf) -> Result:
     objective = analysis.objective
+    if precision == "high":
+        check_high_precision(dataset.n_rows, len(objective.params))
     stats = statistic_values(objective, analysis.statistics, dataset, precision)
     candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision)
     cf = ClosedForm(cf.status, cf.reason, cf.formula, f"statistics: {analysis.statistics.table()}", tuple(candidates))

@@ -24,6 +24,7 @@ from ..numeric import evaluate
 from .sandbox import ChildFailed, Timeout, run_with_budget
 
 MAX_SYMBOLIC_PARAMS = 10
+HIGH_DIGITS = 60  # working digits for statistics and formulas with precision="high"
 COUNT = sp.Symbol("n", positive=True, integer=True)
 
 
@@ -115,10 +116,11 @@ def statistic_values(objective, stats: Statistics, dataset, precision: str) -> d
     arrays = {s: dataset[s.name] for s in objective.data_symbols}
     if precision == "high":
         syms = list(arrays)
-        for sym, definition in zip(stats.symbols, stats.definitions):
-            values[sym] = mpmath.fsum(
-                evaluate(definition, {s: mpmath.mpf(float(arrays[s][i])) for s in syms}, "mpmath")
-                for i in range(dataset.n_rows))
+        with mpmath.workdps(HIGH_DIGITS):
+            for sym, definition in zip(stats.symbols, stats.definitions):
+                values[sym] = mpmath.fsum(
+                    evaluate(definition, {s: mpmath.mpf(float(arrays[s][i])) for s in syms}, "mpmath")
+                    for i in range(dataset.n_rows))
         return values
     for sym, definition in zip(stats.symbols, stats.definitions):
         column = np.broadcast_to(evaluate(definition, arrays), (dataset.n_rows,))
@@ -129,7 +131,7 @@ def statistic_values(objective, stats: Statistics, dataset, precision: str) -> d
 def check_candidates(objective, derivation, solutions, stat_values, dataset, precision: str) -> list[Candidate]:
     """Substitute each formula and keep only real, finite, in-domain stationary points of the right kind."""
     out = []
-    digits = 60 if precision == "high" else 30
+    digits = HIGH_DIGITS if precision == "high" else 30
     for sol in solutions:
         with mpmath.workdps(digits):
             stats_mp = {k: v if isinstance(v, mpmath.mpf) else mpmath.mpf(v) for k, v in stat_values.items()}

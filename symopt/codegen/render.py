@@ -22,7 +22,7 @@ from ..objective import ETA
 from .printer import print_block
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 
 def template_dir() -> Path:
