@@ -14,10 +14,12 @@ result travel pickled through the pipes, between this package and itself.
 from __future__ import annotations
 
 import importlib
+import os
 import pickle
 import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 
 class Timeout(Exception):
@@ -40,7 +42,10 @@ def run_with_budget(func, args: tuple, seconds: float):
     child raised or died.
     """
     payload = pickle.dumps((func.__module__, func.__qualname__, args))
-    proc = subprocess.Popen([sys.executable, "-m", "symopt.closed_form.sandbox"],
+    # The child must import this very symopt, even when the caller put it on sys.path by hand.
+    home = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "symopt.closed_form.sandbox"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(payload, timeout=seconds)
