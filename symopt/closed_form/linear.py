@@ -73,6 +73,8 @@ def find_linear_form(objective, derivation):
     if objective.wide:
         if objective.kind == "squared" and not objective.maximize:
             return LinearForm("least_squares"), ""
+        if objective.kind == "squared":
+            return None, "a squared loss has no maximum: maximising it is unbounded"
         return None, f"dl/deta = {derivation.gradient[0]} is not affine in eta, so the gradient is not affine in the parameters"
     params = objective.params
     poly = ell.as_poly(*params)
