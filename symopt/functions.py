@@ -59,3 +59,33 @@ class softplus(sp.Function):  # noqa: N801
 
     def _latex(self, printer):
         return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+
+
+class exp_neg_abs(sp.Function):  # noqa: N801
+    """``exp(-|z|)``, in (0, 1] for every real z: the shared piece of the stable forms."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        z = self.args[0]
+        return -sp.sign(z) * exp_neg_abs(z)
+
+
+def stable_forms(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``softplus`` and ``sigmoid`` for printing, around one shared ``exp(-|z|)``.
+
+    ``softplus(z) = max(z, 0) + log1p(exp(-|z|))`` and ``sigmoid(z)`` as
+    ``1/(1+e)`` for ``z >= 0`` and ``e/(1+e)`` otherwise, ``e = exp(-|z|)``:
+    neither overflows, and ``cse`` computes the exponential once when both
+    appear (log loss and its derivative).
+    """
+    from sympy.codegen.cfunctions import log1p
+
+    def softplus_form(z):
+        return sp.Max(z, 0) + log1p(exp_neg_abs(z))
+
+    def sigmoid_form(z):
+        e = exp_neg_abs(z)
+        return sp.Piecewise((1 / (1 + e), z >= 0), (e / (1 + e), True))
+
+    return expr.replace(softplus, softplus_form).replace(sigmoid, sigmoid_form)

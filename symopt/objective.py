@@ -109,6 +109,20 @@ class Objective:
             return l2 * sp.Sum(coef**2, (sp.Symbol("j", integer=True), 1, sp.Symbol("m", integer=True)))
         return l2 * sp.Add(*[p**2 for p, pen in zip(self.params, self.penalised) if pen])
 
+    def sum_of_squares(self):
+        """``(u, c)`` when every per-sample term is ``c * u**2`` (c a positive number), else ``None``.
+
+        A squared loss is ``(y - f)**2``; a custom objective qualifies when it is
+        written as a positive multiple of a square. Such objectives can be fitted
+        by Levenberg-Marquardt on the residuals ``u`` with their Jacobian.
+        """
+        if self.wide or self.maximize:
+            return None
+        coeff, rest = self.per_sample.as_coeff_Mul()
+        if rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0:
+            return rest.base, coeff
+        return None
+
     def describe(self) -> str:
         """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"

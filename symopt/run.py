@@ -1,34 +1,24 @@
 """Run generated solver code: arguments in, status and history out.
 
-Checks the start point, calls the compiled descent loop, turns its status
-code into words (with advice when it failed) and warns on non-convergence.
+Checks the start point, calls the compiled optimizer loop in chunks (so a
+long run shows progress and can be interrupted), turns its status code into
+words (with advice when it failed) and warns on non-convergence.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.render import render
 from .errors import ConvergenceWarning, ModelError
-
-STATUS = {
-    0: ("converged", True, "the largest gradient component is below tol"),
-    1: ("converged_ftol", True, "the relative change of the objective is below ftol"),
-    2: ("max_iter", False, "stopped after max_iter iterations before the gradient fell below tol; "
-                           "raise max_iter, loosen tol, or scale the data"),
-    3: ("diverged", False, "the objective became non-finite: the step is too large; use a smaller lr, "
-                           "line_search=True, or scale the data (the last finite parameters are returned)"),
-    4: ("line_search_failed", False, "no step along the gradient reduced the objective: the gradient "
-                                     "is at the limit of floating-point precision (loosen tol) or inaccurate"),
-    5: ("nonfinite_start", False, "the objective or its gradient is not finite at the starting point; "
-                                  "give x0= inside the model's domain"),
-}
-
+from .optimizers import RUNNING, STATUS
 
 @dataclass(frozen=True)
 class Run:
@@ -97,26 +87,68 @@ def penalty_mask(objective, dataset) -> np.ndarray:
     return np.array([1.0 if p else 0.0 for p in objective.penalised])
 
 
-def run_iterative(objective, derivation, dataset, optimizer, x0) -> Run:
-    """Generate (or load from the cache) the solver module and run it."""
+def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True) -> Run:
+    """Generate (or load from the cache) the solver module and drive it to a stop."""
     rendered = render(objective, derivation, optimizer)
     module, path = cache.load(rendered.source, rendered.stem)
-    theta0 = start_point(objective, dataset, x0)
+    theta = start_point(objective, dataset, x0)
     if x0 is None and not objective.wide:
-        theta0 = _finite_default(objective, dataset, theta0)
+        theta = _finite_default(objective, dataset, theta)
     arrays = [dataset[name] for name in rendered.data_names]
-    history = np.full(optimizer.max_iter + 1, np.nan)
+    n, p = dataset.n_rows, theta.size
+    grad, fs = np.zeros(p), np.zeros(2)
+    fsize, isize = optimizer.state_size(p, n)
+    fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
+    if hasattr(optimizer, "init_state"):
+        optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
-    theta, fun, nit, code, gmax = module.minimise(
-        theta0, *arrays, penalty_mask(objective, dataset), float(objective.l2), sign,
-        *optimizer.arguments(), history)
-    status, success, advice = STATUS[int(code)]
+    fixed = (penalty_mask(objective, dataset), float(objective.l2), sign, optimizer.hyper())
+    history = np.full(optimizer.max_iter + 1, np.nan)
+    code = int(module.start(theta, grad, fs, fw, iw, *arrays, *fixed))
+    history[0] = sign * fs[0]
+    done = 0
+    if code == RUNNING:
+        code, done = _drive(module, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history, progress)
+    if code == RUNNING:
+        code = 8 if optimizer.stochastic else 2
+    status, success, advice = STATUS[code]
     message = advice if success else f"{status}: {advice}"
+    gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
     if code == 2:
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
-    return Run(np.asarray(theta), float(fun), int(nit), status, success, message, float(gmax),
-               history[: int(nit) + 1].copy(), rendered.source, path)
+    return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
+               history[: done + 1].copy(), rendered.source, path)
+
+
+def _drive(module, optimizer, args, history, progress: bool):
+    """Call the compiled ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s."""
+    started = None  # the clock starts after the first call, which may include compiling
+    done, chunk, bar = 0, 8, None
+    code = RUNNING
+    tol, ftol = float(optimizer.tol), float(optimizer.ftol)
+    try:
+        while done < optimizer.max_iter:
+            budget = min(chunk, optimizer.max_iter - done)
+            t0 = time.perf_counter()
+            code, k = module.run(*args, budget, tol, ftol, history, done)
+            done += int(k)
+            elapsed = time.perf_counter() - t0
+            if code != RUNNING:
+                break
+            chunk = int(min(max(budget * 0.2 / max(elapsed, 1e-6), 1), 1_000_000))
+            if started is None:
+                started = time.perf_counter()
+            elif progress and bar is None and time.perf_counter() - started > 1.0:
+                bar = tqdm(total=optimizer.max_iter, initial=done, desc=type(optimizer).__name__,
+                           unit="epoch" if optimizer.stochastic else "it", leave=False)
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix(F=f"{history[done]:.6g}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return int(code), done
 
 
 def _finite_default(objective, dataset, theta0):

@@ -15,16 +15,16 @@ from .derive import derive
 from .errors import ModelError, PrecisionError
 from .evaluate import gradient, objective_value
 from .objective import Objective
-from .optimizers import GradientDescent
+from .choose import check, choose
 from .result import ClosedForm, Result
-from .run import run_iterative, unflatten
+from .run import layout, run_iterative, unflatten
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
 
 
 def solve(objective: Objective, data, optimizer=None, method: str = "auto", precision: str = "double",
-          x0=None, budget: float = DEFAULT_BUDGET) -> Result:
+          x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``method="auto"`` takes a linear closed form if the gradient is affine in
@@ -35,7 +35,8 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
     does not apply. ``precision="high"`` evaluates closed forms in 50-digit
     (or more) arithmetic. ``x0``: a mapping from parameter names to values,
     or a flat array, for the iterative solver. ``budget``: seconds SymPy may
-    spend solving the stationarity equations.
+    spend solving the stationarity equations. ``progress``: show a progress
+    bar when an iterative run takes more than a second.
     """
     if not isinstance(objective, Objective):
         raise ModelError(f"solve() takes a symopt.Objective first (for example symopt.squared_loss(model)), "
@@ -44,9 +45,6 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if precision not in PRECISIONS:
         raise ModelError(f"precision must be 'double' or 'high'; got {precision!r}")
-    optimizer = optimizer if optimizer is not None else GradientDescent()
-    if not isinstance(optimizer, GradientDescent):
-        raise ModelError(f"optimizer must be a symopt optimizer such as GradientDescent(), got {optimizer!r}")
     if precision == "high" and method == "iterative":
         raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
     dataset = prepare(objective, data)
@@ -70,9 +68,16 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
     why = ("method='iterative' was requested" if method == "iterative"
            else f"no closed form: {cf.reason}")
-    run = run_iterative(objective, derivation, dataset, optimizer, x0)
+    n_params = sum(size for _, size in layout(objective, dataset))
+    if optimizer is None:
+        optimizer, chosen = choose(objective, derivation, n_params)
+        why += f"; chose {type(optimizer).__name__}: {chosen}"
+    else:
+        check(objective, derivation, optimizer, n_params)
+        why += f"; {type(optimizer).__name__} as requested"
+    run = run_iterative(objective, derivation, dataset, optimizer, x0, progress)
     return Result(unflatten(objective, dataset, run.x), run.x, run.fun, "iterative",
-                  f"{why}; generated {type(optimizer).__name__} code", cf, run.success, run.status,
+                  f"{why}; generated code", cf, run.success, run.status,
                   run.message, run.nit, run.grad_norm, run.history, run.source, run.source_path,
                   objective, derivation, optimizer, "double")
 

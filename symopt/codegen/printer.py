@@ -4,8 +4,9 @@ Prints mathematics only: loops and layout live in the templates. Every
 symbol must have a code name (parameters and data are renamed so user names
 can never collide with generated ones or with Python keywords), and a
 function the printer has no numerically safe form for is an error that
-names it, never silently wrong code. ``sigmoid`` and ``softplus`` print as
-calls of the stable helpers every generated module defines.
+names it, never silently wrong code. ``sigmoid`` and ``softplus`` are
+rewritten first into stable forms around a shared ``exp(-|z|)``
+(:func:`symopt.functions.stable_forms`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import PrinterError
+from ..functions import stable_forms
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -33,11 +35,15 @@ class NumbaPrinter(PythonCodePrinter):
 
     _print_Dummy = _print_Symbol
 
-    def _print_sigmoid(self, expr):
-        return f"_sigmoid({self._print(expr.args[0])})"
+    def _print_exp_neg_abs(self, expr):
+        return f"math.exp(-abs({self._print(expr.args[0])}))"
 
-    def _print_softplus(self, expr):
-        return f"_softplus({self._print(expr.args[0])})"
+    def _print_Max(self, expr):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"max({out}, {a})"
+        return out
 
     def _print_loggamma(self, expr):
         return f"math.lgamma({self._print(expr.args[0])})"
@@ -62,9 +68,10 @@ class NumbaPrinter(PythonCodePrinter):
 
 
 def print_block(exprs, names: dict, temp_prefix: str = "t"):
-    """``cse`` the expressions, then print: ``([(temp, code)...], [code per expr])``."""
+    """Stable forms, ``cse``, then print: ``([(temp, code)...], [code per expr])``."""
     temps = sp.numbered_symbols(temp_prefix, real=True)
-    replacements, reduced = sp.cse(list(exprs), symbols=temps, optimizations="basic")
+    exprs = [stable_forms(sp.sympify(e)) for e in exprs]
+    replacements, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")
     local = dict(names)
     for sym, _ in replacements:
         local[sym] = sym.name

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 import numba
 import numpy as np
+import sympy as sp
 
 from .. import __version__
 from ..errors import CodegenError
@@ -22,7 +23,7 @@ from ..objective import ETA
 from .printer import print_block
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 
 
 def template_dir() -> Path:
@@ -62,14 +63,21 @@ def _code_name(prefix: str, name: str) -> str:
 
 def render(objective, derivation, optimizer) -> Rendered:
     """Render the solver module for ``objective`` and ``optimizer``."""
+    flags = {
+        "with_hessian": optimizer.needs == "hessian",
+        "with_residuals": optimizer.needs == "residuals",
+        "stochastic": optimizer.stochastic,
+    }
     if objective.wide:
         kernel_template = "kernels/linear.py.jinja"
-        context = _linear_context(objective, derivation)
+        context = _linear_context(objective, derivation, flags)
         data_names = ("X", objective.target.name)
     else:
         kernel_template = "kernels/expression.py.jinja"
-        context = _expression_context(objective, derivation)
+        context = _expression_context(objective, derivation, flags)
         data_names = tuple(s.name for s in objective.data_symbols)
+    context.update(flags)
+    context.update(_optimizer_context(objective, optimizer))
     context.update(
         symopt_version=__version__,
         template_version=TEMPLATE_VERSION,
@@ -93,10 +101,25 @@ def render(objective, derivation, optimizer) -> Rendered:
     except SyntaxError as exc:  # a bug in symopt, reported with the line
         raise CodegenError(f"generated code does not compile: {exc.msg} at line {exc.lineno}: {exc.text!r}") from exc
     stem = "linear" if objective.wide else "expr"
-    return Rendered(source, f"{stem}_{optimizer.name}", data_names)
+    variant = "_minibatch" if optimizer.stochastic else ""
+    return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names)
 
 
-def _expression_context(objective, derivation) -> dict:
+def _optimizer_context(objective, optimizer) -> dict:
+    context = {
+        "update": optimizer.name,
+        "hyper_names": list(optimizer.hyper_names),
+        "searching": bool(getattr(optimizer, "line_search", False)),
+        "batch_size": getattr(optimizer, "batch_size", None) or 0,
+        "memory": getattr(optimizer, "memory", 0),
+    }
+    if optimizer.needs == "residuals":
+        u, weight = objective.sum_of_squares()
+        context.update(residual_expr=str(u), residual_weight=repr(float(weight)))
+    return context
+
+
+def _expression_context(objective, derivation, flags) -> dict:
     names = {}
     params = []
     for p in objective.params:
@@ -107,7 +130,7 @@ def _expression_context(objective, derivation) -> dict:
         names[s] = _code_name("d", s.name)
         data.append({"name": s.name, "local": names[s], "array": _code_name("data", s.name)})
     temps, printed = print_block([objective.per_sample, *derivation.gradient], names)
-    return {
+    context = {
         "params": params,
         "data": data,
         "data_args": [d["array"] for d in data],
@@ -117,14 +140,47 @@ def _expression_context(objective, derivation) -> dict:
         "param_summary": ", ".join(p.name for p in objective.params),
         "data_summary": ", ".join(f"{d['name']} -> {d['array']}" for d in data),
     }
+    p = len(objective.params)
+    if flags["with_hessian"]:
+        pairs = [(i, j) for i in range(p) for j in range(i, p)]
+        h_temps, h_printed = print_block(
+            [objective.per_sample, *derivation.gradient, *(derivation.hessian[i, j] for i, j in pairs)], names)
+        context["hessian"] = {
+            "temps": h_temps, "loss": h_printed[0], "grads": h_printed[1:p + 1],
+            "entries": [{"i": i, "j": j, "code": c} for (i, j), c in zip(pairs, h_printed[p + 1:])],
+        }
+    if flags["stochastic"]:
+        b_temps, b_printed = print_block(derivation.gradient, names)
+        context["batch"] = {"temps": b_temps, "grads": b_printed}
+    if flags["with_residuals"]:
+        context["residuals"] = _residual_context(objective, names)
+    return context
 
 
-def _linear_context(objective, derivation) -> dict:
+def _residual_context(objective, names) -> dict:
+    u, _ = objective.sum_of_squares()
+    params = objective.params
+    jac = [sp.diff(u, q) for q in params]
+    temps, printed = print_block([u, *jac], names)
+    value_temps, value = print_block([u], names, temp_prefix="w")
+    v = [sp.Symbol(f"v_{j}", real=True) for j in range(len(params))]
+    local = {**names, **{s: s.name for s in v}}
+    curvature = sp.Add(*[sp.diff(jac[j], params[k]) * v[j] * v[k]
+                         for j in range(len(params)) for k in range(len(params))])
+    c_temps, c_printed = print_block([curvature], local, temp_prefix="c")
+    return {
+        "expr": str(u), "temps": temps, "value": printed[0], "jacobian": printed[1:],
+        "value_temps": value_temps, "value_only": value[0],
+        "curvature_temps": c_temps, "curvature": c_printed[0],
+    }
+
+
+def _linear_context(objective, derivation, flags) -> dict:
     target = objective.target
     names = {ETA: "eta", target: _code_name("d", target.name)}
     temps, printed = print_block([objective.per_sample, derivation.gradient[0]], names)
     intercept = objective.model.intercept
-    return {
+    context = {
         "intercept": intercept,
         "target_array": _code_name("data", target.name),
         "target_local": names[target],
@@ -135,3 +191,11 @@ def _linear_context(objective, derivation) -> dict:
         "param_summary": ("theta[0] = intercept, theta[1:] = coef" if intercept else "theta = coef"),
         "data_summary": f"X (rows x features), {target.name} -> {_code_name('data', target.name)}",
     }
+    if flags["with_hessian"]:
+        h_temps, h_printed = print_block(
+            [objective.per_sample, derivation.gradient[0], derivation.hessian[0, 0]], names)
+        context["hessian"] = {"temps": h_temps, "loss": h_printed[0], "dloss": h_printed[1], "d2loss": h_printed[2]}
+    if flags["stochastic"]:
+        b_temps, b_printed = print_block([derivation.gradient[0]], names)
+        context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
+    return context

@@ -1,0 +1,284 @@
+"""First-order optimizers: gradient descent, momentum, Nesterov, Adam, RMSProp.
+
+All minimise ``sign * F`` (ascent for maximised objectives). With
+``batch_size`` they run minibatch epochs on a reproducible shuffle
+(``seed``); ``max_iter`` then counts epochs. Each class holds its
+hyperparameters, its state layout, and ``reference``: the same iteration in
+NumPy, which the tests compare with the generated code iterate by iterate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from .base import Optimizer, _positive
+
+MINSTD_MODULUS = 2_147_483_647
+MINSTD_MULTIPLIER = 48_271
+
+
+def minstd_shuffle(order: np.ndarray, state: int) -> int:
+    """Fisher-Yates with the MINSTD generator (as the generated code does); returns the new state."""
+    for i in range(order.shape[0] - 1, 0, -1):
+        state = (state * MINSTD_MULTIPLIER) % MINSTD_MODULUS
+        j = state % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return state
+
+
+def seed_state(seed: int) -> int:
+    state = seed % MINSTD_MODULUS
+    return state if state != 0 else 1
+
+
+@dataclass(frozen=True)
+class _FirstOrder(Optimizer):
+    template = "optimizers/first_order.py.jinja"
+
+    def _check(self) -> None:
+        super()._check()
+        bs = getattr(self, "batch_size", None)
+        if bs is not None:
+            _positive(type(self).__name__, "batch_size", bs, integer=True)
+        seed = getattr(self, "seed", 0)
+        if not isinstance(seed, int) or seed < 0:
+            raise ModelError(f"{type(self).__name__}: seed must be an integer >= 0, got {seed!r}")
+
+    def state_size(self, p: int, n: int) -> tuple[int, int]:
+        floats = {"momentum": p, "nesterov": p, "adam": 2 * p, "rmsprop": p}.get(self.name, 1)
+        return max(floats, 1), 2 + (n if self.stochastic else 0)
+
+    def init_state(self, fw: np.ndarray, iw: np.ndarray, n: int) -> None:
+        """Initial state (the generated ``start`` does the same)."""
+        fw[:] = 0.0
+        iw[:] = 0
+        if self.stochastic:
+            iw[1] = seed_state(self.seed)
+            iw[2:] = np.arange(n)
+
+    # Each subclass defines update(theta, g, fw, iw): one step in place, as its template macro does.
+
+    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0):
+        """NumPy reference: the iterates ``theta_0 .. theta_k`` of this optimizer.
+
+        ``fun(theta) -> (sign*F, sign*grad)``; ``batch_grad(theta, rows) ->
+        sign * gradient on those rows`` for minibatch runs.
+        """
+        theta = np.array(theta0, dtype=float)
+        p = theta.size
+        fsize, isize = self.state_size(p, n)
+        fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
+        self.init_state(fw, iw, n)
+        f, g = fun(theta)
+        out = [theta.copy()]
+        for _ in range(iterations):
+            if self.stochastic:
+                order = iw[2:]
+                iw[1] = minstd_shuffle(order, int(iw[1]))
+                for lo in range(0, n, self.batch_size):
+                    rows = order[lo:lo + self.batch_size]
+                    self.update(theta, batch_grad(theta, rows), fw, iw)
+            else:
+                self.update(theta, g, fw, iw)
+            f, g = fun(theta)
+            out.append(theta.copy())
+        return out
+
+
+@dataclass(frozen=True)
+class GradientDescent(_FirstOrder):
+    r"""Gradient descent (ascent when the objective is maximised).
+
+    Update :math:`\theta_{k+1} = \theta_k - t_k \nabla F(\theta_k)`. With
+    ``line_search=True`` (full batch only) the step is found by backtracking
+    (Armijo): start at twice the last accepted step (``lr`` or 1 at first),
+    halve until :math:`F(\theta - t g) \le F(\theta) - 10^{-4}\,t\,\|g\|^2`;
+    where that decrease is below the rounding of ``F``, a step that keeps
+    ``F`` within rounding and does not overshoot along ``-g`` is accepted
+    (Hager and Zhang's approximate Wolfe condition). With
+    ``line_search=False`` the step is ``lr``, fixed.
+    """
+
+    lr: float | None = None
+    line_search: bool = True
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
+    name = "gd"
+    hyper_names = ("lr",)
+
+    def _check(self) -> None:
+        super()._check()
+        if self.lr is not None:
+            _positive("GradientDescent", "lr", self.lr)
+        if not self.line_search and self.lr is None:
+            raise ModelError("GradientDescent: a fixed step (line_search=False) needs lr=, for example lr=0.1")
+        if self.line_search and self.batch_size is not None:
+            raise ModelError("GradientDescent: the line search needs the full batch; "
+                             "with batch_size= use line_search=False and lr=")
+
+    def hyper(self) -> np.ndarray:
+        return np.array([float(self.lr if self.lr is not None else 1.0)])
+
+    @property
+    def searching(self) -> bool:
+        return self.line_search
+
+    def update(self, theta, g, fw, iw):
+        theta -= self.lr * g
+
+    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0):
+        if not self.line_search:
+            return super().reference(fun, theta0, iterations, batch_grad, n)
+        theta = np.array(theta0, dtype=float)
+        f, g = fun(theta)
+        step = self.lr if self.lr is not None else 1.0
+        out = [theta.copy()]
+        for k in range(iterations):
+            t = step * 2.0 if k > 0 else step
+            gg = float(g @ g)
+            while True:
+                cand = theta - t * g
+                fc, gc = fun(cand)
+                if math.isfinite(fc) and fc <= f - 1e-4 * t * gg:
+                    break
+                if math.isfinite(fc) and fc <= f + 1e-12 * abs(f) and float(g @ gc) >= -(1 - 2e-4) * gg:
+                    break
+                t *= 0.5
+                if t < 1e-20:
+                    return out
+            step = t
+            theta, f, g = cand, fc, gc
+            out.append(theta.copy())
+        return out
+
+
+@dataclass(frozen=True)
+class Momentum(_FirstOrder):
+    r"""Heavy-ball momentum: :math:`v \leftarrow \mu v + g,\ \theta \leftarrow \theta - \mathrm{lr}\, v`
+    (PyTorch's SGD with momentum)."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
+    name = "momentum"
+    hyper_names = ("lr", "momentum")
+
+    def _check(self) -> None:
+        super()._check()
+        _positive("Momentum", "lr", self.lr)
+        _positive("Momentum", "momentum", self.momentum, allow_zero=True)
+
+    def update(self, theta, g, fw, iw):
+        p = theta.size
+        fw[:p] = self.momentum * fw[:p] + g
+        theta -= self.lr * fw[:p]
+
+
+@dataclass(frozen=True)
+class Nesterov(_FirstOrder):
+    r"""Nesterov momentum: :math:`v \leftarrow \mu v + g,\ \theta \leftarrow \theta - \mathrm{lr}\,(g + \mu v)`
+    (PyTorch's ``nesterov=True`` form; Sutskever et al. 2013)."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
+    name = "nesterov"
+    hyper_names = ("lr", "momentum")
+
+    def _check(self) -> None:
+        super()._check()
+        _positive("Nesterov", "lr", self.lr)
+        _positive("Nesterov", "momentum", self.momentum, allow_zero=True)
+
+    def update(self, theta, g, fw, iw):
+        p = theta.size
+        fw[:p] = self.momentum * fw[:p] + g
+        theta -= self.lr * (g + self.momentum * fw[:p])
+
+
+@dataclass(frozen=True)
+class Adam(_FirstOrder):
+    r"""Adam (Kingma and Ba 2015): :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
+    :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
+    :math:`\theta \leftarrow \theta - \mathrm{lr}\,\hat m / (\sqrt{\hat v} + \epsilon)` with
+    :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`."""
+
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
+    name = "adam"
+    hyper_names = ("lr", "beta1", "beta2", "eps")
+
+    def _check(self) -> None:
+        super()._check()
+        _positive("Adam", "lr", self.lr)
+        _positive("Adam", "eps", self.eps)
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ModelError(f"Adam: {name} must be in [0, 1), got {value!r}")
+
+    def update(self, theta, g, fw, iw):
+        p = theta.size
+        iw[0] += 1
+        t = int(iw[0])
+        fw[:p] = self.beta1 * fw[:p] + (1.0 - self.beta1) * g
+        fw[p:2 * p] = self.beta2 * fw[p:2 * p] + (1.0 - self.beta2) * g * g
+        mhat = fw[:p] / (1.0 - self.beta1 ** t)
+        vhat = fw[p:2 * p] / (1.0 - self.beta2 ** t)
+        theta -= self.lr * mhat / (np.sqrt(vhat) + self.eps)
+
+
+@dataclass(frozen=True)
+class RMSProp(_FirstOrder):
+    r"""RMSProp (Hinton's lecture 6e): :math:`v \leftarrow \alpha v + (1-\alpha) g^2,\
+    \theta \leftarrow \theta - \mathrm{lr}\, g / (\sqrt{v} + \epsilon)`."""
+
+    lr: float = 0.01
+    alpha: float = 0.99
+    eps: float = 1e-8
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
+    name = "rmsprop"
+    hyper_names = ("lr", "alpha", "eps")
+
+    def _check(self) -> None:
+        super()._check()
+        _positive("RMSProp", "lr", self.lr)
+        _positive("RMSProp", "eps", self.eps)
+        if not (isinstance(self.alpha, (int, float)) and 0 <= self.alpha < 1):
+            raise ModelError(f"RMSProp: alpha must be in [0, 1), got {self.alpha!r}")
+
+    def update(self, theta, g, fw, iw):
+        p = theta.size
+        fw[:p] = self.alpha * fw[:p] + (1.0 - self.alpha) * g * g
+        theta -= self.lr * g / (np.sqrt(fw[:p]) + self.eps)

@@ -1,0 +1,154 @@
+"""L-BFGS with a strong Wolfe line search (Nocedal and Wright, Algorithms 7.4, 3.5, 3.6)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from .base import Optimizer, _positive
+
+
+def two_loop(g, S, Y, rho, count, head, memory):
+    """-H g by the two-loop recursion over the stored pairs (newest first)."""
+    q = g.copy()
+    alpha = np.zeros(memory)
+    for i in range(count):
+        idx = (head - 1 - i) % memory
+        alpha[idx] = rho[idx] * (S[idx] @ q)
+        q -= alpha[idx] * Y[idx]
+    if count > 0:
+        newest = (head - 1) % memory
+        q *= (S[newest] @ Y[newest]) / (Y[newest] @ Y[newest])
+    for i in range(count - 1, -1, -1):
+        idx = (head - 1 - i) % memory
+        beta = rho[idx] * (Y[idx] @ q)
+        q += S[idx] * (alpha[idx] - beta)
+    return -q
+
+
+def _cubic(lo, hi, flo, fhi, dlo, dhi):
+    """Minimiser of the cubic through (lo, flo, dlo), (hi, fhi, dhi), kept 10% inside the bracket."""
+    d1 = dlo + dhi - 3.0 * (flo - fhi) / (lo - hi)
+    disc = d1 * d1 - dlo * dhi
+    a, b = min(lo, hi), max(lo, hi)
+    t = 0.5 * (lo + hi)
+    if disc >= 0.0 and math.isfinite(fhi) and math.isfinite(dhi):
+        d2 = math.copysign(math.sqrt(disc), hi - lo)
+        denom = dhi - dlo + 2.0 * d2
+        if denom != 0.0:
+            t = hi - (hi - lo) * (dhi + d2 - d1) / denom
+    margin = 0.1 * (b - a)
+    if not (a + margin <= t <= b - margin):
+        t = 0.5 * (lo + hi)
+    return t
+
+
+def wolfe_search(phi, f0, d0, t0, c1, c2):
+    """Strong Wolfe step along a descent direction; ``phi(t) -> (f, slope)``. Returns ``t`` or ``None``.
+
+    Sufficient decrease is Armijo's, or, below the rounding of ``f``, Hager
+    and Zhang's approximate form (slope at t at most ``(1 - 2 c1) |d0|``).
+    """
+    def decrease(t, ft, dt):
+        return ft <= f0 + c1 * t * d0 or (ft <= f0 + 1e-12 * abs(f0) and dt <= -(1.0 - 2.0 * c1) * d0)
+
+    t_prev, f_prev, d_prev = 0.0, f0, d0
+    t = t0
+    for i in range(40):
+        ft, dt = phi(t)
+        if not math.isfinite(ft) or not decrease(t, ft, dt) or (i > 0 and ft >= f_prev):
+            return _zoom(phi, t_prev, t, f_prev, ft, d_prev, dt, f0, d0, c1, c2, decrease)
+        if abs(dt) <= -c2 * d0:
+            return t
+        if dt >= 0.0:
+            return _zoom(phi, t, t_prev, ft, f_prev, dt, d_prev, f0, d0, c1, c2, decrease)
+        t_prev, f_prev, d_prev = t, ft, dt
+        t *= 2.0
+    return None
+
+
+def _zoom(phi, lo, hi, flo, fhi, dlo, dhi, f0, d0, c1, c2, decrease):
+    for _ in range(40):
+        t = _cubic(lo, hi, flo, fhi, dlo, dhi)
+        ft, dt = phi(t)
+        if not math.isfinite(ft) or not decrease(t, ft, dt) or ft >= flo:
+            hi, fhi, dhi = t, ft, dt
+        else:
+            if abs(dt) <= -c2 * d0:
+                return t
+            if dt * (hi - lo) >= 0.0:
+                hi, fhi, dhi = lo, flo, dlo
+            lo, flo, dlo = t, ft, dt
+        if abs(hi - lo) <= 1e-16 * max(abs(lo), abs(hi)):
+            break
+    return lo if lo > 0.0 else None
+
+
+@dataclass(frozen=True)
+class LBFGS(Optimizer):
+    r"""Limited-memory BFGS: the last ``memory`` pairs :math:`(s_k, y_k)` give
+    :math:`d = -H_k g` by the two-loop recursion (initial scaling
+    :math:`s^\top y / y^\top y`), then a strong Wolfe line search (``c1``,
+    ``c2``) with cubic interpolation. The first step is scaled to
+    :math:`1/\max(1, \|g\|)`. A pair is stored only when :math:`s^\top y > 0`.
+    """
+
+    memory: int = 10
+    max_iter: int = 1000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    c1: float = 1e-4
+    c2: float = 0.9
+
+    name = "lbfgs"
+    template = "optimizers/lbfgs.py.jinja"
+    hyper_names = ("c1", "c2")
+
+    def _check(self) -> None:
+        super()._check()
+        _positive("LBFGS", "memory", self.memory, integer=True)
+        if not (0 < self.c1 < self.c2 < 1):
+            raise ModelError(f"LBFGS: need 0 < c1 < c2 < 1, got c1={self.c1!r}, c2={self.c2!r}")
+
+    def state_size(self, p: int, n: int) -> tuple[int, int]:
+        return 2 * self.memory * p + self.memory, 2
+
+    def reference(self, fun, theta0, iterations: int):
+        """NumPy reference iterates; ``fun(theta) -> (f, g)`` (minimised sense)."""
+        m = self.memory
+        theta = np.array(theta0, dtype=float)
+        p = theta.size
+        S, Y, rho = np.zeros((m, p)), np.zeros((m, p)), np.zeros(m)
+        count = head = 0
+        f, g = fun(theta)
+        out = [theta.copy()]
+        for _ in range(iterations):
+            d = two_loop(g, S, Y, rho, count, head, m)
+            d0 = float(g @ d)
+            if not d0 < 0.0:
+                count, d = 0, -g
+                d0 = float(g @ d)
+            t0 = 1.0 if count > 0 else 1.0 / max(1.0, math.sqrt(float(g @ g)))
+
+            def phi(t):
+                fc, gc = fun(theta + t * d)
+                return fc, float(gc @ d)
+
+            t = wolfe_search(phi, f, d0, t0, self.c1, self.c2)
+            if t is None:
+                return out
+            s = t * d
+            new = theta + s
+            fn, gn = fun(new)
+            y = gn - g
+            sy = float(s @ y)
+            if sy > 0.0:
+                S[head], Y[head], rho[head] = s, y, 1.0 / sy
+                head = (head + 1) % m
+                count = min(count + 1, m)
+            theta, f, g = new, fn, gn
+            out.append(theta.copy())
+        return out
