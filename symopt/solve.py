@@ -16,6 +16,7 @@ from .errors import ModelError, PrecisionError
 from .evaluate import gradient, objective_value
 from .objective import Objective
 from .choose import check, choose
+from .optimizers import Optimizer
 from .result import ClosedForm, Result
 from .run import layout, run_iterative, unflatten
 
@@ -45,6 +46,8 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if precision not in PRECISIONS:
         raise ModelError(f"precision must be 'double' or 'high'; got {precision!r}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
     if precision == "high" and method == "iterative":
         raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
     dataset = prepare(objective, data)

@@ -23,9 +23,9 @@ import numpy as np
 import symopt
 x = np.linspace(0, 1, 50)
 obj = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
-r = symopt.solve(obj, {"x": x, "y": 2 * np.exp(0.5 * x)}, x0={"a": 1.0, "b": 0.0})
+r = symopt.solve(obj, {"x": x, "y": 2 * np.exp(0.5 * x)}, x0={"a": 1.0, "b": 0.0}, progress=False)
 module = sys.modules[r.source_path.stem]
-stats = [module.minimise.stats, module.objective_and_gradient.stats, module._evaluate.stats]
+stats = [f.stats for f in vars(module).values() if hasattr(f, "stats") and hasattr(f, "py_func")]
 print(json.dumps({"path": str(r.source_path), "success": r.success,
                   "hits": sum(sum(s.cache_hits.values()) for s in stats),
                   "misses": sum(sum(s.cache_misses.values()) for s in stats)}))

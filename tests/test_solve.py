@@ -64,10 +64,10 @@ def test_nonlinear_least_squares_converges_through_generated_code(rng):
     y = 2.0 * np.exp(0.7 * x) + rng.normal(0, 0.05, 150)
     r = symopt.solve(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")), {"x": x, "y": y},
                      x0={"a": 1.0, "b": 0.1})
-    assert r.method == "iterative" and r.success and r.status == "converged"
+    assert r.method == "iterative" and r.success and r.status.startswith("converged")
     assert abs(r.params["a"] - 2.0) < 0.05 and abs(r.params["b"] - 0.7) < 0.02
     assert r.history[0] > r.history[-1] and len(r.history) == r.nit + 1
-    assert r.grad_norm <= 1e-6
+    assert r.grad_norm <= 1e-8
 
 
 def test_poisson_regression_ascent_matches_statsmodels(rng):

@@ -1,0 +1,226 @@
+"""The optimizer family: generated code against each optimizer's NumPy
+reference, iterate by iterate (first 5 iterates to 1e-12 relative), plus
+stopping rules, minibatches and the automatic choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symopt
+from symopt.codegen import cache
+from symopt.codegen.render import render
+from symopt.data import prepare
+from symopt.evaluate import objective_terms
+from symopt.numeric import evaluate
+from symopt.optimizers import RUNNING
+from symopt.run import penalty_mask
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, 64)
+    data = {"x": x, "y": 1.5 * np.exp(-0.8 * x) + rng.normal(0, 0.02, 64)}
+    return data
+
+
+def objective(maximize=False, l2=0.0):
+    if maximize:
+        return symopt.Objective("-(y - a*exp(-b*x))**2", "a b", maximize=True, l2=l2)
+    return symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"), l2=l2)
+
+
+class Stepper:
+    """Drives a generated module one iteration per call of `run`."""
+
+    def __init__(self, obj, optimizer, data, theta0):
+        rendered = render(obj, symopt.derive(obj), optimizer)
+        self.module, _ = cache.load(rendered.source, rendered.stem)
+        self.ds = prepare(obj, data)
+        n, p = self.ds.n_rows, len(theta0)
+        fsize, isize = optimizer.state_size(p, n)
+        self.theta, self.grad, self.fs = np.array(theta0, float), np.zeros(p), np.zeros(2)
+        self.fw, self.iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
+        if hasattr(optimizer, "init_state"):
+            optimizer.init_state(self.fw, self.iw, n)
+        sign = -1.0 if obj.maximize else 1.0
+        self.args = ([self.ds[name] for name in rendered.data_names],
+                     (penalty_mask(obj, self.ds), obj.l2, sign, optimizer.hyper()))
+        arrays, fixed = self.args
+        assert self.module.start(self.theta, self.grad, self.fs, self.fw, self.iw, *arrays, *fixed) == RUNNING
+        self.history = np.full(10_000, np.nan)
+        self.k = 0
+
+    def step(self):
+        arrays, fixed = self.args
+        status, done = self.module.run(self.theta, self.grad, self.fs, self.fw, self.iw, *arrays, *fixed,
+                                       1, 0.0, 0.0, self.history, self.k)
+        self.k += done
+        return status
+
+
+def reference_functions(obj, data):
+    ds = prepare(obj, data)
+    derivation = symopt.derive(obj)
+    sign = -1.0 if obj.maximize else 1.0
+
+    def fun(theta):
+        F, G, _, _ = objective_terms(obj, derivation, ds, theta)
+        return sign * F, sign * G
+
+    def hess(theta):
+        return sign * objective_terms(obj, derivation, ds, theta)[3]
+
+    def batch_grad(theta, rows):
+        sub = {k: v[rows] for k, v in ds.arrays.items()}
+        _, G, _, _ = objective_terms(obj, derivation, prepare(obj, sub), theta)
+        return sign * G
+
+    return fun, hess, batch_grad, ds
+
+
+FIRST_ORDER = [
+    symopt.GradientDescent(),
+    symopt.GradientDescent(lr=0.05, line_search=False),
+    symopt.Momentum(lr=0.02, momentum=0.9),
+    symopt.Nesterov(lr=0.02, momentum=0.8),
+    symopt.Adam(lr=0.05),
+    symopt.RMSProp(lr=0.01),
+    symopt.Adam(lr=0.05, batch_size=10, seed=7),
+    symopt.Momentum(lr=0.02, batch_size=16, seed=3),
+]
+
+
+@pytest.mark.parametrize("optimizer", FIRST_ORDER, ids=lambda o: o.describe()[:60])
+@pytest.mark.parametrize("maximize", [False, True], ids=["min", "max"])
+def test_first_order_matches_reference(problem, optimizer, maximize):
+    obj = objective(maximize, l2=0.01)
+    fun, _, batch_grad, ds = reference_functions(obj, problem)
+    theta0 = [1.0, 0.3]
+    expected = optimizer.reference(fun, theta0, 5, batch_grad=batch_grad, n=ds.n_rows)
+    stepper = Stepper(obj, optimizer, problem, theta0)
+    for k in range(1, 6):
+        assert stepper.step() == RUNNING
+        np.testing.assert_allclose(stepper.theta, expected[k], rtol=1e-12)
+
+
+def test_newton_matches_reference(problem):
+    obj = objective(l2=0.01)
+    fun, hess, _, _ = reference_functions(obj, problem)
+    expected = symopt.Newton().reference(fun, hess, [1.0, 0.3], 5)
+    stepper = Stepper(obj, symopt.Newton(tol=0.0), problem, [1.0, 0.3])
+    for k in range(1, 6):
+        stepper.step()
+        np.testing.assert_allclose(stepper.theta, expected[k], rtol=1e-12)
+
+
+def test_lbfgs_matches_reference(problem):
+    obj = objective(maximize=True)
+    fun, _, _, _ = reference_functions(obj, problem)
+    opt = symopt.LBFGS(memory=3, tol=0.0)
+    expected = opt.reference(fun, [1.0, 0.3], 5)
+    stepper = Stepper(obj, opt, problem, [1.0, 0.3])
+    for k in range(1, 6):
+        stepper.step()
+        np.testing.assert_allclose(stepper.theta, expected[k], rtol=1e-12)
+
+
+def test_levenberg_marquardt_matches_reference(problem):
+    obj = objective(l2=0.01)
+    ds = prepare(obj, problem)
+    a, b = obj.params
+    u, _ = obj.sum_of_squares()
+    jac = [u.diff(a), u.diff(b)]
+    values = {s: ds[s.name] for s in obj.data_symbols}
+    n = ds.n_rows
+    c = np.sqrt(1.0 / n)
+    w = np.sqrt(0.01)
+
+    def residuals(theta):
+        v = {**values, a: theta[0], b: theta[1]}
+        r = np.r_[c * evaluate(u, v), w * theta]
+        J = np.vstack([c * np.column_stack([np.broadcast_to(evaluate(e, v), (n,)) for e in jac]), w * np.eye(2)])
+        return r, J
+
+    def curvature(theta, direction):
+        v = {**values, a: theta[0], b: theta[1]}
+        second = sum(evaluate(jac[j].diff(obj.params[k]), v) * direction[j] * direction[k]
+                     for j in range(2) for k in range(2))
+        return np.r_[c * np.broadcast_to(second, (n,)), 0.0, 0.0]
+
+    opt = symopt.LevenbergMarquardt()
+    expected = opt.reference(residuals, curvature, [1.0, 0.3], 5)
+    stepper = Stepper(obj, opt, problem, [1.0, 0.3])
+    accepted = [stepper.theta.copy()]
+    while len(accepted) < 6:
+        assert stepper.step() == RUNNING
+        if not np.array_equal(stepper.theta, accepted[-1]):
+            accepted.append(stepper.theta.copy())
+    for k in range(1, 6):
+        np.testing.assert_allclose(accepted[k], expected[k], rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", [None, symopt.LBFGS(), symopt.Newton(), symopt.GradientDescent(),
+                                       symopt.Adam(lr=0.05, max_iter=20_000)],
+                         ids=["auto", "lbfgs", "newton", "gd", "adam"])
+def test_every_optimizer_reaches_the_optimum(problem, optimizer):
+    obj = objective(l2=0.01)
+    ref = symopt.solve(obj, problem, optimizer=symopt.Newton(tol=1e-12), x0=[1.0, 0.3], progress=False)
+    r = symopt.solve(obj, problem, optimizer=optimizer, x0=[1.0, 0.3], progress=False)
+    assert r.success, r.message
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-4)
+
+
+def test_auto_choice_says_which_and_why(problem):
+    lm = symopt.solve(objective(), problem, x0=[1.0, 0.3], progress=False)
+    assert "chose LevenbergMarquardt: the objective is a sum of squares" in lm.why
+    newton = symopt.solve(symopt.Objective("log(lam) - lam*x", "lam", maximize=True), problem, progress=False,
+                          method="iterative")
+    assert "chose Newton" in newton.why and newton.success
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    wide = symopt.solve(symopt.log_loss(symopt.LinearModel(), l2=0.1), (X, (X[:, 0] > 0).astype(float)),
+                        progress=False)
+    assert "chose LBFGS: a wide linear model" in wide.why and wide.success
+
+
+def test_optimizer_objective_mismatch_is_refused(problem):
+    with pytest.raises(symopt.ModelError, match="LevenbergMarquardt needs a sum of squares"):
+        symopt.solve(symopt.Objective("log(lam) - lam*x", "lam", maximize=True), problem,
+                     optimizer=symopt.LevenbergMarquardt(), method="iterative")
+    with pytest.raises(symopt.ModelError, match="line search needs the full batch"):
+        symopt.GradientDescent(batch_size=8)
+    with pytest.raises(symopt.ModelError, match="beta1"):
+        symopt.Adam(beta1=1.0)
+    with pytest.raises(symopt.ModelError, match="c1 < c2"):
+        symopt.LBFGS(c1=0.5, c2=0.1)
+
+
+def test_ftol_rule_is_reported(problem):
+    r = symopt.solve(objective(), problem, optimizer=symopt.GradientDescent(tol=0.0, ftol=1e-6), x0=[1.0, 0.3],
+                     progress=False)
+    assert r.status == "converged_ftol" and r.success and "ftol" in r.message
+
+
+def test_minibatch_is_reproducible_and_completes(problem):
+    opt = symopt.Adam(lr=0.02, batch_size=8, seed=11, max_iter=40)
+    r1 = symopt.solve(objective(), problem, optimizer=opt, x0=[1.0, 0.3], progress=False)
+    r2 = symopt.solve(objective(), problem, optimizer=opt, x0=[1.0, 0.3], progress=False)
+    assert r1.status == "completed" and r1.success and r1.nit == 40
+    np.testing.assert_array_equal(r1.x, r2.x)
+    r3 = symopt.solve(objective(), problem, optimizer=symopt.Adam(lr=0.02, batch_size=8, seed=12, max_iter=40),
+                      x0=[1.0, 0.3], progress=False)
+    assert not np.array_equal(r1.x, r3.x)
+    assert len(r1.history) == 41 and r1.history[-1] < r1.history[0]
+
+
+def test_wide_minibatch_sgd(problem):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 20))
+    y = (X @ rng.normal(size=20) + rng.normal(size=500) > 0).astype(float)
+    r = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, y),
+                     optimizer=symopt.GradientDescent(lr=0.5, line_search=False, batch_size=50, max_iter=300),
+                     progress=False)
+    full = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, y), progress=False)
+    assert r.status == "completed" and r.nit == 300
+    assert r.fun < full.fun + 0.02 and r.history[-1] < 0.5 * r.history[0]
