@@ -15,9 +15,14 @@ from .numeric import evaluate
 from .objective import ETA
 
 
+#: Up to this many rows sums are exactly rounded (math.fsum); above it NumPy's pairwise sum is used.
+EXACT_SUM_ROWS = 100_000
+
+
 def _summed(expr, values, n_rows) -> tuple[float, float]:
     col = np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n_rows,))
-    return math.fsum(col), float(np.sum(np.abs(col)))
+    total = math.fsum(col) if n_rows <= EXACT_SUM_ROWS else float(np.sum(col))
+    return total, float(np.sum(np.abs(col)))
 
 
 def _penalty(objective, theta, penalised) -> float:

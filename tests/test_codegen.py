@@ -136,3 +136,36 @@ def test_generated_module_is_importable_by_path(tmp_path):
     _, path, _ = compiled(obj)
     assert str(path.parent) in {str(cache.cache_dir())}
     assert path.stem in sys.modules
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["expression", "wide"])
+def test_one_and_two_threads_agree(wide, rng):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two threads")
+    n = 50_000  # many row blocks
+    if wide:
+        X = rng.normal(size=(n, 12))
+        data = (X, (X[:, 0] + rng.normal(size=n) > 0).astype(float))
+        obj = symopt.log_loss(symopt.LinearModel(), l2=0.01)
+        theta = rng.normal(size=13) * 0.3
+    else:
+        x = rng.uniform(0, 2, n)
+        data = {"x": x, "y": 2 * np.exp(0.3 * x) + rng.normal(0, 0.1, n)}
+        obj = symopt.squared_loss(symopt.Model("a*exp(b*x) + c*sin(x)", "a b c"))
+        theta = np.array([1.1, 0.2, -0.4])
+    module, _, rendered = compiled(obj)
+    ds = prepare(obj, data)
+    args = [ds[name] for name in rendered.data_names]
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            grad = np.empty_like(theta)
+            f = module.objective_and_gradient(theta, *args, penalty_mask(obj, ds), obj.l2, grad)
+            results.append(np.r_[f, grad])
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=0)

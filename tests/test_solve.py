@@ -155,3 +155,18 @@ def test_solve_argument_errors():
         symopt.solve(obj, {"x": [1.0], "y": [1.0]}, precision="quad")
     with pytest.raises(ModelError, match="optimizer"):
         symopt.solve(obj, {"x": [1.0], "y": [1.0]}, optimizer="adam")
+
+
+def test_poisson_regression_real_counts_matches_statsmodels():
+    sm = pytest.importorskip("statsmodels.api")
+    d = sm.datasets.cpunish.load_pandas().data  # executions by US state, 1997 (ships with statsmodels)
+    data = {"y": d.EXECUTIONS.values, "inc": np.log(d.INCOME.values), "pov": d.PERPOVERTY.values,
+            "blk": d.PERBLACK.values, "vc": np.log(d.VC100k96.values), "south": d.SOUTH.values,
+            "deg": d.DEGREE.values}
+    eta = "(b0 + b1*inc + b2*pov + b3*blk + b4*vc + b5*south + b6*deg)"
+    nll = symopt.Objective(f"exp({eta}) - y*{eta} + lgamma(y + 1)", "b0 b1 b2 b3 b4 b5 b6")
+    r = symopt.solve(nll, data, progress=False)
+    assert r.success and r.method == "iterative" and "chose Newton" in r.why
+    X = sm.add_constant(np.column_stack([data[k] for k in ("inc", "pov", "blk", "vc", "south", "deg")]))
+    ref = sm.GLM(data["y"], X, family=sm.families.Poisson()).fit().params
+    np.testing.assert_allclose(r.x, ref, rtol=1e-6)

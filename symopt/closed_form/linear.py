@@ -28,6 +28,7 @@ import sympy as sp
 
 from ..errors import PrecisionError, RankDeficiencyWarning
 from ..numeric import evaluate
+from . import normal_equations
 
 HIGH_PRECISION_MAX_PARAMS = 30
 HIGH_PRECISION_MAX_ROWS = 100_000
@@ -139,6 +140,10 @@ def design(objective, form, dataset):
 
 
 def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolution:
+    if precision == "double" and objective.wide:
+        fast = _tall_wide(objective, dataset)
+        if fast is not None:
+            return fast
     Phi, u, weight, penalised = design(objective, form, dataset)
     n, p = Phi.shape
     # F = (c/n) sum r^2 + l2 |theta_pen|^2  ==  (c/n) * || [u; 0] - [Phi; sqrt(n l2/c) I_pen] theta ||^2
@@ -169,6 +174,25 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         warnings.warn(f"linear closed form is {note}. Remove dependent columns or add l2= to pin it down.",
                       RankDeficiencyWarning, stacklevel=4)
     return LinearSolution(x, rank, p, cond, "double", None, note, "minimum")
+
+
+def _tall_wide(objective, dataset):
+    """The normal-equations fast path for a tall LinearModel, or None where it does not apply."""
+    X = dataset["X"]
+    n, m = X.shape
+    intercept = objective.model.intercept
+    p = m + intercept
+    if not normal_equations.applies(n, p):
+        return None
+    ridge = np.full(m, (n if objective.reduction == "mean" else 1) * objective.l2)
+    solved, cond = normal_equations.solve(X, dataset[objective.target.name], ridge, center=intercept)
+    if solved is None:
+        return None
+    beta, c = solved
+    x = np.r_[c, beta] if intercept else beta
+    note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix "
+            f"(condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}) with one refinement step")
+    return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum")
 
 
 def _extended_residuals(A, x, r, u, block: int = 65_536):
