@@ -1,0 +1,46 @@
+"""The driver: chunked calls of the compiled loop, progress past one second."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import symopt
+from symopt.optimizers import RUNNING
+from symopt.run import _drive
+
+
+class SlowModule:
+    """Stands in for a generated module: `run` takes `per_iteration` seconds an iteration."""
+
+    def __init__(self, per_iteration: float, stop_after: int):
+        self.per_iteration, self.stop_after, self.calls, self.done = per_iteration, stop_after, 0, 0
+
+    def run(self, *args):
+        budget, history, k0 = args[-5], args[-2], args[-1]
+        self.calls += 1
+        steps = min(budget, self.stop_after - self.done)
+        time.sleep(self.per_iteration * steps)
+        history[k0 + 1:k0 + steps + 1] = 1.0
+        self.done += steps
+        return (0 if self.done >= self.stop_after else RUNNING), steps
+
+
+def test_long_runs_show_progress_and_short_ones_do_not(capsys):
+    opt = symopt.GradientDescent(max_iter=1000)
+    history = np.zeros(1001)
+    code, done = _drive(SlowModule(0.004, 500), opt, (), history, progress=True)
+    err = capsys.readouterr().err
+    assert code == 0 and done == 500
+    assert "GradientDescent" in err and "it" in err  # a tqdm bar was drawn
+    code, done = _drive(SlowModule(0.0, 50), opt, (), np.zeros(1001), progress=True)
+    assert code == 0 and capsys.readouterr().err == ""
+    code, done = _drive(SlowModule(0.004, 500), opt, (), np.zeros(1001), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_chunks_grow_to_keep_calls_few():
+    module = SlowModule(0.0, 5000)
+    code, done = _drive(module, symopt.GradientDescent(max_iter=10_000), (), np.zeros(10_001), progress=False)
+    assert code == 0 and done == 5000 and module.calls < 10
