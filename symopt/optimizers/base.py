@@ -57,6 +57,11 @@ def _positive(owner: str, name: str, value, *, allow_zero: bool = False, integer
         raise ModelError(f"{owner}: {name} must be {kind} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+def _fraction(owner: str, name: str, value) -> None:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1):
+        raise ModelError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+
+
 @dataclass(frozen=True)
 class Optimizer:
     """Base of every optimizer: stopping rules shared by all.

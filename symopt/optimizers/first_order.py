@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import Optimizer, _positive
+from .base import Optimizer, _fraction, _positive
 
 MINSTD_MODULUS = 2_147_483_647
 MINSTD_MULTIPLIER = 48_271
@@ -35,8 +35,16 @@ def seed_state(seed: int) -> int:
     return state if state != 0 else 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _FirstOrder(Optimizer):
+    """Stopping rules and minibatching shared by the first-order family (keyword-only)."""
+
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    ftol: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+
     template = "optimizers/first_order.py.jinja"
 
     def _check(self) -> None:
@@ -105,12 +113,6 @@ class GradientDescent(_FirstOrder):
 
     lr: float | None = None
     line_search: bool = True
-    max_iter: int = 10_000
-    tol: float = 1e-6
-    ftol: float = 0.0
-    batch_size: int | None = None
-    seed: int = 0
-
     name = "gd"
     hyper_names = ("lr",)
 
@@ -167,19 +169,13 @@ class Momentum(_FirstOrder):
 
     lr: float = 0.01
     momentum: float = 0.9
-    max_iter: int = 10_000
-    tol: float = 1e-6
-    ftol: float = 0.0
-    batch_size: int | None = None
-    seed: int = 0
-
     name = "momentum"
     hyper_names = ("lr", "momentum")
 
     def _check(self) -> None:
         super()._check()
-        _positive("Momentum", "lr", self.lr)
-        _positive("Momentum", "momentum", self.momentum, allow_zero=True)
+        _positive(type(self).__name__, "lr", self.lr)
+        _positive(type(self).__name__, "momentum", self.momentum, allow_zero=True)
 
     def update(self, theta, g, fw, iw):
         p = theta.size
@@ -188,25 +184,11 @@ class Momentum(_FirstOrder):
 
 
 @dataclass(frozen=True)
-class Nesterov(_FirstOrder):
+class Nesterov(Momentum):
     r"""Nesterov momentum: :math:`v \leftarrow \mu v + g,\ \theta \leftarrow \theta - \mathrm{lr}\,(g + \mu v)`
     (PyTorch's ``nesterov=True`` form; Sutskever et al. 2013)."""
 
-    lr: float = 0.01
-    momentum: float = 0.9
-    max_iter: int = 10_000
-    tol: float = 1e-6
-    ftol: float = 0.0
-    batch_size: int | None = None
-    seed: int = 0
-
     name = "nesterov"
-    hyper_names = ("lr", "momentum")
-
-    def _check(self) -> None:
-        super()._check()
-        _positive("Nesterov", "lr", self.lr)
-        _positive("Nesterov", "momentum", self.momentum, allow_zero=True)
 
     def update(self, theta, g, fw, iw):
         p = theta.size
@@ -225,12 +207,6 @@ class Adam(_FirstOrder):
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    max_iter: int = 10_000
-    tol: float = 1e-6
-    ftol: float = 0.0
-    batch_size: int | None = None
-    seed: int = 0
-
     name = "adam"
     hyper_names = ("lr", "beta1", "beta2", "eps")
 
@@ -238,10 +214,8 @@ class Adam(_FirstOrder):
         super()._check()
         _positive("Adam", "lr", self.lr)
         _positive("Adam", "eps", self.eps)
-        for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 <= value < 1):
-                raise ModelError(f"Adam: {name} must be in [0, 1), got {value!r}")
+        _fraction("Adam", "beta1", self.beta1)
+        _fraction("Adam", "beta2", self.beta2)
 
     def update(self, theta, g, fw, iw):
         p = theta.size
@@ -262,12 +236,6 @@ class RMSProp(_FirstOrder):
     lr: float = 0.01
     alpha: float = 0.99
     eps: float = 1e-8
-    max_iter: int = 10_000
-    tol: float = 1e-6
-    ftol: float = 0.0
-    batch_size: int | None = None
-    seed: int = 0
-
     name = "rmsprop"
     hyper_names = ("lr", "alpha", "eps")
 
@@ -275,8 +243,7 @@ class RMSProp(_FirstOrder):
         super()._check()
         _positive("RMSProp", "lr", self.lr)
         _positive("RMSProp", "eps", self.eps)
-        if not (isinstance(self.alpha, (int, float)) and 0 <= self.alpha < 1):
-            raise ModelError(f"RMSProp: alpha must be in [0, 1), got {self.alpha!r}")
+        _fraction("RMSProp", "alpha", self.alpha)
 
     def update(self, theta, g, fw, iw):
         p = theta.size
