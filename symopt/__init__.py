@@ -26,7 +26,8 @@ from .errors import (  # noqa: E402
 )
 from .functions import sigmoid, softplus  # noqa: E402
 from .model import LinearModel, Model, params  # noqa: E402
-from .objective import Objective, log_loss, squared_loss  # noqa: E402
+from .network import Activation, Dense, Network  # noqa: E402
+from .objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
 from .optimizers import (  # noqa: E402
     LBFGS,
     Adam,
@@ -40,10 +41,11 @@ from .optimizers import (  # noqa: E402
 )
 from .parse import parse_expression  # noqa: E402
 from .result import ClosedForm, Result  # noqa: E402
-from .solve import solve  # noqa: E402
+from .solve import gradient, solve  # noqa: E402
 
 __all__ = [
     "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
+    "Activation", "Dense", "Network", "cross_entropy", "gradient",
     "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",

@@ -82,6 +82,9 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
 
         raise ModelError(f"analyse() takes a symopt.Objective, got {type(objective).__name__}")
     d = derivation or derive(objective)
+    if objective.network:
+        reason = "a network has no closed form: its objective is not convex in the weights (trained by backpropagation)"
+        return Analysis(objective, d, "none", reason, (Attempt("network", "not applicable", reason),))
     attempts = []
     form, why = find_linear_form(objective, d)
     if form is not None:

@@ -73,7 +73,9 @@ def _is_number(v) -> bool:
 
 def prepare(objective, data) -> Dataset:
     """Check ``data`` against what ``objective`` needs and return a :class:`Dataset`."""
-    if objective.wide:
+    if objective.network:
+        arrays = _network(objective, data)
+    elif objective.wide:
         arrays = _wide(objective, data)
     else:
         arrays = _named(objective, data)
@@ -107,22 +109,46 @@ def _named(objective, data) -> dict:
 
 def _wide(objective, data) -> dict:
     target = objective.target.name
-    if isinstance(data, tuple):
-        if len(data) != 2:
-            raise DataError(f"data for a LinearModel is (X, {target}); got a tuple of {len(data)} items")
-        X, y = data
-    elif isinstance(data, Mapping):
-        missing = [n for n in ("X", target) if n not in data]
-        if missing:
-            raise DataError(f"data has no array named {missing[0]!r}; a LinearModel needs 'X' and {target!r}")
-        X, y = data["X"], data[target]
-    else:
-        raise DataError(f"data for a LinearModel is (X, {target}) or a mapping with 'X' and {target!r}")
+    X, y = _pair(data, target, "a LinearModel")
     X = _as_float_array("X", X, 2)
     n_features = objective.model.n_features
     if n_features is not None and X.shape[1] != n_features:
         raise DataError(f"data 'X' has {X.shape[1]} columns but the LinearModel has n_features={n_features}")
     return {"X": X, target: _as_float_array(target, y, 1)}
+
+
+def _network(objective, data) -> dict:
+    net = objective.model
+    target = objective.target.name
+    X, y = _pair(data, target, "a Network")
+    X = _as_float_array("X", X, 2)
+    if X.shape[1] != net.n_inputs:
+        raise DataError(f"data 'X' has {X.shape[1]} columns but the network has n_inputs={net.n_inputs}")
+    if objective.kind == "squared" and net.n_outputs > 1:
+        y = _as_float_array(target, y, 2)
+        if y.shape[1] != net.n_outputs:
+            raise DataError(f"data {target!r} has {y.shape[1]} columns; the network has {net.n_outputs} outputs")
+    else:
+        y = _as_float_array(target, y, 1)
+    if objective.kind == "cross_entropy":
+        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= net.n_outputs))
+        if bad.size:
+            raise DataError(f"cross_entropy needs integer class labels 0 .. {net.n_outputs - 1}; data {target!r} "
+                            f"has {float(y[bad[0]])!r} at row {int(bad[0])}")
+    return {"X": X, target: y}
+
+
+def _pair(data, target: str, what: str):
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise DataError(f"data for {what} is (X, {target}); got a tuple of {len(data)} items")
+        return data
+    if isinstance(data, Mapping):
+        missing = [n for n in ("X", target) if n not in data]
+        if missing:
+            raise DataError(f"data has no array named {missing[0]!r}; {what} needs 'X' and {target!r}")
+        return data["X"], data[target]
+    raise DataError(f"data for {what} is (X, {target}) or a mapping with 'X' and {target!r}")
 
 
 def _check_labels(objective, arrays: dict) -> None:

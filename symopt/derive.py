@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .objective import ETA, Objective
+from .objective import ETA, OUTPUT, Objective
 
 MAX_HESSIAN_PARAMS = 50
 
@@ -41,6 +41,13 @@ class Derivation:
     def _rows(self, fmt) -> list[str]:
         o = self.objective
         lines = [f"objective: {o.describe()}", f"per-sample l = {fmt(self.per_sample)}"]
+        if o.network:
+            lines.append(f"dl/dz = {fmt(self.gradient[0])}  (z: the network's outputs)")
+            for k, act in enumerate(o.model.activations, start=1):
+                lines.append(f"layer {k}: a = {fmt(act.expr)}, da/dz = {fmt(act.derivative)}")
+            lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
+                         "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
+            return lines
         if o.wide:
             lines.append(f"dl/deta = {fmt(self.gradient[0])}")
             if o.model.intercept:
@@ -83,6 +90,12 @@ class Derivation:
 def derive(objective: Objective) -> Derivation:
     """Differentiate ``objective`` symbolically (the gradient, and the Hessian when small)."""
     ell = objective.per_sample
+    if objective.network:
+        if objective.kind == "cross_entropy":
+            d1 = sp.Function("softmax")(OUTPUT) - sp.Function("onehot")(objective.target)
+        else:
+            d1 = sp.diff(ell, OUTPUT)
+        return Derivation(objective, ell, (d1,), None, "not formed: a network is trained by backpropagation")
     if objective.wide:
         d1 = sp.diff(ell, ETA)
         d2 = sp.diff(d1, ETA)

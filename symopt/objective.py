@@ -20,6 +20,8 @@ import sympy as sp
 from .errors import ModelError
 from .functions import softplus
 from .model import LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
+from .network import Z as OUTPUT
+from .network import Network
 from .parse import check_name
 
 #: The linear predictor ``eta = intercept + x . coef`` of a wide linear model.
@@ -47,7 +49,7 @@ class Objective:
     @classmethod
     def _from_model(cls, per_sample, model, target, kind, l2, reduction):
         self = cls.__new__(cls)
-        if isinstance(model, LinearModel) and model.is_wide:
+        if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
             self._setup(per_sample, (), False, l2, reduction, kind=kind, model=model, target=target)
         else:
             expr_model = model.expression_model if isinstance(model, LinearModel) else model
@@ -74,7 +76,8 @@ class Objective:
         self.model = model
         self.target = target
         self.wide = isinstance(model, LinearModel) and model.is_wide
-        if self.wide:
+        self.network = isinstance(model, Network)
+        if self.wide or self.network:
             self.data_symbols = (target,)
         else:
             self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
@@ -91,7 +94,7 @@ class Objective:
     @property
     def data_names(self) -> tuple[str, ...]:
         """Names of the data arrays ``solve`` needs (``X`` and the target for a wide model)."""
-        if self.wide:
+        if self.wide or self.network:
             return ("X", self.target.name)
         return tuple(s.name for s in self.data_symbols)
 
@@ -116,7 +119,7 @@ class Objective:
         written as a positive multiple of a square. Such objectives can be fitted
         by Levenberg-Marquardt on the residuals ``u`` with their Jacobian.
         """
-        if self.wide or self.maximize:
+        if self.wide or self.network or self.maximize:
             return None
         coeff, rest = self.per_sample.as_coeff_Mul()
         if rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0:
@@ -127,11 +130,15 @@ class Objective:
         """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
         if self.l2:
-            squares = "||coef||^2" if self.wide else "(" + " + ".join(
+            squares = "||coef||^2" if self.wide else "||W||^2 (weights, not biases)" if self.network else "(" + " + ".join(
                 f"{p.name}**2" for p, pen in zip(self.params, self.penalised) if pen) + ")"
             text += f" {'-' if self.maximize else '+'} {self.l2!r} * {squares}"
         if self.wide:
             text += ", where eta = intercept + X @ coef" if self.model.intercept else ", where eta = X @ coef"
+        if self.network:
+            text += f", where z = the outputs of the {self.model.describe()}"
+            if self.kind == "squared" and self.model.n_outputs > 1:
+                text = text.replace("over rows of [", "over rows of [sum over outputs of ")
         return text
 
     def __repr__(self) -> str:
@@ -139,6 +146,8 @@ class Objective:
 
 
 def _prediction(model) -> sp.Expr:
+    if isinstance(model, Network):
+        return OUTPUT
     if isinstance(model, Model):
         return model.expr
     if isinstance(model, LinearModel):
@@ -156,7 +165,7 @@ def _target(model, target: str) -> sp.Symbol:
     if name in taken:
         raise ModelError(
             f"the target {name!r} already appears in the model; name the target something else (target='...')")
-    if isinstance(model, LinearModel) and model.is_wide and name in ("X", "eta"):
+    if (isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide)) and name in ("X", "eta", "z"):
         raise ModelError(f"the target may not be named {name!r} for a LinearModel")
     return sp.Symbol(name, real=True)
 
@@ -176,4 +185,23 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean")
     """
     f = _prediction(model)
     y = _target(model, target)
+    if isinstance(model, Network) and model.n_outputs != 1:
+        raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
+                         "use cross_entropy for several classes")
     return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+
+
+def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+    """Softmax cross-entropy on a network's outputs, integer class labels ``0 .. K-1``.
+
+    Per sample ``logsumexp(z) - z[y]``, evaluated with the maximum subtracted
+    (stable for any logits); its gradient is ``softmax(z) - onehot(y)``.
+    """
+    if not isinstance(network, Network):
+        raise ModelError(f"cross_entropy takes a symopt.Network, got {type(network).__name__}")
+    if network.n_outputs < 2:
+        raise ModelError("cross_entropy needs a network with at least 2 outputs (one per class); "
+                         "for two classes with one output use log_loss")
+    y = _target(network, target)
+    per_sample = sp.Function("logsumexp")(OUTPUT) - sp.Symbol(f"z[{target}]", real=True)
+    return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)

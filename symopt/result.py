@@ -46,6 +46,17 @@ class Result:
     optimizer: object = None
     precision: str = "double"
     exact: dict = field(default_factory=dict)  # name -> high-precision value as text
+    predictor: object = None  # networks: inference with the trained weights
+
+    def predict(self, X):
+        """Predictions for new rows (networks, inference mode): class labels for
+        cross_entropy and log_loss, the outputs for squared_loss."""
+        if self.predictor is None:
+            from .errors import ModelError
+
+            raise ModelError("predict() is available for network results; for other models evaluate the model "
+                             "expression at result.params")
+        return self.predictor(X)
 
     def __str__(self) -> str:
         lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]

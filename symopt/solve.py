@@ -13,7 +13,10 @@ from .closed_form.statistics import check_candidates, statistic_values
 from .data import prepare
 from .derive import derive
 from .errors import ModelError, PrecisionError
-from .evaluate import gradient, objective_value
+from . import train
+from .evaluate import gradient as gradient_at_point
+from .evaluate import objective_value
+from .optimizers import STATUS
 from .objective import Objective
 from .choose import check, choose
 from .optimizers import Optimizer
@@ -69,6 +72,8 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         raise ModelError(f"no symbolic closed form: {analysis.reason}")
     if precision == "high":
         raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+    if objective.network:
+        return _network(objective, derivation, dataset, optimizer, x0, progress, cf)
     why = ("method='iterative' was requested" if method == "iterative"
            else f"no closed form: {cf.reason}")
     n_params = sum(size for _, size in layout(objective, dataset))
@@ -85,6 +90,44 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
                   objective, derivation, optimizer, "double")
 
 
+def _network(objective, derivation, dataset, optimizer, x0, progress, cf) -> Result:
+    if optimizer is None:
+        optimizer, chosen = train.default_optimizer()
+        why = f"{cf.reason}; chose {chosen}"
+    else:
+        train.check_optimizer(optimizer)
+        why = f"{cf.reason}; {type(optimizer).__name__} as requested"
+    theta, history, code, epochs, module, rendered, path = train.train(
+        objective, derivation, dataset, optimizer, x0, progress)
+    status, success, advice = STATUS[code]
+    grad = train.gradient_at(module, objective, dataset, theta)
+    return Result(objective.model.unflatten(theta), theta, float(history[-1]), "iterative",
+                  f"{why}; generated forward and backward code", cf, success, status,
+                  advice if success else f"{status}: {advice}", epochs, float(np.max(np.abs(grad))), history,
+                  rendered.source, path, objective, derivation, optimizer, "double",
+                  predictor=train.Predictor(module, objective, theta))
+
+
+def gradient(objective: Objective, data, params) -> dict:
+    """The gradient of the objective (mean over all rows, plus the penalty) at ``params``, by name.
+
+    ``params`` is a mapping from parameter names to values (``W1``, ``b1``, ... for a network)
+    or a flat vector. For a network it comes from the generated backward pass.
+    """
+    if not isinstance(objective, Objective):
+        raise ModelError(f"gradient() takes a symopt.Objective, got {type(objective).__name__}")
+    dataset = prepare(objective, data)
+    derivation = derive(objective)
+    if objective.network:
+        theta = train.start_vector(objective, params)
+        module, _, _ = train.load(objective, derivation, train.default_optimizer()[0])
+        return objective.model.unflatten(train.gradient_at(module, objective, dataset, theta))
+    from .run import start_point
+
+    theta = start_point(objective, dataset, params)
+    return unflatten(objective, dataset, gradient_at_point(objective, derivation, dataset, theta))
+
+
 def _linear(analysis: Analysis, dataset, precision, cf) -> Result:
     objective = analysis.objective
     form = analysis.linear
@@ -95,7 +138,7 @@ def _linear(analysis: Analysis, dataset, precision, cf) -> Result:
     wanted = "maximum" if objective.maximize else "minimum"
     success = sol.curvature.startswith(wanted)
     fun = objective_value(objective, dataset, sol.x)
-    g = gradient(objective, analysis.derivation, dataset, sol.x)
+    g = gradient_at_point(objective, analysis.derivation, dataset, sol.x)
     message = sol.note if success else (f"the stationary point is a {sol.curvature}: the objective has no "
                                         f"{wanted}, so it is unbounded ({sol.note})")
     cf = ClosedForm(cf.status, cf.reason, cf.formula or form.describe(objective.params), sol.note)
@@ -131,7 +174,7 @@ def _symbolic(analysis: Analysis, dataset, precision, cf) -> Result:
                       precision=precision)
     best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
     x = np.array([best.values[p.name] for p in objective.params])
-    g = gradient(objective, analysis.derivation, dataset, x)
+    g = gradient_at_point(objective, analysis.derivation, dataset, x)
     exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
     return Result(dict(best.values), x, best.objective, "symbolic",
                   "the stationarity equations separate into statistics of the data: "

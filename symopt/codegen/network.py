@@ -1,0 +1,70 @@
+"""Rendering a network's trainer: layer offsets, printed activations, the output loss."""
+
+from __future__ import annotations
+
+import platform
+
+import jinja2
+import numba
+import numpy as np
+import sympy as sp
+
+from .. import __version__
+from ..errors import CodegenError
+from ..network import Z
+from .printer import print_block
+from .render import TEMPLATE_VERSION, Rendered, environment
+
+A = sp.Symbol("a", real=True)
+
+
+def _activation_context(k: int, act) -> dict:
+    identity = act.expr == Z
+    context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative)}
+    if identity:
+        return context
+    temps, value = print_block([act.expr], {Z: "z"}, temp_prefix="u")
+    # The derivative in terms of a = act(z) where that is shorter (tanh: 1 - a**2; sigmoid: a*(1 - a)).
+    derivative = act.derivative.subs(act.expr, A)
+    dtemps, dvalue = print_block([derivative], {Z: "z", A: "a"}, temp_prefix="v")
+    context.update(temps=temps, value=value[0], dtemps=dtemps, dvalue=dvalue[0])
+    return context
+
+
+def render_network(objective, derivation, optimizer) -> Rendered:
+    net = objective.model
+    layers, offset, fan_in = [], 0, net.n_inputs
+    for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1):
+        w_start, w_end = offset, offset + layer.width * fan_in
+        b_start, b_end = w_end, w_end + layer.width
+        layers.append({"k": k, "inp": fan_in, "out": layer.width, "w_start": w_start, "w_end": w_end,
+                       "b_start": b_start, "b_end": b_end, "identity": act.expr == Z})
+        offset, fan_in = b_end, layer.width
+    activations = [_activation_context(k, act) for k, act in enumerate(net.activations, start=1)]
+    y = objective.target
+    context = {
+        "layers": layers, "activations": activations, "n_layers": len(layers),
+        "last_identity": layers[-1]["identity"], "kind": objective.kind,
+        "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
+        "mean": objective.reduction == "mean",
+        "update": optimizer.name, "hyper_names": list(optimizer.hyper_names),
+        "optimizer_title": type(optimizer).__name__, "problem": objective.describe(),
+        "param_summary": ", ".join(f"{n} {s}" for n, s in net.shapes()),
+        "symopt_version": __version__, "template_version": TEMPLATE_VERSION,
+        "numba_version": numba.__version__, "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "loss_temps": [], "loss": "0.0", "dloss": "0.0",
+    }
+    if objective.kind != "cross_entropy":
+        temps, printed = print_block([objective.per_sample, derivation.gradient[0]], {Z: "z", y: "yy"},
+                                     temp_prefix="q")
+        context.update(loss_temps=temps, loss=printed[0], dloss=printed[1])
+    try:
+        source = environment().get_template("nn/network.py.jinja").render(**context)
+    except jinja2.TemplateError as exc:
+        raise CodegenError(f"rendering the network trainer failed: {exc}") from exc
+    try:
+        compile(source, "<symopt generated>", "exec")
+    except SyntaxError as exc:
+        raise CodegenError(f"generated code does not compile: {exc.msg} at line {exc.lineno}: {exc.text!r}") from exc
+    return Rendered(source, f"net_{optimizer.name}", ("X", y.name))

@@ -1,0 +1,173 @@
+"""Networks: a stack of dense layers, each ``z = W a + b``, ``a' = act(z)``.
+
+The last layer is a linear model on the features the earlier layers learn.
+Activations are SymPy expressions in one symbol: SymPy derives each one's
+derivative, the templates lay out the forward and backward passes.
+Parameters are named per layer, 1-based, in PyTorch's layout: ``W1`` of
+shape (out, in), ``b1`` of shape (out,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .errors import ModelError
+from .functions import sigmoid, softplus
+from .model import as_expression
+
+#: The symbol every activation is written in.
+Z = sp.Symbol("z", real=True)
+
+BUILTIN_ACTIVATIONS = {
+    "identity": Z,
+    "relu": sp.Piecewise((Z, Z > 0), (0, True)),
+    "leaky_relu": sp.Piecewise((Z, Z > 0), (Z / 100, True)),
+    "tanh": sp.tanh(Z),
+    "sigmoid": sigmoid(Z),
+    "softplus": softplus(Z),
+    "gelu": Z / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (Z + sp.Rational(44715, 1000000) * Z**3))),
+    "swish": Z * sigmoid(Z),
+}
+
+INITS = ("he", "he_uniform", "glorot", "glorot_uniform", "normal")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation: its expression in ``z`` and SymPy's derivative."""
+
+    name: str
+    expr: sp.Expr
+    derivative: sp.Expr
+
+    @classmethod
+    def of(cls, spec) -> "Activation":
+        if isinstance(spec, Activation):
+            return spec
+        if isinstance(spec, str) and spec in BUILTIN_ACTIVATIONS:
+            expr = BUILTIN_ACTIVATIONS[spec]
+            return cls(spec, expr, sp.diff(expr, Z))
+        if isinstance(spec, (str, sp.Basic)):
+            expr = as_expression(spec, {})
+            free = sorted(expr.free_symbols, key=lambda s: s.name)
+            if len(free) != 1:
+                raise ModelError(f"a custom activation must be an expression in exactly one symbol; "
+                                 f"{spec!r} has {len(free)} ({', '.join(s.name for s in free) or 'none'}). "
+                                 f"Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}")
+            expr = expr.xreplace({free[0]: Z})
+            return cls(str(spec), expr, sp.diff(expr, Z))
+        raise ModelError(f"activation must be a name ({', '.join(BUILTIN_ACTIVATIONS)}) or an expression in one "
+                         f"symbol, got {spec!r}")
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer of ``width`` units. ``activation=None`` means tanh for a
+    hidden layer and identity for the output layer."""
+
+    width: int
+    activation: object = None
+    dropout: float = 0.0
+    batch_norm: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width < 1:
+            raise ModelError(f"Dense: width must be a positive integer, got {self.width!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ModelError(f"Dense: dropout must be in [0, 1), got {self.dropout!r}")
+        if self.dropout or self.batch_norm:
+            raise ModelError("Dense: dropout and batch_norm are not available yet (issue 4 in progress); "
+                             "use dropout=0.0 and batch_norm=False")
+
+
+class Network:
+    """``Network(n_inputs, layers=[Dense(128, "tanh"), Dense(10)], init="he", seed=0)``.
+
+    ``init``: ``"he"`` (normal, std sqrt(2/fan_in)), ``"he_uniform"``,
+    ``"glorot"`` (normal, std sqrt(2/(fan_in+fan_out))), ``"glorot_uniform"``
+    or ``"normal"`` (std 0.01); biases start at zero. ``seed`` makes the
+    initial weights reproducible.
+    """
+
+    def __init__(self, n_inputs: int, layers, init: str = "he", seed: int = 0):
+        if not isinstance(n_inputs, int) or isinstance(n_inputs, bool) or n_inputs < 1:
+            raise ModelError(f"Network: n_inputs must be a positive integer, got {n_inputs!r}")
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Dense) for layer in layers):
+            raise ModelError("Network: layers must be a non-empty list of symopt.Dense")
+        if init not in INITS:
+            raise ModelError(f"Network: init must be one of {', '.join(INITS)}, got {init!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ModelError(f"Network: seed must be an integer >= 0, got {seed!r}")
+        self.n_inputs, self.layers, self.init, self.seed = n_inputs, tuple(layers), init, seed
+        last = len(layers) - 1
+        self.activations = tuple(
+            Activation.of(layer.activation if layer.activation is not None else ("identity" if k == last else "tanh"))
+            for k, layer in enumerate(layers))
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].width
+
+    def shapes(self) -> list[tuple[str, tuple]]:
+        """Parameter names and shapes, in the order of the flat parameter vector."""
+        out, fan_in = [], self.n_inputs
+        for k, layer in enumerate(self.layers, start=1):
+            out += [(f"W{k}", (layer.width, fan_in)), (f"b{k}", (layer.width,))]
+            fan_in = layer.width
+        return out
+
+    def size(self) -> int:
+        return sum(int(np.prod(shape)) for _, shape in self.shapes())
+
+    def initial(self) -> np.ndarray:
+        """Seeded initial parameters as a flat vector."""
+        rng = np.random.default_rng(self.seed)
+        parts = []
+        for name, shape in self.shapes():
+            if name.startswith("b"):
+                parts.append(np.zeros(shape))
+                continue
+            fan_out, fan_in = shape
+            if self.init == "he":
+                w = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+            elif self.init == "he_uniform":
+                w = rng.uniform(-np.sqrt(6.0 / fan_in), np.sqrt(6.0 / fan_in), shape)
+            elif self.init == "glorot":
+                w = rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), shape)
+            elif self.init == "glorot_uniform":
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                w = rng.uniform(-limit, limit, shape)
+            else:
+                w = rng.normal(0.0, 0.01, shape)
+            parts.append(w)
+        return np.concatenate([p.ravel() for p in parts])
+
+    def unflatten(self, flat: np.ndarray) -> dict:
+        out, k = {}, 0
+        for name, shape in self.shapes():
+            size = int(np.prod(shape))
+            out[name] = np.array(flat[k:k + size]).reshape(shape)
+            k += size
+        return out
+
+    def flatten(self, params: dict) -> np.ndarray:
+        parts = []
+        for name, shape in self.shapes():
+            if name not in params:
+                raise ModelError(f"parameters have no {name!r}; a network needs {', '.join(n for n, _ in self.shapes())}")
+            value = np.asarray(params[name], dtype=float)
+            if value.shape != shape:
+                raise ModelError(f"parameter {name} has shape {value.shape}; the network needs {shape}")
+            parts.append(value.ravel())
+        return np.concatenate(parts)
+
+    def describe(self) -> str:
+        widths = [str(self.n_inputs)] + [f"{layer.width} {act.name}" for layer, act in zip(self.layers, self.activations)]
+        return "network " + " -> ".join(widths)
+
+    def __repr__(self) -> str:
+        return f"Network({self.describe()}, init={self.init!r}, seed={self.seed})"
