@@ -17,6 +17,7 @@ from .errors import (  # noqa: E402
     CodegenError,
     ConvergenceWarning,
     DataError,
+    DiagnosticWarning,
     ModelError,
     ParseError,
     PrecisionError,
@@ -46,7 +47,7 @@ from .solve import gradient, solve  # noqa: E402
 __all__ = [
     "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
     "Activation", "Dense", "Network", "cross_entropy", "gradient",
-    "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError",
+    "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
     "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",

@@ -46,3 +46,7 @@ class RankDeficiencyWarning(UserWarning):
 
 class CacheWarning(UserWarning):
     """The code cache could not be used; code was compiled in a temporary folder."""
+
+
+class DiagnosticWarning(UserWarning):
+    """Network training looks unhealthy: gradients vanish or explode, units saturate or die."""

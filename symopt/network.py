@@ -43,6 +43,18 @@ class Activation:
     expr: sp.Expr
     derivative: sp.Expr
 
+    @property
+    def saturates(self) -> bool:
+        """True when the derivative vanishes for large |z| on both sides (tanh, sigmoid), so a large
+        share of tiny derivatives means saturation; for relu-like activations it is normal."""
+        from .numeric import evaluate
+
+        try:
+            ends = [abs(float(evaluate(self.derivative, {Z: v}))) for v in (-12.0, 12.0)]
+        except Exception:  # an activation the evaluator cannot handle: make no claim
+            return False
+        return max(ends) < 1e-2
+
     @classmethod
     def of(cls, spec) -> "Activation":
         if isinstance(spec, Activation):
@@ -66,7 +78,15 @@ class Activation:
 @dataclass(frozen=True)
 class Dense:
     """A dense layer of ``width`` units. ``activation=None`` means tanh for a
-    hidden layer and identity for the output layer."""
+    hidden layer and identity for the output layer.
+
+    ``dropout=p`` zeroes each output with probability ``p`` in training and
+    scales the rest by ``1/(1-p)`` (inverted dropout; nothing at inference).
+    ``batch_norm=True`` normalises ``z = W a + b`` with the batch's mean and
+    variance in training (running averages, momentum 0.1, for inference),
+    then scales and shifts by the parameters ``gamma`` and ``beta``, before
+    the activation (as PyTorch's ``BatchNorm1d``, eps 1e-5).
+    """
 
     width: int
     activation: object = None
@@ -78,9 +98,8 @@ class Dense:
             raise ModelError(f"Dense: width must be a positive integer, got {self.width!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ModelError(f"Dense: dropout must be in [0, 1), got {self.dropout!r}")
-        if self.dropout or self.batch_norm:
-            raise ModelError("Dense: dropout and batch_norm are not available yet (issue 4 in progress); "
-                             "use dropout=0.0 and batch_norm=False")
+        if not isinstance(self.batch_norm, bool):
+            raise ModelError(f"Dense: batch_norm must be True or False, got {self.batch_norm!r}")
 
 
 class Network:
@@ -102,6 +121,9 @@ class Network:
             raise ModelError(f"Network: init must be one of {', '.join(INITS)}, got {init!r}")
         if not isinstance(seed, int) or seed < 0:
             raise ModelError(f"Network: seed must be an integer >= 0, got {seed!r}")
+        if layers[-1].dropout or layers[-1].batch_norm:
+            raise ModelError("Network: the output layer takes no dropout or batch_norm (it is the linear model "
+                             "on the learned features)")
         self.n_inputs, self.layers, self.init, self.seed = n_inputs, tuple(layers), init, seed
         last = len(layers) - 1
         self.activations = tuple(
@@ -117,8 +139,22 @@ class Network:
         out, fan_in = [], self.n_inputs
         for k, layer in enumerate(self.layers, start=1):
             out += [(f"W{k}", (layer.width, fan_in)), (f"b{k}", (layer.width,))]
+            if layer.batch_norm:
+                out += [(f"gamma{k}", (layer.width,)), (f"beta{k}", (layer.width,))]
             fan_in = layer.width
         return out
+
+    def buffer_shapes(self) -> list[tuple[str, tuple]]:
+        """Batch-norm running statistics (not trained by gradients), in the order of the buffer vector."""
+        out = []
+        for k, layer in enumerate(self.layers, start=1):
+            if layer.batch_norm:
+                out += [(f"running_mean{k}", (layer.width,)), (f"running_var{k}", (layer.width,))]
+        return out
+
+    def initial_buffers(self) -> np.ndarray:
+        parts = [np.zeros(s) if n.startswith("running_mean") else np.ones(s) for n, s in self.buffer_shapes()]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def size(self) -> int:
         return sum(int(np.prod(shape)) for _, shape in self.shapes())
@@ -128,7 +164,10 @@ class Network:
         rng = np.random.default_rng(self.seed)
         parts = []
         for name, shape in self.shapes():
-            if name.startswith("b"):
+            if name.startswith("gamma"):
+                parts.append(np.ones(shape))
+                continue
+            if name.startswith("b"):  # biases and batch-norm shifts
                 parts.append(np.zeros(shape))
                 continue
             fan_out, fan_in = shape
@@ -146,9 +185,9 @@ class Network:
             parts.append(w)
         return np.concatenate([p.ravel() for p in parts])
 
-    def unflatten(self, flat: np.ndarray) -> dict:
+    def unflatten(self, flat: np.ndarray, shapes=None) -> dict:
         out, k = {}, 0
-        for name, shape in self.shapes():
+        for name, shape in self.shapes() if shapes is None else shapes:
             size = int(np.prod(shape))
             out[name] = np.array(flat[k:k + size]).reshape(shape)
             k += size
@@ -166,7 +205,11 @@ class Network:
         return np.concatenate(parts)
 
     def describe(self) -> str:
-        widths = [str(self.n_inputs)] + [f"{layer.width} {act.name}" for layer, act in zip(self.layers, self.activations)]
+        def layer_text(layer, act):
+            extras = (" + batch norm" if layer.batch_norm else "") + (f" + dropout {layer.dropout:g}" if layer.dropout else "")
+            return f"{layer.width} {act.name}{extras}"
+
+        widths = [str(self.n_inputs)] + [layer_text(layer, act) for layer, act in zip(self.layers, self.activations)]
         return "network " + " -> ".join(widths)
 
     def __repr__(self) -> str:

@@ -47,6 +47,8 @@ class Result:
     precision: str = "double"
     exact: dict = field(default_factory=dict)  # name -> high-precision value as text
     predictor: object = None  # networks: inference with the trained weights
+    buffers: dict = field(default_factory=dict)  # networks: batch-norm running statistics
+    diagnostics: object = None  # networks: per-layer, per-epoch training diagnostics
 
     def predict(self, X):
         """Predictions for new rows (networks, inference mode): class labels for
@@ -81,6 +83,9 @@ class Result:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))
         lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}")
+        if self.diagnostics is not None:
+            lines.append("  diagnostics (last epoch):")
+            lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]
         if self.source_path is not None:
             lines.append(f"  generated code: {self.source_path}")
         return "\n".join(lines)

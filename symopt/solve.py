@@ -97,15 +97,16 @@ def _network(objective, derivation, dataset, optimizer, x0, progress, cf) -> Res
     else:
         train.check_optimizer(optimizer)
         why = f"{cf.reason}; {type(optimizer).__name__} as requested"
-    theta, history, code, epochs, module, rendered, path = train.train(
-        objective, derivation, dataset, optimizer, x0, progress)
-    status, success, advice = STATUS[code]
-    grad = train.gradient_at(module, objective, dataset, theta)
-    return Result(objective.model.unflatten(theta), theta, float(history[-1]), "iterative",
+    out = train.train(objective, derivation, dataset, optimizer, x0, progress)
+    status, success, advice = STATUS[out["code"]]
+    theta, stats, net = out["theta"], out["stats"], objective.model
+    grad = train.gradient_at(out["module"], objective, dataset, theta, stats)
+    return Result(net.unflatten(theta), theta, float(out["history"][-1]), "iterative",
                   f"{why}; generated forward and backward code", cf, success, status,
-                  advice if success else f"{status}: {advice}", epochs, float(np.max(np.abs(grad))), history,
-                  rendered.source, path, objective, derivation, optimizer, "double",
-                  predictor=train.Predictor(module, objective, theta))
+                  advice if success else f"{status}: {advice}", out["epochs"], float(np.max(np.abs(grad))),
+                  out["history"], out["rendered"].source, out["path"], objective, derivation, optimizer, "double",
+                  predictor=train.Predictor(out["module"], objective, theta, stats),
+                  buffers=net.unflatten(stats, net.buffer_shapes()), diagnostics=out["diagnostics"])
 
 
 def gradient(objective: Objective, data, params) -> dict:

@@ -1,20 +1,52 @@
-"""Training networks: generated forward/backward code driven epoch by epoch."""
+"""Training networks: generated forward/backward code driven epoch by epoch,
+with per-layer diagnostics after every epoch."""
 
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.network import render_network
-from .errors import ModelError
-from .optimizers import RUNNING, Adam
-from .optimizers.first_order import _FirstOrder
+from .errors import DiagnosticWarning, ModelError
+from .optimizers import Adam
+from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
 CHUNK = 4096
+#: Rows of the training-mode pass that measures the diagnostics each epoch.
+DIAGNOSTIC_ROWS = 512
+#: Gradient norms per parameter below this (relative to the largest layer's) count as vanishing.
+VANISHING_RATIO = 1e-3
+EXPLODING_NORM = 1e4
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Per layer and epoch: gradient norm of W (per weight, RMS), activation mean and std,
+    the fraction of activation derivatives below 0.01 (saturated or dead), and the fraction of
+    units whose derivative is below 0.01 on every row (dead units). Arrays of shape (epochs, layers)."""
+
+    grad_rms: np.ndarray
+    act_mean: np.ndarray
+    act_std: np.ndarray
+    saturated: np.ndarray
+    dead: np.ndarray
+    advice: tuple
+
+    def summary(self) -> str:
+        if not self.grad_rms.size:
+            return "no epochs"
+        last = -1
+        lines = ["layer  |grad W| (rms)  act mean  act std  saturated  dead units"]
+        for k in range(self.grad_rms.shape[1]):
+            lines.append(f"{k + 1:5d}  {self.grad_rms[last, k]:14.3g}  {self.act_mean[last, k]:8.3g}  "
+                         f"{self.act_std[last, k]:7.3g}  {self.saturated[last, k]:9.1%}  {self.dead[last, k]:10.1%}")
+        return "\n".join(lines + list(self.advice))
 
 
 def default_optimizer():
@@ -49,71 +81,108 @@ def start_vector(objective, x0) -> np.ndarray:
     return flat.copy()
 
 
+def _advice(net, grad_rms, dead, saturated) -> tuple:
+    notes = []
+    g = grad_rms[-1]
+    if not np.all(np.isfinite(g)) or np.max(g) > EXPLODING_NORM:
+        notes.append(f"exploding gradients (largest RMS {np.max(g):.3g}): lower the learning rate, use "
+                     "init='glorot' or 'he', or batch_norm=True")
+    elif np.max(g) > 0:
+        ratio = g / np.max(g)
+        weak = [k + 1 for k in range(len(g) - 1) if ratio[k] < VANISHING_RATIO]
+        if weak:
+            notes.append(f"vanishing gradients in layer(s) {', '.join(map(str, weak))} (RMS {np.min(g[:-1]):.3g}, "
+                         f"{np.min(ratio[:-1]):.1e} of the largest): use init='he' for relu-like activations or "
+                         "'glorot' for tanh/sigmoid, batch_norm=True, or a larger learning rate")
+    for k in range(len(net.layers) - 1):
+        if dead[-1, k] > 0.5:
+            notes.append(f"layer {k + 1}: {dead[-1, k]:.0%} of units are dead or saturated on every row: "
+                         "lower the learning rate, use init='he', or leaky_relu")
+        elif saturated[-1, k] > 0.5 and net.activations[k].saturates:
+            notes.append(f"layer {k + 1}: {saturated[-1, k]:.0%} of activations are saturated: scale the inputs, "
+                         "use batch_norm=True or init='glorot'")
+    return tuple(notes)
+
+
 def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
-    """Train; returns (theta, history, status code, epochs, module, rendered, path)."""
+    """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module."""
     module, rendered, path = load(objective, derivation, optimizer)
+    net = objective.model
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows
     theta = start_vector(objective, x0)
-    fsize, isize = optimizer.state_size(theta.size, n)
-    fw, iw = np.zeros(fsize), np.zeros(max(isize, 2 + n), dtype=np.int64)
-    iw[1] = (optimizer.seed % 2147483647) or 1
-    iw[2:] = np.arange(n)
+    stats = net.initial_buffers()
+    fsize, _ = optimizer.state_size(theta.size, n)
+    fw = np.zeros(fsize)
+    iw = np.zeros(3 + n, dtype=np.int64)
+    iw[1] = seed_state(optimizer.seed)
+    iw[2] = seed_state(optimizer.seed + 7919)
+    iw[3:] = np.arange(n)
     batch = optimizer.batch_size or n
+    diag_rows = np.arange(min(n, DIAGNOSTIC_ROWS))
+    layers = len(net.layers)
     epochs = optimizer.max_iter
-    history = np.full(epochs + 1, np.nan)
-    history[0] = module.full_loss(theta, X, y, objective.l2, CHUNK)
-    if not np.isfinite(history[0]):
-        return theta, history[:1], 5, 0, module, rendered, path
-    done, code, chunk, bar, started = 0, RUNNING, 1, None, None
+    history = [float(module.full_loss(theta, stats, X, y, objective.l2, CHUNK))]
+    records = []
+    code = 5 if not np.isfinite(history[0]) else 8
+    bar, started = None, time.perf_counter()
     try:
-        while done < epochs:
-            t0 = time.perf_counter()
-            code, k = module.train(theta, fw, iw, X, y, objective.l2, optimizer.hyper(), batch,
-                                   min(chunk, epochs - done), history, done)
-            done += int(k)
-            if code != RUNNING:
+        for epoch in range(epochs if code == 8 else 0):
+            diag = np.zeros((layers, 5))
+            before = theta.copy()
+            f = float(module.train_epoch(theta, stats, fw, iw, X, y, objective.l2, optimizer.hyper(), batch,
+                                         diag, diag_rows))
+            if not np.isfinite(f):
+                theta[:] = before
+                code = 3
                 break
-            elapsed = time.perf_counter() - t0
-            chunk = max(1, int(chunk * 0.2 / max(elapsed, 1e-6)))
-            if started is None:
-                started = time.perf_counter()
-            elif progress and bar is None and time.perf_counter() - started > 1.0:
-                bar = tqdm(total=epochs, initial=done, desc=type(optimizer).__name__, unit="epoch", leave=False)
-            if bar is not None:
-                bar.update(done - bar.n)
-                bar.set_postfix(F=f"{history[done]:.6g}", refresh=False)
+            history.append(f)
+            records.append(diag)
+            if progress and bar is None and time.perf_counter() - started > 1.0:
+                bar = tqdm(total=epochs, initial=epoch + 1, desc=type(optimizer).__name__, unit="epoch", leave=False)
+            elif bar is not None:
+                bar.update(1)
+                bar.set_postfix(F=f"{f:.6g}", refresh=False)
     finally:
         if bar is not None:
             bar.close()
-    if code == RUNNING:
-        code = 8
-    return theta, history[: done + 1].copy(), int(code), done, module, rendered, path
+    diag = np.array(records) if records else np.zeros((0, layers, 5))
+    sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)
+    grad_rms = diag[:, :, 0] / np.sqrt(sizes)
+    advice = _advice(net, grad_rms, diag[:, :, 4], diag[:, :, 3]) if records else ()
+    for note in advice:
+        warnings.warn(note, DiagnosticWarning, stacklevel=4)
+    diagnostics = Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice)
+    return {"theta": theta, "stats": stats, "history": np.array(history), "code": code, "epochs": len(records),
+            "diagnostics": diagnostics, "module": module, "rendered": rendered, "path": path}
 
 
-def gradient_at(module, objective, dataset, theta) -> np.ndarray:
-    """Gradient of the whole objective (mean over all rows, plus the penalty) at theta."""
+def gradient_at(module, objective, dataset, theta, stats=None) -> np.ndarray:
+    """Gradient of the training objective on all rows at theta (batch statistics, dropout off)."""
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows
+    stats = objective.model.initial_buffers() if stats is None else stats.copy()
     grad = np.zeros(theta.size)
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
-    rows = np.arange(n)
-    module.loss_and_gradient(theta, X, y, rows, objective.l2, scale, grad, True)
+    module.loss_and_gradient(theta, stats, X, y, np.arange(n), objective.l2, scale, grad, True,
+                             True, False, False, np.ones(1, dtype=np.int64),
+                             np.zeros((len(objective.model.layers), 5)), False)
     return grad
 
 
 class Predictor:
     """Inference with the trained network: labels for classification, outputs for regression."""
 
-    def __init__(self, module, objective, theta):
-        self.module, self.objective, self.theta = module, objective, theta
+    def __init__(self, module, objective, theta, stats):
+        self.module, self.objective, self.theta, self.stats = module, objective, theta, stats
 
     def outputs(self, X) -> np.ndarray:
         X = np.ascontiguousarray(np.asarray(X, dtype=float))
         net = self.objective.model
         if X.ndim != 2 or X.shape[1] != net.n_inputs:
             raise ModelError(f"predict needs X of shape (rows, {net.n_inputs}), got {X.shape}")
-        return np.vstack([self.module.outputs(self.theta, X[lo:lo + CHUNK]) for lo in range(0, X.shape[0], CHUNK)])
+        return np.vstack([self.module.outputs(self.theta, self.stats, X[lo:lo + CHUNK])
+                          for lo in range(0, X.shape[0], CHUNK)])
 
     def __call__(self, X) -> np.ndarray:
         z = self.outputs(X)
@@ -123,5 +192,3 @@ class Predictor:
         if kind == "log":
             return (z[:, 0] > 0).astype(float)
         return z[:, 0] if z.shape[1] == 1 else z
-
-

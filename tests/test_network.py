@@ -14,8 +14,8 @@ from symopt.network import BUILTIN_ACTIVATIONS
 from symopt.optimizers import Adam
 
 
-def small_problem(kind, activation, rng, n=40):
-    net = symopt.Network(5, [symopt.Dense(7, activation), symopt.Dense(6, activation),
+def small_problem(kind, activation, rng, n=40, batch_norm=False):
+    net = symopt.Network(5, [symopt.Dense(7, activation, batch_norm=batch_norm), symopt.Dense(6, activation),
                              symopt.Dense(3 if kind != "log" else 1)], init="glorot", seed=3)
     X = rng.normal(size=(n, 5))
     if kind == "cross_entropy":
@@ -25,23 +25,38 @@ def small_problem(kind, activation, rng, n=40):
     return symopt.squared_loss(net, l2=0.01), (X, rng.normal(size=(n, 3))), net
 
 
-def central_differences(objective, data, theta, h=1e-6):
+def training_objective(objective, data):
+    """F(theta) in training mode on all rows (batch statistics, dropout off): what symopt.gradient differentiates."""
     module, _, _ = train.load(objective, symopt.derive(objective), Adam())
     ds = prepare(objective, data)
     X, y = ds["X"], ds[objective.target.name]
+    net = objective.model
+    rows = np.arange(ds.n_rows)
+
+    def F(theta):
+        return module.loss_and_gradient(theta, net.initial_buffers(), X, y, rows, objective.l2, 1.0 / ds.n_rows,
+                                        np.empty(0), False, True, False, False, np.ones(1, dtype=np.int64),
+                                        np.zeros((len(net.layers), 5)), False)
+    return F
+
+
+def central_differences(objective, data, theta, h=1e-6):
+    F = training_objective(objective, data)
     out = np.empty_like(theta)
     for k in range(theta.size):
         e = np.zeros_like(theta)
         e[k] = h
-        out[k] = (module.full_loss(theta + e, X, y, objective.l2, 4096)
-                  - module.full_loss(theta - e, X, y, objective.l2, 4096)) / (2 * h)
+        out[k] = (F(theta + e) - F(theta - e)) / (2 * h)
     return out
 
 
-@pytest.mark.parametrize("activation", list(BUILTIN_ACTIVATIONS) + ["z*tanh(softplus(z))"])
-@pytest.mark.parametrize("kind", ["cross_entropy", "log", "squared"])
-def test_backprop_matches_central_differences(kind, activation, rng):
-    objective, data, net = small_problem(kind, activation, rng)
+CASES = ([("cross_entropy", a, False) for a in list(BUILTIN_ACTIVATIONS) + ["x*tanh(softplus(x))"]]
+         + [("log", a, True) for a in BUILTIN_ACTIVATIONS] + [("squared", "tanh", False), ("squared", "relu", True)])
+
+
+@pytest.mark.parametrize("kind, activation, batch_norm", CASES)
+def test_backprop_matches_central_differences(kind, activation, batch_norm, rng):
+    objective, data, net = small_problem(kind, activation, rng, batch_norm=batch_norm)
     theta = net.initial() + rng.normal(0, 0.05, net.size())
     analytic = net.flatten(symopt.gradient(objective, data, net.unflatten(theta)))
     numeric = central_differences(objective, data, theta)
@@ -113,3 +128,56 @@ def test_derivation_and_analysis_of_a_network():
     text = str(d)
     assert "dl/dz = -y + sigmoid(z)" in text and "layer 1: a = sigmoid(z)" in text
     assert symopt.analyse(symopt.log_loss(net)).status == "none"
+
+
+def deep_relu(init):
+    return symopt.Network(20, [symopt.Dense(32, "relu") for _ in range(9)] + [symopt.Dense(2)], init=init, seed=1)
+
+
+def test_diagnostics_flag_vanishing_gradients_for_naive_init_only(rng):
+    X = rng.normal(size=(512, 20))
+    y = (X[:, 0] + X[:, 1] > 0).astype(float)
+    opt = symopt.Adam(lr=1e-3, batch_size=64, max_iter=3)
+    with pytest.warns(symopt.DiagnosticWarning, match="vanishing gradients"):
+        naive = symopt.solve(symopt.cross_entropy(deep_relu("normal")), (X, y), optimizer=opt, progress=False)
+    assert any("vanishing" in note for note in naive.diagnostics.advice)
+    assert naive.diagnostics.grad_rms.shape == (3, 10)
+    assert naive.diagnostics.grad_rms[-1, 0] < 1e-6 * naive.diagnostics.grad_rms[-1].max()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", symopt.DiagnosticWarning)
+        he = symopt.solve(symopt.cross_entropy(deep_relu("he")), (X, y), optimizer=opt, progress=False)
+    assert not any("vanishing" in note for note in he.diagnostics.advice)
+    assert "diagnostics (last epoch)" in str(he)
+
+
+def test_dropout_and_batch_norm_train_and_infer(rng):
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] * X[:, 1] > 0).astype(float)
+    net = symopt.Network(6, [symopt.Dense(24, "relu", dropout=0.3, batch_norm=True), symopt.Dense(1)], seed=2)
+    opt = symopt.Adam(lr=0.01, batch_size=32, max_iter=40, seed=4)
+    first = symopt.solve(symopt.log_loss(net), (X, y), optimizer=opt, progress=False)
+    again = symopt.solve(symopt.log_loss(net), (X, y), optimizer=opt, progress=False)
+    np.testing.assert_array_equal(first.x, again.x)  # dropout masks come from the seed
+    assert set(first.buffers) == {"running_mean1", "running_var1"}
+    assert np.all(first.buffers["running_var1"] > 0) and not np.allclose(first.buffers["running_mean1"], 0)
+    assert {"gamma1", "beta1"} <= set(first.params)
+    np.testing.assert_array_equal(first.predict(X), first.predict(X))  # inference is deterministic
+    assert np.mean(first.predict(X) == y) > 0.8
+    other = symopt.solve(symopt.log_loss(net), (X, y), optimizer=symopt.Adam(lr=0.01, batch_size=32, max_iter=40,
+                                                                             seed=5), progress=False)
+    assert not np.array_equal(first.x, other.x)
+
+
+def test_inference_uses_running_statistics(rng):
+    X = rng.normal(size=(200, 3))
+    y = rng.normal(size=200)
+    net = symopt.Network(3, [symopt.Dense(5, "tanh", batch_norm=True), symopt.Dense(1)], seed=0)
+    r = symopt.solve(symopt.squared_loss(net), (X, y), optimizer=symopt.Adam(lr=0.01, batch_size=50, max_iter=5),
+                     progress=False)
+    p = r.params
+    rm, rv = r.buffers["running_mean1"], r.buffers["running_var1"]
+    z = X @ p["W1"].T + p["b1"]
+    a = np.tanh(p["gamma1"] * (z - rm) / np.sqrt(rv + 1e-5) + p["beta1"])
+    np.testing.assert_allclose(r.predict(X), (a @ p["W2"].T + p["b2"])[:, 0], rtol=1e-12, atol=1e-12)

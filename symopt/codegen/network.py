@@ -33,18 +33,23 @@ def _activation_context(k: int, act) -> dict:
 
 def render_network(objective, derivation, optimizer) -> Rendered:
     net = objective.model
-    layers, offset, fan_in = [], 0, net.n_inputs
+    layers, offset, stat, fan_in = [], 0, 0, net.n_inputs
     for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1):
-        w_start, w_end = offset, offset + layer.width * fan_in
-        b_start, b_end = w_end, w_end + layer.width
-        layers.append({"k": k, "inp": fan_in, "out": layer.width, "w_start": w_start, "w_end": w_end,
-                       "b_start": b_start, "b_end": b_end, "identity": act.expr == Z})
-        offset, fan_in = b_end, layer.width
+        w = layer.width
+        entry = {"k": k, "inp": fan_in, "out": w, "w_start": offset, "w_end": offset + w * fan_in,
+                 "b_start": offset + w * fan_in, "identity": act.expr == Z, "bn": layer.batch_norm,
+                 "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
+        offset = entry["b_start"] + w
+        if layer.batch_norm:
+            entry.update(gamma_start=offset, beta_start=offset + w, mean_start=stat, var_start=stat + w)
+            offset, stat = offset + 2 * w, stat + 2 * w
+        layers.append(entry)
+        fan_in = w
     activations = [_activation_context(k, act) for k, act in enumerate(net.activations, start=1)]
     y = objective.target
     context = {
         "layers": layers, "activations": activations, "n_layers": len(layers),
-        "last_identity": layers[-1]["identity"], "kind": objective.kind,
+        "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
         "mean": objective.reduction == "mean",
         "update": optimizer.name, "hyper_names": list(optimizer.hyper_names),
