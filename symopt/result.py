@@ -77,8 +77,9 @@ class Result:
         for name, value in self.params.items():
             if np.ndim(value):
                 arr = np.asarray(value)
-                shown = np.array2string(arr[:6], precision=6, separator=", ")
-                lines.append(f"    {name} = array of {arr.size}: {shown}{' ...' if arr.size > 6 else ''}")
+                shown = np.array2string(arr.ravel()[:6], precision=6, separator=", ")
+                shape = "x".join(map(str, arr.shape))
+                lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}")
             else:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))

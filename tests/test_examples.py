@@ -20,6 +20,8 @@ def test_example_runs(script):
                          timeout=600, cwd=str(ROOT))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stderr
+    if script.name == "digits.py":
+        assert "test accuracy" in out.stdout and "diagnostics (last epoch)" in out.stdout
     if script.name == "quickstart.py":
         for part in ("method: symbolic", "method: linear", "method: iterative", "-- derivation",
                      "lam = S_1/n", "half-life"):

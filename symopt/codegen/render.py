@@ -23,7 +23,7 @@ from ..objective import ETA
 from .printer import print_block
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "3"
+TEMPLATE_VERSION = "4"
 
 
 def template_dir() -> Path:
