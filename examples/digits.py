@@ -22,7 +22,7 @@ def main() -> None:
     objective = symopt.cross_entropy(net)
     print(symopt.derive(objective))
     result = symopt.solve(objective, (X_train, y_train),
-                          optimizer=symopt.Adam(lr=1e-3, batch_size=32, max_iter=30, seed=0))
+                          optimizer=symopt.Adam(lr=1e-3, batch_size=32, epochs=30, seed=0))
     print(result)
     accuracy = np.mean(result.predict(X_test) == y_test)
     print(f"\ntest accuracy: {accuracy:.2%} on {len(y_test)} held-out digits")

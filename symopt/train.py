@@ -50,7 +50,7 @@ class Diagnostics:
 
 
 def default_optimizer():
-    return Adam(lr=1e-3, batch_size=64, max_iter=20), "a network: Adam on minibatches of 64, 20 epochs"
+    return Adam(lr=1e-3, batch_size=64, epochs=20), "a network: Adam on minibatches of 64, 20 epochs"
 
 
 def check_optimizer(optimizer) -> None:

@@ -78,7 +78,7 @@ def fit_digits(digits, seed):
     Xtr, _, ytr, _ = digits
     net = symopt.Network(64, [symopt.Dense(128, "tanh"), symopt.Dense(64, "relu"), symopt.Dense(10)], seed=seed)
     return symopt.solve(symopt.cross_entropy(net), (Xtr, ytr),
-                        optimizer=symopt.Adam(lr=1e-3, batch_size=32, max_iter=30, seed=seed), progress=False)
+                        optimizer=symopt.Adam(lr=1e-3, batch_size=32, epochs=30, seed=seed), progress=False)
 
 
 def test_digits_accuracy_and_reproducibility(digits):

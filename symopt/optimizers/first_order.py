@@ -37,17 +37,25 @@ def seed_state(seed: int) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class _FirstOrder(Optimizer):
-    """Stopping rules and minibatching shared by the first-order family (keyword-only)."""
+    """Stopping rules and minibatching shared by the first-order family (keyword-only).
+
+    ``epochs``, when given, is the number of passes over the data and sets
+    ``max_iter`` (with ``batch_size``, one iteration is one epoch).
+    """
 
     max_iter: int = 10_000
     tol: float = 1e-6
     ftol: float = 0.0
     batch_size: int | None = None
     seed: int = 0
+    epochs: int | None = None
 
     template = "optimizers/first_order.py.jinja"
 
     def _check(self) -> None:
+        if self.epochs is not None:
+            _positive(type(self).__name__, "epochs", self.epochs, integer=True)
+            object.__setattr__(self, "max_iter", self.epochs)  # one count of passes for every driver
         super()._check()
         bs = getattr(self, "batch_size", None)
         if bs is not None:
