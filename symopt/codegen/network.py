@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import platform
 
-import jinja2
 import numba
 import numpy as np
 import sympy as sp
 
 from .. import __version__
-from ..errors import CodegenError
 from ..network import Z
 from .printer import print_block
-from .render import TEMPLATE_VERSION, Rendered, environment
+from .render import TEMPLATE_VERSION, Rendered, render_checked
 
 A = sp.Symbol("a", real=True)
 
@@ -64,12 +62,5 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         temps, printed = print_block([objective.per_sample, derivation.gradient[0]], {Z: "z", y: "yy"},
                                      temp_prefix="q")
         context.update(loss_temps=temps, loss=printed[0], dloss=printed[1])
-    try:
-        source = environment().get_template("nn/network.py.jinja").render(**context)
-    except jinja2.TemplateError as exc:
-        raise CodegenError(f"rendering the network trainer failed: {exc}") from exc
-    try:
-        compile(source, "<symopt generated>", "exec")
-    except SyntaxError as exc:
-        raise CodegenError(f"generated code does not compile: {exc.msg} at line {exc.lineno}: {exc.text!r}") from exc
+    source = render_checked("nn/network.py.jinja", context)
     return Rendered(source, f"net_{optimizer.name}", ("X", y.name))

@@ -92,17 +92,24 @@ def render(objective, derivation, optimizer) -> Rendered:
         mean=objective.reduction == "mean",
         per_sample=str(objective.per_sample),
     )
-    try:
-        source = environment().get_template("module.py.jinja").render(**context)
-    except jinja2.TemplateError as exc:
-        raise CodegenError(f"rendering the solver failed: {exc}") from exc
-    try:
-        compile(source, "<symopt generated>", "exec")
-    except SyntaxError as exc:  # a bug in symopt, reported with the line
-        raise CodegenError(f"generated code does not compile: {exc.msg} at line {exc.lineno}: {exc.text!r}") from exc
+    source = render_checked("module.py.jinja", context)
     stem = "linear" if objective.wide else "expr"
     variant = "_minibatch" if optimizer.stochastic else ""
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names)
+
+
+def render_checked(template: str, context: dict) -> str:
+    """Render ``template`` and check that the result compiles as Python (a failure is symopt's bug)."""
+    try:
+        source = environment().get_template(template).render(**context)
+    except jinja2.TemplateError as exc:
+        raise CodegenError(f"rendering {template} failed: {exc}") from exc
+    try:
+        compile(source, "<symopt generated>", "exec")
+    except SyntaxError as exc:
+        raise CodegenError(f"code generated from {template} does not compile: {exc.msg} at line {exc.lineno}: "
+                           f"{exc.text!r}") from exc
+    return source
 
 
 def _optimizer_context(objective, optimizer) -> dict:
