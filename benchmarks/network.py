@@ -38,6 +38,17 @@ def median(values):
     return float(np.median(values))
 
 
+def per_step(epoch) -> float:
+    """Median seconds per step over EPOCHS timed epochs, after one warm-up epoch."""
+    epoch()
+    times = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    return median(times) / -(-N // BATCH)
+
+
 def symopt_step(X, y):
     net = symopt.Network(D, [symopt.Dense(128, "tanh"), symopt.Dense(64, "relu"), symopt.Dense(10)], seed=0)
     objective = symopt.cross_entropy(net)
@@ -91,13 +102,7 @@ def numpy_step(X, y):
                 W -= LR * (g.T @ a)
                 b -= LR * g.sum(axis=0)
 
-    epoch()
-    times = []
-    for _ in range(EPOCHS):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
-    return median(times) / -(-N // BATCH)
+    return per_step(epoch)
 
 
 def torch_step(X, y, dtype_name):
@@ -119,13 +124,7 @@ def torch_step(X, y, dtype_name):
             loss_fn(model(Xt[idx]), yt[idx]).backward()
             opt.step()
 
-    epoch()
-    times = []
-    for _ in range(EPOCHS):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
-    return median(times) / -(-N // BATCH)
+    return per_step(epoch)
 
 
 if __name__ == "__main__":
