@@ -65,7 +65,7 @@ def _parallel_sum(X):
     return out.sum()
 
 
-def logistic(n=200_000, m=64):
+def logistic(n=200_000, m=64, rounds=7):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
@@ -84,12 +84,21 @@ def logistic(n=200_000, m=64):
         r = 0.5 * (1.0 + np.tanh(0.5 * eta)) - y
         return np.mean(np.logaddexp(0.0, eta) - y * eta), X.T @ r / n
 
-    floor = min(best_time(lambda: X.sum())[0], best_time(lambda: _parallel_sum(X))[0])
-    kernel = best_time(lambda: module.objective_and_gradient(w, X, y, mask, 0.0, grad))[0]
+    # Interleaved rounds: the floor and the kernel see the same machine state; the best of
+    # all rounds is each one's figure, and the per-round ratios show the spread.
+    floors, kernels, ratios = [], [], []
+    for _ in range(rounds):
+        floor = min(best_time(lambda: X.sum())[0], best_time(lambda: _parallel_sum(X))[0])
+        kernel = best_time(lambda: module.objective_and_gradient(w, X, y, mask, 0.0, grad))[0]
+        floors.append(floor)
+        kernels.append(kernel)
+        ratios.append(kernel / floor)
+    floor, kernel = min(floors), min(kernels)
     numpy = best_time(numpy_pass)[0]
     print(f"logistic {n:,} x {m}: X is {X.nbytes / 1e6:.0f} MB; read floor {floor * 1e3:.2f} ms "
           f"({X.nbytes / floor / 1e9:.1f} GB/s)")
-    print(f"  gradient pass: generated {kernel * 1e3:.2f} ms = {kernel / floor:.2f}x the floor; "
+    print(f"  gradient pass (loss and gradient): generated {kernel * 1e3:.2f} ms = {kernel / floor:.2f}x the floor "
+          f"(best of {rounds} rounds; per round {min(ratios):.2f} to {max(ratios):.2f}x); "
           f"NumPy {numpy * 1e3:.2f} ms; NumPy / generated = {numpy / kernel:.2f}x")
 
     def sklearn(**kw):

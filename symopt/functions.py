@@ -70,6 +70,9 @@ class exp_neg_abs(sp.Function):  # noqa: N801
         z = self.args[0]
         return -sp.sign(z) * exp_neg_abs(z)
 
+    def _eval_is_nonnegative(self):
+        return True if self.args[0].is_extended_real else None
+
 
 def stable_forms(expr: sp.Expr) -> sp.Expr:
     """Rewrite ``softplus`` and ``sigmoid`` for printing, around one shared ``exp(-|z|)``.

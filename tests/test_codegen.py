@@ -101,6 +101,47 @@ def test_wide_logistic_kernel_matches_numpy(rng):
     np.testing.assert_allclose(grad, g, rtol=1e-11, atol=1e-15)
 
 
+def test_split_log1p_terms():
+    """Only c * log1p(u) with u known >= 0 is split off; everything else stays in the rest."""
+    from sympy.codegen.cfunctions import log1p
+
+    from symopt.codegen.printer import split_log1p_terms
+    from symopt.functions import exp_neg_abs
+
+    eta = sp.Symbol("eta", real=True)
+    rest, terms = split_log1p_terms(symopt.functions.softplus(eta) - 2 * eta)
+    assert terms == [(1, exp_neg_abs(eta))] and rest == sp.Max(0, eta) - 2 * eta
+    rest, terms = split_log1p_terms(3 * log1p(eta**2) + log1p(eta) + sp.log(1 + eta**2))
+    assert terms == [(3, eta**2)] and rest == log1p(eta) + sp.log(1 + eta**2)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 40.0])
+def test_wide_log_loss_block_product_matches_fsum(rng, scale):
+    """The kernel sums log1p(exp(-|eta|)) as one log1p of a running product per block.
+
+    scale 0: every u = 1, so the product passes 1e100 every ~330 rows and is flushed
+    (12,000 rows: 5 blocks); scale 40: the data are separated and every term is tiny,
+    where 1 + u would lose u's digits but prod - 1 keeps them.
+    """
+    X = rng.normal(size=(12000, 3))
+    theta = np.array([0.0, 1.0, -0.5, 0.25]) * scale
+    eta = theta[0] + X @ theta[1:]
+    if scale > 1:
+        X, eta = X[np.abs(eta) > 30], eta[np.abs(eta) > 30]  # a margin: every term below e^-30
+    n = len(X)
+    y = (eta > 0).astype(float) if scale else (rng.uniform(size=n) > 0.5).astype(float)
+    obj = symopt.log_loss(symopt.LinearModel())
+    rendered = compiled(obj)[2]
+    assert "logsum0" in rendered.source
+    _, _, _, f, _ = _check_kernel_against_numpy(obj, (X, y), theta)
+    import math
+    reference = (math.fsum(np.log1p(np.exp(-np.abs(eta)))) + math.fsum(np.maximum(eta, 0) - y * eta)) / n
+    assert reference > 0
+    assert abs(f - reference) <= 1e-13 * reference, (f, reference)
+    if scale == 40.0:
+        assert reference < 1e-10  # the case where 1 + u would have lost digits
+
+
 def test_stable_forms_do_not_overflow():
     obj = symopt.log_loss(symopt.LinearModel(intercept=False))
     X = np.array([[800.0], [-800.0]])

@@ -67,6 +67,30 @@ class NumbaPrinter(PythonCodePrinter):
         raise PrinterError(f"the code printer cannot print {type(expr).__name__} ({expr})")
 
 
+def split_log1p_terms(expr):
+    """Split a per-sample loss into ``(rest, [(coefficient, u), ...])``, ``expr = rest + sum c*log1p(u)``.
+
+    Only terms ``c * log1p(u)`` with a numeric ``c`` and ``u`` known to be
+    nonnegative are split off (log loss: ``log1p(exp(-|eta|))``). A kernel sums
+    them over rows as one ``log1p`` of a running product,
+    ``sum_i log1p(u_i) = log1p(s)`` with ``s = prod_i (1 + u_i) - 1`` kept by
+    ``s <- s + u + s*u``: one ``log1p`` per block of rows instead of one per row,
+    with relative accuracy in ``s`` (so tiny losses stay accurate) and no
+    overflow (the kernel flushes ``s`` into the sum before it grows past 1e100).
+    """
+    from sympy.codegen.cfunctions import log1p
+
+    expr = stable_forms(sp.sympify(expr))
+    rest, terms = [], []
+    for term in sp.Add.make_args(expr):
+        coefficient, factor = term.as_coeff_Mul()
+        if isinstance(factor, log1p) and coefficient.is_real and factor.args[0].is_nonnegative:
+            terms.append((coefficient, factor.args[0]))
+        else:
+            rest.append(term)
+    return sp.Add(*rest), terms
+
+
 def print_block(exprs, names: dict, temp_prefix: str = "t"):
     """Stable forms, ``cse``, then print: ``([(temp, code)...], [code per expr])``."""
     temps = sp.numbered_symbols(temp_prefix, real=True)

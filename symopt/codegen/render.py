@@ -20,10 +20,10 @@ import sympy as sp
 from .. import __version__
 from ..errors import CodegenError
 from ..objective import ETA
-from .printer import print_block
+from .printer import print_block, split_log1p_terms
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "4"
+TEMPLATE_VERSION = "5"
 
 
 def template_dir() -> Path:
@@ -182,26 +182,42 @@ def _residual_context(objective, names) -> dict:
     }
 
 
+def _row_sums(per_sample, derivatives, names) -> dict:
+    """Print a linear kernel's per-row code: the loss (log1p terms apart, see
+    :func:`split_log1p_terms`) and its derivatives in eta, sharing one ``cse``."""
+    rest, log1p_terms = split_log1p_terms(per_sample)
+    temps, printed = print_block([rest, *derivatives, *(u for _, u in log1p_terms)], names)
+    k = 1 + len(derivatives)
+    return {
+        "temps": temps,
+        "loss": printed[0],
+        "derivatives": printed[1:k],
+        "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u)}
+                        for (c, u), code in zip(log1p_terms, printed[k:])],
+    }
+
+
 def _linear_context(objective, derivation, flags) -> dict:
     target = objective.target
     names = {ETA: "eta", target: _code_name("d", target.name)}
-    temps, printed = print_block([objective.per_sample, derivation.gradient[0]], names)
+    rows = _row_sums(objective.per_sample, [derivation.gradient[0]], names)
     intercept = objective.model.intercept
     context = {
         "intercept": intercept,
         "target_array": _code_name("data", target.name),
         "target_local": names[target],
         "data_args": ["X", _code_name("data", target.name)],
-        "temps": temps,
-        "loss": printed[0],
-        "dloss": printed[1],
+        "temps": rows["temps"],
+        "loss": rows["loss"],
+        "dloss": rows["derivatives"][0],
+        "log1p_terms": rows["log1p_terms"],
         "param_summary": ("theta[0] = intercept, theta[1:] = coef" if intercept else "theta = coef"),
         "data_summary": f"X (rows x features), {target.name} -> {_code_name('data', target.name)}",
     }
     if flags["with_hessian"]:
-        h_temps, h_printed = print_block(
-            [objective.per_sample, derivation.gradient[0], derivation.hessian[0, 0]], names)
-        context["hessian"] = {"temps": h_temps, "loss": h_printed[0], "dloss": h_printed[1], "d2loss": h_printed[2]}
+        h = _row_sums(objective.per_sample, [derivation.gradient[0], derivation.hessian[0, 0]], names)
+        context["hessian"] = {"temps": h["temps"], "loss": h["loss"], "dloss": h["derivatives"][0],
+                              "d2loss": h["derivatives"][1], "log1p_terms": h["log1p_terms"]}
     if flags["stochastic"]:
         b_temps, b_printed = print_block([derivation.gradient[0]], names)
         context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
