@@ -181,3 +181,19 @@ def test_inference_uses_running_statistics(rng):
     z = X @ p["W1"].T + p["b1"]
     a = np.tanh(p["gamma1"] * (z - rm) / np.sqrt(rv + 1e-5) + p["beta1"])
     np.testing.assert_allclose(r.predict(X), (a @ p["W2"].T + p["b2"])[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_generated_exp_neg_abs_is_accurate_and_keeps_nan(rng):
+    """The activation loops' branch-free exp(-|z|): within 2 ulp of NumPy's exp for normal results,
+    0 below 2**-1022, NaN for NaN (so the driver's finite checks still see it)."""
+    objective, _, _ = small_problem("cross_entropy", "tanh", rng)
+    module, rendered, _ = train.load(objective, symopt.derive(objective), Adam())
+    assert "_exp_neg_abs(2*z)" in rendered.source  # tanh's stable form uses it
+    z = np.concatenate([rng.uniform(-800, 800, 20_000), rng.uniform(-5, 5, 20_000),
+                        [0.0, -0.0, 1e-300, 708.39, -708.39, 708.4, 745.0, 1e300, np.inf, -np.inf]])
+    got = np.array([module._exp_neg_abs(v) for v in z])
+    want = np.exp(-np.abs(z))
+    normal = want >= np.finfo(float).tiny
+    assert np.max(np.abs(got[normal] - want[normal]) / want[normal]) <= 4.5e-16
+    assert np.all(got[~normal] == 0.0) and (~normal).sum() > 1000
+    assert np.isnan(module._exp_neg_abs(np.nan))

@@ -21,10 +21,10 @@ def _activation_context(k: int, act) -> dict:
     context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative)}
     if identity:
         return context
-    temps, value = print_block([act.expr], {Z: "z"}, temp_prefix="u")
+    temps, value = print_block([act.expr], {Z: "z"}, temp_prefix="u", exp_neg_abs="inline")
     # The derivative in terms of a = act(z) where that is shorter (tanh: 1 - a**2; sigmoid: a*(1 - a)).
     derivative = act.derivative.subs(act.expr, A)
-    dtemps, dvalue = print_block([derivative], {Z: "z", A: "a"}, temp_prefix="v")
+    dtemps, dvalue = print_block([derivative], {Z: "z", A: "a"}, temp_prefix="v", exp_neg_abs="inline")
     context.update(temps=temps, value=value[0], dtemps=dtemps, dvalue=dvalue[0])
     return context
 

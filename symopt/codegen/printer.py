@@ -23,9 +23,10 @@ class NumbaPrinter(PythonCodePrinter):
 
     printmethod = "_symopt_numba"
 
-    def __init__(self, names: dict):
+    def __init__(self, names: dict, exp_neg_abs: str = "math"):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.names = dict(names)
+        self.exp_neg_abs = exp_neg_abs
 
     def _print_Symbol(self, expr):
         try:
@@ -36,6 +37,9 @@ class NumbaPrinter(PythonCodePrinter):
     _print_Dummy = _print_Symbol
 
     def _print_exp_neg_abs(self, expr):
+        if self.exp_neg_abs == "inline":
+            # the module's branch-free _exp_neg_abs: loops over it vectorise (math.exp is a libm call)
+            return f"_exp_neg_abs({self._print(expr.args[0])})"
         return f"math.exp(-abs({self._print(expr.args[0])}))"
 
     def _print_Max(self, expr):
@@ -91,14 +95,19 @@ def split_log1p_terms(expr):
     return sp.Add(*rest), terms
 
 
-def print_block(exprs, names: dict, temp_prefix: str = "t"):
-    """Stable forms, ``cse``, then print: ``([(temp, code)...], [code per expr])``."""
+def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "math"):
+    """Stable forms, ``cse``, then print: ``([(temp, code)...], [code per expr])``.
+
+    ``exp_neg_abs="inline"`` prints ``exp(-|z|)`` as a call to the module's own
+    branch-free ``_exp_neg_abs`` (templates/kernels/exp_neg_abs.py.jinja), for
+    elementwise loops that LLVM can then vectorise; the default is ``math.exp``.
+    """
     temps = sp.numbered_symbols(temp_prefix, real=True)
     exprs = [stable_forms(sp.sympify(e)) for e in exprs]
     replacements, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")
     local = dict(names)
     for sym, _ in replacements:
         local[sym] = sym.name
-    printer = NumbaPrinter(local)
+    printer = NumbaPrinter(local, exp_neg_abs)
     lines = [(sym.name, printer.doprint(value)) for sym, value in replacements]
     return lines, [printer.doprint(e) for e in reduced]

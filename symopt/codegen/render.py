@@ -23,7 +23,7 @@ from ..objective import ETA
 from .printer import print_block, split_log1p_terms
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "5"
+TEMPLATE_VERSION = "6"
 
 
 def template_dir() -> Path:
