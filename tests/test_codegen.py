@@ -142,6 +142,29 @@ def test_wide_log_loss_block_product_matches_fsum(rng, scale):
         assert reference < 1e-10  # the case where 1 + u would have lost digits
 
 
+def test_wide_kernel_sums_unbounded_log1p_terms_without_overflow(rng):
+    """A log1p(u) term with u unbounded (Cauchy loss, log1p(r**2)) takes the guarded path: a huge u
+    is added on its own, and the running product never overflows. Built through the internal
+    constructor: the public wide objectives have only log loss's bounded u."""
+    from sympy.codegen.cfunctions import log1p
+
+    from symopt.objective import ETA, Objective
+
+    model = symopt.LinearModel()
+    y = sp.Symbol("y", real=True)
+    obj = Objective._from_model(log1p((y - ETA) ** 2), model, y, "custom", 0.0, "sum")
+    module, _, rendered = compiled(obj)
+    assert "if u > 1e100:" in rendered.source
+    X = rng.normal(size=(5000, 2))
+    theta = np.array([0.5, 1.0, -2.0])
+    target = theta[0] + X @ theta[1:] + rng.standard_cauchy(5000) * 10.0 ** rng.uniform(0, 140, 5000)
+    grad = np.empty(3)
+    f = module.objective_and_gradient(theta, X, target, np.zeros(3), 0.0, grad)
+    import math
+    reference = math.fsum(np.log1p((target - theta[0] - X @ theta[1:]) ** 2))
+    assert np.isfinite(f) and abs(f - reference) <= 1e-13 * reference, (f, reference)
+
+
 def test_stable_forms_do_not_overflow():
     obj = symopt.log_loss(symopt.LinearModel(intercept=False))
     X = np.array([[800.0], [-800.0]])

@@ -19,11 +19,12 @@ import sympy as sp
 
 from .. import __version__
 from ..errors import CodegenError
+from ..functions import exp_neg_abs
 from ..objective import ETA
 from .printer import print_block, split_log1p_terms
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "6"
+TEMPLATE_VERSION = "7"
 
 
 def template_dir() -> Path:
@@ -192,7 +193,8 @@ def _row_sums(per_sample, derivatives, names) -> dict:
         "temps": temps,
         "loss": printed[0],
         "derivatives": printed[1:k],
-        "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u)}
+        "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u),
+                         "at_most_one": isinstance(u, exp_neg_abs)}
                         for (c, u), code in zip(log1p_terms, printed[k:])],
     }
 
