@@ -98,7 +98,8 @@ def logistic(n=200_000, m=64, rounds=7):
     print(f"logistic {n:,} x {m}: X is {X.nbytes / 1e6:.0f} MB; read floor {floor * 1e3:.2f} ms "
           f"({X.nbytes / floor / 1e9:.1f} GB/s)")
     print(f"  gradient pass (loss and gradient): generated {kernel * 1e3:.2f} ms = {kernel / floor:.2f}x the floor "
-          f"(best of {rounds} rounds; per round {min(ratios):.2f} to {max(ratios):.2f}x); "
+          f"(best of {rounds} rounds; per round {min(ratios):.2f} to {max(ratios):.2f}x, "
+          f"median {float(np.median(ratios)):.2f}x); "
           f"NumPy {numpy * 1e3:.2f} ms; NumPy / generated = {numpy / kernel:.2f}x")
 
     def sklearn(**kw):
