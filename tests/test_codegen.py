@@ -3,6 +3,7 @@ kernels and descent loop checked against independent NumPy computations."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -134,7 +135,6 @@ def test_wide_log_loss_block_product_matches_fsum(rng, scale):
     rendered = compiled(obj)[2]
     assert "logsum0" in rendered.source
     _, _, _, f, _ = _check_kernel_against_numpy(obj, (X, y), theta)
-    import math
     reference = (math.fsum(np.log1p(np.exp(-np.abs(eta)))) + math.fsum(np.maximum(eta, 0) - y * eta)) / n
     assert reference > 0
     assert abs(f - reference) <= 1e-13 * reference, (f, reference)
@@ -160,7 +160,6 @@ def test_wide_kernel_sums_unbounded_log1p_terms_without_overflow(rng):
     target = theta[0] + X @ theta[1:] + rng.standard_cauchy(5000) * 10.0 ** rng.uniform(0, 140, 5000)
     grad = np.empty(3)
     f = module.objective_and_gradient(theta, X, target, np.zeros(3), 0.0, grad)
-    import math
     reference = math.fsum(np.log1p((target - theta[0] - X @ theta[1:]) ** 2))
     assert np.isfinite(f) and abs(f - reference) <= 1e-13 * reference, (f, reference)
 
