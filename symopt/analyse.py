@@ -1,6 +1,6 @@
 """Analysis: is there a closed form, which one, and if not, why not.
 
-Tiers, in order (DESIGN section 2): a linear system when the gradient is
+Tiers, in order: a linear system when the gradient is
 affine in the parameters; a symbolic stationary point in sufficient
 statistics; otherwise none, with the reason in words. Every tier's attempt
 is recorded so a user can see what was tried.
@@ -92,14 +92,17 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
     else:
         attempts.append(Attempt("linear", "not applicable", why))
     p = len(objective.params)
+    skipped = "the symbolic tier was not requested (symbolic=False, as solve() passes for method='linear' or 'iterative')"
     if symbolic is None:
         symbolic = not objective.wide and (form is None or p <= SYMBOLIC_ALONGSIDE_LINEAR)
+        skipped = (f"a linear closed form was found, and with more than {SYMBOLIC_ALONGSIDE_LINEAR} "
+                   f"parameters the symbolic tier is not tried alongside it")
     stats, solutions, sym_reason = None, (), ""
     if objective.wide:
         sym_reason = "a wide linear model has no per-parameter formula"
         attempts.append(Attempt("symbolic", "not applicable", sym_reason))
     elif not symbolic:
-        sym_reason = "skipped (a linear closed form was found)"
+        sym_reason = skipped
         attempts.append(Attempt("symbolic", "skipped", sym_reason))
     elif p > MAX_SYMBOLIC_PARAMS:
         sym_reason = f"{p} parameters is more than the symbolic tier tries ({MAX_SYMBOLIC_PARAMS})"

@@ -2,8 +2,8 @@
 :data:`MAX_HESSIAN_PARAMS` parameters) its Hessian, as SymPy.
 
 Wide linear models are differentiated through the chain rule on their scalar
-piece: SymPy derives ``dl/deta`` once and the gradient is ``dl/deta * [1, x]``
-(DESIGN section 1), so 10,000 columns cost no more than one.
+piece: SymPy derives ``dl/deta`` once and the gradient is ``dl/deta * [1, x]``,
+so 10,000 columns cost no more than one.
 """
 
 from __future__ import annotations
@@ -81,6 +81,12 @@ class Derivation:
         else:
             for p, g in zip(o.params, self.gradient):
                 rows.append(r"\frac{\partial \ell}{\partial %s} &= %s" % (sp.latex(p), sp.latex(g)))
+            if self.hessian is not None:
+                for i, p in enumerate(o.params):
+                    for j in range(i, len(o.params)):
+                        q = o.params[j]
+                        den = r"\partial %s^2" % sp.latex(p) if i == j else r"\partial %s \, \partial %s" % (sp.latex(p), sp.latex(q))
+                        rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, sp.latex(self.hessian[i, j])))
         return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
 
     def _repr_latex_(self) -> str:

@@ -121,6 +121,8 @@ class LinearModel:
     * ``LinearModel(basis=["x", "x**2", "sin(t)"])``: ``w0 + w1*x + w2*x**2 +
       w3*sin(t)`` in named features, an expression model with parameters
       ``w0`` (the intercept, if any), ``w1``, ...
+
+    ``intercept=False`` drops the intercept from either form.
     """
 
     def __init__(self, n_features: int | None = None, basis: Sequence | None = None, intercept: bool = True):

@@ -1,7 +1,7 @@
 """Safe expression text: a whitelist over Python's ``ast``, never ``eval``.
 
 User text (``"a*exp(-b*x)"``) is parsed with :func:`ast.parse` and walked
-node by node. Only numbers, names, ``+ - * / **``, unary minus and calls of
+node by node. Only numbers, names, ``+ - * / **``, unary plus and minus and calls of
 the functions in :data:`FUNCTIONS` are accepted; anything else (attributes,
 subscripts, lambdas, strings, ``^``...) is a :class:`~symopt.errors.ParseError`
 that says what was found and where. Text never reaches ``eval``,

@@ -165,3 +165,11 @@ def test_analysis_record_prints_every_tier():
         warnings.simplefilter("error")
         lin = symopt.analyse(symopt.squared_loss(symopt.LinearModel(basis=["x", "x**2", "x**3"])))
     assert lin.status == "linear" and "symbolic: skipped" in str(lin)
+    assert "a linear closed form was found" in str(lin)
+
+
+def test_symbolic_tier_skipped_on_request_says_so_not_that_a_linear_form_exists():
+    a = symopt.analyse(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")), symbolic=False)
+    text = str(a)
+    assert "symbolic: skipped: the symbolic tier was not requested" in text
+    assert "linear closed form was found" not in text

@@ -31,6 +31,9 @@ def test_text_and_latex():
     latex = d.latex()
     assert latex.startswith("\\begin{align}") and "\\frac{\\partial \\ell}{\\partial lam}" in latex
     assert d._repr_latex_().startswith("$$")
+    assert "\\frac{\\partial^2 \\ell}{\\partial lam^2} &= - \\frac{1}{lam^{2}}" in latex
+    two = symopt.derive(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))).latex()
+    assert two.count("\\partial^2") == 3 and "\\partial a \\, \\partial b" in two
 
 
 def test_no_hessian_past_fifty_parameters():

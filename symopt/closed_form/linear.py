@@ -4,9 +4,12 @@ Two shapes are recognised, each solved stably (never ``inv``):
 
 * **least squares** ``c * (u0(x) - phi(x) . theta)**2`` per sample (a squared
   loss on a model linear in its parameters, or a custom objective of that
-  form): SVD of the column-scaled design matrix, with the ridge penalty as
-  extra rows. Rank and condition number are reported; a rank-deficient
-  problem gets the minimum-norm solution and a warning.
+  form): Householder QR of the column-scaled design matrix (the ridge penalty
+  as extra rows), refined on the augmented system with residuals in extended
+  precision; the singular values give the rank and condition number. A
+  rank-deficient problem gets the minimum-norm solution (SVD) and a warning.
+  A tall ``LinearModel()`` over a data matrix first tries the normal
+  equations by Cholesky when their condition allows (``normal_equations``).
 * **quadratic** (any other per-sample objective of degree two in theta): the
   summed Hessian ``A`` and gradient at zero ``b`` are assembled and
   ``A theta = -b`` is solved by a symmetric eigendecomposition of the
@@ -52,7 +55,7 @@ class LinearForm:
                 return "least squares on the design matrix [1, X]: solve min ||y - Phi theta||^2 (+ ridge rows)"
             phi = ", ".join(str(c) for c in self.columns)
             return (f"least squares: minimise {self.weight}*sum (u - Phi theta)^2 with u = {self.offset}, "
-                    f"Phi = [{phi}] (normal equations Phi^T Phi theta = Phi^T u, solved by SVD)")
+                    f"Phi = [{phi}] (the least-squares solution of Phi theta = u, by QR of the column-scaled Phi)")
         return "quadratic: solve (sum_i H_i) theta = -(sum_i grad l_i(0)) with the Hessian H_i free of theta"
 
 
@@ -110,7 +113,7 @@ def check_high_precision(n_rows: int, n_params: int) -> None:
         raise PrecisionError(
             f"precision='high' is for problems up to {HIGH_PRECISION_MAX_PARAMS} parameters and "
             f"{HIGH_PRECISION_MAX_ROWS:,} rows; this one has {n_params} parameters and {n_rows:,} rows. "
-            "Use precision='double' (SVD on the column-scaled design).")
+            "Use precision='double' (QR of the column-scaled design, refined in extended precision).")
 
 
 def _column(expr, values, n_rows):

@@ -4,8 +4,8 @@ Prints mathematics only: loops and layout live in the templates. Every
 symbol must have a code name (parameters and data are renamed so user names
 can never collide with generated ones or with Python keywords), and a
 function the printer has no numerically safe form for is an error that
-names it, never silently wrong code. ``sigmoid`` and ``softplus`` are
-rewritten first into stable forms around a shared ``exp(-|z|)``
+names it, never silently wrong code. ``sigmoid``, ``softplus`` and ``tanh``
+are rewritten first into stable forms around a shared ``exp(-|z|)``
 (:func:`symopt.functions.stable_forms`).
 """
 

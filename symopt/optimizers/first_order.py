@@ -257,3 +257,15 @@ class RMSProp(_FirstOrder):
         p = theta.size
         fw[:p] = self.alpha * fw[:p] + (1.0 - self.alpha) * g * g
         theta -= self.lr * g / (np.sqrt(fw[:p]) + self.eps)
+
+
+_SHARED_OPTIONS = """
+
+    Options shared by the first-order family (keyword-only): ``max_iter``;
+    ``tol`` (largest gradient component) and ``ftol`` (relative change of
+    the objective, 0 = off); ``batch_size`` for minibatch epochs on a
+    shuffle seeded by ``seed``; ``epochs``, which sets ``max_iter`` (with
+    ``batch_size``, one iteration is one epoch).
+    """
+for _public in (GradientDescent, Momentum, Nesterov, Adam, RMSProp):
+    _public.__doc__ = _public.__doc__.rstrip() + _SHARED_OPTIONS

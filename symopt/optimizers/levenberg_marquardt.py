@@ -25,7 +25,7 @@ class LevenbergMarquardt(Optimizer):
     failure). With ``geodesic=True`` the step adds half the geodesic
     acceleration (Transtrum and Sethna 2012) computed from the exact second
     directional derivative of the residuals, and is taken only when
-    :math:`2\|a\| \le \alpha \|v\|`: this follows curved valleys that defeat
+    :math:`2\|a\| \le \alpha \|v\|` (``alpha``): this follows curved valleys that defeat
     MINPACK (NIST BoxBOD from start 1, MGH10, MGH17).
 
     Stops when an accepted step is below ``xtol`` relative to the scaled
@@ -33,7 +33,8 @@ class LevenbergMarquardt(Optimizer):
     the relative decrease is below ``ftol``, or when no damping gives a
     decrease (converged to floating-point precision if the residual is
     orthogonal to the Jacobian's columns to 1e-6, or the fit is exact to
-    rounding; stalled otherwise).
+    rounding; stalled otherwise). The first damping is ``tau`` times the
+    largest squared singular value of the scaled Jacobian.
     """
 
     max_iter: int = 10_000

@@ -57,7 +57,8 @@ class Newton(Optimizer):
     otherwise the smallest of :math:`10^{-10}s\cdot 2^k` (``s`` the largest
     diagonal entry) that makes it so; then a backtracking (Armijo) line search
     from ``t = 1``. One fused pass per iteration gives F, gradient and
-    Hessian. For problems up to about 50 parameters (200 at most).
+    Hessian. For problems up to 50 parameters (the symbolic Hessian's limit; a
+    ``LinearModel()`` over a data matrix, whose Hessian is assembled per row, up to 200).
     """
 
     max_iter: int = 200

@@ -12,7 +12,8 @@
 Kernels compute the total objective and its derivatives in one pass over the
 rows, split into blocks across threads and reduced in a fixed order.
 start(...) evaluates the starting point; run(...) performs GradientDescent
-iterations compiled, with every hyperparameter an argument.
+iterations compiled, with every numeric hyperparameter an argument (L-BFGS's
+memory, the batch size and the line-search switch are compiled in).
 """
 
 import math
