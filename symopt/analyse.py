@@ -8,13 +8,16 @@ is recorded so a user can see what was tried.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from .closed_form.linear import LinearForm, find_linear_form
 from .closed_form.statistics import MAX_SYMBOLIC_PARAMS, Statistics, separate, solve_symbolic
 from .derive import Derivation, derive
+from .errors import ModelError
 from .objective import Objective
 
 DEFAULT_BUDGET = 10.0
@@ -68,6 +71,14 @@ class Analysis:
         return "\n".join(lines)
 
 
+def check_budget(budget) -> None:
+    """``budget`` must be a positive, finite number of seconds."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(budget) or budget <= 0:
+        raise ModelError(f"budget is the seconds SymPy may spend on the symbolic tier: a positive number, "
+                         f"got {budget!r}")
+
+
 def analyse(objective: Objective, symbolic: bool | None = None, budget: float = DEFAULT_BUDGET,
             derivation: Derivation | None = None) -> Analysis:
     """Find the closed-form status of ``objective``.
@@ -78,9 +89,8 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
     SymPy's wall-clock allowance in seconds.
     """
     if not isinstance(objective, Objective):
-        from .errors import ModelError
-
         raise ModelError(f"analyse() takes a symopt.Objective, got {type(objective).__name__}")
+    check_budget(budget)
     d = derivation or derive(objective)
     if objective.network:
         reason = "a network has no closed form: its objective is not convex in the weights (trained by backpropagation)"

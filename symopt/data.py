@@ -26,27 +26,44 @@ class Dataset:
         return self.arrays[name]
 
 
-def _as_float_array(name: str, value, ndim: int) -> np.ndarray:
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.ndarray:
+    """``value`` as a float64 array of ``ndim`` dimensions; ``want`` words the shape in errors."""
     if isinstance(value, (str, bytes)):
-        raise DataError(f"data {name!r} is text ({value[:20]!r}); give numbers")
+        raise DataError(f"data {name!r} is text ({_short(value[:20])}); give numbers")
+    if np.ma.isMaskedArray(value) and np.ma.getmaskarray(value).any():
+        first = np.argwhere(np.ma.getmaskarray(value))[0]
+        raise DataError(f"data {name!r} is a masked array with {int(np.ma.count_masked(value))} masked value(s), "
+                        f"the first at {tuple(int(i) for i in first)}; drop those rows or fill them "
+                        f"(symopt does not skip masked values)")
     try:
         raw = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise DataError(f"data {name!r} cannot be read as an array: {exc}") from None
-    if raw.dtype.kind == "c":
+    except Exception as exc:  # ragged lists, integers too big for any dtype, and the like
+        raise DataError(f"data {name!r} cannot be read as an array: {_short(str(exc), 120)}") from None
+    kind = raw.dtype.kind
+    if kind == "c":
         raise DataError(f"data {name!r} is complex; symopt needs real numbers")
-    if raw.dtype.kind not in "biuf":
+    if kind in "USMm" or (kind == "O" and any(isinstance(v, (str, bytes)) for v in raw.ravel())):
+        what = {"M": "dates (datetime64)", "m": "time spans (timedelta64)"}.get(kind, "text")
+        raise DataError(f"data {name!r} holds {what}, not numbers; convert it to numbers first "
+                        f"(symopt does not guess a conversion)")
+    if kind not in "biuf":
         try:
             raw = raw.astype(float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             sample = next((v for v in raw.ravel() if not _is_number(v)), None)
             raise DataError(
-                f"data {name!r} is not numeric (dtype {raw.dtype}); first non-numeric value: {sample!r}"
+                f"data {name!r} is not numeric (dtype {raw.dtype}); first non-numeric value: {_short(sample)}"
             ) from None
     if raw.ndim == 0:
         raise DataError(f"data {name!r} is a single number; give one value per row (a 1-D array)")
     if raw.ndim != ndim:
-        want = "1-D (one value per row)" if ndim == 1 else "2-D (rows x features)"
+        want = want or ("1-D (one value per row)" if ndim == 1 else "2-D (rows x features)")
         raise DataError(f"data {name!r} has shape {raw.shape}; it must be {want}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.shape[0] == 0:
@@ -67,7 +84,7 @@ def _is_number(v) -> bool:
     try:
         float(v)
         return True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 
@@ -99,11 +116,22 @@ def _named(objective, data) -> dict:
     if not needed:
         raise DataError("the objective uses no data symbols: every symbol in it is a parameter")
     keys = list(data.keys())
+    odd = [k for k in keys if not isinstance(k, str)]
+    if odd:
+        raise DataError(f"data keys must be names (strings); got {_short(odd[0])} of type {type(odd[0]).__name__}. "
+                        f"Use {str(odd[0])!r}")
+    params = sorted(set(keys) & {p.name for p in objective.params})
+    if params:
+        raise DataError(f"data {params[0]!r} has the name of a parameter of the objective, so it would be "
+                        f"ignored (a parameter is fitted, not read from data); rename the parameter or the "
+                        f"data column")
     missing = [n for n in needed if n not in keys]
     if missing:
+        near = [k for k in keys if k.strip() == missing[0]]
+        hint = f" (data has {near[0]!r}, with spaces)" if near else ""
         raise DataError(
-            f"data has no array named {missing[0]!r}; the objective needs {', '.join(needed)} "
-            f"and data has {', '.join(map(str, keys)) or 'nothing'}")
+            f"data has no array named {missing[0]!r}{hint}; the objective needs {', '.join(needed)} "
+            f"and data has {', '.join(_short(k, 30) for k in keys) or 'nothing'}")
     return {n: _as_float_array(n, data[n], 1) for n in needed}
 
 
@@ -125,7 +153,7 @@ def _network(objective, data) -> dict:
     if X.shape[1] != net.n_inputs:
         raise DataError(f"data 'X' has {X.shape[1]} columns but the network has n_inputs={net.n_inputs}")
     if objective.kind == "squared" and net.n_outputs > 1:
-        y = _as_float_array(target, y, 2)
+        y = _as_float_array(target, y, 2, want=f"(rows, {net.n_outputs}): one column per output of the network")
         if y.shape[1] != net.n_outputs:
             raise DataError(f"data {target!r} has {y.shape[1]} columns; the network has {net.n_outputs} outputs")
     else:

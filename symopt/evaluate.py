@@ -26,6 +26,8 @@ def _summed(expr, values, n_rows) -> tuple[float, float]:
 
 
 def _penalty(objective, theta, penalised) -> float:
+    if not objective.l2:
+        return 0.0  # not 0 * sum(theta**2), which is NaN once theta**2 overflows
     sign = -1.0 if objective.maximize else 1.0
     return sign * objective.l2 * float(np.sum(theta[penalised] ** 2))
 
@@ -50,8 +52,10 @@ def objective_value(objective, dataset, theta) -> float:
     return scale * total + _penalty(objective, theta, penalised)
 
 
-def objective_terms(objective, derivation, dataset, theta):
+def objective_terms(objective, derivation, dataset, theta, hessian: bool = True):
     """``(F, grad F, per-component gradient scale, Hessian of F or None)`` for an expression objective.
+
+    ``hessian=False`` skips the Hessian (``p (p + 1) / 2`` more passes over the data).
 
     The gradient scale is the sum of absolute per-row contributions: a
     gradient is "near zero" relative to it, whatever the data's units.
@@ -72,7 +76,7 @@ def objective_terms(objective, derivation, dataset, theta):
         grad[j] = scale * total + pen
         grad_scale[j] = scale * mag + abs(pen) + 1e-300
     hess = None
-    if derivation.hessian is not None:
+    if hessian and derivation.hessian is not None:
         hess = np.empty((p, p))
         for i in range(p):
             for j in range(i, p):
@@ -85,7 +89,7 @@ def gradient(objective, derivation, dataset, theta) -> np.ndarray:
     """The gradient of the total objective ``F`` at ``theta`` (any model shape)."""
     theta = np.asarray(theta, dtype=float)
     if not objective.wide:
-        return objective_terms(objective, derivation, dataset, theta)[1]
+        return objective_terms(objective, derivation, dataset, theta, hessian=False)[1]
     X = dataset["X"]
     n = dataset.n_rows
     scale = 1.0 / n if objective.reduction == "mean" else 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,33 +51,50 @@ def unflatten(objective, dataset, x) -> dict:
     return out
 
 
-def start_point(objective, dataset, x0) -> np.ndarray:
-    """``x0`` as a flat vector (from a mapping by name or a flat array), or the default start."""
+def _numbers(label: str, value) -> np.ndarray:
+    """``value`` as a flat float array, or a ModelError that says what in ``label`` is not a number."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind in "USOc" or raw.dtype == bool:
+            raise TypeError
+        return np.atleast_1d(raw.astype(float)).ravel()
+    except (TypeError, ValueError, OverflowError):
+        text = repr(value)
+        raise ModelError(f"{label} must hold real numbers; got {text if len(text) <= 60 else text[:57] + '...'}") from None
+
+
+def start_point(objective, dataset, x0, label: str = "x0") -> np.ndarray:
+    """``x0`` as a flat vector (from a mapping by name or a flat array), or the default start.
+
+    Anything with ``keys()`` (a dict, a ``pandas.Series``...) is read by name, never by position.
+    ``label`` names the argument in error messages.
+    """
     spec = layout(objective, dataset)
     size = sum(s for _, s in spec)
     if x0 is None:
         return np.array([1.0 if getattr(p, "is_positive", False) else 0.0 for p in objective.params]) \
             if not objective.wide else np.zeros(size)
-    if isinstance(x0, dict):
+    if isinstance(x0, Mapping) or hasattr(x0, "keys"):
+        x0 = {str(k): x0[k] for k in x0.keys()}
         unknown = sorted(set(x0) - {n for n, _ in spec})
         if unknown:
-            raise ModelError(f"x0 names unknown parameter(s) {', '.join(unknown)}; parameters: "
+            raise ModelError(f"{label} names unknown parameter(s) {', '.join(unknown)}; parameters: "
                              f"{', '.join(n for n, _ in spec)}")
         parts = []
         for name, s in spec:
             if name not in x0:
-                raise ModelError(f"x0 gives no value for parameter {name!r}")
-            v = np.atleast_1d(np.asarray(x0[name], dtype=float)).ravel()
+                raise ModelError(f"{label} gives no value for parameter {name!r}")
+            v = _numbers(f"{label}[{name!r}]", x0[name])
             if v.size != s:
-                raise ModelError(f"x0[{name!r}] has {v.size} value(s); {name} has {s}")
+                raise ModelError(f"{label}[{name!r}] has {v.size} value(s); {name} has {s}")
             parts.append(v)
         flat = np.concatenate(parts)
     else:
-        flat = np.asarray(x0, dtype=float).ravel()
+        flat = _numbers(label, x0)
         if flat.size != size:
-            raise ModelError(f"x0 has {flat.size} values; the problem has {size} parameters")
+            raise ModelError(f"{label} has {flat.size} values; the problem has {size} parameters")
     if not np.all(np.isfinite(flat)):
-        raise ModelError("x0 contains NaN or inf")
+        raise ModelError(f"{label} contains NaN or inf")
     return flat.copy()
 
 
@@ -93,7 +111,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     module, path = cache.load(rendered.source, rendered.stem)
     theta = start_point(objective, dataset, x0)
     if x0 is None and not objective.wide:
-        theta = _finite_default(objective, dataset, theta)
+        theta = _default_start(objective, derivation, dataset, theta)
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
     grad, fs = np.zeros(p), np.zeros(2)
@@ -103,12 +121,14 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
     fixed = (penalty_mask(objective, dataset), float(objective.l2), sign, optimizer.hyper())
-    history = np.full(optimizer.max_iter + 1, np.nan)
+    # The history grows with the run (max_iter may be far more than a run needs).
+    history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
     code = int(module.start(theta, grad, fs, fw, iw, *arrays, *fixed))
     history[0] = sign * fs[0]
     done = 0
     if code == RUNNING:
-        code, done = _drive(module, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history, progress)
+        code, done, history = _drive(module, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
+                                     progress)
     if code == RUNNING:
         code = 8 if optimizer.stochastic else 2
     status, success, advice = STATUS[code]
@@ -122,7 +142,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
 
 
 def _drive(module, optimizer, args, history, progress: bool):
-    """Call the compiled ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s."""
+    """Call the compiled ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s.
+
+    Returns the status code, the iterations done and the history (grown as needed: the
+    compiled loop writes the objective after iteration k to ``history[k]``).
+    """
     started = None  # the clock starts after the first call, which may include compiling
     done, chunk, bar = 0, 8, None
     code = RUNNING
@@ -130,6 +154,10 @@ def _drive(module, optimizer, args, history, progress: bool):
     try:
         while done < optimizer.max_iter:
             budget = min(chunk, optimizer.max_iter - done)
+            if done + budget + 1 > history.size:
+                grown = np.full(min(optimizer.max_iter + 1, max(2 * history.size, done + budget + 1)), np.nan)
+                grown[: history.size] = history
+                history = grown
             t0 = time.perf_counter()
             code, k = module.run(*args, budget, tol, ftol, history, done)
             done += int(k)
@@ -148,14 +176,22 @@ def _drive(module, optimizer, args, history, progress: bool):
     finally:
         if bar is not None:
             bar.close()
-    return int(code), done
+    return int(code), done, history
 
 
-def _finite_default(objective, dataset, theta0):
-    """Zeros can be outside a model's domain (log(s) at s = 0): fall back to ones."""
-    from .evaluate import objective_value
+def _default_start(objective, derivation, dataset, theta0):
+    """The default start: zeros (ones for positive parameters), else ones.
 
-    for candidate in (theta0, np.ones_like(theta0)):
-        if math.isfinite(objective_value(objective, dataset, candidate)):
+    Zeros can be outside a model's domain (log(s) at s = 0), or a stationary point
+    that is no optimum (a = b = 0 for a*sin(b*x): the gradient is exactly zero there,
+    and every optimizer would stop at once): the first candidate where the objective
+    is finite and the gradient is not zero is taken.
+    """
+    from .evaluate import gradient, objective_value
+
+    candidates = (theta0, np.ones_like(theta0))
+    finite = [c for c in candidates if math.isfinite(objective_value(objective, dataset, c))]
+    for candidate in finite:
+        if np.any(gradient(objective, derivation, dataset, candidate) != 0.0):
             return candidate
-    return theta0
+    return finite[0] if finite else theta0

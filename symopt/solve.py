@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import mpmath
 import numpy as np
 
-from .analyse import DEFAULT_BUDGET, Analysis, analyse
+from .analyse import DEFAULT_BUDGET, Analysis, analyse, check_budget
 from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
 from .closed_form.statistics import check_candidates, statistic_values
 from .data import prepare
@@ -15,13 +16,13 @@ from .derive import derive
 from .errors import ModelError, PrecisionError
 from . import train
 from .evaluate import gradient as gradient_at_point
-from .evaluate import objective_value
+from .evaluate import objective_terms, objective_value
 from .optimizers import STATUS
 from .objective import Objective
 from .choose import check, choose
 from .optimizers import Optimizer
 from .result import ClosedForm, Result
-from .run import layout, run_iterative, unflatten
+from .run import layout, run_iterative, start_point, unflatten
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
@@ -56,20 +57,24 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
     if precision == "high" and method == "iterative":
         raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
+    check_budget(budget)
     dataset = prepare(objective, data)
     derivation = derive(objective)
+    if x0 is not None and not objective.network:
+        start_point(objective, dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
+    unused = " and ".join(name for name, given in (("an optimizer", optimizer), ("x0", x0)) if given is not None)
     symbolic = {"symbolic": True, "iterative": False, "linear": False}.get(method)
     analysis = analyse(objective, symbolic=symbolic, budget=budget, derivation=derivation)
     cf = ClosedForm(analysis.status, analysis.reason, "\n".join(analysis.formulas()) or None)
 
     if method in ("auto", "linear") and analysis.linear is not None:
-        return _linear(analysis, dataset, precision, cf)
+        return _closed(_linear(analysis, dataset, precision, cf), unused)
     if method == "linear":
         raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
     if method in ("auto", "symbolic") and analysis.solutions:
         result = _symbolic(analysis, dataset, precision, cf)
         if result.success or method == "symbolic":
-            return result
+            return _closed(result, unused)
         cf = result.closed_form  # keep the rejected candidates in the report
     elif method == "symbolic":
         raise ModelError(f"no symbolic closed form: {analysis.reason}")
@@ -87,10 +92,64 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
         check(objective, derivation, optimizer, n_params)
         why += f"; {type(optimizer).__name__} as requested"
     run = run_iterative(objective, derivation, dataset, optimizer, x0, progress)
+    status, success, message = run.status, run.success, run.message
+    if success:
+        verdict = saddle_verdict(objective, derivation, dataset, run.x)
+        if verdict:
+            status, success, message = "saddle_point", False, verdict
     return Result(unflatten(objective, dataset, run.x), run.x, run.fun, "iterative",
-                  f"{why}; generated code", cf, run.success, run.status,
-                  run.message, run.nit, run.grad_norm, run.history, run.source, run.source_path,
+                  f"{why}; generated code", cf, success, status,
+                  message, run.nit, run.grad_norm, run.history, run.source, run.source_path,
                   objective, derivation, optimizer, "double")
+
+
+def _closed(result: Result, unused: str) -> Result:
+    """A closed-form result, checked for non-finite numbers, and saying in ``why`` when a
+    given optimizer or x0 played no part."""
+    if unused:
+        result = replace(result, why=f"{result.why} ({unused} given, not needed: method='iterative' "
+                                     f"runs the optimizer)")
+    if not result.success:
+        return result
+    if not np.all(np.isfinite(result.x)):
+        return replace(result, success=False, status="nonfinite",
+                       message="the closed form gave non-finite parameters: the model or the data overflow "
+                               "double precision; rescale the data (or use precision='high')")
+    if not math.isfinite(result.fun):
+        return replace(result, message=f"{result.message}; the objective's value overflows double precision "
+                                       f"here ({result.fun}) though the parameters are finite: rescale the data "
+                                       f"to see it")
+    return result
+
+
+#: The Hessian check after an iterative run is skipped above this many row-evaluations
+#: (rows x Hessian entries) of the NumPy tree walker.
+SADDLE_CHECK_MAX_WORK = 20_000_000
+
+
+def saddle_verdict(objective, derivation, dataset, x) -> str:
+    """Why ``x`` is a saddle point rather than the optimum asked for, or "" (a wide model, no
+    Hessian, too big to check cheaply, or no sign of a saddle).
+
+    A gradient-based run stops wherever the gradient vanishes; where it vanishes at a saddle
+    (a = b = 0 for a*sin(b*x), say) only the Hessian tells. Eigenvalues below 1e-8 of the largest
+    in size count as zero: a flat direction is not called a saddle.
+    """
+    p = len(x)
+    if objective.wide or derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > SADDLE_CHECK_MAX_WORK:
+        return ""
+    hess = objective_terms(objective, derivation, dataset, x)[3]
+    if hess is None or not np.all(np.isfinite(hess)):
+        return ""
+    lam = np.linalg.eigvalsh(hess)
+    tol = 1e-8 * float(np.max(np.abs(lam)))
+    wrong = lam.max() if objective.maximize else lam.min()
+    if (objective.maximize and wrong > tol) or (not objective.maximize and wrong < -tol):
+        want = "maximum" if objective.maximize else "minimum"
+        sign = "positive" if objective.maximize else "negative"
+        return (f"the gradient is zero here but the Hessian has a {sign} eigenvalue ({wrong:.3g}; largest "
+                f"{float(np.max(np.abs(lam))):.3g}): a saddle point, not a {want}. Start elsewhere with x0=")
+    return ""
 
 
 def _network(objective, derivation, dataset, optimizer, x0, progress, cf) -> Result:
@@ -126,9 +185,7 @@ def gradient(objective: Objective, data, params) -> dict:
         theta = train.start_vector(objective, params)
         module, _, _ = train.load(objective, derivation, train.default_optimizer()[0])
         return objective.model.unflatten(train.gradient_at(module, objective, dataset, theta))
-    from .run import start_point
-
-    theta = start_point(objective, dataset, params)
+    theta = start_point(objective, dataset, params, label="params")
     return unflatten(objective, dataset, gradient_at_point(objective, derivation, dataset, theta))
 
 

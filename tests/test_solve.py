@@ -170,3 +170,79 @@ def test_poisson_regression_real_counts_matches_statsmodels():
     X = sm.add_constant(np.column_stack([data[k] for k in ("inc", "pov", "blk", "vc", "south", "deg")]))
     ref = sm.GLM(data["y"], X, family=sm.families.Poisson()).fit().params
     np.testing.assert_allclose(r.x, ref, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    x = np.random.default_rng(7).uniform(0, 3, 200)
+    return symopt.squared_loss(symopt.Model("a*sin(b*x)", "a b")), {"x": x, "y": 2 * np.sin(1.3 * x)}
+
+
+def test_default_start_is_not_a_stationary_point(sine):
+    """At a = b = 0 the gradient of a*sin(b*x) is exactly zero: the default start moves on to ones."""
+    r = symopt.solve(*sine, progress=False)
+    assert r.success and r.nit > 0
+    assert abs(r.params["a"] - 2) < 1e-8 and abs(r.params["b"] - 1.3) < 1e-8
+
+
+def test_a_saddle_point_is_not_reported_as_a_minimum(sine):
+    r = symopt.solve(*sine, x0={"a": 0.0, "b": 0.0}, progress=False)
+    assert r.status == "saddle_point" and not r.success
+    assert "negative eigenvalue" in r.message and "x0=" in r.message
+
+
+class ReversedMapping:
+    """Keys in another order than the parameters, and no dict: read by name, never by position."""
+
+    def __init__(self, items):
+        self._items = dict(items)
+
+    def keys(self):
+        return list(reversed(list(self._items)))
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+
+def test_x0_mapping_like_is_read_by_name_and_checked_even_when_not_needed(sine, rng):
+    obj, data = sine
+    r = symopt.solve(obj, data, x0=ReversedMapping({"a": 1.5, "b": 1.2}), progress=False)
+    assert r.success and abs(r.params["b"] - 1.3) < 1e-8
+    with pytest.raises(ModelError, match=r"x0\['a'\] must hold real numbers; got 'one'"):
+        symopt.solve(obj, data, x0={"a": "one", "b": 1.0})
+    line = symopt.squared_loss(symopt.Model("a + b*x", "a b"))
+    x = rng.uniform(0, 1, 20)
+    with pytest.raises(ModelError, match="x0 contains NaN"):
+        symopt.solve(line, {"x": x, "y": x}, x0=[np.nan, 1.0])
+    r = symopt.solve(line, {"x": x, "y": x}, x0=[0.0, 1.0], optimizer=symopt.LBFGS())
+    assert r.method == "linear" and "an optimizer and x0 given, not needed" in r.why
+    with pytest.raises(ModelError, match="params gives no value for parameter 'b'"):
+        symopt.gradient(line, {"x": x, "y": x}, {"a": 1.0})
+
+
+@pytest.mark.parametrize("budget", ["ten", float("nan"), -1, 0, True])
+def test_budget_must_be_positive_seconds(budget):
+    obj = symopt.squared_loss(symopt.Model("a*x", "a"))
+    with pytest.raises(ModelError, match="budget is the seconds"):
+        symopt.solve(obj, {"x": [1.0, 2.0], "y": [1.0, 2.0]}, budget=budget)
+    with pytest.raises(ModelError, match="budget is the seconds"):
+        symopt.analyse(obj, budget=budget)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160])
+def test_linear_fit_at_extreme_but_finite_scales(rng, scale):
+    x = rng.uniform(0, 3, 100)
+    y = 1 + 2 * x + rng.normal(0, 0.05, 100)
+    obj = symopt.squared_loss(symopt.Model("a + b*x", "a b"))
+    ref = symopt.solve(obj, {"x": x, "y": y})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no false rank-deficiency warning
+        r = symopt.solve(obj, {"x": x * scale, "y": y})
+    assert r.success and np.isfinite(r.fun)
+    assert abs(r.params["a"] - ref.params["a"]) < 1e-12 and abs(r.params["b"] * scale / ref.params["b"] - 1) < 1e-12
+
+
+def test_model_undefined_on_the_data_is_named():
+    x = np.linspace(0, 1, 10)
+    with pytest.raises(ModelError, match=r"column of a in the least-squares design, log\(x\), is not finite .*row 0"):
+        symopt.solve(symopt.squared_loss(symopt.Model("a*log(x) + b", "a b")), {"x": x, "y": x})

@@ -29,7 +29,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import PrecisionError, RankDeficiencyWarning
+from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
 from ..numeric import evaluate
 from . import normal_equations
 
@@ -139,6 +139,13 @@ def design(objective, form, dataset):
     values = {s: dataset[s.name] for s in objective.data_symbols}
     Phi = np.column_stack([_column(c, values, n) for c in form.columns])
     u = _column(form.offset, values, n)
+    for what, expr, col in [*((f"the column of {p.name}", c, Phi[:, j])
+                              for j, (p, c) in enumerate(zip(objective.params, form.columns))),
+                            ("the target part", form.offset, u)]:
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            raise ModelError(f"{what} in the least-squares design, {expr}, is not finite on the data "
+                             f"({col[bad[0]]} at row {int(bad[0])}): the model is undefined there")
     return Phi, u, float(form.weight), np.array(objective.penalised)
 
 
@@ -159,8 +166,7 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
     if precision == "high":
         check_high_precision(n, p)
         return _least_squares_high(objective, form, dataset, Phi, u)
-    norms = np.linalg.norm(Phi, axis=0)
-    norms[norms == 0] = 1.0
+    norms = _column_norms(Phi)
     A = Phi / norms
     S = np.linalg.svd(A, compute_uv=False)
     tol = S[0] * max(A.shape) * np.finfo(float).eps if S.size else 0.0
@@ -177,6 +183,14 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         warnings.warn(f"linear closed form is {note}. Remove dependent columns or add l2= to pin it down.",
                       RankDeficiencyWarning, stacklevel=4)
     return LinearSolution(x, rank, p, cond, "double", None, note, "minimum")
+
+
+def _column_norms(Phi):
+    """Euclidean column norms (1 for a zero column), scaled first so that columns of
+    size 1e160 or 1e-160 neither overflow nor underflow when squared."""
+    big = np.max(np.abs(Phi), axis=0)
+    big[big == 0] = 1.0
+    return big * np.linalg.norm(Phi / big, axis=0)
 
 
 def _tall_wide(objective, dataset):
