@@ -9,6 +9,7 @@ shape (out, in), ``b1`` of shape (out,).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import sympy as sp
 from .errors import ModelError
 from .functions import sigmoid, softplus
 from .model import as_expression
+from .optimizers.base import plain_number
 
 #: The symbol every activation is written in.
 Z = sp.Symbol("z", real=True)
@@ -33,6 +35,20 @@ BUILTIN_ACTIVATIONS = {
 }
 
 INITS = ("he", "he_uniform", "glorot", "glorot_uniform", "normal")
+
+#: Names of activations that are not built in, and what to write instead.
+_INSTEAD = {"linear": "did you mean 'identity'?", "none": "did you mean 'identity'?",
+            "silu": "did you mean 'swish'?", "mish": "write it as 'x*tanh(softplus(x))'",
+            "softmax": "softmax belongs to the loss: keep the output layer 'identity' and use symopt.cross_entropy"}
+
+
+def _unknown_activation(name: str) -> ModelError:
+    """A bare name that is no built-in activation: a typo, not the identity ``z``."""
+    key = name.strip().lower()
+    close = difflib.get_close_matches(key, list(BUILTIN_ACTIVATIONS), n=1)
+    tail = _INSTEAD.get(key) or (f"did you mean {close[0]!r}?" if close else
+                                 "or give an expression in one symbol, such as 'x*tanh(softplus(x))'")
+    return ModelError(f"unknown activation {name!r}; built-in: {', '.join(BUILTIN_ACTIVATIONS)}; {tail}")
 
 
 @dataclass(frozen=True)
@@ -64,11 +80,17 @@ class Activation:
             return cls(spec, expr, sp.diff(expr, Z))
         if isinstance(spec, (str, sp.Basic)):
             expr = as_expression(spec, {})
+            if isinstance(expr, sp.Symbol):  # a bare name: a built-in (" relu ") or a typo ("Relu"), never z itself
+                if expr.name in BUILTIN_ACTIVATIONS:
+                    return cls.of(expr.name)
+                raise _unknown_activation(str(spec))
             free = sorted(expr.free_symbols, key=lambda s: s.name)
             if len(free) != 1:
+                close = difflib.get_close_matches(str(spec).strip().lower(), list(BUILTIN_ACTIVATIONS), n=1)
                 raise ModelError(f"a custom activation must be an expression in exactly one symbol; "
                                  f"{spec!r} has {len(free)} ({', '.join(s.name for s in free) or 'none'}). "
-                                 f"Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}")
+                                 f"Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}"
+                                 + (f"; did you mean {close[0]!r}?" if close else ""))
             expr = expr.xreplace({free[0]: Z})
             return cls(str(spec), expr, sp.diff(expr, Z))
         raise ModelError(f"activation must be a name ({', '.join(BUILTIN_ACTIVATIONS)}) or an expression in one "
@@ -94,9 +116,12 @@ class Dense:
     batch_norm: bool = False
 
     def __post_init__(self):
+        for name in ("width", "dropout", "batch_norm"):  # NumPy scalars are stored as Python numbers
+            object.__setattr__(self, name, plain_number(getattr(self, name)))
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width < 1:
             raise ModelError(f"Dense: width must be a positive integer, got {self.width!r}")
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+        if not (isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
+                and 0 <= self.dropout < 1):
             raise ModelError(f"Dense: dropout must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.batch_norm, bool):
             raise ModelError(f"Dense: batch_norm must be True or False, got {self.batch_norm!r}")
@@ -112,14 +137,21 @@ class Network:
     """
 
     def __init__(self, n_inputs: int, layers, init: str = "he", seed: int = 0):
+        n_inputs, seed = plain_number(n_inputs), plain_number(seed)
         if not isinstance(n_inputs, int) or isinstance(n_inputs, bool) or n_inputs < 1:
             raise ModelError(f"Network: n_inputs must be a positive integer, got {n_inputs!r}")
-        layers = list(layers)
+        if isinstance(layers, Dense):
+            raise ModelError(f"Network: layers must be a list of symopt.Dense, got a single Dense; put it in a "
+                             f"list: Network({n_inputs}, [Dense({layers.width}, ...)])")
+        try:
+            layers = list(layers)
+        except TypeError:
+            raise ModelError(f"Network: layers must be a list of symopt.Dense, got {type(layers).__name__}") from None
         if not layers or not all(isinstance(layer, Dense) for layer in layers):
             raise ModelError("Network: layers must be a non-empty list of symopt.Dense")
-        if init not in INITS:
+        if not isinstance(init, str) or init not in INITS:
             raise ModelError(f"Network: init must be one of {', '.join(INITS)}, got {init!r}")
-        if not isinstance(seed, int) or seed < 0:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ModelError(f"Network: seed must be an integer >= 0, got {seed!r}")
         if layers[-1].dropout or layers[-1].batch_norm:
             raise ModelError("Network: the output layer takes no dropout or batch_norm (it is the linear model "
@@ -198,7 +230,15 @@ class Network:
         for name, shape in self.shapes():
             if name not in params:
                 raise ModelError(f"parameters have no {name!r}; a network needs {', '.join(n for n, _ in self.shapes())}")
-            value = np.asarray(params[name], dtype=float)
+            given = params[name]
+            if np.iscomplexobj(given):
+                raise ModelError(f"parameter {name} is complex; give real numbers")
+            try:
+                value = np.asarray(given, dtype=float)
+            except (TypeError, ValueError, OverflowError):
+                text = repr(given)
+                raise ModelError(f"parameter {name} must be numbers (an array of shape {shape}), got "
+                                 f"{text if len(text) <= 60 else text[:57] + '...'}") from None
             if value.shape != shape:
                 raise ModelError(f"parameter {name} has shape {value.shape}; the network needs {shape}")
             parts.append(value.ravel())

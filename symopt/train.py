@@ -12,8 +12,9 @@ from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.network import render_network
-from .errors import DiagnosticWarning, ModelError
+from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import Adam
+from .optimizers.base import DIVERGED_LOSS
 from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -23,6 +24,11 @@ DIAGNOSTIC_ROWS = 512
 #: Gradient norms per parameter below this (relative to the largest layer's) count as vanishing.
 VANISHING_RATIO = 1e-3
 EXPLODING_NORM = 1e4
+#: Training has diverged when the final loss is more than this times the initial loss (network losses
+#: and the weight penalty are >= 0). Healthy noisy SGD stays well below: fine-tuning a trained net at
+#: its own learning rate ends within about 1.2x of its start, a fresh start ends below it; a run that
+#: ends above twice its start has made the model clearly worse, whatever the noise.
+DIVERGED_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,19 +72,44 @@ def load(objective, derivation, optimizer):
 
 
 def start_vector(objective, x0) -> np.ndarray:
+    """Parameters (x0 of solve, params of gradient) by name or as a flat vector, checked to be finite."""
     net = objective.model
     if x0 is None:
         return net.initial()
     if isinstance(x0, dict):
-        unknown = sorted(set(x0) - {n for n, _ in net.shapes()})
+        unknown = sorted(set(x0) - {n for n, _ in net.shapes()}, key=str)
         if unknown:
-            raise ModelError(f"x0 names unknown parameter(s) {', '.join(unknown)}; the network has "
+            raise ModelError(f"x0 names unknown parameter(s) {', '.join(map(str, unknown))}; the network has "
                              f"{', '.join(n for n, _ in net.shapes())}")
-        return net.flatten(x0)
-    flat = np.asarray(x0, dtype=float).ravel()
-    if flat.size != net.size():
-        raise ModelError(f"x0 has {flat.size} values; the network has {net.size()} parameters")
-    return flat.copy()
+        flat = net.flatten(x0)
+    else:
+        try:
+            raw = np.asarray(x0)
+            if raw.dtype.kind not in "biufO":  # text, complex, dates: no silent conversion
+                raise TypeError
+            flat = raw.astype(float).ravel()
+        except (TypeError, ValueError, OverflowError):
+            raise ModelError(f"x0 must be a mapping from parameter names to arrays or a flat array of "
+                             f"{net.size()} real numbers, got {repr(x0)[:40]}") from None
+        if flat.size != net.size():
+            raise ModelError(f"x0 has {flat.size} values; the network has {net.size()} parameters")
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if bad.size:
+        name, index = _locate(net, int(bad[0]))
+        kind = "NaN" if np.isnan(flat[bad[0]]) else "inf"
+        raise ModelError(f"parameter {name} has {kind} at index {index} ({bad.size} non-finite value(s) in all); "
+                         "parameter values must be finite")
+    return flat
+
+
+def _locate(net, k: int) -> tuple:
+    """Name and index within that parameter of entry ``k`` of the flat vector."""
+    for name, shape in net.shapes():
+        size = int(np.prod(shape))
+        if k < size:
+            return name, tuple(int(i) for i in np.unravel_index(k, shape))
+        k -= size
+    raise IndexError(k)
 
 
 def _advice(net, grad_rms, dead, saturated) -> tuple:
@@ -106,11 +137,11 @@ def _advice(net, grad_rms, dead, saturated) -> tuple:
 
 def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
     """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module."""
+    theta = start_vector(objective, x0)  # before compiling: a bad x0 fails at once
     module, rendered, path = load(objective, derivation, optimizer)
     net = objective.model
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows
-    theta = start_vector(objective, x0)
     stats = net.initial_buffers()
     fsize, _ = optimizer.state_size(theta.size, n)
     fw = np.zeros(fsize)
@@ -146,6 +177,8 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
     finally:
         if bar is not None:
             bar.close()
+    if code == 8 and records and history[-1] > DIVERGED_FACTOR * history[0]:
+        code = DIVERGED_LOSS
     diag = np.array(records) if records else np.zeros((0, layers, 5))
     sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)
     grad_rms = diag[:, :, 0] / np.sqrt(sizes)
@@ -177,10 +210,12 @@ class Predictor:
         self.module, self.objective, self.theta, self.stats = module, objective, theta, stats
 
     def outputs(self, X) -> np.ndarray:
-        X = np.ascontiguousarray(np.asarray(X, dtype=float))
         net = self.objective.model
-        if X.ndim != 2 or X.shape[1] != net.n_inputs:
-            raise ModelError(f"predict needs X of shape (rows, {net.n_inputs}), got {X.shape}")
+        X = _inputs(X, net.n_inputs)
+        if X.shape[0] == 0:
+            # No rows in, no predictions out: an empty batch is well defined (unlike training on one),
+            # so predict returns the empty result of the usual shape rather than an error.
+            return np.zeros((0, net.n_outputs))
         return np.vstack([self.module.outputs(self.theta, self.stats, X[lo:lo + CHUNK])
                           for lo in range(0, X.shape[0], CHUNK)])
 
@@ -192,3 +227,45 @@ class Predictor:
         if kind == "log":
             return (z[:, 0] > 0).astype(float)
         return z[:, 0] if z.shape[1] == 1 else z
+
+
+def _inputs(X, n_inputs: int) -> np.ndarray:
+    """``X`` for ``predict`` as a C-contiguous float array (rows, n_inputs), every value finite."""
+    want = f"X of shape (rows, {n_inputs})"
+    if isinstance(X, tuple):
+        raise DataError(f"predict takes {want} alone, got a tuple of {len(X)} items; pass X, not (X, y)")
+    try:
+        raw = np.asarray(X)
+    except (TypeError, ValueError, OverflowError):  # ragged rows and the like
+        raise DataError(f"predict needs {want}; X cannot be read as an array (rows of different lengths?)") from None
+    if raw.dtype.kind == "c":
+        raise DataError("predict: X is complex; give real numbers")
+    if raw.dtype.kind not in "biuf":
+        pos = next((p for p, v in np.ndenumerate(raw) if not _number(v)), None)
+        if pos is not None:
+            where = f" at (row, column) {tuple(int(i) for i in pos)}" if raw.ndim == 2 else ""
+            value = raw[pos].item() if isinstance(raw[pos], np.generic) else raw[pos]
+            raise DataError(f"predict: X is not numeric; the first non-numeric value is {repr(value)[:40]}{where}")
+        if raw.dtype.kind != "O" or any(isinstance(v, (str, bytes)) for v in raw.flat):
+            raise DataError(f"predict: X holds text or dates (dtype {raw.dtype}), not numbers; convert it first "
+                            "(symopt does not guess a conversion)")
+        raw = raw.astype(float)
+    if raw.ndim != 2 or raw.shape[1] != n_inputs:
+        hint = "; for one row use X.reshape(1, -1)" if raw.ndim == 1 and raw.size == n_inputs else ""
+        raise DataError(f"predict needs {want}, got shape {raw.shape}{hint}")
+    arr = np.ascontiguousarray(raw, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(arr[pos]) else "inf"
+        raise DataError(f"predict: X has {int(bad.sum())} non-finite value(s); the first is {kind} at "
+                        f"(row, column) {pos}: remove or impute it (its prediction would be meaningless)")
+    return arr
+
+
+def _number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError, OverflowError):
+        return False

@@ -197,3 +197,92 @@ def test_generated_exp_neg_abs_is_accurate_and_keeps_nan(rng):
     assert np.max(np.abs(got[normal] - want[normal]) / want[normal]) <= 4.5e-16
     assert np.all(got[~normal] == 0.0) and (~normal).sum() > 1000
     assert np.isnan(module._exp_neg_abs(np.nan))
+
+
+def test_unknown_activation_names_are_refused_with_a_suggestion():
+    for name, suggestion in [("Relu", "relu"), ("ReLU", "relu"), ("elu", "relu"), ("Tanh", "tanh")]:
+        with pytest.raises(symopt.ModelError, match=f"unknown activation '{name}'; built-in: identity, relu.*"
+                                                    f"did you mean '{suggestion}'"):
+            symopt.Network(2, [symopt.Dense(8, name), symopt.Dense(1)])
+    with pytest.raises(symopt.ModelError, match="softmax belongs to the loss.*cross_entropy"):
+        symopt.Network(2, [symopt.Dense(8), symopt.Dense(3, "softmax")])
+    with pytest.raises(symopt.ModelError, match="unknown activation 'x'"):
+        symopt.Activation.of("x")  # a bare symbol is a typo, not the identity: that is "identity"
+    assert symopt.Activation.of("identity").derivative == 1
+    assert symopt.Activation.of(" relu ").name == "relu"
+    assert symopt.Activation.of("x*tanh(softplus(x))").expr.free_symbols == {symopt.network.Z}
+
+
+def test_layers_and_sizes_are_checked():
+    with pytest.raises(symopt.ModelError, match=r"layers must be a list of symopt.Dense, got a single Dense"):
+        symopt.Network(2, symopt.Dense(1))
+    with pytest.raises(symopt.ModelError, match="layers must be a list of symopt.Dense, got int"):
+        symopt.Network(2, 3)
+    dense = symopt.Dense(np.int64(4), dropout=np.float32(0.25), batch_norm=np.bool_(True))
+    assert type(dense.width) is int and type(dense.dropout) is float and dense.batch_norm is True
+    net = symopt.Network(np.int64(3), [dense, symopt.Dense(np.int32(1))], seed=np.int64(2))
+    assert type(net.n_inputs) is int and type(net.seed) is int and net.size() == 4 * 3 + 4 * 3 + 4 + 1
+    for bad in (True, "4", 4.0):
+        with pytest.raises(symopt.ModelError, match="width must be a positive integer"):
+            symopt.Dense(bad)
+    with pytest.raises(symopt.ModelError, match="batch_norm must be True or False"):
+        symopt.Dense(3, batch_norm=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_fit():
+    """A small trained log-loss net (the architecture of small_problem("log", "tanh"): compiled once)."""
+    rng = np.random.default_rng(7)
+    objective, data, net = small_problem("log", "tanh", rng, n=200)
+    r = symopt.solve(objective, data, optimizer=symopt.Adam(lr=0.01, batch_size=32, epochs=3), progress=False)
+    return objective, data, net, r
+
+
+@pytest.mark.filterwarnings("ignore::symopt.DiagnosticWarning")  # dead units: the diagnostics see it too
+def test_diverged_training_is_not_a_success(tiny_fit):
+    objective, data, net, healthy = tiny_fit
+    assert healthy.success and healthy.status == "completed"
+    r = symopt.solve(objective, data, optimizer=symopt.Adam(lr=1e6, batch_size=32, epochs=3), progress=False)
+    assert r.history[-1] > 2 * r.history[0] and np.isfinite(r.history).all()
+    assert r.status == "diverged" and not r.success and r.nit == 3
+    assert "lower lr" in r.message and "FAILED (diverged)" in str(r)
+
+
+def test_predict_checks_its_input(tiny_fit):
+    _, (X, y), _, r = tiny_fit
+    bad = X[:5].copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(symopt.DataError, match=r"NaN at \(row, column\) \(2, 1\)"):
+        r.predict(bad)
+    bad[2, 1], bad[4, 0] = 0.0, -np.inf
+    with pytest.raises(symopt.DataError, match=r"inf at \(row, column\) \(4, 0\)"):
+        r.predict(bad)
+    with pytest.raises(symopt.DataError, match=r"pass X, not \(X, y\)"):
+        r.predict((X, y))
+    with pytest.raises(symopt.DataError, match=r"not numeric.*'a' at \(row, column\) \(1, 2\)"):
+        r.predict([[0.0] * 5, [0.0, 0.0, "a", 0.0, 0.0]])
+    with pytest.raises(symopt.DataError, match=r"shape \(rows, 5\), got shape \(5,\); for one row use"):
+        r.predict(X[0])
+    with pytest.raises(symopt.DataError, match=r"shape \(rows, 5\), got shape \(3, 4\)"):
+        r.predict(X[:3, :4])
+    empty = r.predict(np.zeros((0, 5)))  # no rows in, no predictions out
+    assert empty.shape == (0,)
+    assert r.predict(X[:3]).shape == (3,)
+
+
+def test_bad_parameters_are_refused_before_training(tiny_fit):
+    objective, data, net, _ = tiny_fit
+    start = net.unflatten(net.initial())
+    start["W2"][1, 3] = np.nan
+    with pytest.raises(symopt.ModelError, match=r"parameter W2 has NaN at index \(1, 3\)"):
+        symopt.solve(objective, data, x0=start, optimizer=symopt.Adam(batch_size=32, epochs=1), progress=False)
+    with pytest.raises(symopt.ModelError, match=r"parameter W2 has NaN at index \(1, 3\)"):
+        symopt.gradient(objective, data, start)
+    flat = net.initial()
+    flat[7 * 5 + 2] = np.inf  # b1[2]
+    with pytest.raises(symopt.ModelError, match=r"parameter b1 has inf at index \(2,\)"):
+        symopt.gradient(objective, data, flat)
+    with pytest.raises(symopt.ModelError, match="parameter b1 must be numbers.*'zero'"):
+        symopt.solve(objective, data, x0={**net.unflatten(net.initial()), "b1": "zero"}, progress=False)
+    with pytest.raises(symopt.ModelError, match="flat array of .* real numbers"):
+        symopt.gradient(objective, data, ["a"] * net.size())

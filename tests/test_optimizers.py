@@ -224,3 +224,51 @@ def test_wide_minibatch_sgd(problem):
     full = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, y), progress=False)
     assert r.status == "completed" and r.nit == 300
     assert r.fun < full.fun + 0.02 and r.history[-1] < 0.5 * r.history[0]
+
+
+def test_momentum_must_be_below_one():
+    for cls in (symopt.Momentum, symopt.Nesterov):
+        for bad in (1.0, 1.5, 5, -0.1, "0.9", True):
+            with pytest.raises(symopt.ModelError, match=r"momentum must be in \[0, 1\)"):
+                cls(momentum=bad)
+        assert cls(momentum=0).momentum == 0 and cls(momentum=0.99).momentum == 0.99
+
+
+def test_epochs_and_max_iter_must_agree():
+    from dataclasses import replace
+
+    with pytest.raises(symopt.ModelError, match="epochs=5 and max_iter=100 disagree"):
+        symopt.Adam(epochs=5, max_iter=100)
+    with pytest.raises(symopt.ModelError, match="epochs=5 and max_iter=10000 disagree"):
+        symopt.Adam(epochs=5, max_iter=10_000)  # an explicit max_iter counts even at the default's value
+    assert symopt.Adam(epochs=5).max_iter == 5 and symopt.Adam(epochs=5, max_iter=5).max_iter == 5
+    assert symopt.Adam().max_iter == 10_000 and symopt.RMSProp(max_iter=7).max_iter == 7
+    assert replace(symopt.Adam(epochs=5), epochs=8).max_iter == 8  # the copied count is not "given"
+    assert replace(symopt.Adam(), epochs=3).max_iter == 3
+    assert symopt.Adam(epochs=3) == symopt.Adam(epochs=3, max_iter=3)
+
+
+def test_numpy_scalars_are_accepted_as_plain_numbers():
+    adam = symopt.Adam(lr=np.float32(0.5), max_iter=np.int64(10), batch_size=np.int32(8), seed=np.uint8(3))
+    assert (adam.lr, adam.max_iter, adam.batch_size, adam.seed) == (0.5, 10, 8, 3)
+    assert type(adam.lr) is float and type(adam.max_iter) is int and type(adam.seed) is int
+    assert "np." not in adam.describe()
+    assert symopt.Adam(epochs=np.int64(4)).max_iter == 4
+    lm = symopt.LevenbergMarquardt(geodesic=np.bool_(False), tau=np.float64(1e-2))
+    assert lm.geodesic is False and type(lm.tau) is float
+    assert type(symopt.LBFGS(memory=np.int16(5)).memory) is int
+    for bad in (dict(lr=True), dict(lr="0.1"), dict(max_iter=True), dict(max_iter="10"), dict(max_iter=10.0),
+                dict(seed=True), dict(eps=np.nan)):
+        with pytest.raises(symopt.ModelError, match=next(iter(bad))):
+            symopt.Adam(**bad)
+
+
+def test_switches_must_be_true_or_false():
+    for bad in ("no", 0, 1, None):
+        with pytest.raises(symopt.ModelError, match="line_search must be True or False"):
+            symopt.GradientDescent(line_search=bad, lr=1e-9)
+        with pytest.raises(symopt.ModelError, match="geodesic must be True or False"):
+            symopt.LevenbergMarquardt(geodesic=bad)
+    assert symopt.GradientDescent(line_search=False, lr=0.1).searching is False
+    with pytest.raises(symopt.ModelError, match="c1 must be a number"):
+        symopt.LBFGS(c1="1e-4")

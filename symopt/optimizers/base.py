@@ -44,7 +44,23 @@ STATUS = {
     7: ("converged_precision", True, "no step reduces the objective any further: converged to "
                                      "floating-point precision"),
     8: ("completed", True, "ran the requested number of epochs"),
+    9: ("diverged", False, "the training loss ended at more than twice its starting value (see "
+                           "result.history): the steps overshoot; lower lr (try 10x smaller) or scale the inputs"),
 }
+#: Network training whose loss ended far above where it started (set by ``symopt.train``, not by generated code).
+DIVERGED_LOSS = 9
+
+
+def plain_number(value):
+    """NumPy integer, float and bool scalars as the Python ``int``, ``float`` and ``bool`` they stand for;
+    anything else unchanged (so the checks below still see, and reject, strings and the like)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 def _positive(owner: str, name: str, value, *, allow_zero: bool = False, integer: bool = False) -> None:
@@ -60,6 +76,11 @@ def _positive(owner: str, name: str, value, *, allow_zero: bool = False, integer
 def _fraction(owner: str, name: str, value) -> None:
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1):
         raise ModelError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+
+
+def _flag(owner: str, name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ModelError(f"{owner}: {name} must be True or False, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,10 @@ class Optimizer:
                 _positive(owner, f.name, value, allow_zero=True)
 
     def __post_init__(self):
+        for f in fields(self):  # np.int64(10) is as good as 10; store the plain Python value
+            value = getattr(self, f.name)
+            if plain_number(value) is not value:
+                object.__setattr__(self, f.name, plain_number(value))
         self._check()
 
     def hyper(self) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import Optimizer, _fraction, _positive
+from .base import Optimizer, _flag, _fraction, _positive
 
 MINSTD_MODULUS = 2_147_483_647
 MINSTD_MULTIPLIER = 48_271
@@ -28,6 +28,12 @@ def minstd_shuffle(order: np.ndarray, state: int) -> int:
         j = state % (i + 1)
         order[i], order[j] = order[j], order[i]
     return state
+
+
+class _ImpliedCount(int):
+    """An iteration count the caller did not give: the default ``max_iter``, or one copied from
+    ``epochs``. Only an explicit ``max_iter`` (a plain int) can disagree with ``epochs``; the marker
+    survives ``dataclasses.replace``, so ``replace(Adam(epochs=5), epochs=8)`` is not a conflict."""
 
 
 def seed_state(seed: int) -> int:
@@ -43,7 +49,7 @@ class _FirstOrder(Optimizer):
     ``max_iter`` (with ``batch_size``, one iteration is one epoch).
     """
 
-    max_iter: int = 10_000
+    max_iter: int = _ImpliedCount(10_000)
     tol: float = 1e-6
     ftol: float = 0.0
     batch_size: int | None = None
@@ -53,16 +59,22 @@ class _FirstOrder(Optimizer):
     template = "optimizers/first_order.py.jinja"
 
     def _check(self) -> None:
+        owner = type(self).__name__
         if self.epochs is not None:
-            _positive(type(self).__name__, "epochs", self.epochs, integer=True)
-            object.__setattr__(self, "max_iter", self.epochs)  # one count of passes for every driver
+            _positive(owner, "epochs", self.epochs, integer=True)
+            _positive(owner, "max_iter", self.max_iter, integer=True)
+            if not isinstance(self.max_iter, _ImpliedCount) and self.max_iter != self.epochs:
+                raise ModelError(f"{owner}: epochs={self.epochs!r} and max_iter={self.max_iter!r} disagree; "
+                                 "give one of them (epochs sets max_iter)")
+            # one count of passes for every driver
+            object.__setattr__(self, "max_iter", _ImpliedCount(self.epochs))
         super()._check()
         bs = getattr(self, "batch_size", None)
         if bs is not None:
-            _positive(type(self).__name__, "batch_size", bs, integer=True)
+            _positive(owner, "batch_size", bs, integer=True)
         seed = getattr(self, "seed", 0)
-        if not isinstance(seed, int) or seed < 0:
-            raise ModelError(f"{type(self).__name__}: seed must be an integer >= 0, got {seed!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ModelError(f"{owner}: seed must be an integer >= 0, got {seed!r}")
 
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         floats = {"momentum": p, "nesterov": p, "adam": 2 * p, "rmsprop": p}.get(self.name, 1)
@@ -126,6 +138,7 @@ class GradientDescent(_FirstOrder):
 
     def _check(self) -> None:
         super()._check()
+        _flag("GradientDescent", "line_search", self.line_search)
         if self.lr is not None:
             _positive("GradientDescent", "lr", self.lr)
         if not self.line_search and self.lr is None:
@@ -183,7 +196,7 @@ class Momentum(_FirstOrder):
     def _check(self) -> None:
         super()._check()
         _positive(type(self).__name__, "lr", self.lr)
-        _positive(type(self).__name__, "momentum", self.momentum, allow_zero=True)
+        _fraction(type(self).__name__, "momentum", self.momentum)  # mu >= 1: the velocity grows without bound
 
     def update(self, theta, g, fw, iw):
         p = theta.size

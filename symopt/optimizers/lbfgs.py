@@ -110,6 +110,8 @@ class LBFGS(Optimizer):
     def _check(self) -> None:
         super()._check()
         _positive("LBFGS", "memory", self.memory, integer=True)
+        _positive("LBFGS", "c1", self.c1)
+        _positive("LBFGS", "c2", self.c2)
         if not (0 < self.c1 < self.c2 < 1):
             raise ModelError(f"LBFGS: need 0 < c1 < c2 < 1, got c1={self.c1!r}, c2={self.c2!r}")
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelError
-from .base import Optimizer, _positive
+from .base import Optimizer, _flag, _positive
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ class LevenbergMarquardt(Optimizer):
         super()._check()
         _positive("LevenbergMarquardt", "alpha", self.alpha)
         _positive("LevenbergMarquardt", "tau", self.tau)
-        if not isinstance(self.geodesic, bool):
-            raise ModelError(f"LevenbergMarquardt: geodesic must be True or False, got {self.geodesic!r}")
+        _flag("LevenbergMarquardt", "geodesic", self.geodesic)
 
     def hyper(self) -> np.ndarray:
         return np.array([self.xtol, self.alpha, self.tau, 1.0 if self.geodesic else 0.0])
