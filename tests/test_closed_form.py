@@ -8,6 +8,7 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 
 import symopt
 from symopt.errors import ModelError, PrecisionError, RankDeficiencyWarning
@@ -173,3 +174,23 @@ def test_symbolic_tier_skipped_on_request_says_so_not_that_a_linear_form_exists(
     text = str(a)
     assert "symbolic: skipped: the symbolic tier was not requested" in text
     assert "linear closed form was found" not in text
+
+
+def test_huge_expansions_are_declined_quickly_with_a_reason():
+    """(cubic)**12: expanding its gradient took SymPy minutes; the tiers now decline in well under a second."""
+    import time
+
+    start = time.perf_counter()
+    a = symopt.analyse(symopt.squared_loss(symopt.Model("(a+b*x+c*x**2+d*x**3)**12", "a b c d")))
+    assert time.perf_counter() - start < 5.0
+    text = str(a)
+    assert a.status == "none" and "degree up to 24" in text and "too big to separate" in text
+
+
+def test_size_bounds():
+    from symopt.closed_form.size import degree_bound, expansion_size
+
+    a, b, x = sp.symbols("a b x")
+    assert expansion_size((a + b) ** 3) == 4 and expansion_size((a + b) * (a + x + 1)) == 6
+    assert degree_bound((a + b * x) ** 3 * a, [a, b]) == 4 and degree_bound(sp.exp(a) + b, [a, b]) == float("inf")
+    assert degree_bound(x ** 5, [a, b]) == 0

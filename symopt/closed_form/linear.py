@@ -32,6 +32,7 @@ import sympy as sp
 from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
 from ..numeric import evaluate
 from . import normal_equations
+from .size import EXPAND_LIMIT, degree_bound, expansion_size
 
 HIGH_PRECISION_MAX_PARAMS = 30
 HIGH_PRECISION_MAX_ROWS = 100_000
@@ -81,9 +82,15 @@ def find_linear_form(objective, derivation):
             return None, "a squared loss has no maximum: maximising it is unbounded"
         return None, f"dl/deta = {derivation.gradient[0]} is not affine in eta, so the gradient is not affine in the parameters"
     params = objective.params
+    names = ", ".join(p.name for p in params)
+    bound = degree_bound(ell, params)
+    if bound > 2 and expansion_size(ell) > EXPAND_LIMIT:
+        # Too big to expand cheaply, and only a cancellation could bring the degree down to 2.
+        return None, (f"the gradient is not affine in the parameters (l is of degree up to {bound} in {names} "
+                      f"by its structure; not expanded, it would take {expansion_size(ell):,} products)")
     poly = ell.as_poly(*params)
     if poly is None or poly.total_degree() > 2:
-        return None, f"the gradient is not affine in the parameters (l is not a polynomial of degree <= 2 in {', '.join(p.name for p in params)})"
+        return None, f"the gradient is not affine in the parameters (l is not a polynomial of degree <= 2 in {names})"
     if not objective.maximize:
         form = _least_squares(ell, params)
         if form is not None:
@@ -186,11 +193,13 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
 
 
 def _column_norms(Phi):
-    """Euclidean column norms (1 for a zero column), scaled first so that columns of
-    size 1e160 or 1e-160 neither overflow nor underflow when squared."""
+    """Column scales: each column's Euclidean norm rounded to a power of two (1 for a zero
+    column), so dividing by it is exact. Computed on the column over its largest entry (also
+    a power of two), so columns of size 1e160 or 1e-160 neither overflow nor underflow."""
     big = np.max(np.abs(Phi), axis=0)
     big[big == 0] = 1.0
-    return big * np.linalg.norm(Phi / big, axis=0)
+    big = np.ldexp(1.0, np.frexp(big)[1])
+    return np.ldexp(1.0, np.frexp(big * np.linalg.norm(Phi / big, axis=0))[1])
 
 
 def _tall_wide(objective, dataset):

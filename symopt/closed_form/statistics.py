@@ -22,6 +22,7 @@ import sympy as sp
 from ..evaluate import objective_terms
 from ..numeric import evaluate
 from .sandbox import ChildFailed, Timeout, run_with_budget
+from .size import EXPAND_LIMIT, expansion_size
 
 MAX_SYMBOLIC_PARAMS = 10
 HIGH_DIGITS = 60  # working digits for statistics and formulas with precision="high"
@@ -65,7 +66,11 @@ def separate(objective, derivation):
     stats: dict[sp.Expr, sp.Symbol] = {}
     equations = []
     for g, pen in zip(derivation.gradient, derivation.penalty_gradient()):
-        total = sp.Integer(0)
+        size = expansion_size(g)
+        if size > EXPAND_LIMIT:
+            return None, (f"the gradient is too big to separate into statistics: expanding it would take "
+                          f"{size:,} products (the symbolic tier stops at {EXPAND_LIMIT:,})")
+        terms = []  # summed once at the end: adding to a growing Add term by term is quadratic
         for term in sp.Add.make_args(sp.expand(g)):
             param_part, data_part = sp.Integer(1), sp.Integer(1)
             for factor in sp.Mul.make_args(term):
@@ -83,9 +88,9 @@ def separate(objective, derivation):
                 if data_part not in stats:
                     stats[data_part] = sp.Symbol(f"S_{len(stats) + 1}", real=True)
                 stat = stats[data_part]
-            total += param_part * stat
+            terms.append(param_part * stat)
         penalty_factor = COUNT if objective.reduction == "mean" else 1
-        equations.append(sp.expand(total + penalty_factor * pen))
+        equations.append(sp.expand(sp.Add(*terms) + penalty_factor * pen))
     return Statistics(tuple(stats.values()), tuple(stats.keys()), tuple(equations)), ""
 
 
