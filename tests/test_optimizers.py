@@ -212,6 +212,9 @@ def test_minibatch_is_reproducible_and_completes(problem):
                       x0=[1.0, 0.3], progress=False)
     assert not np.array_equal(r1.x, r3.x)
     assert len(r1.history) == 41 and r1.history[-1] < r1.history[0]
+    zero, one = (symopt.solve(objective(), problem, x0=[1.0, 0.3], progress=False,
+                              optimizer=symopt.Adam(lr=0.02, batch_size=8, seed=seed, max_iter=40)) for seed in (0, 1))
+    assert not np.array_equal(zero.x, one.x)  # seeds 0 and 1 once shared a shuffle
 
 
 def test_wide_minibatch_sgd(problem):

@@ -37,8 +37,9 @@ class _ImpliedCount(int):
 
 
 def seed_state(seed: int) -> int:
-    state = seed % MINSTD_MODULUS
-    return state if state != 0 else 1
+    """The MINSTD state for ``seed``: in 1 .. modulus - 1 (0 is a fixed point), a different
+    state for each seed below modulus - 1 (seeds 0 and 1 used to share state 1)."""
+    return seed % (MINSTD_MODULUS - 1) + 1
 
 
 @dataclass(frozen=True, kw_only=True)
