@@ -56,7 +56,7 @@ def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.
         try:
             raw = raw.astype(float)
         except (TypeError, ValueError, OverflowError):
-            sample = next((v for v in raw.ravel() if not _is_number(v)), None)
+            sample = next((v for v in raw.ravel() if not is_number(v)), None)
             raise DataError(
                 f"data {name!r} is not numeric (dtype {raw.dtype}); first non-numeric value: {_short(sample)}"
             ) from None
@@ -80,7 +80,8 @@ def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.
     return arr
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
+    """Whether ``float(v)`` works."""
     try:
         float(v)
         return True

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.network import render_network
+from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import Adam
 from .optimizers.base import DIVERGED_LOSS
@@ -241,7 +242,7 @@ def _inputs(X, n_inputs: int) -> np.ndarray:
     if raw.dtype.kind == "c":
         raise DataError("predict: X is complex; give real numbers")
     if raw.dtype.kind not in "biuf":
-        pos = next((p for p, v in np.ndenumerate(raw) if not _number(v)), None)
+        pos = next((p for p, v in np.ndenumerate(raw) if not is_number(v)), None)
         if pos is not None:
             where = f" at (row, column) {tuple(int(i) for i in pos)}" if raw.ndim == 2 else ""
             value = raw[pos].item() if isinstance(raw[pos], np.generic) else raw[pos]
@@ -262,10 +263,3 @@ def _inputs(X, n_inputs: int) -> np.ndarray:
                         f"(row, column) {pos}: remove or impute it (its prediction would be meaningless)")
     return arr
 
-
-def _number(v) -> bool:
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError, OverflowError):
-        return False
