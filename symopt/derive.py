@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .errors import ModelError
 from .objective import ETA, OUTPUT, Objective
+from .parse import clip, show
 
 MAX_HESSIAN_PARAMS = 50
 
@@ -95,19 +97,22 @@ class Derivation:
 
 def derive(objective: Objective) -> Derivation:
     """Differentiate ``objective`` symbolically (the gradient, and the Hessian when small)."""
+    if not isinstance(objective, Objective):
+        raise ModelError(f"derive() takes a symopt.Objective (for example symopt.squared_loss(model)), "
+                         f"got {type(objective).__name__}")
     ell = objective.per_sample
     if objective.network:
         if objective.kind == "cross_entropy":
             d1 = sp.Function("softmax")(OUTPUT) - sp.Function("onehot")(objective.target)
         else:
-            d1 = sp.diff(ell, OUTPUT)
+            d1 = _closed(sp.diff(ell, OUTPUT), ell, "gradient")
         return Derivation(objective, ell, (d1,), None, "not formed: a network is trained by backpropagation")
     if objective.wide:
-        d1 = sp.diff(ell, ETA)
-        d2 = sp.diff(d1, ETA)
+        d1 = _closed(sp.diff(ell, ETA), ell, "gradient")
+        d2 = _closed(sp.diff(d1, ETA), ell, "Hessian")
         return Derivation(objective, ell, (d1,), sp.Matrix([[d2]]))
     params = objective.params
-    gradient = tuple(sp.diff(ell, p) for p in params)
+    gradient = tuple(_closed(sp.diff(ell, p), ell, "gradient") for p in params)
     if len(params) > MAX_HESSIAN_PARAMS:
         return Derivation(objective, ell, gradient, None,
                           f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})")
@@ -115,5 +120,17 @@ def derive(objective: Objective) -> Derivation:
     h = sp.zeros(n, n)
     for i in range(n):
         for j in range(i, n):
-            h[i, j] = h[j, i] = sp.diff(gradient[i], params[j])
+            h[i, j] = h[j, i] = _closed(sp.diff(gradient[i], params[j]), ell, "Hessian")
     return Derivation(objective, ell, gradient, h)
+
+
+def _closed(derivative: sp.Expr, ell: sp.Expr, which: str) -> sp.Expr:
+    """``derivative``, unless SymPy left part of it unevaluated: then a ModelError naming the function."""
+    left = derivative.atoms(sp.Derivative)
+    if not left:
+        return derivative
+    inner = sorted(left, key=str)[0].expr
+    name = inner.func.__name__ if isinstance(inner, sp.Function) else clip(str(inner))
+    raise ModelError(f"SymPy cannot differentiate {name} in closed form: the {which} of {show(ell, 120)} "
+                     f"keeps an unevaluated derivative of {name}; rewrite the model without {name} "
+                     "(for example with a smooth stand-in)")

@@ -4,13 +4,19 @@ list of basis expressions)."""
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import sympy as sp
 
 from .errors import ModelError, ParseError
-from .parse import check_name, parse_expression
+from .parse import DOUBLE_MAX, DOUBLE_TINY, NON_FINITE, check_name, constant_problem, parse_expression, show
+
+#: Longest expression text quoted in an error message.
+SHOWN = 120
 
 
 def params(names: str | Iterable[str], *, positive: bool = False) -> tuple[sp.Symbol, ...]:
@@ -19,16 +25,22 @@ def params(names: str | Iterable[str], *, positive: bool = False) -> tuple[sp.Sy
     ``positive=True`` declares them positive: closed-form candidates outside
     that domain are rejected (useful for a variance or a rate).
     """
+    if not isinstance(positive, (bool, np.bool_)):
+        raise ModelError(f"positive must be True or False, got {positive!r}")
     names_list = _split_names(names)
     assumptions = {"positive": True} if positive else {"real": True}
     return tuple(sp.Symbol(check_name(n, "parameter name"), **assumptions) for n in names_list)
 
 
 def _split_names(names) -> list[str]:
+    if names is None:
+        raise ModelError("no parameters given (params=None): name them, as in params='a b' or symopt.params('a b')")
     if isinstance(names, str):
         out = [n for n in re.split(r"[\s,]+", names.strip()) if n]
-    else:
+    elif isinstance(names, Iterable) and not isinstance(names, (bytes, sp.Basic)):
         out = list(names)
+    else:
+        raise ModelError(f"params must be names ('a b', ['a', 'b']) or SymPy symbols, not {type(names).__name__}")
     if not out:
         raise ModelError("no parameter names given")
     return out
@@ -56,14 +68,44 @@ def _as_param_symbols(given) -> tuple[sp.Symbol, ...]:
     return tuple(symbols)
 
 
-def as_expression(expr, symbols: dict[str, sp.Symbol]) -> sp.Expr:
-    """Text or SymPy -> SymPy, with every symbol real and named as ``symbols`` says."""
+def as_expression(expr, symbols: dict[str, sp.Symbol], what: str = "expression") -> sp.Expr:
+    """Text or SymPy -> SymPy, with every symbol real and named as ``symbols`` says.
+
+    ``what`` names the expression in errors ("model", "objective"...). Constants a
+    double cannot hold (complex, infinite, undefined, out of range) are refused.
+    """
     if isinstance(expr, str):
-        return parse_expression(expr, symbols)
-    if isinstance(expr, (int, float)):
-        return sp.Rational(repr(expr)) if isinstance(expr, float) else sp.Integer(expr)
+        out = parse_expression(expr, symbols)
+    else:
+        out = _from_object(expr, symbols, what)
+    check_constants(out, what)
+    return out
+
+
+def _from_object(expr, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
+    if isinstance(expr, (bool, np.bool_)):
+        raise ModelError(f"the {what} must be text or a SymPy expression, not a bool ({expr!r})")
+    if isinstance(expr, numbers.Real) and not isinstance(expr, sp.Basic):
+        if not math.isfinite(float(expr)):
+            raise ModelError(f"the {what} is {float(expr)!r}; give a finite number or an expression")
+        if isinstance(expr, numbers.Integral):
+            return sp.Integer(int(expr))
+        return sp.Rational(repr(float(expr)))
+    if getattr(expr, "is_Matrix", False):
+        raise ModelError(f"the {what} must be a scalar expression, not a {expr.shape[0]}x{expr.shape[1]} matrix; "
+                         "state one expression (a LinearModel takes matrix data)")
     if not isinstance(expr, sp.Basic):
-        raise ModelError(f"an expression must be text or a SymPy expression, not {type(expr).__name__}")
+        raise ModelError(f"the {what} must be text or a SymPy expression, not {type(expr).__name__}")
+    if not isinstance(expr, sp.Expr):
+        shown = show(expr, SHOWN)
+        if isinstance(expr, sp.core.relational.Relational):
+            hint = ("give the per-sample quantity to minimise or maximise, such as (y - f)**2 for Eq(y, f)"
+                    if what == "objective" else
+                    "give the prediction alone: for Eq(y, f) write f and name y as the target")
+            raise ModelError(f"the {what} must be an expression, not an equation or comparison ({shown}); {hint}")
+        if isinstance(expr, sp.logic.boolalg.Boolean):
+            raise ModelError(f"the {what} must be an expression, not a logical value ({shown})")
+        raise ModelError(f"the {what} must be a scalar expression, not a {type(expr).__name__} ({shown})")
     bad = [a for a in expr.atoms(sp.MatrixSymbol, sp.Indexed, sp.Function) if isinstance(a, sp.MatrixSymbol)]
     if bad:
         raise ModelError(f"matrix symbols are not supported in expressions ({bad[0]}); use LinearModel")
@@ -83,6 +125,44 @@ def as_expression(expr, symbols: dict[str, sp.Symbol]) -> sp.Expr:
     return expr.xreplace(mapping)
 
 
+def check_constants(expr: sp.Expr, what: str = "expression") -> None:
+    """Raise ModelError naming a constant in ``expr`` that a double cannot hold, and its term."""
+    shown = show(expr, SHOWN)
+    infinite = sorted(expr.atoms(*NON_FINITE), key=str)
+    if infinite and expr in infinite:
+        raise ModelError(f"the {what} is {expr}: a constant in it is infinite or undefined (such as log(0), "
+                         "0**-1 or tan(pi/2)) and SymPy reduced the whole expression to it; remove that term")
+    if infinite:
+        raise ModelError(f"the {what} {shown} contains an infinite or undefined constant ({infinite[0]})"
+                         f"{_term(expr, infinite[0])}, as from log(0), 0**-1 or tan(pi/2); remove or rewrite it")
+    if expr.has(sp.I):
+        raise ModelError(f"the {what} {shown} contains a complex constant (I){_term(expr, sp.I)}, as from log or "
+                         "sqrt of a negative number; symopt works in real numbers: rewrite that term")
+    for number in sorted(expr.atoms(sp.Number), key=abs, reverse=True):
+        why = constant_problem(number)
+        if why:
+            huge = not DOUBLE_TINY <= abs(number) <= DOUBLE_MAX  # else a fraction of huge integers
+            raise ModelError(f"the {what} contains the constant {show(sp.N(number, 4) if huge else number)}"
+                             f"{_term(expr, number, huge)}, which {why}")
+    for node in sp.postorder_traversal(expr):
+        if isinstance(node, sp.Expr) and not node.is_Atom and node.is_number:
+            why = constant_problem(node)
+            if why:
+                raise ModelError(f"the {what} contains the constant {show(node)}{_term(expr, node)}, "
+                                 f"which {why}")
+
+
+def _term(expr: sp.Expr, part: sp.Basic, numeric: bool = False) -> str:
+    """' in the term T' for the term of ``expr`` (a sum) that contains ``part``, if that says more than ``part``.
+
+    ``numeric`` shows the term's numbers to 4 digits (a 400-digit integer as 1.000e+400).
+    """
+    term = next((t for t in sp.Add.make_args(expr) if t.has(part)), expr)
+    if term in (expr, part):
+        return ""
+    return f" in the term {show(sp.N(term, 4) if numeric else term)}"
+
+
 def sorted_symbols(symbols) -> tuple[sp.Symbol, ...]:
     return tuple(sorted(symbols, key=lambda s: s.name))
 
@@ -97,10 +177,10 @@ class Model:
     def __init__(self, expr, params):
         self.params = _as_param_symbols(params)
         symbols = {p.name: p for p in self.params}
-        self.expr = as_expression(expr, symbols)
+        self.expr = as_expression(expr, symbols, "model")
         missing = [p.name for p in self.params if p not in self.expr.free_symbols]
         if missing:
-            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the model {self.expr}")
+            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the model {show(self.expr, SHOWN)}")
         self.features = sorted_symbols(self.expr.free_symbols - set(self.params))
 
     @property
@@ -126,16 +206,24 @@ class LinearModel:
     """
 
     def __init__(self, n_features: int | None = None, basis: Sequence | None = None, intercept: bool = True):
+        if not isinstance(intercept, (bool, np.bool_)):
+            raise ModelError(f"intercept must be True or False, got {intercept!r}")
         self.intercept = bool(intercept)
+        if n_features is not None:
+            integral = isinstance(n_features, numbers.Integral) and not isinstance(n_features, (bool, np.bool_))
+            if not integral or n_features < 1:
+                raise ModelError(f"n_features must be a positive integer, got {n_features!r}")
+            n_features = int(n_features)
         self.basis: tuple[sp.Expr, ...] | None = None
         self.expression_model: Model | None = None
         if basis is not None:
+            if isinstance(basis, (str, sp.Basic)) or not isinstance(basis, Iterable):
+                raise ModelError("basis must be a list of expressions, for example ['x', 'x**2']")
+            basis = list(basis)
             if n_features is not None and n_features != len(basis):
                 raise ModelError(f"n_features={n_features} but {len(basis)} basis expressions were given")
-            if isinstance(basis, (str, sp.Basic)):
-                raise ModelError("basis must be a list of expressions, for example ['x', 'x**2']")
             symbols: dict[str, sp.Symbol] = {}
-            self.basis = tuple(as_expression(b, symbols) for b in basis)
+            self.basis = tuple(as_expression(b, symbols, "basis expression") for b in basis)
             if not self.basis:
                 raise ModelError("basis is empty")
             start = 0 if self.intercept else 1
@@ -153,8 +241,6 @@ class LinearModel:
             self.expression_model = Model(sp.Add(*[w * b for w, b in zip(weights, terms)]), weights)
             self.n_features = len(self.basis)
         else:
-            if n_features is not None and (not isinstance(n_features, int) or n_features < 1):
-                raise ModelError(f"n_features must be a positive integer, got {n_features!r}")
             self.n_features = n_features
 
     @property

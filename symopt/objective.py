@@ -14,15 +14,17 @@ the intercept is not penalised (as in scikit-learn).
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import sympy as sp
 
 from .errors import ModelError
 from .functions import softplus
-from .model import LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
+from .model import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
 from .network import Z as OUTPUT
 from .network import Network
-from .parse import check_name
+from .parse import check_name, show
 
 #: The linear predictor ``eta = intercept + x . coef`` of a wide linear model.
 ETA = sp.Symbol("eta", real=True)
@@ -40,10 +42,11 @@ class Objective:
     def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean"):
         param_symbols = _as_param_symbols(params)
         symbols = {p.name: p for p in param_symbols}
-        per_sample = as_expression(expr, symbols)
+        per_sample = as_expression(expr, symbols, "objective")
         missing = [p.name for p in param_symbols if p not in per_sample.free_symbols]
         if missing:
-            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective {per_sample}")
+            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective "
+                             f"{show(per_sample, SHOWN)}")
         self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
 
     @classmethod
@@ -57,16 +60,17 @@ class Objective:
         return self
 
     def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target):
-        if not isinstance(maximize, bool):
+        if not isinstance(maximize, (bool, np.bool_)):
             raise ModelError(f"maximize must be True or False, got {maximize!r}")
-        try:
-            l2 = float(l2)
-        except (TypeError, ValueError):
-            raise ModelError(f"l2 must be a number >= 0, got {l2!r}") from None
+        maximize = bool(maximize)
+        if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, numbers.Real):
+            raise ModelError(f"l2 must be a number >= 0 (such as 0.1), got {l2!r}")
+        l2 = float(l2)
         if not math.isfinite(l2) or l2 < 0:
             raise ModelError(f"l2 must be a finite number >= 0, got {l2!r}")
-        if reduction not in REDUCTIONS:
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
             raise ModelError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        reduction = str(reduction)
         self.per_sample: sp.Expr = per_sample
         self.params: tuple[sp.Symbol, ...] = tuple(params)
         self.maximize = maximize
@@ -166,7 +170,9 @@ def _target(model, target: str) -> sp.Symbol:
         raise ModelError(
             f"the target {name!r} already appears in the model; name the target something else (target='...')")
     if (isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide)) and name in ("X", "eta", "z"):
-        raise ModelError(f"the target may not be named {name!r} for a LinearModel")
+        what = "a Network" if isinstance(model, Network) else "a LinearModel over a data matrix"
+        raise ModelError(f"the target may not be named {name!r} for {what} ('X', 'eta' and 'z' are taken); "
+                         f"use target='y'")
     return sp.Symbol(name, real=True)
 
 

@@ -4,8 +4,11 @@ User text (``"a*exp(-b*x)"``) is parsed with :func:`ast.parse` and walked
 node by node. Only numbers, names, ``+ - * / **``, unary plus and minus and calls of
 the functions in :data:`FUNCTIONS` are accepted; anything else (attributes,
 subscripts, lambdas, strings, ``^``...) is a :class:`~symopt.errors.ParseError`
-that says what was found and where. Text never reaches ``eval``,
-``sympify`` or ``parse_expr``, so nothing in it can run.
+that says what was found and where (quoting at most :data:`EXCERPT` characters
+of the text around it). A constant the text makes that a double cannot hold
+(``log(0)``, ``sqrt(-1)``, ``10**400``) is a :class:`~symopt.errors.ModelError`
+naming it. Text never reaches ``eval``, ``sympify`` or ``parse_expr``, so
+nothing in it can run.
 
 Every name becomes a real SymPy symbol of that name: ``E``, ``I``, ``S``,
 ``N``, ``beta`` and ``gamma`` are user symbols, not SymPy constants. The one
@@ -16,11 +19,15 @@ from __future__ import annotations
 
 import ast
 import keyword
+import math
+import sys
+
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .errors import ParseError
+from .errors import ModelError, ParseError
 from .functions import sigmoid, softplus
+from .numeric import evaluate
 
 #: Functions expression text may call, by the name the text uses.
 FUNCTIONS: dict[str, type] = {
@@ -55,6 +62,14 @@ MAX_LENGTH = 10_000
 MAX_NODES = 5_000
 MAX_DEPTH = 200
 MAX_EXPONENT = 1_000
+#: lgamma of a larger whole or half-integer constant is refused (SymPy makes it log(n!), past any double).
+MAX_LGAMMA = 171
+#: Error messages quote at most this many characters of the text.
+EXCERPT = 120
+DOUBLE_MAX = sys.float_info.max
+DOUBLE_TINY = math.ulp(0.0)  # the smallest positive double, about 4.9e-324
+#: SymPy's infinite and undefined numbers: oo, -oo, zoo (complex infinity), nan.
+NON_FINITE = (type(sp.oo), type(sp.S.NegativeInfinity), type(sp.zoo), type(sp.nan))
 
 _BINARY = {
     ast.Add: lambda a, b: a + b,
@@ -74,11 +89,11 @@ def check_name(name: str, where: str = "name") -> str:
     """Return ``name`` if it can name a parameter or data symbol, else raise."""
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise ParseError(
-            f"{where} {name!r} is not a valid name: use letters, digits and '_', "
+            f"{where} {clip(repr(name))} is not a valid name: use letters, digits and '_', "
             "starting with a letter (for example 'b1' or 'rate')"
         )
     if name.startswith("_"):
-        raise ParseError(f"{where} {name!r} may not start with '_'")
+        raise ParseError(f"{where} {clip(repr(name))} may not start with '_'")
     if keyword.iskeyword(name):
         raise ParseError(
             f"{where} {name!r} is a Python keyword and cannot be parsed; "
@@ -114,15 +129,132 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol] | None = None) -> 
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
-        hint = ""
-        for word in keyword.kwlist:
-            if word in stripped.replace("(", " ").replace(")", " ").replace("*", " ").split():
-                hint = f" ('{word}' is a Python keyword: rename that symbol)"
-        raise ParseError(f"cannot parse {stripped!r}: {exc.msg} at column {exc.offset}{hint}") from None
+        raise _syntax_error(stripped, exc) from None
+    except (RecursionError, MemoryError):
+        # Python's own parser gives up on deep nesting ("-"*3000 + "x") before our depth check can run.
+        raise _too_deep(stripped) from None
+    except ValueError as exc:  # null bytes, on some Python versions
+        raise ParseError(f"cannot parse {excerpt(stripped)}: {exc}") from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ParseError(f"the expression has {count} syntax nodes; the limit is {MAX_NODES}")
-    return _Builder(stripped, symbols if symbols is not None else {}).build(tree.body, 0)
+    try:
+        return _Builder(stripped, symbols if symbols is not None else {}).build(tree.body, 0)
+    except RecursionError:
+        raise _too_deep(stripped) from None
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, with '...' where it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show(expr: sp.Basic, limit: int = 60) -> str:
+    """``expr`` as text for a message, clipped to ``limit`` characters."""
+    try:
+        return clip(str(expr), limit)
+    except ValueError:  # an integer past Python's 4300-digit str() limit: show numbers to 4 digits
+        return clip(str(sp.N(expr, 4)), limit)
+
+
+def excerpt(text: str, at: int | None = None) -> str:
+    """``text`` quoted for a message: whole if short, else :data:`EXCERPT` characters around offset ``at``."""
+    if len(text) <= EXCERPT:
+        return repr(text)
+    start = max(0, min((at or 0) - EXCERPT // 2, len(text) - EXCERPT))
+    end = start + EXCERPT
+    return (("..." if start else "") + repr(text[start:end]) + ("..." if end < len(text) else "")
+            + f" ({len(text)} characters)")
+
+
+def _position(text: str, lineno: int | None, col: int | None) -> tuple[int | None, str]:
+    """Offset into ``text`` and 'at column c' (or 'at line l, column c') for a 1-based line and 0-based column."""
+    if not lineno or col is None or col < 0:
+        return None, ""
+    lines = text.split("\n")
+    if lineno > len(lines):
+        return len(text), " at the end of the text"
+    line = lines[lineno - 1]
+    start = sum(len(x) + 1 for x in lines[: lineno - 1])
+    where = f" at column {col + 1}" if lineno == 1 else f" at line {lineno}, column {col + 1}"
+    if col >= len(line) and lineno == len(lines):
+        where += " (the end of the text)"
+    return start + min(col, len(line)), where
+
+
+def _syntax_error(text: str, exc: SyntaxError) -> ParseError:
+    """A ParseError for text Python cannot read as one expression: where, and the likely reason."""
+    try:
+        statements = ast.parse(text, mode="exec").body
+    except SyntaxError as exec_exc:
+        # "eval" mode gives no column for an error at the end of the text ("a*x +"); "exec" mode does.
+        statements = None
+        if not exc.offset and exec_exc.offset:
+            exc = exec_exc
+    except (RecursionError, MemoryError, ValueError):
+        statements = None
+    if statements is not None:
+        return ParseError(f"cannot parse {excerpt(text)}: expected one expression, not statements "
+                          "(';', '=', 'import' and the like are not allowed); write a single expression, "
+                          "such as 'a*exp(-b*x)'")
+    col = exc.offset - 1 if exc.offset else None
+    at, where = _position(text, exc.lineno, col)
+    hint = ""
+    words = text.replace("(", " ").replace(")", " ").replace("*", " ").split()
+    for word in keyword.kwlist:
+        if word in words:
+            hint = f" ('{word}' is a Python keyword: rename that symbol)"
+    return ParseError(f"cannot parse {excerpt(text, at)}: {exc.msg}{where}{hint}")
+
+
+def _too_deep(text: str) -> ParseError:
+    return ParseError(f"cannot parse {excerpt(text)}: the expression is nested too deeply for Python's parser "
+                      f"(a long run of signs, powers or parentheses); symopt allows {MAX_DEPTH} levels")
+
+
+def constant_problem(value: sp.Expr) -> str | None:
+    """Why the constant ``value`` (an expression without symbols) cannot be a double, or ``None``.
+
+    The answer completes a sentence about the constant ("... is complex").
+    Numbers are checked exactly; other constants (``exp(1000)``, ``asin(2)``)
+    are evaluated in double precision, as generated code would.
+    """
+    if value.atoms(*NON_FINITE):
+        return f"is infinite or undefined (SymPy gives {show(value)}); symopt needs finite constants"
+    if value.has(sp.I):
+        return f"is complex (SymPy gives {show(value)}); symopt works in real numbers"
+    for number in sorted(value.atoms(sp.Number), key=abs, reverse=True):
+        why = _number_problem(number)
+        if why:
+            return why if number == value else f"contains the number {sp.N(number, 4)!s}, which {why}"
+    if value.is_Atom or not value.is_number:
+        return None
+    try:
+        result = float(evaluate(value, {}))
+    except Exception:  # a function the evaluator does not know: the printer will say so later
+        return None
+    if math.isnan(result):
+        return "has no real value (it is nan in double precision): check its argument"
+    if math.isinf(result):
+        return "is too large for a double (the largest is about 1.8e+308): rescale it"
+    return None
+
+
+def _number_problem(number: sp.Number) -> str | None:
+    if number.is_Rational:
+        if abs(number.p) <= DOUBLE_MAX and number.q <= DOUBLE_MAX:
+            return None
+    elif number.is_Float:
+        value = float(number)
+        if math.isfinite(value) and (value != 0 or number.is_zero):
+            return None
+    else:
+        return None
+    if abs(number) > DOUBLE_MAX:
+        return f"is about {sp.N(number, 4)!s}, too large for a double (the largest is about 1.8e+308): rescale it"
+    if abs(number) < DOUBLE_TINY:
+        return f"is about {sp.N(number, 4)!s}, too small for a double (it would be 0): rescale it"
+    return "is a fraction whose numerator or denominator is too large for a double; simplify it"
 
 
 class _Builder:
@@ -132,10 +264,22 @@ class _Builder:
         self.text = text
         self.symbols = symbols
 
-    def fail(self, node: ast.AST, message: str) -> ParseError:
-        col = getattr(node, "col_offset", None)
-        where = f" at column {col + 1}" if col is not None else ""
-        return ParseError(f"in {self.text!r}{where}: {message}")
+    def fail(self, node: ast.AST, message: str, error: type = ParseError) -> Exception:
+        lineno, col = getattr(node, "lineno", None), getattr(node, "col_offset", None)
+        if lineno and col is not None:  # ast columns count UTF-8 bytes
+            line = self.text.split("\n")[lineno - 1]
+            col = len(line.encode()[:col].decode(errors="ignore"))
+        at, where = _position(self.text, lineno, col)
+        return error(f"in {excerpt(self.text, at)}{where}: {message}")
+
+    def checked(self, node: ast.AST, value: sp.Expr) -> sp.Expr:
+        """``value``, unless it is a constant a double cannot hold (said where the text makes it)."""
+        if value.is_Number or (value.is_number and (isinstance(node, ast.Call) or isinstance(node.op, ast.Pow))):
+            why = constant_problem(value)
+            if why:
+                source = ast.get_source_segment(self.text, node) or show(value)
+                raise self.fail(node, f"{clip(source)} {why}", ModelError)
+        return value
 
     def build(self, node: ast.AST, depth: int) -> sp.Expr:
         if depth > MAX_DEPTH:
@@ -152,21 +296,25 @@ class _Builder:
                 return operand
             raise self.fail(node, f"the unary operator {type(node.op).__name__} is not allowed")
         if isinstance(node, ast.BinOp):
-            return self.binary(node, depth)
+            return self.checked(node, self.binary(node, depth))
         if isinstance(node, ast.Call):
-            return self.call(node, depth)
+            return self.checked(node, self.call(node, depth))
         raise self.fail(node, f"{_describe(node)} is not allowed in an expression")
 
     def constant(self, node: ast.Constant) -> sp.Expr:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(node, f"the constant {value!r} is not a number")
+            raise self.fail(node, f"the constant {clip(repr(value))} is not a number")
         if isinstance(value, int):
             if abs(value) > 10**30:
                 raise self.fail(node, "integer constants are limited to 30 digits")
             return sp.Integer(value)
+        source = clip(ast.get_source_segment(self.text, node) or repr(value))
         if value != value or value in (float("inf"), float("-inf")):
-            raise self.fail(node, "the constant is not finite")
+            raise self.fail(node, f"the constant {source} is too large for a double (the largest is about 1.8e+308)",
+                            ModelError)
+        if value == 0 and any(d in "123456789" for d in source.lower().split("e")[0]):
+            raise self.fail(node, f"the constant {source} is too small for a double (it would be 0)", ModelError)
         # The shortest decimal text of the float, as an exact rational: 0.5 -> 1/2.
         return sp.Rational(repr(value))
 
@@ -207,10 +355,16 @@ class _Builder:
         fname = node.func.id
         if fname not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
-            raise self.fail(node, f"unknown function {fname!r}; known functions: {known}")
+            raise self.fail(node, f"unknown function {clip(repr(fname))}; known functions: {known}")
         if node.keywords or len(node.args) != 1:
             raise self.fail(node, f"{fname}() takes exactly one positional argument")
-        return FUNCTIONS[fname](self.build(node.args[0], depth + 1))
+        arg = self.build(node.args[0], depth + 1)
+        if FUNCTIONS[fname] is sp.loggamma and arg.is_Rational and arg.q <= 2 and arg > MAX_LGAMMA:
+            # SymPy would evaluate it exactly, as the log of a factorial: slow, and too large for a double.
+            value = math.lgamma(float(arg)) if arg < 1e300 else math.inf
+            raise self.fail(node, f"{fname}() of a whole or half-integer constant above {MAX_LGAMMA} is not "
+                                  f"supported; write its value ({value:.17g}) instead")
+        return FUNCTIONS[fname](arg)
 
 
 def _describe(node: ast.AST) -> str:

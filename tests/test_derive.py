@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import sympy as sp
 
 import symopt
+from symopt.errors import ModelError
 from symopt.objective import ETA
 
 
@@ -42,3 +44,20 @@ def test_no_hessian_past_fifty_parameters():
     d = symopt.derive(symopt.squared_loss(model))
     assert d.hessian is None and "limit 50" in str(d)
     assert len(d.gradient) == 60
+
+
+@pytest.mark.parametrize("given", ["a*x", None, symopt.Model("a*x", "a")])
+def test_derive_takes_an_objective(given):
+    with pytest.raises(ModelError, match=r"derive\(\) takes a symopt.Objective"):
+        symopt.derive(given)
+
+
+def test_a_derivative_sympy_leaves_unevaluated_is_a_model_error():
+    a, b = symopt.params("a b")
+    x = sp.Symbol("x", real=True)
+    objective = symopt.squared_loss(symopt.Model(sp.floor(a * x) + b, [a, b]))
+    with pytest.raises(ModelError, match="cannot differentiate floor in closed form.*without floor"):
+        symopt.derive(objective)
+    undefined = symopt.squared_loss(symopt.Model(sp.Function("f")(a * x) + b, [a, b]))
+    with pytest.raises(ModelError, match="cannot differentiate f in closed form"):
+        symopt.derive(undefined)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -97,3 +98,126 @@ def test_gradient_descent_validation():
         symopt.GradientDescent(max_iter=0)
     with pytest.raises(ModelError, match="tol"):
         symopt.GradientDescent(tol=float("nan"))
+
+
+A, B = symopt.params("a b")
+X = sp.Symbol("x", real=True)
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("a + b*x + 10**1000", r"in 'a \+ b\*x \+ 10\*\*1000' at column 11: 10\*\*1000 is about 1.000e\+1000, too large"),
+    ("a*10**400 + b*x", r"10\*\*400 is about 1.000e\+400, too large for a double"),
+    ("a*10**200*10**200 + b*x", r"the constant 1.000e\+400 in the term 1.0e\+400\*a.*too large"),
+    ("a*1e-400 + b*x", r"the constant 1e-400 is too small for a double"),
+    ("a*exp(1000) + b*x", r"exp\(1000\) is too large for a double"),
+    (A * sp.Integer(10) ** 400 + B * X, r"the constant 1.000e\+400 in the term 1.0e\+400\*a.*too large"),
+    (A * sp.Float("1e400") + B * X, r"the constant 1.000e\+400 .*too large for a double"),
+    (A * sp.Rational(1, 10**400) + B * X, r"1.000e-400 .*too small for a double"),
+])
+def test_constants_a_double_cannot_hold_are_refused(expr, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.Model(expr, [A, B])
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("a*log(-1) + b*x", r"log\(-1\) is complex \(SymPy gives I\*pi\)"),
+    ("a*sqrt(-1) + b*x", r"sqrt\(-1\) is complex \(SymPy gives I\)"),
+    ("a*asin(2) + b*x", r"asin\(2\) has no real value"),
+    ("a*log(0) + b*x", r"at column 3: log\(0\) is infinite or undefined \(SymPy gives zoo\)"),
+    ("a + b*x + 0**-1", r"at column 11: 0\*\*-1 is infinite or undefined"),
+    ("a*tan(pi/2) + b*x", r"tan\(pi/2\) is infinite or undefined"),
+    (sp.I * A + B * X, r"contains a complex constant \(I\) in the term I\*a"),
+    (sp.log(0) * A + B * X, r"contains an infinite or undefined constant \(zoo\) in the term zoo\*a"),
+    (A + B * X + sp.Pow(0, -1), r"the model is zoo: a constant in it is infinite or undefined"),
+    (A * sp.oo + B * X, r"infinite or undefined constant \(oo\) in the term oo\*a"),
+])
+def test_complex_and_infinite_constants_are_refused_at_construction(expr, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.Model(expr, "a b")
+    with pytest.raises(ModelError, match=message.replace("the model", "the objective")):
+        symopt.Objective(expr, "a b")
+
+
+@pytest.mark.parametrize("expr, message", [
+    (sp.Eq(A, B * X), r"must be an expression, not an equation or comparison \(Eq\(a, b\*x\)\)"),
+    (A > B * X, r"not an equation or comparison"),
+    (sp.And(A > 0, B > X), r"not a logical value"),
+    (sp.Tuple(A, B), r"must be a scalar expression, not a Tuple"),
+    (sp.ImmutableMatrix([A, B * X]), r"must be a scalar expression, not a 2x1 matrix"),
+    (sp.Matrix([A, B * X]), r"must be a scalar expression, not a 2x1 matrix"),
+    (float("nan"), r"is nan; give a finite number or an expression"),
+    (True, r"must be text or a SymPy expression, not a bool"),
+    (np.float64(1.0), r"parameter\(s\) a, b do not appear in the model 1$"),
+    (np.int64(2), r"do not appear in the model 2$"),
+])
+def test_non_expressions_are_model_errors(expr, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.Model(expr, "a b")
+    with pytest.raises(ModelError, match=message.replace("model", "objective")):
+        symopt.Objective(expr, "a b")
+
+
+@pytest.mark.parametrize("params, message", [
+    (None, r"no parameters given \(params=None\)"),
+    (5, "params must be names .* not int"),
+    ([1.5], "a parameter must be a name or a SymPy symbol, not float"),
+])
+def test_bad_params_are_model_errors(params, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.Model("a*x", params)
+    with pytest.raises(ModelError, match=message):
+        symopt.Objective("a*x", params)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"intercept": "no"}, "intercept must be True or False, got 'no'"),
+    ({"intercept": 0}, "intercept must be True or False, got 0"),
+    ({"n_features": True}, "n_features must be a positive integer, got True"),
+    ({"n_features": 3.0}, "n_features must be a positive integer, got 3.0"),
+    ({"n_features": "3"}, "n_features must be a positive integer, got '3'"),
+    ({"basis": ["x"], "n_features": True}, "n_features must be a positive integer, got True"),
+    ({"basis": 5}, "basis must be a list of expressions"),
+])
+def test_linear_model_wants_real_bools_and_ints(kwargs, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.LinearModel(**kwargs)
+
+
+def test_linear_model_accepts_numpy_bools_and_ints():
+    lm = symopt.LinearModel(n_features=np.int64(3), intercept=np.bool_(False))
+    assert lm.n_features == 3 and type(lm.n_features) is int and lm.intercept is False
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"l2": True}, r"l2 must be a number >= 0 \(such as 0.1\), got True"),
+    ({"l2": "0.1"}, "l2 must be a number >= 0 .*got '0.1'"),
+    ({"l2": np.bool_(False)}, "l2 must be a number"),
+    ({"maximize": 1}, "maximize must be True or False, got 1"),
+    ({"maximize": "no"}, "maximize must be True or False"),
+    ({"reduction": ["mean"]}, r"reduction must be 'mean' or 'sum', got \['mean'\]"),
+])
+def test_objective_wants_real_numbers_and_bools(kwargs, message):
+    with pytest.raises(ModelError, match=message):
+        symopt.Objective("a*x", "a", **kwargs)
+    if "maximize" not in kwargs:
+        with pytest.raises(ModelError, match=message):
+            symopt.squared_loss(symopt.Model("a*x", "a"), **kwargs)
+
+
+def test_objective_accepts_numpy_numbers_and_bools():
+    o = symopt.Objective("a*x", "a", maximize=np.bool_(True), l2=np.float32(0.5), reduction=np.str_("sum"))
+    assert o.maximize is True and o.l2 == 0.5 and type(o.l2) is float and o.reduction == "sum"
+    assert symopt.squared_loss(symopt.Model("a*x", "a"), l2=np.int64(2)).l2 == 2.0
+
+
+def test_params_positive_wants_a_bool():
+    with pytest.raises(ModelError, match="positive must be True or False"):
+        symopt.params("a", positive="yes")
+
+
+def test_reserved_target_names_say_which_model():
+    net = symopt.Network(2, [symopt.Dense(3)])
+    with pytest.raises(ModelError, match=r"may not be named 'X' for a Network .*use target='y'"):
+        symopt.cross_entropy(net, target="X")
+    with pytest.raises(ModelError, match="may not be named 'eta' for a LinearModel over a data matrix"):
+        symopt.squared_loss(symopt.LinearModel(), target="eta")

@@ -103,3 +103,38 @@ def test_size_caps():
 def test_not_a_string():
     with pytest.raises(ParseError, match="expected expression text"):
         parse_expression(42)
+
+
+@pytest.mark.parametrize("signs", [3000, 9990])
+def test_nesting_too_deep_for_python_is_a_parse_error(signs):
+    # Python's own parser fails first (RecursionError, or MemoryError for the longer run)
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_expression("-" * signs + "x")
+
+
+@pytest.mark.parametrize("text", ["x+" * 3000 + "$", "a" * 5000 + "(x)", "x+" * 4000 + "x[1]"])
+def test_messages_quote_an_excerpt_not_the_whole_text(text):
+    with pytest.raises(ParseError, match=r"\.\.\..*characters") as info:
+        parse_expression(text)
+    assert len(str(info.value)) < 400
+
+
+def test_syntax_error_reports_the_column():
+    with pytest.raises(ParseError, match=r"at column 6 \(the end of the text\)"):
+        parse_expression("a*x +")
+    with pytest.raises(ParseError, match="at line 2, column 5"):
+        parse_expression("(a*x +\n b +)")
+
+
+@pytest.mark.parametrize("text", ["a*x; import os", "x = 1", "import os"])
+def test_statements_are_refused_as_not_one_expression(text):
+    with pytest.raises(ParseError, match="expected one expression, not statements") as info:
+        parse_expression(text)
+    assert "keyword" not in str(info.value)
+
+
+def test_lgamma_of_a_large_whole_number_is_refused_not_computed():
+    # SymPy would compute log((10**20 - 1)!) exactly: it never finishes
+    with pytest.raises(ParseError, match=r"lgamma\(\) of a whole or half-integer constant above 171"):
+        parse_expression("a*lgamma(10**20)")
+    assert parse_expression("lgamma(x) + lgamma(2.5)").has(sp.loggamma)
