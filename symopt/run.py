@@ -21,6 +21,10 @@ from .codegen.render import render
 from .errors import ConvergenceWarning, ModelError
 from .optimizers import RUNNING, STATUS
 
+#: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
+RUNAWAY = 1e30
+
+
 @dataclass(frozen=True)
 class Run:
     x: np.ndarray
@@ -132,6 +136,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     if code == RUNNING:
         code = 8 if optimizer.stochastic else 2
     status, success, advice = STATUS[code]
+    largest = float(np.max(np.abs(theta))) if theta.size else 0.0
+    if not success and largest > RUNAWAY:
+        advice = (f"the parameters ran away (largest |value| {largest:.3g}): the objective may have no finite "
+                  f"{'maximum' if objective.maximize else 'minimum'} (check maximize=, the model's sign, or add "
+                  f"l2=); otherwise: {advice}")
     message = advice if success else f"{status}: {advice}"
     gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
     if code == 2:

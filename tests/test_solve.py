@@ -246,3 +246,11 @@ def test_model_undefined_on_the_data_is_named():
     x = np.linspace(0, 1, 10)
     with pytest.raises(ModelError, match=r"column of a in the least-squares design, log\(x\), is not finite .*row 0"):
         symopt.solve(symopt.squared_loss(symopt.Model("a*log(x) + b", "a b")), {"x": x, "y": x})
+
+
+def test_runaway_parameters_suggest_an_unbounded_objective(rng):
+    x = rng.normal(size=50)
+    with pytest.warns(ConvergenceWarning, match="ran away"):
+        r = symopt.solve(symopt.Objective("(x-mu)**2", "mu", maximize=True), {"x": x}, method="iterative",
+                         progress=False)
+    assert not r.success and "may have no finite maximum" in r.message
