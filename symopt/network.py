@@ -18,6 +18,7 @@ import sympy as sp
 from .errors import ModelError
 from .functions import sigmoid, softplus
 from .model import as_expression
+from .parse import clip, show
 from .optimizers.base import plain_number
 
 #: The symbol every activation is written in.
@@ -48,7 +49,29 @@ def _unknown_activation(name: str) -> ModelError:
     close = difflib.get_close_matches(key, list(BUILTIN_ACTIVATIONS), n=1)
     tail = _INSTEAD.get(key) or (f"did you mean {close[0]!r}?" if close else
                                  "or give an expression in one symbol, such as 'x*tanh(softplus(x))'")
-    return ModelError(f"unknown activation {name!r}; built-in: {', '.join(BUILTIN_ACTIVATIONS)}; {tail}")
+    return ModelError(f"unknown activation {clip(repr(name))}; built-in: {', '.join(BUILTIN_ACTIVATIONS)}; {tail}")
+
+
+def _closed_derivative(expr: sp.Expr) -> sp.Expr:
+    derivative = sp.diff(expr, Z)
+    if derivative.atoms(sp.Derivative):
+        raise ModelError(f"SymPy cannot differentiate the activation {show(expr)} in closed form; "
+                         "rewrite it with other functions")
+    return derivative
+
+
+def _check_printable(expr: sp.Expr, derivative: sp.Expr) -> None:
+    """Refuse, when the network is stated, an activation the generated code could not evaluate:
+    the rule is the code printer's own (the same one that prints the trainer), not a list of names."""
+    from .codegen.printer import print_block  # the printer is the authority on what compiles
+    from .errors import PrinterError
+
+    for what, e in (("the activation", expr), ("its derivative", derivative)):
+        try:
+            print_block([e], {Z: "z"})
+        except PrinterError as exc:
+            raise ModelError(f"the activation {show(expr)} cannot be used: {what} ({show(e)}) has no form the "
+                             f"generated code can evaluate ({exc}); rewrite it with other functions") from None
 
 
 @dataclass(frozen=True)
@@ -86,13 +109,18 @@ class Activation:
                 raise _unknown_activation(str(spec))
             free = sorted(expr.free_symbols, key=lambda s: s.name)
             if len(free) != 1:
-                close = difflib.get_close_matches(str(spec).strip().lower(), list(BUILTIN_ACTIVATIONS), n=1)
+                close = difflib.get_close_matches(str(spec).strip().lower()[:100], list(BUILTIN_ACTIVATIONS), n=1)
+                names = ", ".join(clip(s.name, 20) for s in free[:5]) + (", ..." if len(free) > 5 else "")
                 raise ModelError(f"a custom activation must be an expression in exactly one symbol; "
-                                 f"{spec!r} has {len(free)} ({', '.join(s.name for s in free) or 'none'}). "
+                                 f"{clip(repr(spec))} has {len(free)} ({names or 'none'}). "
                                  f"Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}"
                                  + (f"; did you mean {close[0]!r}?" if close else ""))
             expr = expr.xreplace({free[0]: Z})
-            return cls(str(spec), expr, sp.diff(expr, Z))
+            derivative = _closed_derivative(expr)
+            _check_printable(expr, derivative)
+            # The name is printed from the parsed expression, never the user's text (which could hold
+            # anything: it reaches descriptions and the generated module's docstring).
+            return cls(str(expr), expr, derivative)
         raise ModelError(f"activation must be a name ({', '.join(BUILTIN_ACTIVATIONS)}) or an expression in one "
                          f"symbol, got {spec!r}")
 

@@ -22,9 +22,10 @@ from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
 from .printer import print_block, split_log1p_terms
+from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "7"
+TEMPLATE_VERSION = "8"
 
 
 def template_dir() -> Path:
@@ -39,7 +40,9 @@ def template_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    """The one Jinja environment. ``doc`` (:func:`~symopt.codegen.text.doc_text`) is the filter every
+    substitution inside a comment or docstring goes through (tests/test_security.py checks that)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -47,6 +50,8 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["doc"] = doc_text
+    return env
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def _optimizer_context(objective, optimizer) -> dict:
     }
     if optimizer.needs == "residuals":
         u, weight = objective.sum_of_squares()
-        context.update(residual_expr=str(u), residual_weight=repr(float(weight)))
+        context.update(residual_expr=str(u), residual_weight=float(weight))  # a number: code, not text
     return context
 
 
