@@ -32,6 +32,10 @@ class CodegenError(SymoptError, RuntimeError):
     """Generating, writing or importing solver code failed."""
 
 
+class CacheError(CodegenError):
+    """A code cache folder or entry that cannot be trusted (others can write to it) or used."""
+
+
 class PrinterError(CodegenError):
     """The code printer met a function it has no numerically safe form for."""
 

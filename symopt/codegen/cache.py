@@ -3,21 +3,49 @@
 The file name carries a hash of the source, which itself names the problem,
 the template version and the library versions (in its header), so equal
 problems share a file and anything else gets a new one. Files are written
-atomically and never rewritten, which keeps Numba's ``cache=True`` index
-(keyed on the file's path and time stamp) valid for the next process.
+atomically and never rewritten with other text, which keeps Numba's
+``cache=True`` index valid for the next process (Numba 0.68 stamps its index
+with a hash of the module file's content).
+
+The cache holds code that gets imported (and pickles Numba unpickles), so:
+
+- a folder symopt creates is private (mode 0700), and a folder or entry that
+  another user could write to is refused with a :class:`CacheError`;
+- a corrupt entry (unreadable text, a folder in place of a file, a truncated or
+  garbage Numba index or data file) is moved aside to ``corrupt/`` with a
+  :class:`CacheWarning` and regenerated;
+- a cache folder this process cannot write is used read-only: an entry that is
+  there with compiled code is copied into one private temporary folder per
+  process (removed at exit) and loaded from it; anything else is compiled into
+  that folder, once per process, with a :class:`CacheWarning`;
+- loads are thread-safe: one thread executes a module while others wait, and
+  only a fully executed and checked module is handed out.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
+import pickle
+import shutil
+import stat
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 
-from ..errors import CacheWarning, CodegenError
+from ..errors import CacheError, CacheWarning, CodegenError
+
+_LOCK = threading.Lock()  # guards the three below
+_LOCKS: dict[str, threading.Lock] = {}  # one per entry, so one thread loads it while others wait
+_LOADED: dict[str, tuple] = {}  # entry path in the cache folder -> (module, path it was loaded from)
+_PRIVATE: list[Path] = []  # this process's temporary folder, made on first need
+
+QUARANTINE = "corrupt"  # subfolder that corrupt entries are moved aside to
 
 
 def cache_dir() -> Path:
@@ -34,9 +62,113 @@ def cache_dir() -> Path:
     return base / "symopt"
 
 
-def _writable_dir(folder: Path) -> bool:
+def module_path(source: str, stem: str, folder: Path | None = None) -> Path:
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+    return (folder or cache_dir()) / f"symopt_{stem}_{digest}.py"
+
+
+def load(source: str, stem: str):
+    """Write ``source`` (once) to the cache and import it; returns ``(module, path)``.
+
+    Safe to call from several threads at once: the first executes the module,
+    the others wait for it and get the same, fully executed module.
+    """
+    key = str(module_path(source, stem))
+    hit = _LOADED.get(key)
+    if hit is not None:
+        return hit
+    with _entry_lock(key):
+        hit = _LOADED.get(key)
+        if hit is None:
+            try:
+                hit = _load_entry(source, Path(key))
+            except OSError as exc:  # a full disk, a file removed under our feet: say where, and what to do
+                raise CacheError(f"the symopt code cache failed at {exc.filename or key}: {exc.strerror or exc}; "
+                                 "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
+                                 "folder") from exc
+            _LOADED[key] = hit
+    return hit
+
+
+def clear_cache() -> int:
+    """Remove the compiled code symopt keeps on disk; returns the number of bytes freed.
+
+    Removes, from the cache folder (``SYMOPT_CACHE_DIR`` or the platform's user
+    cache folder plus ``symopt``): the generated ``symopt_*.py`` modules, their
+    Numba files in ``__pycache__``, entries moved aside to ``corrupt/`` and stray
+    temporary files; then the folder itself if nothing else is left in it. Files
+    symopt did not write are left alone. This process's temporary folder (used
+    when the cache folder is read-only) is removed too.
+
+    Solvers already loaded in this process keep working; the next solve of a
+    problem writes its code again and recompiles it (seconds instead of
+    milliseconds). Do not call it while other threads are solving.
+
+    >>> import symopt
+    >>> freed = symopt.clear_cache()  # doctest: +SKIP
+    >>> print(f"{freed / 1e6:.1f} MB freed")  # doctest: +SKIP
+    """
+    freed = 0
+    folders = [cache_dir()]
+    with _LOCK:
+        folders += _PRIVATE
+        _PRIVATE.clear()
+        _LOADED.clear()
+    for folder in folders:
+        freed += _remove_entries(folder)
+    return freed
+
+
+# --- loading one entry ------------------------------------------------------------------------------------------
+
+
+def _entry_lock(key: str) -> threading.Lock:
+    with _LOCK:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _load_entry(source: str, target: Path) -> tuple:
+    """Module and path for ``source``, whose place in the cache folder is ``target``."""
+    folder = target.parent
+    if _prepare_folder(folder):
+        _write_source(target, source)
+        _check_entry(target)
+        path = target
+    elif _has_compiled_code(target, source):
+        _check_entry(target)
+        path = _copy_to_private(target)
+    else:
+        _warn(f"the symopt cache folder {folder} is not writable; compiling in a temporary folder for this process "
+              "(set SYMOPT_CACHE_DIR to a writable folder to keep compiled code)")
+        path = _private_folder() / target.name
+        _write_source(path, source)
+    module = _execute(path, source)
+    _heal_numba_files(module, path)
+    return module, path
+
+
+def _prepare_folder(folder: Path) -> bool:
+    """Create ``folder`` (private) if missing; refuse it if others can write to it; True if we can write to it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o700)  # exactly 0700, whatever the umask
+    except FileExistsError:
+        pass
+    except OSError:
+        return False  # cannot be created (a file in the way, a read-only parent): degrade, never refuse
+    if not folder.is_dir():
+        return False
+    _refuse_if_exposed(folder, "folder")
+    if not _writable(folder):
+        return False
+    (folder / "__pycache__").mkdir(mode=0o700, exist_ok=True)  # before Numba makes it with the default mode
+    return True
+
+
+def _writable(folder: Path) -> bool:
+    # A real write, not os.access or the mode bits: root writes regardless of bits, and ACLs or a
+    # read-only mount say otherwise than bits too. (Tests running as root replace this probe.)
+    try:
         probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
         probe.close()
         return True
@@ -44,11 +176,41 @@ def _writable_dir(folder: Path) -> bool:
         return False
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+def _write_source(path: Path, source: str) -> None:
+    """Make ``path`` hold ``source``, moving aside whatever else is there."""
+    data = source.encode("utf-8")
+    fault = _source_fault(path, data)
+    if fault is None:
+        return
+    if fault != "missing":
+        _quarantine([path], path.parent, f"the cache entry {path} {fault}", "written again")
+    _write_atomically(path, data)
+
+
+def _source_fault(path: Path, data: bytes) -> str | None:
+    """None if ``path`` holds exactly ``data``; else what is wrong with it ("missing" if absent)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        existing = path.read_bytes()
+    except FileNotFoundError:
+        return "missing"
+    except IsADirectoryError:
+        return "is a folder, not a file"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if existing == data:
+        return None
+    try:
+        existing.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not valid UTF-8 text"
+    return "does not hold the source its name is the hash of (truncated or altered)"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -56,37 +218,218 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def module_path(source: str, stem: str, folder: Path | None = None) -> Path:
-    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
-    return (folder or cache_dir()) / f"symopt_{stem}_{digest}.py"
-
-
-def load(source: str, stem: str):
-    """Write ``source`` (once) to the cache and import it; returns ``(module, path)``."""
-    folder = cache_dir()
-    if not _writable_dir(folder):
-        warnings.warn(f"the symopt cache folder {folder} is not writable; compiling in a temporary folder "
-                      "(set SYMOPT_CACHE_DIR to a writable folder to keep compiled code)", CacheWarning, stacklevel=3)
-        folder = Path(tempfile.mkdtemp(prefix="symopt-"))
-    path = module_path(source, stem, folder)
-    try:
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
-    except OSError:
-        existing = None
-    if existing != source:
-        _write_atomically(path, source)
+def _execute(path: Path, source: str):
+    """Import ``path`` as a module, published in ``sys.modules`` only once it has fully executed."""
     name = path.stem
-    module = sys.modules.get(name)
-    if module is not None and getattr(module, "__file__", None) == str(path):
-        return module, path
     spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
+    if spec is None:
         raise CodegenError(f"cannot import the generated module {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        # Run the text we generated (equal to the file, checked above), not whatever the file or a
+        # stale __pycache__/*.pyc might hold by now; the file is there for Numba's index and tracebacks.
+        exec(compile(source, str(path), "exec"), module.__dict__)
     except Exception as exc:
-        del sys.modules[name]
         raise CodegenError(f"importing the generated module {path} failed: {exc}") from exc
-    return module, path
+    sys.modules[name] = module  # Numba's cached data refers to the module by name, so it must be importable
+    return module
+
+
+# --- who may write to the cache -------------------------------------------------------------------------------
+
+
+def _refuse_if_exposed(path: Path, kind: str) -> None:
+    """Raise CacheError if a user other than us (or root) can write to ``path``."""
+    if not hasattr(os, "getuid"):
+        return  # Windows: no POSIX owner or mode bits to check
+    st, me = path.stat(), os.getuid()
+    # Root may own it: a shared read-only cache is typically root's, and root can write anywhere anyway.
+    if st.st_uid not in (me, 0):
+        raise CacheError(f"the symopt cache {kind} {path} belongs to another user (uid {st.st_uid}), who could "
+                         f"replace the code symopt imports from it; remove it (rm -r {path}) or set "
+                         "SYMOPT_CACHE_DIR to a folder of your own")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CacheError(f"the symopt cache {kind} {path} can be written by other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}), who could replace the code symopt imports from it; "
+                         f"run chmod go-w {path} (or symopt.clear_cache()), or set SYMOPT_CACHE_DIR to a folder "
+                         "of your own")
+
+
+def _is_private(path: Path) -> bool:
+    st = path.stat()
+    return not hasattr(os, "getuid") or (st.st_uid == os.getuid() and not st.st_mode & 0o077)
+
+
+def _check_entry(path: Path) -> None:
+    """Refuse an entry (module, __pycache__, its Numba files) that other users can write to.
+
+    Inside a private folder (ours, mode 0700) nobody else can reach an entry, whatever its own
+    bits (Numba writes its files with the umask's mode), so only a shared folder's entries are checked.
+    """
+    if _is_private(path.parent):
+        return
+    _refuse_if_exposed(path, "entry")
+    pycache = path.parent / "__pycache__"
+    if not pycache.is_dir():
+        return
+    _refuse_if_exposed(pycache, "folder")
+    if _is_private(pycache):
+        return
+    for numba_file in pycache.glob(f"{path.stem}.*"):
+        _refuse_if_exposed(numba_file, "entry")
+
+
+# --- a read-only cache folder -----------------------------------------------------------------------------------
+
+
+def _has_compiled_code(target: Path, source: str) -> bool:
+    """Whether a read-only ``target`` holds ``source`` and Numba files of this Numba version."""
+    import numba
+
+    if _source_fault(target, source.encode("utf-8")) is not None:
+        return False
+    for index in (target.parent / "__pycache__").glob(f"{target.stem}.*.nbi"):
+        try:
+            with open(index, "rb") as handle:
+                if pickle.load(handle) == numba.__version__:
+                    return True
+        except Exception:  # noqa: BLE001 - unreadable: not compiled code we can use (checked again after copying)
+            continue
+    return False
+
+
+def _copy_to_private(target: Path) -> Path:
+    """Copy a read-only entry and its Numba files into this process's folder, where Numba can also write.
+
+    Numba will not use a cache folder it cannot write: its in-tree locator probes ``__pycache__``
+    with a temporary file and, failing, looks in the user-wide Numba cache instead (or, with no
+    writable home, refuses the module). The copy keeps the index valid: Numba keys it on the
+    module's content hash and the function's name and line, not on the folder.
+    """
+    private = _private_folder()
+    copy = private / target.name
+    shutil.copyfile(target, copy)
+    (private / "__pycache__").mkdir(mode=0o700, exist_ok=True)
+    for numba_file in (target.parent / "__pycache__").glob(f"{target.stem}.*.nb[ic]"):
+        shutil.copyfile(numba_file, private / "__pycache__" / numba_file.name)
+    return copy
+
+
+def _private_folder() -> Path:
+    """This process's temporary cache folder (mode 0700), made on first need and removed at exit."""
+    with _LOCK:
+        if not _PRIVATE or not _PRIVATE[0].is_dir():
+            folder = Path(tempfile.mkdtemp(prefix="symopt-"))
+            _PRIVATE[:] = [folder]
+            atexit.register(_remove_private, folder, os.getpid())
+        return _PRIVATE[0]
+
+
+def _remove_private(folder: Path, owner_pid: int) -> None:
+    if os.getpid() == owner_pid:  # a forked child exiting must not remove its parent's folder
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- corrupt entries --------------------------------------------------------------------------------------------
+
+
+def _heal_numba_files(module, path: Path) -> None:
+    """Move aside Numba index or data files of ``module`` that Numba would fail to unpickle.
+
+    Numba reads them on a function's first call and lets ``pickle.UnpicklingError`` (or
+    ``EOFError``, ...) escape from there; moved aside, the function is simply recompiled.
+    Unpickling them here costs about 2 ms per module (Numba then reads them again).
+    """
+    import numba
+    from numba.core.dispatcher import Dispatcher
+
+    folders = {Path(f.stats.cache_path) for f in vars(module).values()
+               if isinstance(f, Dispatcher) and f.stats.cache_path}
+    for folder in folders:
+        bad, reasons = [], []
+        for index in sorted(folder.glob(f"{path.stem}.*.nbi")):
+            reason = _index_fault(index, numba.__version__)
+            if reason is not None:
+                base = index.name[: -len(".nbi")]
+                bad += [index, *sorted(folder.glob(f"{base}.*.nbc"))]
+                reasons.append(f"{index.name}: {reason}")
+        if bad:
+            _quarantine(bad, path.parent, f"{len(reasons)} Numba cache index(es) of {path.name} in {folder} "
+                        f"cannot be loaded ({'; '.join(reasons)[:300]})", "their functions will be recompiled")
+
+
+def _index_fault(index: Path, version: str) -> str | None:
+    """What Numba would fail on when loading ``index`` or the data files it names; None if nothing."""
+    try:
+        with open(index, "rb") as handle:  # as numba/core/caching.py IndexDataCacheFile._load_index reads it
+            if pickle.load(handle) != version:
+                return None  # another Numba's index: Numba ignores it and rewrites it
+            _stamp, overloads = pickle.loads(handle.read())
+        for name in overloads.values():
+            data = index.parent / name
+            if data.exists():  # a missing data file Numba handles itself (it recompiles)
+                pickle.loads(data.read_bytes())
+    except FileNotFoundError:
+        return None  # removed meanwhile (another process healing it): nothing to load
+    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, Numba would raise it too
+        return f"{type(exc).__name__}: {exc}"[:120]
+    return None
+
+
+def _quarantine(paths: list, folder: Path, why: str, then: str) -> None:
+    """Move ``paths`` into ``folder/corrupt`` (kept for inspection) with a CacheWarning saying why."""
+    aside = folder / QUARANTINE
+    aside.mkdir(mode=0o700, exist_ok=True)
+    tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+    for path in paths:
+        try:
+            os.replace(path, aside / f"{path.name}.{tag}")
+        except FileNotFoundError:
+            pass  # another process moved it first
+        except OSError as exc:
+            raise CacheError(f"{why}, and moving it aside failed ({exc.strerror}); remove {path} by hand or "
+                             "call symopt.clear_cache()") from exc
+    _warn(f"{why}; moved aside to {aside}, {then}")
+
+
+def _warn(message: str) -> None:
+    # Point the warning at the first caller outside symopt, however deep in symopt we are.
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("symopt"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, CacheWarning, stacklevel=level)
+
+
+# --- clearing -----------------------------------------------------------------------------------------------------
+
+
+def _remove_entries(folder: Path) -> int:
+    """Remove what symopt wrote in ``folder``; the bytes freed."""
+    if not folder.is_dir():
+        return 0
+    pycache = folder / "__pycache__"
+    doomed = [*folder.glob("symopt_*.py"), *folder.glob(".symopt_*.tmp"), *folder.glob(".probe-*")]
+    if pycache.is_dir():
+        doomed += pycache.glob("symopt_*")
+    freed = 0
+    try:
+        for path in [*doomed, folder / QUARANTINE]:
+            if path.is_dir() and not path.is_symlink():  # corrupt/, or a folder where a module should be
+                freed += _tree_size(path)
+                shutil.rmtree(path)
+            elif path.is_symlink() or path.exists():
+                freed += path.lstat().st_size
+                path.unlink()
+    except OSError as exc:
+        raise CacheError(f"cannot clear the symopt cache folder {folder}: {exc.strerror} ({exc.filename}); "
+                         "a read-only cache is cleared by whoever can write to it") from exc
+    for empty in (pycache, folder):
+        try:
+            empty.rmdir()
+        except OSError:
+            pass  # not empty (other files) or already gone: leave it
+    return freed
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() or p.is_symlink())
