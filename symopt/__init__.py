@@ -11,6 +11,7 @@
 __version__ = "0.1.0"
 
 from .analyse import Analysis, analyse  # noqa: E402
+from .codegen.cache import clear_cache  # noqa: E402
 from .derive import Derivation, derive  # noqa: E402
 from .errors import (  # noqa: E402
     CacheWarning,
@@ -50,5 +51,5 @@ __all__ = [
     "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
-    "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",
+    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",
 ]
