@@ -197,17 +197,31 @@ def _linear(analysis: Analysis, dataset, precision, cf) -> Result:
     else:
         sol = solve_quadratic(objective, form, dataset, precision)
     wanted = "maximum" if objective.maximize else "minimum"
-    success = sol.curvature.startswith(wanted)
+    # F is at most quadratic here, so it has an optimum unless it is unbounded: there is no optimum exactly
+    # when the stationary point has the wrong curvature, or there is no stationary point at all.
+    success = sol.direction is None and sol.curvature.startswith(wanted)
     fun = objective_value(objective, dataset, sol.x)
     g = gradient_at_point(objective, analysis.derivation, dataset, sol.x)
-    message = sol.note if success else (f"the stationary point is a {sol.curvature}: the objective has no "
-                                        f"{wanted}, so it is unbounded ({sol.note})")
+    if sol.direction is not None:
+        names = [name for name, _ in _names(objective, dataset)]
+        along = ", ".join(f"{name}: {v:.3g}" for name, v in zip(names, sol.direction) if v != 0.0)
+        message = (f"unbounded: the objective has no {wanted} and no stationary point: its quadratic part is "
+                   f"singular and its gradient has a part outside that part's range, so F is linear along the "
+                   f"direction ({along}) and {'rises' if objective.maximize else 'falls'} without bound "
+                   f"{'against' if objective.maximize else 'along'} it. Check the model (a parameter that enters "
+                   f"only linearly?) or add l2= ({sol.note})")
+    elif not success:
+        message = (f"unbounded: the stationary point is a {sol.curvature}: this quadratic objective has no "
+                   f"{wanted}, it is unbounded {'above' if objective.maximize else 'below'}; check maximize= "
+                   f"and the model's sign ({sol.note})")
+    else:
+        message = sol.note
     cf = ClosedForm(cf.status, cf.reason, cf.formula or form.describe(objective.params), sol.note)
     exact = {} if sol.exact is None else {
         name: mpmath.nstr(v, 20) for (name, _), v in zip(_names(objective, dataset), sol.exact)}
     return Result(unflatten(objective, dataset, sol.x), sol.x, fun, "linear",
                   "the gradient is affine in the parameters: one linear solve", cf, success,
-                  "solved" if success else "no_optimum", message, 0, float(np.max(np.abs(g))) if g.size else 0.0,
+                  "solved" if success else "unbounded", message, 0, float(np.max(np.abs(g))) if g.size else 0.0,
                   np.array([fun]), None, None, objective, analysis.derivation, None, precision, exact)
 
 

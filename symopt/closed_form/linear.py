@@ -29,7 +29,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
+from ..errors import DataError, ModelError, PrecisionError, RankDeficiencyWarning
 from ..numeric import evaluate
 from . import normal_equations
 from .size import EXPAND_LIMIT, degree_bound, expansion_size
@@ -70,6 +70,9 @@ class LinearSolution:
     exact: tuple | None  # mpmath values when precision="high"
     note: str
     curvature: str  # "minimum", "maximum", ...
+    # A direction (in the parameters) along which F falls without bound, when the summed Hessian is singular
+    # and the gradient has a part outside its range: then there is no stationary point at all.
+    direction: np.ndarray | None = None
 
 
 def find_linear_form(objective, derivation):
@@ -151,9 +154,43 @@ def design(objective, form, dataset):
                             ("the target part", form.offset, u)]:
         bad = np.flatnonzero(~np.isfinite(col))
         if bad.size:
+            row = int(bad[0])
+            if _overflows(objective, dataset, expr, row):
+                raise overflow_error(objective, dataset, row, f"{what} in the least-squares design, {expr},", expr)
             raise ModelError(f"{what} in the least-squares design, {expr}, is not finite on the data "
-                             f"({col[bad[0]]} at row {int(bad[0])}): the model is undefined there")
+                             f"({col[row]} at row {row}): the model is undefined there")
     return Phi, u, float(form.weight), np.array(objective.penalised)
+
+
+def _overflows(objective, dataset, expr, row: int) -> bool:
+    """Whether ``expr`` is non-finite at ``row`` only because it overflows double precision: evaluated in
+    mpmath (which does not overflow) it is a finite number beyond the largest double (log(0) stays -inf)."""
+    values = {s: mpmath.mpf(float(dataset[s.name][row])) for s in objective.data_symbols}
+    try:
+        with mpmath.workdps(30):
+            value = evaluate(expr, values, "mpmath")
+            return bool(mpmath.isfinite(value)) and abs(value) > np.finfo(float).max
+    except (TypeError, ValueError, ZeroDivisionError, KeyError):
+        return False
+
+
+def overflow_error(objective, dataset, row: int, what: str, expr=None, column: int | None = None) -> DataError:
+    """The DataError for data at ``row`` (of ``X``'s ``column`` for a wide model) whose products overflow
+    double precision in ``what`` (the expression ``expr``: its data arrays are named); it carries the array
+    name and the row as ``array`` and ``row``."""
+    if objective.wide:
+        names = ["X"]
+        shown = f"X[{row}, {column}] = {dataset['X'][row, column]:.6g}"
+    else:
+        used = getattr(expr, "free_symbols", set())
+        names = [s.name for s in objective.data_symbols if s in used] or [s.name for s in objective.data_symbols]
+        shown = ", ".join(f"{n} = {dataset[n][row]:.6g}" for n in names)
+    array = names[0] if len(names) == 1 else ", ".join(names)
+    err = DataError(f"data {array!r} at row {row} ({shown}): {what} overflows double precision there, so the "
+                    f"closed form cannot be formed; scale the data, or check row {row} (an outlier, or a "
+                    f"missing-value code?)")
+    err.array, err.row = array, row
+    return err
 
 
 def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolution:
@@ -174,6 +211,17 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         check_high_precision(n, p)
         return _least_squares_high(objective, form, dataset, Phi, u)
     norms = _column_norms(Phi)
+    wide_offset = int(objective.wide and objective.model.intercept)
+    for j in np.flatnonzero(~np.isfinite(norms)):
+        # The scaling (a power of two at or above the column's norm) needs the column's sum of squares
+        # to stay below 2**2046: a column with an entry near the largest double has no usable scale.
+        row = int(np.argmax(np.abs(Phi[:n, j])))
+        if objective.wide:
+            raise overflow_error(objective, dataset, row, f"the scale of column {j - wide_offset} of X",
+                                 column=int(j - wide_offset))
+        raise overflow_error(objective, dataset, row,
+                             f"the scale of the column of {objective.params[j].name}, {form.columns[j]},",
+                             form.columns[j])
     A = Phi / norms
     S = np.linalg.svd(A, compute_uv=False)
     tol = S[0] * max(A.shape) * np.finfo(float).eps if S.size else 0.0
@@ -195,11 +243,15 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
 def _column_norms(Phi):
     """Column scales: each column's Euclidean norm rounded to a power of two (1 for a zero
     column), so dividing by it is exact. Computed on the column over its largest entry (also
-    a power of two), so columns of size 1e160 or 1e-160 neither overflow nor underflow."""
+    a power of two), so columns of size 1e160 or 1e-160 neither overflow nor underflow. A column whose
+    scale would be 2**1024 or more (an entry or the norm at 2**1023 or above) gets inf."""
     big = np.max(np.abs(Phi), axis=0)
     big[big == 0] = 1.0
-    big = np.ldexp(1.0, np.frexp(big)[1])
-    return np.ldexp(1.0, np.frexp(big * np.linalg.norm(Phi / big, axis=0))[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = np.ldexp(1.0, np.frexp(big)[1])
+        norms = np.ldexp(1.0, np.frexp(big * np.linalg.norm(Phi / big, axis=0))[1])
+    norms[~np.isfinite(big)] = np.inf
+    return norms
 
 
 def _tall_wide(objective, dataset):
@@ -341,9 +393,31 @@ def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
     if precision == "high":
         check_high_precision(n, p)
         return _quadratic_high(objective, form, dataset, pen)
-    A = np.array([math.fsum(_column(h, values, n)) for h in form.hessian]).reshape(p, p) * scale + np.diag(pen)
-    b = np.array([math.fsum(_column(g, values, n)) for g in form.gradient_at_zero]) * scale
+    names = [f"d2l/d{a.name}d{b.name}" for a in objective.params for b in objective.params]
+    A = np.array([_summed(objective, dataset, h, values, f"the Hessian entry {name}, {h},")
+                  for h, name in zip(form.hessian, names)]).reshape(p, p) * scale + np.diag(pen)
+    b = np.array([_summed(objective, dataset, g, values, f"the gradient at zero dl/d{q.name}, {g},")
+                  for g, q in zip(form.gradient_at_zero, objective.params)]) * scale
     return _solve_symmetric(A, -b, objective.maximize)
+
+
+def _summed(objective, dataset, expr, values, what: str) -> float:
+    """The exactly rounded sum of ``expr`` over the rows; a DataError naming the row where the sum (or a
+    term) overflows double precision, a ModelError where the expression is undefined on the data."""
+    col = _column(expr, values, dataset.n_rows)
+    bad = np.flatnonzero(~np.isfinite(col))
+    if bad.size:
+        row = int(bad[0])
+        if _overflows(objective, dataset, expr, row):
+            raise overflow_error(objective, dataset, row, what, expr)
+        raise ModelError(f"{what} is not finite on the data ({col[row]} at row {row}): the model is undefined there")
+    try:
+        total = math.fsum(col)
+    except OverflowError:
+        total = math.inf
+    if not math.isfinite(total):
+        raise overflow_error(objective, dataset, int(np.argmax(np.abs(col))), f"the sum of {what}", expr)
+    return total
 
 
 def _solve_symmetric(A, rhs, maximize) -> LinearSolution:
@@ -356,17 +430,27 @@ def _solve_symmetric(A, rhs, maximize) -> LinearSolution:
     keep = np.abs(lam) > big * p * np.finfo(float).eps
     rank = int(keep.sum())
     cond = float(big / np.min(np.abs(lam))) if np.all(keep) else math.inf
-    xs = V[:, keep] @ ((V[:, keep].T @ (rhs / d)) / lam[keep])
+    bs = rhs / d
+    xs = V[:, keep] @ ((V[:, keep].T @ bs) / lam[keep])
     x = xs / d
     pos, neg = np.any(lam[keep] > 0), np.any(lam[keep] < 0)
     curvature = "saddle" if pos and neg else ("maximum" if neg else "minimum")
     if rank < p:
         curvature += " (flat directions: rank deficient)"
     note = f"symmetric eigensolve of the Jacobi-scaled summed Hessian: rank {rank} of {p}, condition number {cond:.3g}"
-    if rank < p and curvature.startswith("maximum" if maximize else "minimum"):
+    # A theta = rhs has a solution only if rhs is in A's range. A part c of rhs along the flat directions
+    # makes F linear along w = V_flat c / d with slope -|c|**2: F falls without bound along w (rises against
+    # it), with no stationary point anywhere. A consistent system keeps a part of order eps * |rhs| from
+    # rounding; a part above sqrt(eps) * |rhs| is taken to be real.
+    flat = V[:, ~keep].T @ bs
+    direction = None
+    if rank < p and np.linalg.norm(flat) > math.sqrt(np.finfo(float).eps) * np.linalg.norm(bs):
+        w = (V[:, ~keep] @ flat) / d
+        direction = w / np.max(np.abs(w))
+    elif rank < p and curvature.startswith("maximum" if maximize else "minimum"):
         warnings.warn(f"quadratic closed form is rank deficient ({note}); returned the minimum-norm stationary point",
                       RankDeficiencyWarning, stacklevel=4)
-    return LinearSolution(x, rank, p, cond, "double", None, note, curvature)
+    return LinearSolution(x, rank, p, cond, "double", None, note, curvature, direction)
 
 
 def _quadratic_high(objective, form, dataset, pen) -> LinearSolution:
@@ -386,10 +470,14 @@ def _quadratic_high(objective, form, dataset, pen) -> LinearSolution:
         for j in range(p):
             b[j] = -gs[j] * scale
             for k in range(p):
-                A[j, k] = hs[j * p + k] * scale + (mpmath.mpf(repr(pen[j])) if j == k else 0)
+                A[j, k] = hs[j * p + k] * scale + (mpmath.mpf(repr(float(pen[j]))) if j == k else 0)
         try:
             sol = mpmath.lu_solve(A, b)
         except ZeroDivisionError:
+            double = _solve_symmetric(np.array(A.tolist(), dtype=float), np.array(b.tolist(), dtype=float).ravel(),
+                                      objective.maximize)
+            if double.direction is not None:  # no stationary point at all: unbounded, in any precision
+                return double
             raise PrecisionError("the summed Hessian is singular; precision='high' needs a unique stationary point") from None
         exact = tuple(sol[j] for j in range(p))
         lam = mpmath.eigsy(A)[0]

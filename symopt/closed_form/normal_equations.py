@@ -43,19 +43,22 @@ def _cholesky_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
 def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     """Minimise ``||y - c - X beta||^2 + sum(ridge * beta**2)`` (``c`` only when ``center``).
 
-    Returns ``(beta, c, condition)`` or ``None`` (with the condition) when the
-    scaled Gram matrix is too ill-conditioned for the normal equations.
+    Returns ``((beta, c), condition)``, or ``(None, condition)`` when the scaled Gram matrix is too
+    ill-conditioned for the normal equations (or its products of the data overflow: condition inf).
     """
     n, m = X.shape
-    mu = X.mean(axis=0) if center else np.zeros(m)
-    ybar = float(y.mean()) if center else 0.0
     G = np.zeros((m, m))
     b = np.zeros(m)
-    for rows in _blocks(n):
-        Xb = X[rows] - mu
-        G += Xb.T @ Xb
-        b += Xb.T @ (y[rows] - ybar)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+        mu = X.mean(axis=0) if center else np.zeros(m)
+        ybar = float(y.mean()) if center else 0.0
+        for rows in _blocks(n):
+            Xb = X[rows] - mu
+            G += Xb.T @ Xb
+            b += Xb.T @ (y[rows] - ybar)
     G[np.diag_indices(m)] += ridge
+    if not (np.all(np.isfinite(G)) and np.all(np.isfinite(b))):
+        return None, math.inf  # products of the data overflow: the QR path scales the columns first
     d = np.sqrt(np.diag(G))
     d[d == 0] = 1.0
     Gs = G / np.outer(d, d)
