@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -231,7 +232,7 @@ def test_corrupt_entry_is_moved_aside_and_regenerated(warm, fault):
         assert misses == 0  # same text, same Numba stamp: the compiled code is still good
     else:
         assert misses >= 1  # start was recompiled, and its new files load
-        assert cache._index_fault(start_files(warm, "nbi"), __import__("numba").__version__) is None
+        assert cache._index_fault(start_files(warm, "nbi"), numba.__version__) is None
 
 
 # --- a read-only or unusable cache folder ---------------------------------------------------------------------

@@ -48,6 +48,16 @@ _PRIVATE: list[Path] = []  # this process's temporary folder, made on first need
 QUARANTINE = "corrupt"  # subfolder that corrupt entries are moved aside to
 
 
+def _reset_locks_in_child() -> None:
+    # A fork copies locks held by other threads of the parent, which no thread of the child will release.
+    global _LOCK, _LOCKS
+    _LOCK, _LOCKS = threading.Lock(), {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
+
+
 def cache_dir() -> Path:
     """``SYMOPT_CACHE_DIR``, else the user cache folder of this platform, plus ``symopt``."""
     override = os.environ.get("SYMOPT_CACHE_DIR")
