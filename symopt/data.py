@@ -11,8 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from .errors import DataError
+from .numeric import evaluate
+from .parse import show
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,12 @@ def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.
         try:
             raw = raw.astype(float)
         except (TypeError, ValueError, OverflowError):
-            sample = next((v for v in raw.ravel() if not is_number(v)), None)
+            flat = list(raw.ravel())
+            index, sample = next(((i, v) for i, v in enumerate(flat) if not is_number(v)), (None, None))
+            if _too_large(sample):
+                where = f" at row {index}" if raw.ndim == 1 else f" (item {index} in row-major order)"
+                raise DataError(f"data {name!r} holds a number too large for double precision{where} "
+                                f"(about {_magnitude(sample)}; the largest double is about 1.8e+308): rescale it") from None
             raise DataError(
                 f"data {name!r} is not numeric (dtype {raw.dtype}); first non-numeric value: {_short(sample)}"
             ) from None
@@ -72,12 +80,29 @@ def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.
     if bad.any():
         pos = np.argwhere(bad)[0]
         where = int(pos[0]) if ndim == 1 else (int(pos[0]), int(pos[1]))
-        kind = "NaN" if np.isnan(arr[tuple(pos)]) else "inf"
+        kind = repr(float(arr[tuple(pos)]))  # 'nan', 'inf' or '-inf'
+        kind = "NaN" if kind == "nan" else kind
         raise DataError(
             f"data {name!r} has {int(bad.sum())} non-finite value(s); the first is {kind} at "
             f"{'row' if ndim == 1 else '(row, column)'} {where}. Remove or impute them: symopt drops nothing silently"
         )
     return arr
+
+
+def _too_large(v) -> bool:
+    """An integer (or other number) that ``float`` refuses for its size alone (10**400)."""
+    try:
+        float(v)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
+def _magnitude(v) -> str:
+    digits = len(str(abs(int(v)))) if isinstance(v, int) else None
+    return f"1e+{digits - 1}" if digits else _short(v, 30)
 
 
 def is_number(v) -> bool:
@@ -103,7 +128,62 @@ def prepare(objective, data) -> Dataset:
         raise DataError(f"data arrays have different numbers of rows ({desc}); every array needs one value per row")
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
+    _check_data_terms(objective, arrays, n_rows)
     return Dataset(arrays, n_rows)
+
+
+def _check_indexes(given: dict) -> None:
+    """pandas objects are matched by position, so their indexes must be equal: refuse them otherwise.
+
+    Aligning on the index (as pandas arithmetic does) would turn rows present in one array and not
+    the other into NaN; matching by position when the indexes differ would pair the wrong rows.
+    """
+    indexed = [(name, value.index) for name, value in given.items() if _pandas_index(value) is not None]
+    for (first, index), (name, other) in zip(indexed, indexed[1:]):
+        if not index.equals(other):
+            raise DataError(
+                f"data {first!r} and {name!r} are pandas objects with different indexes (for example "
+                f"{_index_example(index, other)}); symopt pairs rows by position, so it refuses to guess: "
+                f"align them first (df.loc[common], or .reset_index(drop=True) on both if the order is right)")
+
+
+def _pandas_index(value):
+    index = getattr(value, "index", None)
+    return index if type(index).__module__.startswith("pandas") else None
+
+
+def _index_example(a, b) -> str:
+    if len(a) != len(b):
+        return f"{len(a)} vs {len(b)} labels"
+    for i, (u, v) in enumerate(zip(a, b)):
+        if u != v:
+            return f"row {i} is labelled {_short(u, 20)} in one and {_short(v, 20)} in the other"
+    return "their index types differ"
+
+
+def _check_data_terms(objective, arrays: dict, n_rows: int) -> None:
+    """A per-sample term with no parameter in it (``lgamma(y + 1)`` in a Poisson likelihood) must be
+    finite on every row: where it is not, the data are outside the objective's domain, and no choice
+    of parameters can help. Said here, naming the term and the row, before any solver runs."""
+    if objective.wide or objective.network:
+        return
+    params = set(objective.params)
+    for term in sp.Add.make_args(objective.per_sample):
+        symbols = term.free_symbols
+        if not symbols or symbols & params:
+            continue
+        try:
+            values = np.broadcast_to(evaluate(term, {s: arrays[s.name] for s in symbols}), (n_rows,))
+        except Exception:  # a function the evaluator lacks: the solver paths report it
+            continue
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            row = int(bad[0])
+            at = ", ".join(f"{s.name} = {float(arrays[s.name][row])!r}" for s in sorted(symbols, key=str))
+            hint = " (negative counts in a Poisson likelihood?)" if term.has(sp.loggamma) else ""
+            raise DataError(f"the objective's term {show(term, 60)}, which has no parameter in it, is "
+                            f"{float(values[row])!r} at row {row} ({at}; {bad.size} row(s) in all): the data are "
+                            f"outside the objective's domain{hint}; fix or drop those rows")
 
 
 def _named(objective, data) -> dict:
@@ -133,6 +213,7 @@ def _named(objective, data) -> dict:
         raise DataError(
             f"data has no array named {missing[0]!r}{hint}; the objective needs {', '.join(needed)} "
             f"and data has {', '.join(_short(k, 30) for k in keys) or 'nothing'}")
+    _check_indexes({n: data[n] for n in needed})
     return {n: _as_float_array(n, data[n], 1) for n in needed}
 
 
@@ -171,13 +252,16 @@ def _pair(data, target: str, what: str):
     if isinstance(data, tuple):
         if len(data) != 2:
             raise DataError(f"data for {what} is (X, {target}); got a tuple of {len(data)} items")
-        return data
-    if isinstance(data, Mapping):
+        X, y = data
+    elif isinstance(data, Mapping):
         missing = [n for n in ("X", target) if n not in data]
         if missing:
             raise DataError(f"data has no array named {missing[0]!r}; {what} needs 'X' and {target!r}")
-        return data["X"], data[target]
-    raise DataError(f"data for {what} is (X, {target}) or a mapping with 'X' and {target!r}")
+        X, y = data["X"], data[target]
+    else:
+        raise DataError(f"data for {what} is (X, {target}) or a mapping with 'X' and {target!r}")
+    _check_indexes({"X": X, target: y})
+    return X, y
 
 
 def _check_labels(objective, arrays: dict) -> None:

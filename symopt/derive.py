@@ -28,6 +28,7 @@ class Derivation:
     gradient: tuple  # per-sample gradient w.r.t. params, or (dl/deta,) for a wide model
     hessian: sp.Matrix | None  # per-sample Hessian, or [[d2l/deta2]] for a wide model
     hessian_note: str = ""
+    notes: tuple = ()  # what the derivation assumed, in words (a DiracDelta taken as 0, say)
 
     @property
     def params(self) -> tuple:
@@ -65,6 +66,7 @@ class Derivation:
                         lines.append(f"d2l/d{p.name}d{o.params[j].name} = {fmt(self.hessian[i, j])}")
             elif self.hessian_note:
                 lines.append(f"Hessian: {self.hessian_note}")
+        lines.extend(f"note: {note}" for note in self.notes)
         if o.l2:
             lines.append(f"penalty: {'-' if o.maximize else '+'}{o.l2!r} * sum of squared "
                          f"{'coef' if o.wide else 'penalised parameters'}; gradient {'-' if o.maximize else '+'}2*l2*theta")
@@ -112,16 +114,40 @@ def derive(objective: Objective) -> Derivation:
         d2 = _closed(sp.diff(d1, ETA), ell, "Hessian")
         return Derivation(objective, ell, (d1,), sp.Matrix([[d2]]))
     params = objective.params
-    gradient = tuple(_closed(sp.diff(ell, p), ell, "gradient") for p in params)
+    deltas: set = set()
+    gradient = tuple(_almost_everywhere(_closed(sp.diff(ell, p), ell, "gradient"), deltas) for p in params)
     if len(params) > MAX_HESSIAN_PARAMS:
         return Derivation(objective, ell, gradient, None,
-                          f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})")
+                          f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})",
+                          _delta_notes(deltas))
     n = len(params)
     h = sp.zeros(n, n)
     for i in range(n):
         for j in range(i, n):
-            h[i, j] = h[j, i] = _closed(sp.diff(gradient[i], params[j]), ell, "Hessian")
-    return Derivation(objective, ell, gradient, h)
+            h[i, j] = h[j, i] = _almost_everywhere(_closed(sp.diff(gradient[i], params[j]), ell, "Hessian"), deltas)
+    return Derivation(objective, ell, gradient, h, notes=_delta_notes(deltas))
+
+
+def _almost_everywhere(derivative: sp.Expr, seen: set) -> sp.Expr:
+    """``derivative`` with every ``DiracDelta(u)`` set to 0 (recorded in ``seen``).
+
+    abs(u) differentiates to sign(u) and then to 2*DiracDelta(u): zero wherever u != 0, which is
+    everywhere but a set of measure zero, and what any numeric derivative of abs gives. L1 and
+    Huber-like losses are common; the derivation says so (:func:`_delta_notes`).
+    """
+    deltas = derivative.atoms(sp.DiracDelta)
+    if not deltas:
+        return derivative
+    seen.update(deltas)
+    return derivative.xreplace({d: sp.Integer(0) for d in deltas})
+
+
+def _delta_notes(deltas: set) -> tuple:
+    if not deltas:
+        return ()
+    args = ", ".join(sorted({show(d.args[0], 40) for d in deltas}))
+    return (f"DiracDelta({args}) (from differentiating abs or sign) is taken as 0: true wherever its "
+            f"argument is not 0, that is almost everywhere; at a kink the derivatives are one-sided",)
 
 
 def _closed(derivative: sp.Expr, ell: sp.Expr, which: str) -> sp.Expr:

@@ -13,7 +13,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError, ParseError
-from .parse import DOUBLE_MAX, DOUBLE_TINY, NON_FINITE, check_name, constant_problem, parse_expression, show
+from .parse import (DOUBLE_MAX, DOUBLE_TINY, MAX_DEPTH, NON_FINITE, check_name, constant_problem, expression_depth,
+                    parse_expression, show)
 
 #: Longest expression text quoted in an error message.
 SHOWN = 120
@@ -96,6 +97,9 @@ def _from_object(expr, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
                          "state one expression (a LinearModel takes matrix data)")
     if not isinstance(expr, sp.Basic):
         raise ModelError(f"the {what} must be text or a SymPy expression, not {type(expr).__name__}")
+    if expression_depth(expr) > MAX_DEPTH:
+        raise ModelError(f"the {what} is nested deeper than {MAX_DEPTH} levels; symopt (and SymPy's own "
+                         "recursive algorithms) allow no more: simplify it or introduce intermediate features")
     if not isinstance(expr, sp.Expr):
         shown = show(expr, SHOWN)
         if isinstance(expr, sp.core.relational.Relational):

@@ -10,6 +10,7 @@ printer it never guesses: an unknown function is an error naming it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,10 +38,17 @@ def _np_softplus(z):
     return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
-def _np_loggamma(z):
-    from math import lgamma
+def _lgamma(v: float) -> float:
+    """``math.lgamma``, but inf at the poles 0, -1, -2, ... (where |Gamma| is infinite) and past
+    overflow, as the compiled code's lgamma gives, instead of raising."""
+    try:
+        return math.lgamma(v)
+    except (ValueError, OverflowError):
+        return math.inf
 
-    return np.vectorize(lgamma, otypes=[float])(z)
+
+def _np_loggamma(z):
+    return np.vectorize(_lgamma, otypes=[float])(z)
 
 
 def _np_erf(z):
@@ -53,7 +61,7 @@ _NUMPY = {
     sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
     sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.asin: np.arcsin,
     sp.acos: np.arccos, sp.atan: np.arctan, sp.sinh: np.sinh, sp.cosh: np.cosh,
-    sp.tanh: np.tanh, sp.Abs: np.abs, sp.erf: _np_erf, sp.loggamma: _np_loggamma,
+    sp.tanh: np.tanh, sp.Abs: np.abs, sp.sign: np.sign, sp.erf: _np_erf, sp.loggamma: _np_loggamma,
     sigmoid: _np_sigmoid, softplus: _np_softplus,
 }
 
@@ -62,7 +70,7 @@ _MPMATH = {
     expm1: mpmath.expm1, sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan,
     sp.asin: mpmath.asin, sp.acos: mpmath.acos, sp.atan: mpmath.atan,
     sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh, sp.tanh: mpmath.tanh,
-    sp.Abs: abs, sp.erf: mpmath.erf, sp.loggamma: mpmath.loggamma,
+    sp.Abs: abs, sp.sign: mpmath.sign, sp.erf: mpmath.erf, sp.loggamma: mpmath.loggamma,
     sigmoid: lambda z: 1 / (1 + mpmath.exp(-z)),
     softplus: lambda z: mpmath.log1p(mpmath.exp(z)) if z < 0 else z + mpmath.log1p(mpmath.exp(-z)),
 }
@@ -114,9 +122,10 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Any], backend: str = "num
             if exp == sp.Rational(1, 2):
                 return np.sqrt(walk(base)) if backend == "numpy" else mpmath.sqrt(walk(base))
             if exp.is_Integer and backend == "numpy":
-                b = walk(base)
-                k = int(exp)
-                return np.power(b, float(k)) if k < 0 else b**k
+                # np.power, not **: a Python float ** int raises OverflowError where a double gives inf
+                return np.power(np.asarray(walk(base), dtype=float), float(int(exp)))
+            if backend == "numpy":  # a negative float ** a fraction is complex in Python; nan in a double
+                return np.power(np.asarray(walk(base), dtype=float), walk(exp))
             return walk(base) ** walk(exp)
         func = type(e)
         if func in table:

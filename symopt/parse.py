@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import re
 import sys
 
 import sympy as sp
@@ -60,7 +61,9 @@ CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
 MAX_LENGTH = 10_000
 MAX_NODES = 5_000
-MAX_DEPTH = 200
+#: Nesting allowed in text and in SymPy objects. SymPy recurses several frames per level: measured here,
+#: exp() nested 150 deep overflows Python's stack in ``diff``, 120 deep passes every stage.
+MAX_DEPTH = 100
 MAX_EXPONENT = 1_000
 #: lgamma of a larger whole or half-integer constant is refused (SymPy makes it log(n!), past any double).
 MAX_LGAMMA = 171
@@ -167,15 +170,25 @@ def excerpt(text: str, at: int | None = None) -> str:
             + f" ({len(text)} characters)")
 
 
+def source_lines(text: str) -> list[tuple[int, str]]:
+    """``(offset, line)`` for each line of ``text``, split where Python's parser splits: at
+    ``\\r\\n``, ``\\r`` and ``\\n`` (so its line numbers index this list)."""
+    out, start = [], 0
+    for match in re.finditer(r"\r\n|\r|\n", text):
+        out.append((start, text[start:match.start()]))
+        start = match.end()
+    out.append((start, text[start:]))
+    return out
+
+
 def _position(text: str, lineno: int | None, col: int | None) -> tuple[int | None, str]:
     """Offset into ``text`` and 'at column c' (or 'at line l, column c') for a 1-based line and 0-based column."""
     if not lineno or col is None or col < 0:
         return None, ""
-    lines = text.split("\n")
+    lines = source_lines(text)
     if lineno > len(lines):
         return len(text), " at the end of the text"
-    line = lines[lineno - 1]
-    start = sum(len(x) + 1 for x in lines[: lineno - 1])
+    start, line = lines[lineno - 1]
     where = f" at column {col + 1}" if lineno == 1 else f" at line {lineno}, column {col + 1}"
     if col >= len(line) and lineno == len(lines):
         where += " (the end of the text)"
@@ -207,6 +220,17 @@ def _syntax_error(text: str, exc: SyntaxError) -> ParseError:
     return ParseError(f"cannot parse {excerpt(text, at)}: {exc.msg}{where}{hint}")
 
 
+def expression_depth(expr: sp.Basic) -> int:
+    """Levels of nesting in a SymPy expression tree (a symbol is 1), counted without recursion."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:  # past the limit the answer is already known
+            stack.extend((arg, depth + 1) for arg in node.args)
+    return deepest
+
+
 def _too_deep(text: str) -> ParseError:
     return ParseError(f"cannot parse {excerpt(text)}: the expression is nested too deeply for Python's parser "
                       f"(a long run of signs, powers or parentheses); symopt allows {MAX_DEPTH} levels")
@@ -232,6 +256,11 @@ def constant_problem(value: sp.Expr) -> str | None:
     try:
         result = float(evaluate(value, {}))
     except Exception:  # a function the evaluator does not know: the printer will say so later
+        result = None
+    if value.is_real is False and (result is None or math.isnan(result)):
+        # (-8)**(1/3) is 2*(-1)**(1/3) to SymPy: complex, with no I in it
+        return f"has no real value (it is complex: SymPy gives {show(value)}); symopt works in real numbers"
+    if result is None:
         return None
     if math.isnan(result):
         return "has no real value (it is nan in double precision): check its argument"
@@ -266,8 +295,9 @@ class _Builder:
 
     def fail(self, node: ast.AST, message: str, error: type = ParseError) -> Exception:
         lineno, col = getattr(node, "lineno", None), getattr(node, "col_offset", None)
-        if lineno and col is not None:  # ast columns count UTF-8 bytes
-            line = self.text.split("\n")[lineno - 1]
+        lines = source_lines(self.text)
+        if lineno and col is not None and lineno <= len(lines):  # ast columns count UTF-8 bytes
+            line = lines[lineno - 1][1]
             col = len(line.encode()[:col].decode(errors="ignore"))
         at, where = _position(self.text, lineno, col)
         return error(f"in {excerpt(self.text, at)}{where}: {message}")

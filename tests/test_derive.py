@@ -61,3 +61,23 @@ def test_a_derivative_sympy_leaves_unevaluated_is_a_model_error():
     undefined = symopt.squared_loss(symopt.Model(sp.Function("f")(a * x) + b, [a, b]))
     with pytest.raises(ModelError, match="cannot differentiate f in closed form"):
         symopt.derive(undefined)
+
+
+def test_abs_differentiates_to_sign_and_the_delta_is_zero_almost_everywhere():
+    o = symopt.Objective("abs(y - a*x)", "a")
+    d = symopt.derive(o)
+    assert not d.hessian.has(sp.DiracDelta) and d.hessian[0, 0] == 0
+    assert d.gradient[0].has(sp.sign)
+    assert "DiracDelta(a*x - y) (from differentiating abs or sign) is taken as 0" in str(d)
+
+
+def test_an_l1_fit_runs_in_generated_code(rng):
+    """abs in an iterative objective used to fail with a PrinterError about DiracDelta."""
+    import numpy as np
+
+    x = np.arange(1.0, 8.0)
+    y = 2 * x + np.array([0.1, -0.2, 0.3, 0.05, -0.1, 0.0, 5.0])  # one outlier, which L1 shrugs off
+    result = symopt.solve(symopt.Objective("abs(y - a*x)", "a"), {"x": x, "y": y}, optimizer=symopt.LBFGS(),
+                          method="iterative", progress=False)
+    assert "sign" in result.source and "DiracDelta" not in result.source
+    assert abs(result.params["a"] - 2.0) < 0.05  # least squares gives 2.21

@@ -291,3 +291,23 @@ def test_bad_parameters_are_refused_before_training(tiny_fit):
         symopt.solve(objective, data, x0={**net.unflatten(net.initial()), "b1": "zero"}, progress=False)
     with pytest.raises(symopt.ModelError, match="flat array of .* real numbers"):
         symopt.gradient(objective, data, ["a"] * net.size())
+
+
+def test_an_activation_the_generated_code_cannot_evaluate_is_refused_when_the_network_is_built():
+    """The rule is the code printer's: lgamma prints, its derivative polygamma does not (yet)."""
+    import sympy as sp
+
+    with pytest.raises(symopt.ModelError, match=r"activation loggamma\(z\) cannot be used: its derivative "
+                                                r"\(polygamma\(0, z\)\) has no form the generated code can evaluate"):
+        symopt.Network(2, [symopt.Dense(3, "lgamma(z)"), symopt.Dense(1)])
+    z = sp.Symbol("z", real=True)
+    with pytest.raises(symopt.ModelError, match=r"the activation \(has no form|cannot be used: the activation"):
+        symopt.Network(2, [symopt.Dense(3, sp.besselj(0, z)), symopt.Dense(1)])
+    assert symopt.Network(2, [symopt.Dense(3, "abs(z) + erf(z)"), symopt.Dense(1)]).activations[0].name == "Abs(z) + erf(z)"
+
+
+def test_activation_errors_quote_the_text_to_a_bounded_length():
+    for text in ["Relu" + "x" * 5000, "a*b" + "+a" * 3000, "q" * 1_000_000]:
+        with pytest.raises(symopt.errors.SymoptError) as info:
+            symopt.Network(2, [symopt.Dense(3, text), symopt.Dense(1)])
+        assert len(str(info.value)) < 400

@@ -138,3 +138,46 @@ def test_lgamma_of_a_large_whole_number_is_refused_not_computed():
     with pytest.raises(ParseError, match=r"lgamma\(\) of a whole or half-integer constant above 171"):
         parse_expression("a*lgamma(10**20)")
     assert parse_expression("lgamma(x) + lgamma(2.5)").has(sp.loggamma)
+
+
+def test_a_carriage_return_before_a_rejected_node_gives_its_line():
+    """Python's parser counts '\\r' as a line break: the position must too (it was an IndexError)."""
+    with pytest.raises(ParseError, match=r"at line 3, column 3: attribute access"):
+        symopt.Model("(a\r*x\r+ b.c)", "a")
+    with pytest.raises(ParseError, match=r"at line 2, column 3: attribute"):
+        parse_expression("(a\r\n+ b.c)")
+
+
+@pytest.mark.parametrize("text", ["exp(" * 195 + "a*x" + ")" * 195, "sin(" * 120 + "a*x" + ")" * 120])
+def test_nesting_that_sympy_cannot_handle_is_refused_when_parsed(text):
+    with pytest.raises(ParseError, match="nested deeper than 100 levels"):
+        symopt.Model(text, "a")
+
+
+def test_nesting_within_the_limit_is_derived():
+    model = symopt.Model("exp(" * 90 + "a*x" + ")" * 90, "a")
+    assert symopt.derive(symopt.squared_loss(model)).gradient[0].has(sp.exp)
+
+
+def test_a_deep_sympy_object_is_refused_too():
+    a, x = sp.symbols("a x", real=True)
+    expr = a * x
+    for _ in range(150):
+        expr = sp.exp(expr)
+    with pytest.raises(symopt.errors.ModelError, match="nested deeper than 100 levels"):
+        symopt.Model(expr, [a])
+
+
+def test_a_constant_past_double_precision_is_refused_not_an_overflow_later():
+    with pytest.raises(symopt.errors.ModelError, match=r"\(1e300\+pi\)\*\*2 is too large for a double"):
+        symopt.Model("a*x + (1e300+pi)**2", "a")
+
+
+@pytest.mark.parametrize("text", ["a*exp(x) + (-8)**(1/3)", "a*x + (-1)**(1/4)", "a*x + log(-2)"])
+def test_complex_constants_are_refused(text):
+    with pytest.raises(symopt.errors.ModelError, match="complex"):
+        symopt.Model(text, "a")
+
+
+def test_a_real_odd_root_is_written_with_a_real_base():
+    assert symopt.Model("a*x + 8**(1/3)", "a").expr == sp.Symbol("a", real=True) * sp.Symbol("x", real=True) + 2
