@@ -49,7 +49,8 @@ class RankDeficiencyWarning(UserWarning):
 
 
 class CacheWarning(UserWarning):
-    """The code cache could not be used; code was compiled in a temporary folder."""
+    """The code cache could not be used as it is: a corrupt entry was moved aside and regenerated,
+    or code was compiled in a temporary folder."""
 
 
 class DiagnosticWarning(UserWarning):

@@ -21,7 +21,11 @@ EXACT_SUM_ROWS = 100_000
 
 def _summed(expr, values, n_rows) -> tuple[float, float]:
     col = np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n_rows,))
-    total = math.fsum(col) if n_rows <= EXACT_SUM_ROWS else float(np.sum(col))
+    exact = n_rows <= EXACT_SUM_ROWS and np.isfinite(col).all()  # fsum raises on inf - inf and on overflow
+    try:
+        total = math.fsum(col) if exact else float(np.sum(col))
+    except OverflowError:  # finite terms whose sum passes the largest double
+        total = float(np.sum(col))
     return total, float(np.sum(np.abs(col)))
 
 
