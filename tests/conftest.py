@@ -4,6 +4,7 @@ solvers compile once per run and never touch the user's cache."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,9 +14,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_SESSION_CACHE: list[str] = []
+
+
 def pytest_configure(config):
     if "SYMOPT_TEST_KEEP_CACHE" not in os.environ:
-        os.environ["SYMOPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="symopt-test-cache-")
+        folder = tempfile.mkdtemp(prefix="symopt-test-cache-")
+        os.environ["SYMOPT_CACHE_DIR"] = folder
+        _SESSION_CACHE.append(folder)
+
+
+def pytest_unconfigure(config):
+    for folder in _SESSION_CACHE:  # the session's compiled code is not left behind in /tmp
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def nist_dir() -> Path:
