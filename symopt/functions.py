@@ -33,8 +33,9 @@ class sigmoid(sp.Function):  # noqa: N801 - reads like the maths
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
-        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        text = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return text if exp is None else r"%s^{%s}" % (text, exp)  # sigmoid(z)**2: SymPy passes the power
 
 
 class softplus(sp.Function):  # noqa: N801
@@ -57,8 +58,9 @@ class softplus(sp.Function):  # noqa: N801
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
-        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        text = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+        return text if exp is None else r"%s^{%s}" % (text, exp)
 
 
 class exp_neg_abs(sp.Function):  # noqa: N801

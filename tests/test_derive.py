@@ -81,3 +81,10 @@ def test_an_l1_fit_runs_in_generated_code(rng):
                           method="iterative", progress=False)
     assert "sign" in result.source and "DiracDelta" not in result.source
     assert abs(result.params["a"] - 2.0) < 0.05  # least squares gives 2.21
+
+
+def test_latex_of_a_power_of_sigmoid_or_softplus():
+    """SymPy hands the power to _latex (found by tests/test_fuzz.py: a TypeError before)."""
+    latex = symopt.derive(symopt.Objective("sigmoid(a)*x", "a")).latex()
+    assert r"\sigma\left(a\right)^{2}" in latex
+    assert sp.latex(symopt.functions.softplus(sp.Symbol("a")) ** 3) == r"\operatorname{softplus}\left(a\right)^{3}"
