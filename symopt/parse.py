@@ -65,6 +65,8 @@ MAX_NODES = 5_000
 #: exp() nested 150 deep overflows Python's stack in ``diff``, 120 deep passes every stage.
 MAX_DEPTH = 100
 MAX_EXPONENT = 1_000
+#: A constant raised to a fraction whose denominator is larger than this becomes a 17-digit number.
+MAX_ROOT = 1_000
 #: lgamma of a larger whole or half-integer constant is refused (SymPy makes it log(n!), past any double).
 MAX_LGAMMA = 171
 #: Error messages quote at most this many characters of the text.
@@ -376,8 +378,25 @@ class _Builder:
                 raise self.fail(node, f"exponents are limited to {MAX_EXPONENT} in size")
             if left.is_Number and right.is_Number and abs(left) > 10**6 and right > 30:
                 raise self.fail(node, "the constant power is too large")
+            if left.is_number and right.is_Rational and right.q > MAX_ROOT:
+                return self.numeric_root(node, left, right)
             return left**right
         raise self.fail(node, f"the operator {op.__name__} is not allowed")
+
+    def numeric_root(self, node: ast.AST, base: sp.Expr, exponent: sp.Rational) -> sp.Expr:
+        """``base**exponent`` for a constant base and a fraction with a denominator past :data:`MAX_ROOT`
+        (``2**0.0001``, ``1e-30**1e-30``), as a 17-digit number. Kept exact, it would be an algebraic
+        number of that degree, and SymPy's assumptions would build its minimal polynomial (with a
+        denominator of 10**30 that exhausts memory)."""
+        if base.is_negative:
+            raise self.fail(node, f"{clip(ast.get_source_segment(self.text, node) or '')} has no real value "
+                                  "(a negative number to a fractional power is complex); symopt works in real "
+                                  "numbers", ModelError)
+        try:
+            value = sp.Float(sp.N(base, 30), 30) ** sp.Float(sp.N(exponent, 30), 30)
+        except (ValueError, TypeError, OverflowError):
+            raise self.fail(node, "cannot evaluate this constant power", ModelError) from None
+        return sp.Float(value, 17)
 
     def call(self, node: ast.Call, depth: int) -> sp.Expr:
         if not isinstance(node.func, ast.Name):

@@ -181,3 +181,21 @@ def test_complex_constants_are_refused(text):
 
 def test_a_real_odd_root_is_written_with_a_real_base():
     assert symopt.Model("a*x + 8**(1/3)", "a").expr == sp.Symbol("a", real=True) * sp.Symbol("x", real=True) + 2
+
+
+@pytest.mark.parametrize("text", ["(1e-30**1e-30)**(-(x - a))", "a*(x - 1e-300**1e-300)", "a*x + sqrt(2)**(1/10**20)"])
+def test_a_constant_to_a_fraction_with_a_huge_denominator_is_a_number(text):
+    """Kept exact, 1e-30**1e-30 is an algebraic number of degree 10**30: SymPy's assumptions tried to
+    build its minimal polynomial and used up 23 GB (found by tests/test_fuzz.py). It is a 17-digit number."""
+    model = symopt.Model(text, "a")
+    assert model.expr.atoms(sp.Float) and not any(p.is_Pow and p.exp.is_Rational and p.exp.q > 1000
+                                                  for p in sp.preorder_traversal(model.expr))
+    symopt.derive(symopt.squared_loss(model))
+
+
+def test_small_roots_stay_exact_and_negative_bases_are_refused():
+    assert symopt.Model("a*x + 2**(1/3)", "a").expr.has(sp.Pow(2, sp.Rational(1, 3)))
+    (number,) = symopt.Model("a*x + 2**0.0001", "a").expr.atoms(sp.Float)
+    assert float(number) == 2**0.0001
+    with pytest.raises(symopt.errors.ModelError, match=r"\(-2\)\*\*0.0001 has no real value"):
+        symopt.Model("a*x + (-2)**0.0001", "a")
