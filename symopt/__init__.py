@@ -8,12 +8,12 @@
     2.0
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: E402,F401
 from .analyse import Analysis, analyse  # noqa: E402
 from .codegen.cache import clear_cache  # noqa: E402
 from .derive import Derivation, derive  # noqa: E402
 from .errors import (  # noqa: E402
+    CacheError,
     CacheWarning,
     CodegenError,
     ConvergenceWarning,
@@ -48,7 +48,7 @@ from .solve import gradient, solve  # noqa: E402
 __all__ = [
     "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
     "Activation", "Dense", "Network", "cross_entropy", "gradient",
-    "Analysis", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
+    "Analysis", "CacheError", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
     "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import sympy as sp
 
-from .. import __version__
+from .._version import __version__
 from ..network import Z
 from .printer import print_block
 from .render import TEMPLATE_VERSION, Rendered, render_checked

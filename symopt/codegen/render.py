@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import sympy as sp
 
-from .. import __version__
+from .._version import __version__
 from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
