@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .errors import ModelError
+from .errors import ModelError, PrinterError
 from .functions import sigmoid, softplus
 from .model import as_expression
 from .parse import clip, show
+from .printer import print_block
 from .optimizers.base import plain_number
 
 #: The symbol every activation is written in.
@@ -63,9 +64,6 @@ def _closed_derivative(expr: sp.Expr) -> sp.Expr:
 def _check_printable(expr: sp.Expr, derivative: sp.Expr) -> None:
     """Refuse, when the network is stated, an activation the generated code could not evaluate:
     the rule is the code printer's own (the same one that prints the trainer), not a list of names."""
-    from .codegen.printer import print_block  # the printer is the authority on what compiles
-    from .errors import PrinterError
-
     for what, e in (("the activation", expr), ("its derivative", derivative)):
         try:
             print_block([e], {Z: "z"})

@@ -14,7 +14,7 @@ import sympy as sp
 
 import symopt
 from symopt.codegen import cache
-from symopt.codegen.printer import NumbaPrinter
+from symopt.printer import NumbaPrinter
 from symopt.codegen.render import render
 from symopt.data import prepare
 from symopt.errors import PrinterError
@@ -106,7 +106,7 @@ def test_split_log1p_terms():
     """Only c * log1p(u) with u known >= 0 is split off; everything else stays in the rest."""
     from sympy.codegen.cfunctions import log1p
 
-    from symopt.codegen.printer import split_log1p_terms
+    from symopt.printer import split_log1p_terms
     from symopt.functions import exp_neg_abs
 
     eta = sp.Symbol("eta", real=True)

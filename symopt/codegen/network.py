@@ -10,7 +10,7 @@ import sympy as sp
 
 from .._version import __version__
 from ..network import Z
-from .printer import print_block
+from ..printer import print_block
 from .render import TEMPLATE_VERSION, Rendered, render_checked
 
 A = sp.Symbol("a", real=True)

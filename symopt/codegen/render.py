@@ -21,7 +21,7 @@ from .._version import __version__
 from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
-from .printer import print_block, split_log1p_terms
+from ..printer import print_block, split_log1p_terms
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.

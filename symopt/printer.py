@@ -1,9 +1,11 @@
 """A strict SymPy printer for Numba code.
 
-Prints mathematics only: loops and layout live in the templates. Every
-symbol must have a code name (parameters and data are renamed so user names
-can never collide with generated ones or with Python keywords), and a
-function the printer has no numerically safe form for is an error that
+Prints mathematics only: loops and layout live in the templates. It sits on
+the ground floor, beside the numeric evaluator (``numeric.py``), because the
+entities ask it too: a ``Network`` refuses, when it is built, an activation
+whose derivative it cannot print. Every symbol must have a code name
+(parameters and data are renamed so user names can never collide with
+generated ones or with Python keywords), and a function the printer has no numerically safe form for is an error that
 names it, never silently wrong code. ``sigmoid``, ``softplus`` and ``tanh``
 are rewritten first into stable forms around a shared ``exp(-|z|)``
 (:func:`symopt.functions.stable_forms`).
@@ -14,8 +16,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import PrinterError
-from ..functions import stable_forms
+from .errors import PrinterError
+from .functions import stable_forms
 
 
 class NumbaPrinter(PythonCodePrinter):
