@@ -20,8 +20,10 @@ from .parse import (DOUBLE_MAX, DOUBLE_TINY, MAX_DEPTH, NON_FINITE, check_name, 
 SHOWN = 120
 
 
-def params(names: str | Iterable[str], *, positive: bool = False) -> tuple[sp.Symbol, ...]:
-    """Parameter symbols: ``params("a b")`` -> ``(a, b)``, real-valued.
+def params(names: str | Iterable[str], *, positive: bool = False) -> sp.Symbol | tuple[sp.Symbol, ...]:
+    """Parameter symbols, real-valued: ``params("a b")`` -> ``(a, b)``; one name gives the symbol
+    itself, ``params("k")`` -> ``k``, as ``sympy.symbols`` does (``params("k,")`` or ``params(["k"])``
+    give a 1-tuple).
 
     ``positive=True`` declares them positive: closed-form candidates outside
     that domain are rejected (useful for a variance or a rate).
@@ -30,7 +32,9 @@ def params(names: str | Iterable[str], *, positive: bool = False) -> tuple[sp.Sy
         raise ModelError(f"positive must be True or False, got {positive!r}")
     names_list = _split_names(names)
     assumptions = {"positive": True} if positive else {"real": True}
-    return tuple(sp.Symbol(check_name(n, "parameter name"), **assumptions) for n in names_list)
+    symbols = tuple(sp.Symbol(check_name(n, "parameter name"), **assumptions) for n in names_list)
+    single = isinstance(names, str) and len(symbols) == 1 and not names.strip().endswith(",")
+    return symbols[0] if single else symbols
 
 
 def _split_names(names) -> list[str]:

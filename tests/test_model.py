@@ -14,9 +14,18 @@ from symopt.objective import ETA
 def test_params_are_real_symbols():
     a, b = symopt.params("a b")
     assert a.is_real and b.is_real and a.name == "a"
-    (lam,) = symopt.params("lam", positive=True)
+    lam = symopt.params("lam", positive=True)
     assert lam.is_positive
     assert symopt.params("a, b")[1].name == "b"
+
+
+def test_one_name_gives_the_symbol_as_sympy_symbols_does():
+    import sympy as sp
+
+    k = symopt.params("k")
+    assert isinstance(k, sp.Symbol) and k.name == "k" and k.is_real
+    assert isinstance(sp.symbols("k"), sp.Symbol)  # the convention followed
+    assert symopt.params("k,") == (k,) and symopt.params(["k"]) == (k,) and symopt.params(" k ") == k
 
 
 def test_model_from_text_and_sympy_agree():
@@ -38,7 +47,7 @@ def test_model_errors():
 
 
 def test_positive_param_keeps_its_assumption_in_text():
-    (s,) = symopt.params("s", positive=True)
+    s = symopt.params("s", positive=True)
     m = symopt.Model("s*x", [s])
     assert m.params[0].is_positive and s in m.expr.free_symbols
 
