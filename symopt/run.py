@@ -20,9 +20,26 @@ from .codegen import cache
 from .codegen.render import render
 from .errors import ConvergenceWarning, ModelError
 from .optimizers import RUNNING, STATUS
+from .optimizers.base import DIVERGED_LOSS, NONFINITE_GRADIENT, UNBOUNDED, diverged, falls_without_bound
+from .optimizers.first_order import GradientDescent, _FirstOrder
 
 #: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
 RUNAWAY = 1e30
+#: A run that has not converged, whose minimised objective ended below -UNBOUNDED_DEPTH * (1 + |its start|) at
+#: the lowest value it reached (so still falling), is unbounded: a minimum 1e100 times deeper than the start's
+#: size is beyond what data in double precision plausibly give (a sum of squares of numbers of size 1e50),
+#: while an unbounded objective gets there fast (gradient descent's line search doubles its step on a*x: a
+#: few hundred iterations; -exp(a)*x: three). The other tests: the ray test (the generated Newton and L-BFGS
+#: code, status 10, and ``_ray_from`` here) and a fixed step that met -inf.
+UNBOUNDED_DEPTH = 1e100
+#: A line search that fails with every gradient component at most this fraction of the sum of its absolute
+#: per-row terms has stopped at the precision floor: near a minimum F is known only to eps relative, so the
+#: parameters only to sqrt(eps) and the gradient only to about sqrt(eps) of the size of its terms (by
+#: Cauchy-Schwarz, sum |r_i J_i| <= sqrt(sum r_i**2 * sum J_i**2) for least squares).
+PRECISION_FLOOR = math.sqrt(np.finfo(float).eps)
+#: A run out of iterations at the precision floor has converged there if F stayed within rounding (1e-12
+#: relative, the allowance of the line searches) over this many last iterations.
+STILL_ITERATIONS = 10
 
 
 @dataclass(frozen=True)
@@ -135,9 +152,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                                      progress)
     if code == RUNNING:
         code = 8 if optimizer.stochastic else 2
-    status, success, advice = STATUS[code]
+    code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
+                            sign * history[: done + 1], sign)
+    status, success = STATUS[code][:2]
     largest = float(np.max(np.abs(theta))) if theta.size else 0.0
-    if not success and largest > RUNAWAY:
+    if not success and largest > RUNAWAY and code not in (UNBOUNDED, NONFINITE_GRADIENT):
         advice = (f"the parameters ran away (largest |value| {largest:.3g}): the objective may have no finite "
                   f"{'maximum' if objective.maximize else 'minimum'} (check maximize=, the model's sign, or add "
                   f"l2=); otherwise: {advice}")
@@ -148,6 +167,155 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
                history[: done + 1].copy(), rendered.source, path)
+
+
+def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign) -> tuple[int, str]:
+    """The status code and advice, from what the driver sees and the compiled loop does not.
+
+    ``h`` is the minimised objective ``sign * F`` after each iteration. In order: the loop's ray test found F
+    unbounded (status 10); a gradient that is not finite (11, the row named); a run off to -inf or past
+    :data:`UNBOUNDED_DEPTH` (10); a run whose objective rose by more than its starting size (9, the rule
+    networks use); a failed line search (or max_iter with F still) at the precision floor (7); the ray test
+    from where a failed run stopped (10); a fixed step that overshoots (advice only).
+    """
+    advice = STATUS[code][2]
+    down = "rose" if objective.maximize else "fell"
+    start, end = float(h[0]), float(h[-1])
+    if code == UNBOUNDED:  # the far point may have an overflowing gradient: that is not the news
+        return code, (f"F {down} along the search direction to {sign * end:.3g} (the parameters there are returned) "
+                      f"with no curvature in sight over a 2**40 range of steps, or to {'+' if sign < 0 else '-'}inf; "
+                      f"{advice}")
+    if code == NONFINITE_GRADIENT or (code not in (3, 5) and not np.all(np.isfinite(grad))):
+        where = _nonfinite_where(objective, derivation, dataset, theta)
+        return NONFINITE_GRADIENT, f"{where}{'; ' if where else ''}{STATUS[NONFINITE_GRADIENT][2]}"
+    if code == 3 and fs[1] == -math.inf:
+        return UNBOUNDED, (f"F {down} to {'+' if sign < 0 else '-'}inf (the last finite value, {sign * end:.3g}, is "
+                           f"returned); {STATUS[UNBOUNDED][2]}")
+    if code in (2, 3, 4, 8) and end < -UNBOUNDED_DEPTH * (1.0 + abs(start)) and end <= np.nanmin(h):
+        return UNBOUNDED, (f"F {down} from {sign * start:.3g} to {sign * end:.3g} in {len(h) - 1} iterations and was "
+                           f"still going, past {UNBOUNDED_DEPTH:g} times its starting size; {STATUS[UNBOUNDED][2]}")
+    if code in (2, 8) and diverged(start, end):
+        return DIVERGED_LOSS, STATUS[DIVERGED_LOSS][2]
+    ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in (2, 4) else math.inf
+    if code == 4 and ratio <= PRECISION_FLOOR:
+        return 7, (f"{STATUS[7][2]} (the line search found no decrease with the gradient at the rounding of "
+                   f"its terms: |dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|)")
+    if code in (2, 4) and ratio > PRECISION_FLOOR:
+        far = _ray_from(objective, derivation, dataset, theta, grad, end, sign)
+        if far is not None:
+            return UNBOUNDED, (f"from where the run stopped, F {down} along the steepest "
+                               f"{'ascent' if objective.maximize else 'descent'} direction with no curvature in "
+                               f"sight over a 2**40 range of steps (to {sign * far:.3g}); {STATUS[UNBOUNDED][2]}")
+    if code == 2 and ratio <= PRECISION_FLOOR:
+        recent = h[-min(len(h), STILL_ITERATIONS + 1):]
+        if len(h) > STILL_ITERATIONS and np.ptp(recent) <= 1e-12 * np.max(np.abs(recent)):
+            return 7, (f"{STATUS[7][2]} (max_iter ran out with F unchanged to rounding over the last "
+                       f"{STILL_ITERATIONS} iterations and the gradient at the rounding of its terms: "
+                       f"|dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|; tol = {optimizer.tol:g} cannot be met)")
+        return code, (f"stopped after max_iter iterations at the precision floor: the gradient is at the rounding "
+                      f"of its terms (|dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|), so tol = {optimizer.tol:g} "
+                      f"cannot be met; loosen tol (or set ftol=)")
+    fixed_step = isinstance(optimizer, _FirstOrder) and not getattr(optimizer, "line_search", False)
+    if code == 2 and fixed_step and not optimizer.stochastic:
+        if isinstance(optimizer, GradientDescent):
+            g = grad  # sign * dF/dtheta: the next fixed step is theta - lr * g
+            gg = float(g @ g)
+            need = 1e-4 * optimizer.lr * gg
+            nxt = sign * _objective_at(objective, dataset, theta - optimizer.lr * g)
+            if need > 1e-12 * abs(end) and not nxt <= end - need:
+                return code, (f"stopped after max_iter iterations, and the fixed step overshoots: from the final "
+                              f"point a step of lr = {optimizer.lr:g} does not decrease F enough (an oscillation: lr "
+                              f"is at or above 2 / the curvature); lower lr (try half), or use line_search=True")
+        if end >= start:
+            return code, (f"stopped after max_iter iterations with F no better than at the start "
+                          f"({sign * start:.6g} -> {sign * end:.6g}): the steps overshoot; lower lr (try 10x smaller)")
+    return code, advice
+
+
+def _ray_from(objective, derivation, dataset, theta, grad, f, sign):
+    """The ray test (:func:`~symopt.optimizers.base.falls_without_bound`) from where a run stopped, along
+    ``-grad`` with a first step of length ``max(1, |theta|)``: the minimised objective at the farthest point
+    if it falls without bound, else None."""
+    from .evaluate import gradient, objective_value
+
+    norm = float(np.linalg.norm(grad))
+    if not (norm > 0.0 and math.isfinite(norm) and math.isfinite(f)):
+        return None
+    d = -grad / norm * max(1.0, float(np.linalg.norm(theta)))
+
+    def fun(t):
+        with np.errstate(all="ignore"):
+            value = sign * objective_value(objective, dataset, t)
+            g = sign * gradient(objective, derivation, dataset, t) if math.isfinite(value) else grad * np.nan
+        return value, g
+
+    far = falls_without_bound(fun, theta, d, f, float(grad @ d))
+    return fun(theta + far * d)[0] if far > 0.0 else None
+
+
+def _objective_at(objective, dataset, theta) -> float:
+    from .evaluate import objective_value
+
+    return objective_value(objective, dataset, theta)
+
+
+def _row_gradients(objective, derivation, dataset, theta, block: int = 65_536):
+    """Per-row gradient terms of the per-sample objective at ``theta``, before the reduction: ``(first row,
+    terms (rows x parameters))`` a block of rows at a time (a wide model's are ``dl/deta * [1, x]``)."""
+    from .numeric import evaluate
+    from .objective import ETA
+
+    n = dataset.n_rows
+    if objective.wide:
+        intercept = objective.model.intercept
+        coef = theta[1:] if intercept else theta
+        for lo in range(0, n, block):
+            X = dataset["X"][lo:lo + block]
+            with np.errstate(all="ignore"):
+                eta = X @ coef + (theta[0] if intercept else 0.0)
+                dl = np.broadcast_to(np.asarray(evaluate(derivation.gradient[0], {
+                    ETA: eta, objective.target: dataset[objective.target.name][lo:lo + block]}), dtype=float),
+                    (X.shape[0],))
+                terms = X * dl[:, None]
+            yield lo, (np.column_stack([dl, terms]) if intercept else terms)
+        return
+    values = {s: dataset[s.name] for s in objective.data_symbols}
+    values.update(zip(objective.params, theta))
+    yield 0, np.column_stack([np.broadcast_to(np.asarray(evaluate(g, values), dtype=float), (n,))
+                              for g in derivation.gradient])
+
+
+def _nonfinite_where(objective, derivation, dataset, theta) -> str:
+    """Which row (and data values) make the gradient non-finite at ``theta``, or ""."""
+    for lo, terms in _row_gradients(objective, derivation, dataset, theta):
+        bad = ~np.isfinite(terms)
+        rows = np.flatnonzero(bad.any(axis=1))
+        if rows.size:
+            break
+    else:
+        return ""
+    r = int(rows[0])
+    if objective.wide:
+        return f"at row {lo + r} of X, the gradient overflows double precision at these parameters"
+    which = ", ".join(f"dF/d{objective.params[j].name}" for j in np.flatnonzero(bad[r]))
+    shown = ", ".join(f"{s.name} = {dataset[s.name][r]:.6g}" for s in objective.data_symbols)
+    return (f"at row {r} ({shown}), {which} overflows double precision at these parameters"
+            f"{f' ({rows.size} rows in all)' if rows.size > 1 else ''}")
+
+
+def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
+    """max_j |dF/dtheta_j| / (sum of |per-row terms| of component j + |penalty|): how far the gradient stands
+    above the rounding of the sums that form it (a non-finite gradient gives inf)."""
+    total = size = 0.0
+    with np.errstate(all="ignore"):
+        for _, terms in _row_gradients(objective, derivation, dataset, theta):
+            total = total + terms.sum(axis=0)
+            size = size + np.abs(terms).sum(axis=0)
+        scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+        sign = -1.0 if objective.maximize else 1.0
+        pen = 2.0 * sign * objective.l2 * penalty_mask(objective, dataset) * theta
+        ratio = np.abs(scale * total + pen) / (scale * size + np.abs(pen) + 1e-300)
+    return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 
 def _drive(module, optimizer, args, history, progress: bool):

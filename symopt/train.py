@@ -15,7 +15,7 @@ from .codegen.network import render_network
 from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import Adam
-from .optimizers.base import DIVERGED_LOSS
+from .optimizers.base import DIVERGED_LOSS, diverged
 from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -25,11 +25,6 @@ DIAGNOSTIC_ROWS = 512
 #: Gradient norms per parameter below this (relative to the largest layer's) count as vanishing.
 VANISHING_RATIO = 1e-3
 EXPLODING_NORM = 1e4
-#: Training has diverged when the final loss is more than this times the initial loss (network losses
-#: and the weight penalty are >= 0). Healthy noisy SGD stays well below: fine-tuning a trained net at
-#: its own learning rate ends within about 1.2x of its start, a fresh start ends below it; a run that
-#: ends above twice its start has made the model clearly worse, whatever the noise.
-DIVERGED_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -178,7 +173,7 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
     finally:
         if bar is not None:
             bar.close()
-    if code == 8 and records and history[-1] > DIVERGED_FACTOR * history[0]:
+    if code == 8 and records and diverged(history[0], history[-1]):  # the rule symopt.run uses too
         code = DIVERGED_LOSS
     diag = np.array(records) if records else np.zeros((0, layers, 5))
     sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)

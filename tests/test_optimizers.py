@@ -161,6 +161,28 @@ def test_levenberg_marquardt_matches_reference(problem):
         np.testing.assert_allclose(accepted[k], expected[k], rtol=1e-12)
 
 
+@pytest.mark.parametrize("optimizer, expr, params", [
+    (symopt.Newton(tol=0.0), "a*x + b**2", "a b"), (symopt.Newton(tol=0.0), "-exp(a)*x + b**2", "a b"),
+    (symopt.LBFGS(tol=0.0), "a*x", "a"), (symopt.LBFGS(tol=0.0), "-exp(a)*x + b**2", "a b")],
+    ids=["newton-linear", "newton-exp", "lbfgs-linear", "lbfgs-exp"])
+def test_unbounded_stop_matches_reference(problem, optimizer, expr, params):
+    """The ray test ends the run at the farthest finite point, in the generated code and the reference alike."""
+    obj = symopt.Objective(expr, params)
+    fun, hess, _, _ = reference_functions(obj, problem)
+    theta0 = [0.5, 0.3][: len(obj.params)]
+    if isinstance(optimizer, symopt.Newton):
+        expected = optimizer.reference(fun, hess, theta0, 10)
+    else:
+        expected = optimizer.reference(fun, theta0, 10)
+    stepper = Stepper(obj, optimizer, problem, theta0)
+    status = RUNNING
+    for k in range(1, len(expected)):
+        assert status == RUNNING
+        status = stepper.step()
+        np.testing.assert_allclose(stepper.theta, expected[k], rtol=1e-12)
+    assert status == 10 and len(expected) < 11  # unbounded, well before 10 iterations
+
+
 @pytest.mark.parametrize("optimizer", [None, symopt.LBFGS(), symopt.Newton(), symopt.GradientDescent(),
                                        symopt.Adam(lr=0.05, max_iter=20_000)],
                          ids=["auto", "lbfgs", "newton", "gd", "adam"])

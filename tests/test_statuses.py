@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.errors import DataError
+from symopt.errors import ConvergenceWarning, DataError
+from symopt.optimizers.base import DIVERGED_FACTOR, STATUS, diverged
 
 
 @pytest.fixture
@@ -83,3 +84,124 @@ def test_tall_normal_equations_fall_back_when_the_gram_matrix_overflows(rng):
         warnings.simplefilter("error")  # no NaN arithmetic on the way (it used to divide inf by inf)
         solved, cond = normal_equations.solve(X, rng.normal(size=1000), np.zeros(2), center=True)
     assert solved is None and cond == np.inf
+
+
+@pytest.fixture(scope="module")
+def labels():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 3))
+    return X, (X @ [1.0, -2.0, 0.5] + rng.normal(size=500) > 0).astype(float)
+
+
+def quiet(objective, data, **kw):
+    return symopt.solve(objective, data, progress=False, **kw)
+
+
+# --- the divergence rule, shared with networks --------------------------------------------------
+
+
+def test_one_divergence_rule():
+    assert DIVERGED_FACTOR == 2.0
+    assert diverged(1.0, 2.5) and not diverged(1.0, 1.9) and diverged(1.0, float("nan"))
+    assert diverged(-1.0, 0.5) and not diverged(-1.0, -0.5)  # a rise by more than the start's size
+    assert STATUS[9][0] == "diverged" and "lower lr" in STATUS[9][2]
+
+
+def test_minibatch_run_whose_loss_explodes_is_diverged_not_completed(labels):
+    r = quiet(symopt.log_loss(symopt.LinearModel()), labels,
+              optimizer=symopt.GradientDescent(lr=1e6, line_search=False, batch_size=32, max_iter=20))
+    assert r.history[-1] > 1000 * r.history[0]
+    assert r.status == "diverged" and not r.success and "lower lr" in r.message
+
+
+def test_full_batch_run_whose_loss_explodes_says_lower_the_step(labels):
+    r = quiet(symopt.log_loss(symopt.LinearModel()), labels,
+              optimizer=symopt.GradientDescent(lr=1e6, line_search=False, max_iter=200))
+    assert r.history[-1] > 1000 * r.history[0]
+    assert r.status == "diverged" and not r.success
+    assert "lower lr" in r.message and "raise max_iter" not in r.message
+
+
+def test_oscillating_fixed_step_says_lower_the_step(x):
+    # F = mean (2x - a x)**2 has curvature L = 2 mean(x**2); at lr = 2/L gradient descent flips
+    # a - 2 to -(a - 2) for ever.
+    lr = 2.0 / (2.0 * np.mean(x ** 2))
+    with pytest.warns(ConvergenceWarning, match="lower lr"):
+        r = quiet(symopt.squared_loss(symopt.Model("a*x", "a")), {"x": x, "y": 2 * x}, method="iterative",
+                  optimizer=symopt.GradientDescent(lr=lr, line_search=False, max_iter=200))
+    assert r.status == "max_iter" and not r.success
+    assert "overshoots" in r.message and "lower lr" in r.message and "raise max_iter" not in r.message
+    healthy = quiet(symopt.squared_loss(symopt.Model("a*x", "a")), {"x": x, "y": 2 * x}, method="iterative",
+                    optimizer=symopt.GradientDescent(lr=lr / 2, line_search=False, max_iter=200))
+    assert healthy.success and abs(healthy.params["a"] - 2) < 1e-9
+
+
+# --- unbounded objectives -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", [None, symopt.LBFGS(), symopt.GradientDescent(),
+                                       symopt.GradientDescent(lr=0.1, line_search=False), symopt.Adam(lr=0.1)],
+                         ids=["auto", "lbfgs", "gd", "gd-fixed", "adam"])
+@pytest.mark.parametrize("expr", ["-exp(a)*x", "a*x"])
+def test_unbounded_objectives_say_so_on_every_iterative_path(x, expr, optimizer):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # not 'raise max_iter'
+        r = quiet(symopt.Objective(expr, "a"), {"x": x}, method="iterative", optimizer=optimizer)
+    assert r.status == "unbounded" and not r.success, r.message
+    assert "no finite minimum" in r.message and "raise max_iter" not in r.message
+
+
+def test_lbfgs_on_a_linear_objective_is_unbounded_not_a_failed_line_search(x):
+    r = quiet(symopt.Objective("a*x", "a"), {"x": x}, method="iterative", optimizer=symopt.LBFGS())
+    assert r.status == "unbounded" and r.nit == 1 and r.fun < -1e11, r.message
+    assert "no curvature in sight" in r.message and "loosen tol" not in r.message
+
+
+def test_maximising_an_upward_parabola_is_unbounded(rng):
+    r = quiet(symopt.Objective("(x-mu)**2", "mu", maximize=True), {"x": rng.normal(size=50)}, method="iterative")
+    assert r.status == "unbounded" and not r.success and "no finite minimum (maximum, when maximising)" in r.message
+    assert "rose" in r.message
+
+
+def test_a_bounded_slow_run_is_not_called_unbounded(x):
+    # exp(-a) falls towards 0 without reaching it: no minimum, but bounded below.
+    with pytest.warns(ConvergenceWarning):
+        r = quiet(symopt.Objective("exp(-a)*x", "a"), {"x": x}, method="iterative",
+                  optimizer=symopt.GradientDescent(lr=0.1, line_search=False, max_iter=500))
+    assert r.status == "max_iter"
+
+
+# --- overflow in iterative runs, and the precision floor -----------------------------------------
+
+
+def test_levenberg_marquardt_jacobian_overflow_names_the_row(x):
+    y = np.exp(x)
+    x[7] = 1e308
+    r = quiet(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")), {"x": x, "y": y})
+    assert type(r.optimizer).__name__ == "LevenbergMarquardt"
+    assert r.status == "nonfinite" and not r.success and np.isfinite(r.fun)
+    assert "row 7 (x = 1e+308" in r.message and "dF/db" in r.message and "overflows double precision" in r.message
+
+
+@pytest.mark.parametrize("seed, ended", [(2, "line_search_failed"), (0, "max_iter")])
+def test_lbfgs_with_tol_zero_at_the_optimum_is_converged_precision(seed, ended):
+    # With tol=0, L-BFGS reaches the optimum (gradient about 1e-17) and then either finds no step
+    # (seed 2: it used to say line_search_failed) or runs out of iterations with F still (seed 0).
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(200, 3))
+    y = (X @ [1.0, -2.0, 0.5] + rng.normal(size=200) > 0).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        r = quiet(symopt.log_loss(symopt.LinearModel()), (X, y), optimizer=symopt.LBFGS(tol=0.0))
+    assert r.status == "converged_precision" and r.success and r.grad_norm < 1e-15, r.message
+    assert "rounding of its terms" in r.message and (ended != "max_iter" or "max_iter ran out" in r.message)
+
+
+def test_precision_floor_needs_both_a_tiny_gradient_and_a_still_objective(x):
+    with pytest.warns(ConvergenceWarning, match="raise max_iter"):
+        r = quiet(symopt.Objective("(a-x)**2", "a"), {"x": x}, method="iterative",
+                  optimizer=symopt.GradientDescent(lr=1e-3, line_search=False, tol=0.0, max_iter=50))
+    assert r.status == "max_iter"
+    still = quiet(symopt.Objective("(a-x)**2", "a"), {"x": x}, method="iterative",
+                  optimizer=symopt.GradientDescent(tol=0.0, max_iter=50), x0=[x.mean()])
+    assert still.status == "converged_precision" and still.success

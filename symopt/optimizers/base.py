@@ -9,7 +9,9 @@ signature, so the Python driver (``symopt.run``) treats them alike::
         budget, tol, ftol, history, k0) -> (status, iterations)
 
 ``theta`` and ``grad`` are updated in place; ``fs`` holds scalars
-(``fs[0]`` the current value of ``sign * F``); ``fw`` (float) and ``iw``
+(``fs[0]`` the current value of ``sign * F``; ``fs[1]``: Levenberg-Marquardt's
+starting value, or the non-finite value that ended a fixed-step run with status 3,
+so the driver can tell a run off to ``-inf`` from an overflow); ``fw`` (float) and ``iw``
 (int) hold the optimizer's own state, laid out as its ``state_size`` says.
 ``run`` does at most ``budget`` iterations and returns ``RUNNING`` if it has
 not stopped, so the driver can show progress between calls and the state
@@ -35,20 +37,67 @@ STATUS = {
                            "raise max_iter, loosen tol, or scale the data"),
     3: ("diverged", False, "the objective became non-finite: the step is too large; use a smaller lr, "
                            "a line search, or scale the data (the last finite parameters are returned)"),
-    4: ("line_search_failed", False, "no step along the search direction reduced the objective: the "
-                                     "gradient is at the limit of floating-point precision (loosen tol) "
-                                     "or inaccurate"),
+    4: ("line_search_failed", False, "no step along the search direction reduced the objective, though the "
+                                     "gradient is well above the rounding of its terms: the gradient may be "
+                                     "inaccurate (a kink in the objective?) or the problem badly scaled; "
+                                     "scale the data, start elsewhere with x0=, or try another optimizer"),
     5: ("nonfinite_start", False, "the objective or its gradient is not finite at the starting point; "
                                   "give x0= inside the model's domain"),
     6: ("converged_xtol", True, "the step is below xtol relative to the parameters"),
     7: ("converged_precision", True, "no step reduces the objective any further: converged to "
                                      "floating-point precision"),
     8: ("completed", True, "ran the requested number of epochs"),
-    9: ("diverged", False, "the training loss ended at more than twice its starting value (see "
-                           "result.history): the steps overshoot; lower lr (try 10x smaller) or scale the inputs"),
+    9: ("diverged", False, "the objective ended far above its start (it rose by more than its starting size: "
+                           "for a loss, to more than twice its starting value; see result.history): the steps "
+                           "overshoot; lower lr (try 10x smaller) or scale the inputs"),
+    10: ("unbounded", False, "the objective has no finite minimum (maximum, when maximising): it decreases "
+                             "(increases) without bound; check maximize= and the model's sign, or add l2= to bound "
+                             "it"),
+    11: ("nonfinite", False, "the objective is finite here but its gradient (Jacobian) overflows double precision: "
+                             "the data are too large for the model at these parameters; scale the data or check the "
+                             "row named (an outlier, or a missing-value code?)"),
 }
-#: Network training whose loss ended far above where it started (set by ``symopt.train``, not by generated code).
+#: A run whose objective ended far above its start (set by the drivers, ``symopt.run`` and ``symopt.train``,
+#: by :func:`diverged`; not by generated code).
 DIVERGED_LOSS = 9
+#: The objective decreases without bound: a ray test in the generated code, or the driver's depth test.
+UNBOUNDED = 10
+#: The objective is finite but its gradient or Jacobian is not.
+NONFINITE_GRADIENT = 11
+#: A run has diverged when its objective (the minimised ``sign * F``) rose by more than ``DIVERGED_FACTOR - 1``
+#: times its starting size: for a loss >= 0 (every network loss), when it ended above twice its start. Healthy
+#: noisy SGD stays well below: fine-tuning a trained net at its own learning rate ends within about 1.2x of its
+#: start, a fresh start ends below it; a run that ends above twice its start has made the model clearly worse,
+#: whatever the noise. Descent methods with a line search never raise the objective, so only fixed steps trip it.
+DIVERGED_FACTOR = 2.0
+
+
+def falls_without_bound(fun, theta, d, f: float, gd: float) -> float:
+    """The ray test for an unbounded objective: the farthest step of ``t = 2, 4, ..., 2**40`` along
+    ``theta + t d`` if the minimised objective falls without bound along the ray, else 0.
+
+    ``fun(theta) -> (f, g)`` in the minimised sense; ``f`` and ``gd = g . d < 0`` at ``theta``. The objective
+    falls without bound when it reaches -inf (the last finite step is returned), or when at every doubling it
+    keeps the Armijo decrease with the slope no less steep than at ``t = 0`` (to 1e-9): over a range of 2**40
+    in the step no curvature shows that could stop it, where any function bounded below must flatten. The
+    generated Newton and L-BFGS code apply the same test (``_ray``, and in ``_wolfe``); so does ``symopt.run``
+    from where a run stopped.
+    """
+    t = 1.0
+    for _ in range(40):
+        t *= 2.0
+        ft, gt = fun(theta + t * d)
+        if ft == -math.inf:
+            return t / 2.0
+        if not (math.isfinite(ft) and ft <= f + 1e-4 * t * gd and float(np.dot(gt, d)) <= gd * (1.0 - 1e-9)):
+            return 0.0
+    return t
+
+
+def diverged(start: float, end: float) -> bool:
+    """Whether a run whose minimised objective went from ``start`` to ``end`` has diverged (see
+    :data:`DIVERGED_FACTOR`); a non-finite ``end`` has."""
+    return not end - start <= (DIVERGED_FACTOR - 1.0) * abs(start)
 
 
 def plain_number(value):

@@ -46,8 +46,15 @@ def _cubic(lo, hi, flo, fhi, dlo, dhi):
     return t
 
 
+class Unbounded(float):
+    """What :func:`wolfe_search` returns when the objective falls without bound along the ray: the
+    farthest step at which it was finite."""
+
+
 def wolfe_search(phi, f0, d0, t0, c1, c2):
-    """Strong Wolfe step along a descent direction; ``phi(t) -> (f, slope)``. Returns ``t`` or ``None``.
+    """Strong Wolfe step along a descent direction; ``phi(t) -> (f, slope)``. Returns ``t``, ``None``,
+    or :class:`Unbounded` (the farthest finite step) when ``f`` reached ``-inf``, or kept the Armijo
+    decrease over 40 doublings of the step with the slope never less steep than at ``t = 0`` (to 1e-9).
 
     Sufficient decrease is Armijo's, or, below the rounding of ``f``, Hager
     and Zhang's approximate form (slope at t at most ``(1 - 2 c1) |d0|``).
@@ -57,17 +64,21 @@ def wolfe_search(phi, f0, d0, t0, c1, c2):
 
     t_prev, f_prev, d_prev = 0.0, f0, d0
     t = t0
+    straight = True
     for i in range(40):
         ft, dt = phi(t)
+        if ft == -math.inf:
+            return Unbounded(t_prev)
         if not math.isfinite(ft) or not decrease(t, ft, dt) or (i > 0 and ft >= f_prev):
             return _zoom(phi, t_prev, t, f_prev, ft, d_prev, dt, f0, d0, c1, c2, decrease)
         if abs(dt) <= -c2 * d0:
             return t
         if dt >= 0.0:
             return _zoom(phi, t, t_prev, ft, f_prev, dt, d_prev, f0, d0, c1, c2, decrease)
+        straight = straight and dt <= d0 * (1.0 - 1e-9)
         t_prev, f_prev, d_prev = t, ft, dt
         t *= 2.0
-    return None
+    return Unbounded(t_prev) if straight else None
 
 
 def _zoom(phi, lo, hi, flo, fhi, dlo, dhi, f0, d0, c1, c2, decrease):
@@ -94,6 +105,8 @@ class LBFGS(Optimizer):
     :math:`s^\top y / y^\top y`), then a strong Wolfe line search (``c1``,
     ``c2``) with cubic interpolation. The first step is scaled to
     :math:`1/\max(1, \|g\|)`. A pair is stored only when :math:`s^\top y > 0`.
+    A search that doubles the step 40 times with no curvature in sight, or
+    meets ``-inf``, ends the run with status ``unbounded``.
     """
 
     memory: int = 10
@@ -141,6 +154,9 @@ class LBFGS(Optimizer):
 
             t = wolfe_search(phi, f, d0, t0, self.c1, self.c2)
             if t is None:
+                return out
+            if isinstance(t, Unbounded):  # the generated code stops at the farthest finite point
+                out.append(theta + float(t) * d)
                 return out
             s = t * d
             new = theta + s

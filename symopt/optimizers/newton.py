@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Optimizer
+from .base import Optimizer, falls_without_bound
 
 MAX_NEWTON_PARAMS = 200
 
@@ -38,7 +38,8 @@ def cholesky_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def damped_direction(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float]:
-    """Solve (H + mu I) d = -g with the smallest mu in 0, 1e-10 s, 2e-10 s, ... that makes it positive definite."""
+    """Solve (H + mu I) d = -g with the smallest mu in 0, 1e-10 s, 2e-10 s, ... that makes it positive definite
+    (``mu`` is returned; ``inf`` when none of 80 did and ``d = -g``)."""
     scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
     mu = 0.0
     for _ in range(80):
@@ -46,7 +47,7 @@ def damped_direction(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float]:
         if L is not None:
             return -cholesky_solve(L, g), mu
         mu = max(2.0 * mu, 1e-10 * scale)
-    return -g, mu
+    return -g, math.inf
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class Newton(Optimizer):
     :math:`\mu = 0` when :math:`H` is positive definite (Cholesky succeeds),
     otherwise the smallest of :math:`10^{-10}s\cdot 2^k` (``s`` the largest
     diagonal entry) that makes it so; then a backtracking (Armijo) line search
-    from ``t = 1``. One fused pass per iteration gives F, gradient and
+    from ``t = 1``. Where the Hessian needed damping and the full step shows no
+    curvature, the ray test (:func:`~symopt.optimizers.base.falls_without_bound`)
+    decides whether F is unbounded (status ``unbounded``). One fused pass per iteration gives F, gradient and
     Hessian. For problems up to 50 parameters (the symbolic Hessian's limit; a
     ``LinearModel()`` over a data matrix, whose Hessian is assembled per row, up to 200).
     """
@@ -79,7 +82,7 @@ class Newton(Optimizer):
         H = hess(theta)
         out = [theta.copy()]
         for _ in range(iterations):
-            d, _ = damped_direction(H, g)
+            d, mu = damped_direction(H, g)
             gd = float(g @ d)
             t = 1.0
             while True:
@@ -91,6 +94,11 @@ class Newton(Optimizer):
                     break
                 t *= 0.5
                 if t < 1e-20:
+                    return out
+            if mu > 0.0 and t == 1.0 and fc <= f + gd and float(gc @ d) <= gd * (1.0 - 1e-9):
+                far = falls_without_bound(fun, theta, d, f, gd)
+                if far > 0.0:  # unbounded: the generated code stops at the farthest finite point
+                    out.append(theta + far * d)
                     return out
             theta = cand
             f, g = fun(theta)
