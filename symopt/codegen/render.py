@@ -25,7 +25,7 @@ from ..printer import print_block, split_log1p_terms
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "8"
+TEMPLATE_VERSION = "9"
 
 
 def template_dir() -> Path:
