@@ -294,15 +294,32 @@ def test_bad_parameters_are_refused_before_training(tiny_fit):
 
 
 def test_an_activation_the_generated_code_cannot_evaluate_is_refused_when_the_network_is_built():
-    """The rule is the code printer's: lgamma prints, its derivative polygamma does not (yet)."""
+    """The rule, not a list of names: refused exactly when the code printer cannot print the activation or
+    its derivative. Two stand-in functions that print as tanh differ only in what their derivative is."""
     import sympy as sp
 
-    with pytest.raises(symopt.ModelError, match=r"activation loggamma\(z\) cannot be used: its derivative "
-                                                r"\(polygamma\(0, z\)\) has no form the generated code can evaluate"):
-        symopt.Network(2, [symopt.Dense(3, "lgamma(z)"), symopt.Dense(1)])
+    class opaque(sp.Function):  # noqa: N801 - no numeric form anywhere
+        pass
+
+    class step(sp.Function):  # noqa: N801
+        def _symopt_numba(self, printer):
+            return f"math.tanh({printer._print(self.args[0])})"
+
+        def fdiff(self, argindex=1):
+            return opaque(self.args[0])
+
+    class smooth_step(step):  # noqa: N801
+        def fdiff(self, argindex=1):
+            return 1 - smooth_step(self.args[0]) ** 2
+
     z = sp.Symbol("z", real=True)
-    with pytest.raises(symopt.ModelError, match=r"the activation \(has no form|cannot be used: the activation"):
-        symopt.Network(2, [symopt.Dense(3, sp.besselj(0, z)), symopt.Dense(1)])
+    with pytest.raises(symopt.ModelError, match=r"activation step\(z\) cannot be used: its derivative "
+                                                r"\(opaque\(z\)\) has no form the generated code can evaluate"):
+        symopt.Network(2, [symopt.Dense(3, step(z)), symopt.Dense(1)])
+    with pytest.raises(symopt.ModelError, match=r"SymPy cannot differentiate the activation opaque\(z\)"):
+        symopt.Network(2, [symopt.Dense(3, opaque(z)), symopt.Dense(1)])
+    net = symopt.Network(2, [symopt.Dense(3, smooth_step(z)), symopt.Dense(1)])
+    assert net.activations[0].derivative == 1 - smooth_step(z) ** 2
     assert symopt.Network(2, [symopt.Dense(3, "abs(z) + erf(z)"), symopt.Dense(1)]).activations[0].name == "Abs(z) + erf(z)"
 
 
