@@ -13,11 +13,17 @@ are rewritten first into stable forms around a shared ``exp(-|z|)``
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import PrinterError
 from .functions import stable_forms
+
+
+#: Integers beyond this are printed as doubles: every integer up to 2**53 is exact in a double.
+EXACT_INT = 2**53
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -37,6 +43,24 @@ class NumbaPrinter(PythonCodePrinter):
             raise PrinterError(f"no code name for the symbol {expr.name!r}") from None
 
     _print_Dummy = _print_Symbol
+
+    def _print_Integer(self, expr):
+        if abs(expr.p) > EXACT_INT:
+            return self._as_double(expr)
+        return super()._print_Integer(expr)
+
+    def _print_Rational(self, expr):
+        if abs(expr.p) > EXACT_INT or expr.q > EXACT_INT:
+            return self._as_double(expr)
+        return super()._print_Rational(expr)
+
+    def _as_double(self, number):
+        """A number whose integers Numba cannot type (it types an integer literal as int64; 10**300 is
+        not one), printed as the double nearest to it, which is what the arithmetic would give."""
+        value = float(number)
+        if not math.isfinite(value):
+            raise PrinterError(f"the constant {sp.N(number, 4)} is outside double precision")
+        return repr(value)
 
     def _print_exp_neg_abs(self, expr):
         if self.exp_neg_abs == "inline":

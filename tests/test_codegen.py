@@ -232,3 +232,17 @@ def test_one_and_two_threads_agree(wide, rng):
     finally:
         numba.set_num_threads(before)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=0)
+
+
+def test_integers_past_int64_are_printed_as_doubles(rng):
+    """Numba types an integer literal as int64: 10**300 (from the text 1e300) failed to compile."""
+    from symopt.printer import print_block
+
+    x = sp.Symbol("x", real=True)
+    _, printed = print_block([sp.Integer(10) ** 300 / x, x + sp.Rational(1, 3), x + sp.Rational(10**20, 3)], {x: "x"})
+    assert printed == ["1e+300/x", "x + 1/3", "x + 3.333333333333333e+19"]
+    data = {"y": rng.uniform(0.5, 2.0, 12)}
+    result = symopt.solve(symopt.squared_loss(symopt.Model("1e300/a", "a")), data, method="iterative",
+                          progress=False)
+    assert "1e+300" in result.source  # it compiled and ran: 1e300/a at a = 1 overflows the squares
+    assert result.status == "nonfinite_start" and not result.success

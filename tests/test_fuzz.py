@@ -129,5 +129,6 @@ def test_solve_raises_nothing_but_symopt_errors(text):
     result = _refused_cleanly(lambda: symopt.solve(symopt.squared_loss(model), DATA, budget=0.5, progress=False))
     if result is not None:
         assert isinstance(result.status, str) and result.message
-        if result.success:
-            assert np.all(np.isfinite(result.x)) and np.isfinite(result.fun), "a success with non-finite numbers"
+        if result.success:  # an objective too large for a double is said, beside finite parameters
+            assert np.all(np.isfinite(result.x)), "a success with non-finite parameters"
+            assert np.isfinite(result.fun) or "overflows double precision" in result.message
