@@ -23,6 +23,8 @@ TORCH_ACTIVATIONS = {
     "swish": F.silu,
     "x*tanh(softplus(x))": F.mish,  # a custom activation given as text: SymPy derives its derivative
 }
+#: By the name symopt gives each: a custom activation is named by its parsed expression, in z.
+BY_NAME = {symopt.Activation.of(spec).name: fn for spec, fn in TORCH_ACTIVATIONS.items()}
 
 
 def torch_gradient(net, kind, theta, X, y, l2):
@@ -34,7 +36,7 @@ def torch_gradient(net, kind, theta, X, y, l2):
         penalty = penalty + (params[f"W{k}"] ** 2).sum()
         if layer.batch_norm:
             z = F.batch_norm(z, None, None, params[f"gamma{k}"], params[f"beta{k}"], training=True, eps=1e-5)
-        a = TORCH_ACTIVATIONS[act.name](z)
+        a = BY_NAME[act.name](z)
     target = torch.tensor(y)
     if kind == "cross_entropy":
         loss = F.cross_entropy(a, target.long())
