@@ -10,6 +10,7 @@ printer it never guesses: an unknown function is an error naming it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -82,55 +83,89 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Any], backend: str = "num
     ``backend="numpy"``: values are floats or equal-length arrays, the result
     broadcasts over them. ``backend="mpmath"``: values are scalars (numbers
     or ``mpf``), evaluated at the current ``mpmath.mp.dps``.
+
+    The expression is turned once into a flat program (each distinct subexpression one step, in an order
+    where arguments come first; kept for the next call with the same expression), which is then run on
+    ``values``: a closed form solved again on new data walks no SymPy tree.
     """
     table = _NUMPY if backend == "numpy" else _MPMATH
-    cache: dict[sp.Basic, Any] = {}
+    steps = _program(expr)
+    regs: list = []
+    with np.errstate(all="ignore"):
+        for op, arg, args in steps:
+            if op == _SYMBOL:
+                if arg not in values:
+                    raise KeyError(f"no value for symbol {arg}")
+                regs.append(values[arg])
+            elif op == _NUMBER:
+                regs.append(arg[1] if backend == "numpy" else _number(arg[0], backend))
+            elif op == _ADD:
+                total = regs[args[0]]
+                for i in args[1:]:
+                    total = total + regs[i]
+                regs.append(total)
+            elif op == _MUL:
+                total = regs[args[0]]
+                for i in args[1:]:
+                    total = total * regs[i]
+                regs.append(total)
+            elif op == _SQRT:
+                regs.append(np.sqrt(regs[args[0]]) if backend == "numpy" else mpmath.sqrt(regs[args[0]]))
+            elif op == _POW:
+                base, exp = regs[args[0]], regs[args[1]]
+                if backend == "numpy":
+                    # np.power, not **: a Python float ** int raises OverflowError where a double gives inf, and
+                    # a negative float ** a fraction is complex in Python where a double gives nan
+                    regs.append(np.power(np.asarray(base, dtype=float), exp))
+                else:
+                    regs.append(base ** (int(arg) if arg is not None else exp))
+            else:
+                func = table.get(arg)
+                if func is None:
+                    raise PrinterError(f"cannot evaluate the function {arg.__name__} numerically")
+                regs.append(func(*(regs[i] for i in args)))
+    return regs[-1]
 
-    def walk(e):
-        if e in cache:
-            return cache[e]
-        result = _walk(e)
-        cache[e] = result
-        return result
 
-    def number(e):
-        if backend == "numpy":
-            return float(e)
-        if e.is_Rational:
-            return mpmath.mpf(int(e.p)) / int(e.q)
-        return mpmath.mpf(sp.N(e, mpmath.mp.dps + 5).__str__())
+_SYMBOL, _NUMBER, _ADD, _MUL, _SQRT, _POW, _FUNCTION = range(7)
 
-    def _walk(e):
+
+def _number(e, backend: str):
+    if backend == "numpy":
+        return float(e)
+    if e.is_Rational:
+        return mpmath.mpf(int(e.p)) / int(e.q)
+    return mpmath.mpf(sp.N(e, mpmath.mp.dps + 5).__str__())
+
+
+@functools.lru_cache(maxsize=4096)
+def _program(expr: sp.Basic) -> tuple:
+    """``expr`` as steps ``(op, arg, argument indices)``, each distinct subexpression once, arguments first."""
+    steps: list = []
+    index: dict = {}
+
+    def visit(e) -> int:
+        hit = index.get(e)
+        if hit is not None:
+            return hit
         if e.is_Symbol:
-            if e not in values:
-                raise KeyError(f"no value for symbol {e}")
-            return values[e]
-        if e.is_Number or e in (sp.pi, sp.E):
-            return number(e)
-        if e.is_Add:
-            total = walk(e.args[0])
-            for a in e.args[1:]:
-                total = total + walk(a)
-            return total
-        if e.is_Mul:
-            total = walk(e.args[0])
-            for a in e.args[1:]:
-                total = total * walk(a)
-            return total
-        if e.is_Pow:
+            step = (_SYMBOL, e, ())
+        elif e.is_Number or e in (sp.pi, sp.E):
+            step = (_NUMBER, (e, float(e)), ())
+        elif e.is_Add or e.is_Mul:
+            step = (_ADD if e.is_Add else _MUL, None, tuple(visit(a) for a in e.args))
+        elif e.is_Pow:
             base, exp = e.args
             if exp == sp.Rational(1, 2):
-                return np.sqrt(walk(base)) if backend == "numpy" else mpmath.sqrt(walk(base))
-            if exp.is_Integer and backend == "numpy":
-                # np.power, not **: a Python float ** int raises OverflowError where a double gives inf
-                return np.power(np.asarray(walk(base), dtype=float), float(int(exp)))
-            if backend == "numpy":  # a negative float ** a fraction is complex in Python; nan in a double
-                return np.power(np.asarray(walk(base), dtype=float), walk(exp))
-            return walk(base) ** walk(exp)
-        func = type(e)
-        if func in table:
-            return table[func](*(walk(a) for a in e.args))
-        raise PrinterError(f"cannot evaluate the function {func.__name__} numerically")
+                step = (_SQRT, None, (visit(base),))
+            else:
+                # An integer exponent is kept exact for mpmath (and is float(k) for NumPy, as the number step gives)
+                step = (_POW, int(exp) if exp.is_Integer else None, (visit(base), visit(exp)))
+        else:
+            step = (_FUNCTION, type(e), tuple(visit(a) for a in e.args))
+        steps.append(step)
+        index[e] = len(steps) - 1
+        return index[e]
 
-    with np.errstate(all="ignore"):
-        return walk(expr)
+    visit(expr)
+    return tuple(steps)

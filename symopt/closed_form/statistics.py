@@ -12,6 +12,7 @@ by the Hessian against the sense of the objective.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -46,8 +47,13 @@ class Statistics:
             repl[s] = sp.Sum(indexed, (i, 1, COUNT))
         return expr.xreplace(repl)
 
-    def table(self) -> str:
+    @functools.cached_property
+    def _table(self) -> str:
         return ", ".join(f"{s} = sum_i {d}" for s, d in zip(self.symbols, self.definitions))
+
+    def table(self) -> str:
+        """``S_1 = sum_i x, S_2 = ...`` (printed once, then kept)."""
+        return self._table
 
 
 @dataclass(frozen=True)
