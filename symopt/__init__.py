@@ -43,13 +43,14 @@ from .optimizers import (  # noqa: E402
 )
 from .parse import parse_expression  # noqa: E402
 from .result import ClosedForm, Result  # noqa: E402
+from .problem import Problem  # noqa: E402
 from .solve import gradient, solve  # noqa: E402
 
 __all__ = [
     "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
     "Activation", "Dense", "Network", "cross_entropy", "gradient",
     "Analysis", "CacheError", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
-    "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError",
+    "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError", "Problem",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
     "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",
 ]

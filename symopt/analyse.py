@@ -93,49 +93,75 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
     check_budget(budget)
     d = derivation or derive(objective)
     if objective.network:
-        reason = "a network has no closed form: its objective is not convex in the weights (trained by backpropagation)"
-        return Analysis(objective, d, "none", reason, (Attempt("network", "not applicable", reason),))
-    attempts = []
+        return network_analysis(objective, d)
     form, why = find_linear_form(objective, d)
-    if form is not None:
-        attempts.append(Attempt("linear", "found", form.describe(objective.params)))
-    else:
-        attempts.append(Attempt("linear", "not applicable", why))
+    tried = symbolic_wanted(objective, form, symbolic)
+    sym = symbolic_stage(objective, d, budget) if tried is True else tried
+    return assemble(objective, d, form, why, sym)
+
+
+def network_analysis(objective: Objective, d: Derivation) -> Analysis:
+    reason = "a network has no closed form: its objective is not convex in the weights (trained by backpropagation)"
+    return Analysis(objective, d, "none", reason, (Attempt("network", "not applicable", reason),))
+
+
+@dataclass(frozen=True)
+class SymbolicStage:
+    """What the symbolic tier found: its attempt, the statistics and candidate formulas (or none), and
+    whether SymPy ran out of ``budget`` seconds (then a larger budget may find more)."""
+
+    attempt: Attempt
+    statistics: Statistics | None = None
+    solutions: tuple = ()
+    timed_out: bool = False
+    budget: float = 0.0
+
+    @property
+    def reason(self) -> str:
+        return self.attempt.detail
+
+
+def symbolic_wanted(objective: Objective, form, symbolic: bool | None):
+    """True if the symbolic tier is to run, else the :class:`SymbolicStage` saying why it does not."""
     p = len(objective.params)
-    skipped = "the symbolic tier was not requested (symbolic=False, as solve() passes for method='linear' or 'iterative')"
-    if symbolic is None:
-        symbolic = not objective.wide and (form is None or p <= SYMBOLIC_ALONGSIDE_LINEAR)
-        skipped = (f"a linear closed form was found, and with more than {SYMBOLIC_ALONGSIDE_LINEAR} "
-                   f"parameters the symbolic tier is not tried alongside it")
-    stats, solutions, sym_reason = None, (), ""
     if objective.wide:
-        sym_reason = "a wide linear model has no per-parameter formula"
-        attempts.append(Attempt("symbolic", "not applicable", sym_reason))
-    elif not symbolic:
-        sym_reason = skipped
-        attempts.append(Attempt("symbolic", "skipped", sym_reason))
-    elif p > MAX_SYMBOLIC_PARAMS:
-        sym_reason = f"{p} parameters is more than the symbolic tier tries ({MAX_SYMBOLIC_PARAMS})"
-        attempts.append(Attempt("symbolic", "not applicable", sym_reason))
-    else:
-        stats, sym_reason = separate(objective, d)
-        if stats is None:
-            attempts.append(Attempt("symbolic", "not applicable", sym_reason))
-        else:
-            found, sym_reason = solve_symbolic(stats, objective.params, budget)
-            solutions = tuple(found)
-            if solutions:
-                attempts.append(Attempt("symbolic", "found",
-                                        f"{len(solutions)} candidate(s) in statistics {stats.table()}"))
-            else:
-                attempts.append(Attempt("symbolic", "failed", sym_reason))
+        return SymbolicStage(Attempt("symbolic", "not applicable", "a wide linear model has no per-parameter formula"))
+    if symbolic is False:
+        return SymbolicStage(Attempt("symbolic", "skipped", "the symbolic tier was not requested (symbolic=False, "
+                                                            "as solve() passes for method='linear' or 'iterative')"))
+    if symbolic is None and form is not None and p > SYMBOLIC_ALONGSIDE_LINEAR:
+        return SymbolicStage(Attempt("symbolic", "skipped", f"a linear closed form was found, and with more than "
+                                     f"{SYMBOLIC_ALONGSIDE_LINEAR} parameters the symbolic tier is not tried "
+                                     f"alongside it"))
+    if p > MAX_SYMBOLIC_PARAMS:
+        return SymbolicStage(Attempt("symbolic", "not applicable",
+                                     f"{p} parameters is more than the symbolic tier tries ({MAX_SYMBOLIC_PARAMS})"))
+    return True
+
+
+def symbolic_stage(objective: Objective, d: Derivation, budget: float) -> SymbolicStage:
+    """Separate the stationarity equations into statistics of the data and let SymPy solve them."""
+    stats, reason = separate(objective, d)
+    if stats is None:
+        return SymbolicStage(Attempt("symbolic", "not applicable", reason), budget=budget)
+    found, reason = solve_symbolic(stats, objective.params, budget)
+    if not found:
+        return SymbolicStage(Attempt("symbolic", "failed", reason), timed_out="timed out" in reason, budget=budget)
+    return SymbolicStage(Attempt("symbolic", "found", f"{len(found)} candidate(s) in statistics {stats.table()}"),
+                         stats, tuple(found), budget=budget)
+
+
+def assemble(objective: Objective, d: Derivation, form, why: str, sym: SymbolicStage) -> Analysis:
+    """The analysis from the linear tier's outcome (``form`` or the reason ``why`` there is none) and the
+    symbolic tier's."""
+    attempts = [Attempt("linear", "found", form.describe(objective.params)) if form is not None
+                else Attempt("linear", "not applicable", why), sym.attempt]
     if form is not None:
         status, reason = "linear", "the gradient is affine in the parameters"
-    elif solutions:
+    elif sym.solutions:
         status, reason = "symbolic", "the stationarity equations separate into statistics of the data and SymPy solved them"
     elif objective.wide:
         status, reason = "none", why
     else:
-        status, reason = "none", f"{why}; {sym_reason}"
-    return Analysis(objective, d, status, reason, tuple(attempts), form,
-                    stats if solutions else None, solutions)
+        status, reason = "none", f"{why}; {sym.reason}"
+    return Analysis(objective, d, status, reason, tuple(attempts), form, sym.statistics, sym.solutions)

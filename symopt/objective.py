@@ -130,13 +130,31 @@ class Objective:
             return rest.base, coeff
         return None
 
-    def describe(self) -> str:
-        """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model)."""
+    def structure(self) -> tuple:
+        """What generated code and the closed-form analysis depend on, as a hashable tuple: everything but the
+        numbers given at run time (``l2``, a network's ``init`` and ``seed``). Equal tuples mean one problem."""
+        model = self.model
+        if self.network:
+            shape = (model.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in model.layers),
+                     tuple(act.expr for act in model.activations))
+        elif self.wide:
+            shape = ("wide", model.intercept)
+        else:
+            shape = ()
+        return (self.kind, self.per_sample, self.params, self.maximize, self.reduction, self.target,
+                self.penalised, shape)
+
+    def describe(self, l2: str | None = None) -> str:
+        """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model).
+
+        ``l2="l2"`` writes the penalty with that name in place of its value, whatever the value (the
+        generated code takes ``l2`` as an argument, so one module serves every value)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
-        if self.l2:
+        if self.l2 or l2 is not None:
             squares = "||coef||^2" if self.wide else "||W||^2 (weights, not biases)" if self.network else "(" + " + ".join(
                 f"{p.name}**2" for p, pen in zip(self.params, self.penalised) if pen) + ")"
-            text += f" {'-' if self.maximize else '+'} {self.l2!r} * {squares}"
+            weight = repr(self.l2) if l2 is None else l2
+            text += f" {'-' if self.maximize else '+'} {weight} * {squares}"
         if self.wide:
             text += ", where eta = intercept + X @ coef" if self.model.intercept else ", where eta = X @ coef"
         if self.network:

@@ -10,13 +10,28 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ClosedForm:
-    """What the closed-form analysis found: ``status`` is "linear", "symbolic" or "none"."""
+    """What the closed-form analysis found: ``status`` is "linear", "symbolic" or "none".
+
+    ``formula`` is the solution in words or symbols. Where a linear closed form was found, the formula in
+    statistics of the data (SymPy's solve in a child process, a second or so) is not waited for: it is
+    worked out the first time ``formula`` is read (``print(result)`` reads it), then kept, in this process
+    and in the cache folder for the next one.
+    """
 
     status: str
     reason: str
-    formula: str | None = None
+    formula_text: str | None = None
     detail: str = ""
     candidates: tuple = ()  # symbolic: every candidate with accepted / why
+    pending: object = field(default=None, repr=False, compare=False)  # gives the formula in statistics, or None
+
+    @property
+    def formula(self) -> str | None:
+        if self.pending is not None:
+            text = self.pending()
+            object.__setattr__(self, "formula_text", text or self.formula_text)
+            object.__setattr__(self, "pending", None)
+        return self.formula_text
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ def layout(objective, dataset) -> list[tuple[str, int]]:
     return [(p.name, 1) for p in objective.params]
 
 
+def flat_names(objective, dataset) -> list[str]:
+    """One name per entry of the flat vector ``x``: ``coef[j]`` for the entries of an array parameter."""
+    return [name if size == 1 and not (objective.wide and name == "coef") else f"{name}[{j}]"
+            for name, size in layout(objective, dataset) for j in range(size)]
+
+
 def unflatten(objective, dataset, x) -> dict:
     out, k = {}, 0
     for name, size in layout(objective, dataset):
@@ -126,10 +132,25 @@ def penalty_mask(objective, dataset) -> np.ndarray:
     return np.array([1.0 if p else 0.0 for p in objective.penalised])
 
 
-def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True) -> Run:
-    """Generate (or load from the cache) the solver module and drive it to a stop."""
+def compile_solver(objective, derivation, optimizer) -> tuple:
+    """``(rendered, module, path)``: the solver module for ``optimizer``, generated and loaded from the cache."""
     rendered = render(objective, derivation, optimizer)
     module, path = cache.load(rendered.source, rendered.stem)
+    return rendered, module, path
+
+
+def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[float, np.ndarray]:
+    """F and its gradient at ``theta`` from the generated module's fused objective-and-gradient kernel."""
+    grad = np.zeros(theta.size)
+    arrays = [dataset[name] for name in rendered.data_names]
+    value = module.objective_and_gradient(np.ascontiguousarray(theta, dtype=float), *arrays,
+                                          penalty_mask(objective, dataset), float(objective.l2), grad)
+    return float(value), grad
+
+
+def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None) -> Run:
+    """Drive the solver module (``compiled``, from :func:`compile_solver`; made here if None) to a stop."""
+    rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = start_point(objective, dataset, x0)
     if x0 is None and not objective.wide:
         theta = _default_start(objective, derivation, dataset, theta)
@@ -167,6 +188,38 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
                history[: done + 1].copy(), rendered.source, path)
+
+
+#: The Hessian check after an iterative run is skipped above this many row-evaluations
+#: (rows x Hessian entries) of the NumPy tree walker.
+SADDLE_CHECK_MAX_WORK = 20_000_000
+
+
+def saddle_verdict(objective, derivation, dataset, x) -> str:
+    """Why ``x`` is a saddle point rather than the optimum asked for, or "" (a wide model, no
+    Hessian, too big to check cheaply, or no sign of a saddle).
+
+    A gradient-based run stops wherever the gradient vanishes; where it vanishes at a saddle
+    (a = b = 0 for a*sin(b*x), say) only the Hessian tells. Eigenvalues below 1e-8 of the largest
+    in size count as zero: a flat direction is not called a saddle.
+    """
+    from .evaluate import objective_terms
+
+    p = len(x)
+    if objective.wide or derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > SADDLE_CHECK_MAX_WORK:
+        return ""
+    hess = objective_terms(objective, derivation, dataset, x)[3]
+    if hess is None or not np.all(np.isfinite(hess)):
+        return ""
+    lam = np.linalg.eigvalsh(hess)
+    tol = 1e-8 * float(np.max(np.abs(lam)))
+    wrong = lam.max() if objective.maximize else lam.min()
+    if (objective.maximize and wrong > tol) or (not objective.maximize and wrong < -tol):
+        want = "maximum" if objective.maximize else "minimum"
+        sign = "positive" if objective.maximize else "negative"
+        return (f"the gradient is zero here but the Hessian has a {sign} eigenvalue ({wrong:.3g}; largest "
+                f"{float(np.max(np.abs(lam))):.3g}): a saddle point, not a {want}. Start elsewhere with x0=")
+    return ""
 
 
 def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign) -> tuple[int, str]:

@@ -72,7 +72,8 @@ def start_vector(objective, x0) -> np.ndarray:
     net = objective.model
     if x0 is None:
         return net.initial()
-    if isinstance(x0, dict):
+    if hasattr(x0, "keys"):  # a dict, a pandas Series, any mapping: read by name, never by position
+        x0 = {str(k): x0[k] for k in x0.keys()}
         unknown = sorted(set(x0) - {n for n, _ in net.shapes()}, key=str)
         if unknown:
             raise ModelError(f"x0 names unknown parameter(s) {', '.join(map(str, unknown))}; the network has "
@@ -131,10 +132,12 @@ def _advice(net, grad_rms, dead, saturated) -> tuple:
     return tuple(notes)
 
 
-def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
-    """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module."""
+def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None):
+    """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module.
+
+    ``compiled`` is ``(module, rendered, path)`` from :func:`load` (loaded here if None)."""
     theta = start_vector(objective, x0)  # before compiling: a bad x0 fails at once
-    module, rendered, path = load(objective, derivation, optimizer)
+    module, rendered, path = compiled or load(objective, derivation, optimizer)
     net = objective.model
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows
@@ -188,15 +191,20 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True):
 
 def gradient_at(module, objective, dataset, theta, stats=None) -> np.ndarray:
     """Gradient of the training objective on all rows at theta (batch statistics, dropout off)."""
+    return value_and_gradient_at(module, objective, dataset, theta, stats)[1]
+
+
+def value_and_gradient_at(module, objective, dataset, theta, stats=None) -> tuple[float, np.ndarray]:
+    """The training objective on all rows at theta and its gradient (batch statistics, dropout off)."""
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows
     stats = objective.model.initial_buffers() if stats is None else stats.copy()
     grad = np.zeros(theta.size)
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
-    module.loss_and_gradient(theta, stats, X, y, np.arange(n), objective.l2, scale, grad, True,
-                             True, False, False, np.ones(1, dtype=np.int64),
-                             np.zeros((len(objective.model.layers), 5)), False)
-    return grad
+    value = module.loss_and_gradient(theta, stats, X, y, np.arange(n), objective.l2, scale, grad, True,
+                                     True, False, False, np.ones(1, dtype=np.int64),
+                                     np.zeros((len(objective.model.layers), 5)), False)
+    return float(value), grad
 
 
 class Predictor:

@@ -94,13 +94,18 @@ def test_no_real_solution_is_reported():
     assert "not real" in r.closed_form.reason
 
 
-def test_symbolic_timeout_is_reported_and_auto_goes_iterative():
+def test_symbolic_timeout_is_reported_and_auto_goes_iterative(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # no analysis from another test's solve
+    symopt.problem.clear_problems()
     obj = symopt.Objective("log(lam) - lam*x", symopt.params("lam", positive=True), maximize=True)
     a = symopt.analyse(obj, budget=0.01)
     assert a.status == "none" and "timed out after 0.01 s" in a.reason
     r = symopt.solve(obj, {"x": np.array([0.5, 1.0, 2.0])}, budget=0.01)
     assert r.method == "iterative" and r.success and "timed out" in r.why
     assert rel(r.params["lam"], 1 / np.mean([0.5, 1.0, 2.0])) < 1e-6
+    # A larger budget tries again (a timeout is not remembered as "no formula"), and finds it.
+    again = symopt.solve(obj, {"x": np.array([0.5, 1.0, 2.0])}, budget=30)
+    assert again.method == "symbolic" and rel(again.params["lam"], 1 / np.mean([0.5, 1.0, 2.0])) < 1e-12
 
 
 def test_general_quadratic_objective():

@@ -129,6 +129,50 @@ def clear_cache() -> int:
     return freed
 
 
+# --- analysis records ---------------------------------------------------------------------------------------------
+
+
+def record_path(key: str) -> Path:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return cache_dir() / f"symopt_analysis_{digest}.pickle"
+
+
+def load_record(key: str):
+    """The object stored under ``key`` by :func:`store_record`, or None (missing, unreadable or for another key).
+
+    Records are pickles, so they get the trust checks modules get, but a record is only time saved: one in
+    a folder, or itself, that other users can write to is not read (a module there is refused with a
+    :class:`CacheError` when one is needed); a corrupt record is moved aside with a warning."""
+    path = record_path(key)
+    folder = path.parent
+    try:
+        if not folder.is_dir() or not path.is_file():
+            return None
+        _refuse_if_exposed(folder, "folder")
+        if not _is_private(folder):
+            _refuse_if_exposed(path, "entry")
+    except (CacheError, OSError):
+        return None
+    try:
+        stored_key, value = pickle.loads(path.read_bytes())
+    except Exception as exc:  # noqa: BLE001 - any unpickling fault means a corrupt record
+        _quarantine([path], folder, f"the cache record {path} cannot be read ({type(exc).__name__})",
+                    "computed again")
+        return None
+    return value if stored_key == key else None
+
+
+def store_record(key: str, value) -> None:
+    """Keep ``value`` (picklable) under ``key``; silently skipped where the cache cannot be written."""
+    path = record_path(key)
+    try:
+        if not _prepare_folder(path.parent):
+            return
+        _write_atomically(path, pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL))
+    except (CacheError, OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return  # a cache that cannot (or must not) take it only costs time next process
+
+
 # --- loading one entry ------------------------------------------------------------------------------------------
 
 
@@ -418,7 +462,8 @@ def _remove_entries(folder: Path) -> int:
     if not folder.is_dir():
         return 0
     pycache = folder / "__pycache__"
-    doomed = [*folder.glob("symopt_*.py"), *folder.glob(".symopt_*.tmp"), *folder.glob(".probe-*")]
+    doomed = [*folder.glob("symopt_*.py"), *folder.glob("symopt_analysis_*.pickle"), *folder.glob(".symopt_*.tmp"),
+              *folder.glob(".probe-*")]
     if pycache.is_dir():
         doomed += pycache.glob("symopt_*")
     freed = 0

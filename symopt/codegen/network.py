@@ -51,7 +51,7 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
         "mean": objective.reduction == "mean",
         "update": optimizer.name, "hyper_names": list(optimizer.hyper_names),
-        "optimizer_title": type(optimizer).__name__, "problem": objective.describe(),
+        "optimizer_title": type(optimizer).__name__, "problem": objective.describe(l2="l2"),
         "param_summary": ", ".join(f"{n} {s}" for n, s in net.shapes()),
         "symopt_version": __version__, "template_version": TEMPLATE_VERSION,
         "numba_version": numba.__version__, "numpy_version": np.__version__,

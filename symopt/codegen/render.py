@@ -25,7 +25,7 @@ from ..printer import print_block, split_log1p_terms
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "9"
+TEMPLATE_VERSION = "10"
 
 
 def template_dir() -> Path:
@@ -90,7 +90,7 @@ def render(objective, derivation, optimizer) -> Rendered:
         kernel_template=kernel_template,
         optimizer_template=optimizer.template,
         optimizer_title=type(optimizer).__name__,
-        problem=objective.describe(),
+        problem=objective.describe(l2="l2"),
         numba_version=numba.__version__,
         numpy_version=np.__version__,
         python_version=platform.python_version(),
@@ -116,6 +116,15 @@ def render_checked(template: str, context: dict) -> str:
         raise CodegenError(f"code generated from {template} does not compile: {exc.msg} at line {exc.lineno}: "
                            f"{exc.text!r}") from exc
     return source
+
+
+def render_key(optimizer) -> tuple:
+    """What of ``optimizer`` the generated code depends on (the fields :func:`render` and
+    :func:`~symopt.codegen.network.render_network` read from it): optimizers with equal keys share one
+    module for one problem; every other setting is a run-time argument."""
+    return (type(optimizer).__name__, optimizer.name, optimizer.template, optimizer.needs, optimizer.stochastic,
+            tuple(optimizer.hyper_names), bool(getattr(optimizer, "line_search", False)),
+            getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0))
 
 
 def _optimizer_context(objective, optimizer) -> dict:

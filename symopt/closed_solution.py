@@ -1,0 +1,104 @@
+"""Closed-form solutions on data: the linear solve or the symbolic formulas evaluated, as a ``Result``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import mpmath
+import numpy as np
+
+from .analyse import Analysis
+from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
+from .closed_form.statistics import check_candidates, statistic_values
+from .evaluate import gradient as gradient_at_point
+from .evaluate import objective_value
+from .result import ClosedForm, Result
+from .run import flat_names, unflatten
+
+
+def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
+    """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum."""
+    objective = analysis.objective
+    form = analysis.linear
+    if form.kind == "least_squares":
+        sol = solve_least_squares(objective, form, dataset, precision)
+    else:
+        sol = solve_quadratic(objective, form, dataset, precision)
+    wanted = "maximum" if objective.maximize else "minimum"
+    # F is at most quadratic here, so it has an optimum unless it is unbounded: there is no optimum exactly
+    # when the stationary point has the wrong curvature, or there is no stationary point at all.
+    success = sol.direction is None and sol.curvature.startswith(wanted)
+    fun = objective_value(objective, dataset, sol.x)
+    g = gradient_at_point(objective, analysis.derivation, dataset, sol.x)
+    names = flat_names(objective, dataset)
+    if sol.direction is not None:
+        along = ", ".join(f"{name}: {v:.3g}" for name, v in zip(names, sol.direction) if v != 0.0)
+        message = (f"unbounded: the objective has no {wanted} and no stationary point: its quadratic part is "
+                   f"singular and its gradient has a part outside that part's range, so F is linear along the "
+                   f"direction ({along}) and {'rises' if objective.maximize else 'falls'} without bound "
+                   f"{'against' if objective.maximize else 'along'} it. Check the model (a parameter that enters "
+                   f"only linearly?) or add l2= ({sol.note})")
+    elif not success:
+        message = (f"unbounded: the stationary point is a {sol.curvature}: this quadratic objective has no "
+                   f"{wanted}, it is unbounded {'above' if objective.maximize else 'below'}; check maximize= "
+                   f"and the model's sign ({sol.note})")
+    else:
+        message = sol.note
+    cf = ClosedForm(cf.status, cf.reason, cf.formula_text or form.describe(objective.params), sol.note,
+                    pending=cf.pending)
+    exact = {} if sol.exact is None else {name: mpmath.nstr(v, 20) for name, v in zip(names, sol.exact)}
+    return Result(params=unflatten(objective, dataset, sol.x), x=sol.x, fun=fun, method="linear",
+                  why="the gradient is affine in the parameters: one linear solve", closed_form=cf,
+                  success=success, status="solved" if success else "unbounded", message=message, nit=0,
+                  grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
+                  objective=objective, derivation=analysis.derivation, precision=precision, exact=exact)
+
+
+def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
+    """The symbolic candidates evaluated on the data's statistics; the best one that passes its checks."""
+    objective = analysis.objective
+    if precision == "high":
+        check_high_precision(dataset.n_rows, len(objective.params))
+    stats = statistic_values(objective, analysis.statistics, dataset, precision)
+    candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision)
+    cf = ClosedForm(cf.status, cf.reason, cf.formula_text, f"statistics: {analysis.statistics.table()}",
+                    tuple(candidates))
+    accepted = [c for c in candidates if c.accepted]
+    if not accepted:
+        reasons = "; ".join(c.why for c in candidates)
+        cf = ClosedForm("none", f"no candidate passed the checks ({reasons})", cf.formula_text, cf.detail,
+                        cf.candidates)
+        return Result(params={}, x=np.empty(0), fun=math.nan, method="symbolic",
+                      why="symbolic candidates were all rejected", closed_form=cf, success=False,
+                      status="no_valid_candidate", message=cf.reason, objective=objective,
+                      derivation=analysis.derivation, precision=precision)
+    best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
+    x = np.array([best.values[p.name] for p in objective.params])
+    g = gradient_at_point(objective, analysis.derivation, dataset, x)
+    exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
+    return Result(params=dict(best.values), x=x, fun=best.objective, method="symbolic",
+                  why="the stationarity equations separate into statistics of the data: a formula evaluated "
+                      "after one pass",
+                  closed_form=cf, success=True, status="solved", message=best.why, nit=0,
+                  grad_norm=float(np.max(np.abs(g))), history=np.array([best.objective]), objective=objective,
+                  derivation=analysis.derivation, precision=precision, exact=exact)
+
+
+def checked(result: Result, unused: str) -> Result:
+    """A closed-form result, checked for non-finite numbers, and saying in ``why`` when a
+    given optimizer or x0 played no part."""
+    if unused:
+        result = replace(result, why=f"{result.why} ({unused} given, not needed: method='iterative' "
+                                     f"runs the optimizer)")
+    if not result.success:
+        return result
+    if not np.all(np.isfinite(result.x)):
+        return replace(result, success=False, status="nonfinite",
+                       message="the closed form gave non-finite parameters: the model or the data overflow "
+                               "double precision; rescale the data (or use precision='high')")
+    if not math.isfinite(result.fun):
+        return replace(result, message=f"{result.message}; the objective's value overflows double precision "
+                                       f"here ({result.fun}) though the parameters are finite: rescale the data "
+                                       f"to see it")
+    return result

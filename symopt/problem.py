@@ -1,0 +1,365 @@
+"""``Problem``: an objective built once (derived, analysed, its solver compiled on first need) and solved
+many times.
+
+Everything that does not depend on the data is done once per *structure* of objective (its expression,
+parameters, sense, reduction and model shape; :meth:`symopt.Objective.structure`) and kept in this process,
+in a least-recently-used table of :data:`MAX_PROBLEMS` entries: the derivation, the closed-form analysis and
+the compiled solver modules. Numbers are run-time arguments, not structure: objectives that differ only in
+``l2`` (or a network's ``init`` and ``seed``) share the derivation and the compiled code; only the symbolic
+tier, whose formulas contain ``l2``, is redone per value. The analysis is also kept in the cache folder
+beside the generated code, so a new process does not run SymPy's ``solve`` again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+
+import numpy as np
+import sympy as sp
+
+from . import train
+from ._version import __version__
+from .analyse import (DEFAULT_BUDGET, Analysis, assemble, check_budget, network_analysis, symbolic_stage,
+                      symbolic_wanted)
+from .choose import check, choose
+from .closed_form.linear import find_linear_form
+from .closed_solution import checked, linear_result, symbolic_result
+from .codegen import cache
+from .codegen.render import render_key
+from .data import prepare
+from .derive import Derivation, derive
+from .errors import ModelError, PrecisionError
+from .evaluate import gradient as gradient_at_point
+from .evaluate import objective_value
+from .objective import Objective
+from .optimizers import STATUS, Optimizer
+from .result import ClosedForm, Result
+from .run import compile_solver, kernel_value_and_grad, layout, run_iterative, saddle_verdict, start_point, unflatten
+
+METHODS = ("auto", "linear", "symbolic", "iterative")
+PRECISIONS = ("double", "high")
+#: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
+#: analysis and its compiled modules: a few hundred kB to a few MB.
+MAX_PROBLEMS = 128
+#: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
+RECORD_VERSION = "1"
+
+
+class _Shared:
+    """What all objectives of one structure share: derivation, analysis stages and compiled modules."""
+
+    def __init__(self, objective: Objective):
+        self.derivation = derive(objective)
+        self.lock = threading.RLock()
+        self.linear = None  # (LinearForm or None, why not)
+        self.symbolic: dict = {}  # l2 -> SymbolicStage
+        self.modules: dict = {}  # render key -> (rendered, module, path), or (module, rendered, path) for networks
+        self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
+        self._text = None
+
+    def derivation_for(self, objective: Objective) -> Derivation:
+        d = self.derivation
+        return d if d.objective is objective else replace(d, objective=objective)
+
+    def text(self, objective: Objective) -> str:
+        """The structure as text (for the names of the records on disk)."""
+        if self._text is None:
+            self._text = "|".join(sp.srepr(part) if isinstance(part, sp.Basic) else repr(part)
+                                  for part in _srepr_parts(objective.structure()))
+        return self._text
+
+    def linear_stage(self, objective: Objective, derivation: Derivation):
+        with self.lock:
+            if self.linear is None:
+                key = f"linear|{RECORD_VERSION}|{__version__}|{self.text(objective)}"
+                found = cache.load_record(key)
+                if found is None:
+                    found = find_linear_form(objective, derivation)
+                    cache.store_record(key, found)
+                self.linear = found
+            return self.linear
+
+    def symbolic_stage(self, objective: Objective, derivation: Derivation, budget: float):
+        with self.lock:
+            stage = self.symbolic.get(objective.l2)
+            if stage is not None and not (stage.timed_out and budget > stage.budget):
+                return stage
+            key = f"symbolic|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2={objective.l2!r}"
+            stage = cache.load_record(key)
+            if stage is None or (stage.timed_out and budget > stage.budget):
+                stage = symbolic_stage(objective, derivation, budget)
+                cache.store_record(key, stage)
+            self.symbolic[objective.l2] = stage
+            return stage
+
+    def compiled(self, objective: Objective, derivation: Derivation, optimizer):
+        key = render_key(optimizer)
+        with self.lock:
+            hit = self.modules.get(key)
+            if hit is None:
+                if objective.network:
+                    hit = train.load(objective, derivation, optimizer)
+                else:
+                    hit = compile_solver(objective, derivation, optimizer)
+                self.modules[key] = hit
+            return hit
+
+
+def _srepr_parts(structure):
+    for part in structure:
+        if isinstance(part, tuple):
+            yield "("
+            yield from _srepr_parts(part)
+            yield ")"
+        else:
+            yield part
+
+
+_SHARED: OrderedDict = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_for(objective: Objective) -> _Shared:
+    key = objective.structure()
+    with _SHARED_LOCK:
+        hit = _SHARED.get(key)
+        if hit is not None:
+            _SHARED.move_to_end(key)
+            return hit
+    made = _Shared(objective)  # outside the lock: deriving may take a while
+    with _SHARED_LOCK:
+        hit = _SHARED.setdefault(key, made)
+        _SHARED.move_to_end(key)
+        while len(_SHARED) > MAX_PROBLEMS:
+            _SHARED.popitem(last=False)
+    return hit
+
+
+def clear_problems() -> None:
+    """Forget every problem kept in this process (the disk cache is :func:`symopt.clear_cache`)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+def kept_problems() -> int:
+    """How many problem structures this process keeps (at most :data:`MAX_PROBLEMS`)."""
+    return len(_SHARED)
+
+
+class _FormulaLater:
+    """The formula in statistics for a problem with a linear closed form, worked out when first asked for."""
+
+    def __init__(self, problem: "Problem"):
+        self.problem = problem
+
+    def __call__(self) -> str | None:
+        return "\n".join(self.problem.analysis.formulas()) or None
+
+
+class Problem:
+    """An objective, built once and solved many times.
+
+    ``Problem(objective, optimizer=None, method="auto", precision="double", budget=10.0)`` derives and
+    analyses the objective when it is built (the arguments mean what they mean for :func:`symopt.solve`);
+    the solver code is generated and compiled on first need, then kept. ``problem.solve(data, x0=None,
+    progress=True)`` gives a :class:`~symopt.Result`; ``problem.value_and_grad(data, params)`` the objective
+    and its gradient (by name) through the code that runs.
+
+    Problems of equal structure share their work: building a second one, or calling :func:`symopt.solve`
+    again, costs microseconds, whatever ``l2`` is.
+
+    >>> import symopt
+    >>> problem = symopt.Problem(symopt.squared_loss(symopt.Model("a + b*x", "a b")))
+    >>> round(problem.solve({"x": [0, 1, 2], "y": [1, 3, 5]}).params["b"], 12)
+    2.0
+    """
+
+    def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
+                 precision: str = "double", budget: float = DEFAULT_BUDGET):
+        if not isinstance(objective, Objective):
+            raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
+                             f"symopt.squared_loss(model)), got {type(objective).__name__}")
+        if method not in METHODS:
+            raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        if precision not in PRECISIONS:
+            raise ModelError(f"precision must be 'double' or 'high'; got {precision!r}")
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
+        if precision == "high" and method == "iterative":
+            raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
+        check_budget(budget)
+        self.objective, self.optimizer, self.method = objective, optimizer, method
+        self.precision, self.budget = precision, float(budget)
+        self._shared = _shared_for(objective)
+        self.derivation = self._shared.derivation_for(objective)
+        key = (objective.l2, method)
+        memo = self._shared.prepared.get(key)
+        stage = memo[3] if memo else None
+        if memo is None or (stage is not None and stage.timed_out and self.budget > stage.budget):
+            analysis, deferred, stage = self._first_analysis()
+            memo = (analysis, deferred, "\n".join(analysis.formulas()) or None, stage)
+            self._shared.prepared[key] = memo
+        analysis, self._deferred, formula, _ = memo
+        if analysis.objective is not objective:
+            analysis = replace(analysis, objective=objective, derivation=self.derivation)
+        self._analysis = analysis
+        self._full_analysis = None if self._deferred else analysis
+        pending = _FormulaLater(self) if self._deferred else None
+        self._closed_form = ClosedForm(analysis.status, analysis.reason, formula, pending=pending)
+
+    # --- analysis ----------------------------------------------------------------------------------------------
+
+    def _first_analysis(self) -> tuple:
+        """``(analysis, deferred, symbolic stage or None)``: the analysis ``solve`` needs. With a linear form,
+        the symbolic tier is deferred (it only gives the formula)."""
+        objective, d = self.objective, self.derivation
+        deferred = False
+        if objective.network:
+            return network_analysis(objective, d), False, None
+        form, why = self._shared.linear_stage(objective, d)
+        symbolic = {"symbolic": True, "iterative": False, "linear": False}.get(self.method)
+        wanted = symbolic_wanted(objective, form, symbolic)
+        if wanted is True and form is not None and symbolic is None:
+            deferred = True  # a linear solve does not wait for SymPy's solve
+            wanted = symbolic_wanted(objective, form, False)
+            wanted = replace(wanted, attempt=replace(
+                wanted.attempt, outcome="deferred",
+                detail="a linear closed form was found: the formula in statistics is worked out when asked for "
+                       "(problem.analysis, result.closed_form.formula, print(result))"))
+        stage = self._shared.symbolic_stage(objective, d, self.budget) if wanted is True else wanted
+        return assemble(objective, d, form, why, stage), deferred, stage
+
+    @property
+    def analysis(self) -> Analysis:
+        """The closed-form analysis, the symbolic tier included (worked out now if it was deferred)."""
+        if self._full_analysis is None:
+            objective, d = self.objective, self.derivation
+            form, why = self._shared.linear_stage(objective, d)
+            stage = self._shared.symbolic_stage(objective, d, self.budget)
+            self._full_analysis = assemble(objective, d, form, why, stage)
+        return self._full_analysis
+
+    # --- the solver code ---------------------------------------------------------------------------------------
+
+    def _optimizer(self, n_params: int) -> tuple[Optimizer, str]:
+        """The optimizer an iterative run uses, and why in words."""
+        if self.objective.network:
+            if self.optimizer is None:
+                optimizer, chosen = train.default_optimizer()
+                return optimizer, f"chose {chosen}"
+            train.check_optimizer(self.optimizer)
+            return self.optimizer, f"{type(self.optimizer).__name__} as requested"
+        if self.optimizer is None:
+            optimizer, chosen = choose(self.objective, self.derivation, n_params)
+            return optimizer, f"chose {type(optimizer).__name__}: {chosen}"
+        check(self.objective, self.derivation, self.optimizer, n_params)
+        return self.optimizer, f"{type(self.optimizer).__name__} as requested"
+
+    def _compiled(self, optimizer):
+        return self._shared.compiled(self.objective, self.derivation, optimizer)
+
+    @property
+    def source(self) -> str:
+        """The generated solver module an iterative run of this problem uses (generated and compiled now if
+        it was not yet)."""
+        optimizer, _ = self._optimizer(len(self.objective.params) or 1)
+        compiled = self._compiled(optimizer)
+        rendered = compiled[1] if self.objective.network else compiled[0]
+        return rendered.source
+
+    @property
+    def runs_closed_form(self) -> bool:
+        """Whether ``solve`` evaluates a closed form (rather than running generated code)."""
+        a, method = self._analysis, self.method
+        return (method in ("auto", "linear") and a.linear is not None) or \
+            (method in ("auto", "symbolic") and bool(a.solutions))
+
+    # --- solving -----------------------------------------------------------------------------------------------
+
+    def solve(self, data, x0=None, progress: bool = True) -> Result:
+        """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame); ``x0`` and ``progress``
+        as in :func:`symopt.solve`."""
+        objective, method, precision = self.objective, self.method, self.precision
+        dataset = prepare(objective, data)
+        if x0 is not None and not objective.network:
+            start_point(objective, dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
+        unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0))
+                              if given is not None)
+        analysis, cf = self._analysis, self._closed_form
+        if method in ("auto", "linear") and analysis.linear is not None:
+            return checked(linear_result(analysis, dataset, precision, cf), unused)
+        if method == "linear":
+            raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
+        if method in ("auto", "symbolic") and analysis.solutions:
+            result = symbolic_result(analysis, dataset, precision, cf)
+            if result.success or method == "symbolic":
+                return checked(result, unused)
+            cf = result.closed_form  # keep the rejected candidates in the report
+        elif method == "symbolic":
+            raise ModelError(f"no symbolic closed form: {analysis.reason}")
+        if precision == "high":
+            raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        if objective.network:
+            return self._train(dataset, x0, progress, cf)
+        why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
+        optimizer, chosen = self._optimizer(sum(size for _, size in layout(objective, dataset)))
+        run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                            compiled=self._compiled(optimizer))
+        status, success, message = run.status, run.success, run.message
+        if success:
+            verdict = saddle_verdict(objective, self.derivation, dataset, run.x)
+            if verdict:
+                status, success, message = "saddle_point", False, verdict
+        return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
+                      why=f"{why}; {chosen}; generated code", closed_form=cf, success=success, status=status,
+                      message=message, nit=run.nit, grad_norm=run.grad_norm, history=run.history,
+                      source=run.source, source_path=run.source_path, objective=objective,
+                      derivation=self.derivation, optimizer=optimizer, precision="double")
+
+    def _train(self, dataset, x0, progress, cf) -> Result:
+        objective = self.objective
+        optimizer, chosen = self._optimizer(objective.model.size())
+        out = train.train(objective, self.derivation, dataset, optimizer, x0, progress,
+                          compiled=self._compiled(optimizer))
+        status, success, advice = STATUS[out["code"]]
+        theta, stats, net = out["theta"], out["stats"], objective.model
+        grad = train.gradient_at(out["module"], objective, dataset, theta, stats)
+        return Result(params=net.unflatten(theta), x=theta, fun=float(out["history"][-1]), method="iterative",
+                      why=f"{cf.reason}; {chosen}; generated forward and backward code", closed_form=cf,
+                      success=success, status=status, message=advice if success else f"{status}: {advice}",
+                      nit=out["epochs"], grad_norm=float(np.max(np.abs(grad))), history=out["history"],
+                      source=out["rendered"].source, source_path=out["path"], objective=objective,
+                      derivation=self.derivation, optimizer=optimizer, precision="double",
+                      predictor=train.Predictor(out["module"], objective, theta, stats),
+                      buffers=net.unflatten(stats, net.buffer_shapes()), diagnostics=out["diagnostics"])
+
+    def value_and_grad(self, data, params) -> tuple[float, dict]:
+        """``(F, gradient by name)``: the total objective (its reduction over all rows, plus the penalty) and
+        its gradient at ``params`` (a mapping by name, or a flat vector), through the code that runs.
+
+        That is the generated module's fused kernel where ``solve`` runs generated code (a network's
+        backward pass; the objective-and-gradient kernel of the chosen optimizer's module), and the NumPy
+        evaluation of the derivation where it evaluates a closed form (as ``solve`` reports those).
+        """
+        objective = self.objective
+        dataset = prepare(objective, data)
+        if objective.network:
+            theta = train.start_vector(objective, params)
+            optimizer, _ = self._optimizer(objective.model.size())
+            module = self._compiled(optimizer)[0]
+            value, grad = train.value_and_gradient_at(module, objective, dataset, theta)
+            return value, objective.model.unflatten(grad)
+        theta = start_point(objective, dataset, params, label="params")
+        if self.runs_closed_form:
+            value = objective_value(objective, dataset, theta)
+            grad = gradient_at_point(objective, self.derivation, dataset, theta)
+        else:
+            optimizer, _ = self._optimizer(theta.size)
+            rendered, module, _ = self._compiled(optimizer)
+            value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
+        return value, unflatten(objective, dataset, grad)
+
+    def __repr__(self) -> str:
+        return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
