@@ -179,7 +179,11 @@ def test_unbounded_stop_matches_reference(problem, optimizer, expr, params):
     for k in range(1, len(expected)):
         assert status == RUNNING
         status = stepper.step()
-        np.testing.assert_allclose(stepper.theta, expected[k], rtol=1e-12)
+        # Relative to the size of the whole vector: a runs off to -1e21 while b's step is a small difference
+        # of sums dominated by a, so b carries rounding of size eps * |a| (the serial and parallel kernels
+        # vectorise the sums differently, so that rounding differs between them)
+        scale = max(1.0, float(np.max(np.abs(expected[k]))))
+        assert np.max(np.abs(stepper.theta - expected[k])) <= 1e-12 * scale, (k, stepper.theta, expected[k])
     assert status == 10 and len(expected) < 11  # unbounded, well before 10 iterations
 
 
