@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,18 +32,22 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _interleaved(contenders: dict, rounds: int, calls: int) -> dict:
-    """Median seconds per call of each contender (a function of a fresh random generator)."""
+def _interleaved(contenders: dict, rounds: int, calls: int) -> tuple[dict, Counter]:
+    """Median seconds per call of each contender (a function of a fresh random generator), and how many
+    calls ran on each backend (the ``backend`` of symopt's results)."""
     times = {name: [] for name in contenders}
+    backends: Counter = Counter()
     rng = np.random.default_rng(1)
     for _ in range(rounds):
         for name, fn in contenders.items():
             for _ in range(calls):
                 args = fn.data(rng)
                 t0 = time.perf_counter()
-                fn(*args)
+                out = fn(*args)
                 times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
+                if hasattr(out, "backend"):
+                    backends[out.backend.split(",")[0] if "then" not in out.backend else "python->numba"] += 1
+    return {name: float(np.median(t)) for name, t in times.items()}, backends
 
 
 def _contender(data):
@@ -97,8 +102,8 @@ def repeated(rounds: int = 40, calls: int = 5) -> None:
                   "scikit-learn LinearRegression().fit"))
 
     @_contender(curve_data)
-    def symopt_curve(x, y):
-        return symopt.solve(curve, {"x": x, "y": y}, x0={"a": 1.0, "b": -1.0}, progress=False)
+    def symopt_curve(x, y, backend="auto"):
+        return symopt.solve(curve, {"x": x, "y": y}, x0={"a": 1.0, "b": -1.0}, progress=False, backend=backend)
 
     @_contender(curve_data)
     def scipy_curve(x, y):
@@ -107,8 +112,8 @@ def repeated(rounds: int = 40, calls: int = 5) -> None:
     cases.append(("a*exp(b*x) curve fit, 100 points", symopt_curve, scipy_curve, 10.0, "scipy curve_fit"))
 
     @_contender(logistic_data)
-    def symopt_logistic(X, y):
-        return symopt.solve(logistic, {"X": X, "y": y}, progress=False)
+    def symopt_logistic(X, y, backend="auto"):
+        return symopt.solve(logistic, {"X": X, "y": y}, progress=False, backend=backend)
 
     @_contender(logistic_data)
     def sklearn_logistic(X, y):
@@ -117,20 +122,31 @@ def repeated(rounds: int = 40, calls: int = 5) -> None:
     cases.append(("logistic regression 500 x 5", symopt_logistic, sklearn_logistic, 2.0,
                   "scikit-learn LogisticRegression(C=inf)"))
 
-    print(f"{'case':40s} {'first call':>11s} {'symopt':>10s} {'peer':>10s} {'ratio':>7s}  target  peer")
+    print("Each iterative case twice: as backend='auto' runs a loop of calls from a new process (the interpreted\n"
+          "twin until its time adds up to what compiling costs), then after the hand-over to compiled code\n"
+          "(forced here by one backend='numba' solve; a longer loop gets there by itself). The target is judged\n"
+          "on the second.")
+    print(f"{'case':48s} {'first call':>11s} {'symopt':>10s} {'peer':>10s} {'ratio':>7s}  target  peer")
     for title, ours, theirs, target, peer in cases:
         rng = np.random.default_rng(0)
         t0 = time.perf_counter()
         first = ours(*ours.data(rng))
         first_time = time.perf_counter() - t0
         theirs(*theirs.data(rng))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            med = _interleaved({"ours": ours, "theirs": theirs}, rounds, calls)
-        ratio = med["ours"] / med["theirs"]
-        print(f"{title:40s} {first_time * 1e3:9.1f} ms {med['ours'] * 1e3:7.3f} ms {med['theirs'] * 1e3:7.3f} ms "
-              f"{ratio:6.2f}x  <= {target:g}x  {peer}  [{first.method}, {first.status}, "
-              f"{'met' if ratio <= target else 'NOT met'}]", flush=True)
+        stages = [("", None)] if first.backend == "numpy" else [(", auto", None), (", compiled", "numba")]
+        for label, force in stages:
+            if force:
+                ours(*ours.data(rng), backend=force)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                med, backends = _interleaved({"ours": ours, "theirs": theirs}, rounds, calls)
+            ratio = med["ours"] / med["theirs"]
+            judged = force is not None or len(stages) == 1
+            verdict = ("met" if ratio <= target else "NOT met") if judged else "not judged"
+            print(f"{title + label:48s} {first_time * 1e3:9.1f} ms {med['ours'] * 1e3:7.3f} ms "
+                  f"{med['theirs'] * 1e3:7.3f} ms {ratio:6.2f}x  <= {target:g}x  {peer}  [{first.method}, "
+                  f"{first.status}, {verdict}; first call {first.backend}; then "
+                  f"{', '.join(f'{k} x{v}' for k, v in backends.items())}]", flush=True)
 
 
 SYMOPT_FIRST = """

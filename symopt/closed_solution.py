@@ -52,7 +52,8 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
                   why="the gradient is affine in the parameters: one linear solve", closed_form=cf,
                   success=success, status="solved" if success else "unbounded", message=message, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
-                  objective=objective, derivation=analysis.derivation, precision=precision, exact=exact)
+                  objective=objective, derivation=analysis.derivation, precision=precision, exact=exact,
+                  backend=_closed_backend(precision))
 
 
 def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
@@ -72,7 +73,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm)
         return Result(params={}, x=np.empty(0), fun=math.nan, method="symbolic",
                       why="symbolic candidates were all rejected", closed_form=cf, success=False,
                       status="no_valid_candidate", message=cf.reason, objective=objective,
-                      derivation=analysis.derivation, precision=precision)
+                      derivation=analysis.derivation, precision=precision, backend=_closed_backend(precision))
     best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
     x = np.array([best.values[p.name] for p in objective.params])
     g = gradient_at_point(objective, analysis.derivation, dataset, x)
@@ -82,7 +83,12 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm)
                       "after one pass",
                   closed_form=cf, success=True, status="solved", message=best.why, nit=0,
                   grad_norm=float(np.max(np.abs(g))), history=np.array([best.objective]), objective=objective,
-                  derivation=analysis.derivation, precision=precision, exact=exact)
+                  derivation=analysis.derivation, precision=precision, exact=exact,
+                  backend=_closed_backend(precision))
+
+
+def _closed_backend(precision: str) -> str:
+    return "mpmath" if precision == "high" else "numpy"
 
 
 def checked(result: Result, unused: str) -> Result:

@@ -208,7 +208,9 @@ class LinearModel:
       are ``intercept`` (a number) and ``coef`` (an array).
     * ``LinearModel(basis=["x", "x**2", "sin(t)"])``: ``w0 + w1*x + w2*x**2 +
       w3*sin(t)`` in named features, an expression model with parameters
-      ``w0`` (the intercept, if any), ``w1``, ...
+      ``w0`` (the intercept, if any), ``w1``, ... Where every basis expression is a plain name (the
+      columns of a DataFrame, ``basis=list(df.columns)``), the coefficients are named after them:
+      ``LinearModel(basis=["age", "dose"])`` is ``intercept + coef_age*age + coef_dose*dose``.
 
     ``intercept=False`` drops the intercept from either form.
     """
@@ -223,6 +225,7 @@ class LinearModel:
                 raise ModelError(f"n_features must be a positive integer, got {n_features!r}")
             n_features = int(n_features)
         self.basis: tuple[sp.Expr, ...] | None = None
+        self.intercept_name: str | None = None  # the basis form's intercept parameter (not penalised)
         self.expression_model: Model | None = None
         if basis is not None:
             if isinstance(basis, (str, sp.Basic)) or not isinstance(basis, Iterable):
@@ -234,11 +237,15 @@ class LinearModel:
             self.basis = tuple(as_expression(b, symbols, "basis expression") for b in basis)
             if not self.basis:
                 raise ModelError("basis is empty")
-            start = 0 if self.intercept else 1
-            names = [f"w{k}" for k in range(start, len(self.basis) + 1)]
+            if all(isinstance(b, sp.Symbol) for b in self.basis):
+                names = (["intercept"] if self.intercept else []) + [f"coef_{b.name}" for b in self.basis]
+            else:
+                names = [f"w{k}" for k in range(0 if self.intercept else 1, len(self.basis) + 1)]
             clash = sorted(set(names) & set(symbols))
             if clash:
-                raise ModelError(f"feature name(s) {', '.join(clash)} clash with the parameter names w0, w1, ...; rename them")
+                raise ModelError(f"feature name(s) {', '.join(clash)} clash with the parameter names "
+                                 f"{', '.join(names)}; rename them")
+            self.intercept_name = names[0] if self.intercept else None
             weights = [sp.Symbol(n, real=True) for n in names]
             terms = list(self.basis) if not self.intercept else [sp.Integer(1), *self.basis]
             for w, b in zip(weights, terms):

@@ -88,7 +88,7 @@ class Objective:
         # Which parameters the ridge penalty applies to (an intercept is not penalised).
         unpenalised = set()
         if isinstance(model, LinearModel) and not model.is_wide and model.intercept:
-            unpenalised.add("w0")
+            unpenalised.add(model.intercept_name)
         self.penalised = tuple(p.name not in unpenalised for p in self.params)
 
     @property

@@ -27,7 +27,7 @@ from .choose import check, choose
 from .closed_form.linear import find_linear_form
 from .closed_solution import checked, linear_result, symbolic_result
 from .codegen import cache
-from .codegen.render import render_key
+from .codegen.render import render, render_key
 from .data import prepare
 from .derive import Derivation, derive
 from .errors import ModelError, PrecisionError
@@ -36,10 +36,23 @@ from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import STATUS, Optimizer
 from .result import ClosedForm, Result
-from .run import compile_solver, kernel_value_and_grad, layout, run_iterative, saddle_verdict, start_point, unflatten
+from .run import InterpreterFault, kernel_value_and_grad, layout, run_iterative, saddle_verdict, start_point, unflatten
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
+BACKENDS = ("auto", "numba", "python")
+#: ``backend="auto"`` runs generated code in its interpreted twin (the same module with ``njit`` a no-op:
+#: no compile wait, no Numba import) when the data have at most this many rows x parameters and the
+#: compiled module is not loaded yet. Measured on 2 cores (Levenberg-Marquardt, ``a*exp(b*x)``): 100 rows
+#: 13 ms, 1,000 rows 65 ms, 10,000 rows 0.8 s interpreted; compiling the module takes 5 to 8 s, loading it
+#: compiled from the cache folder about 0.5 s plus 0.2 s to import Numba.
+PYTHON_MAX_WORK = 20_000
+#: Once a problem's interpreted runs (over all its solves, or within one) have taken as long as getting
+#: the compiled module would, the compiled module takes over (the ski-rental rule: never more than twice
+#: the better choice in hindsight). Seconds that getting it costs: compiling into an empty cache, ...
+COMPILE_SECONDS = 5.0
+#: ... and loading code compiled before (the cache folder holds it).
+LOAD_SECONDS = 0.5
 #: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
 #: analysis and its compiled modules: a few hundred kB to a few MB.
 MAX_PROBLEMS = 128
@@ -55,7 +68,10 @@ class _Shared:
         self.lock = threading.RLock()
         self.linear = None  # (LinearForm or None, why not)
         self.symbolic: dict = {}  # l2 -> SymbolicStage
-        self.modules: dict = {}  # render key -> (rendered, module, path), or (module, rendered, path) for networks
+        self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
+        self.modules: dict = {}  # (render key, backend) -> (rendered, module, path); (module, rendered, path) for networks
+        self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
+        self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
         self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
         self._text = None
 
@@ -94,17 +110,42 @@ class _Shared:
             self.symbolic[objective.l2] = stage
             return stage
 
-    def compiled(self, objective: Objective, derivation: Derivation, optimizer):
+    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer):
         key = render_key(optimizer)
+        with self.lock:
+            hit = self.rendered.get(key)
+            if hit is None:
+                hit = self.rendered[key] = render(objective, derivation, optimizer)
+            return hit
+
+    def compiled(self, objective: Objective, derivation: Derivation, optimizer, backend: str = "numba"):
+        """``(rendered, module, path)`` of ``backend`` ("numba": compiled; "python": the interpreted twin)."""
+        key = (render_key(optimizer), backend)
         with self.lock:
             hit = self.modules.get(key)
             if hit is None:
                 if objective.network:
                     hit = train.load(objective, derivation, optimizer)
                 else:
-                    hit = compile_solver(objective, derivation, optimizer)
+                    rendered = self.rendered_for(objective, derivation, optimizer)
+                    if backend == "numba":
+                        module, path = cache.load(rendered.source, rendered.stem)
+                    else:
+                        module, path = cache.load(rendered.python_source, f"{rendered.stem}_py")
+                    hit = (rendered, module, path)
                 self.modules[key] = hit
             return hit
+
+    def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer) -> float:
+        """What getting the compiled module costs, in seconds: :data:`LOAD_SECONDS` if the cache folder holds
+        its compiled code, else :data:`COMPILE_SECONDS` (looked at once per module)."""
+        key = render_key(optimizer)
+        with self.lock:
+            if key not in self.handover:
+                rendered = self.rendered_for(objective, derivation, optimizer)
+                warm = cache.has_compiled_code(rendered.source, rendered.stem)
+                self.handover[key] = LOAD_SECONDS if warm else COMPILE_SECONDS
+            return self.handover[key]
 
 
 def _srepr_parts(structure):
@@ -161,9 +202,17 @@ class _FormulaLater:
 class Problem:
     """An objective, built once and solved many times.
 
-    ``Problem(objective, optimizer=None, method="auto", precision="double", budget=10.0)`` derives and
-    analyses the objective when it is built (the arguments mean what they mean for :func:`symopt.solve`);
-    the solver code is generated and compiled on first need, then kept. ``problem.solve(data, x0=None,
+    ``Problem(objective, optimizer=None, method="auto", precision="double", budget=10.0, backend="auto")``
+    derives and analyses the objective when it is built (the arguments mean what they mean for
+    :func:`symopt.solve`); the solver code is generated on first need, then kept.
+
+    ``backend`` says what runs the generated code: ``"numba"`` compiles it (seconds the first time, then
+    kept in the cache folder); ``"python"`` runs its interpreted twin (the same module with ``njit`` a no-op:
+    no compile wait, slower per row); ``"auto"`` takes the twin for data of at most :data:`PYTHON_MAX_WORK`
+    rows x parameters while the compiled module is not loaded, and hands over to compiled code once this
+    problem's interpreted runs have together taken as long as compiling would (:data:`COMPILE_SECONDS`, or
+    :data:`LOAD_SECONDS` where the cache folder holds compiled code), even in the middle of a run.
+    ``Result.backend`` says what ran. Networks are always compiled. ``problem.solve(data, x0=None,
     progress=True)`` gives a :class:`~symopt.Result`; ``problem.value_and_grad(data, params)`` the objective
     and its gradient (by name) through the code that runs.
 
@@ -177,7 +226,7 @@ class Problem:
     """
 
     def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
-                 precision: str = "double", budget: float = DEFAULT_BUDGET):
+                 precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto"):
         if not isinstance(objective, Objective):
             raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
@@ -187,11 +236,16 @@ class Problem:
             raise ModelError(f"precision must be 'double' or 'high'; got {precision!r}")
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
+        if backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        if backend == "python" and objective.network:
+            raise ModelError("backend='python' is not available for networks: their trainer is always compiled "
+                             "(use backend='auto' or 'numba')")
         if precision == "high" and method == "iterative":
             raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
         check_budget(budget)
         self.objective, self.optimizer, self.method = objective, optimizer, method
-        self.precision, self.budget = precision, float(budget)
+        self.precision, self.budget, self.backend = precision, float(budget), backend
         self._shared = _shared_for(objective)
         self.derivation = self._shared.derivation_for(objective)
         key = (objective.l2, method)
@@ -257,17 +311,27 @@ class Problem:
         check(self.objective, self.derivation, self.optimizer, n_params)
         return self.optimizer, f"{type(self.optimizer).__name__} as requested"
 
-    def _compiled(self, optimizer):
-        return self._shared.compiled(self.objective, self.derivation, optimizer)
+    def _compiled(self, optimizer, backend: str = "numba"):
+        return self._shared.compiled(self.objective, self.derivation, optimizer, backend)
+
+    def _backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
+        """What runs the next iterative solve: see the class docstring."""
+        if self.backend != "auto" or self.objective.network:
+            return "numba" if self.objective.network else self.backend
+        shared, key = self._shared, render_key(optimizer)
+        if (key, "numba") in shared.modules or n_rows * n_params > PYTHON_MAX_WORK:
+            return "numba"
+        spent = shared.interpreted.get(key, 0.0)
+        return "numba" if spent >= shared.handover_seconds(self.objective, self.derivation, optimizer) else "python"
 
     @property
     def source(self) -> str:
-        """The generated solver module an iterative run of this problem uses (generated and compiled now if
-        it was not yet)."""
+        """The generated (Numba) solver module an iterative run of this problem uses, generated now if it
+        was not yet (the interpreted backend runs its twin, which differs only in its import lines)."""
         optimizer, _ = self._optimizer(len(self.objective.params) or 1)
-        compiled = self._compiled(optimizer)
-        rendered = compiled[1] if self.objective.network else compiled[0]
-        return rendered.source
+        if self.objective.network:
+            return self._compiled(optimizer)[1].source
+        return self._shared.rendered_for(self.objective, self.derivation, optimizer).source
 
     @property
     def runs_closed_form(self) -> bool:
@@ -304,19 +368,44 @@ class Problem:
         if objective.network:
             return self._train(dataset, x0, progress, cf)
         why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
-        optimizer, chosen = self._optimizer(sum(size for _, size in layout(objective, dataset)))
-        run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                            compiled=self._compiled(optimizer))
+        n_params = sum(size for _, size in layout(objective, dataset))
+        optimizer, chosen = self._optimizer(n_params)
+        run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params))
         status, success, message = run.status, run.success, run.message
         if success:
             verdict = saddle_verdict(objective, self.derivation, dataset, run.x)
             if verdict:
                 status, success, message = "saddle_point", False, verdict
         return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
-                      why=f"{why}; {chosen}; generated code", closed_form=cf, success=success, status=status,
-                      message=message, nit=run.nit, grad_norm=run.grad_norm, history=run.history,
+                      why=f"{why}; {chosen}; generated code{note}", closed_form=cf, success=success,
+                      status=status, message=message, nit=run.nit, grad_norm=run.grad_norm, history=run.history,
                       source=run.source, source_path=run.source_path, objective=objective,
-                      derivation=self.derivation, optimizer=optimizer, precision="double")
+                      derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend)
+
+    def _run(self, dataset, optimizer, x0, progress, backend: str):
+        """``(Run, note for Result.why)``: the iterative run on ``backend``, handed over to compiled code as
+        the class docstring says, or redone compiled where the interpreter faulted."""
+        objective, shared = self.objective, self._shared
+        switch = None
+        if backend == "python" and self.backend == "auto":
+            left = shared.handover_seconds(objective, self.derivation, optimizer) - \
+                shared.interpreted.get(render_key(optimizer), 0.0)
+            switch = (max(left, 0.0), lambda: self._compiled(optimizer, "numba"))
+        try:
+            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                                compiled=self._compiled(optimizer, backend), switch=switch)
+        except InterpreterFault as fault:
+            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                                compiled=self._compiled(optimizer, "numba"))
+            return run, f" (compiled: the interpreted run met {fault} where compiled code gives inf or NaN)"
+        if run.interpreted_seconds:
+            key = render_key(optimizer)
+            with shared.lock:
+                shared.interpreted[key] = shared.interpreted.get(key, 0.0) + run.interpreted_seconds
+        if run.backend == "python":  # Result.source_path names the file that holds Result.source
+            rendered = shared.rendered_for(objective, self.derivation, optimizer)
+            run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
+        return run, ""
 
     def _train(self, dataset, x0, progress, cf) -> Result:
         objective = self.objective
@@ -331,7 +420,7 @@ class Problem:
                       success=success, status=status, message=advice if success else f"{status}: {advice}",
                       nit=out["epochs"], grad_norm=float(np.max(np.abs(grad))), history=out["history"],
                       source=out["rendered"].source, source_path=out["path"], objective=objective,
-                      derivation=self.derivation, optimizer=optimizer, precision="double",
+                      derivation=self.derivation, optimizer=optimizer, precision="double", backend="numba",
                       predictor=train.Predictor(out["module"], objective, theta, stats),
                       buffers=net.unflatten(stats, net.buffer_shapes()), diagnostics=out["diagnostics"])
 
@@ -340,7 +429,8 @@ class Problem:
         its gradient at ``params`` (a mapping by name, or a flat vector), through the code that runs.
 
         That is the generated module's fused kernel where ``solve`` runs generated code (a network's
-        backward pass; the objective-and-gradient kernel of the chosen optimizer's module), and the NumPy
+        backward pass; the objective-and-gradient kernel of the chosen optimizer's module, compiled or its
+        interpreted twin, as the next ``solve`` would choose), and the NumPy
         evaluation of the derivation where it evaluates a closed form (as ``solve`` reports those).
         """
         objective = self.objective
@@ -357,8 +447,13 @@ class Problem:
             grad = gradient_at_point(objective, self.derivation, dataset, theta)
         else:
             optimizer, _ = self._optimizer(theta.size)
-            rendered, module, _ = self._compiled(optimizer)
-            value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
+            backend = self._backend_for(optimizer, dataset.n_rows, theta.size)
+            try:
+                rendered, module, _ = self._compiled(optimizer, backend)
+                value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
+            except InterpreterFault:
+                rendered, module, _ = self._compiled(optimizer, "numba")
+                value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
         return value, unflatten(objective, dataset, grad)
 
     def __repr__(self) -> str:

@@ -64,22 +64,34 @@ class Result:
     predictor: object = None  # networks: inference with the trained weights
     buffers: dict = field(default_factory=dict)  # networks: batch-norm running statistics
     diagnostics: object = None  # networks: per-layer, per-epoch training diagnostics
+    #: What ran: "numba" (compiled generated code), "python" (its interpreted twin; see symopt.Problem),
+    #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
+    #: evaluated in high precision).
+    backend: str = "numba"
 
-    def predict(self, X):
-        """Predictions for new rows (networks, inference mode): class labels for
-        cross_entropy and log_loss, the outputs for squared_loss."""
-        if self.predictor is None:
-            from .errors import ModelError
+    def predict(self, data):
+        """The fitted model on new data, one prediction per row: class labels for ``cross_entropy`` and
+        ``log_loss`` (a logit above 0 is class 1), the model's value for ``squared_loss``.
 
-            raise ModelError("predict() is available for network results; for other models evaluate the model "
-                             "expression at result.params")
-        return self.predictor(X)
+        ``data`` is what the model reads: ``X`` (rows x features) for a network or a ``LinearModel`` over a
+        data matrix; otherwise a mapping of the model's feature names to arrays, or a DataFrame (the target
+        is not needed). A network predicts in inference mode (no dropout; batch norm's running statistics).
+        """
+        if self.predictor is not None:
+            return self.predictor(data)
+        from .errors import ModelError
+        from .predict import predict
+
+        if self.objective is None or not self.params:
+            raise ModelError(f"this result has no fitted parameters to predict with (status {self.status!r})")
+        return predict(self.objective, self.params, data)
 
     def __str__(self) -> str:
         lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]
         if self.objective is not None:
             lines.append(f"  objective: {self.objective.describe()}")
         lines.append(f"  method: {self.method}: {self.why}")
+        lines.append(f"  backend: {self.backend}")
         cf = self.closed_form
         lines.append(f"  closed form: {cf.status}: {cf.reason}")
         if cf.formula:

@@ -54,6 +54,18 @@ class Run:
     history: np.ndarray
     source: str
     source_path: object
+    backend: str = "numba"  # "numba", "python", or "python, then numba from iteration k"
+    interpreted_seconds: float = 0.0  # time spent in the interpreted twin
+
+
+class InterpreterFault(Exception):
+    """The interpreted twin of a module raised where compiled code gives inf or NaN (a float overflow, a
+    division by zero, a math domain error): the run must be redone in compiled code."""
+
+
+def interpreted(module) -> bool:
+    """Whether ``module`` is the interpreted twin of a generated module (``prange`` is ``range``)."""
+    return getattr(module, "prange", None) is range
 
 
 def layout(objective, dataset) -> list[tuple[str, int]]:
@@ -143,13 +155,24 @@ def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[
     """F and its gradient at ``theta`` from the generated module's fused objective-and-gradient kernel."""
     grad = np.zeros(theta.size)
     arrays = [dataset[name] for name in rendered.data_names]
-    value = module.objective_and_gradient(np.ascontiguousarray(theta, dtype=float), *arrays,
-                                          penalty_mask(objective, dataset), float(objective.l2), grad)
+    with np.errstate(all="ignore"):
+        try:
+            value = module.objective_and_gradient(np.ascontiguousarray(theta, dtype=float), *arrays,
+                                                  penalty_mask(objective, dataset), float(objective.l2), grad)
+        except (ArithmeticError, ValueError) as exc:  # the interpreted twin only: compiled code gives inf
+            raise InterpreterFault(f"{type(exc).__name__}: {exc}") from exc
     return float(value), grad
 
 
-def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None) -> Run:
-    """Drive the solver module (``compiled``, from :func:`compile_solver`; made here if None) to a stop."""
+def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None,
+                  switch=None) -> Run:
+    """Drive the solver module (``compiled``, ``(rendered, module, path)`` from :func:`compile_solver`; made
+    here if None) to a stop.
+
+    Where ``module`` is the interpreted twin, ``switch`` (if given) is ``(seconds, get)``: once the run has
+    spent ``seconds`` in the interpreter, ``get()`` gives the compiled ``(rendered, module, path)``, which takes over the same
+    state between two chunks. A fault of the interpreter (see :class:`InterpreterFault`) propagates.
+    """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = start_point(objective, dataset, x0)
     if x0 is None and not objective.wide:
@@ -165,11 +188,12 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     fixed = (penalty_mask(objective, dataset), float(objective.l2), sign, optimizer.hyper())
     # The history grows with the run (max_iter may be far more than a run needs).
     history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
-    code = int(module.start(theta, grad, fs, fw, iw, *arrays, *fixed))
+    driver = _Driver(module, path, switch)
+    code = int(driver.call("start", theta, grad, fs, fw, iw, *arrays, *fixed))
     history[0] = sign * fs[0]
     done = 0
     if code == RUNNING:
-        code, done, history = _drive(module, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
+        code, done, history = _drive(driver, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
                                      progress)
     if code == RUNNING:
         code = 8 if optimizer.stochastic else 2
@@ -187,7 +211,39 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
-               history[: done + 1].copy(), rendered.source, path)
+               history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds)
+
+
+class _Driver:
+    """Calls into a generated module, timing the interpreted twin and handing over to compiled code when
+    ``switch`` says so (the two share every argument, so the state carries over)."""
+
+    def __init__(self, module, path, switch):
+        self.module, self.path, self.switch = module, path, switch
+        self.interpreted_seconds = 0.0
+        self.switched_at = None  # the iteration the compiled module took over at
+
+    def call(self, name: str, *args):
+        if not interpreted(self.module):
+            return getattr(self.module, name)(*args)
+        t0 = time.perf_counter()
+        try:
+            with np.errstate(all="ignore"):
+                return getattr(self.module, name)(*args)
+        except (ArithmeticError, ValueError) as exc:
+            raise InterpreterFault(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.interpreted_seconds += time.perf_counter() - t0
+
+    def maybe_switch(self, done: int) -> None:
+        if interpreted(self.module) and self.switch is not None and self.interpreted_seconds >= self.switch[0]:
+            _, self.module, self.path = self.switch[1]()
+            self.switched_at = done
+
+    def backend(self) -> str:
+        if self.switched_at is not None:
+            return f"python, then numba from iteration {self.switched_at}"
+        return "python" if interpreted(self.module) else "numba"
 
 
 #: The Hessian check after an iterative run is skipped above this many row-evaluations
@@ -371,8 +427,8 @@ def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 
-def _drive(module, optimizer, args, history, progress: bool):
-    """Call the compiled ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s.
+def _drive(driver, optimizer, args, history, progress: bool):
+    """Call the generated ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s.
 
     Returns the status code, the iterations done and the history (grown as needed: the
     compiled loop writes the objective after iteration k to ``history[k]``).
@@ -389,11 +445,12 @@ def _drive(module, optimizer, args, history, progress: bool):
                 grown[: history.size] = history
                 history = grown
             t0 = time.perf_counter()
-            code, k = module.run(*args, budget, tol, ftol, history, done)
+            code, k = driver.call("run", *args, budget, tol, ftol, history, done)
             done += int(k)
             elapsed = time.perf_counter() - t0
             if code != RUNNING:
                 break
+            driver.maybe_switch(done)
             chunk = int(min(max(budget * 0.2 / max(elapsed, 1e-6), 1), 1_000_000))
             if started is None:
                 started = time.perf_counter()

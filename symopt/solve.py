@@ -10,7 +10,7 @@ from .result import Result
 
 
 def solve(objective: Objective, data, optimizer=None, method: str = "auto", precision: str = "double",
-          x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True) -> Result:
+          x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto") -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``method="auto"`` takes a linear closed form if the gradient is affine in
@@ -25,13 +25,16 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
     (or more) arithmetic. ``x0``: a mapping from parameter names to values,
     or a flat array, for the iterative solver. ``budget``: seconds SymPy may
     spend solving the stationarity equations. ``progress``: show a progress
-    bar when an iterative run takes more than a second.
+    bar when an iterative run takes more than a second. ``backend``: what runs generated code,
+    ``"numba"`` (compiled), ``"python"`` (its interpreted twin, no compile wait) or ``"auto"`` (the twin
+    for small data until compiling pays; see :class:`symopt.Problem`); ``Result.backend`` says what ran.
 
-    The same as ``symopt.Problem(objective, optimizer, method, precision, budget).solve(data, x0, progress)``:
+    The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
+    progress)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget).solve(data, x0, progress)
+    return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress)
 
 
 def gradient(objective: Objective, data, params) -> dict:

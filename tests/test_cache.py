@@ -34,7 +34,8 @@ import symopt
 x = np.linspace(0, 1, 50)
 obj = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
 def solve():
-    return symopt.solve(obj, {"x": x, "y": 2 * np.exp(0.5 * x)}, x0={"a": 1.0, "b": 0.0}, progress=False)
+    return symopt.solve(obj, {"x": x, "y": 2 * np.exp(0.5 * x)}, x0={"a": 1.0, "b": 0.0}, progress=False,
+                        backend="numba")  # this file is about the compiled code that the cache keeps
 """
 
 SCRIPT = PROBLEM + """
@@ -135,7 +136,7 @@ def solve_in_threads(objective, data, count: int = 8) -> list:
     def work(k):
         barrier.wait()  # all threads ask for the module at once
         try:
-            out[k] = symopt.solve(objective, data, x0={"a": 1.0, "b": 0.0}, progress=False)
+            out[k] = symopt.solve(objective, data, x0={"a": 1.0, "b": 0.0}, progress=False, backend="numba")
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             out[k] = exc
 

@@ -15,6 +15,7 @@ import sympy as sp
 import symopt
 from symopt.codegen import cache
 from symopt.printer import NumbaPrinter
+from symopt.codegen.network import render_network
 from symopt.codegen.render import render
 from symopt.data import prepare
 from symopt.errors import PrinterError
@@ -36,12 +37,35 @@ def _normalise(source: str) -> str:
     return re.sub(r"^# Built with .*$", "# Built with <versions>", source, flags=re.M)
 
 
-def test_golden_logistic_module():
-    """The wide log-loss solver, compared with tests/golden/ (SYMOPT_REGENERATE_GOLDEN=1 rewrites it)."""
-    rendered = render(symopt.log_loss(symopt.LinearModel(), l2=0.1),
-                      symopt.derive(symopt.log_loss(symopt.LinearModel(), l2=0.1)), symopt.GradientDescent())
-    path = os.path.join(GOLDEN, "logistic_wide_gradient_descent.py")
-    text = _normalise(rendered.source)
+def _golden_cases():
+    """One module per template family: both kernels, every optimizer family, the network trainer and the
+    interpreted twin."""
+    curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
+    logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
+    net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
+    return {
+        "logistic_wide_gradient_descent.py": (logistic, symopt.GradientDescent(), "source"),
+        "logistic_wide_newton.py": (logistic, symopt.Newton(), "source"),
+        "curve_levenberg_marquardt.py": (curve, symopt.LevenbergMarquardt(), "source"),
+        "curve_levenberg_marquardt_python.py": (curve, symopt.LevenbergMarquardt(), "python_source"),
+        "curve_newton.py": (curve, symopt.Newton(), "source"),
+        "curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
+        "curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
+        "network_adam.py": (net, symopt.Adam(), "source"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_golden_cases()))
+def test_golden_modules(name):
+    """Generated modules, compared with tests/golden/ (SYMOPT_REGENERATE_GOLDEN=1 rewrites them)."""
+    objective, optimizer, which = _golden_cases()[name]
+    derivation = symopt.derive(objective)
+    if objective.network:
+        rendered = render_network(objective, derivation, optimizer)
+    else:
+        rendered = render(objective, derivation, optimizer)
+    path = os.path.join(GOLDEN, name)
+    text = _normalise(getattr(rendered, which))
     if os.environ.get("SYMOPT_REGENERATE_GOLDEN"):
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -56,10 +56,32 @@ def test_linear_model_basis_is_an_expression_model():
     lm = symopt.LinearModel(basis=["x", "x**2", "sin(t)"])
     assert not lm.is_wide
     assert str(lm.expression_model.expr) == "w0 + w1*x + w2*x**2 + w3*sin(t)"
-    no_icpt = symopt.LinearModel(basis=["x"], intercept=False)
-    assert no_icpt.expression_model.param_names == ("w1",)
+    no_icpt = symopt.LinearModel(basis=["x", "x**2"], intercept=False)
+    assert no_icpt.expression_model.param_names == ("w1", "w2")
     with pytest.raises(ModelError, match="clash"):
-        symopt.LinearModel(basis=["w1"])
+        symopt.LinearModel(basis=["w1", "w1**2"])
+
+
+def test_basis_of_plain_names_names_the_coefficients_after_them(rng):
+    """A DataFrame's columns as the basis: the coefficients carry the column names, not w0, w1, ..."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 60), "dose": rng.normal(1, 0.2, 60)})
+    frame["y"] = 0.5 + 0.1 * frame["age"] - 2.0 * frame["dose"] + rng.normal(0, 0.01, 60)
+    model = symopt.LinearModel(basis=["age", "dose"])
+    assert model.expression_model.param_names == ("intercept", "coef_age", "coef_dose")
+    plain = symopt.solve(symopt.squared_loss(model), frame)
+    assert set(plain.params) == {"intercept", "coef_age", "coef_dose"}
+    assert plain.params["coef_dose"] == pytest.approx(-2.0, abs=0.05)
+    penalised = symopt.solve(symopt.squared_loss(model, l2=10.0), frame)
+    # the intercept is not penalised: a large l2 shrinks the coefficients towards 0, and the intercept
+    # moves to the mean of y
+    assert abs(penalised.params["coef_dose"]) < abs(plain.params["coef_dose"])
+    assert penalised.params["intercept"] == pytest.approx(
+        frame["y"].mean() - penalised.params["coef_age"] * frame["age"].mean()
+        - penalised.params["coef_dose"] * frame["dose"].mean(), rel=1e-9)
+    assert symopt.LinearModel(basis=["x"], intercept=False).expression_model.param_names == ("coef_x",)
+    with pytest.raises(ModelError, match="clash"):
+        symopt.LinearModel(basis=["coef_x", "x"])
     with pytest.raises(ModelError, match="list of expressions"):
         symopt.LinearModel(basis="x")
     with pytest.raises(ModelError, match="positive integer"):

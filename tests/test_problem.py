@@ -14,7 +14,6 @@ import pytest
 import symopt
 import symopt.closed_form.statistics as statistics
 import symopt.problem as problem_module
-import symopt.run as run_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,7 +45,7 @@ def _gauss():
 
 def test_second_solve_runs_neither_sympy_solve_nor_rendering(fresh, monkeypatch, rng):
     sympy_solves = _counting(monkeypatch, statistics, "run_with_budget")
-    renders = _counting(monkeypatch, run_module, "render")
+    renders = _counting(monkeypatch, problem_module, "render")
     for _ in range(3):  # a new objective object each time, as a notebook cell rebuilds it
         r = symopt.solve(_gauss(), {"x": rng.normal(1.0, 2.0, 50)})
         assert r.method == "symbolic" and r.success
@@ -61,7 +60,8 @@ def test_second_solve_runs_neither_sympy_solve_nor_rendering(fresh, monkeypatch,
 
 
 def test_changing_l2_does_not_recompile(fresh, monkeypatch, rng):
-    compiles = _counting(monkeypatch, problem_module, "compile_solver")
+    renders = _counting(monkeypatch, problem_module, "render")
+    loads = _counting(monkeypatch, problem_module.cache, "load")
     a, b = symopt.params("a b")
     x = np.linspace(0, 1, 60)
     data = {"x": x, "y": 2 * np.exp(-x) + 0.01 * rng.normal(size=60)}
@@ -71,7 +71,7 @@ def test_changing_l2_does_not_recompile(fresh, monkeypatch, rng):
                          optimizer=symopt.LBFGS(), x0={"a": 1, "b": 0})
         sources.add(r.source)
         fits.append(r.params["a"])
-    assert len(compiles) == 1 and len(sources) == 1
+    assert len(renders) == 1 and len(loads) == 1 and len(sources) == 1
     assert fits[0] > fits[1] > fits[2] > fits[3]  # the penalty did act: the fits shrink with l2
     assert "l2 * (a**2 + b**2)" in sources.pop()  # the module names l2, not one value of it
 

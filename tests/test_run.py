@@ -8,7 +8,12 @@ import numpy as np
 
 import symopt
 from symopt.optimizers import RUNNING
-from symopt.run import _drive
+from symopt.run import _drive, _Driver
+
+
+def drive(module, *args, **kwargs):
+    """_drive on a stand-in module (no hand-over to compiled code)."""
+    return _drive(_Driver(module, None, None), *args, **kwargs)
 
 
 class SlowModule:
@@ -30,26 +35,26 @@ class SlowModule:
 def test_long_runs_show_progress_and_short_ones_do_not(capsys):
     opt = symopt.GradientDescent(max_iter=1000)
     history = np.zeros(1001)
-    code, done, _ = _drive(SlowModule(0.004, 500), opt, (), history, progress=True)
+    code, done, _ = drive(SlowModule(0.004, 500), opt, (), history, progress=True)
     err = capsys.readouterr().err
     assert code == 0 and done == 500
     assert "GradientDescent" in err and "it" in err  # a tqdm bar was drawn
-    code, done, _ = _drive(SlowModule(0.0, 50), opt, (), np.zeros(1001), progress=True)
+    code, done, _ = drive(SlowModule(0.0, 50), opt, (), np.zeros(1001), progress=True)
     assert code == 0 and capsys.readouterr().err == ""
-    code, done, _ = _drive(SlowModule(0.004, 500), opt, (), np.zeros(1001), progress=False)
+    code, done, _ = drive(SlowModule(0.004, 500), opt, (), np.zeros(1001), progress=False)
     assert capsys.readouterr().err == ""
 
 
 def test_chunks_grow_to_keep_calls_few():
     module = SlowModule(0.0, 5000)
-    code, done, _ = _drive(module, symopt.GradientDescent(max_iter=10_000), (), np.zeros(10_001), progress=False)
+    code, done, _ = drive(module, symopt.GradientDescent(max_iter=10_000), (), np.zeros(10_001), progress=False)
     assert code == 0 and done == 5000 and module.calls < 10
 
 
 def test_history_grows_with_the_run_not_with_max_iter():
     """max_iter=10**12 must not allocate 8 TB up front; the history still holds every iterate."""
     module = SlowModule(0.0, 3000)
-    code, done, history = _drive(module, symopt.GradientDescent(max_iter=10**12), (), np.zeros(4), progress=False)
+    code, done, history = drive(module, symopt.GradientDescent(max_iter=10**12), (), np.zeros(4), progress=False)
     assert code == 0 and done == 3000
     # at most one chunk (<= 1,000,000 iterations) beyond what was done
     assert 3001 <= history.size <= 3001 + 1_000_000 and np.all(history[1:3001] == 1.0)

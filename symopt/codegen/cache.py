@@ -25,7 +25,9 @@ The cache holds code that gets imported (and pickles Numba unpickles), so:
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pickle
@@ -72,6 +74,21 @@ def cache_dir() -> Path:
     return base / "symopt"
 
 
+@functools.lru_cache(maxsize=1)
+def numba_version() -> str:
+    """The installed Numba's version, read without importing Numba (which takes a fifth of a second)."""
+    return importlib.metadata.version("numba")
+
+
+def has_compiled_code(source: str, stem: str) -> bool:
+    """Whether the cache folder holds ``source`` with Numba's compiled code for it (loading the module then
+    takes a fraction of a second; compiling it, seconds)."""
+    try:
+        return _has_compiled_code(module_path(source, stem), source)
+    except OSError:
+        return False
+
+
 def module_path(source: str, stem: str, folder: Path | None = None) -> Path:
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
     return (folder or cache_dir()) / f"symopt_{stem}_{digest}.py"
@@ -98,6 +115,24 @@ def load(source: str, stem: str):
                                  "folder") from exc
             _LOADED[key] = hit
     return hit
+
+
+def write(source: str, stem: str) -> Path:
+    """Write ``source`` (once) to the cache without importing it; returns its path (in this process's
+    temporary folder where the cache folder cannot be written and does not hold it already)."""
+    target = module_path(source, stem)
+    try:
+        if _prepare_folder(target.parent):
+            _write_source(target, source)
+            return target
+        if _source_fault(target, source.encode("utf-8")) is None:
+            return target
+        path = _private_folder() / target.name
+        _write_source(path, source)
+        return path
+    except OSError as exc:
+        raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
+                         "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another folder") from exc
 
 
 def clear_cache() -> int:
@@ -337,15 +372,13 @@ def _check_entry(path: Path) -> None:
 
 
 def _has_compiled_code(target: Path, source: str) -> bool:
-    """Whether a read-only ``target`` holds ``source`` and Numba files of this Numba version."""
-    import numba
-
+    """Whether ``target`` holds ``source`` and Numba files of this Numba version."""
     if _source_fault(target, source.encode("utf-8")) is not None:
         return False
     for index in (target.parent / "__pycache__").glob(f"{target.stem}.*.nbi"):
         try:
             with open(index, "rb") as handle:
-                if pickle.load(handle) == numba.__version__:
+                if pickle.load(handle) == numba_version():
                     return True
         except Exception:  # noqa: BLE001 - unreadable: not compiled code we can use (checked again after copying)
             continue
@@ -394,6 +427,8 @@ def _heal_numba_files(module, path: Path) -> None:
     ``EOFError``, ...) escape from there; moved aside, the function is simply recompiled.
     Unpickling them here costs about 2 ms per module (Numba then reads them again).
     """
+    if getattr(module, "prange", None) is range:
+        return  # the interpreted twin of a module: nothing compiled, and Numba need not be imported
     import numba
     from numba.core.dispatcher import Dispatcher
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import platform
 
-import numba
 import numpy as np
 import sympy as sp
 
 from .._version import __version__
 from ..network import Z
 from ..printer import print_block
+from .cache import numba_version
 from .render import TEMPLATE_VERSION, Rendered, render_checked
 
 A = sp.Symbol("a", real=True)
@@ -54,7 +54,7 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         "optimizer_title": type(optimizer).__name__, "problem": objective.describe(l2="l2"),
         "param_summary": ", ".join(f"{n} {s}" for n, s in net.shapes()),
         "symopt_version": __version__, "template_version": TEMPLATE_VERSION,
-        "numba_version": numba.__version__, "numpy_version": np.__version__,
+        "numba_version": numba_version(), "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "loss_temps": [], "loss": "0.0", "dloss": "0.0",
     }

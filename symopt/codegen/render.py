@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import numba
 import numpy as np
 import sympy as sp
 
@@ -22,10 +21,11 @@ from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
 from ..printer import print_block, split_log1p_terms
+from .cache import numba_version
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "10"
+TEMPLATE_VERSION = "11"
 
 
 def template_dir() -> Path:
@@ -54,13 +54,26 @@ def environment() -> jinja2.Environment:
     return env
 
 
+#: What the header of each backend's copy of a module says it is.
+BACKEND_TITLES = {
+    "numba": "numba (compiled to machine code on first use, kept in the cache folder)",
+    "python": "python (the compiled module's twin, run by the interpreter: no compile wait)",
+}
+
+
 @dataclass(frozen=True)
 class Rendered:
-    """Generated source and what the runner needs to call it."""
+    """Generated source and what the runner needs to call it.
+
+    ``source`` is the module Numba compiles; ``python_source``, where there is one, the same module with
+    ``njit`` a no-op and ``prange`` the built-in ``range``, for the Python interpreter (the small-problem
+    backend). The two differ only in those lines and the header's backend line.
+    """
 
     source: str
     stem: str  # a readable part of the module name
     data_names: tuple  # user names of the data arrays, in argument order
+    python_source: str | None = None
 
 
 def _code_name(prefix: str, name: str) -> str:
@@ -91,17 +104,19 @@ def render(objective, derivation, optimizer) -> Rendered:
         optimizer_template=optimizer.template,
         optimizer_title=type(optimizer).__name__,
         problem=objective.describe(l2="l2"),
-        numba_version=numba.__version__,
+        numba_version=numba_version(),
         numpy_version=np.__version__,
         python_version=platform.python_version(),
         maximize=objective.maximize,
         mean=objective.reduction == "mean",
         per_sample=str(objective.per_sample),
     )
-    source = render_checked("module.py.jinja", context)
+    source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES["numba"]))
+    python_source = render_checked(
+        "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"]))
     stem = "linear" if objective.wide else "expr"
     variant = "_minibatch" if optimizer.stochastic else ""
-    return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names)
+    return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
 
 
 def render_checked(template: str, context: dict) -> str:

@@ -1,0 +1,71 @@
+"""Predictions of a fitted model on new data: the model evaluated at the fitted parameters.
+
+What a prediction is follows the objective, as for networks: class labels for ``log_loss`` (the logit
+above 0), the model's value for ``squared_loss``. An objective stated as a per-sample expression has no
+model to evaluate, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .data import _as_float_array, _check_indexes, _short
+from .errors import DataError, ModelError
+from .model import LinearModel
+from .numeric import evaluate
+from .objective import _prediction
+
+
+def predict(objective, params: dict, data) -> np.ndarray:
+    """The model of ``objective`` at ``params`` on ``data`` (a data matrix ``X`` for a ``LinearModel`` over
+    one; otherwise a mapping of feature names to arrays, or a DataFrame): one value per row."""
+    model = objective.model
+    if model is None:
+        raise ModelError("predict() needs a model, and this objective was stated as a per-sample expression "
+                         "(symopt cannot tell which part of it is the prediction); state it as "
+                         "squared_loss(symopt.Model(...)) or log_loss(...), or evaluate the expression at "
+                         "result.params yourself")
+    if objective.wide:
+        eta = _wide_eta(model, params, data)
+    else:
+        eta = _named_eta(objective, params, data)
+    return (eta > 0.0).astype(float) if objective.kind == "log" else eta
+
+
+def _wide_eta(model: LinearModel, params: dict, data) -> np.ndarray:
+    if isinstance(data, tuple):
+        data = data[0]  # (X, y): the labels are not needed
+    elif isinstance(data, Mapping):
+        if "X" not in data:
+            raise DataError("predict() for a LinearModel over a data matrix takes X (rows x features), or a "
+                            "mapping with 'X'")
+        data = data["X"]
+    X = _as_float_array("X", data, 2)
+    coef = np.asarray(params["coef"], dtype=float)
+    if X.shape[1] != coef.size:
+        raise DataError(f"data 'X' has {X.shape[1]} columns; the model was fitted on {coef.size}")
+    return X @ coef + (params["intercept"] if model.intercept else 0.0)
+
+
+def _named_eta(objective, params: dict, data) -> np.ndarray:
+    expr = _prediction(objective.model)
+    features = sorted((s for s in expr.free_symbols if s not in set(objective.params)), key=lambda s: s.name)
+    if not hasattr(data, "keys") or not hasattr(data, "__getitem__"):
+        raise DataError(f"predict() takes a mapping from feature names to arrays (or a DataFrame); got "
+                        f"{type(data).__name__}. The model needs {', '.join(s.name for s in features)}")
+    keys = list(data.keys())
+    missing = [s.name for s in features if s.name not in keys]
+    if missing:
+        raise DataError(f"data has no array named {missing[0]!r}; the model needs "
+                        f"{', '.join(s.name for s in features)} and data has "
+                        f"{', '.join(_short(str(k), 30) for k in keys) or 'nothing'}")
+    _check_indexes({s.name: data[s.name] for s in features})
+    values = {s: _as_float_array(s.name, data[s.name], 1) for s in features}
+    lengths = {v.shape[0] for v in values.values()}
+    if len(lengths) > 1:
+        raise DataError(f"data arrays have different numbers of rows ({', '.join(f'{s.name}: {v.shape[0]}' for s, v in values.items())})")
+    values.update({p: float(params[p.name]) for p in objective.params})
+    n = lengths.pop() if lengths else 1
+    return np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n,)).copy()

@@ -1,0 +1,187 @@
+"""The two backends of generated code: compiled by Numba, and its interpreted twin for small problems.
+
+What runs (``Result.backend``), that the twin is the same code (the sources differ only in their import
+lines; the iterates agree), the hand-over to compiled code when interpreting stops paying, and the fall
+back to compiled code where the interpreter raises on a float overflow that compiled code turns into inf.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import symopt
+import symopt.problem as problem_module
+from symopt.codegen.render import render
+from symopt.errors import ConvergenceWarning
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def kept(monkeypatch):
+    """No problems kept from other tests (the cache folder stays the session's: compiled code is reused)."""
+    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())
+
+
+def _curve(rng, n=80):
+    a, b = symopt.params("a b")
+    x = np.linspace(0.0, 1.0, n)
+    return (symopt.squared_loss(symopt.Model("a*exp(b*x)", [a, b])),
+            {"x": x, "y": 2.0 * np.exp(-1.5 * x) + 0.01 * rng.normal(size=n)})
+
+
+def _logistic(rng, n=300, m=4):
+    X = rng.normal(size=(n, m))
+    y = (X @ np.linspace(-1.0, 1.0, m) + rng.logistic(size=n) > 0).astype(float)
+    return symopt.log_loss(symopt.LinearModel()), {"X": X, "y": y}
+
+
+def _iterates(objective, data, optimizer, backend, k_max=5, x0=None):
+    """The parameters after 1, 2, ..., k_max iterations (a run of max_iter=k for each k)."""
+    out = []
+    for k in range(1, k_max + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            r = symopt.solve(objective, data, optimizer=optimizer(k), method="iterative", x0=x0,
+                             progress=False, backend=backend)
+        assert r.backend == backend
+        out.append(r.x)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda k: symopt.Newton(max_iter=k, tol=0.0),
+    lambda k: symopt.LBFGS(max_iter=k, tol=0.0),
+    lambda k: symopt.GradientDescent(max_iter=k, tol=0.0),
+    lambda k: symopt.Adam(lr=0.05, max_iter=k, tol=0.0),
+], ids=["newton", "lbfgs", "gd", "adam"])
+def test_linear_kernel_twin_gives_the_compiled_iterates(optimizer, kept, rng):
+    """The wide (data matrix) kernel: the first five iterates of both backends agree to 1e-10 relative
+    (the expression kernel's are checked against each optimizer's reference in test_optimizers.py)."""
+    objective, data = _logistic(rng)
+    compiled = _iterates(objective, data, optimizer, "numba")
+    twin = _iterates(objective, data, optimizer, "python")
+    scale = np.max(np.abs(compiled), axis=1, keepdims=True)
+    assert np.all(np.abs(twin - compiled) <= 1e-10 * scale), np.max(np.abs(twin - compiled) / scale)
+    assert np.all(np.ptp(compiled, axis=0) > 0)  # the iterates did move
+
+
+def test_expression_twin_gives_the_compiled_iterates_for_levenberg_marquardt(kept, rng):
+    objective, data = _curve(rng)
+    opt = lambda k: symopt.LevenbergMarquardt(max_iter=k)  # noqa: E731
+    compiled = _iterates(objective, data, opt, "numba", x0={"a": 1.0, "b": 0.0})
+    twin = _iterates(objective, data, opt, "python", x0={"a": 1.0, "b": 0.0})
+    np.testing.assert_allclose(twin, compiled, rtol=1e-10)
+
+
+def test_small_problems_run_interpreted_and_say_so(kept, rng):
+    objective, data = _curve(rng)
+    r = symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False)
+    assert r.success and r.backend == "python"
+    assert "backend: python" in str(r)
+    assert r.source.count("from numba import njit, prange") == 1  # Result.source is the Numba module
+    assert r.source_path.read_text() == r.source  # ... and source_path the file that holds it
+    forced = symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False, backend="numba")
+    assert forced.backend == "numba"
+    np.testing.assert_allclose(forced.x, r.x, rtol=1e-9)
+    again = symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False)
+    assert again.backend == "numba"  # once the compiled module is loaded, it is what runs
+    line = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), data)
+    assert line.backend == "numpy" and line.method == "linear"
+
+
+def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng):
+    objective, data = _curve(rng, n=200)
+    monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200 - 1)  # rows x parameters = 400
+    assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "numba"
+    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())
+    monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200)
+    assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "python"
+
+
+def test_interpreted_runs_hand_over_to_compiled_code(kept, monkeypatch, rng):
+    """Once interpreting has cost what compiling would, the compiled module takes over, even mid-run,
+    carrying the state on: the result is the compiled run's."""
+    monkeypatch.setattr(problem_module, "COMPILE_SECONDS", 1e-9)
+    monkeypatch.setattr(problem_module, "LOAD_SECONDS", 1e-9)
+    objective, data = _curve(rng)
+    opt = symopt.GradientDescent(max_iter=200, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mixed = symopt.solve(objective, data, optimizer=opt, x0={"a": 1.0, "b": 0.0}, progress=False)
+        compiled = symopt.solve(objective, data, optimizer=opt, x0={"a": 1.0, "b": 0.0}, progress=False,
+                                backend="numba")
+    assert mixed.backend.startswith("python, then numba from iteration "), mixed.backend
+    assert int(mixed.backend.rsplit(" ", 1)[1]) >= 1
+    assert mixed.nit == compiled.nit == 200
+    np.testing.assert_allclose(mixed.x, compiled.x, rtol=1e-9)
+    assert mixed.source_path == compiled.source_path
+
+
+def test_an_interpreter_overflow_is_redone_compiled(kept):
+    """math.exp(800) raises OverflowError in Python where compiled code gives inf: the run is redone
+    compiled, and says so."""
+    b = symopt.params("b")
+    objective = symopt.squared_loss(symopt.Model("exp(b*x)", [b]))
+    data = {"x": np.array([0.0, 1.0, 800.0]), "y": np.array([1.0, 2.0, 3.0])}
+    twin = symopt.solve(objective, data, x0={"b": 1.0}, progress=False, backend="python")
+    compiled = symopt.solve(objective, data, x0={"b": 1.0}, progress=False, backend="numba")
+    assert twin.backend == "numba" and "the interpreted run met OverflowError" in twin.why
+    assert (twin.status, twin.success) == (compiled.status, compiled.success)
+
+
+def test_value_and_grad_agree_between_backends(kept, rng):
+    objective, data = _curve(rng)
+    point = {"a": 1.3, "b": -0.7}
+    twin = symopt.Problem(objective, backend="python").value_and_grad(data, point)
+    compiled = symopt.Problem(objective, backend="numba").value_and_grad(data, point)
+    assert twin[0] == pytest.approx(compiled[0], rel=1e-12)
+    for name in point:
+        assert twin[1][name] == pytest.approx(compiled[1][name], rel=1e-12)
+
+
+def test_the_twin_differs_from_the_compiled_module_only_in_its_import_lines(rng):
+    objective, _ = _curve(rng)
+    rendered = render(objective, symopt.derive(objective), symopt.LevenbergMarquardt())
+    changed = [line for line in difflib.unified_diff(rendered.source.splitlines(),
+                                                     rendered.python_source.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    removed = [line[1:] for line in changed if line.startswith("-")]
+    assert removed == [removed[0], "from numba import njit, prange"] and removed[0].startswith("# Backend: numba")
+    added = "\n".join(line[1:] for line in changed if line.startswith("+"))
+    assert "def njit(" in added and "prange = range" in added and "# Backend: python" in added
+
+
+def test_a_small_first_solve_imports_no_numba(tmp_path):
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import symopt
+        x = np.linspace(0.0, 1.0, 50)
+        r = symopt.solve(symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b")),
+                         {"x": x, "y": 2.0 * np.exp(-x)}, x0={"a": 1.0, "b": 0.0}, progress=False)
+        assert r.success and r.backend == "python", (r.status, r.backend)
+        print(sorted(m for m in ("numba", "llvmlite", "scipy") if m in sys.modules))
+    """)
+    env = dict(os.environ, SYMOPT_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_backend_is_checked():
+    objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
+    with pytest.raises(symopt.ModelError, match="backend must be one of auto, numba, python"):
+        symopt.Problem(objective, backend="cuda")
+    net = symopt.cross_entropy(symopt.Network(2, [symopt.Dense(2)]))
+    with pytest.raises(symopt.ModelError, match="not available for networks"):
+        symopt.Problem(net, backend="python")
