@@ -175,3 +175,47 @@ def test_parent_death_signal_alone_ends_the_child(scenes):
     scene.proc.kill()
     scene.proc.wait(timeout=5)
     assert _wait_gone(pid, zombie_ok=True) == "", "the child outlived its parent with its stdin still open"
+
+
+# --- reused workers (issue 10, item 4) ------------------------------------------------------------------------
+
+
+def test_a_worker_serves_the_next_call():
+    """The second call reuses the first call's interpreter (no new process, no second SymPy import)."""
+    first = run_with_budget(sandbox._pid, (), 60)
+    t0 = time.monotonic()
+    second = run_with_budget(sandbox._pid, (), 60)
+    again = time.monotonic() - t0
+    assert first == second and sandbox.idle_workers() >= 1
+    assert again < 0.5, f"a reused worker answered in {again:.2f} s"  # a new one takes a second or more
+
+
+def test_a_timeout_stops_only_its_own_call():
+    """Two callers at once: one runs out of budget and its worker is killed; the other's call, running
+    in a worker of its own, is untouched; and the next call still works."""
+    import threading
+
+    out = {}
+
+    def slow():
+        try:
+            run_with_budget(_echo_after_sleep, ("slow", 60), 1.0)
+        except Timeout as exc:
+            out["slow"] = exc
+
+    def steady():
+        out["steady"] = run_with_budget(_echo_after_sleep, ("steady", 3.0), 60)
+
+    threads = [threading.Thread(target=slow), threading.Thread(target=steady)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert isinstance(out["slow"], Timeout) and out["steady"] == "steady"
+    assert run_with_budget(_echo_after_sleep, ("after",), 60) == "after"
+
+
+def test_an_error_in_the_child_is_reported_and_the_worker_lives_on():
+    with pytest.raises(sandbox.ChildFailed, match="TypeError"):
+        run_with_budget(sandbox._echo_after_sleep, (None, "not a number"), 60)
+    assert run_with_budget(_echo_after_sleep, (7,), 60) == 7

@@ -5,40 +5,53 @@ system. Running it in a separate process lets the caller stop waiting: after
 the budget the child is killed and the caller gets a :class:`Timeout` it can
 report as "timed out after N s".
 
-The child is a fresh interpreter running ``python -m symopt.closed_form.sandbox``
-(not ``multiprocessing``, whose "spawn" start would re-run the user's main
-script). The function is named by module and attribute; arguments and the
-result travel pickled through the pipes, between this package and itself.
+The children are reused: a call takes an idle worker (or starts one), and a
+worker that answered goes back to the pool for the next call, so only the
+first call pays for a new interpreter and SymPy's import (about a second).
+Concurrent callers each get a worker of their own, so one call's timeout
+kills only that call's worker. A worker is a fresh interpreter running
+``python -m symopt.closed_form.sandbox`` (not ``multiprocessing``, whose
+"spawn" start would re-run the user's main script). The function is named by
+module and attribute; requests and results travel pickled and
+length-prefixed through the pipes, between this package and itself.
 
-The child never outlives its caller. The caller kills it on any exception,
-``KeyboardInterrupt`` included (Jupyter's interrupt is a SIGINT to the kernel
-alone, and the kernel lives on). Against a caller that dies outright (SIGTERM,
-SIGKILL, a crash) the child has two guards of its own: its stdin is a
-lifeline the caller holds open for the child's whole life, and on Linux it
-asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``).
+A worker never outlives its caller. The caller kills it on any exception
+during a call, ``KeyboardInterrupt`` included (Jupyter's interrupt is a SIGINT
+to the kernel alone, and the kernel lives on). Against a caller that dies
+outright (SIGTERM, SIGKILL, a crash) the worker has two guards of its own: its
+stdin, which carries the requests, is a lifeline the caller holds open for
+the worker's whole life (its end closing means the caller is gone, whatever
+the worker is doing), and on Linux it asks the kernel for SIGKILL when its
+parent dies (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import importlib
 import os
 import pickle
+import queue
+import select
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from pathlib import Path
 
-# The request is length-prefixed so that the child knows where it ends without
-# waiting for EOF: EOF on stdin is kept to mean "the caller is gone".
+# Requests and results are length-prefixed, so that EOF on the worker's stdin
+# keeps one meaning: "the caller is gone".
 _HEADER = struct.Struct(">Q")
-# Exit code of a child that finds its caller gone; nobody reads it but the tests.
+# Exit code of a worker that finds its caller gone; nobody reads it but the tests.
 _ORPHANED = 3
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: Idle workers kept for the next call (more concurrent callers start more; the extra ones exit after).
+MAX_IDLE = 2
 
 
 class Timeout(Exception):
@@ -53,59 +66,197 @@ class ChildFailed(Exception):
     """The child raised or died; the message carries its error text."""
 
 
+class _Worker:
+    """One child interpreter: requests on its stdin, results on its stdout, errors to a private file."""
+
+    def __init__(self):
+        # The child must import this very symopt, even when the caller put it on sys.path by hand.
+        home = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])))
+        self.errors = tempfile.TemporaryFile()
+        # Our own pipe rather than stdin=PIPE: its write end is the child's lifeline, kept as a bare fd.
+        child_end, self.lifeline = os.pipe()
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "symopt.closed_form.sandbox", str(os.getpid())],
+                                         env=env, stdin=child_end, stdout=subprocess.PIPE, stderr=self.errors)
+        except BaseException:
+            os.close(self.lifeline)
+            self.errors.close()
+            raise
+        finally:
+            os.close(child_end)
+        self.out = self.proc.stdout.fileno()
+        self.feeder = None
+
+    def call(self, request: bytes, seconds: float):
+        """Send ``request`` and wait at most ``seconds`` for the reply: ``(status, value)``."""
+        deadline = time.monotonic() + seconds
+        # A thread writes the request while this one waits for the reply: a request larger than the
+        # pipe's buffer must not block before the budget runs (the worker reads as it arrives).
+        self.feeder = threading.Thread(target=_feed, args=(self.lifeline, request), daemon=True)
+        self.feeder.start()
+        header = self._read(_HEADER.size, deadline, seconds)
+        reply = self._read(_HEADER.unpack(header)[0], deadline, seconds)
+        self.feeder.join()
+        return pickle.loads(reply)
+
+    def _read(self, size: int, deadline: float, seconds: float) -> bytes:
+        chunks, left = [], size
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.out], [], [], remaining)[0]:
+                raise Timeout(seconds)
+            chunk = os.read(self.out, min(left, 1 << 20))
+            if not chunk:
+                raise ChildFailed(self._died())
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _died(self) -> str:
+        code = self.proc.wait()
+        self.errors.seek(0)
+        text = self.errors.read().decode(errors="replace").strip().splitlines()
+        return text[-1] if text else f"the solver process exited with code {code}"
+
+    def close(self, kill: bool = False) -> None:
+        """End the worker (closing its lifeline ends an idle one; ``kill`` ends a busy one) and reap it."""
+        if kill:
+            self.proc.kill()
+            self.proc.wait()
+        if self.feeder is not None:
+            # The worker is dead or done reading, so the feeder has finished or is about to fail with EPIPE;
+            # closing the descriptor under a running feeder could let it write into a reused one.
+            self.feeder.join()
+        try:
+            os.close(self.lifeline)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=None if kill else 5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.errors.close()
+
+
+class _Spawner:
+    """Starts workers from one long-lived thread.
+
+    Linux's parent-death signal fires when the *thread* that started a child ends, not the process: a
+    worker started by a short-lived caller thread would be killed as soon as that thread finished, while
+    idle in the pool. Started from this thread, which lives as long as the process, it dies with the
+    process only.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = None
+
+    def spawn(self) -> _Worker:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._serve, name="symopt-sandbox-spawner", daemon=True)
+                self.thread.start()
+        box: queue.Queue = queue.Queue(maxsize=1)
+        self.jobs.put(box)
+        try:
+            made = box.get()
+        except BaseException:  # interrupted while the worker starts: close it once it is there
+            threading.Thread(target=lambda: _close_made(box.get()), daemon=True).start()
+            raise
+        if isinstance(made, BaseException):
+            raise made
+        return made
+
+    def _serve(self) -> None:
+        while True:
+            box = self.jobs.get()
+            try:
+                box.put(_Worker())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                box.put(exc)
+
+
+def _close_made(made) -> None:
+    if isinstance(made, _Worker):
+        made.close()
+
+
+class _Pool:
+    """Idle workers, handed out one per call."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.idle: list[_Worker] = []
+        self.spawner = _Spawner()
+
+    def take(self) -> _Worker:
+        with self.lock:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.proc.poll() is None:
+                    return worker
+                worker.close()
+        return self.spawner.spawn()
+
+    def give_back(self, worker: _Worker) -> None:
+        with self.lock:
+            if len(self.idle) < MAX_IDLE:
+                self.idle.append(worker)
+                return
+        worker.close()
+
+    def close(self) -> None:
+        with self.lock:
+            workers, self.idle = self.idle, []
+        for worker in workers:
+            worker.close()
+
+    def forget_in_child(self) -> None:
+        # A forked child must not use (or close) its parent's workers, nor wait on its spawner thread
+        # (threads do not survive a fork): it starts its own.
+        self.lock = threading.Lock()
+        self.idle = []
+        self.spawner = _Spawner()
+
+
+_POOL = _Pool()
+atexit.register(_POOL.close)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOL.forget_in_child)
+
+
+def idle_workers() -> int:
+    """How many worker processes wait for the next call."""
+    return len(_POOL.idle)
+
+
 def run_with_budget(func, args: tuple, seconds: float):
     """Call ``func(*args)`` in a child interpreter; return its result or raise.
 
     ``func`` must be a module-level function; ``args`` and its result picklable.
     Raises :class:`Timeout` after ``seconds`` and :class:`ChildFailed` if the
-    child raised or died. The child is killed if this call is interrupted.
+    child raised or died. The child is killed if this call is interrupted or
+    runs out of time; otherwise it serves the next call.
     """
     request = _request(func, args)
-    # The child must import this very symopt, even when the caller put it on sys.path by hand.
-    home = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])))
-    # Our own pipe rather than stdin=PIPE: communicate() closes proc.stdin, and
-    # its write end is the child's lifeline, to stay open until the child is gone.
-    child_end, lifeline = os.pipe()
+    worker = _POOL.take()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "symopt.closed_form.sandbox", str(os.getpid())],
-                                env=env, stdin=child_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except BaseException:
-        os.close(lifeline)
+        status, value = worker.call(request, seconds)
+    except BaseException:  # Timeout, a dead child, KeyboardInterrupt or anything else raised into this frame
+        worker.close(kill=True)
         raise
-    finally:
-        os.close(child_end)
-    # A thread writes the request while communicate() drains stdout and stderr:
-    # a request larger than the pipe buffer must not block before the budget runs.
-    feeder = threading.Thread(target=_feed, args=(lifeline, request), daemon=True)
-    feeder.start()
-    try:
-        out, err = proc.communicate(timeout=seconds)
-    except BaseException as exc:
-        # TimeoutExpired, and also KeyboardInterrupt or anything else raised into this frame.
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        if isinstance(exc, subprocess.TimeoutExpired):
-            raise Timeout(seconds) from None
-        raise
-    finally:
-        # The child is dead here, so the feeder is done or about to fail with EPIPE;
-        # closing the descriptor under a running feeder could let it write into a reused one.
-        feeder.join()
-        os.close(lifeline)
-    if proc.returncode != 0 or not out:
-        text = err.decode(errors="replace").strip().splitlines()
-        raise ChildFailed(text[-1] if text else f"the solver process exited with code {proc.returncode}")
-    status, value = pickle.loads(out)
+    _POOL.give_back(worker)
     if status == "error":
         raise ChildFailed(value)
     return value
 
 
 def _request(func, args: tuple) -> bytes:
-    """The bytes the child reads from its stdin: a length, then the pickled call."""
+    """The bytes a worker reads from its stdin for one call: a length, then the pickled call."""
     payload = pickle.dumps((func.__module__, func.__qualname__, args))
     return _HEADER.pack(len(payload)) + payload
 
@@ -115,33 +266,53 @@ def _feed(fd: int, data: bytes) -> None:
     try:
         while view:
             view = view[os.write(fd, view):]
-    except OSError:  # the child died before reading it all; communicate() reports why
+    except OSError:  # the worker died before reading it all; the reader reports why
         pass
 
 
 def _main() -> int:
     parent = int(sys.argv[1]) if len(sys.argv) > 1 else None
     _die_with_parent(parent)
-    # Raw reads on fd 0, not sys.stdin.buffer: the watcher thread below blocks in a
-    # read for the child's whole life, and a daemon thread holding the buffered
-    # reader's lock makes interpreter shutdown abort ("could not acquire lock").
-    header = _read_exactly(0, _HEADER.size)
-    payload = _read_exactly(0, _HEADER.unpack(header)[0]) if header else b""
-    if not payload:
-        return _ORPHANED  # the caller went away before it had sent the request
-    threading.Thread(target=_exit_on_eof, args=(0,), daemon=True).start()
-    module_name, qualname, args = pickle.loads(payload)
-    if not module_name.startswith("symopt."):
-        print("the sandbox runs symopt's own functions only", file=sys.stderr)
-        return 2
+    # One thread reads stdin for the worker's whole life: it queues each request, and on EOF (the
+    # caller gone, or done with this worker) ends the process at once, busy or not. Raw reads on
+    # fd 0, not sys.stdin.buffer: a daemon thread holding the buffered reader's lock makes
+    # interpreter shutdown abort ("could not acquire lock").
+    requests: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_requests, args=(0, requests), daemon=True).start()
+    out = sys.stdout.buffer
+    while True:
+        payload = requests.get()
+        module_name, qualname, args = pickle.loads(payload)
+        if not module_name.startswith("symopt."):
+            result = ("error", "the sandbox runs symopt's own functions only")
+        else:
+            try:
+                func = getattr(importlib.import_module(module_name), qualname)
+                result = ("ok", func(*args))
+            except Exception as exc:
+                result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        data = pickle.dumps(result)
+        out.write(_HEADER.pack(len(data)) + data)
+        out.flush()
+
+
+def _read_requests(fd: int, requests: queue.Queue) -> None:
+    """First guard, every platform: exit when the caller's end of stdin closes.
+
+    The kernel closes that end whenever the caller dies, by any signal, SIGKILL
+    included. It needs the GIL to act, which SymPy's pure-Python loops release
+    every few milliseconds.
+    """
     try:
-        func = getattr(importlib.import_module(module_name), qualname)
-        result = ("ok", func(*args))
-    except Exception as exc:
-        result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
-    return 0
+        while True:
+            header = _read_exactly(fd, _HEADER.size)
+            payload = _read_exactly(fd, _HEADER.unpack(header)[0]) if header else b""
+            if not payload:
+                break
+            requests.put(payload)
+    except OSError:
+        pass
+    os._exit(_ORPHANED)  # no cleanup: there is nobody left to report to
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
@@ -154,21 +325,6 @@ def _read_exactly(fd: int, size: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
-
-
-def _exit_on_eof(fd: int) -> None:
-    """First guard, every platform: exit when the caller's end of stdin closes.
-
-    The kernel closes that end whenever the caller dies, by any signal, SIGKILL
-    included. It needs the GIL to act, which SymPy's pure-Python loops release
-    every few milliseconds.
-    """
-    try:
-        while os.read(fd, 4096):
-            pass
-    except OSError:
-        pass
-    os._exit(_ORPHANED)  # no cleanup: there is nobody left to report to
 
 
 def _die_with_parent(parent: int | None) -> None:
@@ -204,6 +360,11 @@ def _echo_after_sleep(value, seconds: float = 0.0, ready_path: str | None = None
         os.replace(ready_path + ".tmp", ready_path)  # the reader never sees a partial pid
     time.sleep(seconds)
     return value
+
+
+def _pid():
+    """This process's id; exists for tests/test_sandbox.py (which worker served a call)."""
+    return os.getpid()
 
 
 if __name__ == "__main__":
