@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from .closed_form.linear import LinearForm, find_linear_form
-from .closed_form.statistics import MAX_SYMBOLIC_PARAMS, Statistics, separate, solve_symbolic
+from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
 from .objective import Objective
@@ -144,6 +144,12 @@ def symbolic_stage(objective: Objective, d: Derivation, budget: float) -> Symbol
     stats, reason = separate(objective, d)
     if stats is None:
         return SymbolicStage(Attempt("symbolic", "not applicable", reason), budget=budget)
+    bound = bezout_bound(stats, objective.params)
+    if bound is not None and bound[0] > MAX_BEZOUT:
+        return SymbolicStage(Attempt("symbolic", "skipped", (
+            f"the stationarity equations are a polynomial system of degrees {', '.join(map(str, bound[1]))}, "
+            f"with up to {bound[0]} solutions (Bezout's bound): more than the {MAX_BEZOUT} SymPy solves in "
+            f"seconds, so it is not tried")), budget=budget)
     found, reason = solve_symbolic(stats, objective.params, budget)
     if not found:
         return SymbolicStage(Attempt("symbolic", "failed", reason), timed_out="timed out" in reason, budget=budget)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .errors import ModelError
 from .optimizers import LBFGS, MAX_NEWTON_PARAMS, LevenbergMarquardt, Newton, Optimizer
 
-#: Newton is chosen automatically up to this many parameters (its Hessian pass costs p**2 per row).
+#: Newton is chosen automatically up to this many parameters (its Hessian pass costs p**2 per row), for an
+#: expression model and a ``LinearModel`` over a data matrix alike.
 AUTO_NEWTON_PARAMS = 50
 
 
@@ -14,7 +15,7 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
     if objective.sum_of_squares() is not None:
         return LevenbergMarquardt(), ("the objective is a sum of squares: Levenberg-Marquardt on the residuals "
                                       "with their symbolic Jacobian and geodesic acceleration")
-    if not objective.wide and derivation.hessian is not None and n_params <= AUTO_NEWTON_PARAMS:
+    if n_params <= AUTO_NEWTON_PARAMS and (objective.wide or derivation.hessian is not None):
         return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
                           "symbolic Hessian, one fused pass per iteration")
     if objective.wide:

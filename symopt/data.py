@@ -114,8 +114,26 @@ def is_number(v) -> bool:
         return False
 
 
+#: The one-row stand-in array of an objective that reads no data (a function of its parameters alone, such as
+#: Rosenbrock's): generated kernels take their row count from it; not a name a user can give.
+NO_DATA = "(one row)"
+
+
 def prepare(objective, data) -> Dataset:
-    """Check ``data`` against what ``objective`` needs and return a :class:`Dataset`."""
+    """Check ``data`` against what ``objective`` needs and return a :class:`Dataset`.
+
+    An objective that reads no data (every symbol a parameter) takes ``data=None`` (or an empty mapping)
+    and is the function itself: one row, stood in for by :data:`NO_DATA`."""
+    if not objective.network and not objective.wide and not objective.data_names:
+        if data is None or (hasattr(data, "keys") and not list(data.keys())):
+            return Dataset({NO_DATA: np.zeros(1)}, 1)
+        raise DataError(f"the objective reads no data (every symbol in it is a parameter: "
+                        f"{', '.join(objective.param_names)}), so it takes no data: solve(objective) minimises "
+                        f"the function itself; got data with {', '.join(_short(str(k), 30) for k in data.keys()) if hasattr(data, 'keys') else type(data).__name__}")
+    if data is None:
+        raise DataError(f"this objective needs data: {', '.join(objective.data_names)} "
+                        f"(solve(objective, data) with data a mapping from those names to arrays"
+                        f"{', or (X, y)' if objective.wide or objective.network else ''})")
     if objective.network:
         arrays = _network(objective, data)
     elif objective.wide:
@@ -194,8 +212,6 @@ def _named(objective, data) -> dict:
     if not hasattr(data, "__getitem__") or not hasattr(data, "keys"):
         raise DataError(f"data must be a mapping from names to arrays, got {type(data).__name__}")
     needed = objective.data_names
-    if not needed:
-        raise DataError("the objective uses no data symbols: every symbol in it is a parameter")
     keys = list(data.keys())
     odd = [k for k in keys if not isinstance(k, str)]
     if odd:

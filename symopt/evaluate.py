@@ -38,6 +38,16 @@ def _penalty(objective, theta, penalised) -> float:
 
 def objective_value(objective, dataset, theta) -> float:
     """The total objective ``F(theta)`` (reduction, penalty and all)."""
+    return _objective_sums(objective, dataset, theta)[0]
+
+
+def objective_size(objective, dataset, theta) -> float:
+    """The objective's own scale at ``theta``: its reduction over rows of ``|l_i|``, plus ``|penalty|``
+    (``F`` itself for a sum of squares; never below ``|F|``)."""
+    return _objective_sums(objective, dataset, theta)[1]
+
+
+def _objective_sums(objective, dataset, theta) -> tuple[float, float]:
     theta = np.asarray(theta, dtype=float)
     n = dataset.n_rows
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
@@ -52,8 +62,9 @@ def objective_value(objective, dataset, theta) -> float:
         values = {s: dataset[s.name] for s in objective.data_symbols}
         values.update(zip(objective.params, theta))
         penalised = np.array(objective.penalised, dtype=bool)
-    total, _ = _summed(objective.per_sample, values, n)
-    return scale * total + _penalty(objective, theta, penalised)
+    total, size = _summed(objective.per_sample, values, n)
+    pen = _penalty(objective, theta, penalised)
+    return scale * total + pen, scale * size + abs(pen)
 
 
 def objective_terms(objective, derivation, dataset, theta, hessian: bool = True):

@@ -36,7 +36,9 @@ from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import STATUS, Optimizer
 from .result import ClosedForm, Result
-from .run import InterpreterFault, kernel_value_and_grad, layout, run_iterative, saddle_verdict, start_point, unflatten
+from .run import InterpreterFault, kernel_value_and_grad, layout, run_iterative, start_point, unflatten
+from .stationary import curvature_verdict
+from .stops import Stops, check_limits
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
@@ -342,10 +344,12 @@ class Problem:
 
     # --- solving -----------------------------------------------------------------------------------------------
 
-    def solve(self, data, x0=None, progress: bool = True) -> Result:
-        """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame); ``x0`` and ``progress``
-        as in :func:`symopt.solve`."""
+    def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
+              callback=None) -> Result:
+        """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
+        reads no data); ``x0``, ``progress``, ``max_time`` and ``callback`` as in :func:`symopt.solve`."""
         objective, method, precision = self.objective, self.method, self.precision
+        check_limits(max_time, callback)
         dataset = prepare(objective, data)
         if x0 is not None and not objective.network:
             start_point(objective, dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
@@ -365,24 +369,29 @@ class Problem:
             raise ModelError(f"no symbolic closed form: {analysis.reason}")
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        stops = None if max_time is None and callback is None else Stops(
+            max_time, callback, (lambda theta: objective.model.unflatten(theta)) if objective.network else
+            (lambda theta: unflatten(objective, dataset, theta)))
         if objective.network:
-            return self._train(dataset, x0, progress, cf)
+            return self._train(dataset, x0, progress, cf, stops)
         why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
         n_params = sum(size for _, size in layout(objective, dataset))
         optimizer, chosen = self._optimizer(n_params)
-        run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params))
+        run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params),
+                              stops)
         status, success, message = run.status, run.success, run.message
-        if success:
-            verdict = saddle_verdict(objective, self.derivation, dataset, run.x)
-            if verdict:
-                status, success, message = "saddle_point", False, verdict
+        if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
+            verdict = curvature_verdict(objective, self.derivation, dataset, run.x)
+            if verdict is not None:
+                (status, message), success = verdict, False
         return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
                       why=f"{why}; {chosen}; generated code{note}", closed_form=cf, success=success,
-                      status=status, message=message, nit=run.nit, grad_norm=run.grad_norm, history=run.history,
+                      status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
+                      grad_norm=run.grad_norm, history=run.history,
                       source=run.source, source_path=run.source_path, objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend)
 
-    def _run(self, dataset, optimizer, x0, progress, backend: str):
+    def _run(self, dataset, optimizer, x0, progress, backend: str, stops=None):
         """``(Run, note for Result.why)``: the iterative run on ``backend``, handed over to compiled code as
         the class docstring says, or redone compiled where the interpreter faulted."""
         objective, shared = self.objective, self._shared
@@ -393,10 +402,10 @@ class Problem:
             switch = (max(left, 0.0), lambda: self._compiled(optimizer, "numba"))
         try:
             run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=self._compiled(optimizer, backend), switch=switch)
+                                compiled=self._compiled(optimizer, backend), switch=switch, stops=stops)
         except InterpreterFault as fault:
             run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=self._compiled(optimizer, "numba"))
+                                compiled=self._compiled(optimizer, "numba"), stops=stops)
             return run, f" (compiled: the interpreted run met {fault} where compiled code gives inf or NaN)"
         if run.interpreted_seconds:
             key = render_key(optimizer)
@@ -407,18 +416,19 @@ class Problem:
             run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
         return run, ""
 
-    def _train(self, dataset, x0, progress, cf) -> Result:
+    def _train(self, dataset, x0, progress, cf, stops=None) -> Result:
         objective = self.objective
         optimizer, chosen = self._optimizer(objective.model.size())
         out = train.train(objective, self.derivation, dataset, optimizer, x0, progress,
-                          compiled=self._compiled(optimizer))
+                          compiled=self._compiled(optimizer), stops=stops)
         status, success, advice = STATUS[out["code"]]
         theta, stats, net = out["theta"], out["stats"], objective.model
         grad = train.gradient_at(out["module"], objective, dataset, theta, stats)
         return Result(params=net.unflatten(theta), x=theta, fun=float(out["history"][-1]), method="iterative",
                       why=f"{cf.reason}; {chosen}; generated forward and backward code", closed_form=cf,
                       success=success, status=status, message=advice if success else f"{status}: {advice}",
-                      nit=out["epochs"], grad_norm=float(np.max(np.abs(grad))), history=out["history"],
+                      nit=out["epochs"], nfev=out["nfev"], njev=out["njev"], grad_norm=float(np.max(np.abs(grad))),
+                      history=out["history"],
                       source=out["rendered"].source, source_path=out["path"], objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend="numba",
                       predictor=train.Predictor(out["module"], objective, theta, stats),

@@ -52,6 +52,10 @@ class Result:
     status: str
     message: str
     nit: int = 0
+    #: Evaluations of the objective (or the residuals) and of its gradient (or Jacobian), SciPy's names;
+    #: 0 for a closed form. A fused pass that gives both counts once in each.
+    nfev: int = 0
+    njev: int = 0
     grad_norm: float = float("nan")
     history: np.ndarray = field(default_factory=lambda: np.empty(0))
     source: str | None = None
@@ -110,7 +114,8 @@ class Result:
             else:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))
-        lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}")
+        lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}"
+                     + (f", evaluations: {self.nfev} of F, {self.njev} of its gradient" if self.nfev or self.njev else ""))
         if self.diagnostics is not None:
             lines.append("  diagnostics (last epoch):")
             lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]

@@ -20,7 +20,9 @@ from .codegen import cache
 from .codegen.render import render
 from .errors import ConvergenceWarning, ModelError
 from .optimizers import RUNNING, STATUS
-from .optimizers.base import DIVERGED_LOSS, NONFINITE_GRADIENT, UNBOUNDED, diverged, falls_without_bound
+from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
+                              falls_without_bound)
+from .stationary import step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
 #: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
@@ -56,6 +58,8 @@ class Run:
     source_path: object
     backend: str = "numba"  # "numba", "python", or "python, then numba from iteration k"
     interpreted_seconds: float = 0.0  # time spent in the interpreted twin
+    nfev: int = 0  # objective (residual) evaluations
+    njev: int = 0  # gradient (Jacobian) evaluations
 
 
 class InterpreterFault(Exception):
@@ -165,13 +169,15 @@ def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[
 
 
 def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None,
-                  switch=None) -> Run:
+                  switch=None, stops=None) -> Run:
     """Drive the solver module (``compiled``, ``(rendered, module, path)`` from :func:`compile_solver`; made
     here if None) to a stop.
 
     Where ``module`` is the interpreted twin, ``switch`` (if given) is ``(seconds, get)``: once the run has
     spent ``seconds`` in the interpreter, ``get()`` gives the compiled ``(rendered, module, path)``, which takes over the same
     state between two chunks. A fault of the interpreter (see :class:`InterpreterFault`) propagates.
+    ``stops`` (a :class:`~symopt.stops.Stops`) adds the user's time limit and callback; Ctrl-C ends the run
+    with status ``interrupted`` and the state after the last completed iteration.
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = start_point(objective, dataset, x0)
@@ -179,7 +185,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         theta = _default_start(objective, derivation, dataset, theta)
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
-    grad, fs = np.zeros(p), np.zeros(2)
+    grad, fs = np.zeros(p), np.zeros(4)  # fs[2], fs[3]: the evaluations the generated code counts
     fsize, isize = optimizer.state_size(p, n)
     fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
     if hasattr(optimizer, "init_state"):
@@ -194,11 +200,16 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     done = 0
     if code == RUNNING:
         code, done, history = _drive(driver, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
-                                     progress)
+                                     progress, stops)
     if code == RUNNING:
         code = 8 if optimizer.stochastic else 2
     code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
                             sign * history[: done + 1], sign)
+    if code in STEP_STOPS:
+        why_not = step_stop_verdict(objective, dataset, theta, grad, fs[0], sign * history[0],
+                                    flat_names(objective, dataset))
+        if why_not:
+            code, advice = STALLED, why_not
     status, success = STATUS[code][:2]
     largest = float(np.max(np.abs(theta))) if theta.size else 0.0
     if not success and largest > RUNAWAY and code not in (UNBOUNDED, NONFINITE_GRADIENT):
@@ -211,7 +222,8 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
-               history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds)
+               history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds,
+               int(fs[2]), int(fs[3]))
 
 
 class _Driver:
@@ -244,38 +256,6 @@ class _Driver:
         if self.switched_at is not None:
             return f"python, then numba from iteration {self.switched_at}"
         return "python" if interpreted(self.module) else "numba"
-
-
-#: The Hessian check after an iterative run is skipped above this many row-evaluations
-#: (rows x Hessian entries) of the NumPy tree walker.
-SADDLE_CHECK_MAX_WORK = 20_000_000
-
-
-def saddle_verdict(objective, derivation, dataset, x) -> str:
-    """Why ``x`` is a saddle point rather than the optimum asked for, or "" (a wide model, no
-    Hessian, too big to check cheaply, or no sign of a saddle).
-
-    A gradient-based run stops wherever the gradient vanishes; where it vanishes at a saddle
-    (a = b = 0 for a*sin(b*x), say) only the Hessian tells. Eigenvalues below 1e-8 of the largest
-    in size count as zero: a flat direction is not called a saddle.
-    """
-    from .evaluate import objective_terms
-
-    p = len(x)
-    if objective.wide or derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > SADDLE_CHECK_MAX_WORK:
-        return ""
-    hess = objective_terms(objective, derivation, dataset, x)[3]
-    if hess is None or not np.all(np.isfinite(hess)):
-        return ""
-    lam = np.linalg.eigvalsh(hess)
-    tol = 1e-8 * float(np.max(np.abs(lam)))
-    wrong = lam.max() if objective.maximize else lam.min()
-    if (objective.maximize and wrong > tol) or (not objective.maximize and wrong < -tol):
-        want = "maximum" if objective.maximize else "minimum"
-        sign = "positive" if objective.maximize else "negative"
-        return (f"the gradient is zero here but the Hessian has a {sign} eigenvalue ({wrong:.3g}; largest "
-                f"{float(np.max(np.abs(lam))):.3g}): a saddle point, not a {want}. Start elsewhere with x0=")
-    return ""
 
 
 def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign) -> tuple[int, str]:
@@ -427,19 +407,25 @@ def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 
-def _drive(driver, optimizer, args, history, progress: bool):
-    """Call the generated ``run`` in chunks sized to about 0.2 s, with a progress bar past 1 s.
+def _drive(driver, optimizer, args, history, progress: bool, stops=None):
+    """Call the generated ``run`` in chunks sized to about 0.2 s (one iteration at a time for a callback),
+    with a progress bar past 1 s, checking ``stops`` between chunks.
 
     Returns the status code, the iterations done and the history (grown as needed: the
-    compiled loop writes the objective after iteration k to ``history[k]``).
+    compiled loop writes the objective after iteration k to ``history[k]``). On Ctrl-C the state
+    arrays are put back as they were after the last completed chunk (an interpreted chunk may have
+    been cut off halfway through an iteration).
     """
     started = None  # the clock starts after the first call, which may include compiling
     done, chunk, bar = 0, 8, None
     code = RUNNING
     tol, ftol = float(optimizer.tol), float(optimizer.ftol)
+    state = args[:3]  # theta, grad, fs: what the generated code updates in place, kept for Ctrl-C
+    saved = (tuple(a.copy() for a in state), 0)
+    single = stops is not None and stops.every_iteration
     try:
         while done < optimizer.max_iter:
-            budget = min(chunk, optimizer.max_iter - done)
+            budget = 1 if single else min(chunk, optimizer.max_iter - done)
             if done + budget + 1 > history.size:
                 grown = np.full(min(optimizer.max_iter + 1, max(2 * history.size, done + budget + 1)), np.nan)
                 grown[: history.size] = history
@@ -447,8 +433,13 @@ def _drive(driver, optimizer, args, history, progress: bool):
             t0 = time.perf_counter()
             code, k = driver.call("run", *args, budget, tol, ftol, history, done)
             done += int(k)
+            saved = (tuple(a.copy() for a in state), done)
             elapsed = time.perf_counter() - t0
             if code != RUNNING:
+                break
+            asked = stops.check(done, history[done], state[0]) if stops is not None else None
+            if asked is not None:
+                code = asked
                 break
             driver.maybe_switch(done)
             chunk = int(min(max(budget * 0.2 / max(elapsed, 1e-6), 1), 1_000_000))
@@ -460,6 +451,10 @@ def _drive(driver, optimizer, args, history, progress: bool):
             if bar is not None:
                 bar.update(done - bar.n)
                 bar.set_postfix(F=f"{history[done]:.6g}", refresh=False)
+    except KeyboardInterrupt:
+        for now, then in zip(state, saved[0]):
+            now[:] = then
+        done, code = saved[1], INTERRUPTED
     finally:
         if bar is not None:
             bar.close()

@@ -9,9 +9,14 @@ from .problem import Problem
 from .result import Result
 
 
-def solve(objective: Objective, data, optimizer=None, method: str = "auto", precision: str = "double",
-          x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto") -> Result:
+def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
+          x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
+          max_time: float | None = None, callback=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
+
+    ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
+    ``LinearModel()`` over a data matrix or a network. An objective that reads no data (a function of its
+    parameters alone, such as Rosenbrock's) takes none: ``solve(objective)`` minimises the function.
 
     ``method="auto"`` takes a linear closed form if the gradient is affine in
     the parameters, else a symbolic stationary point in sufficient statistics
@@ -28,13 +33,20 @@ def solve(objective: Objective, data, optimizer=None, method: str = "auto", prec
     bar when an iterative run takes more than a second. ``backend``: what runs generated code,
     ``"numba"`` (compiled), ``"python"`` (its interpreted twin, no compile wait) or ``"auto"`` (the twin
     for small data until compiling pays; see :class:`symopt.Problem`); ``Result.backend`` says what ran.
+    ``max_time``: wall-clock seconds from the call (compiling included) after which an iterative run (or
+    training) stops, between two chunks of iterations, with status ``max_time`` and the parameters reached. ``callback(iteration, objective, params)``: called after every
+    iteration (every epoch, for a network) with the objective F and the parameters by name; returning
+    True stops the run (status ``stopped_by_callback``). Ctrl-C stops it too (status ``interrupted``),
+    returning the parameters after the last completed iteration instead of losing the run. A closed
+    form ignores all three.
 
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
     progress)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress)
+    return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress, max_time,
+                                                                                   callback)
 
 
 def gradient(objective: Objective, data, params) -> dict:

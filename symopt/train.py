@@ -15,7 +15,7 @@ from .codegen.network import render_network
 from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import Adam
-from .optimizers.base import DIVERGED_LOSS, diverged
+from .optimizers.base import DIVERGED_LOSS, INTERRUPTED, diverged
 from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -132,10 +132,12 @@ def _advice(net, grad_rms, dead, saturated) -> tuple:
     return tuple(notes)
 
 
-def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None):
+def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None, stops=None):
     """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module.
 
-    ``compiled`` is ``(module, rendered, path)`` from :func:`load` (loaded here if None)."""
+    ``compiled`` is ``(module, rendered, path)`` from :func:`load` (loaded here if None). ``stops`` (a
+    :class:`~symopt.stops.Stops`) is checked after every epoch; Ctrl-C ends training with status
+    ``interrupted`` and the weights after the last completed epoch."""
     theta = start_vector(objective, x0)  # before compiling: a bad x0 fails at once
     module, rendered, path = compiled or load(objective, derivation, optimizer)
     net = objective.model
@@ -156,6 +158,7 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, 
     records = []
     code = 5 if not np.isfinite(history[0]) else 8
     bar, started = None, time.perf_counter()
+    kept = (theta.copy(), stats.copy())  # the state after the last recorded epoch
     try:
         for epoch in range(epochs if code == 8 else 0):
             diag = np.zeros((layers, 5))
@@ -168,11 +171,19 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, 
                 break
             history.append(f)
             records.append(diag)
+            kept = (theta.copy(), stats.copy())
+            asked = stops.check(epoch + 1, f, theta) if stops is not None else None
+            if asked is not None:
+                code = asked
+                break
             if progress and bar is None and time.perf_counter() - started > 1.0:
                 bar = tqdm(total=epochs, initial=epoch + 1, desc=type(optimizer).__name__, unit="epoch", leave=False)
             elif bar is not None:
                 bar.update(1)
                 bar.set_postfix(F=f"{f:.6g}", refresh=False)
+    except KeyboardInterrupt:  # back to the weights after the last completed epoch
+        theta[:], stats[:] = kept
+        code = INTERRUPTED
     finally:
         if bar is not None:
             bar.close()
@@ -185,7 +196,9 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, 
     for note in advice:
         warnings.warn(note, DiagnosticWarning, stacklevel=4)
     diagnostics = Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice)
+    passes = len(records) * -(-n // batch)  # minibatch forward and backward passes, each a loss and its gradient
     return {"theta": theta, "stats": stats, "history": np.array(history), "code": code, "epochs": len(records),
+            "nfev": 1 + passes, "njev": passes,
             "diagnostics": diagnostics, "module": module, "rendered": rendered, "path": path}
 
 

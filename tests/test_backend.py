@@ -185,3 +185,55 @@ def test_backend_is_checked():
     net = symopt.cross_entropy(symopt.Network(2, [symopt.Dense(2)]))
     with pytest.raises(symopt.ModelError, match="not available for networks"):
         symopt.Problem(net, backend="python")
+
+
+# --- evaluations counted (issue 10, item 5) ---------------------------------------------------------------------
+
+
+KERNELS = ("objective_and_gradient", "objective_gradient_hessian", "residuals_and_jacobian", "residuals_only",
+           "batch_gradient")
+
+
+def _count_kernel_calls(module, monkeypatch) -> dict:
+    """Wrap the interpreted twin's kernels (plain Python functions) so every call is counted."""
+    calls = dict.fromkeys(KERNELS, 0)
+    for name in KERNELS:
+        if hasattr(module, name):
+            original = getattr(module, name)
+
+            def counted(*args, _name=name, _original=original):
+                calls[_name] += 1
+                return _original(*args)
+
+            monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("optimizer", [symopt.LevenbergMarquardt(), symopt.Newton(), symopt.LBFGS(),
+                                       symopt.GradientDescent(), symopt.Adam(lr=0.05, max_iter=300, tol=1e-5),
+                                       symopt.Adam(lr=0.05, batch_size=16, epochs=5)],
+                         ids=["lm", "newton", "lbfgs", "gd", "adam", "adam-minibatch"])
+def test_nfev_and_njev_count_every_kernel_call(optimizer, kept, monkeypatch, rng):
+    objective, data = _curve(rng)
+    problem = symopt.Problem(objective, optimizer=optimizer, backend="python")
+    module = problem._compiled(optimizer, "python")[1]
+    calls = _count_kernel_calls(module, monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = problem.solve(data, x0={"a": 1.0, "b": -1.0}, progress=False)
+    assert r.backend == "python" and r.nit > 0
+    fused = calls["objective_and_gradient"] + calls["objective_gradient_hessian"] + calls["residuals_and_jacobian"]
+    assert r.nfev == fused + calls["residuals_only"] and r.nfev > r.nit // 2
+    assert r.njev == fused + calls["batch_gradient"]
+    compiled = symopt.solve(objective, data, optimizer=optimizer, x0={"a": 1.0, "b": -1.0}, progress=False,
+                            backend="numba")
+    assert abs(compiled.nfev - r.nfev) <= 2 and abs(compiled.njev - r.njev) <= 2  # the same code, in chunks
+
+
+def test_closed_forms_count_no_evaluations_and_networks_count_passes(rng):
+    line = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": [0.0, 1.0, 2.0], "y": [1.0, 3.0, 5.0]})
+    assert (line.nfev, line.njev) == (0, 0)
+    X = rng.normal(size=(50, 2))
+    net = symopt.solve(symopt.log_loss(symopt.Network(2, [symopt.Dense(3, "tanh"), symopt.Dense(1)])),
+                       (X, (X[:, 0] > 0).astype(float)), optimizer=symopt.Adam(batch_size=16, epochs=3), progress=False)
+    assert net.njev == 3 * 4 and net.nfev == net.njev + 1  # ceil(50 / 16) = 4 batches per epoch

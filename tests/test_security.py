@@ -16,7 +16,6 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sympy as sp
 

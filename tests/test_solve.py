@@ -253,3 +253,42 @@ def test_runaway_parameters_of_an_unbounded_objective_are_reported_as_unbounded(
     r = symopt.solve(symopt.Objective("(x-mu)**2", "mu", maximize=True), {"x": x}, method="iterative",
                      progress=False)
     assert r.status == "unbounded" and not r.success and "no finite minimum (maximum, when maximising)" in r.message
+
+
+# --- objectives of the parameters alone -------------------------------------------------------------------------
+
+
+def _rosenbrock(n):
+    names = " ".join(f"a{i}" for i in range(n))
+    expr = " + ".join(f"100*(a{i + 1} - a{i}**2)**2 + (1 - a{i})**2" for i in range(n - 1))
+    return symopt.Objective(expr, symopt.params(names))
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_an_objective_without_data_minimises_the_function(backend):
+    """Rosenbrock: solve(objective) with no data (it was refused with 'uses no data symbols')."""
+    rosen = _rosenbrock(2)
+    exact = symopt.solve(rosen)
+    assert exact.method == "symbolic" and exact.success
+    assert exact.params == pytest.approx({"a0": 1.0, "a1": 1.0}, abs=1e-12)
+    fit = symopt.solve(rosen, method="iterative", x0={"a0": -1.2, "a1": 1.0}, progress=False, backend=backend)
+    assert fit.success and fit.backend == backend and fit.nit > 5
+    np.testing.assert_allclose(fit.x, [1.0, 1.0], atol=1e-8)
+    value, grad = symopt.Problem(rosen).value_and_grad(None, {"a0": -1.2, "a1": 1.0})
+    assert value == pytest.approx(24.2) and grad["a0"] == pytest.approx(-215.6) and grad["a1"] == pytest.approx(-88.0)
+
+
+def test_data_for_an_objective_without_data_and_none_for_one_with_are_refused():
+    with pytest.raises(symopt.DataError, match="reads no data .* solve\\(objective\\) minimises the function"):
+        symopt.solve(_rosenbrock(2), {"x": [1.0, 2.0]})
+    with pytest.raises(symopt.DataError, match="this objective needs data: x, y"):
+        symopt.solve(symopt.squared_loss(symopt.Model("a*x", "a")))
+
+
+def test_a_hopeless_polynomial_system_is_not_handed_to_sympy():
+    """5-D Rosenbrock waited the whole 10 s budget before Newton started: Bezout's bound (162) skips it."""
+    fit = symopt.solve(_rosenbrock(5), x0=[-1.2, 1.0, -1.2, 1.0, 1.0], progress=False)
+    assert "polynomial system of degrees 3, 3, 3, 3, 2, with up to 162 solutions" in fit.closed_form.reason
+    assert fit.method == "iterative" and fit.success and isinstance(fit.optimizer, symopt.Newton)
+    grad = symopt.gradient(_rosenbrock(5), None, fit.params)
+    assert max(abs(g) for g in grad.values()) < 1e-8

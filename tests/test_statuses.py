@@ -205,3 +205,45 @@ def test_precision_floor_needs_both_a_tiny_gradient_and_a_still_objective(x):
     still = quiet(symopt.Objective("(a-x)**2", "a"), {"x": x}, method="iterative",
                   optimizer=symopt.GradientDescent(tol=0.0, max_iter=50), x0=[x.mean()])
     assert still.status == "converged_precision" and still.success
+
+
+# --- success means a verified stationary point (issue 10, item 6) ------------------------------------------------
+
+
+def _offset_decay():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 4.0, 50)
+    return (symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c")),
+            {"x": x, "y": 2.0 * np.exp(-1.3 * x) - 0.5 + 0.05 * rng.normal(size=50)})
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_a_small_step_far_from_a_stationary_point_is_not_success(backend):
+    """From a = 0, b = 0, c = 1 Levenberg-Marquardt ran off to a = -8.6e6, c = 8.6e6 (F = 0.084, the optimum
+    has F = 0.0017) and said success=True, converged_xtol."""
+    objective, data = _offset_decay()
+    far = symopt.solve(objective, data, x0={"a": 0.0, "b": 0.0, "c": 1.0}, progress=False, backend=backend)
+    assert not far.success and far.status == "stalled"
+    assert "no stationary point" in far.message and "poor start" in far.message and "x0=" in far.message
+    assert max(abs(v) for v in far.params.values()) > 1e6  # the run did go where the message says
+    near = symopt.solve(objective, data, x0={"a": 1.0, "b": 1.0, "c": 0.0}, progress=False, backend=backend)
+    assert near.success and near.fun < 0.002 < far.fun
+    assert near.params["c"] == pytest.approx(-0.5, abs=0.05)
+
+
+def test_a_plateau_is_not_a_minimum_for_any_optimizer():
+    """lmfit's double-exponential example: Newton stopped where the model is 0 on every row (F = mean(y**2))
+    and said converged; L-BFGS stops at a saddle nearby."""
+    rng = np.random.RandomState(0)
+    x = np.linspace(1, 10, 250)
+    y = 3.0 * np.exp(-x / 2) - 5.0 * np.exp(-(x - 0.1) / 10.0) + 0.1 * rng.randn(x.size)
+    objective = symopt.squared_loss(symopt.Model("a1*exp(-x/t1) + a2*exp(-(x - 0.1)/t2)", "a1 a2 t1 t2"))
+    x0 = {"a1": 4.0, "a2": 4.0, "t1": 3.0, "t2": 3.0}
+    newton = symopt.solve(objective, {"x": x, "y": y}, optimizer=symopt.Newton(), x0=x0, progress=False)
+    assert newton.fun == pytest.approx(np.mean(y**2), rel=1e-9)  # the model contributes nothing
+    assert newton.status == "plateau" and not newton.success and "barely depends on the parameters" in newton.message
+    lbfgs = symopt.solve(objective, {"x": x, "y": y}, optimizer=symopt.LBFGS(), x0=x0, progress=False)
+    assert lbfgs.status in ("saddle_point", "plateau") and not lbfgs.success
+    good = symopt.solve(objective, {"x": x, "y": y}, x0={"a1": 2.0, "a2": -4.0, "t1": 1.5, "t2": 8.0},
+                        progress=False)
+    assert good.success and good.fun < 0.02 and good.params["t2"] == pytest.approx(10.0, rel=0.2)

@@ -107,6 +107,24 @@ def _solve_equations(equations, params):
             if all(p in s for p in params)]
 
 
+#: The symbolic tier skips a polynomial system with more solutions than this by Bezout's bound (the product
+#: of the equations' total degrees). Measured on the n-dimensional Rosenbrock function, on 2 cores: bound 6
+#: (n = 2) 1.1 s, 18 (n = 3) 0.9 s, 54 (n = 4) 4.9 s, 162 (n = 5) more than 60 s.
+MAX_BEZOUT = 64
+
+
+def bezout_bound(stats: Statistics, params) -> tuple[int, tuple] | None:
+    """``(bound, degrees)``: Bezout's bound on the number of isolated solutions of the stationarity
+    equations (the product of their total degrees in the parameters), or None if they are not all
+    polynomial in the parameters."""
+    degrees = []
+    for eq in stats.equations:
+        if not eq.is_polynomial(*params):
+            return None
+        degrees.append(max(sp.Poly(eq, *params).total_degree(), 1))
+    return math.prod(degrees), tuple(degrees)
+
+
 def solve_symbolic(stats: Statistics, params, budget: float):
     """Return ``(solutions, "")`` or ``([], reason)``; solutions map params to formulas."""
     try:

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .._version import __version__
+from ..data import NO_DATA
 from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
@@ -25,7 +26,7 @@ from .cache import numba_version
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "11"
+TEMPLATE_VERSION = "12"
 
 
 def template_dir() -> Path:
@@ -94,7 +95,7 @@ def render(objective, derivation, optimizer) -> Rendered:
     else:
         kernel_template = "kernels/expression.py.jinja"
         context = _expression_context(objective, derivation, flags)
-        data_names = tuple(s.name for s in objective.data_symbols)
+        data_names = tuple(s.name for s in objective.data_symbols) or (NO_DATA,)
     context.update(flags)
     context.update(_optimizer_context(objective, optimizer))
     context.update(
@@ -170,12 +171,14 @@ def _expression_context(objective, derivation, flags) -> dict:
     context = {
         "params": params,
         "data": data,
-        "data_args": [d["array"] for d in data],
+        # An objective of its parameters alone reads no data: one stand-in array gives the row count (1).
+        "data_args": [d["array"] for d in data] or ["one_row"],
         "temps": temps,
         "loss": printed[0],
         "grads": printed[1:],
         "param_summary": ", ".join(p.name for p in objective.params),
-        "data_summary": ", ".join(f"{d['name']} -> {d['array']}" for d in data),
+        "data_summary": ", ".join(f"{d['name']} -> {d['array']}" for d in data) or
+                        "none (a function of the parameters alone; one_row stands in for one row)",
     }
     p = len(objective.params)
     if flags["with_hessian"]:

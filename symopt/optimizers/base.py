@@ -56,7 +56,21 @@ STATUS = {
     11: ("nonfinite", False, "the objective is finite here but its gradient (Jacobian) overflows double precision: "
                              "the data are too large for the model at these parameters; scale the data or check the "
                              "row named (an outlier, or a missing-value code?)"),
+    12: ("interrupted", False, "stopped by Ctrl-C (KeyboardInterrupt): the parameters after the last completed "
+                               "iteration are returned; solve again with x0=result.params to go on"),
+    13: ("max_time", False, "stopped after max_time seconds before a convergence test was met: the parameters "
+                            "reached are returned; raise max_time, or go on with x0=result.params"),
+    14: ("stopped_by_callback", False, "the callback returned True: the parameters at that iteration are "
+                                       "returned"),
+    15: ("stalled", False, "the steps became too small to go on, but the gradient is not small on the problem's "
+                           "own scale: no stationary point; start elsewhere with x0="),
 }
+#: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
+#: small step that is no stationary point (symopt.stationary).
+INTERRUPTED, OUT_OF_TIME, CALLBACK_STOP, STALLED = 12, 13, 14, 15
+#: Stops on a small step (xtol, the precision floor): a success only at a point the driver verifies to be
+#: stationary. (A stop on ftol, a small relative change of F that the user asked for, is taken at its word.)
+STEP_STOPS = (6, 7)
 #: A run whose objective ended far above its start (set by the drivers, ``symopt.run`` and ``symopt.train``,
 #: by :func:`diverged`; not by generated code).
 DIVERGED_LOSS = 9
