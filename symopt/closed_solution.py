@@ -12,7 +12,7 @@ from .analyse import Analysis
 from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
 from .closed_form.statistics import check_candidates, statistic_values
 from .evaluate import gradient as gradient_at_point
-from .evaluate import objective_value
+from .evaluate import value_and_gradient
 from .result import ClosedForm, Result
 from .run import flat_names, unflatten
 
@@ -29,8 +29,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
     # F is at most quadratic here, so it has an optimum unless it is unbounded: there is no optimum exactly
     # when the stationary point has the wrong curvature, or there is no stationary point at all.
     success = sol.direction is None and sol.curvature.startswith(wanted)
-    fun = objective_value(objective, dataset, sol.x)
-    g = gradient_at_point(objective, analysis.derivation, dataset, sol.x)
+    fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
     names = flat_names(objective, dataset)
     if sol.direction is not None:
         along = ", ".join(f"{name}: {v:.3g}" for name, v in zip(names, sol.direction) if v != 0.0)

@@ -7,6 +7,7 @@ names the array (and the first bad position). Nothing is silently dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -76,6 +77,11 @@ def _as_float_array(name: str, value, ndim: int, want: str | None = None) -> np.
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.shape[0] == 0:
         raise DataError(f"data {name!r} has zero rows")
+    # One read without a mask in the common case: a finite sum means every value is finite (NaN and inf
+    # carry through a sum; a sum that overflows from finite values falls through to the full check).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(arr))):
+            return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         pos = np.argwhere(bad)[0]

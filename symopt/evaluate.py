@@ -102,9 +102,16 @@ def objective_terms(objective, derivation, dataset, theta, hessian: bool = True)
 
 def gradient(objective, derivation, dataset, theta) -> np.ndarray:
     """The gradient of the total objective ``F`` at ``theta`` (any model shape)."""
+    return value_and_gradient(objective, derivation, dataset, theta)[1]
+
+
+def value_and_gradient(objective, derivation, dataset, theta) -> tuple[float, np.ndarray]:
+    """``(F, gradient of F)`` at ``theta`` (any model shape); a wide model's ``X @ coef`` is formed once for both
+    (two passes over ``X`` where the two apart take three)."""
     theta = np.asarray(theta, dtype=float)
     if not objective.wide:
-        return objective_terms(objective, derivation, dataset, theta, hessian=False)[1]
+        fun, grad, _, _ = objective_terms(objective, derivation, dataset, theta, hessian=False)
+        return fun, grad
     X = dataset["X"]
     n = dataset.n_rows
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
@@ -112,7 +119,10 @@ def gradient(objective, derivation, dataset, theta) -> np.ndarray:
     intercept = objective.model.intercept
     coef = theta[1:] if intercept else theta
     eta = X @ coef + (theta[0] if intercept else 0.0)
-    dl = np.broadcast_to(evaluate(derivation.gradient[0], {ETA: eta, objective.target: dataset[objective.target.name]}),
-                         (n,))
+    values = {ETA: eta, objective.target: dataset[objective.target.name]}
+    dl = np.broadcast_to(evaluate(derivation.gradient[0], values), (n,))
     g_coef = scale * (X.T @ dl) + 2.0 * sign * objective.l2 * coef
-    return np.r_[scale * dl.sum(), g_coef] if intercept else g_coef
+    total, _ = _summed(objective.per_sample, values, n)
+    penalised = np.r_[False, np.ones(coef.size, bool)] if intercept else np.ones(coef.size, bool)
+    fun = scale * total + _penalty(objective, theta, penalised)
+    return fun, (np.r_[scale * dl.sum(), g_coef] if intercept else g_coef)

@@ -98,9 +98,10 @@ def test_symbolic_timeout_is_reported_and_auto_goes_iterative(tmp_path, monkeypa
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # no analysis from another test's solve
     symopt.problem.clear_problems()
     obj = symopt.Objective("log(lam) - lam*x", symopt.params("lam", positive=True), maximize=True)
-    a = symopt.analyse(obj, budget=0.01)
-    assert a.status == "none" and "timed out after 0.01 s" in a.reason
-    r = symopt.solve(obj, {"x": np.array([0.5, 1.0, 2.0])}, budget=0.01)
+    # A budget no worker can answer in (a reused worker, SymPy already imported, takes milliseconds).
+    a = symopt.analyse(obj, budget=1e-5)
+    assert a.status == "none" and "timed out after 1e-05 s" in a.reason
+    r = symopt.solve(obj, {"x": np.array([0.5, 1.0, 2.0])}, budget=1e-5)
     assert r.method == "iterative" and r.success and "timed out" in r.why
     assert rel(r.params["lam"], 1 / np.mean([0.5, 1.0, 2.0])) < 1e-6
     # A larger budget tries again (a timeout is not remembered as "no formula"), and finds it.
@@ -199,3 +200,27 @@ def test_size_bounds():
     assert expansion_size((a + b) ** 3) == 4 and expansion_size((a + b) * (a + x + 1)) == 6
     assert degree_bound((a + b * x) ** 3 * a, [a, b]) == 4 and degree_bound(sp.exp(a) + b, [a, b]) == float("inf")
     assert degree_bound(x ** 5, [a, b]) == 0
+
+
+@pytest.mark.parametrize("kind", ["shifted and scaled", "correlated"])
+def test_tall_normal_equations_match_a_centred_qr(kind, rng):
+    """The one-pass normal equations (shift by the first block's means, exact centring from the sums) on
+    designs where centring matters, and on one ill-conditioned enough for the refinement pass."""
+    from symopt.closed_form import normal_equations
+
+    n, m = 70_000, 16
+    X = rng.normal(size=(n, m))
+    if kind == "shifted and scaled":
+        X = X * np.logspace(-2, 2, m) + 1e4
+    else:
+        X = rng.normal(size=(n, 1)) + 1e-3 * X  # nearly collinear: a scaled Gram condition of about 1e7
+    y = X @ rng.normal(size=m) + 5.0 + rng.normal(size=n)
+    (beta, c), cond, refined = normal_equations.solve(X, y, np.zeros(m), center=True)
+    assert refined == (cond > normal_equations.REFINE_ABOVE) and refined == (kind == "correlated")
+    mu = X.mean(axis=0)
+    ref = np.linalg.lstsq(X - mu, y - y.mean(), rcond=None)[0]
+    np.testing.assert_allclose(beta, ref, rtol=1e-9)  # without the refinement, correlated: 4.5e-9
+    assert c == pytest.approx(y.mean() - mu @ ref, rel=1e-9)
+    fit = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
+    assert "one pass over the data" in fit.closed_form.detail
+    np.testing.assert_allclose(fit.params["coef"], beta, rtol=1e-12)

@@ -82,7 +82,7 @@ def test_tall_normal_equations_fall_back_when_the_gram_matrix_overflows(rng):
     X[10, 0] = 1e200
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NaN arithmetic on the way (it used to divide inf by inf)
-        solved, cond = normal_equations.solve(X, rng.normal(size=1000), np.zeros(2), center=True)
+        solved, cond, _ = normal_equations.solve(X, rng.normal(size=1000), np.zeros(2), center=True)
     assert solved is None and cond == np.inf
 
 

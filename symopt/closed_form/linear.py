@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DataError, ModelError, PrecisionError, RankDeficiencyWarning
+from ..linalg import triangular_solve
 from ..numeric import evaluate
 from . import normal_equations
 from .size import EXPAND_LIMIT, degree_bound, expansion_size
@@ -263,13 +264,14 @@ def _tall_wide(objective, dataset):
     if not normal_equations.applies(n, p):
         return None
     ridge = np.full(m, (n if objective.reduction == "mean" else 1) * objective.l2)
-    solved, cond = normal_equations.solve(X, dataset[objective.target.name], ridge, center=intercept)
+    solved, cond, refined = normal_equations.solve(X, dataset[objective.target.name], ridge, center=intercept)
     if solved is None:
         return None
     beta, c = solved
     x = np.r_[c, beta] if intercept else beta
-    note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix "
-            f"(condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}) with one refinement step")
+    note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix, "
+            f"one pass over the data (condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}"
+            + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")"))
     return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum")
 
 
@@ -297,30 +299,17 @@ def _qr_refined(A, u, steps: int = 3):
     double the refinement changes little and costs little.
     """
     Q, R = np.linalg.qr(A)
-    x = _back(R, Q.T @ u)
+    x = triangular_solve(R, Q.T @ u)
     r = u - A @ x
     for _ in range(steps):
         f, g = _extended_residuals(A, x, r, u)
-        h = _back(R.T, g, lower=True)
+        h = triangular_solve(R.T, g, lower=True)
         c = Q.T @ f
-        dx = _back(R, c - h)
+        dx = triangular_solve(R, c - h)
         r = r + (f - Q @ (c - h))
         x = x + dx
         if np.all(np.abs(dx) <= 4 * np.finfo(float).eps * np.abs(x)):
             break
-    return x
-
-
-def _back(T, b, lower: bool = False):
-    """Solve a triangular system by substitution (no inverse, no SciPy)."""
-    n = T.shape[0]
-    x = np.zeros(n)
-    order = range(n) if lower else range(n - 1, -1, -1)
-    for i in order:
-        if lower:
-            x[i] = (b[i] - T[i, :i] @ x[:i]) / T[i, i]
-        else:
-            x[i] = (b[i] - T[i, i + 1:] @ x[i + 1:]) / T[i, i]
     return x
 
 

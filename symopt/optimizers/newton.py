@@ -7,47 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..linalg import damped_direction
 from .base import Optimizer, falls_without_bound
 
 MAX_NEWTON_PARAMS = 200
-
-
-def cholesky(A: np.ndarray):
-    """Lower-triangular L with A = L L^T, or None if A is not positive definite (as the template does)."""
-    p = A.shape[0]
-    L = np.zeros_like(A)
-    for j in range(p):
-        s = A[j, j] - L[j, :j] @ L[j, :j]
-        if not s > 0.0:
-            return None
-        L[j, j] = math.sqrt(s)
-        for i in range(j + 1, p):
-            L[i, j] = (A[i, j] - L[i, :j] @ L[j, :j]) / L[j, j]
-    return L
-
-
-def cholesky_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    p = L.shape[0]
-    y = np.zeros(p)
-    for i in range(p):
-        y[i] = (b[i] - L[i, :i] @ y[:i]) / L[i, i]
-    x = np.zeros(p)
-    for i in range(p - 1, -1, -1):
-        x[i] = (y[i] - L[i + 1:, i] @ x[i + 1:]) / L[i, i]
-    return x
-
-
-def damped_direction(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float]:
-    """Solve (H + mu I) d = -g with the smallest mu in 0, 1e-10 s, 2e-10 s, ... that makes it positive definite
-    (``mu`` is returned; ``inf`` when none of 80 did and ``d = -g``)."""
-    scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
-    mu = 0.0
-    for _ in range(80):
-        L = cholesky(H + mu * np.eye(H.shape[0]))
-        if L is not None:
-            return -cholesky_solve(L, g), mu
-        mu = max(2.0 * mu, 1e-10 * scale)
-    return -g, math.inf
 
 
 @dataclass(frozen=True)
