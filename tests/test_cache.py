@@ -258,12 +258,18 @@ def test_read_only_cache_with_compiled_code_is_reused(warm, monkeypatch):
     assert snapshot(warm) == before  # nothing written to the read-only folder
 
 
-def test_read_only_cache_without_code_compiles_once_per_process(tmp_path, monkeypatch):
-    folder = tmp_path / "empty"
+def read_only_cache(tmp_path, monkeypatch, name: str) -> Path:
+    """An empty private cache folder that this (new-looking) process cannot write to."""
+    folder = tmp_path / name
     folder.mkdir(mode=0o700)
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(folder))
     monkeypatch.setattr(cache, "_writable", lambda f: f != folder)
     new_process(monkeypatch)
+    return folder
+
+
+def test_read_only_cache_without_code_compiles_once_per_process(tmp_path, monkeypatch):
+    folder = read_only_cache(tmp_path, monkeypatch, "empty")
     module_text = "def start():\n    return 3\n"
     with pytest.warns(CacheWarning, match="not writable"):
         module, path = cache.load(module_text, "ro")
@@ -413,11 +419,7 @@ def test_clear_cache_removes_only_what_symopt_wrote(tmp_path, monkeypatch):
 
 
 def test_clear_cache_removes_the_temporary_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "ro"
-    folder.mkdir(mode=0o700)
-    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(folder))
-    monkeypatch.setattr(cache, "_writable", lambda f: f != folder)
-    new_process(monkeypatch)
+    read_only_cache(tmp_path, monkeypatch, "ro")
     with pytest.warns(CacheWarning, match="not writable"):
         _, path = cache.load("z = 1\n", "tmp")
     assert symopt.clear_cache() == len("z = 1\n") and not path.parent.exists()

@@ -130,7 +130,7 @@ class _Worker:
             self.feeder.join()
         try:
             os.close(self.lifeline)
-        except OSError:
+        except OSError:  # closed already: nothing left to release
             pass
         try:
             self.proc.wait(timeout=None if kill else 5)
@@ -310,7 +310,7 @@ def _read_requests(fd: int, requests: queue.Queue) -> None:
             if not payload:
                 break
             requests.put(payload)
-    except OSError:
+    except OSError:  # a broken lifeline means the same as EOF: the caller is gone
         pass
     os._exit(_ORPHANED)  # no cleanup: there is nobody left to report to
 
