@@ -28,6 +28,7 @@ parent dies (``PR_SET_PDEATHSIG``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib
 import os
@@ -128,10 +129,8 @@ class _Worker:
             # The worker is dead or done reading, so the feeder has finished or is about to fail with EPIPE;
             # closing the descriptor under a running feeder could let it write into a reused one.
             self.feeder.join()
-        try:
+        with contextlib.suppress(OSError):  # closed already: nothing left to release
             os.close(self.lifeline)
-        except OSError:  # closed already: nothing left to release
-            pass
         try:
             self.proc.wait(timeout=None if kill else 5)
         except subprocess.TimeoutExpired:
@@ -303,15 +302,13 @@ def _read_requests(fd: int, requests: queue.Queue) -> None:
     included. It needs the GIL to act, which SymPy's pure-Python loops release
     every few milliseconds.
     """
-    try:
+    with contextlib.suppress(OSError):  # a broken lifeline means the same as EOF: the caller is gone
         while True:
             header = _read_exactly(fd, _HEADER.size)
             payload = _read_exactly(fd, _HEADER.unpack(header)[0]) if header else b""
             if not payload:
                 break
             requests.put(payload)
-    except OSError:  # a broken lifeline means the same as EOF: the caller is gone
-        pass
     os._exit(_ORPHANED)  # no cleanup: there is nobody left to report to
 
 
