@@ -29,7 +29,10 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
     # F is at most quadratic here, so it has an optimum unless it is unbounded: there is no optimum exactly
     # when the stationary point has the wrong curvature, or there is no stationary point at all.
     success = sol.direction is None and sol.curvature.startswith(wanted)
-    fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
+    if sol.fun is None:
+        fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
+    else:  # the solver's own, from the sums it formed (no further pass over the data)
+        fun, g = sol.fun, sol.gradient
     names = flat_names(objective, dataset)
     if sol.direction is not None:
         along = ", ".join(f"{name}: {v:.3g}" for name, v in zip(names, sol.direction) if v != 0.0)

@@ -215,7 +215,7 @@ def test_tall_normal_equations_match_a_centred_qr(kind, rng):
     else:
         X = rng.normal(size=(n, 1)) + 1e-3 * X  # nearly collinear: a scaled Gram condition of about 1e7
     y = X @ rng.normal(size=m) + 5.0 + rng.normal(size=n)
-    (beta, c), cond, refined = normal_equations.solve(X, y, np.zeros(m), center=True)
+    (beta, c, _), cond, refined = normal_equations.solve(X, y, np.zeros(m), center=True)
     assert refined == (cond > normal_equations.REFINE_ABOVE) and refined == (kind == "correlated")
     mu = X.mean(axis=0)
     ref = np.linalg.lstsq(X - mu, y - y.mean(), rcond=None)[0]
@@ -224,3 +224,23 @@ def test_tall_normal_equations_match_a_centred_qr(kind, rng):
     fit = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
     assert "one pass over the data" in fit.closed_form.detail
     np.testing.assert_allclose(fit.params["coef"], beta, rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{}, {"l2": 0.3}, {"reduction": "sum"}, {"intercept": False, "l2": 0.1}])
+def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(options, rng):
+    """The fast path takes F from one product with X and the gradient from its sums: F must equal the
+    objective evaluated afresh on the data, and the gradient must be as small as the data's own."""
+    from symopt.evaluate import value_and_gradient
+
+    options = dict(options)
+    model = symopt.LinearModel(intercept=options.pop("intercept", True))
+    objective = symopt.squared_loss(model, **options)
+    n, m = 40_000, 30
+    X = rng.normal(size=(n, m)) + 3.0
+    y = X @ rng.normal(size=m) + 2.0 + rng.normal(size=n)
+    fit = symopt.solve(objective, (X, y))
+    assert "one pass over the data" in fit.closed_form.detail
+    fun, grad = value_and_gradient(objective, fit.derivation, symopt.data.prepare(objective, (X, y)), fit.x)
+    assert fit.fun == pytest.approx(fun, rel=1e-13)
+    scale = np.max(np.abs(grad)) + 1e-12 * fun
+    assert fit.grad_norm <= 100 * scale

@@ -74,6 +74,10 @@ class LinearSolution:
     # A direction (in the parameters) along which F falls without bound, when the summed Hessian is singular
     # and the gradient has a part outside its range: then there is no stationary point at all.
     direction: np.ndarray | None = None
+    # F and its gradient at x, where the solver had them for less than evaluating them afresh (the tall
+    # normal equations: F from one product with X, the gradient from the sums already formed); else None.
+    fun: float | None = None
+    gradient: np.ndarray | None = None
 
 
 def find_linear_form(objective, derivation):
@@ -267,12 +271,19 @@ def _tall_wide(objective, dataset):
     solved, cond, refined = normal_equations.solve(X, dataset[objective.target.name], ridge, center=intercept)
     if solved is None:
         return None
-    beta, c = solved
+    beta, c, gradient = solved
     x = np.r_[c, beta] if intercept else beta
+    scale = 1.0 / n if objective.reduction == "mean" else 1.0
+    residual = dataset[objective.target.name] - X @ beta
+    if intercept:
+        residual -= c
+    fun = scale * float(residual @ residual) + objective.l2 * float(beta @ beta)
     note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix, "
             f"one pass over the data (condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}"
-            + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")"))
-    return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum")
+            + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")")
+            + "; F from one product with X, its gradient from the same sums")
+    return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum", fun=fun,
+                          gradient=scale * gradient)
 
 
 def _extended_residuals(A, x, r, u, block: int = 65_536):

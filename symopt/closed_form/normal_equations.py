@@ -66,8 +66,11 @@ def _bordered_gram(X: np.ndarray, y: np.ndarray, shift: np.ndarray, y_shift: flo
 def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     """Minimise ``||y - c - X beta||^2 + sum(ridge * beta**2)`` (``c`` only when ``center``).
 
-    Returns ``((beta, c), condition, refined)``, or ``(None, condition, False)`` when the scaled Gram matrix
-    is too ill-conditioned for the normal equations (or its products of the data overflow: condition inf).
+    Returns ``((beta, c, gradient), condition, refined)``, or ``(None, condition, False)`` when the scaled
+    Gram matrix is too ill-conditioned for the normal equations (or its products of the data overflow:
+    condition inf). ``gradient`` is that of the penalised sum of squares at the solution, ``(d/dc, d/dbeta)``
+    (without ``d/dc`` when not ``center``), from the same sums (``2 (G beta - b)``): what is left of the
+    normal equations after the solve, with no further pass over the data.
     """
     n, m = X.shape
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
@@ -108,5 +111,10 @@ def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
             Xb = X[rows] - mu
             g += Xb.T @ ((y[rows] - ybar) - Xb @ beta)
         beta = beta + cholesky_solve(L, g / d) / d
-    c = ybar - float(mu @ beta) if center else 0.0
-    return (beta, c), condition, refined
+    gradient = 2.0 * (G @ beta - b)
+    if center:
+        c = ybar - float(mu @ beta)
+        gradient = np.r_[-2.0 * n * (ybar - c - float(mu @ beta)), gradient]
+    else:
+        c = 0.0
+    return (beta, c, gradient), condition, refined
