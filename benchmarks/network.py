@@ -67,7 +67,7 @@ def symopt_step(X, y):
     net = symopt.Network(D, [symopt.Dense(128, "tanh"), symopt.Dense(64, "relu"), symopt.Dense(10)], seed=0)
     objective = symopt.cross_entropy(net)
     opt = symopt.GradientDescent(lr=LR, line_search=False, batch_size=BATCH, max_iter=1)
-    module, _, _ = train.load(objective, symopt.derive(objective), opt)
+    _, module, _ = train.load(objective, symopt.derive(objective), opt)
     theta, stats = net.initial(), net.initial_buffers()
     fw, iw = np.zeros(1), np.zeros(3 + N, dtype=np.int64)
     iw[1], iw[2], iw[3:] = 1, 2, np.arange(N)

@@ -14,7 +14,7 @@ from .closed_form.statistics import check_candidates, statistic_values
 from .evaluate import gradient as gradient_at_point
 from .evaluate import value_and_gradient
 from .result import ClosedForm, Result
-from .run import flat_names, unflatten
+from .layout import flat_names, unflatten
 
 
 def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:

@@ -36,7 +36,8 @@ from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import STATUS, Optimizer
 from .result import ClosedForm, Result
-from .run import InterpreterFault, kernel_value_and_grad, layout, run_iterative, start_point, unflatten
+from .layout import layout, start_point, unflatten
+from .run import InterpreterFault, kernel_value_and_grad, run_iterative
 from .stationary import curvature_verdict
 from .stops import Stops, check_limits
 
@@ -71,7 +72,7 @@ class _Shared:
         self.linear = None  # (LinearForm or None, why not)
         self.symbolic: dict = {}  # l2 -> SymbolicStage
         self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
-        self.modules: dict = {}  # (render key, backend) -> (rendered, module, path); (module, rendered, path) for networks
+        self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
         self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
         self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
         self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
@@ -299,13 +300,13 @@ class Problem:
 
     # --- the solver code ---------------------------------------------------------------------------------------
 
-    def _optimizer(self, n_params: int) -> tuple[Optimizer, str]:
-        """The optimizer an iterative run uses, and why in words."""
+    def _optimizer(self, n_params: int, n_rows: int = 0) -> tuple[Optimizer, str]:
+        """The optimizer an iterative run on ``n_rows`` rows uses, and why in words."""
         if self.objective.network:
             if self.optimizer is None:
-                optimizer, chosen = train.default_optimizer()
+                optimizer, chosen = train.default_optimizer(self.objective.model, n_rows)
                 return optimizer, f"chose {chosen}"
-            train.check_optimizer(self.optimizer)
+            train.check_optimizer(self.objective.model, self.optimizer)
             return self.optimizer, f"{type(self.optimizer).__name__} as requested"
         if self.optimizer is None:
             optimizer, chosen = choose(self.objective, self.derivation, n_params)
@@ -332,7 +333,7 @@ class Problem:
         was not yet (the interpreted backend runs its twin, which differs only in its import lines)."""
         optimizer, _ = self._optimizer(len(self.objective.params) or 1)
         if self.objective.network:
-            return self._compiled(optimizer)[1].source
+            return self._compiled(optimizer)[0].source
         return self._shared.rendered_for(self.objective, self.derivation, optimizer).source
 
     @property
@@ -370,13 +371,17 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         stops = None if max_time is None and callback is None else Stops(
-            max_time, callback, (lambda theta: objective.model.unflatten(theta)) if objective.network else
-            (lambda theta: unflatten(objective, dataset, theta)))
-        if objective.network:
+            max_time, callback, lambda theta: unflatten(objective, dataset, theta))
+        n_params = sum(size for _, size in layout(objective, dataset))
+        optimizer, chosen = self._optimizer(n_params, dataset.n_rows)
+        if objective.network and not train.full_batch(optimizer):
             return self._train(dataset, x0, progress, cf, stops)
         why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
-        n_params = sum(size for _, size in layout(objective, dataset))
-        optimizer, chosen = self._optimizer(n_params)
+        code, extras = "generated code", {}
+        if objective.network:  # a full-batch optimizer: driven as any other problem, then a network's extras
+            why, code, net = cf.reason, "generated forward and backward code, on all rows", objective.model
+            stats = net.initial_buffers()
+            extras = {"buffers": net.unflatten(stats, net.buffer_shapes())}
         run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params),
                               stops)
         status, success, message = run.status, run.success, run.message
@@ -384,12 +389,15 @@ class Problem:
             verdict = curvature_verdict(objective, self.derivation, dataset, run.x)
             if verdict is not None:
                 (status, message), success = verdict, False
+        if objective.network:
+            extras["predictor"] = train.Predictor(self._compiled(optimizer)[1], objective, run.x, stats)
         return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
-                      why=f"{why}; {chosen}; generated code{note}", closed_form=cf, success=success,
+                      why=f"{why}; {chosen}; {code}{note}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
                       grad_norm=run.grad_norm, history=run.history,
                       source=run.source, source_path=run.source_path, objective=objective,
-                      derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend)
+                      derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
+                      **extras)
 
     def _run(self, dataset, optimizer, x0, progress, backend: str, stops=None):
         """``(Run, note for Result.why)``: the iterative run on ``backend``, handed over to compiled code as
@@ -418,7 +426,7 @@ class Problem:
 
     def _train(self, dataset, x0, progress, cf, stops=None) -> Result:
         objective = self.objective
-        optimizer, chosen = self._optimizer(objective.model.size())
+        optimizer, chosen = self._optimizer(objective.model.size(), dataset.n_rows)
         out = train.train(objective, self.derivation, dataset, optimizer, x0, progress,
                           compiled=self._compiled(optimizer), stops=stops)
         status, success, advice = STATUS[out["code"]]
@@ -446,9 +454,9 @@ class Problem:
         objective = self.objective
         dataset = prepare(objective, data)
         if objective.network:
-            theta = train.start_vector(objective, params)
-            optimizer, _ = self._optimizer(objective.model.size())
-            module = self._compiled(optimizer)[0]
+            theta = start_point(objective, dataset, params)
+            optimizer, _ = self._optimizer(objective.model.size(), dataset.n_rows)
+            module = self._compiled(optimizer)[1]
             value, grad = train.value_and_gradient_at(module, objective, dataset, theta)
             return value, objective.model.unflatten(grad)
         theta = start_point(objective, dataset, params, label="params")

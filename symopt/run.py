@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,8 @@ from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.render import render
-from .errors import ConvergenceWarning, ModelError
+from .errors import ConvergenceWarning
+from .layout import flat_names, penalty_mask, start_point
 from .optimizers import RUNNING, STATUS
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound)
@@ -72,82 +72,6 @@ def interpreted(module) -> bool:
     return getattr(module, "prange", None) is range
 
 
-def layout(objective, dataset) -> list[tuple[str, int]]:
-    """Parameter names and sizes in the order of the flat vector ``x``."""
-    if objective.wide:
-        m = dataset["X"].shape[1]
-        return ([("intercept", 1)] if objective.model.intercept else []) + [("coef", m)]
-    return [(p.name, 1) for p in objective.params]
-
-
-def flat_names(objective, dataset) -> list[str]:
-    """One name per entry of the flat vector ``x``: ``coef[j]`` for the entries of an array parameter."""
-    return [name if size == 1 and not (objective.wide and name == "coef") else f"{name}[{j}]"
-            for name, size in layout(objective, dataset) for j in range(size)]
-
-
-def unflatten(objective, dataset, x) -> dict:
-    out, k = {}, 0
-    for name, size in layout(objective, dataset):
-        out[name] = float(x[k]) if size == 1 and not (objective.wide and name == "coef") else np.array(x[k:k + size])
-        k += size
-    return out
-
-
-def _numbers(label: str, value) -> np.ndarray:
-    """``value`` as a flat float array, or a ModelError that says what in ``label`` is not a number."""
-    try:
-        raw = np.asarray(value)
-        if raw.dtype.kind in "USOc" or raw.dtype == bool:
-            raise TypeError
-        return np.atleast_1d(raw.astype(float)).ravel()
-    except (TypeError, ValueError, OverflowError):
-        text = repr(value)
-        raise ModelError(f"{label} must hold real numbers; got {text if len(text) <= 60 else text[:57] + '...'}") from None
-
-
-def start_point(objective, dataset, x0, label: str = "x0") -> np.ndarray:
-    """``x0`` as a flat vector (from a mapping by name or a flat array), or the default start.
-
-    Anything with ``keys()`` (a dict, a ``pandas.Series``...) is read by name, never by position.
-    ``label`` names the argument in error messages.
-    """
-    spec = layout(objective, dataset)
-    size = sum(s for _, s in spec)
-    if x0 is None:
-        return np.array([1.0 if getattr(p, "is_positive", False) else 0.0 for p in objective.params]) \
-            if not objective.wide else np.zeros(size)
-    if isinstance(x0, Mapping) or hasattr(x0, "keys"):
-        x0 = {str(k): x0[k] for k in x0.keys()}
-        unknown = sorted(set(x0) - {n for n, _ in spec})
-        if unknown:
-            raise ModelError(f"{label} names unknown parameter(s) {', '.join(unknown)}; parameters: "
-                             f"{', '.join(n for n, _ in spec)}")
-        parts = []
-        for name, s in spec:
-            if name not in x0:
-                raise ModelError(f"{label} gives no value for parameter {name!r}")
-            v = _numbers(f"{label}[{name!r}]", x0[name])
-            if v.size != s:
-                raise ModelError(f"{label}[{name!r}] has {v.size} value(s); {name} has {s}")
-            parts.append(v)
-        flat = np.concatenate(parts)
-    else:
-        flat = _numbers(label, x0)
-        if flat.size != size:
-            raise ModelError(f"{label} has {flat.size} values; the problem has {size} parameters")
-    if not np.all(np.isfinite(flat)):
-        raise ModelError(f"{label} contains NaN or inf")
-    return flat.copy()
-
-
-def penalty_mask(objective, dataset) -> np.ndarray:
-    if objective.wide:
-        m = dataset["X"].shape[1]
-        return np.r_[0.0, np.ones(m)] if objective.model.intercept else np.ones(m)
-    return np.array([1.0 if p else 0.0 for p in objective.penalised])
-
-
 def compile_solver(objective, derivation, optimizer) -> tuple:
     """``(rendered, module, path)``: the solver module for ``optimizer``, generated and loaded from the cache."""
     rendered = render(objective, derivation, optimizer)
@@ -181,7 +105,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = start_point(objective, dataset, x0)
-    if x0 is None and not objective.wide:
+    if x0 is None and not (objective.wide or objective.network):
         theta = _default_start(objective, derivation, dataset, theta)
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
@@ -275,7 +199,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
                       f"with no curvature in sight over a 2**40 range of steps, or to {'+' if sign < 0 else '-'}inf; "
                       f"{advice}")
     if code == NONFINITE_GRADIENT or (code not in (3, 5) and not np.all(np.isfinite(grad))):
-        where = _nonfinite_where(objective, derivation, dataset, theta)
+        where = "" if objective.network else _nonfinite_where(objective, derivation, dataset, theta)
         return NONFINITE_GRADIENT, f"{where}{'; ' if where else ''}{STATUS[NONFINITE_GRADIENT][2]}"
     if code == 3 and fs[1] == -math.inf:
         return UNBOUNDED, (f"F {down} to {'+' if sign < 0 else '-'}inf (the last finite value, {sign * end:.3g}, is "
@@ -285,6 +209,10 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
                            f"still going, past {UNBOUNDED_DEPTH:g} times its starting size; {STATUS[UNBOUNDED][2]}")
     if code in (2, 8) and diverged(start, end):
         return DIVERGED_LOSS, STATUS[DIVERGED_LOSS][2]
+    # The per-row tests below read the derivation row by row, which a network does not have: its losses
+    # (squared, log, cross-entropy) are bounded below by 0, so it cannot be unbounded either.
+    if objective.network:
+        return code, advice
     ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in (2, 4) else math.inf
     if code == 4 and ratio <= PRECISION_FLOOR:
         return 7, (f"{STATUS[7][2]} (the line search found no decrease with the gradient at the rounding of "

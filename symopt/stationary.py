@@ -42,7 +42,8 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names) ->
     if objective.sum_of_squares() is not None and abs(fun) <= EXACT_FIT * abs(start_fun):
         return ""
     with np.errstate(all="ignore"):
-        size = objective_size(objective, dataset, theta)
+        # A network's per-row losses (squared, log, cross-entropy) and its penalty are >= 0: its size is F.
+        size = abs(fun) if objective.network else objective_size(objective, dataset, theta)
         moves = np.abs(np.asarray(theta) * np.asarray(grad))
     if not (np.all(np.isfinite(moves)) and np.isfinite(size)) or moves.size == 0:
         return ""

@@ -14,7 +14,8 @@ from .codegen import cache
 from .codegen.network import render_network
 from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
-from .optimizers import Adam
+from .layout import network_start
+from .optimizers import LBFGS, Adam
 from .optimizers.base import DIVERGED_LOSS, INTERRUPTED, diverged
 from .optimizers.first_order import _FirstOrder, seed_state
 
@@ -25,6 +26,10 @@ DIAGNOSTIC_ROWS = 512
 #: Gradient norms per parameter below this (relative to the largest layer's) count as vanishing.
 VANISHING_RATIO = 1e-3
 EXPLODING_NORM = 1e4
+#: A network with at most this many rows x parameters, and no dropout or batch norm, is trained by L-BFGS on
+#: all rows by default (a pass then takes milliseconds: iris's 4-3 softmax net reaches 98.7% training accuracy
+#: this way, where Adam's 20 epochs of minibatches reach 66.7%); larger ones by Adam on minibatches.
+FULL_BATCH_MAX_WORK = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -51,62 +56,48 @@ class Diagnostics:
         return "\n".join(lines + list(self.advice))
 
 
-def default_optimizer():
-    return Adam(lr=1e-3, batch_size=64, epochs=20), "a network: Adam on minibatches of 64, 20 epochs"
+def default_optimizer(net, n_rows: int):
+    """The optimizer a network gets when none is given, and why in words: L-BFGS on all rows where one
+    pass over the data is cheap and the objective is the same at every evaluation (no dropout, no batch
+    norm); Adam on minibatches otherwise."""
+    work = n_rows * net.size()
+    if work <= FULL_BATCH_MAX_WORK and not any(layer.dropout or layer.batch_norm for layer in net.layers):
+        return LBFGS(), (f"L-BFGS on all rows: a network without dropout or batch norm whose pass over the data "
+                         f"is small ({n_rows:,} rows x {net.size():,} parameters, at most {FULL_BATCH_MAX_WORK:,})")
+    why = "dropout or batch norm" if work <= FULL_BATCH_MAX_WORK else (
+        f"{n_rows:,} rows x {net.size():,} parameters, above {FULL_BATCH_MAX_WORK:,} for L-BFGS on all rows")
+    return Adam(lr=1e-3, batch_size=64, epochs=20), f"Adam on minibatches of 64, 20 epochs ({why})"
 
 
-def check_optimizer(optimizer) -> None:
+def full_batch(optimizer) -> bool:
+    """Whether ``optimizer`` trains a network on all rows at once (L-BFGS), driven by :mod:`symopt.run`
+    like any other problem, rather than epoch by epoch on minibatches here."""
+    return isinstance(optimizer, LBFGS)
+
+
+def check_optimizer(net, optimizer) -> None:
+    """Refuse, with the reason, an optimizer that cannot train ``net``."""
+    if full_batch(optimizer):
+        awkward = [k for k, layer in enumerate(net.layers, start=1) if layer.dropout or layer.batch_norm]
+        if awkward:
+            raise ModelError(f"LBFGS trains a network on all rows at once, and layer(s) {', '.join(map(str, awkward))} "
+                             f"use dropout or batch norm, which are defined on minibatches (the objective would "
+                             f"change from one evaluation to the next): train it with Adam (or another "
+                             f"first-order optimizer), or drop them for LBFGS")
+        return
     if not isinstance(optimizer, _FirstOrder) or getattr(optimizer, "line_search", False):
-        raise ModelError("a network is trained by a first-order optimizer on minibatches: GradientDescent("
-                         "lr=..., line_search=False), Momentum, Nesterov, Adam or RMSProp")
+        raise ModelError(f"{type(optimizer).__name__} cannot train a network: a network is trained on all rows "
+                         f"at once by LBFGS() (small networks and data sets that fit in memory), or on "
+                         f"minibatches by GradientDescent(lr=..., line_search=False), Momentum, Nesterov, Adam "
+                         f"or RMSProp (Newton and Levenberg-Marquardt need second derivatives, which symopt "
+                         f"does not form for networks)")
 
 
 def load(objective, derivation, optimizer):
+    """``(rendered, module, path)``: the network's module for ``optimizer``, generated and loaded from the cache."""
     rendered = render_network(objective, derivation, optimizer)
     module, path = cache.load(rendered.source, rendered.stem)
-    return module, rendered, path
-
-
-def start_vector(objective, x0) -> np.ndarray:
-    """Parameters (x0 of solve, params of gradient) by name or as a flat vector, checked to be finite."""
-    net = objective.model
-    if x0 is None:
-        return net.initial()
-    if hasattr(x0, "keys"):  # a dict, a pandas Series, any mapping: read by name, never by position
-        x0 = {str(k): x0[k] for k in x0.keys()}
-        unknown = sorted(set(x0) - {n for n, _ in net.shapes()}, key=str)
-        if unknown:
-            raise ModelError(f"x0 names unknown parameter(s) {', '.join(map(str, unknown))}; the network has "
-                             f"{', '.join(n for n, _ in net.shapes())}")
-        flat = net.flatten(x0)
-    else:
-        try:
-            raw = np.asarray(x0)
-            if raw.dtype.kind not in "biufO":  # text, complex, dates: no silent conversion
-                raise TypeError
-            flat = raw.astype(float).ravel()
-        except (TypeError, ValueError, OverflowError):
-            raise ModelError(f"x0 must be a mapping from parameter names to arrays or a flat array of "
-                             f"{net.size()} real numbers, got {repr(x0)[:40]}") from None
-        if flat.size != net.size():
-            raise ModelError(f"x0 has {flat.size} values; the network has {net.size()} parameters")
-    bad = np.flatnonzero(~np.isfinite(flat))
-    if bad.size:
-        name, index = _locate(net, int(bad[0]))
-        kind = "NaN" if np.isnan(flat[bad[0]]) else "inf"
-        raise ModelError(f"parameter {name} has {kind} at index {index} ({bad.size} non-finite value(s) in all); "
-                         "parameter values must be finite")
-    return flat
-
-
-def _locate(net, k: int) -> tuple:
-    """Name and index within that parameter of entry ``k`` of the flat vector."""
-    for name, shape in net.shapes():
-        size = int(np.prod(shape))
-        if k < size:
-            return name, tuple(int(i) for i in np.unravel_index(k, shape))
-        k -= size
-    raise IndexError(k)
+    return rendered, module, path
 
 
 def _advice(net, grad_rms, dead, saturated) -> tuple:
@@ -135,11 +126,11 @@ def _advice(net, grad_rms, dead, saturated) -> tuple:
 def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None, stops=None):
     """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module.
 
-    ``compiled`` is ``(module, rendered, path)`` from :func:`load` (loaded here if None). ``stops`` (a
+    ``compiled`` is ``(rendered, module, path)`` from :func:`load` (loaded here if None). ``stops`` (a
     :class:`~symopt.stops.Stops`) is checked after every epoch; Ctrl-C ends training with status
     ``interrupted`` and the weights after the last completed epoch."""
-    theta = start_vector(objective, x0)  # before compiling: a bad x0 fails at once
-    module, rendered, path = compiled or load(objective, derivation, optimizer)
+    theta = network_start(objective.model, x0)  # before compiling: a bad x0 fails at once
+    rendered, module, path = compiled or load(objective, derivation, optimizer)
     net = objective.model
     X, y = dataset["X"], dataset[objective.target.name]
     n = dataset.n_rows

@@ -20,7 +20,7 @@ from symopt.codegen.render import render
 from symopt.data import prepare
 from symopt.errors import PrinterError
 from symopt.evaluate import objective_terms
-from symopt.run import penalty_mask
+from symopt.layout import penalty_mask
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
@@ -43,6 +43,7 @@ def _golden_cases():
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
+    plain_net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh"), symopt.Dense(2)]))
     return {
         "logistic_wide_gradient_descent.py": (logistic, symopt.GradientDescent(), "source"),
         "logistic_wide_newton.py": (logistic, symopt.Newton(), "source"),
@@ -52,6 +53,7 @@ def _golden_cases():
         "curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
         "curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
         "network_adam.py": (net, symopt.Adam(), "source"),
+        "network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
     }
 
 

@@ -15,7 +15,7 @@ from symopt.data import prepare
 from symopt.evaluate import objective_terms
 from symopt.numeric import evaluate
 from symopt.optimizers import RUNNING
-from symopt.run import penalty_mask
+from symopt.layout import penalty_mask
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ import sympy as sp
 
 from .._version import __version__
 from ..network import Z
+from ..optimizers.first_order import _FirstOrder
 from ..printer import print_block
 from .cache import numba_version
-from .render import TEMPLATE_VERSION, Rendered, render_checked
+from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked
 
 A = sp.Symbol("a", real=True)
 
@@ -50,7 +51,11 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
         "mean": objective.reduction == "mean",
-        "update": optimizer.name, "hyper_names": list(optimizer.hyper_names),
+        **optimizer_context(objective, optimizer),
+        # Full-batch optimizers (L-BFGS) get objective_and_gradient over all rows and the optimizer's own
+        # module code, driven by symopt.run like any other problem; first-order ones train by epochs.
+        "full_batch": not isinstance(optimizer, _FirstOrder), "optimizer_template": optimizer.template,
+        "data_args": ["X", "y"],
         "optimizer_title": type(optimizer).__name__, "problem": objective.describe(l2="l2"),
         "param_summary": ", ".join(f"{n} {s}" for n, s in net.shapes()),
         "symopt_version": __version__, "template_version": TEMPLATE_VERSION,

@@ -26,7 +26,7 @@ from .cache import numba_version
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "12"
+TEMPLATE_VERSION = "13"
 
 
 def template_dir() -> Path:
@@ -97,7 +97,7 @@ def render(objective, derivation, optimizer) -> Rendered:
         context = _expression_context(objective, derivation, flags)
         data_names = tuple(s.name for s in objective.data_symbols) or (NO_DATA,)
     context.update(flags)
-    context.update(_optimizer_context(objective, optimizer))
+    context.update(optimizer_context(objective, optimizer))
     context.update(
         symopt_version=__version__,
         template_version=TEMPLATE_VERSION,
@@ -143,7 +143,7 @@ def render_key(optimizer) -> tuple:
             getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0))
 
 
-def _optimizer_context(objective, optimizer) -> dict:
+def optimizer_context(objective, optimizer) -> dict:
     context = {
         "update": optimizer.name,
         "hyper_names": list(optimizer.hyper_names),
