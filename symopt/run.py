@@ -20,6 +20,7 @@ from .codegen.render import render
 from .errors import ConvergenceWarning
 from .layout import flat_names, penalty_mask, start_point
 from .optimizers import RUNNING, STATUS
+from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound)
 from .stationary import step_stop_verdict
@@ -126,7 +127,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         code, done, history = _drive(driver, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
                                      progress, stops)
     if code == RUNNING:
-        code = 8 if optimizer.stochastic else 2
+        code = Status.COMPLETED if optimizer.stochastic else Status.MAX_ITER
     code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
                             sign * history[: done + 1], sign)
     if code in STEP_STOPS:
@@ -142,7 +143,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                   f"l2=); otherwise: {advice}")
     message = advice if success else f"{status}: {advice}"
     gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
-    if code == 2:
+    if code == Status.MAX_ITER:
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
@@ -185,11 +186,12 @@ class _Driver:
 def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign) -> tuple[int, str]:
     """The status code and advice, from what the driver sees and the compiled loop does not.
 
-    ``h`` is the minimised objective ``sign * F`` after each iteration. In order: the loop's ray test found F
-    unbounded (status 10); a gradient that is not finite (11, the row named); a run off to -inf or past
-    :data:`UNBOUNDED_DEPTH` (10); a run whose objective rose by more than its starting size (9, the rule
-    networks use); a failed line search (or max_iter with F still) at the precision floor (7); the ray test
-    from where a failed run stopped (10); a fixed step that overshoots (advice only).
+    ``h`` is the minimised objective ``sign * F`` after each iteration. In order (codes as
+    :class:`~symopt.optimizers.base.Status`): the loop's ray test found F unbounded (UNBOUNDED); a gradient
+    that is not finite (NONFINITE_GRADIENT, the row named); a run off to -inf or past :data:`UNBOUNDED_DEPTH`
+    (UNBOUNDED); a run whose objective rose by more than its starting size (DIVERGED_LOSS, the rule networks
+    use); a failed line search (or max_iter with F still) at the precision floor (CONVERGED_PRECISION); the
+    ray test from where a failed run stopped (UNBOUNDED); a fixed step that overshoots (advice only).
     """
     advice = STATUS[code][2]
     down = "rose" if objective.maximize else "fell"
@@ -198,42 +200,43 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
         return code, (f"F {down} along the search direction to {sign * end:.3g} (the parameters there are returned) "
                       f"with no curvature in sight over a 2**40 range of steps, or to {'+' if sign < 0 else '-'}inf; "
                       f"{advice}")
-    if code == NONFINITE_GRADIENT or (code not in (3, 5) and not np.all(np.isfinite(grad))):
+    if code == NONFINITE_GRADIENT or (code not in (Status.DIVERGED, Status.NONFINITE_START) and not np.all(np.isfinite(grad))):
         where = "" if objective.network else _nonfinite_where(objective, derivation, dataset, theta)
         return NONFINITE_GRADIENT, f"{where}{'; ' if where else ''}{STATUS[NONFINITE_GRADIENT][2]}"
-    if code == 3 and fs[1] == -math.inf:
+    if code == Status.DIVERGED and fs[1] == -math.inf:
         return UNBOUNDED, (f"F {down} to {'+' if sign < 0 else '-'}inf (the last finite value, {sign * end:.3g}, is "
                            f"returned); {STATUS[UNBOUNDED][2]}")
-    if code in (2, 3, 4, 8) and end < -UNBOUNDED_DEPTH * (1.0 + abs(start)) and end <= np.nanmin(h):
+    if code in (Status.MAX_ITER, Status.DIVERGED, Status.LINE_SEARCH_FAILED, Status.COMPLETED) and end < -UNBOUNDED_DEPTH * (1.0 + abs(start)) and end <= np.nanmin(h):
         return UNBOUNDED, (f"F {down} from {sign * start:.3g} to {sign * end:.3g} in {len(h) - 1} iterations and was "
                            f"still going, past {UNBOUNDED_DEPTH:g} times its starting size; {STATUS[UNBOUNDED][2]}")
-    if code in (2, 8) and diverged(start, end):
+    if code in (Status.MAX_ITER, Status.COMPLETED) and diverged(start, end):
         return DIVERGED_LOSS, STATUS[DIVERGED_LOSS][2]
     # The per-row tests below read the derivation row by row, which a network does not have: its losses
     # (squared, log, cross-entropy) are bounded below by 0, so it cannot be unbounded either.
     if objective.network:
         return code, advice
-    ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in (2, 4) else math.inf
-    if code == 4 and ratio <= PRECISION_FLOOR:
-        return 7, (f"{STATUS[7][2]} (the line search found no decrease with the gradient at the rounding of "
+    searched = (Status.MAX_ITER, Status.LINE_SEARCH_FAILED)  # stops that may be at the precision floor
+    ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in searched else math.inf
+    if code == Status.LINE_SEARCH_FAILED and ratio <= PRECISION_FLOOR:
+        return Status.CONVERGED_PRECISION, (f"{STATUS[Status.CONVERGED_PRECISION][2]} (the line search found no decrease with the gradient at the rounding of "
                    f"its terms: |dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|)")
-    if code in (2, 4) and ratio > PRECISION_FLOOR:
+    if code in searched and ratio > PRECISION_FLOOR:
         far = _ray_from(objective, derivation, dataset, theta, grad, end, sign)
         if far is not None:
             return UNBOUNDED, (f"from where the run stopped, F {down} along the steepest "
                                f"{'ascent' if objective.maximize else 'descent'} direction with no curvature in "
                                f"sight over a 2**40 range of steps (to {sign * far:.3g}); {STATUS[UNBOUNDED][2]}")
-    if code == 2 and ratio <= PRECISION_FLOOR:
+    if code == Status.MAX_ITER and ratio <= PRECISION_FLOOR:
         recent = h[-min(len(h), STILL_ITERATIONS + 1):]
         if len(h) > STILL_ITERATIONS and np.ptp(recent) <= 1e-12 * np.max(np.abs(recent)):
-            return 7, (f"{STATUS[7][2]} (max_iter ran out with F unchanged to rounding over the last "
+            return Status.CONVERGED_PRECISION, (f"{STATUS[Status.CONVERGED_PRECISION][2]} (max_iter ran out with F unchanged to rounding over the last "
                        f"{STILL_ITERATIONS} iterations and the gradient at the rounding of its terms: "
                        f"|dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|; tol = {optimizer.tol:g} cannot be met)")
         return code, (f"stopped after max_iter iterations at the precision floor: the gradient is at the rounding "
                       f"of its terms (|dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|), so tol = {optimizer.tol:g} "
                       f"cannot be met; loosen tol (or set ftol=)")
     fixed_step = isinstance(optimizer, _FirstOrder) and not getattr(optimizer, "line_search", False)
-    if code == 2 and fixed_step and not optimizer.stochastic:
+    if code == Status.MAX_ITER and fixed_step and not optimizer.stochastic:
         if isinstance(optimizer, GradientDescent):
             g = grad  # sign * dF/dtheta: the next fixed step is theta - lr * g
             gg = float(g @ g)

@@ -16,7 +16,7 @@ from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
 from .layout import network_start
 from .optimizers import LBFGS, Adam
-from .optimizers.base import DIVERGED_LOSS, INTERRUPTED, diverged
+from .optimizers.base import DIVERGED_LOSS, INTERRUPTED, Status, diverged
 from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -147,18 +147,18 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, 
     epochs = optimizer.max_iter
     history = [float(module.full_loss(theta, stats, X, y, objective.l2, CHUNK))]
     records = []
-    code = 5 if not np.isfinite(history[0]) else 8
+    code = Status.NONFINITE_START if not np.isfinite(history[0]) else Status.COMPLETED
     bar, started = None, time.perf_counter()
     kept = (theta.copy(), stats.copy())  # the state after the last recorded epoch
     try:
-        for epoch in range(epochs if code == 8 else 0):
+        for epoch in range(epochs if code == Status.COMPLETED else 0):
             diag = np.zeros((layers, 5))
             before = theta.copy()
             f = float(module.train_epoch(theta, stats, fw, iw, X, y, objective.l2, optimizer.hyper(), batch,
                                          diag, diag_rows))
             if not np.isfinite(f):
                 theta[:] = before
-                code = 3
+                code = Status.DIVERGED
                 break
             history.append(f)
             records.append(diag)
@@ -178,7 +178,7 @@ def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, 
     finally:
         if bar is not None:
             bar.close()
-    if code == 8 and records and diverged(history[0], history[-1]):  # the rule symopt.run uses too
+    if code == Status.COMPLETED and records and diverged(history[0], history[-1]):  # the rule symopt.run uses too
         code = DIVERGED_LOSS
     diag = np.array(records) if records else np.zeros((0, layers, 5))
     sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)

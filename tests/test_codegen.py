@@ -75,6 +75,40 @@ def test_golden_modules(name):
         assert text == handle.read(), "generated code changed: review it, then SYMOPT_REGENERATE_GOLDEN=1"
 
 
+@pytest.mark.parametrize("name", sorted(_golden_cases()))
+def test_generated_modules_return_the_status_codes_by_name(name):
+    """One status enum for Python and the templates: every module defines the codes it returns as
+    symopt.optimizers.base.Status says, and start and run return those names, never a bare number."""
+    import ast
+
+    from symopt.optimizers.base import GENERATED_STATUSES, Status
+
+    objective, optimizer, which = _golden_cases()[name]
+    derivation = symopt.derive(objective)
+    rendered = render_network(objective, derivation, optimizer) if objective.network else \
+        render(objective, derivation, optimizer)
+    tree = ast.parse(getattr(rendered, which))
+    constants = {node.targets[0].id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in Status.__members__}
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if "run" not in functions:  # a network trained by epochs: train.py reads no status from the module
+        assert not constants
+        return
+    assert {k: ast.literal_eval(v) for k, v in constants.items()} == {s.name: int(s) for s in GENERATED_STATUSES}
+
+    def codes(expr):
+        if isinstance(expr, ast.Tuple):
+            return codes(expr.elts[0])
+        if isinstance(expr, ast.IfExp):
+            return codes(expr.body) + codes(expr.orelse)
+        return [expr]
+
+    returned = [code for fn in ("start", "run") if fn in functions for node in ast.walk(functions[fn])
+                if isinstance(node, ast.Return) for code in codes(node.value)]
+    assert returned and all(isinstance(c, ast.Name) and c.id in constants for c in returned), \
+        [ast.unparse(c) for c in returned]
+
+
 def test_module_header_file_and_import():
     obj = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
     module, path, rendered = compiled(obj)

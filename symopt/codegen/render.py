@@ -21,12 +21,13 @@ from ..data import NO_DATA
 from ..errors import CodegenError
 from ..functions import exp_neg_abs
 from ..objective import ETA
+from ..optimizers.base import GENERATED_STATUSES
 from ..printer import print_block, split_log1p_terms
 from .cache import numba_version
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "13"
+TEMPLATE_VERSION = "14"
 
 
 def template_dir() -> Path:
@@ -150,6 +151,7 @@ def optimizer_context(objective, optimizer) -> dict:
         "searching": bool(getattr(optimizer, "line_search", False)),
         "batch_size": getattr(optimizer, "batch_size", None) or 0,
         "memory": getattr(optimizer, "memory", 0),
+        "statuses": [(status.name, int(status)) for status in GENERATED_STATUSES],
     }
     if optimizer.needs == "residuals":
         u, weight = objective.sum_of_squares()

@@ -20,6 +20,7 @@ carries over exactly.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
@@ -28,56 +29,85 @@ import numpy as np
 
 from ..errors import ModelError
 
-RUNNING = -1
+
+class Status(enum.IntEnum):
+    """Why a run stopped: one code shared by the Python drivers and the generated modules, which define
+    these names as constants (``common.py.jinja`` writes them from this class) and return them."""
+
+    RUNNING = -1  # not stopped yet: run(...) did its budget of iterations
+    CONVERGED = 0
+    CONVERGED_FTOL = 1
+    MAX_ITER = 2
+    DIVERGED = 3  # a fixed step met a non-finite objective
+    LINE_SEARCH_FAILED = 4
+    NONFINITE_START = 5
+    CONVERGED_XTOL = 6
+    CONVERGED_PRECISION = 7
+    COMPLETED = 8  # a network's epochs, or a stochastic run's max_iter: done, no convergence test
+    DIVERGED_LOSS = 9  # the drivers' rule (diverged), never generated code
+    UNBOUNDED = 10
+    NONFINITE_GRADIENT = 11
+    INTERRUPTED = 12  # the drivers' stops from here on: Ctrl-C,
+    OUT_OF_TIME = 13  # max_time,
+    CALLBACK_STOP = 14  # the callback,
+    STALLED = 15  # a small-step stop that symopt.stationary finds is no stationary point
+
+
+RUNNING = Status.RUNNING
+#: The codes generated modules return (the rest are the drivers'): each module defines them as constants.
+GENERATED_STATUSES = (Status.RUNNING, Status.CONVERGED, Status.CONVERGED_FTOL, Status.DIVERGED,
+                      Status.LINE_SEARCH_FAILED, Status.NONFINITE_START, Status.CONVERGED_XTOL,
+                      Status.CONVERGED_PRECISION, Status.UNBOUNDED, Status.NONFINITE_GRADIENT)
 #: status code -> (name, success, advice)
 STATUS = {
-    0: ("converged", True, "the largest gradient component is below tol"),
-    1: ("converged_ftol", True, "the relative change of the objective is below ftol"),
-    2: ("max_iter", False, "stopped after max_iter iterations before a convergence test was met; "
+    Status.CONVERGED: ("converged", True, "the largest gradient component is below tol"),
+    Status.CONVERGED_FTOL: ("converged_ftol", True, "the relative change of the objective is below ftol"),
+    Status.MAX_ITER: ("max_iter", False, "stopped after max_iter iterations before a convergence test was met; "
                            "raise max_iter, loosen tol, or scale the data"),
-    3: ("diverged", False, "the objective became non-finite: the step is too large; use a smaller lr, "
+    Status.DIVERGED: ("diverged", False, "the objective became non-finite: the step is too large; use a smaller lr, "
                            "a line search, or scale the data (the last finite parameters are returned)"),
-    4: ("line_search_failed", False, "no step along the search direction reduced the objective, though the "
+    Status.LINE_SEARCH_FAILED: ("line_search_failed", False, "no step along the search direction reduced the objective, though the "
                                      "gradient is well above the rounding of its terms: the gradient may be "
                                      "inaccurate (a kink in the objective?) or the problem badly scaled; "
                                      "scale the data, start elsewhere with x0=, or try another optimizer"),
-    5: ("nonfinite_start", False, "the objective or its gradient is not finite at the starting point; "
+    Status.NONFINITE_START: ("nonfinite_start", False, "the objective or its gradient is not finite at the starting point; "
                                   "give x0= inside the model's domain"),
-    6: ("converged_xtol", True, "the step is below xtol relative to the parameters"),
-    7: ("converged_precision", True, "no step reduces the objective any further: converged to "
+    Status.CONVERGED_XTOL: ("converged_xtol", True, "the step is below xtol relative to the parameters"),
+    Status.CONVERGED_PRECISION: ("converged_precision", True, "no step reduces the objective any further: converged to "
                                      "floating-point precision"),
-    8: ("completed", True, "ran the requested number of epochs"),
-    9: ("diverged", False, "the objective ended far above its start (it rose by more than its starting size: "
+    Status.COMPLETED: ("completed", True, "ran the requested number of epochs"),
+    Status.DIVERGED_LOSS: ("diverged", False, "the objective ended far above its start (it rose by more than its starting size: "
                            "for a loss, to more than twice its starting value; see result.history): the steps "
                            "overshoot; lower lr (try 10x smaller) or scale the inputs"),
-    10: ("unbounded", False, "the objective has no finite minimum (maximum, when maximising): it decreases "
+    Status.UNBOUNDED: ("unbounded", False, "the objective has no finite minimum (maximum, when maximising): it decreases "
                              "(increases) without bound; check maximize= and the model's sign, or add l2= to bound "
                              "it"),
-    11: ("nonfinite", False, "the objective is finite here but its gradient (Jacobian) overflows double precision: "
+    Status.NONFINITE_GRADIENT: ("nonfinite", False, "the objective is finite here but its gradient (Jacobian) overflows double precision: "
                              "the data are too large for the model at these parameters; scale the data or check the "
                              "row named (an outlier, or a missing-value code?)"),
-    12: ("interrupted", False, "stopped by Ctrl-C (KeyboardInterrupt): the parameters after the last completed "
+    Status.INTERRUPTED: ("interrupted", False, "stopped by Ctrl-C (KeyboardInterrupt): the parameters after the last completed "
                                "iteration are returned; solve again with x0=result.params to go on"),
-    13: ("max_time", False, "stopped after max_time seconds before a convergence test was met: the parameters "
+    Status.OUT_OF_TIME: ("max_time", False, "stopped after max_time seconds before a convergence test was met: the parameters "
                             "reached are returned; raise max_time, or go on with x0=result.params"),
-    14: ("stopped_by_callback", False, "the callback returned True: the parameters at that iteration are "
+    Status.CALLBACK_STOP: ("stopped_by_callback", False, "the callback returned True: the parameters at that iteration are "
                                        "returned"),
-    15: ("stalled", False, "the steps became too small to go on, but the gradient is not small on the problem's "
+    Status.STALLED: ("stalled", False, "the steps became too small to go on, but the gradient is not small on the problem's "
                            "own scale: no stationary point; start elsewhere with x0="),
 }
 #: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
 #: small step that is no stationary point (symopt.stationary).
-INTERRUPTED, OUT_OF_TIME, CALLBACK_STOP, STALLED = 12, 13, 14, 15
+INTERRUPTED, OUT_OF_TIME, CALLBACK_STOP, STALLED = (Status.INTERRUPTED, Status.OUT_OF_TIME, Status.CALLBACK_STOP,
+                                                   Status.STALLED)
 #: Stops on a small step (xtol, the precision floor): a success only at a point the driver verifies to be
 #: stationary. (A stop on ftol, a small relative change of F that the user asked for, is taken at its word.)
-STEP_STOPS = (6, 7)
+STEP_STOPS = (Status.CONVERGED_XTOL, Status.CONVERGED_PRECISION)
 #: A run whose objective ended far above its start (set by the drivers, ``symopt.run`` and ``symopt.train``,
 #: by :func:`diverged`; not by generated code).
-DIVERGED_LOSS = 9
+DIVERGED_LOSS = Status.DIVERGED_LOSS
 #: The objective decreases without bound: a ray test in the generated code, or the driver's depth test.
-UNBOUNDED = 10
+UNBOUNDED = Status.UNBOUNDED
 #: The objective is finite but its gradient or Jacobian is not.
-NONFINITE_GRADIENT = 11
+NONFINITE_GRADIENT = Status.NONFINITE_GRADIENT
 #: A run has diverged when its objective (the minimised ``sign * F``) rose by more than ``DIVERGED_FACTOR - 1``
 #: times its starting size: for a loss >= 0 (every network loss), when it ended above twice its start. Healthy
 #: noisy SGD stays well below: fine-tuning a trained net at its own learning rate ends within about 1.2x of its
