@@ -17,7 +17,7 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
                                       "with their symbolic Jacobian and geodesic acceleration")
     if n_params <= AUTO_NEWTON_PARAMS and (objective.wide or derivation.hessian is not None):
         return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
-                          "symbolic Hessian, one fused pass per iteration")
+                          f"{'' if objective.multiclass else 'symbolic '}Hessian, one fused pass per iteration")
     if objective.wide:
         return LBFGS(), (f"a wide linear model ({n_params} parameters): L-BFGS needs only the fused gradient "
                          "pass and memory linear in the number of features")

@@ -21,10 +21,12 @@ from .parse import show
 
 @dataclass(frozen=True)
 class Dataset:
-    """Validated data: float64 C-contiguous arrays by name, and the row count."""
+    """Validated data: float64 C-contiguous arrays by name, the row count, and for multinomial logistic
+    regression the number of classes (the largest label + 1; 0 otherwise)."""
 
     arrays: dict
     n_rows: int
+    n_classes: int = 0
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
@@ -153,7 +155,7 @@ def prepare(objective, data) -> Dataset:
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
     _check_data_terms(objective, arrays, n_rows)
-    return Dataset(arrays, n_rows)
+    return Dataset(arrays, n_rows, _classes(objective, arrays) if objective.multiclass else 0)
 
 
 def _check_indexes(given: dict) -> None:
@@ -284,6 +286,31 @@ def _pair(data, target: str, what: str):
         raise DataError(f"data for {what} is (X, {target}) or a mapping with 'X' and {target!r}")
     _check_indexes({"X": X, target: y})
     return X, y
+
+
+def _classes(objective, arrays: dict) -> int:
+    """The number of classes K of multinomial logistic regression: labels must be the integers 0 .. K-1,
+    each on at least one row (a class with no rows has no finite optimum: its scores run off to -inf)."""
+    labels = arrays[objective.target.name]
+    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
+    if bad.size:
+        raise DataError(f"cross_entropy needs integer class labels 0, 1, 2, ...; data {objective.target.name!r} "
+                        f"has {float(labels[bad[0]])!r} at row {int(bad[0])}")
+    top = float(labels.max())
+    if top >= labels.size:  # more classes than rows: one has no rows (and bincount would be huge)
+        raise DataError(f"data {objective.target.name!r} has labels up to {top:.0f} on {labels.size} rows, so some "
+                        f"class has no row: labels must be 0 .. K-1 with every class present (renumber them, "
+                        f"for example with numpy.unique(y, return_inverse=True)[1])")
+    counts = np.bincount(labels.astype(np.int64))
+    if counts.size < 2:
+        raise DataError(f"cross_entropy needs at least 2 classes; data {objective.target.name!r} has only class 0 "
+                        f"(for one class there is nothing to fit)")
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise DataError(f"data {objective.target.name!r} has labels up to {counts.size - 1} but no row of class "
+                        f"{int(empty[0])}: labels must be 0 .. K-1 with every class present (renumber them, "
+                        f"for example with numpy.unique(y, return_inverse=True)[1])")
+    return int(counts.size)
 
 
 def _check_labels(objective, arrays: dict) -> None:

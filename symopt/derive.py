@@ -51,7 +51,11 @@ class Derivation:
             lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
                          "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
             return lines
-        if o.wide:
+        if o.multiclass:
+            lines.append(f"dl/deta = {fmt(self.gradient[0])}  (eta: one score per class)")
+            lines.append("dl/dintercept_k = (softmax(eta) - onehot(y))_k, dl/dcoef_kj = (softmax(eta) - onehot(y))_k * x_j")
+            lines.append(f"Hessian: {self.hessian_note}")
+        elif o.wide:
             lines.append(f"dl/deta = {fmt(self.gradient[0])}")
             if o.model.intercept:
                 lines.append("dl/dintercept = dl/deta")
@@ -79,7 +83,9 @@ class Derivation:
         """The derivation as LaTeX, one ``align`` row per line."""
         o = self.objective
         rows = [r"\ell &= " + sp.latex(self.per_sample)]
-        if o.wide:
+        if o.multiclass:
+            rows.append(r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(self.gradient[0]))
+        elif o.wide:
             rows.append(r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(self.gradient[0]))
             rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + sp.latex(self.hessian[0, 0]))
         else:
@@ -109,6 +115,10 @@ def derive(objective: Objective) -> Derivation:
         else:
             d1 = _closed(sp.diff(ell, OUTPUT), ell, "gradient")
         return Derivation(objective, ell, (d1,), None, "not formed: a network is trained by backpropagation")
+    if objective.multiclass:
+        d1 = sp.Function("softmax")(ETA) - sp.Function("onehot")(objective.target)
+        return Derivation(objective, ell, (d1,), None, "per sample (diag(p) - p p^T) (x) phi phi^T with p = "
+                          "softmax(eta), phi = [1, x]: summed by the generated kernel, not as SymPy")
     if objective.wide:
         d1 = _closed(sp.diff(ell, ETA), ell, "gradient")
         d2 = _closed(sp.diff(d1, ETA), ell, "Hessian")

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import softmax
 from .numeric import evaluate
 from .objective import ETA
 
@@ -49,6 +50,9 @@ def objective_size(objective, dataset, theta) -> float:
 
 def _objective_sums(objective, dataset, theta) -> tuple[float, float]:
     theta = np.asarray(theta, dtype=float)
+    if objective.multiclass:  # every row's loss and the penalty are >= 0: the size is F itself
+        fun = softmax.value_and_gradient(objective, dataset, theta)[0]
+        return fun, abs(fun)
     n = dataset.n_rows
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
     if objective.wide:
@@ -109,6 +113,8 @@ def value_and_gradient(objective, derivation, dataset, theta) -> tuple[float, np
     """``(F, gradient of F)`` at ``theta`` (any model shape); a wide model's ``X @ coef`` is formed once for both
     (two passes over ``X`` where the two apart take three)."""
     theta = np.asarray(theta, dtype=float)
+    if objective.multiclass:
+        return softmax.value_and_gradient(objective, dataset, theta)
     if not objective.wide:
         fun, grad, _, _ = objective_terms(objective, derivation, dataset, theta, hessian=False)
         return fun, grad

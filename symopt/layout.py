@@ -1,7 +1,8 @@
 """Where each parameter sits in the flat vector ``x`` that generated code works on, for every kind of model.
 
 Expression models have one scalar per symbol; a ``LinearModel`` over a data matrix has ``intercept`` and the
-array ``coef`` (its length from the data); a network has its weight matrices and bias vectors. One set of
+array ``coef`` (its length from the data), or under ``cross_entropy`` one of each per class, less the entries
+fixed at 0 (:mod:`symopt.softmax`); a network has its weight matrices and bias vectors. One set of
 functions serves all three: the blocks (name and size), a name per entry, the mapping back to named
 parameters, the start point (``x0`` by name or flat, checked), and the penalty mask.
 """
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import softmax
 from .errors import ModelError
 
 
@@ -19,6 +21,8 @@ def layout(objective, dataset) -> list[tuple[str, int]]:
     """Parameter names and sizes in the order of the flat vector ``x``."""
     if objective.network:
         return [(name, int(np.prod(shape))) for name, shape in objective.model.shapes()]
+    if objective.multiclass:
+        return softmax.blocks(objective, dataset.n_classes, dataset["X"].shape[1])
     if objective.wide:
         m = dataset["X"].shape[1]
         return ([("intercept", 1)] if objective.model.intercept else []) + [("coef", m)]
@@ -35,6 +39,8 @@ def flat_names(objective, dataset) -> list[str]:
     if objective.network:
         return [f"{name}[{', '.join(map(str, index))}]" for name, shape in objective.model.shapes()
                 for index in np.ndindex(*shape)]
+    if objective.multiclass:
+        return softmax.flat_names(objective, dataset.n_classes, dataset["X"].shape[1])
     return [name if size == 1 and not _is_array(objective, name) else f"{name}[{j}]"
             for name, size in layout(objective, dataset) for j in range(size)]
 
@@ -43,6 +49,8 @@ def unflatten(objective, dataset, x) -> dict:
     """The flat vector ``x`` as named parameters: floats for scalars, arrays (a network's in their shapes)."""
     if objective.network:
         return objective.model.unflatten(x)
+    if objective.multiclass:
+        return softmax.unflatten(objective, dataset.n_classes, dataset["X"].shape[1], x)
     out, k = {}, 0
     for name, size in layout(objective, dataset):
         out[name] = float(x[k]) if size == 1 and not _is_array(objective, name) else np.array(x[k:k + size])
@@ -55,6 +63,8 @@ def penalty_mask(objective, dataset) -> np.ndarray:
     if objective.network:
         return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name.startswith("W") else 0.0)
                                for name, shape in objective.model.shapes()])
+    if objective.multiclass:
+        return softmax.penalty_mask(objective, dataset.n_classes, dataset["X"].shape[1])
     if objective.wide:
         m = dataset["X"].shape[1]
         return np.r_[0.0, np.ones(m)] if objective.model.intercept else np.ones(m)
@@ -93,6 +103,16 @@ def start_point(objective, dataset, x0, label: str = "x0") -> np.ndarray:
         if unknown:
             raise ModelError(f"{label} names unknown parameter(s) {', '.join(unknown)}; parameters: "
                              f"{', '.join(n for n, _ in spec)}")
+        missing = [name for name, _ in spec if name not in x0]
+        if missing:
+            raise ModelError(f"{label} gives no value for parameter {missing[0]!r}")
+        if objective.multiclass:  # full shapes by name: (K,) and (K, m)
+            for name, _ in spec:
+                _numbers(f"{label}[{name!r}]", x0[name])
+            flat = softmax.start_from(objective, dataset.n_classes, dataset["X"].shape[1], x0, label)
+            if not np.all(np.isfinite(flat)):
+                raise ModelError(f"{label} contains NaN or inf")
+            return flat
         parts = []
         for name, s in spec:
             if name not in x0:

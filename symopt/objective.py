@@ -81,6 +81,9 @@ class Objective:
         self.target = target
         self.wide = isinstance(model, LinearModel) and model.is_wide
         self.network = isinstance(model, Network)
+        # Multinomial logistic regression: cross_entropy over a LinearModel() (symopt.softmax), one row of
+        # coefficients per class.
+        self.multiclass = self.wide and kind == "cross_entropy"
         if self.wide or self.network:
             self.data_symbols = (target,)
         else:
@@ -137,6 +140,8 @@ class Objective:
         if self.network:
             shape = (model.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in model.layers),
                      tuple(act.expr for act in model.activations))
+        elif self.multiclass:  # l2 = 0 or not decides which entries are free (symopt.softmax): code differs
+            shape = ("wide", model.intercept, "reference row" if self.l2 == 0 else "all rows free")
         elif self.wide:
             shape = ("wide", model.intercept)
         else:
@@ -155,7 +160,11 @@ class Objective:
                 f"{p.name}**2" for p, pen in zip(self.params, self.penalised) if pen) + ")"
             weight = repr(self.l2) if l2 is None else l2
             text += f" {'-' if self.maximize else '+'} {weight} * {squares}"
-        if self.wide:
+        if self.multiclass:
+            fixed = "intercept[0] = 0 and coef[0] = 0" if self.l2 == 0 else "intercept[0] = 0"
+            text += (f", where eta_k = {'intercept[k] + ' if self.model.intercept else ''}coef[k] @ x for each "
+                     f"class k (class 0 the reference: {fixed})")
+        elif self.wide:
             text += ", where eta = intercept + X @ coef" if self.model.intercept else ", where eta = X @ coef"
         if self.network:
             text += f", where z = the outputs of the {self.model.describe()}"
@@ -216,13 +225,28 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean")
 
 
 def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
-    """Softmax cross-entropy on a network's outputs, integer class labels ``0 .. K-1``.
+    """Softmax cross-entropy, integer class labels ``0 .. K-1``: on a network's outputs, or over a
+    ``LinearModel()`` on a data matrix (multinomial logistic regression, ``K`` from the labels).
 
     Per sample ``logsumexp(z) - z[y]``, evaluated with the maximum subtracted
-    (stable for any logits); its gradient is ``softmax(z) - onehot(y)``.
+    (stable for any logits); its gradient is ``softmax(z) - onehot(y)``. For a ``LinearModel()`` the
+    scores are ``eta_k = intercept[k] + coef[k] @ x``; ``Result.params`` holds ``intercept`` (K,) and
+    ``coef`` (K, m). Class 0 is the reference: unpenalised, its intercept and coefficients are fixed
+    at 0 (as statsmodels' MNLogit); with ``l2``, every row of ``coef`` is free (as scikit-learn's
+    ``LogisticRegression``) and only ``intercept[0]`` is fixed at 0 (adding one number to every
+    intercept changes no probability; subtract the mean to compare with scikit-learn's).
     """
+    if isinstance(network, LinearModel):
+        if not network.is_wide:
+            raise ModelError("cross_entropy over a LinearModel needs the data-matrix form LinearModel() (one "
+                             "row of coefficients per class); a LinearModel(basis=...) has one output: use "
+                             "log_loss for two classes")
+        y = _target(network, target)
+        per_sample = sp.Function("logsumexp")(ETA) - sp.Symbol(f"eta[{target}]", real=True)
+        return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)
     if not isinstance(network, Network):
-        raise ModelError(f"cross_entropy takes a symopt.Network, got {type(network).__name__}")
+        raise ModelError(f"cross_entropy takes a symopt.Network or a symopt.LinearModel(), got "
+                         f"{type(network).__name__}")
     if network.n_outputs < 2:
         raise ModelError("cross_entropy needs a network with at least 2 outputs (one per class); "
                          "for two classes with one output use log_loss")

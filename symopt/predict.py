@@ -1,7 +1,7 @@
 """Predictions of a fitted model on new data: the model evaluated at the fitted parameters.
 
 What a prediction is follows the objective, as for networks: class labels for ``log_loss`` (the logit
-above 0), the model's value for ``squared_loss``. An objective stated as a per-sample expression has no
+above 0) and for ``cross_entropy`` (the class of the highest score), the model's value for ``squared_loss``. An objective stated as a per-sample expression has no
 model to evaluate, and says so.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import softmax
 from .data import _as_float_array, _check_indexes, _short
 from .errors import DataError, ModelError
 from .model import LinearModel
@@ -27,6 +28,8 @@ def predict(objective, params: dict, data) -> np.ndarray:
                          "(symopt cannot tell which part of it is the prediction); state it as "
                          "squared_loss(symopt.Model(...)) or log_loss(...), or evaluate the expression at "
                          "result.params yourself")
+    if objective.multiclass:
+        return softmax.predict(objective, params, _wide_matrix(params["coef"].shape[1], data))
     if objective.wide:
         eta = _wide_eta(model, params, data)
     else:
@@ -35,6 +38,14 @@ def predict(objective, params: dict, data) -> np.ndarray:
 
 
 def _wide_eta(model: LinearModel, params: dict, data) -> np.ndarray:
+    coef = np.asarray(params["coef"], dtype=float)
+    X = _wide_matrix(coef.size, data)
+    return X @ coef + (params["intercept"] if model.intercept else 0.0)
+
+
+def _wide_matrix(m: int, data) -> np.ndarray:
+    """The data matrix ``X`` for ``predict`` of a model fitted on ``m`` features (from ``X``, ``(X, y)`` or a
+    mapping with ``X``)."""
     if isinstance(data, tuple):
         data = data[0]  # (X, y): the labels are not needed
     elif isinstance(data, Mapping):
@@ -43,10 +54,9 @@ def _wide_eta(model: LinearModel, params: dict, data) -> np.ndarray:
                             "mapping with 'X'")
         data = data["X"]
     X = _as_float_array("X", data, 2)
-    coef = np.asarray(params["coef"], dtype=float)
-    if X.shape[1] != coef.size:
-        raise DataError(f"data 'X' has {X.shape[1]} columns; the model was fitted on {coef.size}")
-    return X @ coef + (params["intercept"] if model.intercept else 0.0)
+    if X.shape[1] != m:
+        raise DataError(f"data 'X' has {X.shape[1]} columns; the model was fitted on {m}")
+    return X
 
 
 def _named_eta(objective, params: dict, data) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from . import softmax
 from .codegen import cache
 from .codegen.render import render
 from .errors import ConvergenceWarning
@@ -286,6 +287,9 @@ def _row_gradients(objective, derivation, dataset, theta, block: int = 65_536):
     from .objective import ETA
 
     n = dataset.n_rows
+    if objective.multiclass:
+        yield from softmax.row_terms(objective, dataset, theta, block)
+        return
     if objective.wide:
         intercept = objective.model.intercept
         coef = theta[1:] if intercept else theta

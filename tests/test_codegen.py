@@ -38,8 +38,8 @@ def _normalise(source: str) -> str:
 
 
 def _golden_cases():
-    """One module per template family: both kernels, every optimizer family, the network trainer and the
-    interpreted twin."""
+    """One module per template family: the three kernels (expression, linear, softmax), every optimizer family,
+    the network trainer (by epochs and on all rows) and the interpreted twin."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
@@ -54,6 +54,7 @@ def _golden_cases():
         "curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
         "network_adam.py": (net, symopt.Adam(), "source"),
         "network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
+        "softmax_newton.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source"),
     }
 
 

@@ -83,6 +83,9 @@ class LinearSolution:
 def find_linear_form(objective, derivation):
     """Return ``(LinearForm, "")`` when the gradient is affine in theta, else ``(None, reason)``."""
     ell = objective.per_sample
+    if objective.multiclass:
+        return None, ("dl/deta = softmax(eta) - onehot(y) is not affine in eta, so the gradient is not affine "
+                      "in the parameters")
     if objective.wide:
         if objective.kind == "squared" and not objective.maximize:
             return LinearForm("least_squares"), ""

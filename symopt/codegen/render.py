@@ -89,7 +89,11 @@ def render(objective, derivation, optimizer) -> Rendered:
         "with_residuals": optimizer.needs == "residuals",
         "stochastic": optimizer.stochastic,
     }
-    if objective.wide:
+    if objective.multiclass:
+        kernel_template = "kernels/softmax.py.jinja"
+        context = _softmax_context(objective)
+        data_names = ("X", objective.target.name)
+    elif objective.wide:
         kernel_template = "kernels/linear.py.jinja"
         context = _linear_context(objective, derivation, flags)
         data_names = ("X", objective.target.name)
@@ -116,7 +120,7 @@ def render(objective, derivation, optimizer) -> Rendered:
     source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES["numba"]))
     python_source = render_checked(
         "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"]))
-    stem = "linear" if objective.wide else "expr"
+    stem = "softmax" if objective.multiclass else "linear" if objective.wide else "expr"
     variant = "_minibatch" if optimizer.stochastic else ""
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
 
@@ -230,6 +234,25 @@ def _row_sums(per_sample, derivatives, names) -> dict:
         "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u),
                          "at_most_one": isinstance(u, exp_neg_abs)}
                         for (c, u), code in zip(log1p_terms, printed[k:])],
+    }
+
+
+def _softmax_context(objective) -> dict:
+    """Multinomial logistic regression: the kernel is written out in the template (the loss and its
+    derivatives are the softmax's, not printed from SymPy); which entries are free is compiled in."""
+    from ..softmax import reference_row
+
+    target = objective.target
+    intercept, reference = objective.model.intercept, reference_row(objective)
+    free = "classes 1..K-1" if reference else "every class"
+    return {
+        "intercept": intercept,
+        "reference": reference,
+        "target_array": _code_name("data", target.name),
+        "data_args": ["X", _code_name("data", target.name)],
+        "param_summary": (("theta = the intercepts of classes 1..K-1, then " if intercept else "theta = ")
+                          + f"the rows of coef (K x m) of {free}, row by row (class 0's fixed entries are 0)"),
+        "data_summary": f"X (rows x features), {target.name} (class labels 0 .. K-1) -> {_code_name('data', target.name)}",
     }
 
 
