@@ -52,6 +52,39 @@ def _np_loggamma(z):
     return np.vectorize(_lgamma, otypes=[float])(z)
 
 
+def _np_polygamma(order, z):
+    """digamma (order 0) and trigamma (order 1) over an array, as the generated ``_digamma`` and ``_trigamma``
+    (templates/kernels/special.py.jinja) compute them: the recurrence up to x >= 10, the asymptotic series,
+    reflection below 0, NaN at the poles 0, -1, -2, ..."""
+    if order not in (0, 1):
+        raise PrinterError(f"polygamma of order {order} has no numeric form here (orders 0 and 1, digamma and "
+                           f"trigamma, do: the first two derivatives of loggamma)")
+    with np.errstate(all="ignore"):  # the poles give inf and NaN on the way; they are set to NaN at the end
+        return _polygamma_01(order, np.asarray(z, dtype=float))
+
+
+def _polygamma_01(order: int, z: np.ndarray):
+    x = np.where(z < 0.0, 1.0 - z, z)
+    shift = np.zeros_like(x)
+    for _ in range(10):  # x + 10 >= 10 for every x > 0
+        small = x < 10.0
+        shift = shift - np.where(small, 1.0 / x, 0.0) if order == 0 else shift + np.where(small, 1.0 / (x * x), 0.0)
+        x = np.where(small, x + 1.0, x)
+    r = 1.0 / (x * x)
+    if order == 0:
+        series = r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132 - r * (
+            691.0 / 32760 - r / 12))))))
+        out = shift + np.log(x) - 0.5 / x - series
+        out = np.where(z < 0.0, out - np.pi / np.tan(np.pi * z), out)
+    else:
+        series = r * (1.0 / 6 - r * (1.0 / 30 - r * (1.0 / 42 - r * (1.0 / 30 - r * (5.0 / 66 - r * (
+            691.0 / 2730 - r * 7.0 / 6))))))
+        out = shift + 1.0 / x + 0.5 * r + series / x
+        out = np.where(z < 0.0, -out + (np.pi / np.sin(np.pi * z)) ** 2, out)
+    out = np.where((z <= 0.0) & (z == np.floor(z)), np.nan, out)
+    return out if out.ndim else float(out)
+
+
 def _np_erf(z):
     from math import erf
 
@@ -63,6 +96,7 @@ _NUMPY = {
     sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.asin: np.arcsin,
     sp.acos: np.arccos, sp.atan: np.arctan, sp.sinh: np.sinh, sp.cosh: np.cosh,
     sp.tanh: np.tanh, sp.Abs: np.abs, sp.sign: np.sign, sp.erf: _np_erf, sp.loggamma: _np_loggamma,
+    sp.polygamma: lambda order, z: _np_polygamma(int(order), z),
     sigmoid: _np_sigmoid, softplus: _np_softplus,
 }
 
@@ -72,6 +106,7 @@ _MPMATH = {
     sp.asin: mpmath.asin, sp.acos: mpmath.acos, sp.atan: mpmath.atan,
     sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh, sp.tanh: mpmath.tanh,
     sp.Abs: abs, sp.sign: mpmath.sign, sp.erf: mpmath.erf, sp.loggamma: mpmath.loggamma,
+    sp.polygamma: lambda order, z: mpmath.psi(int(order), z),
     sigmoid: lambda z: 1 / (1 + mpmath.exp(-z)),
     softplus: lambda z: mpmath.log1p(mpmath.exp(z)) if z < 0 else z + mpmath.log1p(mpmath.exp(-z)),
 }

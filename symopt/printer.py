@@ -78,6 +78,15 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_loggamma(self, expr):
         return f"math.lgamma({self._print(expr.args[0])})"
 
+    def _print_polygamma(self, expr):
+        """digamma and trigamma (the derivatives of loggamma) as the module's own ``_digamma`` and
+        ``_trigamma`` (templates/kernels/special.py.jinja); higher orders have no numeric form here."""
+        order, arg = expr.args
+        if order not in (0, 1):
+            raise PrinterError(f"the code printer has no numeric form for polygamma of order {order} (orders 0 "
+                               f"and 1, digamma and trigamma, the first two derivatives of loggamma, do)")
+        return f"{'_digamma' if order == 0 else '_trigamma'}({self._print(arg)})"
+
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.args
         if exp.is_Integer and 2 <= int(exp) <= 4 and base.is_Symbol:

@@ -12,7 +12,7 @@ from ..network import Z
 from ..optimizers.first_order import _FirstOrder
 from ..printer import print_block
 from .cache import numba_version
-from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked
+from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked, special_functions
 
 A = sp.Symbol("a", real=True)
 
@@ -67,5 +67,6 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         temps, printed = print_block([objective.per_sample, derivation.gradient[0]], {Z: "z", y: "yy"},
                                      temp_prefix="q")
         context.update(loss_temps=temps, loss=printed[0], dloss=printed[1])
+    context["special"] = special_functions(context)
     source = render_checked("nn/network.py.jinja", context)
     return Rendered(source, f"net_{optimizer.name}", ("X", y.name))

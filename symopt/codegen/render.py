@@ -103,6 +103,7 @@ def render(objective, derivation, optimizer) -> Rendered:
         data_names = tuple(s.name for s in objective.data_symbols) or (NO_DATA,)
     context.update(flags)
     context.update(optimizer_context(objective, optimizer))
+    context["special"] = special_functions(context)
     context.update(
         symopt_version=__version__,
         template_version=TEMPLATE_VERSION,
@@ -123,6 +124,16 @@ def render(objective, derivation, optimizer) -> Rendered:
     stem = "softmax" if objective.multiclass else "linear" if objective.wide else "expr"
     variant = "_minibatch" if optimizer.stochastic else ""
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
+
+
+#: The special functions generated code may call, defined by templates/kernels/special.py.jinja where used.
+SPECIAL_FUNCTIONS = ("digamma", "trigamma")
+
+
+def special_functions(context: dict) -> list[str]:
+    """Which of :data:`SPECIAL_FUNCTIONS` the printed code in ``context`` calls (``_digamma(...)``)."""
+    text = repr(context)
+    return [name for name in SPECIAL_FUNCTIONS if f"_{name}(" in text]
 
 
 def render_checked(template: str, context: dict) -> str:
