@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 import numpy as np
@@ -21,8 +23,8 @@ import sympy as sp
 
 from . import train
 from ._version import __version__
-from .analyse import (DEFAULT_BUDGET, Analysis, assemble, check_budget, network_analysis, symbolic_stage,
-                      symbolic_wanted)
+from .analyse import (DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, network_analysis,
+                      symbolic_stage, symbolic_wanted)
 from .choose import check, choose
 from .closed_form.linear import find_linear_form
 from .closed_solution import checked, linear_result, symbolic_result
@@ -59,6 +61,14 @@ LOAD_SECONDS = 0.5
 #: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
 #: analysis and its compiled modules: a few hundred kB to a few MB.
 MAX_PROBLEMS = 128
+#: With method="auto" and no linear form, the symbolic tier gets this many seconds before the iterative solver
+#: starts beside it (the tier then goes on in the background, up to its budget). Measured with an empty cache:
+#: the formulas SymPy finds (log-normal, exponential, Poisson MLEs) take 0.02 to 0.1 s once a sandbox worker
+#: runs, and the first (Gaussian, which starts the worker) 0.6 to 1.1 s; a hopeless system (least squares of
+#: a*x + b*x**2 + a*b*x**3 + b**2) held solve for the whole 10 s budget, and now for the head start. Three
+#: seconds leave a loaded machine room (a tier that finds its formula after the head start is still used by
+#: every later solve, but this one returns the iterative answer: the same optimum, not the formula).
+SYMBOLIC_HEAD_START = 3.0
 #: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
 RECORD_VERSION = "1"
 
@@ -71,6 +81,7 @@ class _Shared:
         self.lock = threading.RLock()
         self.linear = None  # (LinearForm or None, why not)
         self.symbolic: dict = {}  # l2 -> SymbolicStage
+        self.symbolic_running: dict = {}  # l2 -> (budget, Future of the SymbolicStage being worked out)
         self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
         self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
         self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
@@ -100,18 +111,60 @@ class _Shared:
                 self.linear = found
             return self.linear
 
-    def symbolic_stage(self, objective: Objective, derivation: Derivation, budget: float):
-        with self.lock:
-            stage = self.symbolic.get(objective.l2)
-            if stage is not None and not (stage.timed_out and budget > stage.budget):
-                return stage
-            key = f"symbolic|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2={objective.l2!r}"
-            stage = cache.load_record(key)
-            if stage is None or (stage.timed_out and budget > stage.budget):
-                stage = symbolic_stage(objective, derivation, budget)
-                cache.store_record(key, stage)
-            self.symbolic[objective.l2] = stage
+    def _known_stage(self, objective: Objective, budget: float):
+        """The symbolic stage from memory or the disk records, if one is known that ``budget`` would not
+        improve on; else None. Called with the lock held."""
+        stage = self.symbolic.get(objective.l2)
+        if stage is None:
+            stage = cache.load_record(self._stage_key(objective))
+            if stage is not None:
+                self.symbolic[objective.l2] = stage
+        if stage is not None and not (stage.timed_out and budget > stage.budget):
             return stage
+        return None
+
+    def _stage_key(self, objective: Objective) -> str:
+        return f"symbolic|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2={objective.l2!r}"
+
+    def _keep_stage(self, objective: Objective, stage) -> None:
+        with self.lock:
+            self.symbolic[objective.l2] = stage
+            cache.store_record(self._stage_key(objective), stage)
+
+    def symbolic_stage(self, objective: Objective, derivation: Derivation, budget: float):
+        """The symbolic stage, worked out now (waiting for one already being worked out in the background)."""
+        found = self.symbolic_stage_soon(objective, derivation, budget)
+        return found.result() if isinstance(found, Future) else found
+
+    def symbolic_stage_soon(self, objective: Objective, derivation: Derivation, budget: float):
+        """The symbolic stage if it is known, else a :class:`~concurrent.futures.Future` of it, worked out by a
+        background thread (SymPy runs in a sandbox worker process, so the thread only waits on a pipe and the
+        caller can run the iterative solver meanwhile). One computation per stage, whoever asks."""
+        with self.lock:
+            stage = self._known_stage(objective, budget)
+            if stage is not None:
+                return stage
+            running = self.symbolic_running.get(objective.l2)
+            if running is not None and running[0] >= budget:
+                return running[1]
+            future: Future = Future()
+            self.symbolic_running[objective.l2] = (budget, future)
+
+        def work() -> None:
+            try:
+                stage = symbolic_stage(objective, derivation, budget)
+                self._keep_stage(objective, stage)
+                future.set_result(stage)
+            except BaseException as exc:  # the caller who waits sees it
+                future.set_exception(exc)
+            finally:
+                with self.lock:
+                    if self.symbolic_running.get(objective.l2, (0, None))[1] is future:
+                        del self.symbolic_running[objective.l2]
+
+        # A daemon thread: a process that ends meanwhile does not wait for SymPy (its worker dies with it).
+        threading.Thread(target=work, name="symopt-symbolic-tier", daemon=True).start()
+        return future
 
     def rendered_for(self, objective: Objective, derivation: Derivation, optimizer):
         key = render_key(optimizer)
@@ -251,13 +304,23 @@ class Problem:
         self.precision, self.budget, self.backend = precision, float(budget), backend
         self._shared = _shared_for(objective)
         self.derivation = self._shared.derivation_for(objective)
+        self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
+        self._settle_analysis()
+
+    def _settle_analysis(self) -> None:
+        """Set the analysis ``solve`` uses: from the memo of this structure, or worked out now. While the
+        symbolic tier runs in the background (``method="auto"``, no linear form), a provisional analysis says
+        so, and this is called again when it is done."""
+        objective, method = self.objective, self.method
         key = (objective.l2, method)
         memo = self._shared.prepared.get(key)
         stage = memo[3] if memo else None
         if memo is None or (stage is not None and stage.timed_out and self.budget > stage.budget):
-            analysis, deferred, stage = self._first_analysis()
+            analysis, deferred, stage, later = self._first_analysis()
             memo = (analysis, deferred, "\n".join(analysis.formulas()) or None, stage)
-            self._shared.prepared[key] = memo
+            self._symbolic_later = later
+            if later is None:  # a provisional analysis is not kept
+                self._shared.prepared[key] = memo
         analysis, self._deferred, formula, _ = memo
         if analysis.objective is not objective:
             analysis = replace(analysis, objective=objective, derivation=self.derivation)
@@ -269,12 +332,14 @@ class Problem:
     # --- analysis ----------------------------------------------------------------------------------------------
 
     def _first_analysis(self) -> tuple:
-        """``(analysis, deferred, symbolic stage or None)``: the analysis ``solve`` needs. With a linear form,
-        the symbolic tier is deferred (it only gives the formula)."""
+        """``(analysis, deferred, symbolic stage or None, Future or None)``: the analysis ``solve`` needs. With a
+        linear form, the symbolic tier is deferred (it only gives the formula). With ``method="auto"`` and no
+        linear form, a symbolic tier that is not known yet is worked out in the background: the analysis is
+        then provisional, and the Future says when the tier is done."""
         objective, d = self.objective, self.derivation
         deferred = False
         if objective.network:
-            return network_analysis(objective, d), False, None
+            return network_analysis(objective, d), False, None, None
         form, why = self._shared.linear_stage(objective, d)
         symbolic = {"symbolic": True, "iterative": False, "linear": False}.get(self.method)
         wanted = symbolic_wanted(objective, form, symbolic)
@@ -285,12 +350,32 @@ class Problem:
                 wanted.attempt, outcome="deferred",
                 detail="a linear closed form was found: the formula in statistics is worked out when asked for "
                        "(problem.analysis, result.closed_form.formula, print(result))"))
-        stage = self._shared.symbolic_stage(objective, d, self.budget) if wanted is True else wanted
-        return assemble(objective, d, form, why, stage), deferred, stage
+        later = None
+        if wanted is not True:
+            stage = wanted
+        elif self.method == "auto":
+            stage = self._shared.symbolic_stage_soon(objective, d, self.budget)
+            if isinstance(stage, Future):
+                try:  # a head start (most formulas SymPy finds at all, it finds in well under a second); a
+                    # budget within the head start is waited for to its end
+                    stage = stage.result(timeout=SYMBOLIC_HEAD_START if self.budget > SYMBOLIC_HEAD_START else None)
+                except FutureTimeout:
+                    stage, later = None, stage
+        else:
+            stage = self._shared.symbolic_stage(objective, d, self.budget)
+        if later is not None:
+            stage = SymbolicStage(Attempt("symbolic", "running", (
+                f"SymPy's solve is working on the stationarity equations in the background (budget "
+                f"{self.budget:g} s): the iterative solver does not wait for it, and later solves of this "
+                f"problem use what it finds")), budget=self.budget)
+        return assemble(objective, d, form, why, stage), deferred, stage, later
 
     @property
     def analysis(self) -> Analysis:
         """The closed-form analysis, the symbolic tier included (worked out now if it was deferred)."""
+        if self._symbolic_later is not None:  # worked out in the background: wait for it
+            self._symbolic_later.result()
+            self._settle_analysis()
         if self._full_analysis is None:
             objective, d = self.objective, self.derivation
             form, why = self._shared.linear_stage(objective, d)
@@ -356,6 +441,8 @@ class Problem:
             start_point(objective, dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0))
                               if given is not None)
+        if self._symbolic_later is not None and self._symbolic_later.done():
+            self._settle_analysis()
         analysis, cf = self._analysis, self._closed_form
         if method in ("auto", "linear") and analysis.linear is not None:
             return checked(linear_result(analysis, dataset, precision, cf), unused)
@@ -372,6 +459,27 @@ class Problem:
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         stops = None if max_time is None and callback is None else Stops(
             max_time, callback, lambda theta: unflatten(objective, dataset, theta))
+        result = self._iterate(dataset, x0, progress, cf, stops)
+        later = self._symbolic_later
+        if later is None:
+            return result
+        # The symbolic tier was still running when the run began. A failed run waits for it (a closed form may
+        # give what the run did not); a successful one takes it only if it is done by now.
+        if not result.success:
+            later.result()
+        if not later.done():
+            return result
+        self._settle_analysis()
+        if self._analysis.solutions:
+            symbolic = symbolic_result(self._analysis, dataset, precision, self._closed_form)
+            if symbolic.success:
+                return checked(symbolic, unused)
+        return replace(result, closed_form=self._closed_form)
+
+    def _iterate(self, dataset, x0, progress, cf, stops) -> Result:
+        """The iterative solve: the optimizer chosen (or given), the generated code run to a stop, the
+        curvature checked."""
+        objective, method = self.objective, self.method
         n_params = sum(size for _, size in layout(objective, dataset))
         optimizer, chosen = self._optimizer(n_params, dataset.n_rows)
         if objective.network and not train.full_batch(optimizer):

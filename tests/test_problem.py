@@ -228,3 +228,24 @@ def test_optimizers_share_a_module_exactly_when_they_render_the_same_code():
     for i in range(len(optimizers)):
         for j in range(len(optimizers)):
             assert (keys[i] == keys[j]) == (sources[i] == sources[j]), (optimizers[i], optimizers[j])
+
+
+def test_a_hopeless_symbolic_tier_runs_beside_the_iterative_solve(fresh, monkeypatch):
+    """Least squares of a*x + b*x**2 + a*b*x**3 + b**2: SymPy works through its whole budget on the
+    stationarity equations and finds nothing (it held every first solve for 10 s). Now the iterative solver
+    starts after a head start (shortened here), the tier goes on in the background, and its verdict is kept
+    for the next solve, which waits for nothing."""
+    monkeypatch.setattr(problem_module, "SYMBOLIC_HEAD_START", 0.2)
+    objective = symopt.squared_loss(symopt.Model("a*x + b*x**2 + a*b*x**3 + b**2", "a b"))
+    x = np.linspace(0.0, 1.0, 60)
+    data = {"x": x, "y": 0.5 * x + 0.3 * x**2 + 0.15 * x**3 + 0.09}
+    problem = symopt.Problem(objective, budget=4.0)
+    assert problem._symbolic_later is not None and not problem._symbolic_later.done()
+    r = problem.solve(data, progress=False)
+    assert r.success and r.method == "iterative"
+    assert "in the background" in r.closed_form.reason and not problem._symbolic_later.done()
+    np.testing.assert_allclose([r.params["a"], r.params["b"]], [0.5, 0.3], atol=1e-6)
+    attempts = {a.tier: a for a in problem.analysis.attempts}  # waits for the tier
+    assert attempts["symbolic"].outcome == "failed" and "timed out" in attempts["symbolic"].detail
+    again = symopt.Problem(objective, budget=4.0)
+    assert again._symbolic_later is None and "timed out" in again.solve(data, progress=False).closed_form.reason
