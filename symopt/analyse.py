@@ -18,6 +18,7 @@ from .closed_form.linear import LinearForm, find_linear_form
 from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
+from .network import Z
 from .objective import Objective
 
 DEFAULT_BUDGET = 10.0
@@ -101,7 +102,16 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
 
 
 def network_analysis(objective: Objective, d: Derivation) -> Analysis:
-    reason = "a network has no closed form: its objective is not convex in the weights (trained by backpropagation)"
+    net = objective.model
+    hidden = len(net.layers) - 1
+    if hidden:
+        why = f"with {hidden} hidden layer{'s' if hidden > 1 else ''} its objective is not convex in the weights"
+    elif objective.kind == "squared" and net.activations[-1].expr == Z:
+        why = ("with no hidden layer and an identity output it is linear least squares, which symopt solves in "
+               "closed form when stated as squared_loss(LinearModel())")
+    else:
+        why = "the gradient of its loss is not affine in the weights"
+    reason = f"a network has no closed form: {why} (trained by backpropagation)"
     return Analysis(objective, d, "none", reason, (Attempt("network", "not applicable", reason),))
 
 

@@ -85,3 +85,16 @@ def test_full_batch_optimizers_are_refused_where_they_have_no_meaning(iris):
     plain = symopt.Network(4, [symopt.Dense(3)])
     chosen, why = default_optimizer(plain, FULL_BATCH_MAX_WORK // plain.size() + 1)
     assert isinstance(chosen, symopt.Adam) and "above" in why
+
+
+def test_the_analysis_says_why_each_network_has_no_closed_form():
+    """Only hidden layers make a network's objective non-convex: a softmax net without one is multinomial
+    logistic regression (convex, but not affine), and a linear one under squared loss is least squares."""
+    def reason(objective):
+        return symopt.analyse(objective).reason
+
+    assert "not convex" not in reason(symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3)])))
+    assert "not affine in the weights" in reason(symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3)])))
+    assert "with 2 hidden layers its objective is not convex" in reason(
+        symopt.log_loss(symopt.Network(4, [symopt.Dense(5), symopt.Dense(5), symopt.Dense(1)])))
+    assert "squared_loss(LinearModel())" in reason(symopt.squared_loss(symopt.Network(4, [symopt.Dense(1)])))
