@@ -65,8 +65,9 @@ class Run:
 
 
 class InterpreterFault(Exception):
-    """The interpreted twin of a module raised where compiled code gives inf or NaN (a float overflow, a
-    division by zero, a math domain error): the run must be redone in compiled code."""
+    """The interpreted twin of a module raised where compiled code gives inf or NaN (its ``math`` gives those
+    as compiled code does, so this is Python arithmetic: a float division by zero, say): the run must be
+    redone in compiled code."""
 
 
 def interpreted(module) -> bool:

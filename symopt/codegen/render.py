@@ -27,7 +27,7 @@ from .cache import numba_version
 from .text import doc_text
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "14"
+TEMPLATE_VERSION = "15"
 
 
 def template_dir() -> Path:
