@@ -398,18 +398,22 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None):
 
 
 def _default_start(objective, derivation, dataset, theta0):
-    """The default start: zeros (ones for positive parameters), else ones.
+    """The default start: zeros (ones for positive parameters), else ones, else halves.
 
     Zeros can be outside a model's domain (log(s) at s = 0), or a stationary point
     that is no optimum (a = b = 0 for a*sin(b*x): the gradient is exactly zero there,
-    and every optimizer would stop at once): the first candidate where the objective
-    is finite and the gradient is not zero is taken.
+    and every optimizer would stop at once); ones are outside it for a probability in a
+    log(1 - p) (a negative binomial's), where halves are inside: the first candidate where
+    the objective is finite and the gradient is not zero is taken (else the first finite one).
     """
     from .evaluate import gradient, objective_value
 
-    candidates = (theta0, np.ones_like(theta0))
-    finite = [c for c in candidates if math.isfinite(objective_value(objective, dataset, c))]
-    for candidate in finite:
+    first_finite = None
+    for candidate in (theta0, np.ones_like(theta0), np.full_like(theta0, 0.5)):
+        if not math.isfinite(objective_value(objective, dataset, candidate)):
+            continue
+        if first_finite is None:
+            first_finite = candidate
         if np.any(gradient(objective, derivation, dataset, candidate) != 0.0):
             return candidate
-    return finite[0] if finite else theta0
+    return first_finite if first_finite is not None else theta0

@@ -66,3 +66,17 @@ def test_higher_polygamma_orders_are_refused_by_name():
     k = sp.Symbol("k", positive=True)
     with pytest.raises(PrinterError, match="polygamma of order 2"):
         print_block([sp.polygamma(2, k)], {k: "k"})
+
+
+def test_negative_binomial_likelihood_from_the_default_start():
+    """Zeros (loggamma(0)) and ones (log(1 - p) at p = 1) are both outside this likelihood's domain; the
+    default start's third candidate, halves, is inside. At the MLE, p = r / (r + mean(y)) and the score in r,
+    sum digamma(y + r) - n digamma(r) + n log(p), is 0."""
+    rng = np.random.default_rng(0)
+    y = rng.negative_binomial(3, 0.4, 300).astype(float)
+    objective = symopt.Objective("loggamma(y+r) - loggamma(r) + r*log(p) + y*log(1-p)", "r p", maximize=True)
+    fit = symopt.solve(objective, {"y": y}, progress=False)
+    r, p = fit.params["r"], fit.params["p"]
+    assert fit.success and p == pytest.approx(r / (r + y.mean()), rel=1e-10)
+    score = sum(mpmath.digamma(v + r) for v in y) - y.size * mpmath.digamma(r) + y.size * mpmath.log(p)
+    assert abs(float(score)) < 1e-8 * y.size
