@@ -51,7 +51,7 @@ def objective_size(objective, dataset, theta) -> float:
 def _objective_sums(objective, dataset, theta) -> tuple[float, float]:
     theta = np.asarray(theta, dtype=float)
     if objective.multiclass:  # every row's loss and the penalty are >= 0: the size is F itself
-        fun = softmax.value_and_gradient(objective, dataset, theta)[0]
+        fun = softmax.value(objective, dataset, theta)
         return fun, abs(fun)
     n = dataset.n_rows
     scale = 1.0 / n if objective.reduction == "mean" else 1.0

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ModelError
+
 
 def reference_row(objective) -> bool:
     """Whether class 0's row of ``coef`` is fixed at 0 (unpenalised), or free (with ``l2``)."""
@@ -68,8 +70,6 @@ def penalty_mask(objective, n_classes: int, m: int) -> np.ndarray:
 
 def start_from(objective, n_classes: int, m: int, given: dict, label: str) -> np.ndarray:
     """``x`` from full-shape ``intercept`` (K,) and ``coef`` (K, m) given by name; the fixed entries must be 0."""
-    from .errors import ModelError
-
     shapes = {"intercept": (n_classes,), "coef": (n_classes, m)}
     B = np.zeros((n_classes, m + 1))
     for name, shape in shapes.items():
@@ -102,6 +102,17 @@ def _log_sum_exp(Z) -> np.ndarray:
     top = np.max(Z, axis=1)
     top = np.where(np.isfinite(top), top, 0.0)
     return top + np.log(np.sum(np.exp(Z - top[:, None]), axis=1))
+
+
+def value(objective, dataset, x) -> float:
+    """``F`` alone, by NumPy (one product with ``X``)."""
+    x = np.asarray(x, dtype=float)
+    X, _, Z = _scores(objective, dataset, x)
+    y = dataset[objective.target.name].astype(np.int64)
+    scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+    mask = penalty_mask(objective, dataset.n_classes, X.shape[1])
+    return scale * float(np.sum(_log_sum_exp(Z) - Z[np.arange(X.shape[0]), y])) + \
+        objective.l2 * float(np.sum(mask * x * x))
 
 
 def value_and_gradient(objective, dataset, x) -> tuple[float, np.ndarray]:

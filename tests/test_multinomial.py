@@ -89,7 +89,7 @@ def test_the_kernel_gradient_and_hessian_match_differences(three_classes):
     mask = penalty_mask(objective, dataset)
     f = module.objective_gradient_hessian(x, X, y, mask, 0.05, grad, hess)
     f_np, g_np = softmax.value_and_gradient(objective, dataset, x)
-    assert f == pytest.approx(f_np, rel=1e-12)
+    assert f == pytest.approx(f_np, rel=1e-12) and softmax.value(objective, dataset, x) == f_np
     np.testing.assert_allclose(grad, g_np, rtol=1e-10, atol=1e-10)
     h = 1e-5
     columns = []
