@@ -18,7 +18,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
-import numpy as np
 import sympy as sp
 
 from . import train
@@ -36,7 +35,7 @@ from .errors import ModelError, PrecisionError
 from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
-from .optimizers import STATUS, Optimizer
+from .optimizers import Optimizer
 from .result import ClosedForm, Result
 from .layout import layout, start_point, unflatten
 from .run import InterpreterFault, kernel_value_and_grad, run_iterative
@@ -482,23 +481,29 @@ class Problem:
         objective, method = self.objective, self.method
         n_params = sum(size for _, size in layout(objective, dataset))
         optimizer, chosen = self._optimizer(n_params, dataset.n_rows)
-        if objective.network and not train.full_batch(optimizer):
-            return self._train(dataset, x0, progress, cf, stops)
         why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
-        code, extras = "generated code", {}
-        if objective.network:  # a full-batch optimizer: driven as any other problem, then a network's extras
-            why, code, net = cf.reason, "generated forward and backward code, on all rows", objective.model
-            stats = net.initial_buffers()
-            extras = {"buffers": net.unflatten(stats, net.buffer_shapes())}
+        code, loop = "generated code", None
+        if objective.network:  # driven as any other problem; epochs through the generated module's epoch loop
+            why, code = cf.reason, "generated forward and backward code"
+            if train.full_batch(optimizer):
+                code += ", on all rows"
+            else:
+                loop = train.EpochLoop(self._compiled(optimizer)[1], objective, optimizer, dataset.n_rows)
         run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params),
-                              stops)
+                              stops, loop)
         status, success, message = run.status, run.success, run.message
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
             verdict = curvature_verdict(objective, self.derivation, dataset, run.x)
             if verdict is not None:
                 (status, message), success = verdict, False
+        extras = {}
         if objective.network:
-            extras["predictor"] = train.Predictor(self._compiled(optimizer)[1], objective, run.x, stats)
+            net = objective.model
+            stats = loop.stats if loop is not None else net.initial_buffers()
+            extras = {"buffers": net.unflatten(stats, net.buffer_shapes()),
+                      "predictor": train.Predictor(self._compiled(optimizer)[1], objective, run.x, stats)}
+            if loop is not None:
+                extras["diagnostics"] = train.diagnostics(net, loop.records)
         return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
                       why=f"{why}; {chosen}; {code}{note}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
@@ -507,10 +512,15 @@ class Problem:
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
                       **extras)
 
-    def _run(self, dataset, optimizer, x0, progress, backend: str, stops=None):
+    def _run(self, dataset, optimizer, x0, progress, backend: str, stops=None, loop=None):
         """``(Run, note for Result.why)``: the iterative run on ``backend``, handed over to compiled code as
-        the class docstring says, or redone compiled where the interpreter faulted."""
+        the class docstring says, or redone compiled where the interpreter faulted; a network's epochs
+        through ``loop`` (a :class:`~symopt.train.EpochLoop`)."""
         objective, shared = self.objective, self._shared
+        if loop is not None:
+            rendered, _, path = self._compiled(optimizer)
+            return run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                                 compiled=(rendered, loop, path), stops=stops), ""
         switch = None
         if backend == "python" and self.backend == "auto":
             left = shared.handover_seconds(objective, self.derivation, optimizer) - \
@@ -531,24 +541,6 @@ class Problem:
             rendered = shared.rendered_for(objective, self.derivation, optimizer)
             run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
         return run, ""
-
-    def _train(self, dataset, x0, progress, cf, stops=None) -> Result:
-        objective = self.objective
-        optimizer, chosen = self._optimizer(objective.model.size(), dataset.n_rows)
-        out = train.train(objective, self.derivation, dataset, optimizer, x0, progress,
-                          compiled=self._compiled(optimizer), stops=stops)
-        status, success, advice = STATUS[out["code"]]
-        theta, stats, net = out["theta"], out["stats"], objective.model
-        grad = train.gradient_at(out["module"], objective, dataset, theta, stats)
-        return Result(params=net.unflatten(theta), x=theta, fun=float(out["history"][-1]), method="iterative",
-                      why=f"{cf.reason}; {chosen}; generated forward and backward code", closed_form=cf,
-                      success=success, status=status, message=advice if success else f"{status}: {advice}",
-                      nit=out["epochs"], nfev=out["nfev"], njev=out["njev"], grad_norm=float(np.max(np.abs(grad))),
-                      history=out["history"],
-                      source=out["rendered"].source, source_path=out["path"], objective=objective,
-                      derivation=self.derivation, optimizer=optimizer, precision="double", backend="numba",
-                      predictor=train.Predictor(out["module"], objective, theta, stats),
-                      buffers=net.unflatten(stats, net.buffer_shapes()), diagnostics=out["diagnostics"])
 
     def value_and_grad(self, data, params) -> tuple[float, dict]:
         """``(F, gradient by name)``: the total objective (its reduction over all rows, plus the penalty) and

@@ -105,6 +105,13 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     state between two chunks. A fault of the interpreter (see :class:`InterpreterFault`) propagates.
     ``stops`` (a :class:`~symopt.stops.Stops`) adds the user's time limit and callback; Ctrl-C ends the run
     with status ``interrupted`` and the state after the last completed iteration.
+
+    ``module`` is a generated module, or an object with the same ``start`` and ``run`` (a network's
+    :class:`~symopt.train.EpochLoop`), which may also have: ``state_size(p, n)`` (its work arrays' sizes,
+    in place of the optimizer's; it then sets them up in ``start``), ``extra_state`` (arrays it updates in
+    place, put back with the parameters on Ctrl-C), ``unit`` (the progress bar's) and
+    ``finish(theta, grad, *data arrays, l2)`` (brings ``grad`` up to date at the end) and ``first_chunk``
+    (iterations in the first call of ``run``; 8 by default).
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = start_point(objective, dataset, x0)
@@ -113,9 +120,9 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
     grad, fs = np.zeros(p), np.zeros(4)  # fs[2], fs[3]: the evaluations the generated code counts
-    fsize, isize = optimizer.state_size(p, n)
+    fsize, isize = getattr(module, "state_size", optimizer.state_size)(p, n)
     fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
-    if hasattr(optimizer, "init_state"):
+    if hasattr(optimizer, "init_state") and not hasattr(module, "state_size"):
         optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
     fixed = (penalty_mask(objective, dataset), float(objective.l2), sign, optimizer.hyper())
@@ -126,8 +133,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     history[0] = sign * fs[0]
     done = 0
     if code == RUNNING:
+        state = (theta, grad, fs, *getattr(module, "extra_state", ()))
         code, done, history = _drive(driver, optimizer, (theta, grad, fs, fw, iw, *arrays, *fixed), history,
-                                     progress, stops)
+                                     progress, stops, state, getattr(module, "unit", None))
+    if hasattr(module, "finish"):
+        module.finish(theta, grad, *arrays, float(objective.l2))
     if code == RUNNING:
         code = Status.COMPLETED if optimizer.stochastic else Status.MAX_ITER
     code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
@@ -343,7 +353,7 @@ def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 
-def _drive(driver, optimizer, args, history, progress: bool, stops=None):
+def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=None, unit=None):
     """Call the generated ``run`` in chunks sized to about 0.2 s (one iteration at a time for a callback),
     with a progress bar past 1 s, checking ``stops`` between chunks.
 
@@ -353,10 +363,10 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None):
     been cut off halfway through an iteration).
     """
     started = None  # the clock starts after the first call, which may include compiling
-    done, chunk, bar = 0, 8, None
+    done, chunk, bar = 0, getattr(driver.module, "first_chunk", 8), None
     code = RUNNING
     tol, ftol = float(optimizer.tol), float(optimizer.ftol)
-    state = args[:3]  # theta, grad, fs: what the generated code updates in place, kept for Ctrl-C
+    state = state or args[:3]  # theta, grad, fs (and more): what the module updates in place, kept for Ctrl-C
     saved = (tuple(a.copy() for a in state), 0)
     single = stops is not None and stops.every_iteration
     try:
@@ -383,7 +393,7 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None):
                 started = time.perf_counter()
             elif progress and bar is None and time.perf_counter() - started > 1.0:
                 bar = tqdm(total=optimizer.max_iter, initial=done, desc=type(optimizer).__name__,
-                           unit="epoch" if optimizer.stochastic else "it", leave=False)
+                           unit=unit or ("epoch" if optimizer.stochastic else "it"), leave=False)
             if bar is not None:
                 bar.update(done - bar.n)
                 bar.set_postfix(F=f"{history[done]:.6g}", refresh=False)

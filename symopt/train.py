@@ -1,22 +1,20 @@
-"""Training networks: generated forward/backward code driven epoch by epoch,
-with per-layer diagnostics after every epoch."""
+"""Training networks: the optimizer a network gets, the generated module, the epoch loop that
+:mod:`symopt.run` drives (as it drives every iterative run), per-layer diagnostics after every epoch,
+and inference with the trained weights."""
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.network import render_network
 from .data import is_number
 from .errors import DataError, DiagnosticWarning, ModelError
-from .layout import network_start
-from .optimizers import LBFGS, Adam
-from .optimizers.base import DIVERGED_LOSS, INTERRUPTED, Status, diverged
+from .optimizers import LBFGS, RUNNING, Adam
+from .optimizers.base import Status
 from .optimizers.first_order import _FirstOrder, seed_state
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -123,74 +121,79 @@ def _advice(net, grad_rms, dead, saturated) -> tuple:
     return tuple(notes)
 
 
-def train(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None, stops=None):
-    """Train epoch by epoch; returns a dict with theta, stats, history, code, epochs, diagnostics, module.
+class EpochLoop:
+    """A network's generated epoch trainer behind the calls :func:`symopt.run.run_iterative` makes of every
+    solver module (``start`` and ``run``, plus the optional hooks listed there), so epoch training has the
+    one driver every other iterative run has: start point and ``x0`` by name, chunked calls with progress,
+    ``max_time=`` and ``callback=``, Ctrl-C, status words, divergence rules and evaluation counts.
 
-    ``compiled`` is ``(rendered, module, path)`` from :func:`load` (loaded here if None). ``stops`` (a
-    :class:`~symopt.stops.Stops`) is checked after every epoch; Ctrl-C ends training with status
-    ``interrupted`` and the weights after the last completed epoch."""
-    theta = network_start(objective.model, x0)  # before compiling: a bad x0 fails at once
-    rendered, module, path = compiled or load(objective, derivation, optimizer)
-    net = objective.model
-    X, y = dataset["X"], dataset[objective.target.name]
-    n = dataset.n_rows
-    stats = net.initial_buffers()
-    fsize, _ = optimizer.state_size(theta.size, n)
-    fw = np.zeros(fsize)
-    iw = np.zeros(3 + n, dtype=np.int64)
-    iw[1] = seed_state(optimizer.seed)
-    iw[2] = seed_state(optimizer.seed + 7919)
-    iw[3:] = np.arange(n)
-    batch = optimizer.batch_size or n
-    diag_rows = np.arange(min(n, DIAGNOSTIC_ROWS))
-    layers = len(net.layers)
-    epochs = optimizer.max_iter
-    history = [float(module.full_loss(theta, stats, X, y, objective.l2, CHUNK))]
-    records = []
-    code = Status.NONFINITE_START if not np.isfinite(history[0]) else Status.COMPLETED
-    bar, started = None, time.perf_counter()
-    kept = (theta.copy(), stats.copy())  # the state after the last recorded epoch
-    try:
-        for epoch in range(epochs if code == Status.COMPLETED else 0):
-            diag = np.zeros((layers, 5))
-            before = theta.copy()
-            f = float(module.train_epoch(theta, stats, fw, iw, X, y, objective.l2, optimizer.hyper(), batch,
-                                         diag, diag_rows))
+    One loop per solve: it holds the batch-norm statistics (``stats``, restored with the weights on
+    Ctrl-C) and the per-epoch diagnostics (``records``) that :func:`diagnostics` turns into words.
+    A non-finite epoch puts the weights back as they were before it and stops with ``diverged``; the
+    last epoch ends with ``completed`` (epochs are a budget, not a convergence test).
+    """
+
+    unit = "epoch"
+    first_chunk = 1  # an epoch can take seconds: the time limit and the progress bar are checked after each
+
+    def __init__(self, module, objective, optimizer, n_rows: int):
+        self.module, self.objective, self.optimizer = module, objective, optimizer
+        net = objective.model
+        self.stats = net.initial_buffers()
+        self.extra_state = (self.stats,)
+        self.records: list[np.ndarray] = []
+        self.batch = optimizer.batch_size or n_rows
+        self.passes = -(-n_rows // self.batch)  # minibatch forward and backward passes per epoch
+        self.diag_rows = np.arange(min(n_rows, DIAGNOSTIC_ROWS))
+        self.layers = len(net.layers)
+
+    def state_size(self, p: int, n: int) -> tuple[int, int]:
+        """The optimizer's float state, and [step, shuffle state, dropout state, row order...]."""
+        return self.optimizer.state_size(p, n)[0], 3 + n
+
+    def start(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper) -> int:
+        fw[:] = 0.0
+        iw[:] = 0
+        iw[1] = seed_state(self.optimizer.seed)
+        iw[2] = seed_state(self.optimizer.seed + 7919)
+        iw[3:] = np.arange(X.shape[0])
+        fs[0] = self.module.full_loss(theta, self.stats, X, y, l2, CHUNK)
+        fs[2] = 1
+        return RUNNING if np.isfinite(fs[0]) else int(Status.NONFINITE_START)
+
+    def run(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, budget, tol, ftol, history, done):
+        for k in range(budget):
+            before = theta.copy(), self.stats.copy()
+            diag = np.zeros((self.layers, 5))
+            f = float(self.module.train_epoch(theta, self.stats, fw, iw, X, y, l2, hyper, self.batch, diag,
+                                              self.diag_rows))
             if not np.isfinite(f):
-                theta[:] = before
-                code = Status.DIVERGED
-                break
-            history.append(f)
-            records.append(diag)
-            kept = (theta.copy(), stats.copy())
-            asked = stops.check(epoch + 1, f, theta) if stops is not None else None
-            if asked is not None:
-                code = asked
-                break
-            if progress and bar is None and time.perf_counter() - started > 1.0:
-                bar = tqdm(total=epochs, initial=epoch + 1, desc=type(optimizer).__name__, unit="epoch", leave=False)
-            elif bar is not None:
-                bar.update(1)
-                bar.set_postfix(F=f"{f:.6g}", refresh=False)
-    except KeyboardInterrupt:  # back to the weights after the last completed epoch
-        theta[:], stats[:] = kept
-        code = INTERRUPTED
-    finally:
-        if bar is not None:
-            bar.close()
-    if code == Status.COMPLETED and records and diverged(history[0], history[-1]):  # the rule symopt.run uses too
-        code = DIVERGED_LOSS
+                theta[:], self.stats[:] = before
+                return int(Status.DIVERGED), k
+            fs[0] = history[done + k + 1] = f
+            fs[2] += self.passes
+            fs[3] += self.passes
+            self.records.append(diag)
+            if done + k + 1 >= self.optimizer.max_iter:
+                return int(Status.COMPLETED), k + 1
+        return RUNNING, budget
+
+    def finish(self, theta, grad, X, y, l2) -> None:
+        """``grad`` := the gradient on all rows at the final weights (the epochs step on minibatches)."""
+        grad[:] = gradient_at(self.module, self.objective, {"X": X, self.objective.target.name: y}, theta,
+                              self.stats)
+
+
+def diagnostics(net, records) -> Diagnostics:
+    """Diagnostics from an :class:`EpochLoop`'s per-epoch records; each piece of advice is also warned."""
+    layers = len(net.layers)
     diag = np.array(records) if records else np.zeros((0, layers, 5))
     sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)
     grad_rms = diag[:, :, 0] / np.sqrt(sizes)
-    advice = _advice(net, grad_rms, diag[:, :, 4], diag[:, :, 3]) if records else ()
+    advice = _advice(net, grad_rms, diag[:, :, 4], diag[:, :, 3]) if len(records) else ()
     for note in advice:
         warnings.warn(note, DiagnosticWarning, stacklevel=4)
-    diagnostics = Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice)
-    passes = len(records) * -(-n // batch)  # minibatch forward and backward passes, each a loss and its gradient
-    return {"theta": theta, "stats": stats, "history": np.array(history), "code": code, "epochs": len(records),
-            "nfev": 1 + passes, "njev": passes,
-            "diagnostics": diagnostics, "module": module, "rendered": rendered, "path": path}
+    return Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice)
 
 
 def gradient_at(module, objective, dataset, theta, stats=None) -> np.ndarray:
@@ -201,7 +204,7 @@ def gradient_at(module, objective, dataset, theta, stats=None) -> np.ndarray:
 def value_and_gradient_at(module, objective, dataset, theta, stats=None) -> tuple[float, np.ndarray]:
     """The training objective on all rows at theta and its gradient (batch statistics, dropout off)."""
     X, y = dataset["X"], dataset[objective.target.name]
-    n = dataset.n_rows
+    n = X.shape[0]
     stats = objective.model.initial_buffers() if stats is None else stats.copy()
     grad = np.zeros(theta.size)
     scale = 1.0 / n if objective.reduction == "mean" else 1.0

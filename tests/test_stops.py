@@ -113,3 +113,29 @@ def test_limits_are_checked(kwargs, match):
     objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
     with pytest.raises(symopt.ModelError, match=match):
         symopt.solve(objective, {"x": [0.0, 1.0], "y": [1.0, 2.0]}, **kwargs)
+
+
+def test_ctrl_c_in_epoch_training_keeps_weights_and_batch_norm_statistics_together(rng):
+    """Epochs run through the one driver: Ctrl-C after epoch 4 returns exactly what 4 epochs give (weights
+    and the batch-norm running statistics that inference uses), and says so."""
+    X = rng.normal(size=(96, 3))
+    y = (X[:, 0] - X[:, 1] > 0).astype(float)
+    net = symopt.log_loss(symopt.Network(3, [symopt.Dense(5, "tanh", batch_norm=True), symopt.Dense(1)], seed=1))
+
+    def interrupt(epoch, value, params):
+        if epoch == 4:
+            raise KeyboardInterrupt
+
+    cut = symopt.solve(net, (X, y), optimizer=symopt.Adam(epochs=1000, batch_size=16), progress=False,
+                       callback=interrupt)
+    four = symopt.solve(net, (X, y), optimizer=symopt.Adam(epochs=4, batch_size=16), progress=False)
+    assert cut.status == "interrupted" and cut.nit == 4 and "Ctrl-C" in cut.message
+    assert four.status == "completed" and four.nit == 4
+    np.testing.assert_array_equal(cut.x, four.x)
+    assert set(cut.buffers) == set(four.buffers) and cut.buffers  # batch norm keeps running statistics
+    for name in four.buffers:
+        np.testing.assert_array_equal(cut.buffers[name], four.buffers[name])
+    z = cut.predictor.outputs(X)[:, 0]  # inference mode: the running statistics
+    loss = np.mean(np.logaddexp(0.0, z) - y * z)
+    assert loss == pytest.approx(cut.history[-1], rel=1e-10) and len(cut.history) == 5
+    assert cut.diagnostics.grad_rms.shape == (4, 2)
