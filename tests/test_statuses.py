@@ -247,3 +247,24 @@ def test_a_plateau_is_not_a_minimum_for_any_optimizer():
     good = symopt.solve(objective, {"x": x, "y": y}, x0={"a1": 2.0, "a2": -4.0, "t1": 1.5, "t2": 8.0},
                         progress=False)
     assert good.success and good.fun < 0.02 and good.params["t2"] == pytest.approx(10.0, rel=0.2)
+
+
+def test_a_step_stop_after_running_off_along_a_valley_is_judged_more_strictly():
+    """Where a and c cancel at 1e7 the residuals are orthogonal to the Jacobian's columns (Levenberg-Marquardt
+    stops at its precision floor), and a 1% change of a moves F by only 9e-5 of its size: below the usual
+    STATIONARY_TOL, but the run got there from a start of size 1, which RUNOFF_TOL judges."""
+    from symopt.data import prepare
+    from symopt.evaluate import gradient
+    from symopt.stationary import RUNOFF_TOL, STATIONARY_TOL, step_stop_verdict
+
+    objective, data = _offset_decay()
+    dataset = prepare(objective, data)
+    theta = np.array([-10087751.327368071, -3.502287693980874e-08, 10087751.935727887])  # a stop seen in CI
+    grad = gradient(objective, symopt.derive(objective), dataset, theta)
+    fun = symopt.Problem(objective).value_and_grad(data, theta)[0]
+    names = ["a", "b", "c"]
+    relative = abs(theta[0] * grad[0]) / fun  # a squared loss: its size is F
+    assert RUNOFF_TOL < relative < STATIONARY_TOL
+    why = step_stop_verdict(objective, dataset, theta, grad, fun, 1.0, names, start_size=1.0)
+    assert "no stationary point" in why and "ran off to size 1.01e+07" in why and "x0=" in why
+    assert step_stop_verdict(objective, dataset, theta, grad, fun, 1.0, names, start_size=1e7) == ""
