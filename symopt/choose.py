@@ -15,10 +15,10 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
     if objective.sum_of_squares() is not None:
         return LevenbergMarquardt(), ("the objective is a sum of squares: Levenberg-Marquardt on the residuals "
                                       "with their symbolic Jacobian and geodesic acceleration")
-    if n_params <= AUTO_NEWTON_PARAMS and (objective.wide or derivation.hessian is not None):
+    if n_params <= AUTO_NEWTON_PARAMS and objective.form.has_hessian(derivation):
         return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
-                          f"{'' if objective.multiclass else 'symbolic '}Hessian, one fused pass per iteration")
-    if objective.wide:
+                          f"{'symbolic ' if derivation.hessian is not None else ''}Hessian, one fused pass per iteration")
+    if objective.form.matrix_data:
         return LBFGS(), (f"a wide linear model ({n_params} parameters): L-BFGS needs only the fused gradient "
                          "pass and memory linear in the number of features")
     return LBFGS(), f"{n_params} parameters is too many for Newton: L-BFGS needs only gradients"
@@ -32,7 +32,7 @@ def check(objective, derivation, optimizer, n_params: int) -> None:
         raise ModelError("LevenbergMarquardt needs a sum of squares to minimise (a squared_loss, or an Objective "
                          "written as c*(residual)**2); use LBFGS or Newton for this objective")
     if isinstance(optimizer, Newton):
-        if not objective.wide and derivation.hessian is None:
+        if not objective.form.has_hessian(derivation):
             raise ModelError(f"Newton needs the symbolic Hessian, which is not formed for {n_params} parameters; "
                              "use LBFGS")
         if n_params > MAX_NEWTON_PARAMS:

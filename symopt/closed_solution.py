@@ -14,7 +14,6 @@ from .closed_form.statistics import check_candidates, statistic_values
 from .evaluate import gradient as gradient_at_point
 from .evaluate import value_and_gradient
 from .result import ClosedForm, Result
-from .layout import flat_names, unflatten
 
 
 def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
@@ -33,7 +32,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
         fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
     else:  # the solver's own, from the sums it formed (no further pass over the data)
         fun, g = sol.fun, sol.gradient
-    names = flat_names(objective, dataset)
+    names = objective.form.flat_names(dataset)
     if sol.direction is not None:
         along = ", ".join(f"{name}: {v:.3g}" for name, v in zip(names, sol.direction) if v != 0.0)
         message = (f"unbounded: the objective has no {wanted} and no stationary point: its quadratic part is "
@@ -50,7 +49,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text or form.describe(objective.params), sol.note,
                     pending=cf.pending)
     exact = {} if sol.exact is None else {name: mpmath.nstr(v, 20) for name, v in zip(names, sol.exact)}
-    return Result(params=unflatten(objective, dataset, sol.x), x=sol.x, fun=fun, method="linear",
+    return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
                   why="the gradient is affine in the parameters: one linear solve", closed_form=cf,
                   success=success, status="solved" if success else "unbounded", message=message, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),

@@ -132,7 +132,8 @@ def prepare(objective, data) -> Dataset:
 
     An objective that reads no data (every symbol a parameter) takes ``data=None`` (or an empty mapping)
     and is the function itself: one row, stood in for by :data:`NO_DATA`."""
-    if not objective.network and not objective.wide and not objective.data_names:
+    form = objective.form
+    if not objective.data_names:
         if data is None or (hasattr(data, "keys") and not list(data.keys())):
             return Dataset({NO_DATA: np.zeros(1)}, 1)
         raise DataError(f"the objective reads no data (every symbol in it is a parameter: "
@@ -141,21 +142,15 @@ def prepare(objective, data) -> Dataset:
     if data is None:
         raise DataError(f"this objective needs data: {', '.join(objective.data_names)} "
                         f"(solve(objective, data) with data a mapping from those names to arrays"
-                        f"{', or (X, y)' if objective.wide or objective.network else ''})")
-    if objective.network:
-        arrays = _network(objective, data)
-    elif objective.wide:
-        arrays = _wide(objective, data)
-    else:
-        arrays = _named(objective, data)
+                        f"{', or (X, y)' if form.matrix_data else ''})")
+    arrays = form.read(data)
     lengths = {name: a.shape[0] for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}: {v}" for k, v in lengths.items())
         raise DataError(f"data arrays have different numbers of rows ({desc}); every array needs one value per row")
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
-    _check_data_terms(objective, arrays, n_rows)
-    return Dataset(arrays, n_rows, _classes(objective, arrays) if objective.multiclass else 0)
+    return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
 
 
 def _check_indexes(given: dict) -> None:
@@ -187,12 +182,10 @@ def _index_example(a, b) -> str:
     return "their index types differ"
 
 
-def _check_data_terms(objective, arrays: dict, n_rows: int) -> None:
+def check_data_terms(objective, arrays: dict, n_rows: int) -> None:
     """A per-sample term with no parameter in it (``lgamma(y + 1)`` in a Poisson likelihood) must be
     finite on every row: where it is not, the data are outside the objective's domain, and no choice
     of parameters can help. Said here, naming the term and the row, before any solver runs."""
-    if objective.wide or objective.network:
-        return
     params = set(objective.params)
     for term in sp.Add.make_args(objective.per_sample):
         symbols = term.free_symbols
@@ -212,7 +205,7 @@ def _check_data_terms(objective, arrays: dict, n_rows: int) -> None:
                             f"outside the objective's domain{hint}; fix or drop those rows")
 
 
-def _named(objective, data) -> dict:
+def read_named(objective, data) -> dict:
     if isinstance(data, tuple):
         raise DataError(
             "a (X, y) pair is for a LinearModel over a data matrix; this objective needs arrays by name: "
@@ -241,7 +234,7 @@ def _named(objective, data) -> dict:
     return {n: _as_float_array(n, data[n], 1) for n in needed}
 
 
-def _wide(objective, data) -> dict:
+def read_matrix(objective, data) -> dict:
     target = objective.target.name
     X, y = _pair(data, target, "a LinearModel")
     X = _as_float_array("X", X, 2)
@@ -251,7 +244,7 @@ def _wide(objective, data) -> dict:
     return {"X": X, target: _as_float_array(target, y, 1)}
 
 
-def _network(objective, data) -> dict:
+def read_network(objective, data) -> dict:
     net = objective.model
     target = objective.target.name
     X, y = _pair(data, target, "a Network")
@@ -288,7 +281,7 @@ def _pair(data, target: str, what: str):
     return X, y
 
 
-def _classes(objective, arrays: dict) -> int:
+def class_count(objective, arrays: dict) -> int:
     """The number of classes K of multinomial logistic regression: labels must be the integers 0 .. K-1,
     each on at least one row (a class with no rows has no finite optimum: its scores run off to -inf)."""
     labels = arrays[objective.target.name]

@@ -44,36 +44,11 @@ class Derivation:
     def _rows(self, fmt) -> list[str]:
         o = self.objective
         lines = [f"objective: {o.describe()}", f"per-sample l = {fmt(self.per_sample)}"]
-        if o.network:
-            lines.append(f"dl/dz = {fmt(self.gradient[0])}  (z: the network's outputs)")
-            for k, act in enumerate(o.model.activations, start=1):
-                lines.append(f"layer {k}: a = {fmt(act.expr)}, da/dz = {fmt(act.derivative)}")
-            lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
-                         "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
-            return lines
-        if o.multiclass:
-            lines.append(f"dl/deta = {fmt(self.gradient[0])}  (eta: one score per class)")
-            lines.append("dl/dintercept_k = (softmax(eta) - onehot(y))_k, dl/dcoef_kj = (softmax(eta) - onehot(y))_k * x_j")
-            lines.append(f"Hessian: {self.hessian_note}")
-        elif o.wide:
-            lines.append(f"dl/deta = {fmt(self.gradient[0])}")
-            if o.model.intercept:
-                lines.append("dl/dintercept = dl/deta")
-            lines.append("dl/dcoef_j = dl/deta * x_j")
-            lines.append(f"d2l/deta2 = {fmt(self.hessian[0, 0])}  (Hessian per sample: d2l/deta2 * phi phi^T, phi = [1, x])")
-        else:
-            for p, g in zip(o.params, self.gradient):
-                lines.append(f"dl/d{p.name} = {fmt(g)}")
-            if self.hessian is not None:
-                for i, p in enumerate(o.params):
-                    for j in range(i, len(o.params)):
-                        lines.append(f"d2l/d{p.name}d{o.params[j].name} = {fmt(self.hessian[i, j])}")
-            elif self.hessian_note:
-                lines.append(f"Hessian: {self.hessian_note}")
+        lines += _ROWS[o.form.name](self, fmt)
         lines.extend(f"note: {note}" for note in self.notes)
         if o.l2:
-            lines.append(f"penalty: {'-' if o.maximize else '+'}{o.l2!r} * sum of squared "
-                         f"{'coef' if o.wide else 'penalised parameters'}; gradient {'-' if o.maximize else '+'}2*l2*theta")
+            sign = "-" if o.maximize else "+"
+            lines.append(f"penalty: {sign}{o.l2!r} * {o.form.penalty_words()}; gradient {sign}2*l2*theta")
         return lines
 
     def __str__(self) -> str:
@@ -83,20 +58,7 @@ class Derivation:
         """The derivation as LaTeX, one ``align`` row per line."""
         o = self.objective
         rows = [r"\ell &= " + sp.latex(self.per_sample)]
-        if o.multiclass:
-            rows.append(r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(self.gradient[0]))
-        elif o.wide:
-            rows.append(r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(self.gradient[0]))
-            rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + sp.latex(self.hessian[0, 0]))
-        else:
-            for p, g in zip(o.params, self.gradient):
-                rows.append(r"\frac{\partial \ell}{\partial %s} &= %s" % (sp.latex(p), sp.latex(g)))
-            if self.hessian is not None:
-                for i, p in enumerate(o.params):
-                    for j in range(i, len(o.params)):
-                        q = o.params[j]
-                        den = r"\partial %s^2" % sp.latex(p) if i == j else r"\partial %s \, \partial %s" % (sp.latex(p), sp.latex(q))
-                        rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, sp.latex(self.hessian[i, j])))
+        rows += _LATEX[o.form.name](self)
         return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
 
     def _repr_latex_(self) -> str:
@@ -108,21 +70,30 @@ def derive(objective: Objective) -> Derivation:
     if not isinstance(objective, Objective):
         raise ModelError(f"derive() takes a symopt.Objective (for example symopt.squared_loss(model)), "
                          f"got {type(objective).__name__}")
-    ell = objective.per_sample
-    if objective.network:
-        if objective.kind == "cross_entropy":
-            d1 = sp.Function("softmax")(OUTPUT) - sp.Function("onehot")(objective.target)
-        else:
-            d1 = _closed(sp.diff(ell, OUTPUT), ell, "gradient")
-        return Derivation(objective, ell, (d1,), None, "not formed: a network is trained by backpropagation")
-    if objective.multiclass:
-        d1 = sp.Function("softmax")(ETA) - sp.Function("onehot")(objective.target)
-        return Derivation(objective, ell, (d1,), None, "per sample (diag(p) - p p^T) (x) phi phi^T with p = "
-                          "softmax(eta), phi = [1, x]: summed by the generated kernel, not as SymPy")
-    if objective.wide:
-        d1 = _closed(sp.diff(ell, ETA), ell, "gradient")
-        d2 = _closed(sp.diff(d1, ETA), ell, "Hessian")
-        return Derivation(objective, ell, (d1,), sp.Matrix([[d2]]))
+    return _DERIVE[objective.form.name](objective, objective.per_sample)
+
+
+def _derive_network(objective, ell) -> Derivation:
+    if objective.kind == "cross_entropy":
+        d1 = sp.Function("softmax")(OUTPUT) - sp.Function("onehot")(objective.target)
+    else:
+        d1 = _closed(sp.diff(ell, OUTPUT), ell, "gradient")
+    return Derivation(objective, ell, (d1,), None, "not formed: a network is trained by backpropagation")
+
+
+def _derive_multiclass(objective, ell) -> Derivation:
+    d1 = sp.Function("softmax")(ETA) - sp.Function("onehot")(objective.target)
+    return Derivation(objective, ell, (d1,), None, "per sample (diag(p) - p p^T) (x) phi phi^T with p = "
+                      "softmax(eta), phi = [1, x]: summed by the generated kernel, not as SymPy")
+
+
+def _derive_wide(objective, ell) -> Derivation:
+    d1 = _closed(sp.diff(ell, ETA), ell, "gradient")
+    d2 = _closed(sp.diff(d1, ETA), ell, "Hessian")
+    return Derivation(objective, ell, (d1,), sp.Matrix([[d2]]))
+
+
+def _derive_expression(objective, ell) -> Derivation:
     params = objective.params
     deltas: set = set()
     gradient = tuple(_almost_everywhere(_closed(sp.diff(ell, p), ell, "gradient"), deltas) for p in params)
@@ -136,6 +107,70 @@ def derive(objective: Objective) -> Derivation:
         for j in range(i, n):
             h[i, j] = h[j, i] = _almost_everywhere(_closed(sp.diff(gradient[i], params[j]), ell, "Hessian"), deltas)
     return Derivation(objective, ell, gradient, h, notes=_delta_notes(deltas))
+
+
+def _network_rows(d, fmt) -> list[str]:
+    lines = [f"dl/dz = {fmt(d.gradient[0])}  (z: the network's outputs)"]
+    for k, act in enumerate(d.objective.model.activations, start=1):
+        lines.append(f"layer {k}: a = {fmt(act.expr)}, da/dz = {fmt(act.derivative)}")
+    lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
+                 "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
+    return lines
+
+
+def _multiclass_rows(d, fmt) -> list[str]:
+    return [f"dl/deta = {fmt(d.gradient[0])}  (eta: one score per class)",
+            "dl/dintercept_k = (softmax(eta) - onehot(y))_k, dl/dcoef_kj = (softmax(eta) - onehot(y))_k * x_j",
+            f"Hessian: {d.hessian_note}"]
+
+
+def _wide_rows(d, fmt) -> list[str]:
+    return [f"dl/deta = {fmt(d.gradient[0])}"] + (["dl/dintercept = dl/deta"] if d.objective.model.intercept else []) + [
+        "dl/dcoef_j = dl/deta * x_j",
+        f"d2l/deta2 = {fmt(d.hessian[0, 0])}  (Hessian per sample: d2l/deta2 * phi phi^T, phi = [1, x])"]
+
+
+def _expression_rows(d, fmt) -> list[str]:
+    params = d.objective.params
+    lines = [f"dl/d{p.name} = {fmt(g)}" for p, g in zip(params, d.gradient)]
+    if d.hessian is not None:
+        lines += [f"d2l/d{p.name}d{params[j].name} = {fmt(d.hessian[i, j])}"
+                  for i, p in enumerate(params) for j in range(i, len(params))]
+    elif d.hessian_note:
+        lines.append(f"Hessian: {d.hessian_note}")
+    return lines
+
+
+def _eta_latex(d) -> list[str]:
+    rows = [r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(d.gradient[0])]
+    if d.hessian is not None:
+        rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + sp.latex(d.hessian[0, 0]))
+    return rows
+
+
+def _expression_latex(d) -> list[str]:
+    params = d.objective.params
+    rows = [r"\frac{\partial \ell}{\partial %s} &= %s" % (sp.latex(p), sp.latex(g)) for p, g in zip(params, d.gradient)]
+    if d.hessian is not None:
+        for i, p in enumerate(params):
+            for j in range(i, len(params)):
+                q = params[j]
+                den = r"\partial %s^2" % sp.latex(p) if i == j else r"\partial %s \, \partial %s" % (sp.latex(p), sp.latex(q))
+                rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, sp.latex(d.hessian[i, j])))
+    return rows
+
+
+def _network_latex(d) -> list[str]:
+    return [r"\frac{\partial \ell}{\partial z} &= " + sp.latex(d.gradient[0])]
+
+
+#: Per form (:mod:`symopt.forms`): how it is differentiated, and how its derivation reads as text and LaTeX.
+_DERIVE = {"expression": _derive_expression, "wide": _derive_wide, "multiclass": _derive_multiclass,
+           "network": _derive_network}
+_ROWS = {"expression": _expression_rows, "wide": _wide_rows, "multiclass": _multiclass_rows,
+         "network": _network_rows}
+_LATEX = {"expression": _expression_latex, "wide": _eta_latex, "multiclass": _eta_latex,
+          "network": _network_latex}
 
 
 def _almost_everywhere(derivative: sp.Expr, seen: set) -> sp.Expr:

@@ -20,14 +20,12 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError
+from .forms import ETA, WideForm, form_of
 from .functions import softplus
 from .model import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
 from .network import Z as OUTPUT
 from .network import Network
 from .parse import check_name, show
-
-#: The linear predictor ``eta = intercept + x . coef`` of a wide linear model.
-ETA = sp.Symbol("eta", real=True)
 
 REDUCTIONS = ("mean", "sum")
 
@@ -79,12 +77,9 @@ class Objective:
         self.kind = kind
         self.model = model
         self.target = target
-        self.wide = isinstance(model, LinearModel) and model.is_wide
-        self.network = isinstance(model, Network)
-        # Multinomial logistic regression: cross_entropy over a LinearModel() (symopt.softmax), one row of
-        # coefficients per class.
-        self.multiclass = self.wide and kind == "cross_entropy"
-        if self.wide or self.network:
+        #: The problem's form (symopt.forms): its parameter layout, the data it reads, its NumPy evaluation.
+        self.form = form_of(model, kind)(self)
+        if self.form.matrix_data:
             self.data_symbols = (target,)
         else:
             self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
@@ -95,15 +90,27 @@ class Objective:
         self.penalised = tuple(p.name not in unpenalised for p in self.params)
 
     @property
+    def wide(self) -> bool:
+        """A ``LinearModel()`` over a data matrix (``coef`` an array), multinomial or not."""
+        return isinstance(self.form, WideForm)
+
+    @property
+    def network(self) -> bool:
+        return self.form.name == "network"
+
+    @property
+    def multiclass(self) -> bool:
+        """Multinomial logistic regression: ``cross_entropy`` over a ``LinearModel()`` (symopt.softmax)."""
+        return self.form.name == "multiclass"
+
+    @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
 
     @property
     def data_names(self) -> tuple[str, ...]:
         """Names of the data arrays ``solve`` needs (``X`` and the target for a wide model)."""
-        if self.wide or self.network:
-            return ("X", self.target.name)
-        return tuple(s.name for s in self.data_symbols)
+        return self.form.data_names()
 
     @property
     def sense(self) -> str:
@@ -114,10 +121,7 @@ class Objective:
         if self.l2 == 0:
             return sp.Integer(0)
         l2 = sp.Float(self.l2, 17) if self.l2 != int(self.l2) else sp.Integer(int(self.l2))
-        if self.wide:
-            coef = sp.Symbol("coef_j", real=True)
-            return l2 * sp.Sum(coef**2, (sp.Symbol("j", integer=True), 1, sp.Symbol("m", integer=True)))
-        return l2 * sp.Add(*[p**2 for p, pen in zip(self.params, self.penalised) if pen])
+        return l2 * self.form.penalised_squares()
 
     def sum_of_squares(self):
         """``(u, c)`` when every per-sample term is ``c * u**2`` (c a positive number), else ``None``.
@@ -126,7 +130,7 @@ class Objective:
         written as a positive multiple of a square. Such objectives can be fitted
         by Levenberg-Marquardt on the residuals ``u`` with their Jacobian.
         """
-        if self.wide or self.network or self.maximize:
+        if not self.form.per_parameter or self.maximize:
             return None
         coeff, rest = self.per_sample.as_coeff_Mul()
         if rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0:
@@ -136,16 +140,7 @@ class Objective:
     def structure(self) -> tuple:
         """What generated code and the closed-form analysis depend on, as a hashable tuple: everything but the
         numbers given at run time (``l2``, a network's ``init`` and ``seed``). Equal tuples mean one problem."""
-        model = self.model
-        if self.network:
-            shape = (model.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in model.layers),
-                     tuple(act.expr for act in model.activations))
-        elif self.multiclass:  # l2 = 0 or not decides which entries are free (symopt.softmax): code differs
-            shape = ("wide", model.intercept, "reference row" if self.l2 == 0 else "all rows free")
-        elif self.wide:
-            shape = ("wide", model.intercept)
-        else:
-            shape = ()
+        shape = self.form.structure()
         return (self.kind, self.per_sample, self.params, self.maximize, self.reduction, self.target,
                 self.penalised, shape)
 
@@ -156,21 +151,10 @@ class Objective:
         generated code takes ``l2`` as an argument, so one module serves every value)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
         if self.l2 or l2 is not None:
-            squares = "||coef||^2" if self.wide else "||W||^2 (weights, not biases)" if self.network else "(" + " + ".join(
-                f"{p.name}**2" for p, pen in zip(self.params, self.penalised) if pen) + ")"
+            squares = self.form.penalty_words()
             weight = repr(self.l2) if l2 is None else l2
             text += f" {'-' if self.maximize else '+'} {weight} * {squares}"
-        if self.multiclass:
-            fixed = "intercept[0] = 0 and coef[0] = 0" if self.l2 == 0 else "intercept[0] = 0"
-            text += (f", where eta_k = {'intercept[k] + ' if self.model.intercept else ''}coef[k] @ x for each "
-                     f"class k (class 0 the reference: {fixed})")
-        elif self.wide:
-            text += ", where eta = intercept + X @ coef" if self.model.intercept else ", where eta = X @ coef"
-        if self.network:
-            text += f", where z = the outputs of the {self.model.describe()}"
-            if self.kind == "squared" and self.model.n_outputs > 1:
-                text = text.replace("over rows of [", "over rows of [sum over outputs of ")
-        return text
+        return self.form.describe(text)
 
     def __repr__(self) -> str:
         return f"Objective({self.describe()})"

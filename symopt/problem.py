@@ -3,8 +3,8 @@ many times.
 
 Everything that does not depend on the data is done once per *structure* of objective (its expression,
 parameters, sense, reduction and model shape; :meth:`symopt.Objective.structure`) and kept in this process,
-in a least-recently-used table of :data:`MAX_PROBLEMS` entries: the derivation, the closed-form analysis and
-the compiled solver modules. Numbers are run-time arguments, not structure: objectives that differ only in
+in a least-recently-used table of :data:`symopt.shared.MAX_PROBLEMS` entries (:mod:`symopt.shared`): the
+derivation, the closed-form analysis and the compiled solver modules. Numbers are run-time arguments, not structure: objectives that differ only in
 ``l2`` (or a network's ``init`` and ``seed``) share the derivation and the compiled code; only the symbolic
 tier, whose formulas contain ``l2``, is redone per value. The analysis is also kept in the cache folder
 beside the generated code, so a new process does not run SymPy's ``solve`` again.
@@ -12,33 +12,26 @@ beside the generated code, so a new process does not run SymPy's ``solve`` again
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
-import sympy as sp
-
 from . import train
-from ._version import __version__
 from .analyse import (DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, network_analysis,
-                      symbolic_stage, symbolic_wanted)
+                      symbolic_wanted)
 from .choose import check, choose
-from .closed_form.linear import find_linear_form
 from .closed_solution import checked, linear_result, symbolic_result
 from .codegen import cache
-from .codegen.render import render, render_key
+from .codegen.render import render_key
 from .data import prepare
-from .derive import Derivation, derive
 from .errors import ModelError, PrecisionError
 from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import Optimizer
 from .result import ClosedForm, Result
-from .layout import layout, start_point, unflatten
 from .run import InterpreterFault, kernel_value_and_grad, run_iterative
+from .shared import shared_for
 from .stationary import curvature_verdict
 from .stops import Stops, check_limits
 
@@ -51,15 +44,6 @@ BACKENDS = ("auto", "numba", "python")
 #: 13 ms, 1,000 rows 65 ms, 10,000 rows 0.8 s interpreted; compiling the module takes 5 to 8 s, loading it
 #: compiled from the cache folder about 0.5 s plus 0.2 s to import Numba.
 PYTHON_MAX_WORK = 20_000
-#: Once a problem's interpreted runs (over all its solves, or within one) have taken as long as getting
-#: the compiled module would, the compiled module takes over (the ski-rental rule: never more than twice
-#: the better choice in hindsight). Seconds that getting it costs: compiling into an empty cache, ...
-COMPILE_SECONDS = 5.0
-#: ... and loading code compiled before (the cache folder holds it).
-LOAD_SECONDS = 0.5
-#: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
-#: analysis and its compiled modules: a few hundred kB to a few MB.
-MAX_PROBLEMS = 128
 #: With method="auto" and no linear form, the symbolic tier gets this many seconds before the iterative solver
 #: starts beside it (the tier then goes on in the background, up to its budget). Measured with an empty cache:
 #: the formulas SymPy finds (log-normal, exponential, Poisson MLEs) take 0.02 to 0.1 s once a sandbox worker
@@ -68,180 +52,6 @@ MAX_PROBLEMS = 128
 #: seconds leave a loaded machine room (a tier that finds its formula after the head start is still used by
 #: every later solve, but this one returns the iterative answer: the same optimum, not the formula).
 SYMBOLIC_HEAD_START = 3.0
-#: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
-RECORD_VERSION = "1"
-
-
-class _Shared:
-    """What all objectives of one structure share: derivation, analysis stages and compiled modules."""
-
-    def __init__(self, objective: Objective):
-        self.derivation = derive(objective)
-        self.lock = threading.RLock()
-        self.linear = None  # (LinearForm or None, why not)
-        self.symbolic: dict = {}  # l2 -> SymbolicStage
-        self.symbolic_running: dict = {}  # l2 -> (budget, Future of the SymbolicStage being worked out)
-        self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
-        self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
-        self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
-        self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
-        self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
-        self._text = None
-
-    def derivation_for(self, objective: Objective) -> Derivation:
-        d = self.derivation
-        return d if d.objective is objective else replace(d, objective=objective)
-
-    def text(self, objective: Objective) -> str:
-        """The structure as text (for the names of the records on disk)."""
-        if self._text is None:
-            self._text = "|".join(sp.srepr(part) if isinstance(part, sp.Basic) else repr(part)
-                                  for part in _srepr_parts(objective.structure()))
-        return self._text
-
-    def linear_stage(self, objective: Objective, derivation: Derivation):
-        with self.lock:
-            if self.linear is None:
-                key = f"linear|{RECORD_VERSION}|{__version__}|{self.text(objective)}"
-                found = cache.load_record(key)
-                if found is None:
-                    found = find_linear_form(objective, derivation)
-                    cache.store_record(key, found)
-                self.linear = found
-            return self.linear
-
-    def _known_stage(self, objective: Objective, budget: float):
-        """The symbolic stage from memory or the disk records, if one is known that ``budget`` would not
-        improve on; else None. Called with the lock held."""
-        stage = self.symbolic.get(objective.l2)
-        if stage is None:
-            stage = cache.load_record(self._stage_key(objective))
-            if stage is not None:
-                self.symbolic[objective.l2] = stage
-        if stage is not None and not (stage.timed_out and budget > stage.budget):
-            return stage
-        return None
-
-    def _stage_key(self, objective: Objective) -> str:
-        return f"symbolic|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2={objective.l2!r}"
-
-    def _keep_stage(self, objective: Objective, stage) -> None:
-        with self.lock:
-            self.symbolic[objective.l2] = stage
-            cache.store_record(self._stage_key(objective), stage)
-
-    def symbolic_stage(self, objective: Objective, derivation: Derivation, budget: float):
-        """The symbolic stage, worked out now (waiting for one already being worked out in the background)."""
-        found = self.symbolic_stage_soon(objective, derivation, budget)
-        return found.result() if isinstance(found, Future) else found
-
-    def symbolic_stage_soon(self, objective: Objective, derivation: Derivation, budget: float):
-        """The symbolic stage if it is known, else a :class:`~concurrent.futures.Future` of it, worked out by a
-        background thread (SymPy runs in a sandbox worker process, so the thread only waits on a pipe and the
-        caller can run the iterative solver meanwhile). One computation per stage, whoever asks."""
-        with self.lock:
-            stage = self._known_stage(objective, budget)
-            if stage is not None:
-                return stage
-            running = self.symbolic_running.get(objective.l2)
-            if running is not None and running[0] >= budget:
-                return running[1]
-            future: Future = Future()
-            self.symbolic_running[objective.l2] = (budget, future)
-
-        def work() -> None:
-            try:
-                stage = symbolic_stage(objective, derivation, budget)
-                self._keep_stage(objective, stage)
-                future.set_result(stage)
-            except BaseException as exc:  # the caller who waits sees it
-                future.set_exception(exc)
-            finally:
-                with self.lock:
-                    if self.symbolic_running.get(objective.l2, (0, None))[1] is future:
-                        del self.symbolic_running[objective.l2]
-
-        # A daemon thread: a process that ends meanwhile does not wait for SymPy (its worker dies with it).
-        threading.Thread(target=work, name="symopt-symbolic-tier", daemon=True).start()
-        return future
-
-    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer):
-        key = render_key(optimizer)
-        with self.lock:
-            hit = self.rendered.get(key)
-            if hit is None:
-                hit = self.rendered[key] = render(objective, derivation, optimizer)
-            return hit
-
-    def compiled(self, objective: Objective, derivation: Derivation, optimizer, backend: str = "numba"):
-        """``(rendered, module, path)`` of ``backend`` ("numba": compiled; "python": the interpreted twin)."""
-        key = (render_key(optimizer), backend)
-        with self.lock:
-            hit = self.modules.get(key)
-            if hit is None:
-                if objective.network:
-                    hit = train.load(objective, derivation, optimizer)
-                else:
-                    rendered = self.rendered_for(objective, derivation, optimizer)
-                    if backend == "numba":
-                        module, path = cache.load(rendered.source, rendered.stem)
-                    else:
-                        module, path = cache.load(rendered.python_source, f"{rendered.stem}_py")
-                    hit = (rendered, module, path)
-                self.modules[key] = hit
-            return hit
-
-    def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer) -> float:
-        """What getting the compiled module costs, in seconds: :data:`LOAD_SECONDS` if the cache folder holds
-        its compiled code, else :data:`COMPILE_SECONDS` (looked at once per module)."""
-        key = render_key(optimizer)
-        with self.lock:
-            if key not in self.handover:
-                rendered = self.rendered_for(objective, derivation, optimizer)
-                warm = cache.has_compiled_code(rendered.source, rendered.stem)
-                self.handover[key] = LOAD_SECONDS if warm else COMPILE_SECONDS
-            return self.handover[key]
-
-
-def _srepr_parts(structure):
-    for part in structure:
-        if isinstance(part, tuple):
-            yield "("
-            yield from _srepr_parts(part)
-            yield ")"
-        else:
-            yield part
-
-
-_SHARED: OrderedDict = OrderedDict()
-_SHARED_LOCK = threading.Lock()
-
-
-def _shared_for(objective: Objective) -> _Shared:
-    key = objective.structure()
-    with _SHARED_LOCK:
-        hit = _SHARED.get(key)
-        if hit is not None:
-            _SHARED.move_to_end(key)
-            return hit
-    made = _Shared(objective)  # outside the lock: deriving may take a while
-    with _SHARED_LOCK:
-        hit = _SHARED.setdefault(key, made)
-        _SHARED.move_to_end(key)
-        while len(_SHARED) > MAX_PROBLEMS:
-            _SHARED.popitem(last=False)
-    return hit
-
-
-def clear_problems() -> None:
-    """Forget every problem kept in this process (the disk cache is :func:`symopt.clear_cache`)."""
-    with _SHARED_LOCK:
-        _SHARED.clear()
-
-
-def kept_problems() -> int:
-    """How many problem structures this process keeps (at most :data:`MAX_PROBLEMS`)."""
-    return len(_SHARED)
 
 
 class _FormulaLater:
@@ -301,7 +111,7 @@ class Problem:
         check_budget(budget)
         self.objective, self.optimizer, self.method = objective, optimizer, method
         self.precision, self.budget, self.backend = precision, float(budget), backend
-        self._shared = _shared_for(objective)
+        self._shared = shared_for(objective)
         self.derivation = self._shared.derivation_for(objective)
         self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
         self._settle_analysis()
@@ -436,8 +246,8 @@ class Problem:
         objective, method, precision = self.objective, self.method, self.precision
         check_limits(max_time, callback)
         dataset = prepare(objective, data)
-        if x0 is not None and not objective.network:
-            start_point(objective, dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
+        if x0 is not None:
+            objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0))
                               if given is not None)
         if self._symbolic_later is not None and self._symbolic_later.done():
@@ -457,7 +267,7 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         stops = None if max_time is None and callback is None else Stops(
-            max_time, callback, lambda theta: unflatten(objective, dataset, theta))
+            max_time, callback, lambda theta: objective.form.unflatten(dataset, theta))
         result = self._iterate(dataset, x0, progress, cf, stops)
         later = self._symbolic_later
         if later is None:
@@ -479,7 +289,7 @@ class Problem:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop, the
         curvature checked."""
         objective, method = self.objective, self.method
-        n_params = sum(size for _, size in layout(objective, dataset))
+        n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = self._optimizer(n_params, dataset.n_rows)
         why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
         code, loop = "generated code", None
@@ -504,7 +314,7 @@ class Problem:
                       "predictor": train.Predictor(self._compiled(optimizer)[1], objective, run.x, stats)}
             if loop is not None:
                 extras["diagnostics"] = train.diagnostics(net, loop.records)
-        return Result(params=unflatten(objective, dataset, run.x), x=run.x, fun=run.fun, method="iterative",
+        return Result(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
                       why=f"{why}; {chosen}; {code}{note}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
                       grad_norm=run.grad_norm, history=run.history,
@@ -553,14 +363,11 @@ class Problem:
         """
         objective = self.objective
         dataset = prepare(objective, data)
+        theta = objective.form.start(dataset, params, label="params")
         if objective.network:
-            theta = start_point(objective, dataset, params)
-            optimizer, _ = self._optimizer(objective.model.size(), dataset.n_rows)
-            module = self._compiled(optimizer)[1]
-            value, grad = train.value_and_gradient_at(module, objective, dataset, theta)
-            return value, objective.model.unflatten(grad)
-        theta = start_point(objective, dataset, params, label="params")
-        if self.runs_closed_form:
+            optimizer, _ = self._optimizer(theta.size, dataset.n_rows)
+            value, grad = train.value_and_gradient_at(self._compiled(optimizer)[1], objective, dataset, theta)
+        elif self.runs_closed_form:
             value = objective_value(objective, dataset, theta)
             grad = gradient_at_point(objective, self.derivation, dataset, theta)
         else:
@@ -572,7 +379,7 @@ class Problem:
             except InterpreterFault:
                 rendered, module, _ = self._compiled(optimizer, "numba")
                 value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
-        return value, unflatten(objective, dataset, grad)
+        return value, objective.form.unflatten(dataset, grad)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from . import softmax
 from .codegen import cache
 from .codegen.render import render
 from .errors import ConvergenceWarning
-from .layout import flat_names, penalty_mask, start_point
+from .evaluate import gradient, objective_value
 from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
@@ -89,7 +88,7 @@ def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[
     with np.errstate(all="ignore"):
         try:
             value = module.objective_and_gradient(np.ascontiguousarray(theta, dtype=float), *arrays,
-                                                  penalty_mask(objective, dataset), float(objective.l2), grad)
+                                                  objective.form.penalty_mask(dataset), float(objective.l2), grad)
         except (ArithmeticError, ValueError) as exc:  # the interpreted twin only: compiled code gives inf
             raise InterpreterFault(f"{type(exc).__name__}: {exc}") from exc
     return float(value), grad
@@ -114,18 +113,19 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     (iterations in the first call of ``run``; 8 by default).
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
-    theta = start_point(objective, dataset, x0)
-    if x0 is None and not (objective.wide or objective.network):
+    theta = objective.form.start(dataset, x0)
+    if x0 is None and objective.form.retries_start:
         theta = _default_start(objective, derivation, dataset, theta)
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
+    start_size = float(np.max(np.abs(theta))) if p else 0.0  # theta is updated in place
     grad, fs = np.zeros(p), np.zeros(4)  # fs[2], fs[3]: the evaluations the generated code counts
     fsize, isize = getattr(module, "state_size", optimizer.state_size)(p, n)
     fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
     if hasattr(optimizer, "init_state") and not hasattr(module, "state_size"):
         optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
-    fixed = (penalty_mask(objective, dataset), float(objective.l2), sign, optimizer.hyper())
+    fixed = (objective.form.penalty_mask(dataset), float(objective.l2), sign, optimizer.hyper())
     # The history grows with the run (max_iter may be far more than a run needs).
     history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
     driver = _Driver(module, path, switch)
@@ -144,7 +144,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                             sign * history[: done + 1], sign)
     if code in STEP_STOPS:
         why_not = step_stop_verdict(objective, dataset, theta, grad, fs[0], sign * history[0],
-                                    flat_names(objective, dataset))
+                                    objective.form.flat_names(dataset), start_size)
         if why_not:
             code, advice = STALLED, why_not
     status, success = STATUS[code][:2]
@@ -213,7 +213,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
                       f"with no curvature in sight over a 2**40 range of steps, or to {'+' if sign < 0 else '-'}inf; "
                       f"{advice}")
     if code == NONFINITE_GRADIENT or (code not in (Status.DIVERGED, Status.NONFINITE_START) and not np.all(np.isfinite(grad))):
-        where = "" if objective.network else _nonfinite_where(objective, derivation, dataset, theta)
+        where = _nonfinite_where(objective, derivation, dataset, theta) if objective.form.evaluable else ""
         return NONFINITE_GRADIENT, f"{where}{'; ' if where else ''}{STATUS[NONFINITE_GRADIENT][2]}"
     if code == Status.DIVERGED and fs[1] == -math.inf:
         return UNBOUNDED, (f"F {down} to {'+' if sign < 0 else '-'}inf (the last finite value, {sign * end:.3g}, is "
@@ -225,7 +225,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
         return DIVERGED_LOSS, STATUS[DIVERGED_LOSS][2]
     # The per-row tests below read the derivation row by row, which a network does not have: its losses
     # (squared, log, cross-entropy) are bounded below by 0, so it cannot be unbounded either.
-    if objective.network:
+    if not objective.form.evaluable:
         return code, advice
     searched = (Status.MAX_ITER, Status.LINE_SEARCH_FAILED)  # stops that may be at the precision floor
     ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in searched else math.inf
@@ -253,7 +253,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
             g = grad  # sign * dF/dtheta: the next fixed step is theta - lr * g
             gg = float(g @ g)
             need = 1e-4 * optimizer.lr * gg
-            nxt = sign * _objective_at(objective, dataset, theta - optimizer.lr * g)
+            nxt = sign * objective_value(objective, dataset, theta - optimizer.lr * g)
             if need > 1e-12 * abs(end) and not nxt <= end - need:
                 return code, (f"stopped after max_iter iterations, and the fixed step overshoots: from the final "
                               f"point a step of lr = {optimizer.lr:g} does not decrease F enough (an oscillation: lr "
@@ -268,8 +268,6 @@ def _ray_from(objective, derivation, dataset, theta, grad, f, sign):
     """The ray test (:func:`~symopt.optimizers.base.falls_without_bound`) from where a run stopped, along
     ``-grad`` with a first step of length ``max(1, |theta|)``: the minimised objective at the farthest point
     if it falls without bound, else None."""
-    from .evaluate import gradient, objective_value
-
     norm = float(np.linalg.norm(grad))
     if not (norm > 0.0 and math.isfinite(norm) and math.isfinite(f)):
         return None
@@ -285,44 +283,9 @@ def _ray_from(objective, derivation, dataset, theta, grad, f, sign):
     return fun(theta + far * d)[0] if far > 0.0 else None
 
 
-def _objective_at(objective, dataset, theta) -> float:
-    from .evaluate import objective_value
-
-    return objective_value(objective, dataset, theta)
-
-
-def _row_gradients(objective, derivation, dataset, theta, block: int = 65_536):
-    """Per-row gradient terms of the per-sample objective at ``theta``, before the reduction: ``(first row,
-    terms (rows x parameters))`` a block of rows at a time (a wide model's are ``dl/deta * [1, x]``)."""
-    from .numeric import evaluate
-    from .objective import ETA
-
-    n = dataset.n_rows
-    if objective.multiclass:
-        yield from softmax.row_terms(objective, dataset, theta, block)
-        return
-    if objective.wide:
-        intercept = objective.model.intercept
-        coef = theta[1:] if intercept else theta
-        for lo in range(0, n, block):
-            X = dataset["X"][lo:lo + block]
-            with np.errstate(all="ignore"):
-                eta = X @ coef + (theta[0] if intercept else 0.0)
-                dl = np.broadcast_to(np.asarray(evaluate(derivation.gradient[0], {
-                    ETA: eta, objective.target: dataset[objective.target.name][lo:lo + block]}), dtype=float),
-                    (X.shape[0],))
-                terms = X * dl[:, None]
-            yield lo, (np.column_stack([dl, terms]) if intercept else terms)
-        return
-    values = {s: dataset[s.name] for s in objective.data_symbols}
-    values.update(zip(objective.params, theta))
-    yield 0, np.column_stack([np.broadcast_to(np.asarray(evaluate(g, values), dtype=float), (n,))
-                              for g in derivation.gradient])
-
-
 def _nonfinite_where(objective, derivation, dataset, theta) -> str:
     """Which row (and data values) make the gradient non-finite at ``theta``, or ""."""
-    for lo, terms in _row_gradients(objective, derivation, dataset, theta):
+    for lo, terms in objective.form.row_gradients(derivation, dataset, theta):
         bad = ~np.isfinite(terms)
         rows = np.flatnonzero(bad.any(axis=1))
         if rows.size:
@@ -330,12 +293,8 @@ def _nonfinite_where(objective, derivation, dataset, theta) -> str:
     else:
         return ""
     r = int(rows[0])
-    if objective.wide:
-        return f"at row {lo + r} of X, the gradient overflows double precision at these parameters"
-    which = ", ".join(f"dF/d{objective.params[j].name}" for j in np.flatnonzero(bad[r]))
-    shown = ", ".join(f"{s.name} = {dataset[s.name][r]:.6g}" for s in objective.data_symbols)
-    return (f"at row {r} ({shown}), {which} overflows double precision at these parameters"
-            f"{f' ({rows.size} rows in all)' if rows.size > 1 else ''}")
+    where = objective.form.describe_row(dataset, lo + r, np.flatnonzero(bad[r]))
+    return where + (f" ({rows.size} rows in all)" if rows.size > 1 else "")
 
 
 def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
@@ -343,12 +302,12 @@ def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
     above the rounding of the sums that form it (a non-finite gradient gives inf)."""
     total = size = 0.0
     with np.errstate(all="ignore"):
-        for _, terms in _row_gradients(objective, derivation, dataset, theta):
+        for _, terms in objective.form.row_gradients(derivation, dataset, theta):
             total = total + terms.sum(axis=0)
             size = size + np.abs(terms).sum(axis=0)
         scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
         sign = -1.0 if objective.maximize else 1.0
-        pen = 2.0 * sign * objective.l2 * penalty_mask(objective, dataset) * theta
+        pen = 2.0 * sign * objective.l2 * objective.form.penalty_mask(dataset) * theta
         ratio = np.abs(scale * total + pen) / (scale * size + np.abs(pen) + 1e-300)
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
@@ -416,8 +375,6 @@ def _default_start(objective, derivation, dataset, theta0):
     log(1 - p) (a negative binomial's), where halves are inside: the first candidate where
     the objective is finite and the gradient is not zero is taken (else the first finite one).
     """
-    from .evaluate import gradient, objective_value
-
     first_finite = None
     for candidate in (theta0, np.ones_like(theta0), np.full_like(theta0, 0.5)):
         if not math.isfinite(objective_value(objective, dataset, candidate)):

@@ -21,6 +21,7 @@ import pytest
 
 import symopt
 import symopt.problem as problem_module
+import symopt.shared as shared_module
 from symopt.codegen.render import render
 from symopt.errors import ConvergenceWarning
 
@@ -30,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def kept(monkeypatch):
     """No problems kept from other tests (the cache folder stays the session's: compiled code is reused)."""
-    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())
+    monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())
 
 
 def _curve(rng, n=80):
@@ -104,7 +105,7 @@ def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng):
     objective, data = _curve(rng, n=200)
     monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200 - 1)  # rows x parameters = 400
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "numba"
-    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())
+    monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())
     monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200)
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "python"
 
@@ -112,8 +113,8 @@ def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng):
 def test_interpreted_runs_hand_over_to_compiled_code(kept, monkeypatch, rng):
     """Once interpreting has cost what compiling would, the compiled module takes over, even mid-run,
     carrying the state on: the result is the compiled run's."""
-    monkeypatch.setattr(problem_module, "COMPILE_SECONDS", 1e-9)
-    monkeypatch.setattr(problem_module, "LOAD_SECONDS", 1e-9)
+    monkeypatch.setattr(shared_module, "COMPILE_SECONDS", 1e-9)
+    monkeypatch.setattr(shared_module, "LOAD_SECONDS", 1e-9)
     objective, data = _curve(rng)
     opt = symopt.GradientDescent(max_iter=200, tol=0.0)
     with warnings.catch_warnings():

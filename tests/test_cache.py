@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.problem as problem_module
+import symopt.shared as shared_module
 from symopt.codegen import cache
 from symopt.errors import CacheError, CacheWarning, CodegenError
 
@@ -50,7 +50,7 @@ print(json.dumps({"path": str(r.source_path), "success": r.success,
 # Two loads in one process whose cache folder cannot be used: the first compiles, the second reuses.
 TWICE = """
 import json, warnings
-import symopt.problem as problem_module
+import symopt.shared as shared_module
 from symopt.codegen import cache
 source = "from numba import njit\\n@njit(cache=True)\\ndef start(x):\\n    return x + 1.0\\n"
 with warnings.catch_warnings(record=True) as caught:
@@ -86,7 +86,7 @@ def new_process(monkeypatch) -> None:
     """Forget the modules this process loaded and its temporary folder, as a fresh process would."""
     monkeypatch.setattr(cache, "_LOADED", {})
     monkeypatch.setattr(cache, "_PRIVATE", [])
-    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())  # nor the problems it built
+    monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())  # nor the problems it built
 
 
 def snapshot(folder: Path) -> dict:

@@ -96,7 +96,7 @@ def test_no_real_solution_is_reported():
 
 def test_symbolic_timeout_is_reported_and_auto_goes_iterative(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # no analysis from another test's solve
-    symopt.problem.clear_problems()
+    symopt.shared.clear_problems()
     obj = symopt.Objective("log(lam) - lam*x", symopt.params("lam", positive=True), maximize=True)
     # A budget no worker can answer in (a reused worker, SymPy already imported, takes milliseconds).
     a = symopt.analyse(obj, budget=1e-5)

@@ -20,7 +20,6 @@ from symopt.codegen.render import render
 from symopt.data import prepare
 from symopt.errors import PrinterError
 from symopt.evaluate import objective_terms
-from symopt.layout import penalty_mask
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
@@ -126,7 +125,7 @@ def _check_kernel_against_numpy(obj, data, theta):
     ds = prepare(obj, data)
     grad = np.empty_like(theta)
     f = module.objective_and_gradient(theta, *[ds[n] for n in rendered.data_names],
-                                      penalty_mask(obj, ds), obj.l2, grad)
+                                      obj.form.penalty_mask(ds), obj.l2, grad)
     return module, rendered, ds, f, grad
 
 
@@ -144,8 +143,8 @@ def test_expression_kernel_matches_numpy_and_finite_differences(rng):
         e = np.zeros(3)
         e[j] = h
         tmp = np.empty(3)
-        fp = module.objective_and_gradient(theta + e, ds["x"], ds["y"], penalty_mask(obj, ds), obj.l2, tmp)
-        fm = module.objective_and_gradient(theta - e, ds["x"], ds["y"], penalty_mask(obj, ds), obj.l2, tmp)
+        fp = module.objective_and_gradient(theta + e, ds["x"], ds["y"], obj.form.penalty_mask(ds), obj.l2, tmp)
+        fm = module.objective_and_gradient(theta - e, ds["x"], ds["y"], obj.form.penalty_mask(ds), obj.l2, tmp)
         assert abs((fp - fm) / (2 * h) - grad[j]) <= 1e-6 * max(1.0, abs(grad[j]))
 
 
@@ -288,7 +287,7 @@ def test_one_and_two_threads_agree(wide, rng):
         for threads in (1, 2):
             numba.set_num_threads(threads)
             grad = np.empty_like(theta)
-            f = module.objective_and_gradient(theta, *args, penalty_mask(obj, ds), obj.l2, grad)
+            f = module.objective_and_gradient(theta, *args, obj.form.penalty_mask(ds), obj.l2, grad)
             results.append(np.r_[f, grad])
     finally:
         numba.set_num_threads(before)

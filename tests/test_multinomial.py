@@ -82,11 +82,10 @@ def test_the_kernel_gradient_and_hessian_match_differences(three_classes):
     rng = np.random.default_rng(1)
     x = rng.normal(size=2 + 3 * 3)  # intercepts of classes 1, 2 and all three rows of coef
     assert x.size == sum(size for _, size in softmax.blocks(objective, 3, 3))
-    from symopt.layout import penalty_mask
 
     rendered, module, _ = problem._compiled(symopt.Newton(), "numba")
     grad, hess = np.zeros(x.size), np.zeros((x.size, x.size))
-    mask = penalty_mask(objective, dataset)
+    mask = objective.form.penalty_mask(dataset)
     f = module.objective_gradient_hessian(x, X, y, mask, 0.05, grad, hess)
     f_np, g_np = softmax.value_and_gradient(objective, dataset, x)
     assert f == pytest.approx(f_np, rel=1e-12) and softmax.value(objective, dataset, x) == f_np

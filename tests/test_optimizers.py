@@ -15,7 +15,6 @@ from symopt.data import prepare
 from symopt.evaluate import objective_terms
 from symopt.numeric import evaluate
 from symopt.optimizers import RUNNING
-from symopt.layout import penalty_mask
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ class Stepper:
             optimizer.init_state(self.fw, self.iw, n)
         sign = -1.0 if obj.maximize else 1.0
         self.args = ([self.ds[name] for name in rendered.data_names],
-                     (penalty_mask(obj, self.ds), obj.l2, sign, optimizer.hyper()))
+                     (obj.form.penalty_mask(self.ds), obj.l2, sign, optimizer.hyper()))
         arrays, fixed = self.args
         assert self.module.start(self.theta, self.grad, self.fs, self.fw, self.iw, *arrays, *fixed) == RUNNING
         self.history = np.full(10_000, np.nan)

@@ -14,6 +14,7 @@ import pytest
 import symopt
 import symopt.closed_form.statistics as statistics
 import symopt.problem as problem_module
+import symopt.shared as shared_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def fresh(tmp_path, monkeypatch):
     """An empty cache folder and no problems kept in this process."""
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(problem_module, "_SHARED", OrderedDict())
+    monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())
     return tmp_path
 
 
@@ -45,7 +46,7 @@ def _gauss():
 
 def test_second_solve_runs_neither_sympy_solve_nor_rendering(fresh, monkeypatch, rng):
     sympy_solves = _counting(monkeypatch, statistics, "run_with_budget")
-    renders = _counting(monkeypatch, problem_module, "render")
+    renders = _counting(monkeypatch, shared_module, "render")
     for _ in range(3):  # a new objective object each time, as a notebook cell rebuilds it
         r = symopt.solve(_gauss(), {"x": rng.normal(1.0, 2.0, 50)})
         assert r.method == "symbolic" and r.success
@@ -60,7 +61,7 @@ def test_second_solve_runs_neither_sympy_solve_nor_rendering(fresh, monkeypatch,
 
 
 def test_changing_l2_does_not_recompile(fresh, monkeypatch, rng):
-    renders = _counting(monkeypatch, problem_module, "render")
+    renders = _counting(monkeypatch, shared_module, "render")
     loads = _counting(monkeypatch, problem_module.cache, "load")
     a, b = symopt.params("a b")
     x = np.linspace(0, 1, 60)
@@ -150,7 +151,7 @@ def test_a_corrupt_analysis_record_is_moved_aside_and_recomputed(fresh, rng):
     assert records
     for path in records:
         path.write_bytes(b"not a pickle")
-    problem_module.clear_problems()
+    shared_module.clear_problems()
     with pytest.warns(symopt.CacheWarning, match="cannot be read"):
         r = symopt.solve(_gauss(), {"x": rng.normal(size=20)})
     assert r.method == "symbolic" and r.success
@@ -169,11 +170,11 @@ def test_the_formula_of_a_linear_closed_form_is_worked_out_only_when_read(fresh,
 
 
 def test_the_problem_table_is_bounded(fresh, monkeypatch):
-    monkeypatch.setattr(problem_module, "MAX_PROBLEMS", 3)
+    monkeypatch.setattr(shared_module, "MAX_PROBLEMS", 3)
     x = np.linspace(0, 1, 10)
     for k in range(6):
         symopt.solve(symopt.squared_loss(symopt.Model(f"a + {k + 2}*b*x", "a b")), {"x": x, "y": x})
-    assert problem_module.kept_problems() == 3
+    assert shared_module.kept_problems() == 3
 
 
 def test_problem_attributes_and_errors(rng):

@@ -89,18 +89,11 @@ def render(objective, derivation, optimizer) -> Rendered:
         "with_residuals": optimizer.needs == "residuals",
         "stochastic": optimizer.stochastic,
     }
-    if objective.multiclass:
-        kernel_template = "kernels/softmax.py.jinja"
-        context = _softmax_context(objective)
-        data_names = ("X", objective.target.name)
-    elif objective.wide:
-        kernel_template = "kernels/linear.py.jinja"
-        context = _linear_context(objective, derivation, flags)
-        data_names = ("X", objective.target.name)
-    else:
-        kernel_template = "kernels/expression.py.jinja"
-        context = _expression_context(objective, derivation, flags)
-        data_names = tuple(s.name for s in objective.data_symbols) or (NO_DATA,)
+    if objective.form.name not in KERNELS:
+        raise CodegenError(f"a {objective.form.name} problem has no kernel module here (networks: codegen.network)")
+    kernel_template, context_of, stem = KERNELS[objective.form.name]
+    context = context_of(objective, derivation, flags)
+    data_names = objective.data_names or (NO_DATA,)
     context.update(flags)
     context.update(optimizer_context(objective, optimizer))
     context["special"] = special_functions(context)
@@ -121,7 +114,6 @@ def render(objective, derivation, optimizer) -> Rendered:
     source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES["numba"]))
     python_source = render_checked(
         "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"]))
-    stem = "softmax" if objective.multiclass else "linear" if objective.wide else "expr"
     variant = "_minibatch" if optimizer.stochastic else ""
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
 
@@ -248,7 +240,7 @@ def _row_sums(per_sample, derivatives, names) -> dict:
     }
 
 
-def _softmax_context(objective) -> dict:
+def _softmax_context(objective, derivation, flags) -> dict:
     """Multinomial logistic regression: the kernel is written out in the template (the loss and its
     derivatives are the softmax's, not printed from SymPy); which entries are free is compiled in."""
     from ..softmax import reference_row
@@ -292,3 +284,12 @@ def _linear_context(objective, derivation, flags) -> dict:
         b_temps, b_printed = print_block([derivation.gradient[0]], names)
         context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
     return context
+
+
+#: The kernel family of each form (:mod:`symopt.forms`): its template, the function that fills its context and
+#: the stem of the module's file name. Networks have a module of their own (:mod:`symopt.codegen.network`).
+KERNELS = {
+    "expression": ("kernels/expression.py.jinja", _expression_context, "expr"),
+    "wide": ("kernels/linear.py.jinja", _linear_context, "linear"),
+    "multiclass": ("kernels/softmax.py.jinja", _softmax_context, "softmax"),
+}

@@ -1,0 +1,211 @@
+"""What every problem of one structure shares, kept in this process: the derivation, the closed-form
+analysis's stages (also kept on disk beside the generated code, so a new process does not run SymPy's
+``solve`` again) and the generated solver modules.
+
+The structure of an objective (:meth:`symopt.Objective.structure`) is everything but the numbers given at
+run time; :func:`shared_for` finds or makes its :class:`Shared` in a least-recently-used table of
+:data:`MAX_PROBLEMS` entries. :class:`symopt.Problem` is the one user of this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import replace
+
+import sympy as sp
+
+from . import train
+from ._version import __version__
+from .analyse import symbolic_stage
+from .closed_form.linear import find_linear_form
+from .codegen import cache
+from .codegen.render import render, render_key
+from .derive import Derivation, derive
+from .objective import Objective
+
+#: Once a problem's interpreted runs (over all its solves, or within one) have taken as long as getting
+#: the compiled module would, the compiled module takes over (the ski-rental rule: never more than twice
+#: the better choice in hindsight). Seconds that getting it costs: compiling into an empty cache, ...
+COMPILE_SECONDS = 5.0
+#: ... and loading code compiled before (the cache folder holds it).
+LOAD_SECONDS = 0.5
+#: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
+#: analysis and its compiled modules: a few hundred kB to a few MB.
+MAX_PROBLEMS = 128
+#: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
+RECORD_VERSION = "1"
+
+
+
+class Shared:
+    """What all objectives of one structure share: derivation, analysis stages and compiled modules."""
+
+    def __init__(self, objective: Objective):
+        self.derivation = derive(objective)
+        self.lock = threading.RLock()
+        self.linear = None  # (LinearForm or None, why not)
+        self.symbolic: dict = {}  # l2 -> SymbolicStage
+        self.symbolic_running: dict = {}  # l2 -> (budget, Future of the SymbolicStage being worked out)
+        self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
+        self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
+        self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
+        self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
+        self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
+        self._text = None
+
+    def derivation_for(self, objective: Objective) -> Derivation:
+        d = self.derivation
+        return d if d.objective is objective else replace(d, objective=objective)
+
+    def text(self, objective: Objective) -> str:
+        """The structure as text (for the names of the records on disk)."""
+        if self._text is None:
+            self._text = "|".join(sp.srepr(part) if isinstance(part, sp.Basic) else repr(part)
+                                  for part in _srepr_parts(objective.structure()))
+        return self._text
+
+    def linear_stage(self, objective: Objective, derivation: Derivation):
+        with self.lock:
+            if self.linear is None:
+                key = f"linear|{RECORD_VERSION}|{__version__}|{self.text(objective)}"
+                found = cache.load_record(key)
+                if found is None:
+                    found = find_linear_form(objective, derivation)
+                    cache.store_record(key, found)
+                self.linear = found
+            return self.linear
+
+    def _known_stage(self, objective: Objective, budget: float):
+        """The symbolic stage from memory or the disk records, if one is known that ``budget`` would not
+        improve on; else None. Called with the lock held."""
+        stage = self.symbolic.get(objective.l2)
+        if stage is None:
+            stage = cache.load_record(self._stage_key(objective))
+            if stage is not None:
+                self.symbolic[objective.l2] = stage
+        if stage is not None and not (stage.timed_out and budget > stage.budget):
+            return stage
+        return None
+
+    def _stage_key(self, objective: Objective) -> str:
+        return f"symbolic|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2={objective.l2!r}"
+
+    def _keep_stage(self, objective: Objective, stage) -> None:
+        with self.lock:
+            self.symbolic[objective.l2] = stage
+            cache.store_record(self._stage_key(objective), stage)
+
+    def symbolic_stage(self, objective: Objective, derivation: Derivation, budget: float):
+        """The symbolic stage, worked out now (waiting for one already being worked out in the background)."""
+        found = self.symbolic_stage_soon(objective, derivation, budget)
+        return found.result() if isinstance(found, Future) else found
+
+    def symbolic_stage_soon(self, objective: Objective, derivation: Derivation, budget: float):
+        """The symbolic stage if it is known, else a :class:`~concurrent.futures.Future` of it, worked out by a
+        background thread (SymPy runs in a sandbox worker process, so the thread only waits on a pipe and the
+        caller can run the iterative solver meanwhile). One computation per stage, whoever asks."""
+        with self.lock:
+            stage = self._known_stage(objective, budget)
+            if stage is not None:
+                return stage
+            running = self.symbolic_running.get(objective.l2)
+            if running is not None and running[0] >= budget:
+                return running[1]
+            future: Future = Future()
+            self.symbolic_running[objective.l2] = (budget, future)
+
+        def work() -> None:
+            try:
+                stage = symbolic_stage(objective, derivation, budget)
+                self._keep_stage(objective, stage)
+                future.set_result(stage)
+            except BaseException as exc:  # the caller who waits sees it
+                future.set_exception(exc)
+            finally:
+                with self.lock:
+                    if self.symbolic_running.get(objective.l2, (0, None))[1] is future:
+                        del self.symbolic_running[objective.l2]
+
+        # A daemon thread: a process that ends meanwhile does not wait for SymPy (its worker dies with it).
+        threading.Thread(target=work, name="symopt-symbolic-tier", daemon=True).start()
+        return future
+
+    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer):
+        key = render_key(optimizer)
+        with self.lock:
+            hit = self.rendered.get(key)
+            if hit is None:
+                hit = self.rendered[key] = render(objective, derivation, optimizer)
+            return hit
+
+    def compiled(self, objective: Objective, derivation: Derivation, optimizer, backend: str = "numba"):
+        """``(rendered, module, path)`` of ``backend`` ("numba": compiled; "python": the interpreted twin)."""
+        key = (render_key(optimizer), backend)
+        with self.lock:
+            hit = self.modules.get(key)
+            if hit is None:
+                if objective.network:
+                    hit = train.load(objective, derivation, optimizer)
+                else:
+                    rendered = self.rendered_for(objective, derivation, optimizer)
+                    if backend == "numba":
+                        module, path = cache.load(rendered.source, rendered.stem)
+                    else:
+                        module, path = cache.load(rendered.python_source, f"{rendered.stem}_py")
+                    hit = (rendered, module, path)
+                self.modules[key] = hit
+            return hit
+
+    def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer) -> float:
+        """What getting the compiled module costs, in seconds: :data:`LOAD_SECONDS` if the cache folder holds
+        its compiled code, else :data:`COMPILE_SECONDS` (looked at once per module)."""
+        key = render_key(optimizer)
+        with self.lock:
+            if key not in self.handover:
+                rendered = self.rendered_for(objective, derivation, optimizer)
+                warm = cache.has_compiled_code(rendered.source, rendered.stem)
+                self.handover[key] = LOAD_SECONDS if warm else COMPILE_SECONDS
+            return self.handover[key]
+
+
+def _srepr_parts(structure):
+    for part in structure:
+        if isinstance(part, tuple):
+            yield "("
+            yield from _srepr_parts(part)
+            yield ")"
+        else:
+            yield part
+
+
+_SHARED: OrderedDict = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_for(objective: Objective) -> Shared:
+    key = objective.structure()
+    with _SHARED_LOCK:
+        hit = _SHARED.get(key)
+        if hit is not None:
+            _SHARED.move_to_end(key)
+            return hit
+    made = Shared(objective)  # outside the lock: deriving may take a while
+    with _SHARED_LOCK:
+        hit = _SHARED.setdefault(key, made)
+        _SHARED.move_to_end(key)
+        while len(_SHARED) > MAX_PROBLEMS:
+            _SHARED.popitem(last=False)
+    return hit
+
+
+def clear_problems() -> None:
+    """Forget every problem kept in this process (the disk cache is :func:`symopt.clear_cache`)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+def kept_problems() -> int:
+    """How many problem structures this process keeps (at most :data:`MAX_PROBLEMS`)."""
+    return len(_SHARED)
