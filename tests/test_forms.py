@@ -1,0 +1,80 @@
+"""The four forms of problem behind one interface (symopt.forms): layout, start point, data, NumPy evaluation.
+
+NumPy only: nothing here compiles generated code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symopt
+from symopt.data import prepare
+from symopt.derive import derive
+from symopt.forms import ExpressionForm, MulticlassForm, NetworkForm, WideForm
+
+
+def _cases():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    x = np.linspace(0.0, 2.0, 40)
+    curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"), l2=0.1)
+    yield "expression", ExpressionForm, curve, {"x": x, "y": 2.0 * np.exp(-x) + 0.1 * rng.normal(size=40)}
+    logistic = symopt.log_loss(symopt.LinearModel(), l2=0.05)
+    yield "wide", WideForm, logistic, (X, (X[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(float))
+    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    yield "multiclass", MulticlassForm, symopt.cross_entropy(symopt.LinearModel()), (X, labels)
+    net = symopt.Network(3, [symopt.Dense(4, "tanh"), symopt.Dense(1)])
+    yield "network", NetworkForm, symopt.squared_loss(net, l2=0.01), (X, X[:, 0] ** 2)
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("name, cls, objective, data", CASES, ids=[c[0] for c in CASES])
+def test_each_form_round_trips_its_parameters_by_name_and_flat(name, cls, objective, data):
+    form = objective.form
+    assert isinstance(form, cls) and form.name == name
+    dataset = prepare(objective, data)
+    size = sum(s for _, s in form.blocks(dataset))
+    x = np.random.default_rng(0).normal(size=size)
+    names = form.flat_names(dataset)
+    assert len(names) == size == len(set(names))
+    by_name = form.unflatten(dataset, x)
+    np.testing.assert_array_equal(form.start(dataset, by_name), x)  # x0 by name, never by position
+    np.testing.assert_array_equal(form.start(dataset, dict(reversed(list(by_name.items())))), x)
+    np.testing.assert_array_equal(form.start(dataset, list(x)), x)
+    mask = form.penalty_mask(dataset)
+    assert mask.shape == (size,) and set(np.unique(mask)) <= {0.0, 1.0}
+    unpenalised = {n.split("[")[0] for n, m in zip(names, mask) if m == 0.0}
+    assert unpenalised == {"expression": set(), "wide": {"intercept"}, "multiclass": {"intercept"},
+                           "network": {"b1", "b2"}}[name]
+    with pytest.raises(symopt.ModelError, match="x0 has"):
+        form.start(dataset, np.zeros(size + 1))
+    with pytest.raises(symopt.ModelError, match="unknown parameter"):
+        form.start(dataset, {**by_name, "nope": 1.0})
+
+
+@pytest.mark.parametrize("name, cls, objective, data", CASES[:3], ids=[c[0] for c in CASES[:3]])
+def test_each_evaluable_form_has_a_gradient_that_central_differences_confirm(name, cls, objective, data):
+    form, dataset, derivation = objective.form, prepare(objective, data), derive(objective)
+    size = sum(s for _, s in form.blocks(dataset))
+    x = 0.3 * np.random.default_rng(1).normal(size=size)
+    fun, grad = form.value_and_gradient(derivation, dataset, x)
+    assert fun == pytest.approx(form.sums(dataset, x)[0], rel=1e-13)
+    h = 1e-6
+    numeric = [(form.sums(dataset, x + h * e)[0] - form.sums(dataset, x - h * e)[0]) / (2 * h) for e in np.eye(size)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    # the per-row terms add up to the gradient of the data term (the penalty is not per row)
+    rows = sum(terms.sum(axis=0) for _, terms in form.row_gradients(derivation, dataset, x))
+    scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+    penalty = 2.0 * objective.l2 * form.penalty_mask(dataset) * x
+    np.testing.assert_allclose(scale * rows + penalty, grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_network_form_is_evaluated_by_its_generated_code_only():
+    _, _, objective, data = CASES[3]
+    assert not objective.form.evaluable
+    from symopt.evaluate import objective_value
+
+    with pytest.raises(symopt.ModelError, match="network objective is evaluated by its generated code"):
+        objective_value(objective, prepare(objective, data), objective.model.initial())
