@@ -17,6 +17,7 @@ where NumPy can evaluate it, the objective, its gradient and its per-row gradien
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -81,15 +82,19 @@ def _finite(flat: np.ndarray, label: str) -> np.ndarray:
     return flat
 
 
-class Form:
-    """What every form answers. ``objective`` is the :class:`~symopt.objective.Objective` it belongs to."""
+class Form(abc.ABC):
+    """What every form answers. ``objective`` is the :class:`~symopt.objective.Objective` it belongs to.
+
+    A form that NumPy can evaluate derives from :class:`EvaluableForm`, which adds the value, gradient and
+    per-row terms; the abstract methods of each must be given before the class can be built."""
 
     #: A short name: "expression", "wide", "multiclass" or "network".
     name = ""
     #: Whether data come as a data matrix and a target, ``(X, y)`` or ``{"X": ..., "y": ...}``.
     matrix_data = False
-    #: Whether NumPy can evaluate the objective, its gradient and per-row terms here (else only generated code can).
-    evaluable = True
+    #: Whether NumPy can evaluate the objective, its gradient and per-row terms here (else only generated code
+    #: can); True exactly for the subclasses of :class:`EvaluableForm`.
+    evaluable = False
     #: Whether the default start tries ones and halves where zeros fail (:func:`symopt.run.run_iterative`).
     retries_start = False
     #: Whether the derivation is per named parameter (a gradient entry for each, a Hessian where small), so
@@ -131,18 +136,18 @@ class Form:
         """Names of the data arrays the objective reads."""
         return ("X", self.objective.target.name)
 
+    @abc.abstractmethod
     def read(self, data) -> dict:
         """``data`` as checked float arrays by name (rows not yet compared: :func:`symopt.data.prepare` does)."""
-        raise NotImplementedError(type(self).__name__)
 
     def check_rows(self, arrays: dict, n_rows: int) -> int:
         """Checks that need every array and the row count; returns the number of classes (0 where none)."""
         return 0
 
     # -- layout
+    @abc.abstractmethod
     def blocks(self, dataset) -> list[tuple[str, int]]:
         """Parameter names and sizes in the order of the flat vector ``x``."""
-        raise NotImplementedError(type(self).__name__)
 
     def _is_array(self, name: str) -> bool:
         """Whether parameter ``name`` is an array even where it has one entry (``coef`` of one feature)."""
@@ -161,9 +166,9 @@ class Form:
             k += size
         return out
 
+    @abc.abstractmethod
     def penalty_mask(self, dataset) -> np.ndarray:
         """1 for each entry of ``x`` the ``l2`` penalty applies to, else 0 (intercepts and biases are free)."""
-        raise NotImplementedError(type(self).__name__)
 
     def default_start(self, dataset) -> np.ndarray:
         return np.zeros(sum(size for _, size in self.blocks(dataset)))
@@ -191,7 +196,13 @@ class Form:
             raise ModelError(f"{label} has {flat.size} values; the problem has {size} parameters")
         return _finite(flat, label).copy()
 
-    # -- values (NumPy; the generated kernels do the same sums compiled)
+
+class EvaluableForm(Form):
+    """A form NumPy can evaluate: the objective, its gradient and its per-row gradient terms (the generated
+    kernels do the same sums compiled)."""
+
+    evaluable = True
+
     def _scale(self, dataset) -> float:
         return 1.0 / dataset.n_rows if self.objective.reduction == "mean" else 1.0
 
@@ -201,23 +212,24 @@ class Form:
             return 0.0  # not 0 * sum(theta**2), which is NaN once theta**2 overflows
         return (-1.0 if o.maximize else 1.0) * o.l2 * float(np.sum(mask * theta ** 2))
 
+    @abc.abstractmethod
     def sums(self, dataset, theta) -> tuple[float, float]:
         """``(F, size)``: the total objective and its own scale (the reduction of ``|l_i|`` plus ``|penalty|``)."""
-        raise NotImplementedError(type(self).__name__)
 
+    @abc.abstractmethod
     def value_and_gradient(self, derivation, dataset, theta) -> tuple[float, np.ndarray]:
-        raise NotImplementedError(type(self).__name__)
+        """``(F, gradient of F)`` at ``theta``."""
 
+    @abc.abstractmethod
     def row_gradients(self, derivation, dataset, theta, block: int = ROW_BLOCK):
         """Per-row gradient terms before the reduction: ``(first row, terms (rows x parameters))`` a block at a time."""
-        raise NotImplementedError(type(self).__name__)
 
     def describe_row(self, dataset, row: int, components) -> str:
         """Where a non-finite per-row gradient is, in words: the row, its data, the components."""
         return f"at row {row} of X, the gradient overflows double precision at these parameters"
 
 
-class ExpressionForm(Form):
+class ExpressionForm(EvaluableForm):
     """A SymPy expression in named scalar parameters and named data arrays."""
 
     name = "expression"
@@ -302,7 +314,7 @@ class ExpressionForm(Form):
         return f"at row {row} ({shown}), {which} overflows double precision at these parameters"
 
 
-class WideForm(Form):
+class WideForm(EvaluableForm):
     """A ``LinearModel()`` over a data matrix: ``eta = intercept + X @ coef``, the loss a function of ``eta``."""
 
     name = "wide"

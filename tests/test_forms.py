@@ -10,7 +10,7 @@ import pytest
 import symopt
 from symopt.data import prepare
 from symopt.derive import derive
-from symopt.forms import ExpressionForm, MulticlassForm, NetworkForm, WideForm
+from symopt.forms import EvaluableForm, ExpressionForm, Form, MulticlassForm, NetworkForm, WideForm
 
 
 def _cases():
@@ -78,3 +78,35 @@ def test_a_network_form_is_evaluated_by_its_generated_code_only():
 
     with pytest.raises(symopt.ModelError, match="network objective is evaluated by its generated code"):
         objective_value(objective, prepare(objective, data), objective.model.initial())
+
+
+def test_a_form_that_leaves_out_part_of_the_interface_cannot_be_built():
+    """Form and EvaluableForm are abstract: a new form must give the layout, the data reader and, to be
+    evaluable, the value, gradient and per-row terms, or building it fails at once (not mid-solve)."""
+    objective = symopt.squared_loss(symopt.Model("a*x", "a"))
+
+    class LayoutOnly(Form):
+        name = "layout-only"
+
+        def read(self, data):
+            return {}
+
+        def blocks(self, dataset):
+            return [("a", 1)]
+
+    class NoRowTerms(LayoutOnly, EvaluableForm):
+        def penalty_mask(self, dataset):
+            return np.zeros(1)
+
+        def sums(self, dataset, theta):
+            return 0.0, 0.0
+
+        def value_and_gradient(self, derivation, dataset, theta):
+            return 0.0, np.zeros(1)
+
+    with pytest.raises(TypeError, match="penalty_mask"):
+        LayoutOnly(objective)
+    with pytest.raises(TypeError, match="row_gradients"):
+        NoRowTerms(objective)
+    for _, cls, objective, _ in CASES:  # the trait says exactly what the class is
+        assert objective.form.evaluable == isinstance(objective.form, EvaluableForm)
