@@ -16,21 +16,16 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
-from . import train
-from .analyse import (DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, network_analysis,
-                      symbolic_wanted)
-from .choose import check, choose
+from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
-from .codegen import cache
-from .codegen.render import render_key
 from .data import prepare
+from .drivers import driver_for
 from .errors import ModelError, PrecisionError
 from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import Optimizer
 from .result import ClosedForm, Result
-from .run import InterpreterFault, kernel_value_and_grad, run_iterative
 from .shared import shared_for
 from .stationary import curvature_verdict
 from .stops import Stops, check_limits
@@ -38,12 +33,6 @@ from .stops import Stops, check_limits
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
 BACKENDS = ("auto", "numba", "python")
-#: ``backend="auto"`` runs generated code in its interpreted twin (the same module with ``njit`` a no-op:
-#: no compile wait, no Numba import) when the data have at most this many rows x parameters and the
-#: compiled module is not loaded yet. Measured on 2 cores (Levenberg-Marquardt, ``a*exp(b*x)``): 100 rows
-#: 13 ms, 1,000 rows 65 ms, 10,000 rows 0.8 s interpreted; compiling the module takes 5 to 8 s, loading it
-#: compiled from the cache folder about 0.5 s plus 0.2 s to import Numba.
-PYTHON_MAX_WORK = 20_000
 #: With method="auto" and no linear form, the symbolic tier gets this many seconds before the iterative solver
 #: starts beside it (the tier then goes on in the background, up to its budget). Measured with an empty cache:
 #: the formulas SymPy finds (log-normal, exponential, Poisson MLEs) take 0.02 to 0.1 s once a sandbox worker
@@ -73,7 +62,7 @@ class Problem:
 
     ``backend`` says what runs the generated code: ``"numba"`` compiles it (seconds the first time, then
     kept in the cache folder); ``"python"`` runs its interpreted twin (the same module with ``njit`` a no-op:
-    no compile wait, slower per row); ``"auto"`` takes the twin for data of at most :data:`PYTHON_MAX_WORK`
+    no compile wait, slower per row); ``"auto"`` takes the twin for data of at most :data:`symopt.drivers.PYTHON_MAX_WORK`
     rows x parameters while the compiled module is not loaded, and hands over to compiled code once this
     problem's interpreted runs have together taken as long as compiling would (:data:`COMPILE_SECONDS`, or
     :data:`LOAD_SECONDS` where the cache folder holds compiled code), even in the middle of a run.
@@ -103,9 +92,8 @@ class Problem:
             raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
         if backend not in BACKENDS:
             raise ModelError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-        if backend == "python" and objective.network:
-            raise ModelError("backend='python' is not available for networks: their trainer is always compiled "
-                             "(use backend='auto' or 'numba')")
+        driver = driver_for(objective)
+        driver.check_backend(backend)
         if precision == "high" and method == "iterative":
             raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
         check_budget(budget)
@@ -113,6 +101,7 @@ class Problem:
         self.precision, self.budget, self.backend = precision, float(budget), backend
         self._shared = shared_for(objective)
         self.derivation = self._shared.derivation_for(objective)
+        self._driver = driver(self)  # how an iterative solve runs (symopt.drivers)
         self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
         self._settle_analysis()
 
@@ -147,8 +136,9 @@ class Problem:
         then provisional, and the Future says when the tier is done."""
         objective, d = self.objective, self.derivation
         deferred = False
-        if objective.network:
-            return network_analysis(objective, d), False, None, None
+        fixed = self._driver.analysis()
+        if fixed is not None:
+            return fixed, False, None, None
         form, why = self._shared.linear_stage(objective, d)
         symbolic = {"symbolic": True, "iterative": False, "linear": False}.get(self.method)
         wanted = symbolic_wanted(objective, form, symbolic)
@@ -194,41 +184,16 @@ class Problem:
 
     # --- the solver code ---------------------------------------------------------------------------------------
 
-    def _optimizer(self, n_params: int, n_rows: int = 0) -> tuple[Optimizer, str]:
-        """The optimizer an iterative run on ``n_rows`` rows uses, and why in words."""
-        if self.objective.network:
-            if self.optimizer is None:
-                optimizer, chosen = train.default_optimizer(self.objective.model, n_rows)
-                return optimizer, f"chose {chosen}"
-            train.check_optimizer(self.objective.model, self.optimizer)
-            return self.optimizer, f"{type(self.optimizer).__name__} as requested"
-        if self.optimizer is None:
-            optimizer, chosen = choose(self.objective, self.derivation, n_params)
-            return optimizer, f"chose {type(optimizer).__name__}: {chosen}"
-        check(self.objective, self.derivation, self.optimizer, n_params)
-        return self.optimizer, f"{type(self.optimizer).__name__} as requested"
-
     def _compiled(self, optimizer, backend: str = "numba"):
-        return self._shared.compiled(self.objective, self.derivation, optimizer, backend)
-
-    def _backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
-        """What runs the next iterative solve: see the class docstring."""
-        if self.backend != "auto" or self.objective.network:
-            return "numba" if self.objective.network else self.backend
-        shared, key = self._shared, render_key(optimizer)
-        if (key, "numba") in shared.modules or n_rows * n_params > PYTHON_MAX_WORK:
-            return "numba"
-        spent = shared.interpreted.get(key, 0.0)
-        return "numba" if spent >= shared.handover_seconds(self.objective, self.derivation, optimizer) else "python"
+        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``."""
+        return self._driver.compiled(optimizer, backend)
 
     @property
     def source(self) -> str:
         """The generated (Numba) solver module an iterative run of this problem uses, generated now if it
         was not yet (the interpreted backend runs its twin, which differs only in its import lines)."""
-        optimizer, _ = self._optimizer(len(self.objective.params) or 1)
-        if self.objective.network:
-            return self._compiled(optimizer)[0].source
-        return self._shared.rendered_for(self.objective, self.derivation, optimizer).source
+        optimizer, _ = self._driver.optimizer(len(self.objective.params) or 1)
+        return self._driver.source(optimizer)
 
     @property
     def runs_closed_form(self) -> bool:
@@ -286,71 +251,25 @@ class Problem:
         return replace(result, closed_form=self._closed_form)
 
     def _iterate(self, dataset, x0, progress, cf, stops) -> Result:
-        """The iterative solve: the optimizer chosen (or given), the generated code run to a stop, the
-        curvature checked."""
-        objective, method = self.objective, self.method
+        """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
+        problem's driver (:mod:`symopt.drivers`), the curvature checked."""
+        objective, driver = self.objective, self._driver
         n_params = sum(size for _, size in objective.form.blocks(dataset))
-        optimizer, chosen = self._optimizer(n_params, dataset.n_rows)
-        why = "method='iterative' was requested" if method == "iterative" else f"no closed form: {cf.reason}"
-        code, loop = "generated code", None
-        if objective.network:  # driven as any other problem; epochs through the generated module's epoch loop
-            why, code = cf.reason, "generated forward and backward code"
-            if train.full_batch(optimizer):
-                code += ", on all rows"
-            else:
-                loop = train.EpochLoop(self._compiled(optimizer)[1], objective, optimizer, dataset.n_rows)
-        run, note = self._run(dataset, optimizer, x0, progress, self._backend_for(optimizer, dataset.n_rows, n_params),
-                              stops, loop)
+        optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
+        why = driver.why(self.method, cf)
+        run, code, extras = driver.run(dataset, optimizer, x0, progress, stops)
         status, success, message = run.status, run.success, run.message
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
             verdict = curvature_verdict(objective, self.derivation, dataset, run.x)
             if verdict is not None:
                 (status, message), success = verdict, False
-        extras = {}
-        if objective.network:
-            net = objective.model
-            stats = loop.stats if loop is not None else net.initial_buffers()
-            extras = {"buffers": net.unflatten(stats, net.buffer_shapes()),
-                      "predictor": train.Predictor(self._compiled(optimizer)[1], objective, run.x, stats)}
-            if loop is not None:
-                extras["diagnostics"] = train.diagnostics(net, loop.records)
         return Result(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
-                      why=f"{why}; {chosen}; {code}{note}", closed_form=cf, success=success,
+                      why=f"{why}; {chosen}; {code}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
                       grad_norm=run.grad_norm, history=run.history,
                       source=run.source, source_path=run.source_path, objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
                       **extras)
-
-    def _run(self, dataset, optimizer, x0, progress, backend: str, stops=None, loop=None):
-        """``(Run, note for Result.why)``: the iterative run on ``backend``, handed over to compiled code as
-        the class docstring says, or redone compiled where the interpreter faulted; a network's epochs
-        through ``loop`` (a :class:`~symopt.train.EpochLoop`)."""
-        objective, shared = self.objective, self._shared
-        if loop is not None:
-            rendered, _, path = self._compiled(optimizer)
-            return run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                 compiled=(rendered, loop, path), stops=stops), ""
-        switch = None
-        if backend == "python" and self.backend == "auto":
-            left = shared.handover_seconds(objective, self.derivation, optimizer) - \
-                shared.interpreted.get(render_key(optimizer), 0.0)
-            switch = (max(left, 0.0), lambda: self._compiled(optimizer, "numba"))
-        try:
-            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=self._compiled(optimizer, backend), switch=switch, stops=stops)
-        except InterpreterFault as fault:
-            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=self._compiled(optimizer, "numba"), stops=stops)
-            return run, f" (compiled: the interpreted run met {fault} where compiled code gives inf or NaN)"
-        if run.interpreted_seconds:
-            key = render_key(optimizer)
-            with shared.lock:
-                shared.interpreted[key] = shared.interpreted.get(key, 0.0) + run.interpreted_seconds
-        if run.backend == "python":  # Result.source_path names the file that holds Result.source
-            rendered = shared.rendered_for(objective, self.derivation, optimizer)
-            run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
-        return run, ""
 
     def value_and_grad(self, data, params) -> tuple[float, dict]:
         """``(F, gradient by name)``: the total objective (its reduction over all rows, plus the penalty) and
@@ -364,21 +283,11 @@ class Problem:
         objective = self.objective
         dataset = prepare(objective, data)
         theta = objective.form.start(dataset, params, label="params")
-        if objective.network:
-            optimizer, _ = self._optimizer(theta.size, dataset.n_rows)
-            value, grad = train.value_and_gradient_at(self._compiled(optimizer)[1], objective, dataset, theta)
-        elif self.runs_closed_form:
+        if self.runs_closed_form:
             value = objective_value(objective, dataset, theta)
             grad = gradient_at_point(objective, self.derivation, dataset, theta)
         else:
-            optimizer, _ = self._optimizer(theta.size)
-            backend = self._backend_for(optimizer, dataset.n_rows, theta.size)
-            try:
-                rendered, module, _ = self._compiled(optimizer, backend)
-                value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
-            except InterpreterFault:
-                rendered, module, _ = self._compiled(optimizer, "numba")
-                value, grad = kernel_value_and_grad(module, rendered, objective, dataset, theta)
+            value, grad = self._driver.value_and_grad(dataset, theta)
         return value, objective.form.unflatten(dataset, grad)
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.problem as problem_module
+import symopt.drivers as drivers_module
 import symopt.shared as shared_module
 from symopt.codegen.render import render
 from symopt.errors import ConvergenceWarning
@@ -103,10 +103,10 @@ def test_small_problems_run_interpreted_and_say_so(kept, rng):
 
 def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng):
     objective, data = _curve(rng, n=200)
-    monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200 - 1)  # rows x parameters = 400
+    monkeypatch.setattr(drivers_module, "PYTHON_MAX_WORK", 2 * 200 - 1)  # rows x parameters = 400
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "numba"
     monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())
-    monkeypatch.setattr(problem_module, "PYTHON_MAX_WORK", 2 * 200)
+    monkeypatch.setattr(drivers_module, "PYTHON_MAX_WORK", 2 * 200)
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "python"
 
 

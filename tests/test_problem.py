@@ -13,6 +13,7 @@ import pytest
 
 import symopt
 import symopt.closed_form.statistics as statistics
+import symopt.codegen.cache as cache_module
 import symopt.problem as problem_module
 import symopt.shared as shared_module
 
@@ -62,7 +63,7 @@ def test_second_solve_runs_neither_sympy_solve_nor_rendering(fresh, monkeypatch,
 
 def test_changing_l2_does_not_recompile(fresh, monkeypatch, rng):
     renders = _counting(monkeypatch, shared_module, "render")
-    loads = _counting(monkeypatch, problem_module.cache, "load")
+    loads = _counting(monkeypatch, cache_module, "load")
     a, b = symopt.params("a b")
     x = np.linspace(0, 1, 60)
     data = {"x": x, "y": 2 * np.exp(-x) + 0.01 * rng.normal(size=60)}

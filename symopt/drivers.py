@@ -1,0 +1,200 @@
+"""How a :class:`~symopt.problem.Problem`'s iterative solve runs, one driver per way of running it.
+
+A problem evaluates a closed form where it has one (:mod:`symopt.closed_solution`); otherwise its driver
+answers, whatever kind of model it is:
+
+- which optimizer the run uses and why (chosen for the problem, or the one given, checked);
+- what runs the generated code (compiled, or its interpreted twin; :data:`PYTHON_MAX_WORK`);
+- the run itself, through the one driver :func:`symopt.run.run_iterative`, and what it adds to the
+  :class:`~symopt.Result` (a network's batch-norm statistics, predictor and training diagnostics);
+- the objective and gradient at a point through the code that runs (``problem.value_and_grad``).
+
+:class:`GeneratedDriver` runs the solver module generated for an expression, a wide linear model or a
+multinomial model; :class:`NetworkDriver` a network's generated backpropagation module. ``driver_for``
+picks by the objective's form (:mod:`symopt.forms`), from the table :data:`DRIVERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import train
+from .analyse import network_analysis
+from .choose import check, choose
+from .codegen import cache
+from .codegen.render import render_key
+from .errors import ModelError
+from .run import InterpreterFault, kernel_value_and_grad, run_iterative
+
+#: ``backend="auto"`` runs generated code in its interpreted twin (the same module with ``njit`` a no-op:
+#: no compile wait, no Numba import) when the data have at most this many rows x parameters and the
+#: compiled module is not loaded yet. Measured on 2 cores (Levenberg-Marquardt, ``a*exp(b*x)``): 100 rows
+#: 13 ms, 1,000 rows 65 ms, 10,000 rows 0.8 s interpreted; compiling the module takes 5 to 8 s, loading it
+#: compiled from the cache folder about 0.5 s plus 0.2 s to import Numba.
+PYTHON_MAX_WORK = 20_000
+
+
+class Driver:
+    """What every driver answers, for the problem it belongs to (its objective, derivation, optimizer,
+    backend and shared work, :class:`symopt.shared.Shared`)."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.objective, self.derivation, self.shared = problem.objective, problem.derivation, problem._shared
+
+    def compiled(self, optimizer, backend: str = "numba"):
+        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``."""
+        return self.shared.compiled(self.objective, self.derivation, optimizer, backend)
+
+    def why(self, method: str, closed_form) -> str:
+        """Why the solve is iterative, in words, for :attr:`symopt.Result.why`."""
+        if method == "iterative":
+            return "method='iterative' was requested"
+        return f"no closed form: {closed_form.reason}"
+
+
+class GeneratedDriver(Driver):
+    """Runs the solver module generated for the problem and the chosen optimizer (an expression model, a
+    linear model over a data matrix, a multinomial model): compiled, or its interpreted twin."""
+
+    #: The words :attr:`symopt.Result.why` gives for what ran.
+    code = "generated code"
+
+    @staticmethod
+    def check_backend(backend: str) -> None:
+        """Any backend runs this driver's code."""
+
+    def analysis(self):
+        """None: the problem works out its closed-form analysis (a network's is fixed: :class:`NetworkDriver`)."""
+        return None
+
+    def optimizer(self, n_params: int, n_rows: int = 0):
+        """``(optimizer, why in words)`` for an iterative run on ``n_rows`` rows of ``n_params`` parameters."""
+        given = self.problem.optimizer
+        if given is None:
+            optimizer, chosen = choose(self.objective, self.derivation, n_params)
+            return optimizer, f"chose {type(optimizer).__name__}: {chosen}"
+        check(self.objective, self.derivation, given, n_params)
+        return given, f"{type(given).__name__} as requested"
+
+    def backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
+        """What runs the next iterative solve: see :class:`symopt.Problem`."""
+        backend = self.problem.backend
+        if backend != "auto":
+            return backend
+        shared, key = self.shared, render_key(optimizer)
+        if (key, "numba") in shared.modules or n_rows * n_params > PYTHON_MAX_WORK:
+            return "numba"
+        spent = shared.interpreted.get(key, 0.0)
+        return "numba" if spent >= shared.handover_seconds(self.objective, self.derivation, optimizer) else "python"
+
+    def source(self, optimizer) -> str:
+        """The generated (Numba) module's source (the interpreted twin differs only in its import lines)."""
+        return self.shared.rendered_for(self.objective, self.derivation, optimizer).source
+
+    def run(self, dataset, optimizer, x0, progress, stops=None):
+        """``(Run, words for Result.why, Result fields this driver adds)``: the run on the backend
+        :meth:`backend_for` picks, handed over to compiled code as :class:`symopt.Problem` says, or redone
+        compiled where the interpreter faulted."""
+        objective, derivation, shared = self.objective, self.derivation, self.shared
+        n_params = sum(size for _, size in objective.form.blocks(dataset))
+        backend = self.backend_for(optimizer, dataset.n_rows, n_params)
+        switch = None
+        if backend == "python" and self.problem.backend == "auto":
+            left = shared.handover_seconds(objective, derivation, optimizer) - \
+                shared.interpreted.get(render_key(optimizer), 0.0)
+            switch = (max(left, 0.0), lambda: self.compiled(optimizer, "numba"))
+        try:
+            run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
+                                compiled=self.compiled(optimizer, backend), switch=switch, stops=stops)
+        except InterpreterFault as fault:
+            run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
+                                compiled=self.compiled(optimizer, "numba"), stops=stops)
+            return run, f"{self.code} (compiled: the interpreted run met {fault} where compiled code gives " \
+                        "inf or NaN)", {}
+        if run.interpreted_seconds:
+            key = render_key(optimizer)
+            with shared.lock:
+                shared.interpreted[key] = shared.interpreted.get(key, 0.0) + run.interpreted_seconds
+        if run.backend == "python":  # Result.source_path names the file that holds Result.source
+            rendered = shared.rendered_for(objective, derivation, optimizer)
+            run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
+        return run, self.code, {}
+
+    def value_and_grad(self, dataset, theta):
+        """``(F, flat gradient)`` through the objective-and-gradient kernel of the chosen optimizer's module,
+        compiled or its interpreted twin, as the next ``solve`` would choose."""
+        optimizer, _ = self.optimizer(theta.size)
+        backend = self.backend_for(optimizer, dataset.n_rows, theta.size)
+        try:
+            rendered, module, _ = self.compiled(optimizer, backend)
+            return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+        except InterpreterFault:
+            rendered, module, _ = self.compiled(optimizer, "numba")
+            return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+
+
+class NetworkDriver(Driver):
+    """Trains a network through its generated forward and backward module: full-batch optimizers as any
+    other problem, minibatch ones epoch by epoch through :class:`symopt.train.EpochLoop`. Always compiled."""
+
+    @staticmethod
+    def check_backend(backend: str) -> None:
+        if backend == "python":
+            raise ModelError("backend='python' is not available for networks: their trainer is always compiled "
+                             "(use backend='auto' or 'numba')")
+
+    def analysis(self):
+        """A network's closed-form analysis: there is none, and why (:func:`symopt.analyse.network_analysis`)."""
+        return network_analysis(self.objective, self.derivation)
+
+    def why(self, method: str, closed_form) -> str:
+        return closed_form.reason  # a network has no closed form, whatever the method, and the reason says so
+
+    def optimizer(self, n_params: int, n_rows: int = 0):
+        net, given = self.objective.model, self.problem.optimizer
+        if given is None:
+            optimizer, chosen = train.default_optimizer(net, n_rows)
+            return optimizer, f"chose {chosen}"
+        train.check_optimizer(net, given)
+        return given, f"{type(given).__name__} as requested"
+
+    def backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
+        return "numba"
+
+    def source(self, optimizer) -> str:
+        return self.compiled(optimizer)[0].source
+
+    def run(self, dataset, optimizer, x0, progress, stops=None):
+        objective, net = self.objective, self.objective.model
+        rendered, module, path = self.compiled(optimizer)
+        code = "generated forward and backward code"
+        if train.full_batch(optimizer):
+            loop, code = None, code + ", on all rows"
+            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                                compiled=(rendered, module, path), stops=stops)
+        else:
+            loop = train.EpochLoop(module, objective, optimizer, dataset.n_rows)
+            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
+                                compiled=(rendered, loop, path), stops=stops)
+        stats = loop.stats if loop is not None else net.initial_buffers()
+        extras = {"buffers": net.unflatten(stats, net.buffer_shapes()),
+                  "predictor": train.Predictor(module, objective, run.x, stats)}
+        if loop is not None:
+            extras["diagnostics"] = train.diagnostics(net, loop.records)
+        return run, code, extras
+
+    def value_and_grad(self, dataset, theta):
+        """``(F, flat gradient)`` through the generated backward pass."""
+        optimizer, _ = self.optimizer(theta.size, dataset.n_rows)
+        return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
+
+
+#: The driver for each form (:attr:`symopt.forms.Form.name`).
+DRIVERS = {"expression": GeneratedDriver, "wide": GeneratedDriver, "multiclass": GeneratedDriver,
+           "network": NetworkDriver}
+
+
+def driver_for(objective) -> type[Driver]:
+    """The driver class for ``objective``'s form."""
+    return DRIVERS[objective.form.name]
