@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .closed_form.linear import LinearForm, find_linear_form
+from .closed_form.linear import find_linear_form
+from .closed_form.records import LinearForm
 from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
@@ -134,7 +135,7 @@ class SymbolicStage:
 def symbolic_wanted(objective: Objective, form, symbolic: bool | None):
     """True if the symbolic tier is to run, else the :class:`SymbolicStage` saying why it does not."""
     p = len(objective.params)
-    if objective.wide:
+    if not objective.form.per_parameter:
         return SymbolicStage(Attempt("symbolic", "not applicable", "a wide linear model has no per-parameter formula"))
     if symbolic is False:
         return SymbolicStage(Attempt("symbolic", "skipped", "the symbolic tier was not requested (symbolic=False, "
@@ -176,7 +177,7 @@ def assemble(objective: Objective, d: Derivation, form, why: str, sym: SymbolicS
         status, reason = "linear", "the gradient is affine in the parameters"
     elif sym.solutions:
         status, reason = "symbolic", "the stationarity equations separate into statistics of the data and SymPy solved them"
-    elif objective.wide:
+    elif not objective.form.per_parameter:  # the symbolic tier does not apply: nothing to add to why
         status, reason = "none", why
     else:
         status, reason = "none", f"{why}; {sym.reason}"

@@ -14,7 +14,6 @@ import numpy as np
 from . import softmax
 from .data import _as_float_array, _check_indexes, _short
 from .errors import DataError, ModelError
-from .model import LinearModel
 from .numeric import evaluate
 from .objective import _prediction
 
@@ -28,19 +27,25 @@ def predict(objective, params: dict, data) -> np.ndarray:
                          "(symopt cannot tell which part of it is the prediction); state it as "
                          "squared_loss(symopt.Model(...)) or log_loss(...), or evaluate the expression at "
                          "result.params yourself")
-    if objective.multiclass:
-        return softmax.predict(objective, params, _wide_matrix(params["coef"].shape[1], data))
-    if objective.wide:
-        eta = _wide_eta(model, params, data)
-    else:
-        eta = _named_eta(objective, params, data)
+    return _PREDICTORS[objective.form.name](objective, params, data)
+
+
+def _classes(objective, params: dict, data) -> np.ndarray:
+    return softmax.predict(objective, params, _wide_matrix(params["coef"].shape[1], data))
+
+
+def _labels_or_values(objective, eta: np.ndarray) -> np.ndarray:
     return (eta > 0.0).astype(float) if objective.kind == "log" else eta
 
 
-def _wide_eta(model: LinearModel, params: dict, data) -> np.ndarray:
+def _wide_prediction(objective, params: dict, data) -> np.ndarray:
     coef = np.asarray(params["coef"], dtype=float)
     X = _wide_matrix(coef.size, data)
-    return X @ coef + (params["intercept"] if model.intercept else 0.0)
+    return _labels_or_values(objective, X @ coef + (params["intercept"] if objective.model.intercept else 0.0))
+
+
+def _named_prediction(objective, params: dict, data) -> np.ndarray:
+    return _labels_or_values(objective, _named_eta(objective, params, data))
 
 
 def _wide_matrix(m: int, data) -> np.ndarray:
@@ -79,3 +84,7 @@ def _named_eta(objective, params: dict, data) -> np.ndarray:
     values.update({p: float(params[p.name]) for p in objective.params})
     n = lengths.pop() if lengths else 1
     return np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n,)).copy()
+
+
+#: How each form predicts (networks predict through their generated module: :mod:`symopt.train`).
+_PREDICTORS = {"expression": _named_prediction, "wide": _wide_prediction, "multiclass": _classes}

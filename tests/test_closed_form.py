@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import symopt
-from symopt.errors import ModelError, PrecisionError, RankDeficiencyWarning
+from symopt.errors import DataError, ModelError, PrecisionError, RankDeficiencyWarning
 
 
 def rel(a, b):
@@ -132,6 +132,23 @@ def test_rank_deficient_gets_minimum_norm_and_warning():
         r = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
     expected = np.linalg.lstsq(np.column_stack([np.ones(30), X]), y, rcond=None)[0]
     np.testing.assert_allclose(r.x, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_design_column_too_large_to_scale_names_the_array_the_row_and_the_column():
+    """Both designs (a data matrix, an expression model's columns) say where the data overflow."""
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+    X[5, 2] = 1.5e308
+    with pytest.raises(DataError, match=r"X\[5, 2\] = 1.5e\+308\): the scale of column 2 of X overflows") as info:
+        symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y), method="linear", progress=False)
+    assert (info.value.array, info.value.row) == ("X", 5)
+    a, b, x = sp.symbols("a b x")
+    xs = rng.normal(size=30)
+    xs[7] = 1.5e308
+    with pytest.raises(DataError, match=r"x = 1.5e\+308\): the scale of the column of a, x, overflows") as info:
+        symopt.solve(symopt.squared_loss(symopt.Model(a * x + b, params=[a, b]), target="y"), {"x": xs, "y": y},
+                     method="linear", progress=False)
+    assert (info.value.array, info.value.row) == ("x", 7)
 
 
 def test_high_precision_symbolic_and_limits(sample):

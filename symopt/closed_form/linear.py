@@ -8,8 +8,9 @@ Two shapes are recognised, each solved stably (never ``inv``):
   as extra rows), refined on the augmented system with residuals in extended
   precision; the singular values give the rank and condition number. A
   rank-deficient problem gets the minimum-norm solution (SVD) and a warning.
-  A tall ``LinearModel()`` over a data matrix first tries the normal
-  equations by Cholesky when their condition allows (``normal_equations``).
+  Where the design comes from is the form's (:mod:`.design`): a tall
+  ``LinearModel()`` over a data matrix first tries the normal equations by
+  Cholesky when their condition allows (``normal_equations``).
 * **quadratic** (any other per-sample objective of degree two in theta): the
   summed Hessian ``A`` and gradient at zero ``b`` are assembled and
   ``A theta = -b`` is solved by a symmetric eigendecomposition of the
@@ -23,16 +24,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import DataError, ModelError, PrecisionError, RankDeficiencyWarning
+from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
 from ..linalg import triangular_solve
 from ..numeric import evaluate
-from . import normal_equations
+from .design import column, data_overflow, design_for, overflows
+from .records import LinearForm, LinearSolution
 from .size import EXPAND_LIMIT, degree_bound, expansion_size
 
 HIGH_PRECISION_MAX_PARAMS = 30
@@ -40,58 +41,31 @@ HIGH_PRECISION_MAX_ROWS = 100_000
 HIGH_PRECISION_DIGITS = 50
 
 
-@dataclass(frozen=True)
-class LinearForm:
-    """The affine-gradient structure of an objective, in symbols."""
-
-    kind: str  # "least_squares" or "quadratic"
-    columns: tuple = ()  # least squares: phi_j(x), one per parameter
-    offset: sp.Expr = sp.Integer(0)  # least squares: u0(x)
-    weight: sp.Expr = sp.Integer(1)  # least squares: c
-    hessian: tuple = ()  # quadratic: per-sample Hessian entries (row-major)
-    gradient_at_zero: tuple = ()  # quadratic: per-sample gradient at theta = 0
-
-    def describe(self, params) -> str:
-        if self.kind == "least_squares":
-            if not self.columns:  # wide model: the design is [1, X]
-                return "least squares on the design matrix [1, X]: solve min ||y - Phi theta||^2 (+ ridge rows)"
-            phi = ", ".join(str(c) for c in self.columns)
-            return (f"least squares: minimise {self.weight}*sum (u - Phi theta)^2 with u = {self.offset}, "
-                    f"Phi = [{phi}] (the least-squares solution of Phi theta = u, by QR of the column-scaled Phi)")
-        return "quadratic: solve (sum_i H_i) theta = -(sum_i grad l_i(0)) with the Hessian H_i free of theta"
-
-
-@dataclass(frozen=True)
-class LinearSolution:
-    x: np.ndarray
-    rank: int
-    n_params: int
-    condition_number: float
-    precision: str
-    exact: tuple | None  # mpmath values when precision="high"
-    note: str
-    curvature: str  # "minimum", "maximum", ...
-    # A direction (in the parameters) along which F falls without bound, when the summed Hessian is singular
-    # and the gradient has a part outside its range: then there is no stationary point at all.
-    direction: np.ndarray | None = None
-    # F and its gradient at x, where the solver had them for less than evaluating them afresh (the tall
-    # normal equations: F from one product with X, the gradient from the sums already formed); else None.
-    fun: float | None = None
-    gradient: np.ndarray | None = None
-
-
 def find_linear_form(objective, derivation):
     """Return ``(LinearForm, "")`` when the gradient is affine in theta, else ``(None, reason)``."""
+    finder = _FINDERS.get(objective.form.name)
+    if finder is None:
+        return None, f"a {objective.form.name} problem has no linear form"
+    return finder(objective, derivation)
+
+
+def _find_multiclass(objective, derivation):
+    return None, ("dl/deta = softmax(eta) - onehot(y) is not affine in eta, so the gradient is not affine "
+                  "in the parameters")
+
+
+def _find_matrix(objective, derivation):
+    """A loss in the linear predictor ``eta``: affine in the parameters exactly when dl/deta is affine in eta,
+    which among the losses offered is the squared loss."""
+    if objective.kind == "squared" and not objective.maximize:
+        return LinearForm("least_squares"), ""
+    if objective.kind == "squared":
+        return None, "a squared loss has no maximum: maximising it is unbounded"
+    return None, f"dl/deta = {derivation.gradient[0]} is not affine in eta, so the gradient is not affine in the parameters"
+
+
+def _find_expression(objective, derivation):
     ell = objective.per_sample
-    if objective.multiclass:
-        return None, ("dl/deta = softmax(eta) - onehot(y) is not affine in eta, so the gradient is not affine "
-                      "in the parameters")
-    if objective.wide:
-        if objective.kind == "squared" and not objective.maximize:
-            return LinearForm("least_squares"), ""
-        if objective.kind == "squared":
-            return None, "a squared loss has no maximum: maximising it is unbounded"
-        return None, f"dl/deta = {derivation.gradient[0]} is not affine in eta, so the gradient is not affine in the parameters"
     params = objective.params
     names = ", ".join(p.name for p in params)
     bound = degree_bound(ell, params)
@@ -110,6 +84,10 @@ def find_linear_form(objective, derivation):
     zero = {p: 0 for p in params}
     grad0 = tuple(g.xreplace(zero) for g in derivation.gradient)
     return LinearForm("quadratic", hessian=hess, gradient_at_zero=grad0), ""
+
+
+#: How each form of problem is matched to a linear form (networks have none: :func:`symopt.analyse.analyse`).
+_FINDERS = {"expression": _find_expression, "wide": _find_matrix, "multiclass": _find_multiclass}
 
 
 def _least_squares(ell, params):
@@ -134,79 +112,13 @@ def check_high_precision(n_rows: int, n_params: int) -> None:
             "Use precision='double' (QR of the column-scaled design, refined in extended precision).")
 
 
-def _column(expr, values, n_rows):
-    col = evaluate(expr, values)
-    return np.broadcast_to(np.asarray(col, dtype=float), (n_rows,)).astype(float)
-
-
-def design(objective, form, dataset):
-    """The design matrix ``Phi`` (n x p), target ``u`` and per-parameter penalty weights."""
-    n = dataset.n_rows
-    if objective.wide:
-        X = dataset["X"]
-        y = dataset[objective.target.name]
-        if objective.model.intercept:
-            Phi = np.empty((n, X.shape[1] + 1))
-            Phi[:, 0] = 1.0
-            Phi[:, 1:] = X
-            penalised = np.r_[False, np.ones(X.shape[1], bool)]
-        else:
-            Phi = X
-            penalised = np.ones(X.shape[1], bool)
-        return Phi, y, 1.0, penalised
-    values = {s: dataset[s.name] for s in objective.data_symbols}
-    Phi = np.column_stack([_column(c, values, n) for c in form.columns])
-    u = _column(form.offset, values, n)
-    for what, expr, col in [*((f"the column of {p.name}", c, Phi[:, j])
-                              for j, (p, c) in enumerate(zip(objective.params, form.columns))),
-                            ("the target part", form.offset, u)]:
-        bad = np.flatnonzero(~np.isfinite(col))
-        if bad.size:
-            row = int(bad[0])
-            if _overflows(objective, dataset, expr, row):
-                raise overflow_error(objective, dataset, row, f"{what} in the least-squares design, {expr},", expr)
-            raise ModelError(f"{what} in the least-squares design, {expr}, is not finite on the data "
-                             f"({col[row]} at row {row}): the model is undefined there")
-    return Phi, u, float(form.weight), np.array(objective.penalised)
-
-
-def _overflows(objective, dataset, expr, row: int) -> bool:
-    """Whether ``expr`` is non-finite at ``row`` only because it overflows double precision: evaluated in
-    mpmath (which does not overflow) it is a finite number beyond the largest double (log(0) stays -inf)."""
-    values = {s: mpmath.mpf(float(dataset[s.name][row])) for s in objective.data_symbols}
-    try:
-        with mpmath.workdps(30):
-            value = evaluate(expr, values, "mpmath")
-            return bool(mpmath.isfinite(value)) and abs(value) > np.finfo(float).max
-    except (TypeError, ValueError, ZeroDivisionError, KeyError):
-        return False
-
-
-def overflow_error(objective, dataset, row: int, what: str, expr=None, column: int | None = None) -> DataError:
-    """The DataError for data at ``row`` (of ``X``'s ``column`` for a wide model) whose products overflow
-    double precision in ``what`` (the expression ``expr``: its data arrays are named); it carries the array
-    name and the row as ``array`` and ``row``."""
-    if objective.wide:
-        names = ["X"]
-        shown = f"X[{row}, {column}] = {dataset['X'][row, column]:.6g}"
-    else:
-        used = getattr(expr, "free_symbols", set())
-        names = [s.name for s in objective.data_symbols if s in used] or [s.name for s in objective.data_symbols]
-        shown = ", ".join(f"{n} = {dataset[n][row]:.6g}" for n in names)
-    array = names[0] if len(names) == 1 else ", ".join(names)
-    err = DataError(f"data {array!r} at row {row} ({shown}): {what} overflows double precision there, so the "
-                    f"closed form cannot be formed; scale the data, or check row {row} (an outlier, or a "
-                    f"missing-value code?)")
-    err.array, err.row = array, row
-    return err
-
-
 def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolution:
-    if precision == "double" and objective.wide:
-        fast = _tall_wide(objective, dataset)
+    design = design_for(objective, form)
+    if precision == "double":
+        fast = design.fast(dataset)
         if fast is not None:
             return fast
-    Phi, u, weight, penalised = design(objective, form, dataset)
+    Phi, u, weight, penalised = design.matrix(dataset)
     n, p = Phi.shape
     # F = (c/n) sum r^2 + l2 |theta_pen|^2  ==  (c/n) * || [u; 0] - [Phi; sqrt(n l2/c) I_pen] theta ||^2
     scale_rows = n if objective.reduction == "mean" else 1
@@ -217,19 +129,12 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         u = np.r_[u, np.zeros(rows.shape[0])]
     if precision == "high":
         check_high_precision(n, p)
-        return _least_squares_high(objective, form, dataset, Phi, u)
+        return _least_squares_high(design, dataset, Phi, u)
     norms = _column_norms(Phi)
-    wide_offset = int(objective.wide and objective.model.intercept)
     for j in np.flatnonzero(~np.isfinite(norms)):
         # The scaling (a power of two at or above the column's norm) needs the column's sum of squares
         # to stay below 2**2046: a column with an entry near the largest double has no usable scale.
-        row = int(np.argmax(np.abs(Phi[:n, j])))
-        if objective.wide:
-            raise overflow_error(objective, dataset, row, f"the scale of column {j - wide_offset} of X",
-                                 column=int(j - wide_offset))
-        raise overflow_error(objective, dataset, row,
-                             f"the scale of the column of {objective.params[j].name}, {form.columns[j]},",
-                             form.columns[j])
+        raise design.unscalable(dataset, Phi, int(j))
     A = Phi / norms
     S = np.linalg.svd(A, compute_uv=False)
     tol = S[0] * max(A.shape) * np.finfo(float).eps if S.size else 0.0
@@ -260,33 +165,6 @@ def _column_norms(Phi):
         norms = np.ldexp(1.0, np.frexp(big * np.linalg.norm(Phi / big, axis=0))[1])
     norms[~np.isfinite(big)] = np.inf
     return norms
-
-
-def _tall_wide(objective, dataset):
-    """The normal-equations fast path for a tall LinearModel, or None where it does not apply."""
-    X = dataset["X"]
-    n, m = X.shape
-    intercept = objective.model.intercept
-    p = m + intercept
-    if not normal_equations.applies(n, p):
-        return None
-    ridge = np.full(m, (n if objective.reduction == "mean" else 1) * objective.l2)
-    solved, cond, refined = normal_equations.solve(X, dataset[objective.target.name], ridge, center=intercept)
-    if solved is None:
-        return None
-    beta, c, gradient = solved
-    x = np.r_[c, beta] if intercept else beta
-    scale = 1.0 / n if objective.reduction == "mean" else 1.0
-    residual = dataset[objective.target.name] - X @ beta
-    if intercept:
-        residual -= c
-    fun = scale * float(residual @ residual) + objective.l2 * float(beta @ beta)
-    note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix, "
-            f"one pass over the data (condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}"
-            + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")")
-            + "; F from one product with X, its gradient from the same sums")
-    return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum", fun=fun,
-                          gradient=scale * gradient)
 
 
 def _extended_residuals(A, x, r, u, block: int = 65_536):
@@ -332,24 +210,13 @@ def _working_digits(cond: float) -> int:
     return max(HIGH_PRECISION_DIGITS, extra + 30)
 
 
-def _least_squares_high(objective, form, dataset, Phi_double, u_double) -> LinearSolution:
+def _least_squares_high(design, dataset, Phi_double, u_double) -> LinearSolution:
     """Normal equations assembled and solved in mpmath, with digits to spare for the conditioning."""
     cond = float(np.linalg.cond(Phi_double / np.where(np.linalg.norm(Phi_double, axis=0) == 0, 1,
                                                        np.linalg.norm(Phi_double, axis=0))))
-    n_data, p = dataset.n_rows, Phi_double.shape[1]
+    p = Phi_double.shape[1]
     with mpmath.workdps(_working_digits(cond)):
-        if objective.wide:
-            rows = [[mpmath.mpf(v) for v in row] for row in Phi_double]
-            u = [mpmath.mpf(v) for v in u_double]
-        else:
-            rows, u = _rows_high(objective, form, dataset)
-            if objective.l2:  # the ridge rows, exact rather than rounded to double
-                ridge = mpmath.sqrt((n_data if objective.reduction == "mean" else 1)
-                                    * mpmath.mpf(repr(objective.l2)) / _mp_number(form.weight))
-                for j, pen in enumerate(objective.penalised):
-                    if pen:
-                        rows.append([ridge if k == j else mpmath.mpf(0) for k in range(p)])
-                        u.append(mpmath.mpf(0))
+        rows, u = design.rows_high(dataset, Phi_double, u_double)
         cols = list(zip(*rows))
         A = mpmath.matrix(p, p)
         b = mpmath.matrix(p, 1)
@@ -367,22 +234,6 @@ def _least_squares_high(objective, form, dataset, Phi_double, u_double) -> Linea
     note = (f"normal equations solved in mpmath at {_working_digits(cond)} digits "
             f"(condition number of the scaled design {cond:.3g})")
     return LinearSolution(x, p, p, cond, "high", exact, note, "minimum")
-
-
-def _mp_number(e: sp.Expr):
-    return mpmath.mpf(int(e.p)) / int(e.q) if e.is_Rational else mpmath.mpf(str(sp.N(e, mpmath.mp.dps)))
-
-
-def _rows_high(objective, form, dataset):
-    """Design rows and target evaluated row by row in mpmath (features like x**10 exactly)."""
-    syms = objective.data_symbols
-    cols = [dataset[s.name] for s in syms]
-    rows, u = [], []
-    for i in range(dataset.n_rows):
-        values = {s: mpmath.mpf(float(c[i])) for s, c in zip(syms, cols)}
-        rows.append([evaluate(c, values, "mpmath") for c in form.columns])
-        u.append(evaluate(form.offset, values, "mpmath"))
-    return rows, u
 
 
 def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
@@ -407,19 +258,19 @@ def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
 def _summed(objective, dataset, expr, values, what: str) -> float:
     """The exactly rounded sum of ``expr`` over the rows; a DataError naming the row where the sum (or a
     term) overflows double precision, a ModelError where the expression is undefined on the data."""
-    col = _column(expr, values, dataset.n_rows)
+    col = column(expr, values, dataset.n_rows)
     bad = np.flatnonzero(~np.isfinite(col))
     if bad.size:
         row = int(bad[0])
-        if _overflows(objective, dataset, expr, row):
-            raise overflow_error(objective, dataset, row, what, expr)
+        if overflows(objective, dataset, expr, row):
+            raise data_overflow(objective, dataset, row, what, expr)
         raise ModelError(f"{what} is not finite on the data ({col[row]} at row {row}): the model is undefined there")
     try:
         total = math.fsum(col)
     except OverflowError:
         total = math.inf
     if not math.isfinite(total):
-        raise overflow_error(objective, dataset, int(np.argmax(np.abs(col))), f"the sum of {what}", expr)
+        raise data_overflow(objective, dataset, int(np.argmax(np.abs(col))), f"the sum of {what}", expr)
     return total
 
 
