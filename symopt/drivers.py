@@ -16,6 +16,7 @@ picks by the objective's form (:mod:`symopt.forms`), from the table :data:`DRIVE
 
 from __future__ import annotations
 
+import abc
 from dataclasses import replace
 
 from . import train
@@ -34,7 +35,7 @@ from .run import InterpreterFault, kernel_value_and_grad, run_iterative
 PYTHON_MAX_WORK = 20_000
 
 
-class Driver:
+class Driver(abc.ABC):
     """What every driver answers, for the problem it belongs to (its objective, derivation, optimizer,
     backend and shared work, :class:`symopt.shared.Shared`)."""
 
@@ -43,8 +44,25 @@ class Driver:
         self.objective, self.derivation, self.shared = problem.objective, problem.derivation, problem._shared
 
     def compiled(self, optimizer, backend: str = "numba"):
-        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``."""
-        return self.shared.compiled(self.objective, self.derivation, optimizer, backend)
+        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``, loaded once
+        per problem structure (:meth:`symopt.shared.Shared.module`)."""
+        return self.shared.module((render_key(optimizer), backend), lambda: self.load(optimizer, backend))
+
+    @abc.abstractmethod
+    def load(self, optimizer, backend: str):
+        """Render, compile (or find in the cache folder) and import the module: ``(rendered, module, path)``."""
+
+    @abc.abstractmethod
+    def optimizer(self, n_params: int, n_rows: int = 0):
+        """The optimizer the run uses: the problem's, checked, or one chosen for it."""
+
+    @abc.abstractmethod
+    def run(self, dataset, optimizer, x0, progress, stops=None):
+        """``(run, words for what ran, extras for the Result)``."""
+
+    @abc.abstractmethod
+    def value_and_grad(self, dataset, theta):
+        """``(F, gradient of F)`` at ``theta`` through the code that runs."""
 
     def why(self, method: str, closed_form) -> str:
         """Why the solve is iterative, in words, for :attr:`symopt.Result.why`."""
@@ -67,6 +85,14 @@ class GeneratedDriver(Driver):
     def analysis(self):
         """None: the problem works out its closed-form analysis (a network's is fixed: :class:`NetworkDriver`)."""
         return None
+
+    def load(self, optimizer, backend):
+        rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer)
+        if backend == "numba":
+            module, path = cache.load(rendered.source, rendered.stem)
+        else:
+            module, path = cache.load(rendered.python_source, f"{rendered.stem}_py")
+        return rendered, module, path
 
     def optimizer(self, n_params: int, n_rows: int = 0):
         """``(optimizer, why in words)`` for an iterative run on ``n_rows`` rows of ``n_params`` parameters."""
@@ -147,6 +173,9 @@ class NetworkDriver(Driver):
     def analysis(self):
         """A network's closed-form analysis: there is none, and why (:func:`symopt.analyse.network_analysis`)."""
         return network_analysis(self.objective, self.derivation)
+
+    def load(self, optimizer, backend):
+        return train.load(self.objective, self.derivation, optimizer)
 
     def why(self, method: str, closed_form) -> str:
         return closed_form.reason  # a network has no closed form, whatever the method, and the reason says so

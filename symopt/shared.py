@@ -16,7 +16,6 @@ from dataclasses import replace
 
 import sympy as sp
 
-from . import train
 from ._version import __version__
 from .analyse import symbolic_stage
 from .closed_form.linear import find_linear_form
@@ -35,7 +34,7 @@ LOAD_SECONDS = 0.5
 #: analysis and its compiled modules: a few hundred kB to a few MB.
 MAX_PROBLEMS = 128
 #: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
-RECORD_VERSION = "1"
+RECORD_VERSION = "2"  # 2: LinearForm moved to symopt.closed_form.records
 
 
 
@@ -140,22 +139,13 @@ class Shared:
                 hit = self.rendered[key] = render(objective, derivation, optimizer)
             return hit
 
-    def compiled(self, objective: Objective, derivation: Derivation, optimizer, backend: str = "numba"):
-        """``(rendered, module, path)`` of ``backend`` ("numba": compiled; "python": the interpreted twin)."""
-        key = (render_key(optimizer), backend)
+    def module(self, key, build):
+        """The generated module kept under ``key`` (``(render key, backend)``), made by ``build()`` on first
+        need: what each driver loads and how is the driver's (:mod:`symopt.drivers`)."""
         with self.lock:
             hit = self.modules.get(key)
             if hit is None:
-                if objective.network:
-                    hit = train.load(objective, derivation, optimizer)
-                else:
-                    rendered = self.rendered_for(objective, derivation, optimizer)
-                    if backend == "numba":
-                        module, path = cache.load(rendered.source, rendered.stem)
-                    else:
-                        module, path = cache.load(rendered.python_source, f"{rendered.stem}_py")
-                    hit = (rendered, module, path)
-                self.modules[key] = hit
+                hit = self.modules[key] = build()
             return hit
 
     def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer) -> float:
