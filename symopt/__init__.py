@@ -27,6 +27,7 @@ from .errors import (  # noqa: E402
     SymoptError,
 )
 from .functions import sigmoid, softplus  # noqa: E402
+from .gradcheck import CodeCheck, GradientCheck  # noqa: E402
 from .model import LinearModel, Model, params  # noqa: E402
 from .network import Activation, Dense, Network  # noqa: E402
 from .objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
@@ -44,13 +45,14 @@ from .optimizers import (  # noqa: E402
 from .parse import parse_expression  # noqa: E402
 from .result import ClosedForm, Result  # noqa: E402
 from .problem import Problem  # noqa: E402
-from .solve import gradient, solve  # noqa: E402
+from .solve import check_gradient, gradient, solve, verify  # noqa: E402
+from .verification import Solution, Verification  # noqa: E402
 
 __all__ = [
     "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
     "Activation", "Dense", "Network", "cross_entropy", "gradient",
-    "Analysis", "CacheError", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
+    "Analysis", "CacheError", "CodeCheck", "GradientCheck", "check_gradient", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError", "Problem",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
-    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss",
+    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss", "Solution", "Verification", "verify",
 ]

@@ -131,7 +131,10 @@ def prepare(objective, data) -> Dataset:
     """Check ``data`` against what ``objective`` needs and return a :class:`Dataset`.
 
     An objective that reads no data (every symbol a parameter) takes ``data=None`` (or an empty mapping)
-    and is the function itself: one row, stood in for by :data:`NO_DATA`."""
+    and is the function itself: one row, stood in for by :data:`NO_DATA`. A :class:`Dataset` (prepared
+    before for this objective: ``Result.dataset``) is returned as it is."""
+    if isinstance(data, Dataset):
+        return data
     form = objective.form
     if not objective.data_names:
         if data is None or (hasattr(data, "keys") and not list(data.keys())):

@@ -61,8 +61,13 @@ class Driver(abc.ABC):
         """``(run, words for what ran, extras for the Result)``."""
 
     @abc.abstractmethod
-    def value_and_grad(self, dataset, theta):
-        """``(F, gradient of F)`` at ``theta`` through the code that runs."""
+    def value_and_grad(self, dataset, theta, backend=None):
+        """``(F, gradient of F)`` at ``theta`` through the code that runs, or through ``backend``'s."""
+
+    def next_backend(self, dataset, n_params: int) -> str:
+        """What the next iterative solve on ``dataset`` would run: "numba" or "python"."""
+        optimizer, _ = self.optimizer(n_params, dataset.n_rows)
+        return self.backend_for(optimizer, dataset.n_rows, n_params)
 
     def why(self, method: str, closed_form) -> str:
         """Why the solve is iterative, in words, for :attr:`symopt.Result.why`."""
@@ -147,11 +152,11 @@ class GeneratedDriver(Driver):
             run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
         return run, self.code, {}
 
-    def value_and_grad(self, dataset, theta):
+    def value_and_grad(self, dataset, theta, backend=None):
         """``(F, flat gradient)`` through the objective-and-gradient kernel of the chosen optimizer's module,
-        compiled or its interpreted twin, as the next ``solve`` would choose."""
+        compiled or its interpreted twin, as the next ``solve`` would choose (``backend`` says which, if given)."""
         optimizer, _ = self.optimizer(theta.size)
-        backend = self.backend_for(optimizer, dataset.n_rows, theta.size)
+        backend = backend or self.backend_for(optimizer, dataset.n_rows, theta.size)
         try:
             rendered, module, _ = self.compiled(optimizer, backend)
             return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
@@ -213,8 +218,8 @@ class NetworkDriver(Driver):
             extras["diagnostics"] = train.diagnostics(net, loop.records)
         return run, code, extras
 
-    def value_and_grad(self, dataset, theta):
-        """``(F, flat gradient)`` through the generated backward pass."""
+    def value_and_grad(self, dataset, theta, backend=None):
+        """``(F, flat gradient)`` through the generated backward pass (always compiled)."""
         optimizer, _ = self.optimizer(theta.size, dataset.n_rows)
         return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
 

@@ -18,6 +18,7 @@ where NumPy can evaluate it, the objective, its gradient and its per-row gradien
 from __future__ import annotations
 
 import abc
+import functools
 import math
 
 import numpy as np
@@ -80,6 +81,13 @@ def _finite(flat: np.ndarray, label: str) -> np.ndarray:
     if not np.all(np.isfinite(flat)):
         raise ModelError(f"{label} contains NaN or inf")
     return flat
+
+
+@functools.lru_cache(maxsize=1024)
+def _magnitude(expr: sp.Expr) -> sp.Expr:
+    """``|t_1| + |t_2| + ...`` over the terms of the sum ``expr``: the size against which its value is small
+    (at a stationary point of an objective with one row, the terms cancel within the row)."""
+    return sp.Add(*[sp.Abs(t) for t in expr.args])
 
 
 class Form(abc.ABC):
@@ -173,6 +181,11 @@ class Form(abc.ABC):
     def default_start(self, dataset) -> np.ndarray:
         return np.zeros(sum(size for _, size in self.blocks(dataset)))
 
+    def draw_start(self, dataset, around: np.ndarray, rng) -> np.ndarray:
+        """A seeded start near ``around`` (drawn with the NumPy Generator ``rng``): each entry moved by a
+        standard normal draw times max(|entry|, 1)."""
+        return around + np.maximum(np.abs(around), 1.0) * rng.standard_normal(around.size)
+
     def start(self, dataset, x0, label: str = "x0") -> np.ndarray:
         """``x0`` as a flat vector (from a mapping by name or a flat array), or the default start.
 
@@ -258,6 +271,15 @@ class ExpressionForm(EvaluableForm):
     def default_start(self, dataset):
         return np.array([1.0 if getattr(p, "is_positive", False) else 0.0 for p in self.objective.params])
 
+    def draw_start(self, dataset, around, rng):
+        """As :meth:`Form.draw_start`, but a parameter declared positive stays positive: it is multiplied by
+        ``exp`` of a standard normal draw instead (1 where ``around`` is not positive)."""
+        drawn = super().draw_start(dataset, around, rng)
+        for j, p in enumerate(self.objective.params):
+            if getattr(p, "is_positive", False):
+                drawn[j] = (around[j] if around[j] > 0 else 1.0) * math.exp(rng.standard_normal())
+        return drawn
+
     def _values(self, dataset, theta) -> dict:
         o = self.objective
         values = {s: dataset[s.name] for s in o.data_symbols}
@@ -273,7 +295,8 @@ class ExpressionForm(EvaluableForm):
 
     def terms(self, derivation, dataset, theta, hessian: bool = True):
         """``(F, grad F, per-component gradient scale, Hessian of F or None)``; see
-        :func:`symopt.evaluate.objective_terms`."""
+        :func:`symopt.evaluate.objective_terms`. A component's scale sums the absolute values of its
+        terms over the rows (of each row's value where the component is not a sum)."""
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         n, scale = dataset.n_rows, self._scale(dataset)
@@ -285,6 +308,8 @@ class ExpressionForm(EvaluableForm):
         grad, grad_scale = np.empty(p), np.empty(p)
         for j, g in enumerate(derivation.gradient):
             total, mag = summed(g, values, n)
+            if g.is_Add:  # the scale of the terms that cancel within a row, not only across rows
+                mag = summed(_magnitude(g), values, n)[0]
             pen = 2.0 * sign * o.l2 * theta[j] if penalised[j] else 0.0
             grad[j] = scale * total + pen
             grad_scale[j] = scale * mag + abs(pen) + 1e-300
@@ -488,6 +513,11 @@ class NetworkForm(Form):
 
     def default_start(self, dataset):
         return self.objective.model.initial()
+
+    def draw_start(self, dataset, around, rng):
+        """A fresh initialisation of the network under a seed drawn from ``rng`` (weights at their scheme's
+        scale, not moved by max(|w|, 1))."""
+        return self.objective.model.initial(seed=int(rng.integers(2 ** 32)))
 
     def start(self, dataset, x0, label="x0"):
         """A network's parameters by name or as a flat vector, checked to be finite (the entry that is not,

@@ -217,9 +217,9 @@ class Network:
     def size(self) -> int:
         return sum(int(np.prod(shape)) for _, shape in self.shapes())
 
-    def initial(self) -> np.ndarray:
-        """Seeded initial parameters as a flat vector."""
-        rng = np.random.default_rng(self.seed)
+    def initial(self, seed=None) -> np.ndarray:
+        """Seeded initial parameters as a flat vector (the network's ``seed``, or ``seed`` where given)."""
+        rng = np.random.default_rng(self.seed if seed is None else seed)
         parts = []
         for name, shape in self.shapes():
             if name.startswith("gamma"):

@@ -170,6 +170,8 @@ def _number(e, backend: str):
         return float(e)
     if e.is_Rational:
         return mpmath.mpf(int(e.p)) / int(e.q)
+    if e is sp.I:
+        return mpmath.mpc(0, 1)
     return mpmath.mpf(sp.N(e, mpmath.mp.dps + 5).__str__())
 
 
@@ -187,6 +189,8 @@ def _program(expr: sp.Basic) -> tuple:
             step = (_SYMBOL, e, ())
         elif e.is_Number or e in (sp.pi, sp.E):
             step = (_NUMBER, (e, float(e)), ())
+        elif e is sp.I:  # in SymPy's formulas for real roots of cubics (the casus irreducibilis)
+            step = (_NUMBER, (e, 1j), ())
         elif e.is_Add or e.is_Mul:
             step = (_ADD if e.is_Add else _MUL, None, tuple(visit(a) for a in e.args))
         elif e.is_Pow:

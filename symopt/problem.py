@@ -16,6 +16,10 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
+import numpy as np
+
+from . import gradcheck
+from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
 from .data import prepare
@@ -208,9 +212,13 @@ class Problem:
               callback=None) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
         reads no data); ``x0``, ``progress``, ``max_time`` and ``callback`` as in :func:`symopt.solve`."""
-        objective, method, precision = self.objective, self.method, self.precision
         check_limits(max_time, callback)
-        dataset = prepare(objective, data)
+        dataset = prepare(self.objective, data)
+        return replace(self._solve(dataset, x0, progress, max_time, callback), dataset=dataset,
+                       verifier=verify_result)
+
+    def _solve(self, dataset, x0, progress, max_time, callback) -> Result:
+        objective, method, precision = self.objective, self.method, self.precision
         if x0 is not None:
             objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0))
@@ -283,12 +291,49 @@ class Problem:
         objective = self.objective
         dataset = prepare(objective, data)
         theta = objective.form.start(dataset, params, label="params")
-        if self.runs_closed_form:
-            value = objective_value(objective, dataset, theta)
-            grad = gradient_at_point(objective, self.derivation, dataset, theta)
-        else:
-            value, grad = self._driver.value_and_grad(dataset, theta)
+        value, grad = self.flat_value_and_grad(dataset, theta)
         return value, objective.form.unflatten(dataset, grad)
+
+    def code_that_runs(self, dataset) -> str:
+        """What evaluates this problem's objective on ``dataset`` (:attr:`symopt.Result.backend`'s words):
+        "numpy" where ``solve`` evaluates a closed form, else "numba" or "python" (the interpreted twin)."""
+        if self.runs_closed_form:
+            return "numpy"
+        return self._driver.next_backend(dataset, sum(size for _, size in self.objective.form.blocks(dataset)))
+
+    def flat_value_and_grad(self, dataset, theta, backend: str | None = None) -> tuple[float, np.ndarray]:
+        """``(F, flat gradient)`` at the flat vector ``theta`` on a prepared ``dataset`` (:func:`symopt.data.prepare`):
+        through the code that runs (:meth:`code_that_runs`), or through ``backend``'s ("numpy": the NumPy
+        evaluation of the derivation; "numba": the compiled module; "python": its interpreted twin)."""
+        objective = self.objective
+        backend = backend or self.code_that_runs(dataset)
+        if backend == "numpy":
+            return objective_value(objective, dataset, theta), gradient_at_point(objective, self.derivation, dataset, theta)
+        return self._driver.value_and_grad(dataset, theta, backend)
+
+    # --- checking ----------------------------------------------------------------------------------------------
+
+    def variant(self, method: str) -> "Problem":
+        """The same problem (optimizer, precision, budget, backend) solved by ``method``; shares this one's
+        derivation, analysis and compiled modules (they are kept per structure)."""
+        return Problem(self.objective, self.optimizer, method, self.precision, self.budget, self.backend)
+
+    def check_gradient(self, data=None, params=None, directions: int = 6, seed: int = 0,
+                       tol: float = gradcheck.DEFAULT_TOL, compiled: bool = True) -> gradcheck.GradientCheck:
+        """:func:`symopt.check_gradient` for this problem."""
+        return gradcheck.check_gradient(self, prepare(self.objective, data), params, directions, seed, tol, compiled)
+
+    def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
+               seed: int = 0) -> verification.Verification:
+        """:func:`symopt.verify` for this problem."""
+        return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
+
+
+def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
+    """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
+    module-level function, so a Result that carries it still pickles)."""
+    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
+    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result)

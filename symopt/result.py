@@ -68,6 +68,10 @@ class Result:
     predictor: object = None  # networks: inference with the trained weights
     buffers: dict = field(default_factory=dict)  # networks: batch-norm running statistics
     diagnostics: object = None  # networks: per-layer, per-epoch training diagnostics
+    #: The prepared data the result was solved on (for :meth:`verify`; not part of comparisons or repr).
+    dataset: object = field(default=None, repr=False, compare=False)
+    #: What :meth:`verify` calls (:func:`symopt.problem.verify_result`, set by ``solve``).
+    verifier: object = field(default=None, repr=False, compare=False)
     #: What ran: "numba" (compiled generated code), "python" (its interpreted twin; see symopt.Problem),
     #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
     #: evaluated in high precision).
@@ -89,6 +93,17 @@ class Result:
         if self.objective is None or not self.params:
             raise ModelError(f"this result has no fitted parameters to predict with (status {self.status!r})")
         return predict(self.objective, self.params, data)
+
+    def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0):
+        """:func:`symopt.verify` for this result, on the data it was solved on: this solution beside the
+        other ways of solving the problem (a closed form, the iterative solver from two starts, a reference
+        library) and the gradient check."""
+        if self.verifier is None or self.dataset is None:
+            from .errors import ModelError
+
+            raise ModelError("this result does not carry its problem and data (it was not returned by solve); "
+                             "call symopt.verify(objective, data) instead")
+        return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed)
 
     def __str__(self) -> str:
         lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]

@@ -59,3 +59,32 @@ def gradient(objective: Objective, data, params) -> dict:
     if not isinstance(objective, Objective):
         raise ModelError(f"gradient() takes a symopt.Objective, got {type(objective).__name__}")
     return Problem(objective).value_and_grad(data, params)[1]
+
+
+def check_gradient(objective, data=None, params=None, directions: int = 6, seed: int = 0, tol: float = 1e-6,
+                   compiled: bool = True):
+    """Check the gradient of the code that runs against the objective's own values.
+
+    ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem`. ``params``: the point (by name,
+    or flat); by default the problem's default start moved by a seeded random step of 0.1 x max(1, |start|)
+    per entry (a point where nothing is zero by accident). ``directions`` seeded random unit directions
+    (``seed``); ``tol`` bounds the central-difference error relative to the gradient's size. ``compiled``:
+    also check the compiled module where the code that runs is another one. Returns a
+    :class:`symopt.GradientCheck`; see :mod:`symopt.gradcheck` for the two tests.
+    """
+    problem = objective if isinstance(objective, Problem) else Problem(objective)
+    return problem.check_gradient(data, params, directions, seed, tol, compiled)
+
+
+def verify(objective, data=None, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
+    """Solve the problem every way symopt and an installed reference library can, and compare.
+
+    ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem` (its optimizer and backend are
+    used for the iterative runs). ``x0``: the first iterative start (the default start if None); the second
+    is drawn around it with ``seed`` (:meth:`symopt.forms.Form.draw_start`). ``reference``: "auto" picks the
+    library fit for the problem's shape (:mod:`symopt.references`), None skips it. ``gradient``: also run
+    :func:`check_gradient` (at ``x0`` where given). Returns a :class:`symopt.Verification`; see
+    :mod:`symopt.verification`.
+    """
+    problem = objective if isinstance(objective, Problem) else Problem(objective)
+    return problem.verify(data, x0, reference, gradient, seed)

@@ -110,3 +110,22 @@ def test_a_form_that_leaves_out_part_of_the_interface_cannot_be_built():
         NoRowTerms(objective)
     for _, cls, objective, _ in CASES:  # the trait says exactly what the class is
         assert objective.form.evaluable == isinstance(objective.form, EvaluableForm)
+
+
+def test_a_drawn_start_is_seeded_and_keeps_positive_parameters_positive():
+    mu = symopt.params("mu")
+    sigma = symopt.params("sigma", positive=True)
+    objective = symopt.Objective("log(sigma) + (x - mu)**2/(2*sigma**2)", [mu, sigma])
+    dataset = prepare(objective, {"x": np.arange(5.0)})
+    around = np.array([3.0, 0.5])
+    draws = np.array([objective.form.draw_start(dataset, around, np.random.default_rng(k)) for k in range(200)])
+    assert np.all(draws[:, 1] > 0) and np.any(draws[:, 0] < 0)  # mu spread by max(|3|, 1) = 3: some below 0
+    assert np.std(draws[:, 0]) == pytest.approx(3.0, rel=0.2)
+    again = objective.form.draw_start(dataset, around, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, draws[0])
+    net = symopt.Network(3, [symopt.Dense(4, "tanh"), symopt.Dense(1)], seed=5)
+    net_objective = symopt.squared_loss(net)
+    net_data = prepare(net_objective, (np.zeros((4, 3)), np.zeros(4)))
+    fresh = net_objective.form.draw_start(net_data, net.initial(), np.random.default_rng(1))
+    assert fresh.shape == net.initial().shape and not np.allclose(fresh, net.initial())
+    assert np.max(np.abs(fresh)) < 3.0  # a new initialisation at the scheme's scale, not moved by max(|w|, 1)
