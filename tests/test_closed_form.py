@@ -261,3 +261,16 @@ def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(opt
     assert fit.fun == pytest.approx(fun, rel=1e-13)
     scale = np.max(np.abs(grad)) + 1e-12 * fun
     assert fit.grad_norm <= 100 * scale
+
+
+def test_a_cubic_whose_real_roots_sympy_writes_with_i_is_solved_in_closed_form():
+    """4a^3 - 4a + 0.3 = 0 has three real roots, which SymPy's formulas write with I (the casus
+    irreducibilis): evaluated in complex mpmath, both minima pass (their gradient is zero on the scale of
+    its terms, not of the one row's value) and the lower is kept; the maximum is rejected."""
+    a = symopt.params("a")
+    r = symopt.solve(symopt.Objective("(a**2 - 1)**2 + 0.3*a", [a]), progress=False)
+    assert r.method == "symbolic" and r.success
+    assert r.params["a"] == pytest.approx(-1.0355787140888537, rel=1e-12)
+    verdicts = sorted(c.accepted for c in r.closed_form.candidates)
+    assert verdicts == [False, True, True]
+    assert any("a maximum" in c.why for c in r.closed_form.candidates if not c.accepted)
