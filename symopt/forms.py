@@ -295,8 +295,8 @@ class ExpressionForm(EvaluableForm):
 
     def terms(self, derivation, dataset, theta, hessian: bool = True):
         """``(F, grad F, per-component gradient scale, Hessian of F or None)``; see
-        :func:`symopt.evaluate.objective_terms`. A component's scale sums the absolute values of its
-        terms over the rows (of each row's value where the component is not a sum)."""
+        :func:`symopt.evaluate.objective_terms`. A component's scale is the sum of its rows' absolute
+        values (:meth:`term_scale` is finer, and costs a pass more)."""
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         n, scale = dataset.n_rows, self._scale(dataset)
@@ -308,8 +308,6 @@ class ExpressionForm(EvaluableForm):
         grad, grad_scale = np.empty(p), np.empty(p)
         for j, g in enumerate(derivation.gradient):
             total, mag = summed(g, values, n)
-            if g.is_Add:  # the scale of the terms that cancel within a row, not only across rows
-                mag = summed(_magnitude(g), values, n)[0]
             pen = 2.0 * sign * o.l2 * theta[j] if penalised[j] else 0.0
             grad[j] = scale * total + pen
             grad_scale[j] = scale * mag + abs(pen) + 1e-300
@@ -321,6 +319,20 @@ class ExpressionForm(EvaluableForm):
                     hess[i, j] = hess[j, i] = scale * summed(derivation.hessian[i, j], values, n)[0]
             hess += np.diag(np.where(penalised, 2.0 * sign * o.l2, 0.0))
         return fun, grad, grad_scale, hess
+
+    def term_scale(self, derivation, dataset, theta) -> np.ndarray:
+        """Per gradient component, the sum over rows of the absolute values of its terms (of the row's
+        value where it is not a sum), plus the penalty's: the size against which the component is small at
+        a stationary point even where its terms cancel within each row (an objective without data has one
+        row, and there the row scale is the component itself)."""
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        values, n, scale = self._values(dataset, theta), dataset.n_rows, self._scale(dataset)
+        out = np.empty(len(theta))
+        for j, g in enumerate(derivation.gradient):
+            mag = summed(_magnitude(g), values, n)[0] if g.is_Add else summed(g, values, n)[1]
+            out[j] = scale * mag + (2.0 * o.l2 * abs(theta[j]) if o.penalised[j] else 0.0) + 1e-300
+        return out
 
     def value_and_gradient(self, derivation, dataset, theta):
         fun, grad, _, _ = self.terms(derivation, dataset, theta, hessian=False)

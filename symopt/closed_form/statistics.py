@@ -197,6 +197,8 @@ def _classify(objective, derivation, values, exact, dataset) -> Candidate:
     fun, grad, grad_scale, hess = objective_terms(objective, derivation, dataset, theta)
     if not math.isfinite(fun):
         return Candidate(values, False, "the objective is not finite there (outside the model's domain)")
+    if np.any(np.abs(grad) > 1e-7 * grad_scale):  # judged again on the scale of the terms, which may cancel in a row
+        grad_scale = objective.form.term_scale(derivation, dataset, theta)
     if np.any(np.abs(grad) > 1e-7 * grad_scale):
         return Candidate(values, False, f"the gradient is not zero there (|grad| = {np.max(np.abs(grad)):.3g})", fun)
     if hess is None:
