@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from . import convex as convexity_module
 from . import gradcheck
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
@@ -215,7 +216,7 @@ class Problem:
         check_limits(max_time, callback)
         dataset = prepare(self.objective, data)
         return replace(self._solve(dataset, x0, progress, max_time, callback), dataset=dataset,
-                       verifier=verify_result)
+                       verifier=verify_result, judge=convexity_of_result)
 
     def _solve(self, dataset, x0, progress, max_time, callback) -> Result:
         objective, method, precision = self.objective, self.method, self.precision
@@ -323,6 +324,17 @@ class Problem:
         """:func:`symopt.check_gradient` for this problem."""
         return gradcheck.check_gradient(self, prepare(self.objective, data), params, directions, seed, tol, compiled)
 
+    def convexity_proof(self) -> tuple:
+        """``(Convexity, "")`` proved from the derivation (for all data), or ``(None, why not)``; worked out
+        once per structure (:mod:`symopt.convex`)."""
+        return self._shared.convexity_stage(self.objective, self.derivation)
+
+    def convexity(self, data=None, samples: int = convexity_module.DEFAULT_SAMPLES, seed: int = 0):
+        """:func:`symopt.convexity` for this problem."""
+        objective = self.objective
+        dataset = prepare(objective, data) if data is not None or not objective.data_names else None
+        return convexity_module.verdict(self, dataset, samples, seed)
+
     def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
                seed: int = 0) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
@@ -337,3 +349,11 @@ def verify_result(result, x0=None, reference: str | None = "auto", gradient: boo
     module-level function, so a Result that carries it still pickles)."""
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
     return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result)
+
+
+def convexity_of_result(result):
+    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and one
+    draw around the start (a module-level function, so a Result that carries it still pickles)."""
+    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
+    points = (result.x,) if result.x.size else ()
+    return convexity_module.verdict(problem, result.dataset, samples=2, points=points)

@@ -72,6 +72,9 @@ class Result:
     dataset: object = field(default=None, repr=False, compare=False)
     #: What :meth:`verify` calls (:func:`symopt.problem.verify_result`, set by ``solve``).
     verifier: object = field(default=None, repr=False, compare=False)
+    #: What :attr:`convexity` calls the first time it is read (:func:`symopt.problem.convexity_of_result`).
+    judge: object = field(default=None, repr=False, compare=False)
+    _convexity: object = field(default=None, repr=False, compare=False, init=False)
     #: What ran: "numba" (compiled generated code), "python" (its interpreted twin; see symopt.Problem),
     #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
     #: evaluated in high precision).
@@ -93,6 +96,16 @@ class Result:
         if self.objective is None or not self.params:
             raise ModelError(f"this result has no fitted parameters to predict with (status {self.status!r})")
         return predict(self.objective, self.params, data)
+
+    @property
+    def convexity(self):
+        """The convexity verdict (:func:`symopt.convexity`) for this result's problem: the proof where there
+        is one, else the numerical check on the data it was solved on, at the start, the solution and one
+        draw around the start; worked out the first time it is read, then kept. None where the result does
+        not carry its problem."""
+        if self._convexity is None and self.judge is not None and self.objective is not None:
+            object.__setattr__(self, "_convexity", self.judge(self))
+        return self._convexity
 
     def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0):
         """:func:`symopt.verify` for this result, on the data it was solved on: this solution beside the
@@ -131,6 +144,8 @@ class Result:
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))
         lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}"
                      + (f", evaluations: {self.nfev} of F, {self.njev} of its gradient" if self.nfev or self.njev else ""))
+        if self.success and self.judge is not None and self.objective is not None:
+            lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize)}")
         if self.diagnostics is not None:
             lines.append("  diagnostics (last epoch):")
             lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]

@@ -20,6 +20,7 @@ from ._version import __version__
 from .analyse import symbolic_stage
 from .closed_form.linear import find_linear_form
 from .codegen import cache
+from .convex import prove
 from .codegen.render import render, render_key
 from .derive import Derivation, derive
 from .objective import Objective
@@ -45,6 +46,7 @@ class Shared:
         self.derivation = derive(objective)
         self.lock = threading.RLock()
         self.linear = None  # (LinearForm or None, why not)
+        self.convexity: dict = {}  # l2 > 0 -> (proved Convexity or None, why not)
         self.symbolic: dict = {}  # l2 -> SymbolicStage
         self.symbolic_running: dict = {}  # l2 -> (budget, Future of the SymbolicStage being worked out)
         self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
@@ -75,6 +77,21 @@ class Shared:
                     cache.store_record(key, found)
                 self.linear = found
             return self.linear
+
+    def convexity_stage(self, objective: Objective, derivation: Derivation):
+        """``(proved Convexity or None, why not)``, proved once per structure and penalty sign (the proof in a
+        SymPy child process; kept on disk beside the analysis)."""
+        key_l2 = bool(objective.l2)
+        with self.lock:
+            hit = self.convexity.get(key_l2)
+            if hit is None:
+                key = f"convexity|{RECORD_VERSION}|{__version__}|{self.text(objective)}|l2>0={key_l2}"
+                hit = cache.load_record(key)
+                if hit is None:
+                    hit = prove(objective, derivation)
+                    cache.store_record(key, hit)
+                self.convexity[key_l2] = hit
+            return hit
 
     def _known_stage(self, objective: Objective, budget: float):
         """The symbolic stage from memory or the disk records, if one is known that ``budget`` would not

@@ -88,3 +88,13 @@ def verify(objective, data=None, x0=None, reference: str | None = "auto", gradie
     """
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     return problem.verify(data, x0, reference, gradient, seed)
+
+
+def convexity(objective, data=None, samples: int = 8, seed: int = 0):
+    """Whether ``objective`` is convex, concave or neither: a :class:`symopt.Convexity` with ``kind``
+    ("convex", "concave", "non-convex", "unknown"), ``certainty`` ("proved": from the derivation, for all
+    data; "numerical": from Hessians at ``samples`` points on ``data``), the ``reason`` and, for non-convex,
+    a ``witness`` (a point and a direction along which F curves the wrong way, checked on F itself).
+    ``objective`` may be a :class:`symopt.Problem`. See :mod:`symopt.convex`."""
+    problem = objective if isinstance(objective, Problem) else Problem(objective)
+    return problem.convexity(data, samples, seed)

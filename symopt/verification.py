@@ -27,6 +27,7 @@ from .errors import ModelError
 from .gradcheck import GradientCheck, check_gradient
 from .references import reference_fit
 from .escape import markdown_escape
+from .show import params_line
 
 #: Solutions that agree on fewer significant digits than this are reported as disagreeing.
 MIN_DIGITS = 6.0
@@ -64,7 +65,7 @@ class Verification:
         lines = [f"verification: {'ok' if self.ok else 'NOT OK'}: {self.verdict}", f"  reference: {self.reference}"]
         for s in self.solutions:
             lines.append(f"  {s.label:<{width}}  F = {s.fun:.15g}  max |gradient| = {s.max_gradient:.3g}  {s.status}")
-            lines.append(f"  {'':<{width}}  {_shown(s.params)}")
+            lines.append(f"  {'':<{width}}  {params_line(s.params, 12)}")
         if self.gradient_check is not None:
             lines += ["  " + line for line in str(self.gradient_check).splitlines()]
         return "\n".join(lines)
@@ -75,24 +76,13 @@ class Verification:
                 "| solution | F | max abs gradient | status | parameters |", "|---|---|---|---|---|"]
         for s in self.solutions:
             rows.append(f"| {markdown_escape(s.label)} | {s.fun:.15g} | {s.max_gradient:.3g} | "
-                        f"{markdown_escape(s.status)} | {markdown_escape(_shown(s.params))} |")
+                        f"{markdown_escape(s.status)} | {markdown_escape(params_line(s.params, 12))} |")
         text = "\n".join(rows) + "\n"
         if self.gradient_check is not None:
             text += "\n" + self.gradient_check.to_markdown()
         return text
 
     _repr_markdown_ = to_markdown
-
-
-def _shown(params: dict) -> str:
-    parts = []
-    for name, value in params.items():
-        if np.ndim(value):
-            flat = np.asarray(value).ravel()
-            parts.append(f"{name} = [{', '.join(f'{v:.10g}' for v in flat[:4])}{', ...' if flat.size > 4 else ''}]")
-        else:
-            parts.append(f"{name} = {value:.12g}")
-    return ", ".join(parts)
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
