@@ -34,6 +34,7 @@ import sympy as sp
 from .closed_form.sandbox import ChildFailed, Timeout, run_with_budget
 from .escape import markdown_escape
 from .show import params_line
+from .starts import SUGGESTED_STARTS
 from .network import Z
 
 #: Expression models up to this many parameters get the principal-minor proof (2**p - 1 minors).
@@ -73,8 +74,8 @@ class Convexity:
     reason: str
     witness: Witness | None = None
 
-    def optimum(self, maximize: bool) -> str:
-        """Whether an optimum found is global, in words."""
+    def optimum(self, maximize: bool, starts: int = 1) -> str:
+        """Whether an optimum found (the best of ``starts`` starts) is global, in words."""
         wanted = "concave" if maximize else "convex"
         what = "maximum" if maximize else "minimum"
         if self.kind == wanted and self.certainty == "proved":
@@ -82,8 +83,11 @@ class Convexity:
         if self.kind == wanted:
             return f"the {what} found is probably global: the objective looked {wanted} at every point sampled"
         if self.kind == "non-convex":
+            if starts > 1:
+                return (f"the best {what} of {starts} starts; it may still be only local: the objective is not "
+                        f"{wanted} (a witness was found)")
             return (f"the {what} found may be only local: the objective is not {wanted} (a witness was found); "
-                    "try other starts")
+                    f"try many starts: solve(..., starts={SUGGESTED_STARTS})")
         if self.kind in ("convex", "concave"):
             return f"the objective is {self.kind}: a {what} exists only on a boundary, if at all"
         return f"whether the {what} found is global is not known: {self.reason}"

@@ -31,7 +31,9 @@ from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import Optimizer
 from .result import ClosedForm, Result
+from .run import starting_point
 from .shared import shared_for
+from .starts import best_of, check_starts, run_starts, start_points
 from .stationary import curvature_verdict
 from .stops import Stops, check_limits
 
@@ -210,19 +212,22 @@ class Problem:
     # --- solving -----------------------------------------------------------------------------------------------
 
     def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
-              callback=None) -> Result:
+              callback=None, starts: int = 1, seed: int | None = 0) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
-        reads no data); ``x0``, ``progress``, ``max_time`` and ``callback`` as in :func:`symopt.solve`."""
+        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts`` and ``seed`` as in
+        :func:`symopt.solve`."""
         check_limits(max_time, callback)
+        check_starts(starts, seed)
         dataset = prepare(self.objective, data)
-        return replace(self._solve(dataset, x0, progress, max_time, callback), dataset=dataset,
+        return replace(self._solve(dataset, x0, progress, max_time, callback, starts, seed), dataset=dataset,
                        verifier=verify_result, judge=convexity_of_result)
 
-    def _solve(self, dataset, x0, progress, max_time, callback) -> Result:
+    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0) -> Result:
         objective, method, precision = self.objective, self.method, self.precision
         if x0 is not None:
             objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
-        unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0))
+        unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0),
+                                                       (f"starts={starts}", starts > 1 or None))
                               if given is not None)
         if self._symbolic_later is not None and self._symbolic_later.done():
             self._settle_analysis()
@@ -242,7 +247,10 @@ class Problem:
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         stops = None if max_time is None and callback is None else Stops(
             max_time, callback, lambda theta: objective.form.unflatten(dataset, theta))
-        result = self._iterate(dataset, x0, progress, cf, stops)
+        if starts == 1:
+            result = self._iterate(dataset, x0, progress, cf, stops)
+        else:
+            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed)
         later = self._symbolic_later
         if later is None:
             return result
@@ -279,6 +287,14 @@ class Problem:
                       source=run.source, source_path=run.source_path, objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
                       **extras)
+
+    def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed) -> Result:
+        """The iterative solve from ``starts`` points (:mod:`symopt.starts`), one compiled problem for all."""
+        objective = self.objective
+        first = starting_point(objective, self.derivation, dataset, x0)
+        points = start_points(objective.form, dataset, first, starts, seed)
+        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops), points, progress)
+        return best_of(results, seed, objective.maximize)
 
     def value_and_grad(self, data, params) -> tuple[float, dict]:
         """``(F, gradient by name)``: the total objective (its reduction over all rows, plus the penalty) and

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: How many of the distinct optima ``print(result)`` lists.
+SHOWN_OPTIMA = 5
+
 
 @dataclass(frozen=True)
 class ClosedForm:
@@ -40,6 +43,11 @@ class Result:
 
     Attributes follow :class:`scipy.optimize.OptimizeResult` where they
     overlap (``x``, ``fun``, ``nit``, ``success``, ``status``, ``message``).
+
+    After ``solve(..., starts=N)``, the result is the best run's (its ``nit``, ``nfev``, ``njev`` and
+    ``history`` are that run's), ``starts`` says how many starts ran and ``optima`` lists the distinct
+    optima the converged ones reached (:class:`symopt.Optimum`: ``params``, ``x``, ``fun``, ``count``,
+    ``starts``), best first.
     """
 
     params: dict
@@ -79,6 +87,10 @@ class Result:
     #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
     #: evaluated in high precision).
     backend: str = "numba"
+    #: How many starts the optimizer ran from (``solve(..., starts=N)``; 1 for a single run or a closed form).
+    starts: int = 1
+    #: The distinct optima the converged starts reached, best first (empty for a single run).
+    optima: tuple = ()
 
     def predict(self, data):
         """The fitted model on new data, one prediction per row: class labels for ``cross_entropy`` and
@@ -145,7 +157,12 @@ class Result:
         lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}"
                      + (f", evaluations: {self.nfev} of F, {self.njev} of its gradient" if self.nfev or self.njev else ""))
         if self.success and self.judge is not None and self.objective is not None:
-            lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize)}")
+            lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize, self.starts)}")
+        if self.starts > 1:
+            lines.append(f"  distinct optima from {self.starts} starts (best first):")
+            lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]
+            if len(self.optima) > SHOWN_OPTIMA:
+                lines.append(f"    ... {len(self.optima) - SHOWN_OPTIMA} more in result.optima")
         if self.diagnostics is not None:
             lines.append("  diagnostics (last epoch):")
             lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]

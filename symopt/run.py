@@ -113,9 +113,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     (iterations in the first call of ``run``; 8 by default).
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
-    theta = objective.form.start(dataset, x0)
-    if x0 is None and objective.form.retries_start:
-        theta = _default_start(objective, derivation, dataset, theta)
+    theta = starting_point(objective, derivation, dataset, x0)
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
     start_size = float(np.max(np.abs(theta))) if p else 0.0  # theta is updated in place
@@ -364,6 +362,15 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=N
         if bar is not None:
             bar.close()
     return int(code), done, history
+
+
+def starting_point(objective, derivation, dataset, x0) -> np.ndarray:
+    """Where an iterative run starts: ``x0`` as a flat vector, or the form's default start (for a form that
+    retries it, the first of zeros, ones and halves where F is finite and the gradient is not zero)."""
+    theta = objective.form.start(dataset, x0)
+    if x0 is None and objective.form.retries_start:
+        theta = _default_start(objective, derivation, dataset, theta)
+    return theta
 
 
 def _default_start(objective, derivation, dataset, theta0):

@@ -11,7 +11,7 @@ from .result import Result
 
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
-          max_time: float | None = None, callback=None) -> Result:
+          max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
@@ -40,13 +40,22 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     returning the parameters after the last completed iteration instead of losing the run. A closed
     form ignores all three.
 
+    ``starts=N`` (for a non-convex problem) runs the iterative solver from N starts: ``x0`` (or the default
+    start) and N - 1 draws around it from a NumPy Generator seeded with ``seed`` (None: fresh randomness).
+    A draw moves each parameter by a standard normal number times max(|its start|, 1); a parameter
+    declared positive (``sympy.Symbol("s", positive=True)``) is multiplied by exp of one instead, so it
+    stays positive; a network is initialised afresh under a drawn seed. The result is the best converged
+    run; ``Result.optima`` lists the distinct optima found (parameters, objective value, how many starts
+    reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem;
+    ``max_time``, the callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
+
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
-    progress)``:
+    progress, max_time, callback, starts, seed)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
     return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress, max_time,
-                                                                                   callback)
+                                                                                   callback, starts, seed)
 
 
 def gradient(objective: Objective, data, params) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .evaluate import objective_size, objective_terms
+from .starts import SUGGESTED_STARTS
 
 #: A step-size stop is at a stationary point when no parameter's relative change moves F by more than this
 #: fraction of the objective's own size (first order): max_j |theta_j dF/dtheta_j| <= STATIONARY_TOL x
@@ -61,8 +62,9 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, st
     if relative <= tol:
         return ""
     cause = (f"the parameters ran off to size {largest:.3g} where they cancel or flatten the model: a poor start; "
-             "give x0= nearer the answer" if largest > 1e6 else
-             "a poor start or a badly scaled problem; give x0= nearer the answer, or scale the data")
+             f"give x0= nearer the answer, or try many starts (starts={SUGGESTED_STARTS})" if largest > 1e6 else
+             f"a poor start or a badly scaled problem; give x0= nearer the answer, try many starts "
+             f"(starts={SUGGESTED_STARTS}), or scale the data")
     return (f"the steps became too small to go on, but this is no stationary point: a 1% change of "
             f"{names[worst]} still moves F by {relative * 1e-2:.2g} of its size (|{names[worst]} * dF/d{names[worst]}| "
             f"= {relative:.2g} x size(F), above {tol:g}); likely cause: {cause}")
@@ -94,11 +96,12 @@ def curvature_verdict(objective, derivation, dataset, x) -> tuple[str, str] | No
         return "plateau", (f"the gradient is zero here because the objective barely depends on the parameters: "
                            f"changing them by 100% moves F by at most {curvature / size:.2g} of its size "
                            f"(to second order), a plateau, not a {want} (a model that is flat on the data, "
-                           f"saturated or zero on every row?). Start elsewhere with x0=")
+                           f"saturated or zero on every row?). Start elsewhere with x0=, or from many "
+                           f"starts (starts={SUGGESTED_STARTS})")
     wrong = lam.max() if objective.maximize else lam.min()
     if (objective.maximize and wrong > tol) or (not objective.maximize and wrong < -tol):
         sign = "positive" if objective.maximize else "negative"
         return "saddle_point", (f"the gradient is zero here but the Hessian has a {sign} eigenvalue ({wrong:.3g}; "
                                 f"largest {float(np.max(np.abs(lam))):.3g}): a saddle point, not a {want}. Start "
-                                f"elsewhere with x0=")
+                                f"elsewhere with x0=, or from many starts (starts={SUGGESTED_STARTS})")
     return None

@@ -27,7 +27,9 @@ from .errors import ModelError
 from .gradcheck import GradientCheck, check_gradient
 from .references import reference_fit
 from .escape import markdown_escape
+from .run import starting_point
 from .show import params_line
+from .starts import SUGGESTED_STARTS
 
 #: Solutions that agree on fewer significant digits than this are reported as disagreeing.
 MIN_DIGITS = 6.0
@@ -109,7 +111,7 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
     objective = problem.objective
     form = objective.form
     rng = np.random.default_rng(seed)
-    first = form.start(dataset, x0)
+    first = starting_point(objective, problem.derivation, dataset, x0)
     second = form.draw_start(dataset, first, rng)
 
     def evaluated(label, x, success, status, res=None):
@@ -189,6 +191,6 @@ def _likely_reason(objective, worst: Solution, best: Solution) -> str:
     if worst.status.startswith("converged") or worst.status == "solved":
         return (f"its F = {worst.fun:.10g} is {word} than {best.fun:.10g} at a point where it stopped with a small "
                 "gradient: a different local optimum, so the objective is not convex here (the better optimum "
-                "may not be the global one either: try other starts)")
+                f"may not be the global one either: try many starts, solve(..., starts={SUGGESTED_STARTS}))")
     return (f"its F = {worst.fun:.10g} is {word} than {best.fun:.10g} (largest gradient component "
             f"{worst.max_gradient:.3g}): a stop short of the optimum")

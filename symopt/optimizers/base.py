@@ -28,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ModelError
+from ..starts import SUGGESTED_STARTS
 
 
 class Status(enum.IntEnum):
@@ -92,7 +93,8 @@ STATUS = {
     Status.CALLBACK_STOP: ("stopped_by_callback", False, "the callback returned True: the parameters at that iteration are "
                                        "returned"),
     Status.STALLED: ("stalled", False, "the steps became too small to go on, but the gradient is not small on the problem's "
-                           "own scale: no stationary point; start elsewhere with x0="),
+                           f"own scale: no stationary point; start elsewhere with x0=, or from many starts "
+                           f"(starts={SUGGESTED_STARTS})"),
 }
 #: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
 #: small step that is no stationary point (symopt.stationary).
