@@ -19,6 +19,7 @@ from .errors import (  # noqa: E402
     ConvergenceWarning,
     DataError,
     DiagnosticWarning,
+    IllConditionedWarning,
     ModelError,
     ParseError,
     PrecisionError,
@@ -47,7 +48,8 @@ from .result import ClosedForm, Result  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .convex import Convexity, Witness  # noqa: E402
 from .starts import Optimum  # noqa: E402
-from .solve import check_gradient, convexity, gradient, solve, verify  # noqa: E402
+from .conditioning import Conditioning  # noqa: E402
+from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402
 from .verification import Solution, Verification  # noqa: E402
 
 __all__ = [
@@ -56,5 +58,5 @@ __all__ = [
     "Analysis", "CacheError", "CodeCheck", "GradientCheck", "check_gradient", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
     "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError", "Problem",
     "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
-    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss", "Solution", "Verification", "verify", "Convexity", "Witness", "convexity", "Optimum",
+    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss", "Solution", "Verification", "verify", "Convexity", "Witness", "convexity", "Optimum", "IllConditionedWarning", "Conditioning", "report",
 ]

@@ -19,6 +19,7 @@ from .closed_form.records import LinearForm
 from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
+from .escape import markdown_escape
 from .network import Z
 from .objective import Objective
 
@@ -61,6 +62,18 @@ class Analysis:
         for sol in self.solutions:
             rows.append(r",\quad ".join(f"{sp.latex(p)} = {sp.latex(self.statistics.display(v))}" for p, v in sol.items()))
         return r" \\ ".join(rows)
+
+    def to_markdown(self) -> str:
+        """The analysis as Markdown, the formulas in LaTeX (what Jupyter shows)."""
+        rows = [f"**Closed form: {self.status}** ({markdown_escape(self.reason)})", ""]
+        rows += [f"- {markdown_escape(a.tier)}: {markdown_escape(a.outcome)}: {markdown_escape(a.detail)}"
+                 for a in self.attempts]
+        if self.solutions:
+            rows += ["", "$$", self.latex(), "$$", "",
+                     f"where n is the number of rows and {markdown_escape(self.statistics.table())}"]
+        return "\n".join(rows) + "\n"
+
+    _repr_markdown_ = to_markdown
 
     def __str__(self) -> str:
         lines = [f"closed form: {self.status} ({self.reason})"]

@@ -11,13 +11,15 @@ import numpy as np
 from .analyse import Analysis
 from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
 from .closed_form.statistics import check_candidates, statistic_values
+from .conditioning import Conditioning, warn_if_ill
 from .evaluate import gradient as gradient_at_point
 from .evaluate import value_and_gradient
 from .result import ClosedForm, Result
 
 
-def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
-    """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum."""
+def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False) -> Result:
+    """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum;
+    an ill-conditioned one warns (``standardized``: on features ``solve`` centred and scaled)."""
     objective = analysis.objective
     form = analysis.linear
     if form.kind == "least_squares":
@@ -49,12 +51,15 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text or form.describe(objective.params), sol.note,
                     pending=cf.pending)
     exact = {} if sol.exact is None else {name: mpmath.nstr(v, 20) for name, v in zip(names, sol.exact)}
+    conditioning = Conditioning(sol.condition_number, "design" if form.kind == "least_squares" else "hessian")
+    if precision == "double" and sol.rank == sol.n_params:  # rank deficiency has its own warning
+        warn_if_ill(conditioning, objective, standardized)
     return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
                   why="the gradient is affine in the parameters: one linear solve", closed_form=cf,
                   success=success, status="solved" if success else "unbounded", message=message, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
                   objective=objective, derivation=analysis.derivation, precision=precision, exact=exact,
-                  backend=_closed_backend(precision))
+                  backend=_closed_backend(precision), conditioning=conditioning)
 
 
 def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:

@@ -17,7 +17,7 @@ picks by the objective's form (:mod:`symopt.forms`), from the table :data:`DRIVE
 from __future__ import annotations
 
 import abc
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from . import train
 from .analyse import network_analysis
@@ -25,6 +25,7 @@ from .choose import check, choose
 from .codegen import cache
 from .codegen.render import render_key
 from .errors import ModelError
+from .optimizers import LevenbergMarquardt, ProjectedLevenbergMarquardt
 from .run import InterpreterFault, kernel_value_and_grad, run_iterative
 
 #: ``backend="auto"`` runs generated code in its interpreted twin (the same module with ``njit`` a no-op:
@@ -104,9 +105,29 @@ class GeneratedDriver(Driver):
         given = self.problem.optimizer
         if given is None:
             optimizer, chosen = choose(self.objective, self.derivation, n_params)
-            return optimizer, f"chose {type(optimizer).__name__}: {chosen}"
+            return self._projected(optimizer, f"chose {type(optimizer).__name__}: {chosen}")
         check(self.objective, self.derivation, given, n_params)
-        return given, f"{type(given).__name__} as requested"
+        return self._projected(given, f"{type(given).__name__} as requested")
+
+    def _projected(self, optimizer, why: str):
+        """``LevenbergMarquardt(projection=True)`` as :class:`ProjectedLevenbergMarquardt` where the residuals
+        are linear in some parameters and there is no penalty (:mod:`symopt.projection`)."""
+        if type(optimizer) is not LevenbergMarquardt or not optimizer.projection:
+            return optimizer, why
+        linear, _ = self.shared.projection_stage(self.objective)
+        if not linear:
+            return optimizer, why
+        names = [p.name for p in self.objective.params]
+        solved = ", ".join(names[j] for j in linear)
+        if self.objective.l2:
+            return optimizer, f"{why} (no variable projection of {solved}: it needs l2=0)"
+        iterated = ", ".join(n for j, n in enumerate(names) if j not in linear)
+        projected = ProjectedLevenbergMarquardt(**{f.name: getattr(optimizer, f.name) for f in fields(optimizer)},
+                                                linear=linear)
+        them = "it" if len(linear) == 1 else "them"
+        return projected, (f"{why}; variable projection: {solved} (the residuals are linear in {them}) solved by "
+                           f"linear least squares at every step, the iterations on {iterated} alone, without the "
+                           f"geodesic step (LevenbergMarquardt(projection=False) iterates on all)")
 
     def backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
         """What runs the next iterative solve: see :class:`symopt.Problem`."""

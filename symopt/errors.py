@@ -7,6 +7,9 @@ input, ``RuntimeError`` for failures while running generated code).
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 
 class SymoptError(Exception):
     """Root of every error raised by symopt."""
@@ -53,5 +56,18 @@ class CacheWarning(UserWarning):
     or code was compiled in a temporary folder."""
 
 
+class IllConditionedWarning(UserWarning):
+    """The matrix a solve rests on is ill-conditioned: the parameters may have lost many digits, and the data
+    hardly determine some direction of them."""
+
+
 class DiagnosticWarning(UserWarning):
     """Network training looks unhealthy: gradients vanish or explode, units saturate or die."""
+
+
+def warn_user(message: str, category: type) -> None:
+    """``warnings.warn`` pointed at the first caller outside symopt, however deep in symopt it is called."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("symopt"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -3,19 +3,40 @@ function per format, so a hostile name shows as itself and is never read as mark
 
 from __future__ import annotations
 
+import html
 import re
 
 #: Characters that are markup anywhere in a line of Markdown (``(`` and ``)`` only after ``]``, which is
 #: escaped; ``-``, ``+`` and ``1.`` only at the start of a line: :func:`markdown_escape` handles that).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>$])")
 _LINE_START = re.compile(r"^(\s*)([-+]|\d+\.)")
+#: Every line break Python or a browser knows, which one-line output turns into a space.
+_BREAKS = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 
 
 def markdown_escape(text: str) -> str:
     """``text`` as literal Markdown on one line: markup characters backslash-escaped, ``<`` and ``&`` as
     HTML entities (Markdown passes raw HTML through), line breaks as spaces."""
     text = str(text).replace("&", "&amp;").replace("<", "&lt;")
-    text = re.sub(r"[\r\n]+", " ", text)
+    text = _BREAKS.sub(" ", text)
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return _LINE_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\." if m.group(2).endswith(".")
                                                    else "\\" + m.group(2)), text)
+
+
+#: What each character that is markup in LaTeX math becomes: a math-mode macro that prints it (valid in
+#: LaTeX and in MathJax alike, unlike text-mode escapes such as ``\textbackslash``, which MathJax lacks).
+_LATEX_SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+                  "_": r"\_", "^": r"\hat{\ }", "~": r"\sim ", " ": r"\ ", "'": r"'"}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` as literal LaTeX math (in ``\\mathtt``): every character that is markup replaced by a macro that
+    prints it, line breaks as spaces, so a name with backslashes, braces or dollars shows as itself."""
+    text = _BREAKS.sub(" ", str(text))
+    return r"\mathtt{" + "".join(_LATEX_SPECIAL.get(c, c) for c in text) + "}"
+
+
+def html_escape(text: str) -> str:
+    """``text`` as literal HTML: ``&``, ``<``, ``>``, ``"`` and ``'`` as entities."""
+    return html.escape(str(text), quote=True)

@@ -114,6 +114,11 @@ class Form(abc.ABC):
         """Whether the generated kernels can form the exact Hessian (Newton's method)."""
         return False
 
+    def hessian(self, derivation, dataset, theta) -> np.ndarray | None:
+        """The Hessian of F at ``theta``, formed by NumPy from the derivation, or None where this form has
+        no NumPy Hessian (a network, a multinomial model)."""
+        return None
+
     def __init__(self, objective):
         self.objective = objective
 
@@ -338,6 +343,9 @@ class ExpressionForm(EvaluableForm):
         fun, grad, _, _ = self.terms(derivation, dataset, theta, hessian=False)
         return fun, grad
 
+    def hessian(self, derivation, dataset, theta):
+        return self.terms(derivation, dataset, theta)[3] if derivation.hessian is not None else None
+
     def row_gradients(self, derivation, dataset, theta, block=ROW_BLOCK):
         values = self._values(dataset, np.asarray(theta, dtype=float))
         n = dataset.n_rows
@@ -415,6 +423,18 @@ class WideForm(EvaluableForm):
         total, _ = summed(o.per_sample, values, n)
         return scale * total + self._penalty(theta, mask), grad
 
+    def hessian(self, derivation, dataset, theta):
+        """``scale * Phi^T diag(d2l/deta2) Phi`` with ``Phi = [1, X]``, plus the penalty's diagonal."""
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        X, n = dataset["X"], dataset.n_rows
+        values = {ETA: self._eta(X, theta), o.target: dataset[o.target.name]}
+        with np.errstate(all="ignore"):
+            w = np.broadcast_to(np.asarray(evaluate(derivation.hessian[0, 0], values), dtype=float), (n,))
+            Phi = np.column_stack([np.ones(n), X]) if o.model.intercept else X
+            hess = self._scale(dataset) * (Phi.T @ (w[:, None] * Phi))
+        return hess + np.diag(2.0 * (-1.0 if o.maximize else 1.0) * o.l2 * self.penalty_mask(dataset))
+
     def row_gradients(self, derivation, dataset, theta, block=ROW_BLOCK):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
@@ -479,6 +499,9 @@ class MulticlassForm(WideForm):
 
     def row_gradients(self, derivation, dataset, theta, block=ROW_BLOCK):
         yield from softmax.row_terms(self.objective, dataset, theta, block)
+
+    def hessian(self, derivation, dataset, theta):
+        return None  # the softmax Hessian is formed by the generated Newton kernel only
 
 
 class NetworkForm(Form):

@@ -160,7 +160,8 @@ class Objective:
         return f"Objective({self.describe()})"
 
 
-def _prediction(model) -> sp.Expr:
+def prediction(model) -> sp.Expr:
+    """The model's value in symbols: the expression, eta for a data matrix, the output z of a network."""
     if isinstance(model, Network):
         return OUTPUT
     if isinstance(model, Model):
@@ -189,7 +190,7 @@ def _target(model, target: str) -> sp.Symbol:
 
 def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
     """Squared error ``(y - f)**2`` per sample (mean squared error by default)."""
-    f = _prediction(model)
+    f = prediction(model)
     y = _target(model, target)
     return Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
 
@@ -200,7 +201,7 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean")
     Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
     any ``f``: softplus is evaluated as ``max(f,0) + log1p(exp(-|f|))``.
     """
-    f = _prediction(model)
+    f = prediction(model)
     y = _target(model, target)
     if isinstance(model, Network) and model.n_outputs != 1:
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "

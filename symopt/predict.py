@@ -15,7 +15,7 @@ from . import softmax
 from .data import _as_float_array, _check_indexes, _short
 from .errors import DataError, ModelError
 from .numeric import evaluate
-from .objective import _prediction
+from .objective import prediction
 
 
 def predict(objective, params: dict, data) -> np.ndarray:
@@ -65,7 +65,7 @@ def _wide_matrix(m: int, data) -> np.ndarray:
 
 
 def _named_eta(objective, params: dict, data) -> np.ndarray:
-    expr = _prediction(objective.model)
+    expr = prediction(objective.model)
     features = sorted((s for s in expr.free_symbols if s not in set(objective.params)), key=lambda s: s.name)
     if not hasattr(data, "keys") or not hasattr(data, "__getitem__"):
         raise DataError(f"predict() takes a mapping from feature names to arrays (or a DataFrame); got "

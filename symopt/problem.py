@@ -20,21 +20,24 @@ import numpy as np
 
 from . import convex as convexity_module
 from . import gradcheck
+from . import plots
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
+from .conditioning import Conditioning, scaled_condition, warn_if_ill
 from .data import prepare
 from .drivers import driver_for
 from .errors import ModelError, PrecisionError
 from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
-from .optimizers import Optimizer
+from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Result
 from .run import starting_point
 from .shared import shared_for
-from .starts import best_of, check_starts, run_starts, start_points
-from .stationary import curvature_verdict
+from .standardize import scaling_for
+from .starts import USER_STOPS, best_of, check_starts, run_starts, start_points
+from .stationary import curvature_verdict, hessian_at
 from .stops import Stops, check_limits
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
@@ -212,18 +215,46 @@ class Problem:
     # --- solving -----------------------------------------------------------------------------------------------
 
     def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
-              callback=None, starts: int = 1, seed: int | None = 0) -> Result:
+              callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
-        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts`` and ``seed`` as in
-        :func:`symopt.solve`."""
+        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed`` and
+        ``standardize`` as in :func:`symopt.solve`."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
+        if not isinstance(standardize, (bool, np.bool_)):
+            raise ModelError(f"standardize must be True or False, got {standardize!r}")
         dataset = prepare(self.objective, data)
-        return replace(self._solve(dataset, x0, progress, max_time, callback, starts, seed), dataset=dataset,
-                       verifier=verify_result, judge=convexity_of_result)
+        if standardize:
+            result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
+        else:
+            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed)
+        return replace(result, dataset=dataset, verifier=verify_result, judge=convexity_of_result,
+                       plotter=plot_result)
 
-    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0) -> Result:
+    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed) -> Result:
+        """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""
+        form = self.objective.form
+        scaling = scaling_for(self.objective, self._shared.standardize_plan(self.objective), dataset,
+                              self.precision)
+        work = scaling.data(dataset)
+        if x0 is not None:
+            x0 = scaling.forward(form.start(dataset, x0), dataset)
+        result = self._solve(work, x0, progress, max_time, callback, starts, seed,
+                             scaling=lambda theta: scaling.back(theta, dataset))
+        x = scaling.back(result.x, dataset)
+        _, grad = self.flat_value_and_grad(dataset, x)
+        optima = tuple(replace(o, x=scaling.back(o.x, dataset), params=form.unflatten(dataset, scaling.back(o.x, dataset)))
+                       for o in result.optima)
+        start = None if result.x0 is None else scaling.back(result.x0, dataset)
+        return replace(result, x=x, params=form.unflatten(dataset, x), optima=optima, x0=start, standardized=True,
+                       grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
+                       why=f"{result.why}; {scaling.describe()}")
+
+    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None) -> Result:
+        """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
+        vector back to the user's parameters, for the callback and the advice."""
         objective, method, precision = self.objective, self.method, self.precision
+        standardized = scaling is not None
         if x0 is not None:
             objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0),
@@ -233,7 +264,7 @@ class Problem:
             self._settle_analysis()
         analysis, cf = self._analysis, self._closed_form
         if method in ("auto", "linear") and analysis.linear is not None:
-            return checked(linear_result(analysis, dataset, precision, cf), unused)
+            return checked(linear_result(analysis, dataset, precision, cf, standardized), unused)
         if method == "linear":
             raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
         if method in ("auto", "symbolic") and analysis.solutions:
@@ -245,12 +276,13 @@ class Problem:
             raise ModelError(f"no symbolic closed form: {analysis.reason}")
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        user = scaling or (lambda theta: theta)
         stops = None if max_time is None and callback is None else Stops(
-            max_time, callback, lambda theta: objective.form.unflatten(dataset, theta))
+            max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)))
         if starts == 1:
-            result = self._iterate(dataset, x0, progress, cf, stops)
+            result = self._iterate(dataset, x0, progress, cf, stops, standardized)
         else:
-            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed)
+            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed, standardized)
         later = self._symbolic_later
         if later is None:
             return result
@@ -267,34 +299,51 @@ class Problem:
                 return checked(symbolic, unused)
         return replace(result, closed_form=self._closed_form)
 
-    def _iterate(self, dataset, x0, progress, cf, stops) -> Result:
+    def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True) -> Result:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
-        problem's driver (:mod:`symopt.drivers`), the curvature checked."""
+        problem's driver (:mod:`symopt.drivers`), the curvature and the conditioning checked (and warned
+        about where ``warn``)."""
         objective, driver = self.objective, self._driver
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
-        why = driver.why(self.method, cf)
+        reason = driver.why(self.method, cf)
         run, code, extras = driver.run(dataset, optimizer, x0, progress, stops)
+        if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
+                run.status not in (*USER_STOPS, "max_iter"):
+            chosen = (f"{chosen}; the projected run stopped ({run.status}: {run.message}), so the full "
+                      f"Levenberg-Marquardt ran from the same start")
+            optimizer = optimizer.full()
+            run, code, extras = driver.run(dataset, optimizer, x0, progress, stops)
         status, success, message = run.status, run.success, run.message
+        conditioning = None
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
-            verdict = curvature_verdict(objective, self.derivation, dataset, run.x)
+            hess = hessian_at(objective, self.derivation, dataset, run.x)
+            verdict = curvature_verdict(objective, self.derivation, dataset, run.x, hess)
             if verdict is not None:
                 (status, message), success = verdict, False
+            if hess is not None:
+                conditioning = Conditioning(scaled_condition(hess), "hessian")
+                if success and warn:
+                    warn_if_ill(conditioning, objective, standardized)
         return Result(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
-                      why=f"{why}; {chosen}; {code}", closed_form=cf, success=success,
+                      why=f"{reason}; {chosen}; {code}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
                       grad_norm=run.grad_norm, history=run.history,
                       source=run.source, source_path=run.source_path, objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
-                      **extras)
+                      conditioning=conditioning, x0=run.x0, **extras)
 
-    def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed) -> Result:
+    def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False) -> Result:
         """The iterative solve from ``starts`` points (:mod:`symopt.starts`), one compiled problem for all."""
         objective = self.objective
         first = starting_point(objective, self.derivation, dataset, x0)
         points = start_points(objective.form, dataset, first, starts, seed)
-        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops), points, progress)
-        return best_of(results, seed, objective.maximize)
+        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False),
+                             points, progress)
+        best = best_of(results, seed, objective.maximize)
+        if best.success:  # the conditioning of the optimum returned, not of every start's
+            warn_if_ill(best.conditioning, objective, standardized)
+        return best
 
     def value_and_grad(self, data, params) -> tuple[float, dict]:
         """``(F, gradient by name)``: the total objective (its reduction over all rows, plus the penalty) and
@@ -373,3 +422,9 @@ def convexity_of_result(result):
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
     points = (result.x,) if result.x.size else ()
     return convexity_module.verdict(problem, result.dataset, samples=2, points=points)
+
+
+def plot_result(result, kind: str = "history", path=None):
+    """:meth:`symopt.Result.plot` (:mod:`symopt.plots`, given this module's Problem to evaluate and replay
+    with; a module-level function, so a Result that carries it still pickles)."""
+    return plots.plot(result, kind, path, Problem)

@@ -32,7 +32,7 @@ import sympy as sp
 from . import softmax
 from .closed_form.design import design_for
 from .numeric import evaluate
-from .objective import _prediction
+from .objective import prediction
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def _least_squares(objective, dataset, start) -> ReferenceFit:
     from scipy.optimize import least_squares
 
     params = objective.params
-    f = _prediction(objective.model)
+    f = prediction(objective.model)
     jac = [sp.diff(f, p) for p in params]
     y = dataset[objective.target.name]
     data = {s: dataset[s.name] for s in objective.data_symbols if s.name != objective.target.name}

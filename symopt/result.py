@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .escape import markdown_escape
+from .show import params_line
+
 #: How many of the distinct optima ``print(result)`` lists.
 SHOWN_OPTIMA = 5
 
@@ -82,11 +85,21 @@ class Result:
     verifier: object = field(default=None, repr=False, compare=False)
     #: What :attr:`convexity` calls the first time it is read (:func:`symopt.problem.convexity_of_result`).
     judge: object = field(default=None, repr=False, compare=False)
+    #: What :meth:`plot` calls (:func:`symopt.problem.plot_result`, set by ``solve``).
+    plotter: object = field(default=None, repr=False, compare=False)
     _convexity: object = field(default=None, repr=False, compare=False, init=False)
     #: What ran: "numba" (compiled generated code), "python" (its interpreted twin; see symopt.Problem),
     #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
     #: evaluated in high precision).
     backend: str = "numba"
+    #: How well the solve's matrix is conditioned (:class:`symopt.conditioning.Conditioning`: the design's
+    #: condition number for linear least squares, the Jacobi-scaled Hessian's at the solution for the other
+    #: paths), or None where it was not formed (a network, a multinomial model, data too big to form it).
+    conditioning: object = None
+    #: The flat point an iterative run started from (None for a closed form): :meth:`plot` replays the path.
+    x0: np.ndarray | None = None
+    #: Whether ``solve(..., standardize=True)`` fitted on centred and scaled features (mapped back here).
+    standardized: bool = False
     #: How many starts the optimizer ran from (``solve(..., starts=N)``; 1 for a single run or a closed form).
     starts: int = 1
     #: The distinct optima the converged starts reached, best first (empty for a single run).
@@ -109,6 +122,24 @@ class Result:
             raise ModelError(f"this result has no fitted parameters to predict with (status {self.status!r})")
         return predict(self.objective, self.params, data)
 
+    def plot(self, kind: str = "history", path=None):
+        """A matplotlib figure of this result (needs ``pip install 'symopt[plot]'``), drawn headless; written
+        to ``path`` as a PNG when given. ``kind``: ``"history"`` (F per iteration, log scale, with the
+        closed-form optimum as a reference line where there is one), ``"fit"`` and ``"residuals"`` (a
+        squared loss on a model of one feature), ``"surface"`` (one or two parameters: the objective with
+        the path taken), ``"training"`` (networks trained by epochs: loss and per-layer gradient size, the
+        vanishing and exploding bands marked). See :mod:`symopt.plots`."""
+        if self.plotter is None:
+            from .errors import ModelError
+
+            raise ModelError("this result does not carry its problem and data (it was not returned by solve)")
+        return self.plotter(self, kind, path)
+
+    @property
+    def condition_number(self) -> float | None:
+        """The condition number in :attr:`conditioning` (None where there is none)."""
+        return None if self.conditioning is None else self.conditioning.number
+
     @property
     def convexity(self):
         """The convexity verdict (:func:`symopt.convexity`) for this result's problem: the proof where there
@@ -129,6 +160,23 @@ class Result:
             raise ModelError("this result does not carry its problem and data (it was not returned by solve); "
                              "call symopt.verify(objective, data) instead")
         return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed)
+
+    def to_markdown(self) -> str:
+        """The result as Markdown: status, method and why, the parameters, F (what Jupyter shows)."""
+        state = "success" if self.success else "FAILED"
+        rows = [f"**symopt result: {state}** ({markdown_escape(self.status)}): {markdown_escape(self.message)}", "",
+                f"- method: {markdown_escape(self.method)}: {markdown_escape(self.why)}",
+                f"- backend: {markdown_escape(self.backend)}",
+                f"- closed form: {markdown_escape(self.closed_form.status)}: {markdown_escape(self.closed_form.reason)}"]
+        if self.conditioning is not None:
+            rows.append(f"- conditioning: {markdown_escape(self.conditioning)}")
+        rows += ["", "| parameter | value |", "|---|---|"]
+        rows += [f"| {markdown_escape(name)} | {markdown_escape(params_line({name: value}, 12).split(' = ', 1)[1])} |"
+                 for name, value in self.params.items()]
+        rows += ["", f"F = {self.fun!r}, max abs gradient {self.grad_norm:.3g}, {self.nit} iterations"]
+        return "\n".join(rows) + "\n"
+
+    _repr_markdown_ = to_markdown
 
     def __str__(self) -> str:
         lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]
@@ -156,6 +204,8 @@ class Result:
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))
         lines.append(f"  objective value F = {self.fun!r}, max |gradient| = {self.grad_norm:.3g}, iterations = {self.nit}"
                      + (f", evaluations: {self.nfev} of F, {self.njev} of its gradient" if self.nfev or self.njev else ""))
+        if self.conditioning is not None:
+            lines.append(f"  conditioning: {self.conditioning}")
         if self.success and self.judge is not None and self.objective is not None:
             lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize, self.starts)}")
         if self.starts > 1:

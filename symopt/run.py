@@ -61,6 +61,7 @@ class Run:
     interpreted_seconds: float = 0.0  # time spent in the interpreted twin
     nfev: int = 0  # objective (residual) evaluations
     njev: int = 0  # gradient (Jacobian) evaluations
+    x0: np.ndarray | None = None  # where the run started
 
 
 class InterpreterFault(Exception):
@@ -114,6 +115,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     """
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
     theta = starting_point(objective, derivation, dataset, x0)
+    started_at = theta.copy()
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
     start_size = float(np.max(np.abs(theta))) if p else 0.0  # theta is updated in place
@@ -158,7 +160,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
                history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds,
-               int(fs[2]), int(fs[3]))
+               int(fs[2]), int(fs[3]), started_at)
 
 
 class _Driver:

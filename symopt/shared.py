@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import sympy as sp
 
+from . import standardize
 from ._version import __version__
 from .analyse import symbolic_stage
 from .closed_form.linear import find_linear_form
@@ -23,7 +24,9 @@ from .codegen import cache
 from .convex import prove
 from .codegen.render import render, render_key
 from .derive import Derivation, derive
+from .errors import ModelError
 from .objective import Objective
+from .projection import separable
 
 #: Once a problem's interpreted runs (over all its solves, or within one) have taken as long as getting
 #: the compiled module would, the compiled module takes over (the ski-rental rule: never more than twice
@@ -54,6 +57,8 @@ class Shared:
         self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
         self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
         self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
+        self.standardize: dict = {}  # l2 > 0 -> the standardize.Plan, or why there is none
+        self.projection = None  # (indices of the parameters variable projection solves for, why not)
         self._text = None
 
     def derivation_for(self, objective: Objective) -> Derivation:
@@ -77,6 +82,28 @@ class Shared:
                     cache.store_record(key, found)
                 self.linear = found
             return self.linear
+
+    def projection_stage(self, objective: Objective) -> tuple:
+        """:func:`symopt.projection.separable`, worked out once per structure."""
+        with self.lock:
+            if self.projection is None:
+                self.projection = separable(objective)
+            return self.projection
+
+    def standardize_plan(self, objective: Objective):
+        """:func:`symopt.standardize.plan_for` (the Plan, or its ModelError), worked out once per structure and
+        penalty (a penalty rules it out)."""
+        key = objective.l2 > 0
+        with self.lock:
+            if key not in self.standardize:
+                try:
+                    self.standardize[key] = standardize.plan_for(objective)
+                except ModelError as refused:
+                    self.standardize[key] = refused
+            found = self.standardize[key]
+        if isinstance(found, ModelError):
+            raise ModelError(str(found))
+        return found
 
     def convexity_stage(self, objective: Objective, derivation: Derivation):
         """``(proved Convexity or None, why not)``, proved once per structure and penalty sign (the proof in a

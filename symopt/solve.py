@@ -11,7 +11,8 @@ from .result import Result
 
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
-          max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0) -> Result:
+          max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
+          standardize: bool = False) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
@@ -49,13 +50,22 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem;
     ``max_time``, the callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
 
+    ``standardize=True`` fits on centred and scaled features (each feature minus its mean, over its standard
+    deviation rounded to a power of two) and maps the parameters back: the same estimator, on
+    better-conditioned data. It applies where every feature enters the model linearly with a coefficient
+    of its own (a ``LinearModel``, ``a + b*x + c*z``, the logit of ``log_loss``), and is refused, with the
+    reason, where one does not, with ``l2=`` (the penalty would change with the scale), for networks and
+    for custom objectives. ``Result.conditioning`` reports the condition number of the solve's matrix (the
+    column-scaled design for linear least squares, else the Jacobi-scaled Hessian at the solution); above
+    1e8 the solve warns (:class:`symopt.IllConditionedWarning`) with advice.
+
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
-    progress, max_time, callback, starts, seed)``:
+    progress, max_time, callback, starts, seed, standardize)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
     return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress, max_time,
-                                                                                   callback, starts, seed)
+                                                                                   callback, starts, seed, standardize)
 
 
 def gradient(objective: Objective, data, params) -> dict:
@@ -107,3 +117,24 @@ def convexity(objective, data=None, samples: int = 8, seed: int = 0):
     ``objective`` may be a :class:`symopt.Problem`. See :mod:`symopt.convex`."""
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     return problem.convexity(data, samples, seed)
+
+
+def report(objective, data=None, x0=None, verify: bool = True):
+    """The derivation report (:class:`symopt.reporting.Report`: Markdown with LaTeX, shown as such in Jupyter;
+    ``to_html()`` for a standalone page): the model, the objective, gradient and Hessian, the closed-form
+    attempt (its formula, or why there is none), the convexity verdict, the method ``solve`` uses and an
+    excerpt of the generated code. With ``data`` (or for an objective that reads none), also the result of
+    solving it (from ``x0``) and, with ``verify=True``, its verification (:func:`verify`).
+
+    ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem`.
+    """
+    from . import reporting
+    from .data import prepare
+
+    problem = objective if isinstance(objective, Problem) else Problem(objective)
+    dataset = result = verification = None
+    if data is not None or not problem.objective.data_names:
+        dataset = prepare(problem.objective, data)
+        result = problem.solve(dataset, x0=x0, progress=False)
+        verification = result.verify(reference="auto") if verify else None
+    return reporting.build(problem, dataset, result, verification)

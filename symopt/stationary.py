@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate import objective_size, objective_terms
+from .evaluate import objective_size
 from .starts import SUGGESTED_STARTS
 
 #: A step-size stop is at a stationary point when no parameter's relative change moves F by more than this
@@ -70,20 +70,32 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, st
             f"= {relative:.2g} x size(F), above {tol:g}); likely cause: {cause}")
 
 
-def curvature_verdict(objective, derivation, dataset, x) -> tuple[str, str] | None:
+def hessian_at(objective, derivation, dataset, x) -> np.ndarray | None:
+    """The Hessian of F at ``x`` from the derivation (:meth:`symopt.forms.Form.hessian`), or None where the
+    form has none, it is not finite, or the data are too big to form it cheaply
+    (:data:`CURVATURE_CHECK_MAX_WORK` row-evaluations)."""
+    p = len(x)
+    if derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > CURVATURE_CHECK_MAX_WORK:
+        return None
+    with np.errstate(all="ignore"):
+        hess = objective.form.hessian(derivation, dataset, np.asarray(x, dtype=float))
+    return hess if hess is not None and np.all(np.isfinite(hess)) else None
+
+
+def curvature_verdict(objective, derivation, dataset, x, hess=None) -> tuple[str, str] | None:
     """``(status, message)`` if the zero-gradient point ``x`` is a saddle (``"saddle_point"``) or a plateau
     (``"plateau"``) rather than the optimum asked for; None if it is neither, or for a wide model, no
     Hessian, or data too big to check cheaply.
 
     A gradient-based run stops wherever the gradient vanishes; where it vanishes on a plateau (a model
     that is 0 on every row, whatever its amplitudes: tested first, as its tiny eigenvalues have either
-    sign) or at a saddle (a = b = 0 for a*sin(b*x), say), only the Hessian tells.
+    sign) or at a saddle (a = b = 0 for a*sin(b*x), say), only the Hessian tells. ``hess``: the Hessian at
+    ``x`` where the caller has it (:func:`hessian_at`).
     """
-    p = len(x)
-    if not objective.form.per_parameter or derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > CURVATURE_CHECK_MAX_WORK:
+    if not objective.form.per_parameter:
         return None
-    hess = objective_terms(objective, derivation, dataset, x)[3]
-    if hess is None or not np.all(np.isfinite(hess)):
+    hess = hessian_at(objective, derivation, dataset, x) if hess is None else hess
+    if hess is None:
         return None
     lam = np.linalg.eigvalsh(hess)
     tol = FLAT_EIGENVALUE * float(np.max(np.abs(lam)))

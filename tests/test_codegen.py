@@ -14,6 +14,7 @@ import sympy as sp
 
 import symopt
 from symopt.codegen import cache
+from symopt.optimizers import ProjectedLevenbergMarquardt
 from symopt.printer import NumbaPrinter
 from symopt.codegen.network import render_network
 from symopt.codegen.render import render
@@ -37,7 +38,8 @@ def _normalise(source: str) -> str:
 
 
 def _golden_cases():
-    """One module per template family: the three kernels (expression, linear, softmax), every optimizer family,
+    """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
+    (Levenberg-Marquardt with variable projection too),
     the network trainer (by epochs and on all rows) and the interpreted twin."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
@@ -48,6 +50,7 @@ def _golden_cases():
         "logistic_wide_newton.py": (logistic, symopt.Newton(), "source"),
         "curve_levenberg_marquardt.py": (curve, symopt.LevenbergMarquardt(), "source"),
         "curve_levenberg_marquardt_python.py": (curve, symopt.LevenbergMarquardt(), "python_source"),
+        "curve_variable_projection.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)), "source"),
         "curve_newton.py": (curve, symopt.Newton(), "source"),
         "curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
         "curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),

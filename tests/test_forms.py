@@ -71,6 +71,27 @@ def test_each_evaluable_form_has_a_gradient_that_central_differences_confirm(nam
     np.testing.assert_allclose(scale * rows + penalty, grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, cls, objective, data", CASES[:2], ids=[c[0] for c in CASES[:2]])
+def test_the_numpy_hessian_is_the_jacobian_of_the_gradient(name, cls, objective, data):
+    form, dataset, derivation = objective.form, prepare(objective, data), derive(objective)
+    size = sum(s for _, s in form.blocks(dataset))
+    x = 0.3 * np.random.default_rng(2).normal(size=size)
+    hess = form.hessian(derivation, dataset, x)
+    h = 1e-5
+    numeric = np.column_stack([(form.value_and_gradient(derivation, dataset, x + h * e)[1]
+                                - form.value_and_gradient(derivation, dataset, x - h * e)[1]) / (2 * h)
+                               for e in np.eye(size)])
+    np.testing.assert_allclose(hess, numeric, rtol=1e-6, atol=1e-8)
+    assert np.allclose(hess, hess.T)
+
+
+def test_forms_without_a_numpy_hessian_say_none():
+    for _, _, objective, data in CASES[2:]:
+        dataset = prepare(objective, data)
+        size = sum(s for _, s in objective.form.blocks(dataset))
+        assert objective.form.hessian(derive(objective), dataset, np.zeros(size)) is None
+
+
 def test_a_network_form_is_evaluated_by_its_generated_code_only():
     _, _, objective, data = CASES[3]
     assert not objective.form.evaluable

@@ -37,10 +37,9 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 
-from ..errors import CacheError, CacheWarning, CodegenError
+from ..errors import CacheError, CacheWarning, CodegenError, warn_user
 
 _LOCK = threading.Lock()  # guards the three below
 _LOCKS: dict[str, threading.Lock] = {}  # one per entry, so one thread loads it while others wait
@@ -482,11 +481,7 @@ def _quarantine(paths: list, folder: Path, why: str, then: str) -> None:
 
 
 def _warn(message: str) -> None:
-    # Point the warning at the first caller outside symopt, however deep in symopt we are.
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("symopt"):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, CacheWarning, stacklevel=level)
+    warn_user(message, CacheWarning)
 
 
 # --- clearing -----------------------------------------------------------------------------------------------------

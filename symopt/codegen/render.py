@@ -148,7 +148,8 @@ def render_key(optimizer) -> tuple:
     module for one problem; every other setting is a run-time argument."""
     return (type(optimizer).__name__, optimizer.name, optimizer.template, optimizer.needs, optimizer.stochastic,
             tuple(optimizer.hyper_names), bool(getattr(optimizer, "line_search", False)),
-            getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0))
+            getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0),
+            tuple(getattr(optimizer, "linear", ())))
 
 
 def optimizer_context(objective, optimizer) -> dict:
@@ -163,6 +164,13 @@ def optimizer_context(objective, optimizer) -> dict:
     if optimizer.needs == "residuals":
         u, weight = objective.sum_of_squares()
         context.update(residual_expr=str(u), residual_weight=float(weight))  # a number: code, not text
+    linear = tuple(getattr(optimizer, "linear", ()))
+    if linear:  # variable projection: which parameters are solved for, which iterated on
+        names = [p.name for p in objective.params]
+        nonlinear = [j for j in range(len(names)) if j not in linear]
+        context.update(linear=list(linear), nonlinear=nonlinear,
+                       linear_names=", ".join(names[j] for j in linear),
+                       nonlinear_names=", ".join(names[j] for j in nonlinear))
     return context
 
 

@@ -8,8 +8,8 @@ the generated code, iterate by iterate.
 from .base import RUNNING, STATUS, Optimizer
 from .first_order import Adam, GradientDescent, Momentum, Nesterov, RMSProp
 from .lbfgs import LBFGS
-from .levenberg_marquardt import LevenbergMarquardt
+from .levenberg_marquardt import LevenbergMarquardt, ProjectedLevenbergMarquardt
 from .newton import MAX_NEWTON_PARAMS, Newton
 
 __all__ = ["RUNNING", "STATUS", "Optimizer", "Adam", "GradientDescent", "Momentum", "Nesterov", "RMSProp",
-           "LBFGS", "LevenbergMarquardt", "Newton", "MAX_NEWTON_PARAMS"]
+           "LBFGS", "LevenbergMarquardt", "ProjectedLevenbergMarquardt", "Newton", "MAX_NEWTON_PARAMS"]

@@ -1,0 +1,84 @@
+"""Result.plot: each kind drawn headless and written as a PNG; the kinds that do not apply say why."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+import symopt
+
+matplotlib = pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'symopt[plot]')")
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def decay():
+    x = np.linspace(0.0, 3.0, 40)
+    y = 2.5 * np.exp(-1.3 * x) + 0.01 * np.random.default_rng(0).normal(size=40)
+    objective = symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"))
+    return symopt.solve(objective, {"x": x, "y": y}, x0={"a": 1.0, "b": 0.2}, backend="python", progress=False)
+
+
+@pytest.mark.parametrize("kind", ["history", "fit", "residuals", "surface"])
+def test_each_kind_is_written_as_a_png(decay, kind, tmp_path):
+    path = tmp_path / f"{kind}.png"
+    figure = decay.plot(kind, path=path)
+    assert isinstance(figure, matplotlib.figure.Figure)
+    assert _png_size(path) == (640, 440) and path.stat().st_size > 5000
+    axes = figure.get_axes()
+    assert axes and all(ax.has_data() for ax in axes[:1])
+
+
+def test_the_surface_shows_the_path_the_solver_took(decay):
+    figure = decay.plot("surface")
+    ax = figure.get_axes()[0]
+    path = next(line for line in ax.get_lines() if line.get_label() == "path")
+    xs, ys = path.get_data()
+    assert (xs[0], ys[0]) == (1.0, 0.2)  # from the start
+    assert xs[-1] == pytest.approx(decay.params["a"], rel=1e-9) and ys[-1] == pytest.approx(decay.params["b"], rel=1e-9)
+    assert 3 <= len(xs) <= decay.nit + 1 and len(set(xs)) >= 3  # one point per iteration, several moves
+
+
+def test_history_draws_the_closed_form_optimum_for_an_iterative_solve(tmp_path):
+    x = np.linspace(0.0, 1.0, 30)
+    data = {"x": x, "y": 1.0 + 2.0 * x + 0.1 * np.sin(7 * x)}
+    objective = symopt.squared_loss(symopt.Model("a + b*x", "a b"))
+    closed = symopt.solve(objective, data)
+    r = symopt.solve(objective, data, method="iterative", backend="python", progress=False)
+    ax = r.plot("history", path=tmp_path / "h.png").get_axes()[0]
+    line = next(line for line in ax.get_lines() if line.get_label().startswith("closed-form optimum"))
+    assert line.get_ydata()[0] == pytest.approx(closed.fun, rel=1e-12)
+    assert ax.get_yscale() == "log"
+
+
+def test_a_network_trained_by_epochs_draws_its_training(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    net = symopt.Network(3, [symopt.Dense(6, activation="tanh"), symopt.Dense(2)])
+    r = symopt.solve(symopt.cross_entropy(net), (X, (X[:, 0] > 0).astype(int)),
+                     optimizer=symopt.Adam(lr=1e-2, batch_size=32, epochs=4), progress=False)
+    figure = r.plot("training", path=tmp_path / "t.png")
+    loss, grads = figure.get_axes()
+    assert len([line for line in grads.get_lines() if line.get_label().startswith("layer")]) == 2
+    assert _png_size(tmp_path / "t.png") == (640, 440)
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("surface", "for one- or two-parameter problems; this one has 3"),
+    ("fit", "needs a model of one feature; this one reads 2: x, z"),
+    ("training", "is for networks"),
+    ("contour", "kind must be one of history, fit, residuals, surface, training"),
+])
+def test_a_kind_that_does_not_apply_says_why(kind, words):
+    x = np.linspace(0.0, 1.0, 20)
+    data = {"x": x, "z": x ** 2, "y": 1.0 + x - x ** 2}
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x + c*z", "a b c")), data)
+    with pytest.raises(symopt.ModelError, match=words):
+        r.plot(kind)
