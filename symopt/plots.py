@@ -39,7 +39,7 @@ def _matplotlib():
 
 def plot(result, kind: str, path, problem_for):
     """Draw ``kind`` (one of :data:`KINDS`) for ``result``; return the matplotlib figure (written to
-    ``path`` as a PNG when given). ``problem_for(objective, optimizer)`` builds the :class:`symopt.Problem`
+    ``path`` as a PNG when given). ``problem_for(objective, optimizer, backend="auto")`` builds the :class:`symopt.Problem`
     that evaluates, replays and re-solves (:func:`symopt.problem.plot_result` passes the class)."""
     if kind not in KINDS:
         raise ModelError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
@@ -133,7 +133,9 @@ def _path(result, problem_for) -> np.ndarray:
     if result.method != "iterative" or result.x0 is None:
         return np.asarray(result.x, dtype=float)[None, :]
     points = [np.asarray(result.x0, dtype=float)]
-    problem = problem_for(result.objective, result.optimizer)
+    # the backend that ran (compiled code and its interpreted twin may round apart near the end)
+    backend = "python" if result.backend == "python" else ("numba" if result.backend == "numba" else "auto")
+    problem = problem_for(result.objective, result.optimizer, backend)
     problem.solve(result.dataset, x0=result.x0, progress=False, standardize=result.standardized,
                   callback=lambda k, f, params: points.append(
                       result.objective.form.start(result.dataset, params)) and False)

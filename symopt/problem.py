@@ -427,4 +427,5 @@ def convexity_of_result(result):
 def plot_result(result, kind: str = "history", path=None):
     """:meth:`symopt.Result.plot` (:mod:`symopt.plots`, given this module's Problem to evaluate and replay
     with; a module-level function, so a Result that carries it still pickles)."""
-    return plots.plot(result, kind, path, Problem)
+    return plots.plot(result, kind, path,
+                      lambda objective, optimizer, backend="auto": Problem(objective, optimizer, backend=backend))
