@@ -59,7 +59,8 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
                   success=success, status="solved" if success else "unbounded", message=message, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
                   objective=objective, derivation=analysis.derivation, precision=precision, exact=exact,
-                  backend=_closed_backend(precision), conditioning=conditioning)
+                  exact_x=() if sol.exact is None else tuple(sol.exact), backend=_closed_backend(precision),
+                  conditioning=conditioning)
 
 
 def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:

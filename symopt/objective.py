@@ -35,9 +35,15 @@ class Objective:
 
     ``expr`` is any per-sample expression in data and parameters (SymPy or
     safe text), for example a log-likelihood to maximise.
+
+    ``likelihood=True`` declares it a likelihood: a negative log-likelihood per sample (minimised) or a
+    log-likelihood per sample (``maximize=True``). Then ``Result.cov`` and ``Result.stderr`` come from the
+    observed information (the Hessian of the summed negative log-likelihood) and ``Result.loglik``, ``aic``
+    and ``bic`` from its value as written (constants it leaves out are left out of them too).
     """
 
-    def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean"):
+    def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean",
+                 likelihood: bool = False):
         param_symbols = _as_param_symbols(params)
         symbols = {p.name: p for p in param_symbols}
         per_sample = as_expression(expr, symbols, "objective")
@@ -45,7 +51,11 @@ class Objective:
         if missing:
             raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective "
                              f"{show(per_sample, SHOWN)}")
+        if not isinstance(likelihood, (bool, np.bool_)):
+            raise ModelError(f"likelihood must be True or False, got {likelihood!r}")
         self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
+        #: Whether the per-sample objective is a (negative, when minimised) log-likelihood.
+        self.likelihood = bool(likelihood)
 
     @classmethod
     def _from_model(cls, per_sample, model, target, kind, l2, reduction):
@@ -55,6 +65,7 @@ class Objective:
         else:
             expr_model = model.expression_model if isinstance(model, LinearModel) else model
             self._setup(per_sample, expr_model.params, False, l2, reduction, kind=kind, model=model, target=target)
+        self.likelihood = kind in ("log", "cross_entropy")  # per sample, a negative log-likelihood
         return self
 
     def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target):

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import convex as convexity_module
 from . import gradcheck
+from . import inference
 from . import plots
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
@@ -215,12 +216,14 @@ class Problem:
     # --- solving -----------------------------------------------------------------------------------------------
 
     def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
-              callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False) -> Result:
+              callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False,
+              cov_type: str = "nonrobust") -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
-        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed`` and
-        ``standardize`` as in :func:`symopt.solve`."""
+        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed``,
+        ``standardize`` and ``cov_type`` as in :func:`symopt.solve`."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
+        inference.check_cov_type(cov_type)
         if not isinstance(standardize, (bool, np.bool_)):
             raise ModelError(f"standardize must be True or False, got {standardize!r}")
         dataset = prepare(self.objective, data)
@@ -229,7 +232,7 @@ class Problem:
         else:
             result = self._solve(dataset, x0, progress, max_time, callback, starts, seed)
         return replace(result, dataset=dataset, verifier=verify_result, judge=convexity_of_result,
-                       plotter=plot_result)
+                       plotter=plot_result, inferrer=inference.infer, cov_type=cov_type)
 
     def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed) -> Result:
         """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""

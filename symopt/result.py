@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .escape import markdown_escape
+from .escape import html_escape, markdown_escape
 from .show import params_line
 
 #: How many of the distinct optima ``print(result)`` lists.
@@ -104,6 +104,13 @@ class Result:
     starts: int = 1
     #: The distinct optima the converged starts reached, best first (empty for a single run).
     optima: tuple = ()
+    #: The high-precision solution as mpmath numbers (``precision="high"``; for the standard errors).
+    exact_x: tuple = field(default=(), repr=False, compare=False)
+    #: Which covariance :attr:`cov` and :attr:`stderr` give: "nonrobust" (classical) or "HC0" to "HC3".
+    cov_type: str = "nonrobust"
+    #: What :meth:`inference` calls (:func:`symopt.inference.infer`, set by ``solve``).
+    inferrer: object = field(default=None, repr=False, compare=False)
+    _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
 
     def predict(self, data):
         """The fitted model on new data, one prediction per row: class labels for ``cross_entropy`` and
@@ -139,6 +146,114 @@ class Result:
     def condition_number(self) -> float | None:
         """The condition number in :attr:`conditioning` (None where there is none)."""
         return None if self.conditioning is None else self.conditioning.number
+
+    # --- inference (symopt.inference): worked out when first asked for, then kept ------------------------------
+
+    def inference(self, cov_type: str | None = None):
+        """The :class:`symopt.inference.Inference` record at this solution: covariance (``cov_type``: the
+        result's own, "nonrobust" unless ``solve(..., cov_type=...)`` said otherwise, or "HC0" to "HC3"),
+        the reason where there is none, and the fit statistics. Worked out once per ``cov_type``."""
+        cov_type = self.cov_type if cov_type is None else cov_type
+        if cov_type not in self._inferences:
+            if self.inferrer is None:
+                from .inference import Inference, check_cov_type
+
+                check_cov_type(cov_type)
+                record = Inference((), "none", cov_type, None, "this result does not carry its problem and data "
+                                   "(it was not returned by solve)", 0, len(self.x))
+            else:
+                record = self.inferrer(self, cov_type)
+            self._inferences[cov_type] = record
+        return self._inferences[cov_type]
+
+    def _shaped(self, flat):
+        return None if flat is None else self.objective.form.unflatten(self.dataset, flat)
+
+    @property
+    def x_names(self) -> tuple:
+        """One name per entry of :attr:`x` (``coef[j]`` for the entries of an array): the labels of
+        :attr:`cov` and :attr:`corr`."""
+        if self.objective is None or self.dataset is None:
+            return tuple(self.params)
+        return tuple(self.objective.form.flat_names(self.dataset))
+
+    @property
+    def cov(self) -> np.ndarray | None:
+        """The covariance of the estimates (rows and columns in the order of :attr:`x`, labelled by
+        :attr:`x_names`), or None where none applies (:attr:`stderr_reason` says why)."""
+        return self.inference().cov
+
+    @property
+    def corr(self) -> np.ndarray | None:
+        """The correlations of the estimates (:attr:`cov` scaled to a unit diagonal), or None."""
+        return self.inference().corr
+
+    @property
+    def stderr(self) -> dict | None:
+        """Standard errors, shaped like :attr:`params` (an array for an array parameter), or None."""
+        return self._shaped(self.inference().stderr)
+
+    @property
+    def stderr_reason(self) -> str:
+        """Why :attr:`stderr` and :attr:`cov` are None ("" where they are not)."""
+        return self.inference().reason
+
+    @property
+    def rss(self) -> float | None:
+        """The residual sum of squares (least squares), or None."""
+        return self.inference().rss
+
+    @property
+    def dof(self) -> int:
+        """Residual degrees of freedom: rows minus parameters."""
+        return self.inference().dof
+
+    @property
+    def residual_sd(self) -> float | None:
+        """The residual standard deviation ``sqrt(RSS / (n - p))`` (least squares), or None."""
+        return self.inference().residual_sd
+
+    @property
+    def r2(self) -> float | None:
+        """R^2 of a squared loss (centred when the model can fit a constant, else uncentred), or None."""
+        return self.inference().r2
+
+    @property
+    def loglik(self) -> float | None:
+        """The log-likelihood at the solution (least squares: the Gaussian one), or None."""
+        return self.inference().loglik
+
+    @property
+    def aic(self) -> float | None:
+        """``-2 loglik + 2 p``, or None."""
+        return self.inference().aic
+
+    @property
+    def bic(self) -> float | None:
+        """``-2 loglik + p log n``, or None."""
+        return self.inference().bic
+
+    def conf_int(self, level: float = 0.95, method: str = "wald", cov_type: str | None = None) -> dict | None:
+        """Confidence intervals: name -> ``(low, high)`` (arrays for an array parameter), or None where there
+        are no standard errors. ``method="wald"``: estimate -/+ quantile * standard error, the quantile
+        Student's t with ``n - p`` degrees of freedom for classical least squares, normal otherwise."""
+        if method != "wald":
+            from .errors import ModelError
+
+            raise ModelError(f"method must be 'wald'; got {method!r}")
+        bounds = self.inference(cov_type).wald(level)
+        if bounds is None:
+            return None
+        low, high = self._shaped(bounds[0]), self._shaped(bounds[1])
+        return {name: (low[name], high[name]) for name in low}
+
+    def summary(self):
+        """The fit report (:class:`symopt.summary.Summary`): parameters with estimate, standard error, t or
+        z, p-value and interval; the fit statistics; method and convergence; warnings. Prints as text,
+        shows as HTML in Jupyter."""
+        from .summary import Summary
+
+        return Summary(self)
 
     @property
     def convexity(self):
@@ -177,6 +292,11 @@ class Result:
         return "\n".join(rows) + "\n"
 
     _repr_markdown_ = to_markdown
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the fit report (:meth:`summary`) as HTML, with the derivation's LaTeX."""
+        latex = self.derivation._repr_latex_() if self.derivation is not None else None
+        return self.summary().to_html(html_escape(latex) if latex else None)
 
     def __str__(self) -> str:
         lines = [f"symopt result: {'success' if self.success else 'FAILED'} ({self.status}): {self.message}"]

@@ -12,7 +12,7 @@ from .result import Result
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
-          standardize: bool = False) -> Result:
+          standardize: bool = False, cov_type: str = "nonrobust") -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
@@ -59,13 +59,19 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     column-scaled design for linear least squares, else the Jacobi-scaled Hessian at the solution); above
     1e8 the solve warns (:class:`symopt.IllConditionedWarning`) with advice.
 
+    Uncertainty is worked out when first asked for (:mod:`symopt.inference`): ``Result.cov``, ``corr``,
+    ``stderr``, ``conf_int()``, ``rss``, ``residual_sd``, ``r2``, ``loglik``, ``aic``, ``bic`` and
+    ``summary()``, for least squares (from the exact Jacobian of the residuals) and likelihoods (from the
+    observed information); ``Result.stderr_reason`` says why where they do not apply. ``cov_type`` chooses
+    the covariance those give: ``"nonrobust"`` (classical) or the sandwich ``"HC0"`` to ``"HC3"``.
+
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
-    progress, max_time, callback, starts, seed, standardize)``:
+    progress, max_time, callback, starts, seed, standardize, cov_type)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0, progress, max_time,
-                                                                                   callback, starts, seed, standardize)
+    return Problem(objective, optimizer, method, precision, budget, backend).solve(
+        data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
 
 
 def gradient(objective: Objective, data, params) -> dict:

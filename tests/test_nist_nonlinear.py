@@ -33,3 +33,9 @@ def test_nist_nonlinear(nist, name, start):
     assert result.success, result.message
     digits = min(lre(result.params[n], problem.certified[n]) for n in names)
     assert digits >= 6.0, f"{name} from start {start + 1}: {digits:.2f} digits"
+    # issue 12: the certified standard deviations and residual standard deviation at the solution reached
+    assert result.stderr is not None, result.stderr_reason
+    sd = min(lre(result.stderr[n], problem.certified_sd[n]) for n in names)
+    assert sd >= 4.0, f"{name} from start {start + 1}: standard errors to {sd:.2f} digits"
+    assert lre(result.residual_sd, problem.residual_sd) >= 4.0, (result.residual_sd, problem.residual_sd)
+    assert result.dof == len(data["y"]) - len(names)

@@ -18,6 +18,10 @@ import numpy as np
 
 _LINEAR = re.compile(r"^\s*(B\d+)\s+(\S+)\s+(\S+)\s*$")
 _NONLINEAR = re.compile(r"^\s*(b\d+)\s*=\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+#: The residual standard deviation: "Residual Standard Deviation: v" (nonlinear), or "Residual" on one line
+#: and "Standard Deviation   v" on the next (linear).
+_RESIDUAL_SD = re.compile(r"^\s*(?:Residual\s+)?Standard Deviation:?\s+(\S+)\s*$")
+_R_SQUARED = re.compile(r"^\s*R-Squared:?\s+(\S+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -28,21 +32,33 @@ class NistProblem:
     starts: tuple  # nonlinear: (start 1, start 2), each a dict name -> value
     columns: dict  # column name -> float array
     text: dict  # column name -> the data as written (decimal strings)
+    certified_sd: dict = None  # parameter name -> certified standard deviation of the estimate
+    residual_sd: float | None = None  # certified residual standard deviation
+    r_squared: float | None = None  # certified R^2 (the linear sets)
 
 
 def read(path) -> NistProblem:
     path = Path(path)
     lines = path.read_text(encoding="ascii").replace("\r\n", "\n").split("\n")
-    certified, start1, start2 = {}, {}, {}
+    certified, start1, start2, sd = {}, {}, {}, {}
+    residual_sd = r_squared = None
     for line in lines:
         m = _NONLINEAR.match(line)
         if m:
-            name, s1, s2, cert, _ = m.groups()
-            start1[name], start2[name], certified[name] = float(s1), float(s2), float(cert)
+            name, s1, s2, cert, dev = m.groups()
+            start1[name], start2[name], certified[name], sd[name] = float(s1), float(s2), float(cert), float(dev)
             continue
         m = _LINEAR.match(line)
         if m and _is_float(m.group(2)):
-            certified[m.group(1)] = float(m.group(2))
+            certified[m.group(1)], sd[m.group(1)] = float(m.group(2)), float(m.group(3))
+            continue
+        m = _RESIDUAL_SD.match(line)
+        if m and _is_float(m.group(1)) and residual_sd is None:
+            residual_sd = float(m.group(1))
+            continue
+        m = _R_SQUARED.match(line)
+        if m and _is_float(m.group(1)):
+            r_squared = float(m.group(1))
     header = None
     for i, line in enumerate(lines):
         tokens = line.split()
@@ -55,7 +71,8 @@ def read(path) -> NistProblem:
     text = {n: [r[k] for r in rows] for k, n in enumerate(names)}
     columns = {n: np.array([float(v) for v in vals]) for n, vals in text.items()}
     kind = "nonlinear" if start1 else "linear"
-    return NistProblem(path.stem, kind, certified, (start1, start2) if start1 else (), columns, text)
+    return NistProblem(path.stem, kind, certified, (start1, start2) if start1 else (), columns, text, sd,
+                       residual_sd, r_squared)
 
 
 def _is_float(text: str) -> bool:

@@ -1,0 +1,344 @@
+"""Statistical inference at a solution: the covariance of the estimates, standard errors, the fit statistics
+(RSS, residual standard deviation, R^2, log-likelihood, AIC, BIC) and Wald intervals.
+
+Which covariance applies is the objective's:
+
+* **least squares** (a ``squared_loss``, or a custom objective symopt recognises as a sum of squares
+  ``c * u**2``): ``s^2 (J^T J)^-1`` with ``J`` the exact Jacobian of the residuals ``u`` (from SymPy's
+  derivative; ``-[1, X]`` for a ``LinearModel`` over a data matrix) and ``s^2 = RSS / (n - p)``, by QR
+  (:mod:`symopt.covariance`); in mpmath for a closed form solved with ``precision="high"``;
+* **likelihoods** (``log_loss``, and an objective declared ``Objective(..., likelihood=True)``: a negative
+  log-likelihood per sample minimised, or a log-likelihood maximised): the inverse of the observed
+  information, the Hessian of the summed negative log-likelihood, whatever the reduction;
+* **nothing else**: a ridge penalty (the estimates are biased and their spread is not the classical one), a
+  network (its parameters are not identified: hidden units can be permuted), a custom objective not declared
+  a likelihood. There ``cov`` is None and the reason says why.
+
+Robust covariances (``cov_type`` "HC0" to "HC3") are the sandwich forms statsmodels offers: all four for
+least squares, HC0 and HC1 for likelihoods. Intervals and p-values use Student's t with ``n - p`` degrees of
+freedom for classical least squares, the normal distribution otherwise (statsmodels' defaults).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import covariance
+from .covariance import COV_TYPES
+from .distributions import normal_quantile, t_quantile, two_sided_p
+from .errors import ModelError
+from .numeric import evaluate
+
+#: Above this many parameters no covariance is formed: it is a p x p matrix of doubles (4,096 parameters
+#: take 134 MB; 10,000 would take 800 MB), and the QR of the n x p Jacobian behind it costs n p^2.
+MAX_COVARIANCE_PARAMS = 4096
+#: A least-squares fit whose RSS is below this fraction of ``sum(y**2)`` has residuals near the rounding
+#: level of double precision (NIST Lanczos1: 1.4e-25 of 1.3e1), where residuals computed in double keep only a
+#: few digits (3.4 on Lanczos1): there the parameters are refined by Gauss-Newton in mpmath and the residuals,
+#: RSS and covariance computed at :data:`REFINE_DIGITS` digits, for problems up to :data:`REFINE_MAX_WORK`
+#: rows x parameters (the mpmath evaluation takes some 50 microseconds a term).
+REFINE_BELOW = 1e-14
+REFINE_DIGITS = 40
+REFINE_MAX_WORK = 20_000
+#: The objective kinds that are likelihoods already (per sample, a negative log-likelihood).
+LIKELIHOOD_KINDS = ("log", "cross_entropy")
+
+
+@dataclass(frozen=True)
+class Inference:
+    """What can be said about the estimates' uncertainty at a solution, and the fit statistics.
+
+    ``cov`` is None where no covariance applies, and ``reason`` says why. ``kind`` is "least squares",
+    "likelihood" or "none"; ``dof`` is ``n - p``; ``rss``, ``residual_sd`` and ``r2`` are for least squares
+    (``r2`` where the target is known: centred when the model can fit a constant, as statsmodels does);
+    ``loglik`` is the log-likelihood (for least squares the Gaussian one, with the variance at its maximum
+    ``RSS / n``; for a declared likelihood, the objective's sum as written, so constants it leaves out are
+    left out here too).
+    """
+
+    names: tuple
+    kind: str
+    cov_type: str
+    cov: np.ndarray | None
+    reason: str
+    n_obs: int
+    n_params: int
+    rss: float | None = None
+    r2: float | None = None
+    loglik: float | None = None
+    notes: tuple = ()
+    not_identified: tuple = ()
+    x: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def dof(self) -> int:
+        return self.n_obs - self.n_params
+
+    @property
+    def residual_sd(self) -> float | None:
+        if self.rss is None or self.dof <= 0:
+            return None
+        return math.sqrt(self.rss / self.dof)
+
+    @property
+    def stderr(self) -> np.ndarray | None:
+        """The flat standard errors (in the order of ``names``), or None."""
+        return None if self.cov is None else np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+
+    @property
+    def corr(self) -> np.ndarray | None:
+        if self.cov is None:
+            return None
+        se = self.stderr
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self.cov / se[:, None] / se[None, :]
+        out[~np.isfinite(out)] = 0.0
+        np.fill_diagonal(out, 1.0)
+        return out
+
+    @property
+    def uses_t(self) -> bool:
+        """Student's t (classical least squares) rather than the normal distribution."""
+        return self.kind == "least squares" and self.cov_type == "nonrobust"
+
+    @property
+    def statistic(self) -> str:
+        return "t" if self.uses_t else "z"
+
+    def critical(self, level: float) -> float:
+        """The two-sided quantile for a ``level`` interval."""
+        if not (isinstance(level, (int, float)) and 0 < level < 1):
+            raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
+        p = 0.5 + level / 2
+        return t_quantile(p, self.dof) if self.uses_t else normal_quantile(p)
+
+    def wald(self, level: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Flat ``(low, high)``: estimate -/+ critical value * standard error."""
+        if self.cov is None:
+            return None
+        q = self.critical(level) * self.stderr
+        return self.x - q, self.x + q
+
+    def p_values(self) -> np.ndarray | None:
+        if self.cov is None:
+            return None
+        se = self.stderr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = np.where(se > 0, self.x / se, np.where(self.x == 0, 0.0, np.inf))
+        dof = self.dof if self.uses_t else None
+        return np.array([two_sided_p(float(s), dof) for s in stat])
+
+    @property
+    def aic(self) -> float | None:
+        return None if self.loglik is None else -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float | None:
+        return None if self.loglik is None else -2.0 * self.loglik + self.n_params * math.log(self.n_obs)
+
+
+def check_cov_type(cov_type) -> str:
+    if cov_type not in COV_TYPES:
+        raise ModelError(f"cov_type must be one of {', '.join(map(repr, COV_TYPES))}; got {cov_type!r}")
+    return cov_type
+
+
+def kind_of(objective) -> tuple[str, str]:
+    """``("least squares" | "likelihood" | "none", why none)``: which covariance applies to ``objective``."""
+    if objective.network:
+        return "none", ("a network's parameters are not identified (permuting hidden units, or flipping the sign "
+                        "of a tanh unit's weights, gives the same fit), so they have no standard errors")
+    if objective.form.name in ("expression", "wide") and not objective.maximize and \
+            (objective.kind == "squared" or objective.sum_of_squares() is not None):
+        return "least squares", ""
+    if objective.likelihood:
+        if objective.multiclass:
+            return "none", ("standard errors for multinomial logistic regression are not computed yet (its "
+                            "information matrix, a block per pair of classes, is not formed); statsmodels' "
+                            "MNLogit gives them")
+        return "likelihood", ""
+    return "none", ("this custom objective is neither a sum of squares nor declared a likelihood, so its "
+                    "optimum has no standard errors; if it is a negative log-likelihood per sample (or a "
+                    "log-likelihood, maximised), say so: symopt.Objective(..., likelihood=True)")
+
+
+@lru_cache(maxsize=256)
+def _residual_jacobian(u: sp.Expr, params: tuple) -> tuple:
+    return tuple(sp.diff(u, q) for q in params)
+
+
+def _residuals(objective, dataset, x):
+    """``(u, J)``: the residuals and their Jacobian at ``x`` (n and n x p), for a least-squares objective."""
+    n = dataset.n_rows
+    if objective.wide:
+        X, y = dataset["X"], dataset[objective.target.name]
+        intercept = objective.model.intercept
+        Phi = np.column_stack([np.ones(n), X]) if intercept else X
+        return y - Phi @ x, -Phi
+    u, _ = objective.sum_of_squares()
+    values = {s: dataset[s.name] for s in objective.data_symbols}
+    values.update(zip(objective.params, (float(v) for v in x)))
+    column = lambda e: np.broadcast_to(np.asarray(evaluate(e, values), dtype=float), (n,))  # noqa: E731
+    with np.errstate(all="ignore"):
+        return column(u).copy(), np.column_stack([column(e) for e in _residual_jacobian(u, objective.params)])
+
+
+def _residuals_high(objective, dataset, exact, digits: int):
+    """The residuals and the Jacobian's rows in mpmath at ``digits``, at the high-precision solution."""
+    u, _ = objective.sum_of_squares()
+    jac = _residual_jacobian(u, objective.params)
+    syms = objective.data_symbols
+    cols = [dataset[s.name] for s in syms]
+    rows, res = [], []
+    with mpmath.workdps(digits):
+        theta = dict(zip(objective.params, exact))
+        for i in range(dataset.n_rows):
+            values = {**theta, **{s: mpmath.mpf(repr(float(c[i]))) for s, c in zip(syms, cols)}}
+            res.append(evaluate(u, values, "mpmath"))
+            rows.append([evaluate(e, values, "mpmath") for e in jac])
+    return res, rows
+
+
+def _refined_high(objective, dataset, x, digits: int = REFINE_DIGITS, steps: int = 8):
+    """Gauss-Newton from ``x`` in mpmath at ``digits``: ``(theta, residuals, Jacobian rows)`` as mpmath numbers,
+    each step ``min ||u + J d||`` by QR (for residuals at the rounding level of double precision)."""
+    theta = [mpmath.mpf(float(v)) for v in x]
+    p = len(theta)
+    res, rows = _residuals_high(objective, dataset, theta, digits)
+    for _ in range(steps):
+        with mpmath.workdps(digits):
+            Q, R = mpmath.qr(mpmath.matrix(rows), mode="skinny")
+            c = Q.T * mpmath.matrix(res)
+            d = [mpmath.mpf(0)] * p
+            for i in range(p - 1, -1, -1):
+                d[i] = (-c[i] - mpmath.fsum(R[i, j] * d[j] for j in range(i + 1, p))) / R[i, i]
+            theta = [t + di for t, di in zip(theta, d)]
+            small = all(abs(di) <= mpmath.mpf(10) ** (10 - digits) * max(abs(t), 1) for di, t in zip(d, theta))
+        res, rows = _residuals_high(objective, dataset, theta, digits)
+        if small:
+            break
+    return theta, res, rows
+
+
+def _r2(objective, dataset, J, rss) -> float | None:
+    if objective.kind != "squared":
+        return None
+    y = dataset[objective.target.name]
+    constant = any(np.ptp(J[:, j]) == 0 and J[0, j] != 0 for j in range(J.shape[1]))
+    tss = float(np.sum((y - y.mean()) ** 2)) if constant else float(y @ y)
+    return 1.0 - rss / tss if tss > 0 else None
+
+
+def infer(result, cov_type: str = "nonrobust") -> Inference:
+    """The :class:`Inference` for a solved :class:`symopt.Result` (``cov_type`` as in :data:`COV_TYPES`)."""
+    check_cov_type(cov_type)
+    objective, dataset = result.objective, result.dataset
+    if objective is None or dataset is None:
+        return Inference((), "none", cov_type, None, "this result does not carry its problem and data (it was "
+                         "not returned by solve)", 0, len(result.x))
+    names = tuple(objective.form.flat_names(dataset))
+    n, p, x = dataset.n_rows, len(result.x), np.asarray(result.x, dtype=float)
+    kind, why = kind_of(objective)
+    base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x)
+    if kind == "least squares":
+        return _least_squares(result, objective, dataset, base)
+    stats = {}
+    if kind == "likelihood" and not objective.l2:
+        total = result.fun * (n if objective.reduction == "mean" else 1)
+        stats["loglik"] = total if objective.maximize else -total
+    refusal = why or _refusal(result, objective, p)
+    if refusal:
+        return Inference(kind=kind, cov=None, reason=refusal, **base, **stats)
+    return _likelihood(result, objective, dataset, base, stats)
+
+
+def _refusal(result, objective, p: int) -> str:
+    """Why no covariance is formed for a result whose objective has one, or ""."""
+    if not result.success:
+        return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
+                f"optimum")
+    if objective.l2:
+        return (f"a ridge penalty (l2={objective.l2!r}) biases the estimates and shrinks their spread, so the "
+                "classical standard errors do not apply (fit with l2=0 for them, or bootstrap the penalised fit)")
+    if p > MAX_COVARIANCE_PARAMS:
+        return (f"{p:,} parameters: the covariance would be a {p:,} x {p:,} matrix ({8 * p * p / 1e6:,.0f} MB); "
+                f"symopt forms it up to {MAX_COVARIANCE_PARAMS:,} parameters")
+    return ""
+
+
+def _least_squares(result, objective, dataset, base) -> Inference:
+    x, n, p, cov_type = base["x"], base["n_obs"], base["n_params"], base["cov_type"]
+    u, J = _residuals(objective, dataset, x)
+    rss = float(u @ u)
+    stats = dict(rss=rss, r2=_r2(objective, dataset, J, rss))
+    refusal = _refusal(result, objective, p)
+    if not refusal and n <= p and cov_type == "nonrobust":
+        refusal = (f"{n} rows and {p} parameters leave no degrees of freedom for the residual variance "
+                   f"RSS / (n - p)")
+    if refusal:
+        if objective.kind == "squared" and not objective.l2 and rss > 0:
+            stats["loglik"] = _gaussian_loglik(n, rss)
+        return Inference(kind="least squares", cov=None, reason=refusal, **base, **stats)
+    notes = []
+    if rss == 0.0:
+        notes.append("an exact fit (RSS = 0): the standard errors are 0")
+    refine = (objective.kind == "squared" and not objective.wide and cov_type == "nonrobust"
+              and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * float(dataset[objective.target.name] @
+                                                                           dataset[objective.target.name]))
+    if refine and not (result.precision == "high" and result.exact_x):
+        theta, res, rows = _refined_high(objective, dataset, x)
+        cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS)
+        with mpmath.workdps(REFINE_DIGITS):
+            stats["rss"] = float(mpmath.fsum(r * r for r in res))
+        moved = max(abs(float(t) - v) / max(abs(v), 1e-300) for t, v in zip(theta, x)) if p else 0.0
+        notes.append(f"the residuals are at the rounding level of double precision (RSS / sum(y^2) = "
+                     f"{rss / float(dataset[objective.target.name] @ dataset[objective.target.name]):.2g}): the "
+                     f"parameters were refined by Gauss-Newton in mpmath at {REFINE_DIGITS} digits (they moved by "
+                     f"{moved:.2g} relative) and the RSS and covariance computed there")
+    elif result.precision == "high" and result.exact_x and cov_type == "nonrobust":
+        cond = result.condition_number or 1.0
+        digits = max(50, 30 + int(2 * math.log10(max(cond, 1.0)))) if math.isfinite(cond) else 50
+        res, rows = _residuals_high(objective, dataset, result.exact_x, digits)
+        cov = covariance.from_jacobian_high(rows, res, base["names"], digits)
+        with mpmath.workdps(digits):
+            stats["rss"] = rss = float(mpmath.fsum(r * r for r in res))
+        stats["r2"] = _r2(objective, dataset, J, rss)
+        notes.append(f"computed in mpmath at {digits} digits (precision='high')")
+    else:
+        cov = covariance.from_jacobian(J, u, base["names"], cov_type)
+    if objective.kind == "squared" and stats["rss"] > 0:
+        stats["loglik"] = _gaussian_loglik(n, stats["rss"])
+    return Inference(kind="least squares", cov=cov.matrix, reason=cov.reason, notes=tuple(notes),
+                     not_identified=cov.not_identified, **base, **stats)
+
+
+def _gaussian_loglik(n: int, rss: float) -> float:
+    """The Gaussian log-likelihood of least squares at its maximum (variance RSS / n), as statsmodels' OLS."""
+    return -0.5 * n * (math.log(2 * math.pi * rss / n) + 1.0)
+
+
+def _likelihood(result, objective, dataset, base, stats) -> Inference:
+    x, n, cov_type = base["x"], base["n_obs"], base["cov_type"]
+    if cov_type in ("HC2", "HC3"):
+        return Inference(kind="likelihood", cov=None, reason=f"{cov_type} is for least squares (it needs the "
+                         "hat matrix); use HC0 or HC1 for a likelihood", **base, **stats)
+    hess = objective.form.hessian(result.derivation, dataset, x)
+    if hess is None:
+        note = result.derivation.hessian_note if result.derivation is not None else ""
+        return Inference(kind="likelihood", cov=None, reason="the Hessian of the objective was not derived, so "
+                         f"there is no observed information{f' ({note})' if note else ''}", **base, **stats)
+    per_row = n if objective.reduction == "mean" else 1
+    info = (-per_row if objective.maximize else per_row) * hess
+    scores = None
+    if cov_type != "nonrobust":
+        scores = np.concatenate([block for _, block in
+                                 objective.form.row_gradients(result.derivation, dataset, x)], axis=0)
+    cov = covariance.from_information(info, base["names"], scores, cov_type, n)
+    return Inference(kind="likelihood", cov=cov.matrix, reason=cov.reason, not_identified=cov.not_identified,
+                     **base, **stats)

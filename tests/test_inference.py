@@ -1,0 +1,201 @@
+"""Standard errors, covariance, intervals and fit statistics (issue 12): against statsmodels on real datasets it
+ships, against the formulas they come from, and the reasons given where none apply."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import symopt
+from symopt import distributions
+from symopt.errors import ModelError
+
+sm = pytest.importorskip("statsmodels.api")
+
+
+def _relative(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+@pytest.fixture(scope="module")
+def stackloss():
+    d = sm.datasets.stackloss.load_pandas().data
+    X = d[["AIRFLOW", "WATERTEMP", "ACIDCONC"]].to_numpy()
+    y = d["STACKLOSS"].to_numpy()
+    return X, y, sm.OLS(y, sm.add_constant(X))
+
+
+def _flat(stderr) -> np.ndarray:
+    return np.r_[stderr["intercept"], stderr["coef"]]
+
+
+def test_ols_over_a_data_matrix_matches_statsmodels(stackloss):
+    X, y, ols = stackloss
+    ref = ols.fit()
+    r = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
+    assert r.x_names == ("intercept", "coef[0]", "coef[1]", "coef[2]")
+    assert _relative(_flat(r.stderr), ref.bse) < 1e-10
+    assert _relative(r.cov, ref.cov_params()) < 1e-10
+    assert r.stderr["coef"].shape == (3,) and isinstance(r.stderr["intercept"], float)
+    assert r.dof == ref.df_resid and r.rss == pytest.approx(ref.ssr, rel=1e-12)
+    assert r.residual_sd == pytest.approx(np.sqrt(ref.scale), rel=1e-12)
+    assert r.r2 == pytest.approx(ref.rsquared, rel=1e-12)
+    assert r.loglik == pytest.approx(ref.llf, rel=1e-12)
+    assert r.aic == pytest.approx(ref.aic, rel=1e-12) and r.bic == pytest.approx(ref.bic, rel=1e-12)
+    ci = r.conf_int(0.9)
+    np.testing.assert_allclose(np.r_[ci["intercept"][0], ci["coef"][0]], ref.conf_int(0.1)[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(np.r_[ci["intercept"][1], ci["coef"][1]], ref.conf_int(0.1)[:, 1], rtol=1e-10)
+    np.testing.assert_allclose(r.corr, ref.cov_params() / np.outer(ref.bse, ref.bse), atol=1e-12)
+
+
+@pytest.mark.parametrize("cov_type", ["HC0", "HC1", "HC2", "HC3"])
+def test_robust_covariances_match_statsmodels(stackloss, cov_type):
+    X, y, ols = stackloss
+    ref = ols.fit(cov_type=cov_type)
+    r = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y), cov_type=cov_type)
+    assert _relative(r.cov, ref.cov_params()) < 1e-10
+    assert r.inference("nonrobust").cov_type == "nonrobust" and r.inference().cov_type == cov_type
+    # statsmodels uses the normal distribution for robust intervals, and so does symopt
+    lo = r.conf_int()
+    np.testing.assert_allclose(np.r_[lo["intercept"][0], lo["coef"][0]], ref.conf_int()[:, 0], rtol=1e-10)
+
+
+def test_an_expression_model_gets_the_same_standard_errors(stackloss):
+    X, y, ols = stackloss
+    model = symopt.Model("b0 + b1*air + b2*water + b3*acid", "b0 b1 b2 b3")
+    data = {"air": X[:, 0], "water": X[:, 1], "acid": X[:, 2], "y": y}
+    for method in ("linear", "iterative"):
+        r = symopt.solve(symopt.squared_loss(model), data, method=method, progress=False)
+        assert _relative([r.stderr[f"b{j}"] for j in range(4)], ols.fit().bse) < 1e-7, method
+
+
+def test_logit_matches_statsmodels_and_its_sandwich():
+    d = sm.datasets.spector.load_pandas().data
+    X, y = d[["GPA", "TUCE", "PSI"]].to_numpy(), d["GRADE"].to_numpy()
+    ref = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12)
+    r = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, y), progress=False)
+    assert _relative(r.x, ref.params) < 1e-8
+    assert _relative(_flat(r.stderr), ref.bse) < 1e-6
+    assert r.loglik == pytest.approx(ref.llf, rel=1e-10) and r.aic == pytest.approx(ref.aic, rel=1e-10)
+    assert r.inference().statistic == "z"
+    robust = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12, cov_type="HC0")
+    assert _relative(r.inference("HC0").cov, robust.cov_params()) < 1e-6
+    assert "HC2 is for least squares" in r.inference("HC2").reason
+
+
+def test_poisson_likelihood_matches_statsmodels_glm():
+    d = sm.datasets.randhie.load_pandas().data.iloc[:2000]
+    cols = ["lncoins", "idp", "physlm", "disea"]
+    y = d["mdvis"].to_numpy().astype(float)
+    ref = sm.GLM(y, sm.add_constant(d[cols].to_numpy()), family=sm.families.Poisson()).fit(tol=1e-13)
+    eta = "b0 + " + " + ".join(f"b{j + 1}*{c}" for j, c in enumerate(cols))
+    objective = symopt.Objective(f"exp({eta}) - y*({eta})", "b0 b1 b2 b3 b4", likelihood=True)
+    r = symopt.solve(objective, {**{c: d[c].to_numpy() for c in cols}, "y": y}, backend="python", progress=False)
+    assert _relative(r.x, ref.params) < 1e-8
+    assert _relative([r.stderr[f"b{j}"] for j in range(5)], ref.bse) < 1e-6
+    # the same objective not declared a likelihood has no standard errors, and says how to get them
+    plain = symopt.solve(symopt.Objective(f"exp({eta}) - y*({eta})", "b0 b1 b2 b3 b4"),
+                         {**{c: d[c].to_numpy() for c in cols}, "y": y}, backend="python", progress=False)
+    assert plain.stderr is None and "likelihood=True" in plain.stderr_reason
+
+
+def test_a_maximised_log_likelihood_gives_the_inverse_information(rng):
+    """Gaussian MLE by its closed form: se(mu) = sigma/sqrt(n), se(sigma) = sigma/sqrt(2n) (the observed
+    information at the MLE), whatever the reduction."""
+    mu = symopt.params("mu")
+    sigma = symopt.params("sigma", positive=True)
+    x = rng.normal(3.0, 2.0, 400)
+    for reduction in ("mean", "sum"):
+        loglik = symopt.Objective("-log(sigma) - (x - mu)**2/(2*sigma**2)", [mu, sigma], maximize=True,
+                                  likelihood=True, reduction=reduction)
+        r = symopt.solve(loglik, {"x": x})
+        s = r.params["sigma"]
+        assert r.stderr["mu"] == pytest.approx(s / np.sqrt(x.size), rel=1e-9), reduction
+        assert r.stderr["sigma"] == pytest.approx(s / np.sqrt(2 * x.size), rel=1e-9), reduction
+        assert abs(r.corr[0, 1]) < 1e-8
+
+
+def test_where_standard_errors_do_not_apply_the_reason_says_why(rng):
+    X = rng.normal(size=(40, 2))
+    y = X @ [1.0, -2.0] + rng.normal(size=40)
+    ridge = symopt.solve(symopt.squared_loss(symopt.LinearModel(), l2=0.1), (X, y))
+    assert ridge.stderr is None and ridge.cov is None and ridge.conf_int() is None
+    assert "ridge penalty" in ridge.stderr_reason and "l2=0" in ridge.stderr_reason
+    assert ridge.rss is not None  # the fit statistics are still there
+    custom = symopt.solve(symopt.Objective("(a - x)**4", "a"), {"x": X[:, 0]})
+    assert custom.stderr is None and "likelihood=True" in custom.stderr_reason
+    # the record survives pickling and hasattr, as the issue asks
+    assert hasattr(ridge, "stderr") and pickle.loads(pickle.dumps(ridge)).stderr is None
+
+
+def test_parameters_that_are_not_identified_are_named(rng):
+    x = rng.normal(size=30)
+    data = {"x": x, "z": 2.0 * x, "y": 1.0 + x + rng.normal(size=30)}
+    with pytest.warns(symopt.errors.RankDeficiencyWarning):
+        r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x + c*z", "a b c")), data)
+    assert r.stderr is None
+    assert r.inference().not_identified == ("b", "c")
+    assert "b, c are not identified" in r.stderr_reason and "drop or fix one" in r.stderr_reason
+
+
+def test_an_exact_fit_has_zero_standard_errors_not_nan():
+    x = np.arange(6.0)
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": x, "y": 3.0 + 0.5 * x})
+    assert r.rss == 0.0 and r.stderr == {"a": 0.0, "b": 0.0}
+    assert any("exact fit" in note for note in r.inference().notes)
+
+
+def test_too_few_rows_for_a_residual_variance():
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": [0.0, 1.0], "y": [1.0, 2.5]})
+    assert r.stderr is None and "no degrees of freedom" in r.stderr_reason
+
+
+def test_bad_cov_type_and_level_are_refused():
+    model = symopt.Model("a + b*x", "a b")
+    with pytest.raises(ModelError, match="cov_type must be one of"):
+        symopt.solve(symopt.squared_loss(model), {"x": [0.0, 1, 2], "y": [1.0, 2, 4]}, cov_type="HC9")
+    r = symopt.solve(symopt.squared_loss(model), {"x": [0.0, 1, 2], "y": [1.0, 2, 4]})
+    with pytest.raises(ModelError, match="level must be"):
+        r.conf_int(level=95)
+    with pytest.raises(ModelError, match="method must be"):
+        r.conf_int(method="bootstrap")
+
+
+def test_the_summary_reports_the_table_statistics_and_warnings(rng):
+    x = rng.uniform(10, 11, 30)  # uncentred: a and b correlated near -1
+    data = {"x": x, "y": 2.0 + 0.5 * x + 0.1 * rng.normal(size=30)}
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), data)
+    text = str(r.summary())
+    assert "parameter" in text and "std err" in text and "P>|t|" in text and "[0.025" in text
+    assert f"{r.stderr['b']:.6g}" in text and "R^2" in text and "AIC" in text
+    assert "the estimates of a and b are correlated -0.999" in text
+    html = r._repr_html_()
+    assert "<table>" in html and "\\ell" in html  # the derivation's LaTeX is kept in the display
+
+
+def test_the_summary_escapes_what_came_from_a_user():
+    a = symopt.params("a")
+    objective = symopt.Objective("(a - x)**2", [a])
+    r = symopt.solve(objective, {"x": np.array([1.0, 2.0, 4.0])})
+    html = r.summary().to_html("<script>alert(1)</script>")
+    assert "<script>" in html  # the caller's own markup is theirs...
+    assert "<script>" not in r.summary().to_html()  # ...nothing else produces any
+    summary = r.summary()
+    summary.header.append(("note", "<img src=x onerror=alert(1)>"))
+    assert "<img" not in summary.to_html() and "&lt;img" in summary.to_html()
+
+
+@pytest.mark.parametrize("p", [0.975, 0.995, 1e-10, 0.6])
+@pytest.mark.parametrize("dof", [1, 3, 12, 1000])
+def test_quantiles_match_scipy(p, dof):
+    stats = pytest.importorskip("scipy.stats")
+    assert distributions.t_quantile(p, dof) == pytest.approx(stats.t.ppf(p, dof), rel=1e-12)
+    assert distributions.chi2_quantile(p, dof) == pytest.approx(stats.chi2.ppf(p, dof), rel=1e-12)
+    assert distributions.f_quantile(p, dof, 7) == pytest.approx(stats.f.ppf(p, dof, 7), rel=1e-12)
+    assert distributions.normal_quantile(p) == pytest.approx(stats.norm.ppf(p), rel=1e-12)
+    assert distributions.two_sided_p(2.3, dof) == pytest.approx(2 * stats.t.sf(2.3, dof), rel=1e-12)
+    assert distributions.f_sf(2.3, dof, 7) == pytest.approx(stats.f.sf(2.3, dof, 7), rel=1e-12)
+    assert distributions.chi2_sf(2.3, dof) == pytest.approx(stats.chi2.sf(2.3, dof), rel=1e-12)
