@@ -8,8 +8,11 @@ model to evaluate, and says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
+import sympy as sp
 
 from . import softmax
 from .data import _as_float_array, _check_indexes, _short
@@ -84,6 +87,69 @@ def _named_eta(objective, params: dict, data) -> np.ndarray:
     values.update({p: float(params[p.name]) for p in objective.params})
     n = lengths.pop() if lengths else 1
     return np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n,)).copy()
+
+
+class Prediction(NamedTuple):
+    """A prediction with its band: ``value``, ``low``, ``high`` (one per row) and ``se``, the standard error
+    the band is built on (of the fitted mean for ``interval="confidence"``; of a new observation, the mean's
+    and the residual variance together, for ``"prediction"``). Unpacks as ``value, low, high, se``."""
+
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    se: np.ndarray
+
+
+INTERVALS = ("confidence", "prediction")
+
+
+@lru_cache(maxsize=256)
+def _model_gradient(expr: sp.Expr, params: tuple) -> tuple:
+    return tuple(sp.diff(expr, q) for q in params)
+
+
+def _gradient_rows(objective, params: dict, data) -> tuple[np.ndarray, np.ndarray]:
+    """``(prediction, G)``: the model's value on ``data`` and its gradient in the parameters, one row each."""
+    if objective.wide:
+        coef = np.asarray(params["coef"], dtype=float)
+        X = _wide_matrix(coef.size, data)
+        value = X @ coef + (params["intercept"] if objective.model.intercept else 0.0)
+        return value, (np.column_stack([np.ones(X.shape[0]), X]) if objective.model.intercept else X)
+    value = _named_eta(objective, params, data)
+    n = value.shape[0]
+    values = {s: _as_float_array(s.name, data[s.name], 1) for s in prediction(objective.model).free_symbols
+              if s not in set(objective.params)}
+    values.update({p: float(params[p.name]) for p in objective.params})
+    with np.errstate(all="ignore"):
+        G = np.column_stack([np.broadcast_to(np.asarray(evaluate(g, values), dtype=float), (n,))
+                             for g in _model_gradient(prediction(objective.model), objective.params)])
+    return value, G
+
+
+def predict_with_band(result, data, interval: str, level: float) -> Prediction:
+    """The delta-method band of :meth:`symopt.Result.predict`: ``se^2 = g^T C g`` with ``g`` the exact
+    gradient of the model in the parameters at the estimate and ``C`` the covariance, plus ``s^2`` for a new
+    observation; the quantile that of the result's intervals (Student's t with n - p degrees of freedom for
+    classical least squares)."""
+    objective = result.objective
+    if interval not in INTERVALS:
+        raise ModelError(f"interval must be 'confidence' or 'prediction' (or None for the prediction alone); "
+                         f"got {interval!r}")
+    if objective is None or objective.model is None or objective.form.name not in ("expression", "wide") \
+            or objective.kind != "squared":
+        raise ModelError("prediction bands are for a squared_loss on a model (the band of the fitted mean, "
+                         "and of a new observation with the residual variance); this result's objective is "
+                         f"{'a per-sample expression' if objective is None or objective.model is None else objective.kind}")
+    inference = result.inference()
+    if inference.cov is None:
+        raise ModelError(f"no prediction band: there are no standard errors ({inference.reason})")
+    value, G = _gradient_rows(objective, result.params, data)
+    var = np.einsum("ij,jk,ik->i", G, inference.cov, G)
+    if interval == "prediction":  # a new observation's own noise: the residual variance s^2 = RSS / (n - p)
+        var = var + inference.rss / inference.dof
+    se = np.sqrt(np.maximum(var, 0.0))
+    q = inference.critical(level)
+    return Prediction(value, value - q * se, value + q * se, se)
 
 
 #: How each form predicts (networks predict through their generated module: :mod:`symopt.train`).

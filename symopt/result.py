@@ -112,14 +112,23 @@ class Result:
     inferrer: object = field(default=None, repr=False, compare=False)
     _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
 
-    def predict(self, data):
+    def predict(self, data, interval: str | None = None, level: float = 0.95):
         """The fitted model on new data, one prediction per row: class labels for ``cross_entropy`` and
         ``log_loss`` (a logit above 0 is class 1), the model's value for ``squared_loss``.
 
         ``data`` is what the model reads: ``X`` (rows x features) for a network or a ``LinearModel`` over a
         data matrix; otherwise a mapping of the model's feature names to arrays, or a DataFrame (the target
         is not needed). A network predicts in inference mode (no dropout; batch norm's running statistics).
+
+        ``interval="confidence"`` (the band of the fitted mean) or ``"prediction"`` (of a new observation:
+        the residual variance added) gives a :class:`symopt.predict.Prediction` ``(value, low, high, se)`` at
+        ``level``, by the delta method with the exact gradient of the model (a squared loss on a model with
+        standard errors; statsmodels' ``get_prediction``, lmfit's ``eval_uncertainty``).
         """
+        if interval is not None:
+            from .predict import predict_with_band
+
+            return predict_with_band(self, data, interval, level)
         if self.predictor is not None:
             return self.predictor(data)
         from .errors import ModelError

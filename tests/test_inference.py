@@ -199,3 +199,46 @@ def test_quantiles_match_scipy(p, dof):
     assert distributions.two_sided_p(2.3, dof) == pytest.approx(2 * stats.t.sf(2.3, dof), rel=1e-12)
     assert distributions.f_sf(2.3, dof, 7) == pytest.approx(stats.f.sf(2.3, dof, 7), rel=1e-12)
     assert distributions.chi2_sf(2.3, dof) == pytest.approx(stats.chi2.sf(2.3, dof), rel=1e-12)
+
+
+@pytest.mark.parametrize("interval, column", [("confidence", "mean_ci"), ("prediction", "obs_ci")])
+def test_prediction_bands_match_statsmodels_get_prediction(stackloss, interval, column):
+    X, y, ols = stackloss
+    new = X[:7] + 1.5
+    frame = ols.fit().get_prediction(sm.add_constant(new, has_constant="add")).summary_frame(alpha=0.1)
+    wide = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y))
+    named = symopt.solve(symopt.squared_loss(symopt.Model("b0 + b1*air + b2*water + b3*acid", "b0 b1 b2 b3")),
+                         {"air": X[:, 0], "water": X[:, 1], "acid": X[:, 2], "y": y})
+    for band in (wide.predict(new, interval=interval, level=0.9),
+                 named.predict({"air": new[:, 0], "water": new[:, 1], "acid": new[:, 2]}, interval=interval,
+                               level=0.9)):
+        value, low, high, se = band
+        np.testing.assert_allclose(value, frame["mean"], rtol=1e-8)
+        np.testing.assert_allclose(low, frame[f"{column}_lower"], rtol=1e-8)
+        np.testing.assert_allclose(high, frame[f"{column}_upper"], rtol=1e-8)
+
+
+def test_a_nonlinear_band_is_the_delta_method_with_the_exact_gradient(rng):
+    x = rng.uniform(0, 3, 40)
+    y = 2.0 * np.exp(-0.7 * x) + 0.02 * rng.normal(size=40)
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b")), {"x": x, "y": y}, progress=False)
+    t = np.array([0.5, 2.0])
+    band = r.predict({"x": t}, interval="confidence")
+    a, b = r.params["a"], r.params["b"]
+    g = np.column_stack([np.exp(-b * t), -a * t * np.exp(-b * t)])
+    np.testing.assert_allclose(band.se, np.sqrt(np.einsum("ij,jk,ik->i", g, r.cov, g)), rtol=1e-12)
+    np.testing.assert_allclose(band.value, a * np.exp(-b * t), rtol=1e-14)
+    assert np.all(band.low < band.value) and np.all(band.value < band.high)
+
+
+def test_a_band_without_standard_errors_says_why(rng):
+    X = rng.normal(size=(30, 2))
+    y = X @ [1.0, 2.0] + rng.normal(size=30)
+    ridge = symopt.solve(symopt.squared_loss(symopt.LinearModel(), l2=0.5), (X, y))
+    with pytest.raises(ModelError, match="no prediction band: there are no standard errors .*ridge"):
+        ridge.predict(X, interval="confidence")
+    logit = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, (y > 0).astype(float)), progress=False)
+    with pytest.raises(ModelError, match="prediction bands are for a squared_loss"):
+        logit.predict(X, interval="confidence")
+    with pytest.raises(ModelError, match="interval must be 'confidence' or 'prediction'"):
+        ridge.predict(X, interval="credible")
