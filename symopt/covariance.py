@@ -105,9 +105,10 @@ def from_jacobian(J: np.ndarray, residuals: np.ndarray, names, cov_type: str = "
     return Covariance(core / d[:, None] / d[None, :])
 
 
-def from_jacobian_high(rows, residuals, names, digits: int) -> Covariance:
+def from_jacobian_high(rows, residuals, names, digits: int, scale: float | None = None) -> Covariance:
     """The classical least-squares covariance in mpmath at ``digits``: ``rows`` the Jacobian's rows and
-    ``residuals`` the residuals, as mpmath numbers (high-precision standard errors)."""
+    ``residuals`` the residuals, as mpmath numbers (high-precision standard errors); ``scale`` as in
+    :func:`from_jacobian`."""
     n, p = len(rows), len(rows[0])
     with mpmath.workdps(digits):
         J = mpmath.matrix(rows)
@@ -124,7 +125,7 @@ def from_jacobian_high(rows, residuals, names, digits: int) -> Covariance:
             for i in range(k, -1, -1):
                 s = (1 if i == k else 0) - mpmath.fsum(R[i, j] * Rinv[j, k] for j in range(i + 1, k + 1))
                 Rinv[i, k] = s / R[i, i]
-        s2 = mpmath.fsum(r * r for r in residuals) / (n - p)
+        s2 = mpmath.fsum(r * r for r in residuals) / (n - p) if scale is None else mpmath.mpf(scale)
         cov = np.empty((p, p))
         for i in range(p):
             for j in range(i, p):

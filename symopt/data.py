@@ -153,7 +153,28 @@ def prepare(objective, data) -> Dataset:
         raise DataError(f"data arrays have different numbers of rows ({desc}); every array needs one value per row")
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
+    _check_weights(objective, arrays)
     return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
+
+
+def _check_weights(objective, arrays: dict) -> None:
+    """A weighted squared loss's weights must be >= 0 (and not all 0), its standard deviations > 0."""
+    name = getattr(objective, "weight_column", None)
+    if name is None:
+        return
+    values = arrays[name]
+    if objective.weight_kind == "weights":
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            raise DataError(f"weights {name!r} must be >= 0 (w = 1/sigma**2; 0 drops a row): row {int(bad[0])} is "
+                            f"{values[bad[0]]!r} ({bad.size} negative in all)")
+        if not np.any(values > 0):
+            raise DataError(f"weights {name!r} are all 0: no row counts")
+    else:
+        bad = np.flatnonzero(~(values > 0))
+        if bad.size:
+            raise DataError(f"standard deviations {name!r} must be > 0: row {int(bad[0])} is {values[bad[0]]!r} "
+                            f"({bad.size} such rows in all); give weights= (0 drops a row) to leave rows out")
 
 
 def _check_indexes(given: dict) -> None:

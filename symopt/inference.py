@@ -226,13 +226,39 @@ def _refined_high(objective, dataset, x, digits: int = REFINE_DIGITS, steps: int
     return theta, res, rows
 
 
-def _r2(objective, dataset, J, rss) -> float | None:
+def _weights(objective, dataset) -> np.ndarray:
+    """Each row's weight in a squared loss (``w``, or ``1/s**2``; ones where it is unweighted)."""
+    if objective.residual_weight is None:
+        return np.ones(dataset.n_rows)
+    m = objective.residual_weight
+    values = {s: dataset[s.name] for s in m.free_symbols}
+    return np.broadcast_to(np.asarray(evaluate(m ** 2, values), dtype=float), (dataset.n_rows,)).copy()
+
+
+def _r2(objective, dataset, J, rss, w) -> float | None:
+    """R^2 of a squared loss, weighted as statsmodels' WLS: centred (about the weighted mean) when the model
+    can fit a constant (a column of the unweighted Jacobian is constant), else uncentred."""
     if objective.kind != "squared":
         return None
     y = dataset[objective.target.name]
-    constant = any(np.ptp(J[:, j]) == 0 and J[0, j] != 0 for j in range(J.shape[1]))
-    tss = float(np.sum((y - y.mean()) ** 2)) if constant else float(y @ y)
+    keep = w > 0
+    G = J[keep] / np.sqrt(w[keep])[:, None]
+    constant = any(np.ptp(G[:, j]) <= 1e-12 * np.max(np.abs(G[:, j])) and G[0, j] != 0 for j in range(G.shape[1]))
+    tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2)) if constant else float(np.sum(w * y * y))
     return 1.0 - rss / tss if tss > 0 else None
+
+
+def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray) -> float | None:
+    """The Gaussian log-likelihood of a squared loss at the estimate: with the variance at its maximum
+    ``RSS / n`` (``scale="residual"``; weighted as statsmodels' WLS, ``+ sum(log w) / 2``), or with the
+    variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0."""
+    if objective.kind != "squared" or objective.l2 or not rss > 0:
+        return None
+    w = w[w > 0]
+    if objective.scale == "absolute":
+        return float(-0.5 * np.sum(np.log(2 * math.pi / w)) - 0.5 * rss)
+    m = w.size
+    return -0.5 * m * (math.log(2 * math.pi * rss / m) + 1.0) + 0.5 * float(np.sum(np.log(w)))
 
 
 def infer(result, cov_type: str = "nonrobust") -> Inference:
@@ -275,52 +301,50 @@ def _refusal(result, objective, p: int) -> str:
 def _least_squares(result, objective, dataset, base) -> Inference:
     x, n, p, cov_type = base["x"], base["n_obs"], base["n_params"], base["cov_type"]
     u, J = _residuals(objective, dataset, x)
+    w = _weights(objective, dataset)
     rss = float(u @ u)
-    stats = dict(rss=rss, r2=_r2(objective, dataset, J, rss))
+    stats = dict(rss=rss, r2=_r2(objective, dataset, J, rss, w))
+    absolute = 1.0 if objective.scale == "absolute" else None  # s^2 = 1: the weights are exact
     refusal = _refusal(result, objective, p)
-    if not refusal and n <= p and cov_type == "nonrobust":
+    if not refusal and n <= p and cov_type == "nonrobust" and absolute is None:
         refusal = (f"{n} rows and {p} parameters leave no degrees of freedom for the residual variance "
                    f"RSS / (n - p)")
     if refusal:
-        if objective.kind == "squared" and not objective.l2 and rss > 0:
-            stats["loglik"] = _gaussian_loglik(n, rss)
-        return Inference(kind="least squares", cov=None, reason=refusal, **base, **stats)
+        return Inference(kind="least squares", cov=None, reason=refusal, loglik=_gaussian_loglik(objective, n, rss, w),
+                         **base, **stats)
     notes = []
     if rss == 0.0:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
-    refine = (objective.kind == "squared" and not objective.wide and cov_type == "nonrobust"
-              and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * float(dataset[objective.target.name] @
-                                                                           dataset[objective.target.name]))
-    if refine and not (result.precision == "high" and result.exact_x):
+    y = dataset[objective.target.name] if objective.kind == "squared" else None
+    size = float(np.sum(w * y * y)) if y is not None else 0.0
+    high = result.precision == "high" and result.exact_x and cov_type == "nonrobust"
+    if not high and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
+            and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size:
         theta, res, rows = _refined_high(objective, dataset, x)
-        cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS)
+        cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS, absolute)
         with mpmath.workdps(REFINE_DIGITS):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
         moved = max(abs(float(t) - v) / max(abs(v), 1e-300) for t, v in zip(theta, x)) if p else 0.0
         notes.append(f"the residuals are at the rounding level of double precision (RSS / sum(y^2) = "
-                     f"{rss / float(dataset[objective.target.name] @ dataset[objective.target.name]):.2g}): the "
-                     f"parameters were refined by Gauss-Newton in mpmath at {REFINE_DIGITS} digits (they moved by "
-                     f"{moved:.2g} relative) and the RSS and covariance computed there")
-    elif result.precision == "high" and result.exact_x and cov_type == "nonrobust":
+                     f"{rss / size:.2g}): the parameters were refined by Gauss-Newton in mpmath at {REFINE_DIGITS} "
+                     f"digits (they moved by {moved:.2g} relative) and the RSS and covariance computed there")
+    elif high:
         cond = result.condition_number or 1.0
         digits = max(50, 30 + int(2 * math.log10(max(cond, 1.0)))) if math.isfinite(cond) else 50
         res, rows = _residuals_high(objective, dataset, result.exact_x, digits)
-        cov = covariance.from_jacobian_high(rows, res, base["names"], digits)
+        cov = covariance.from_jacobian_high(rows, res, base["names"], digits, absolute)
         with mpmath.workdps(digits):
-            stats["rss"] = rss = float(mpmath.fsum(r * r for r in res))
-        stats["r2"] = _r2(objective, dataset, J, rss)
+            stats["rss"] = float(mpmath.fsum(r * r for r in res))
+        stats["r2"] = _r2(objective, dataset, J, stats["rss"], w)
         notes.append(f"computed in mpmath at {digits} digits (precision='high')")
     else:
-        cov = covariance.from_jacobian(J, u, base["names"], cov_type)
-    if objective.kind == "squared" and stats["rss"] > 0:
-        stats["loglik"] = _gaussian_loglik(n, stats["rss"])
+        cov = covariance.from_jacobian(J, u, base["names"], cov_type, absolute)
+    if absolute is not None and cov_type == "nonrobust":
+        notes.append("scale='absolute': the covariance is not scaled by the residual variance (the weights are "
+                     "taken as the exact inverse variances)")
     return Inference(kind="least squares", cov=cov.matrix, reason=cov.reason, notes=tuple(notes),
-                     not_identified=cov.not_identified, **base, **stats)
-
-
-def _gaussian_loglik(n: int, rss: float) -> float:
-    """The Gaussian log-likelihood of least squares at its maximum (variance RSS / n), as statsmodels' OLS."""
-    return -0.5 * n * (math.log(2 * math.pi * rss / n) + 1.0)
+                     not_identified=cov.not_identified, loglik=_gaussian_loglik(objective, n, stats["rss"], w),
+                     **base, **stats)
 
 
 def _likelihood(result, objective, dataset, base, stats) -> Inference:

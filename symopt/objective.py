@@ -28,6 +28,9 @@ from .network import Network
 from .parse import check_name, show
 
 REDUCTIONS = ("mean", "sum")
+#: How a weighted least-squares covariance is scaled: by the residual variance (statsmodels' WLS, lmfit), or
+#: not at all, the weights being exact (SciPy's ``curve_fit(absolute_sigma=True)``).
+SCALES = ("residual", "absolute")
 
 
 class Objective:
@@ -56,6 +59,16 @@ class Objective:
         self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
         #: Whether the per-sample objective is a (negative, when minimised) log-likelihood.
         self.likelihood = bool(likelihood)
+
+    #: A squared loss's weighting: the residual's multiplier (``sqrt(w)`` or ``1/s``), None when unweighted.
+    residual_weight = None
+    #: The name of the weights (or standard deviations) column, and which ("weights" or "sigma").
+    weight_column = None
+    weight_kind = None
+    #: How the least-squares covariance is scaled (:data:`SCALES`).
+    scale = "residual"
+    #: The residual ``u`` of a (weighted) squared loss, per sample ``u**2`` (None otherwise).
+    _residual = None
 
     @classmethod
     def _from_model(cls, per_sample, model, target, kind, l2, reduction):
@@ -143,6 +156,8 @@ class Objective:
         """
         if not self.form.per_parameter or self.maximize:
             return None
+        if self._residual is not None:
+            return self._residual, sp.Integer(1)
         coeff, rest = self.per_sample.as_coeff_Mul()
         if rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0:
             return rest.base, coeff
@@ -153,7 +168,7 @@ class Objective:
         numbers given at run time (``l2``, a network's ``init`` and ``seed``). Equal tuples mean one problem."""
         shape = self.form.structure()
         return (self.kind, self.per_sample, self.params, self.maximize, self.reduction, self.target,
-                self.penalised, shape)
+                self.penalised, shape, self._residual)
 
     def describe(self, l2: str | None = None) -> str:
         """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model).
@@ -161,6 +176,8 @@ class Objective:
         ``l2="l2"`` writes the penalty with that name in place of its value, whatever the value (the
         generated code takes ``l2`` as an argument, so one module serves every value)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
+        if self.weight_column is not None:
+            text += f" ({'weights' if self.weight_kind == 'weights' else 'standard deviations'} {self.weight_column})"
         if self.l2 or l2 is not None:
             squares = self.form.penalty_words()
             weight = repr(self.l2) if l2 is None else l2
@@ -199,11 +216,51 @@ def _target(model, target: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
-    """Squared error ``(y - f)**2`` per sample (mean squared error by default)."""
+def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean", weights: str | None = None,
+                 sigma: str | None = None, scale: str = "residual") -> Objective:
+    """Squared error ``(y - f)**2`` per sample (mean squared error by default).
+
+    ``weights="w"`` names a data column of weights, ``w = 1/sigma**2``: per sample ``w*(y - f)**2``
+    (weighted least squares; a weight of 0 drops the row). ``sigma="s"`` names a column of the standard
+    deviations of ``y`` instead: per sample ``((y - f)/s)**2``. ``scale`` says how the covariance of the
+    estimates is scaled: ``"residual"`` (the default) by the residual variance of the weighted fit, as
+    statsmodels' WLS and lmfit do, so only the weights' ratios matter; ``"absolute"`` not at all, the
+    weights being the exact inverse variances (SciPy's ``curve_fit(..., absolute_sigma=True)``).
+    """
     f = prediction(model)
     y = _target(model, target)
-    return Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
+    if scale not in SCALES:
+        raise ModelError(f"scale must be 'residual' or 'absolute', got {scale!r}")
+    multiplier, column, kind = _weighting(model, y, weights, sigma)
+    if multiplier is None:
+        objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
+    else:
+        residual = multiplier * (y - f)
+        objective = Objective._from_model(residual ** 2, model, y, "squared", l2, reduction)
+        objective.residual_weight, objective.weight_column, objective.weight_kind = multiplier, column, kind
+        objective._residual = residual
+    objective.scale = scale
+    return objective
+
+
+def _weighting(model, y, weights, sigma) -> tuple:
+    """``(multiplier of the residual, column name, "weights" | "sigma")``, or ``(None, None, None)``."""
+    if weights is None and sigma is None:
+        return None, None, None
+    if weights is not None and sigma is not None:
+        raise ModelError("give weights= (w = 1/sigma**2) or sigma= (standard deviations of y), not both")
+    kind, given = ("weights", weights) if weights is not None else ("sigma", sigma)
+    if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
+        raise ModelError(f"{kind}= is not supported for {'a Network' if isinstance(model, Network) else 'a LinearModel over a data matrix'} "
+                         "yet; state the model by name (symopt.Model('a + b*x', ...) or "
+                         "LinearModel(basis=[...])) to fit it weighted")
+    name = check_name(given, f"the {kind} column name")
+    taken = {s.name for s in prediction(model).free_symbols} | {y.name}
+    if name in taken:
+        raise ModelError(f"the {kind} column {name!r} is already a name in the model or the target; "
+                         f"name it something else")
+    column = sp.Symbol(name, positive=True)
+    return (sp.sqrt(column) if kind == "weights" else 1 / column), name, kind
 
 
 def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:

@@ -242,3 +242,62 @@ def test_a_band_without_standard_errors_says_why(rng):
         logit.predict(X, interval="confidence")
     with pytest.raises(ModelError, match="interval must be 'confidence' or 'prediction'"):
         ridge.predict(X, interval="credible")
+
+
+@pytest.fixture(scope="module")
+def heteroscedastic():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 5, 60)
+    s = 0.05 + 0.1 * x
+    return {"x": x, "s": s, "w": 1.0 / s**2, "y": 1.0 + 2.0 * x + s * rng.normal(size=60)}
+
+
+@pytest.mark.parametrize("weighting", [{"weights": "w"}, {"sigma": "s"}])
+def test_a_weighted_fit_equals_statsmodels_wls(heteroscedastic, weighting):
+    d = heteroscedastic
+    ref = sm.WLS(d["y"], sm.add_constant(d["x"]), weights=d["w"]).fit()
+    objective = symopt.squared_loss(symopt.Model("a + b*x", "a b"), **weighting)
+    for method in ("linear", "iterative"):
+        r = symopt.solve(objective, d, method=method, progress=False)
+        assert r.method == method and _relative(r.x, ref.params) < 1e-8
+        assert _relative([r.stderr["a"], r.stderr["b"]], ref.bse) < 1e-8
+    linear = symopt.solve(objective, d)
+    assert linear.method == "linear"  # weighted least squares stays on the linear closed form
+    assert linear.rss == pytest.approx(ref.ssr, rel=1e-12) and linear.r2 == pytest.approx(ref.rsquared, rel=1e-12)
+    assert linear.loglik == pytest.approx(ref.llf, rel=1e-12)
+
+
+def test_absolute_scale_is_curve_fits_absolute_sigma(heteroscedastic):
+    from_scipy = pytest.importorskip("scipy.optimize")
+    d = dict(heteroscedastic)
+    d["y"] = 2.0 * np.exp(-0.7 * d["x"]) + d["s"] * np.random.default_rng(2).normal(size=60)
+    for absolute in (False, True):
+        p, C = from_scipy.curve_fit(lambda x, a, b: a * np.exp(-b * x), d["x"], d["y"], p0=[1, 1], sigma=d["s"],
+                                    absolute_sigma=absolute, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        objective = symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"), sigma="s",
+                                        scale="absolute" if absolute else "residual")
+        r = symopt.solve(objective, d, progress=False)
+        assert _relative(r.x, p) < 1e-8 and _relative(r.cov, C) < 1e-6, absolute
+
+
+def test_bad_weights_are_refused_by_name(heteroscedastic):
+    model = symopt.Model("a + b*x", "a b")
+    d = dict(heteroscedastic)
+    with pytest.raises(symopt.errors.DataError, match="weights 'w' must be >= 0.*row 3"):
+        symopt.solve(symopt.squared_loss(model, weights="w"), {**d, "w": np.where(np.arange(60) == 3, -1.0, 1.0)})
+    with pytest.raises(symopt.errors.DataError, match="standard deviations 's' must be > 0.*row 0"):
+        symopt.solve(symopt.squared_loss(model, sigma="s"), {**d, "s": np.zeros(60)})
+    with pytest.raises(ModelError, match="not both"):
+        symopt.squared_loss(model, weights="w", sigma="s")
+    with pytest.raises(ModelError, match="already a name in the model"):
+        symopt.squared_loss(model, weights="x")
+    with pytest.raises(ModelError, match="scale must be"):
+        symopt.squared_loss(model, scale="relative")
+    with pytest.raises(ModelError, match="not supported for a LinearModel over a data matrix"):
+        symopt.squared_loss(symopt.LinearModel(), weights="w")
+    # a weight of 0 drops the row: the fit equals the one without it
+    w = np.ones(60)
+    w[:5] = 0.0
+    dropped = symopt.solve(symopt.squared_loss(model, weights="w"), {**d, "w": w})
+    rest = symopt.solve(symopt.squared_loss(model), {k: d[k][5:] for k in ("x", "y")})
+    np.testing.assert_allclose(dropped.x, rest.x, rtol=1e-12)

@@ -77,7 +77,7 @@ def _find_expression(objective, derivation):
     if poly is None or poly.total_degree() > 2:
         return None, f"the gradient is not affine in the parameters (l is not a polynomial of degree <= 2 in {names})"
     if not objective.maximize:
-        form = _least_squares(ell, params)
+        form = _least_squares(objective)
         if form is not None:
             return form, ""
     hess = tuple(derivation.hessian[i, j] for i in range(len(params)) for j in range(len(params)))
@@ -90,12 +90,14 @@ def _find_expression(objective, derivation):
 _FINDERS = {"expression": _find_expression, "wide": _find_matrix, "multiclass": _find_multiclass}
 
 
-def _least_squares(ell, params):
-    """Match ``c * u**2`` with ``c`` a positive number and ``u`` affine in ``params``."""
-    coeff, rest = ell.as_coeff_Mul()
-    if not (rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0):
+def _least_squares(objective):
+    """Match ``c * u**2`` with ``c`` a positive number and ``u`` affine in the parameters (a weighted squared
+    loss's ``u`` is ``sqrt(w)*(y - f)``: its design is the rows scaled by ``sqrt(w)``)."""
+    squares = objective.sum_of_squares()
+    if squares is None:
         return None
-    u = rest.base
+    u, coeff = squares
+    params = objective.params
     poly = u.as_poly(*params)
     if poly is None or poly.total_degree() > 1:
         return None
