@@ -113,6 +113,24 @@ class Objective:
             unpenalised.add(model.intercept_name)
         self.penalised = tuple(p.name not in unpenalised for p in self.params)
 
+    #: Parameters held at values given at run time (:meth:`fixing`): read as data, not fitted.
+    fixed_params: tuple = ()
+
+    def fixing(self, names) -> "Objective":
+        """This objective with the parameters ``names`` held fixed: they leave :attr:`params` and are read as
+        data (one column of their value, given at run time), so one problem serves every value. For
+        :func:`symopt.solve`'s ``fixed=`` (:mod:`symopt.fixing`)."""
+        import copy
+
+        names = set(names)
+        new = copy.copy(self)
+        new.params = tuple(p for p in self.params if p.name not in names)
+        new.fixed_params = self.fixed_params + tuple(p for p in self.params if p.name in names)
+        new.penalised = tuple(pen for p, pen in zip(self.params, self.penalised) if p.name not in names)
+        new.form = type(self.form)(new)
+        new.data_symbols = sorted_symbols(self.per_sample.free_symbols - set(new.params))
+        return new
+
     @property
     def wide(self) -> bool:
         """A ``LinearModel()`` over a data matrix (``coef`` an array), multinomial or not."""
@@ -178,6 +196,8 @@ class Objective:
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
         if self.weight_column is not None:
             text += f" ({'weights' if self.weight_kind == 'weights' else 'standard deviations'} {self.weight_column})"
+        if self.fixed_params:
+            text += f" ({', '.join(p.name for p in self.fixed_params)} fixed)"
         if self.l2 or l2 is not None:
             squares = self.form.penalty_words()
             weight = repr(self.l2) if l2 is None else l2

@@ -69,7 +69,8 @@ def _wide_matrix(m: int, data) -> np.ndarray:
 
 def _named_eta(objective, params: dict, data) -> np.ndarray:
     expr = prediction(objective.model)
-    features = sorted((s for s in expr.free_symbols if s not in set(objective.params)), key=lambda s: s.name)
+    fitted = (*objective.params, *objective.fixed_params)  # a fixed parameter's value is in params too
+    features = sorted((s for s in expr.free_symbols if s not in set(fitted)), key=lambda s: s.name)
     if not hasattr(data, "keys") or not hasattr(data, "__getitem__"):
         raise DataError(f"predict() takes a mapping from feature names to arrays (or a DataFrame); got "
                         f"{type(data).__name__}. The model needs {', '.join(s.name for s in features)}")
@@ -84,7 +85,7 @@ def _named_eta(objective, params: dict, data) -> np.ndarray:
     lengths = {v.shape[0] for v in values.values()}
     if len(lengths) > 1:
         raise DataError(f"data arrays have different numbers of rows ({', '.join(f'{s.name}: {v.shape[0]}' for s, v in values.items())})")
-    values.update({p: float(params[p.name]) for p in objective.params})
+    values.update({p: float(params[p.name]) for p in fitted})
     n = lengths.pop() if lengths else 1
     return np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n,)).copy()
 
@@ -117,9 +118,10 @@ def _gradient_rows(objective, params: dict, data) -> tuple[np.ndarray, np.ndarra
         return value, (np.column_stack([np.ones(X.shape[0]), X]) if objective.model.intercept else X)
     value = _named_eta(objective, params, data)
     n = value.shape[0]
+    fitted = (*objective.params, *objective.fixed_params)
     values = {s: _as_float_array(s.name, data[s.name], 1) for s in prediction(objective.model).free_symbols
-              if s not in set(objective.params)}
-    values.update({p: float(params[p.name]) for p in objective.params})
+              if s not in set(fitted)}
+    values.update({p: float(params[p.name]) for p in fitted})
     with np.errstate(all="ignore"):
         G = np.column_stack([np.broadcast_to(np.asarray(evaluate(g, values), dtype=float), (n,))
                              for g in _model_gradient(prediction(objective.model), objective.params)])

@@ -19,9 +19,11 @@ from dataclasses import replace
 import numpy as np
 
 from . import convex as convexity_module
+from . import fixing
 from . import gradcheck
 from . import inference
 from . import plots
+from . import profile
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
@@ -91,10 +93,16 @@ class Problem:
     """
 
     def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
-                 precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto"):
+                 precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto", fixed=None):
         if not isinstance(objective, Objective):
             raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
+        #: The objective as stated (``self.objective`` is the one solved: without the fixed parameters).
+        self.full_objective = objective
+        #: The fixed parameters' values (:mod:`symopt.fixing`); which are fixed is this problem's structure.
+        self.fixed = fixing.check_fixed(objective, fixed)
+        if self.fixed:
+            objective = objective.fixing(self.fixed)
         if method not in METHODS:
             raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
         if precision not in PRECISIONS:
@@ -217,13 +225,16 @@ class Problem:
 
     def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
               callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False,
-              cov_type: str = "nonrobust") -> Result:
+              cov_type: str = "nonrobust", fixed=None) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
         reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed``,
-        ``standardize`` and ``cov_type`` as in :func:`symopt.solve`."""
+        ``standardize`` and ``cov_type`` as in :func:`symopt.solve`. ``fixed`` gives new values to the
+        parameters this problem holds fixed (not another set: that is another problem); no compiling."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
         inference.check_cov_type(cov_type)
+        values = self._fixed_values(fixed)
+        data = fixing.with_values(self.objective, data, values)
         if not isinstance(standardize, (bool, np.bool_)):
             raise ModelError(f"standardize must be True or False, got {standardize!r}")
         dataset = prepare(self.objective, data)
@@ -231,8 +242,18 @@ class Problem:
             result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
         else:
             result = self._solve(dataset, x0, progress, max_time, callback, starts, seed)
+        if values:
+            result = replace(result, fixed=values, params={
+                name: values[name] if name in values else result.params[name]
+                for name in self.full_objective.param_names if name in values or name in result.params})
         return replace(result, dataset=dataset, verifier=verify_result, judge=convexity_of_result,
-                       plotter=plot_result, inferrer=inference.infer, cov_type=cov_type)
+                       plotter=plot_result, inferrer=inference.infer, profiler=profile_result, cov_type=cov_type)
+
+    def _fixed_values(self, given) -> dict:
+        if given is None:
+            return self.fixed
+        values = fixing.check_fixed(self.full_objective, given)
+        return fixing.check_same_names(self.fixed, values)
 
     def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed) -> Result:
         """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""
@@ -358,7 +379,7 @@ class Problem:
         evaluation of the derivation where it evaluates a closed form (as ``solve`` reports those).
         """
         objective = self.objective
-        dataset = prepare(objective, data)
+        dataset = prepare(objective, fixing.with_values(objective, data, self.fixed))
         theta = objective.form.start(dataset, params, label="params")
         value, grad = self.flat_value_and_grad(dataset, theta)
         return value, objective.form.unflatten(dataset, grad)
@@ -432,3 +453,9 @@ def plot_result(result, kind: str = "history", path=None):
     with; a module-level function, so a Result that carries it still pickles)."""
     return plots.plot(result, kind, path,
                       lambda objective, optimizer, backend="auto": Problem(objective, optimizer, backend=backend))
+
+
+def profile_result(result, level: float = 0.95):
+    """:meth:`symopt.Result.profile` (:func:`symopt.profile.intervals`, given this module's Problem to hold one
+    parameter fixed with; a module-level function, so a Result that carries it still pickles)."""
+    return profile.intervals(result, level, lambda objective, fixed: Problem(objective, fixed=fixed))

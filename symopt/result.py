@@ -104,12 +104,16 @@ class Result:
     starts: int = 1
     #: The distinct optima the converged starts reached, best first (empty for a single run).
     optima: tuple = ()
+    #: Parameters held fixed (``solve(..., fixed=...)``), name -> value: in :attr:`params`, not in :attr:`x`.
+    fixed: dict = field(default_factory=dict)
     #: The high-precision solution as mpmath numbers (``precision="high"``; for the standard errors).
     exact_x: tuple = field(default=(), repr=False, compare=False)
     #: Which covariance :attr:`cov` and :attr:`stderr` give: "nonrobust" (classical) or "HC0" to "HC3".
     cov_type: str = "nonrobust"
     #: What :meth:`inference` calls (:func:`symopt.inference.infer`, set by ``solve``).
     inferrer: object = field(default=None, repr=False, compare=False)
+    #: What :meth:`profile` calls (:func:`symopt.problem.profile_result`, set by ``solve``).
+    profiler: object = field(default=None, repr=False, compare=False)
     _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
 
     def predict(self, data, interval: str | None = None, level: float = 0.95):
@@ -244,17 +248,36 @@ class Result:
 
     def conf_int(self, level: float = 0.95, method: str = "wald", cov_type: str | None = None) -> dict | None:
         """Confidence intervals: name -> ``(low, high)`` (arrays for an array parameter), or None where there
-        are no standard errors. ``method="wald"``: estimate -/+ quantile * standard error, the quantile
-        Student's t with ``n - p`` degrees of freedom for classical least squares, normal otherwise."""
+        are no standard errors.
+
+        ``method="wald"``: estimate -/+ quantile * standard error, the quantile Student's t with ``n - p``
+        degrees of freedom for classical least squares, normal otherwise. ``method="profile"``: where the
+        F statistic (least squares) or the likelihood-ratio statistic reaches its quantile, the other
+        parameters re-fitted at every value (:meth:`profile`; an open side is ``-inf`` or ``inf``)."""
+        if method == "profile":
+            return {name: (p.low, p.high) for name, p in self.profile(level).items()}
         if method != "wald":
             from .errors import ModelError
 
-            raise ModelError(f"method must be 'wald'; got {method!r}")
+            raise ModelError(f"method must be 'wald' or 'profile'; got {method!r}")
         bounds = self.inference(cov_type).wald(level)
         if bounds is None:
             return None
         low, high = self._shaped(bounds[0]), self._shaped(bounds[1])
         return {name: (low[name], high[name]) for name in low}
+
+    def profile(self, level: float = 0.95) -> dict:
+        """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
+        (``low``, ``high``, the statistic at each, its quantile, the re-fits it took, notes); worked out
+        once per level."""
+        key = ("profile", level)
+        if key not in self._inferences:
+            if self.profiler is None:
+                from .errors import ModelError
+
+                raise ModelError("this result does not carry its problem and data (it was not returned by solve)")
+            self._inferences[key] = self.profiler(self, level)
+        return self._inferences[key]
 
     def summary(self):
         """The fit report (:class:`symopt.summary.Summary`): parameters with estimate, standard error, t or
@@ -328,6 +351,8 @@ class Result:
                 shown = np.array2string(arr.ravel()[:6], precision=6, separator=", ")
                 shape = "x".join(map(str, arr.shape))
                 lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}")
+            elif name in self.fixed:
+                lines.append(f"    {name} = {value!r}   (fixed)")
             else:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))

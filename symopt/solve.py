@@ -12,7 +12,7 @@ from .result import Result
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
-          standardize: bool = False, cov_type: str = "nonrobust") -> Result:
+          standardize: bool = False, cov_type: str = "nonrobust", fixed=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
@@ -65,12 +65,17 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     observed information); ``Result.stderr_reason`` says why where they do not apply. ``cov_type`` chooses
     the covariance those give: ``"nonrobust"`` (classical) or the sandwich ``"HC0"`` to ``"HC3"``.
 
-    The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend).solve(data, x0,
-    progress, max_time, callback, starts, seed, standardize, cov_type)``:
+    ``fixed={"c": 1.0}`` holds parameters at values: they are not fitted (``Result.params`` has them at their
+    values, ``Result.fixed`` names them; ``x``, ``cov`` and ``stderr`` are the free parameters'). Which are
+    fixed is structure, their values run-time: ``symopt.Problem(objective, fixed={"c": 1.0})`` solved with
+    ``problem.solve(data, fixed={"c": 2.0})`` compiles once for every value.
+
+    The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed).solve(data,
+    x0, progress, max_time, callback, starts, seed, standardize, cov_type)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget, backend).solve(
+    return Problem(objective, optimizer, method, precision, budget, backend, fixed).solve(
         data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
 
 

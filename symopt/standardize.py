@@ -65,6 +65,9 @@ def refusal(objective) -> str:
     if objective.kind not in ("squared", "log", "cross_entropy"):
         return ("it needs a model in a loss (squared_loss, log_loss or cross_entropy), where the features are "
                 "known; in a custom objective which data are features is not")
+    if objective.fixed_params:
+        return ("with fixed parameters (fixed=) the model's other symbols are not all features; standardize the "
+                "features yourself")
     if objective.l2:
         return (f"with l2 = {objective.l2:g} the penalty on the coefficients would change with their scale (it "
                 "would penalise s_j*b_j for the feature's scale s_j), which is another estimator; standardize the "

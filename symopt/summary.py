@@ -70,8 +70,9 @@ class Summary:
         x = np.asarray(r.x, dtype=float)
         se = inf.stderr
         out = []
+        fixed = [[name, _number(float(v), 8), "fixed", "", "", "", ""] for name, v in r.fixed.items()]
         if se is None:
-            return [[name, _number(float(v), 8), "", "", "", "", ""] for name, v in zip(names, x)]
+            return [[name, _number(float(v), 8), "", "", "", "", ""] for name, v in zip(names, x)] + fixed
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = np.where(se > 0, x / se, np.nan)
         p = inf.p_values()
@@ -79,7 +80,7 @@ class Summary:
         for j, name in enumerate(names):
             out.append([name, _number(x[j], 8), _number(se[j], 6), _number(stat[j], 4), _number(p[j], 3),
                         _number(low[j], 6), _number(high[j], 6)])
-        return out
+        return out + fixed
 
     def _warnings(self) -> list[str]:
         r, inf = self.result, self.inference

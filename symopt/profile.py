@@ -1,0 +1,163 @@
+"""Profile-likelihood intervals, ``Result.conf_int(method="profile")``: for each parameter, the values where
+the likelihood-ratio statistic (the F statistic for least squares, as lmfit's ``conf_interval``) reaches its
+quantile, the other parameters re-optimised at every value.
+
+For parameter ``j`` held at ``v`` (``fixed=``: one compiled problem, every value a run-time argument) the
+others are fitted again from the last profile point, and
+
+* least squares: ``F(v) = (RSS(v) - RSS) / (RSS / (n - p))`` against the F(1, n - p) quantile (for a model
+  linear in its parameters this is the t interval exactly: F(1, d) = t(d)^2);
+* a likelihood: ``2 (loglik - loglik(v))`` against the chi-square(1) quantile.
+
+Each side steps out from the estimate by the Wald standard error (doubling) until the statistic passes the
+quantile, then the crossing is found by the Illinois method to ``1e-10`` of the quantile. A side where the
+statistic stays below the quantile however far the steps go (a flat profile) is open: its endpoint is
+``-inf`` or ``inf``, and the record says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .distributions import chi2_quantile, f_quantile
+from .errors import ModelError
+from .evaluate import objective_value
+
+#: How many doublings of the step each side may take before it is declared open.
+MAX_DOUBLINGS = 30
+#: The crossing is found to this fraction of the quantile.
+TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One parameter's profile interval: ``low`` and ``high`` (``-inf`` / ``inf`` where a side is open),
+    the statistic at each (``at_low``, ``at_high``), the ``quantile`` it was set to, ``solves`` (how many
+    re-fits it took) and ``notes``."""
+
+    name: str
+    low: float
+    high: float
+    at_low: float
+    at_high: float
+    quantile: float
+    statistic: str
+    solves: int
+    notes: tuple = ()
+
+
+def intervals(result, level: float, factory) -> dict:
+    """name -> :class:`Profile` for every free parameter of ``result``; ``factory(objective, fixed)`` builds
+    the :class:`symopt.Problem` that holds ``fixed`` (a dict of values) on ``objective``."""
+    inference = result.inference("nonrobust")
+    if inference.cov is None:
+        raise ModelError(f"no profile interval: {inference.reason}")
+    objective = result.objective
+    if not objective.form.per_parameter:
+        raise ModelError("profile intervals are for models with named parameters (not a LinearModel over a data "
+                         "matrix): use method='wald' there")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
+    n, p = inference.n_obs, inference.n_params
+    if inference.kind == "least squares":
+        if inference.dof <= 0:
+            raise ModelError("no profile interval: no degrees of freedom for the residual variance")
+        quantile, statistic = f_quantile(level, 1, inference.dof), "F"
+        best = result.fun
+
+        def stat(fun):
+            return (fun / best - 1.0) * inference.dof if best > 0 else (math.inf if fun > 0 else 0.0)
+    else:
+        quantile, statistic = chi2_quantile(level, 1), "likelihood ratio"
+        rows = n if objective.reduction == "mean" else 1
+        sign = -1.0 if objective.maximize else 1.0
+
+        def stat(fun):
+            return 2.0 * rows * sign * (fun - result.fun)
+    data = dict(result.dataset.arrays)
+    se = inference.stderr
+    out = {}
+    for j, param in enumerate(objective.params):
+        others = [q.name for q in objective.params if q is not param]
+        problem = factory(objective, {param.name: float(result.x[j])}) if others else None
+        out[param.name] = _one(problem, data, param.name, others, result, j, se[j], stat, quantile, statistic)
+    return out
+
+
+def _one(problem, data, name, others, result, j, se, stat, quantile, statistic) -> Profile:
+    estimate = float(result.x[j])
+    start = {q: result.params[q] for q in others}
+    solves = 0
+    notes = []
+
+    def g(v, x0):
+        nonlocal solves
+        solves += 1
+        if problem is None:  # one parameter: its profile is the objective itself
+            return stat(objective_value(result.objective, result.dataset, np.array([v]))) - quantile, {}
+        fit = problem.solve(data, x0=x0, fixed={name: v}, progress=False)
+        if not fit.success:
+            raise _Failed(f"the re-fit with {name} = {v:.6g} did not converge ({fit.status})")
+        return stat(fit.fun) - quantile, {q: fit.params[q] for q in others}
+
+    ends, stats = [], []
+    step = se if se > 0 else max(abs(estimate), 1.0) * 0.1
+    for side in (-1.0, 1.0):
+        try:
+            end, at = _side(g, estimate, side * step, start, quantile)
+        except _Failed as failure:
+            end, at = side * math.inf, math.nan
+            notes.append(f"{'lower' if side < 0 else 'upper'} side: {failure}; left open")
+        if math.isinf(end) and not notes:
+            notes.append(f"{'lower' if side < 0 else 'upper'} side: the statistic stays below its quantile "
+                         f"{quantile:.6g} however far {name} goes: the interval is open there")
+        ends.append(end)
+        stats.append(at)
+    return Profile(name, float(ends[0]), float(ends[1]), float(stats[0]), float(stats[1]), quantile, statistic,
+                   solves, tuple(notes))
+
+
+class _Failed(Exception):
+    pass
+
+
+def _side(g, estimate, step, start, quantile) -> tuple[float, float]:
+    """The crossing on the side of ``step``: ``(value, statistic there)``, or ``(+-inf, nan)``."""
+    a, ga, xa = estimate, -quantile, start
+    for _ in range(MAX_DOUBLINGS):
+        b = a + step
+        gb, xb = g(b, xa)
+        if gb >= 0:
+            break
+        a, ga, xa = b, gb, xb
+        step *= 2.0
+    else:
+        return math.copysign(math.inf, step), math.nan
+    # Illinois between a (below) and b (above), every step inside the bracket
+    side = 0
+    for _ in range(100):
+        c = b - gb * (b - a) / (gb - ga)
+        if not min(a, b) < c < max(a, b):
+            c = 0.5 * (a + b)
+        gc, xc = g(c, xa)
+        if abs(gc) <= TOLERANCE * quantile:
+            return c, gc + quantile
+        if gc < 0:
+            a, ga, xa = c, gc, xc
+            if side == -1:
+                gb *= 0.5
+            side = -1
+        else:
+            b, gb = c, gc
+            if side == 1:
+                ga *= 0.5
+            side = 1
+    raise _Failed(f"the crossing was not found to {TOLERANCE:g} of the quantile in 100 steps")
+
+
+def as_intervals(profiles: dict) -> dict:
+    """name -> (low, high) from :func:`intervals`."""
+    return {name: (p.low, p.high) for name, p in profiles.items()}
