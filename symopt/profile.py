@@ -61,7 +61,7 @@ def intervals(result, level: float, factory) -> dict:
                          "matrix): use method='wald' there")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
-    n, p = inference.n_obs, inference.n_params
+    n = inference.n_obs
     if inference.kind == "least squares":
         if inference.dof <= 0:
             raise ModelError("no profile interval: no degrees of freedom for the residual variance")
