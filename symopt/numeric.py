@@ -5,7 +5,10 @@ precision) and mpmath (scalars, any precision). It serves the closed forms
 (design matrices, sufficient statistics, candidate checks) and reports
 (objective values), where compiling code would cost more than it saves.
 Unlike ``lambdify`` it builds no source text and runs no ``exec``; unlike a
-printer it never guesses: an unknown function is an error naming it.
+printer it never guesses: an unknown function is an error naming it. The
+complements in the derivatives of sigmoid, softplus and tanh are evaluated
+in forms that do not cancel, as the generated code evaluates them
+(:func:`symopt.printer.complement_forms`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 from .errors import PrinterError
 from .functions import sigmoid, softplus
+from .printer import complement_forms
 
 
 def _np_sigmoid(z):
@@ -177,7 +181,9 @@ def _number(e, backend: str):
 
 @functools.lru_cache(maxsize=4096)
 def _program(expr: sp.Basic) -> tuple:
-    """``expr`` as steps ``(op, arg, argument indices)``, each distinct subexpression once, arguments first."""
+    """``expr`` as steps ``(op, arg, argument indices)``, each distinct subexpression once, arguments first
+    (``1 - sigmoid(z)`` and ``1 - tanh(z)**2`` as :func:`~symopt.printer.complement_forms` writes them)."""
+    expr = complement_forms(expr)
     steps: list = []
     index: dict = {}
 

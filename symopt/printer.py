@@ -8,7 +8,9 @@ whose derivative it cannot print. Every symbol must have a code name
 generated ones or with Python keywords), and a function the printer has no numerically safe form for is an error that
 names it, never silently wrong code. ``sigmoid``, ``softplus`` and ``tanh``
 are rewritten first into stable forms around a shared ``exp(-|z|)``
-(:func:`symopt.functions.stable_forms`).
+(:func:`symopt.functions.stable_forms`), after the complements their
+derivatives are made of, ``1 - sigmoid(z)`` and ``1 - tanh(z)**2``, are
+rewritten so as not to cancel (:func:`complement_forms`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import PrinterError
-from .functions import stable_forms
+from .functions import exp_neg_abs, sigmoid, stable_forms
 
 
 #: Integers beyond this are printed as doubles: every integer up to 2**53 is exact in a double.
@@ -130,15 +132,99 @@ def split_log1p_terms(expr):
     return sp.Add(*rest), terms
 
 
+def complement_forms(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with the complements SymPy's derivatives of sigmoid, softplus and tanh are made of written so
+    that they do not cancel: ``k - k*sigmoid(z)`` as ``k*sigmoid(-z)`` and ``k - k*tanh(z)**2`` as
+    ``k/cosh(z)**2``, wherever they are terms of a sum (the rest of the sum is kept).
+
+    ``sigmoid(z)`` rounds to 1 for z > 37 and ``tanh(z)**2`` for |z| > 19, so the complements as SymPy
+    writes them (``sigmoid' = sigmoid*(1 - sigmoid)``, ``tanh' = 1 - tanh**2``) lose every digit well
+    before the values underflow: 0 where ``exp(-40)`` is meant. The forms here keep relative accuracy for
+    every z. The NumPy evaluator uses them as they are (:func:`symopt.numeric.evaluate`); the printer turns
+    them into the stable forms of :func:`print_forms`.
+    """
+    if not expr.has(sigmoid, sp.tanh):
+        return expr
+    return expr.replace(lambda e: e.is_Add, _complement_sum)
+
+
+def _complement_sum(total: sp.Expr) -> sp.Expr:
+    k, rest = total.as_coeff_Add()
+    if k == 0:
+        return total
+    terms = list(sp.Add.make_args(rest))
+    for i, term in enumerate(terms):
+        c, factor = term.as_coeff_Mul()
+        if c != -k:
+            continue
+        if isinstance(factor, sigmoid):
+            complement = sigmoid(-factor.args[0])
+        elif factor.is_Pow and factor.exp == 2 and isinstance(factor.base, sp.tanh):
+            complement = 1 / sp.cosh(factor.base.args[0]) ** 2
+        else:
+            continue
+        return sp.Add(*terms[:i], *terms[i + 1:], k * complement)
+    return total
+
+
+def print_forms(expr: sp.Expr) -> sp.Expr:
+    """``expr`` in the forms the printer prints: :func:`complement_forms`, then ``sigmoid(-z)`` (a
+    complement) around the same ``e = exp(-|z|)`` as ``sigmoid(z)``, as ``e/(1 + e)`` for z >= 0 and
+    ``1/(1 + e)`` otherwise, and ``1/cosh(z)**(2n)`` as ``(4 e/(1 + e)**2)**n`` with ``e = exp(-2|z|)``,
+    the ``e`` tanh's stable form uses (no overflow, relative accuracy everywhere); then the stable forms
+    of :func:`symopt.functions.stable_forms`."""
+    expr = complement_forms(sp.sympify(expr))
+
+    def negated_sigmoid(e):
+        return isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign()
+
+    def sigmoid_of_minus(e):
+        z = -e.args[0]
+        u = exp_neg_abs(z)
+        return sp.Piecewise((u / (1 + u), z >= 0), (1 / (1 + u), True))
+
+    def sech_power(e):
+        return (e.is_Pow and isinstance(e.base, sp.cosh) and e.exp.is_Integer and e.exp < 0
+                and int(e.exp) % 2 == 0)
+
+    def sech_form(e):
+        u = exp_neg_abs(2 * e.base.args[0])
+        return (4 * u / (1 + u) ** 2) ** (-int(e.exp) // 2)
+
+    expr = expr.replace(lambda e: e.is_Mul and e.has(sigmoid), _sigmoid_products)
+    expr = expr.replace(negated_sigmoid, sigmoid_of_minus).replace(sech_power, sech_form)
+    return stable_forms(expr)
+
+
+def _sigmoid_products(product: sp.Expr) -> sp.Expr:
+    """``sigmoid(z)*sigmoid(-z)`` (sigmoid's derivative, in a product) as ``e/(1 + e)**2``, ``e = exp(-|z|)``:
+    the same for either sign of z, so no branch."""
+    powers = product.as_powers_dict()
+    changed = False
+    for base in list(powers):
+        if not isinstance(base, sigmoid) or not base.args[0].could_extract_minus_sign():
+            continue
+        partner = sigmoid(-base.args[0])
+        p, q = sp.sympify(powers.get(base, 0)), sp.sympify(powers.get(partner, 0))
+        if not (p.is_Integer and q.is_Integer and p > 0 and q > 0):
+            continue
+        m = min(p, q)
+        u = exp_neg_abs(partner.args[0])
+        powers[base], powers[partner] = p - m, q - m
+        powers[u / (1 + u) ** 2] = powers.get(u / (1 + u) ** 2, 0) + m
+        changed = True
+    return sp.Mul(*[b ** e for b, e in powers.items()]) if changed else product
+
+
 def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "math"):
-    """Stable forms, ``cse``, then print: ``([(temp, code)...], [code per expr])``.
+    """Stable forms (:func:`print_forms`), ``cse``, then print: ``([(temp, code)...], [code per expr])``.
 
     ``exp_neg_abs="inline"`` prints ``exp(-|z|)`` as a call to the module's own
     branch-free ``_exp_neg_abs`` (templates/kernels/exp_neg_abs.py.jinja), for
     elementwise loops that LLVM can then vectorise; the default is ``math.exp``.
     """
     temps = sp.numbered_symbols(temp_prefix, real=True)
-    exprs = [stable_forms(sp.sympify(e)) for e in exprs]
+    exprs = [print_forms(e) for e in exprs]
     replacements, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")
     local = dict(names)
     for sym, _ in replacements:

@@ -62,6 +62,19 @@ def test_gamma_maximum_likelihood_solves_its_score_equation(gamma_fit):
     np.testing.assert_allclose(fits[0].x, fits[1].x, rtol=1e-12)
 
 
+def test_gamma_maximum_likelihood_matches_scipy(gamma_fit):
+    """The Gamma MLE with the location fixed at 0 is scipy.stats.gamma.fit(x, floc=0)'s (shape, scale)."""
+    stats = pytest.importorskip("scipy.stats")
+    objective, data = gamma_fit
+    shape, loc, scale = stats.gamma.fit(data["x"], floc=0)
+    fit = symopt.solve(objective, data, progress=False)
+    assert fit.success and loc == 0
+    assert fit.params["k"] == pytest.approx(shape, rel=1e-9)
+    assert fit.params["theta"] == pytest.approx(scale, rel=1e-9)
+    # and it is the maximum: scipy's point is no better on symopt's objective (the mean log-likelihood)
+    assert fit.fun >= stats.gamma.logpdf(data["x"], shape, scale=scale).mean() - 1e-12
+
+
 def test_higher_polygamma_orders_are_refused_by_name():
     k = sp.Symbol("k", positive=True)
     with pytest.raises(PrinterError, match="polygamma of order 2"):

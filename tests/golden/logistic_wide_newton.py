@@ -124,16 +124,16 @@ def objective_gradient_hessian(theta, X, data_y, mask, l2, grad, hess):
                 eta += phi[j] * theta[j]
             d_y = data_y[i]
             t0 = math.exp(-abs(eta))
-            t1 = 1/(t0 + 1)
-            t2 = ((t1) if (eta >= 0) else (t0*t1))
+            t1 = t0 + 1
+            t2 = 1/t1
             acc[0] += -eta*d_y + max(0, eta)
             u = t0
             logsum0 += u + logsum0 * u  # u <= 1: at most doubles
             if logsum0 > 1e100:
                 acc[0] += math.log1p(logsum0)
                 logsum0 = 0.0
-            dl_deta = t2 - d_y
-            d2l_deta2 = -t2*(t2 - 1)
+            dl_deta = -d_y + ((t2) if (eta >= 0) else (t0*t2))
+            d2l_deta2 = t0/(t1*t1)
             for j in range(p):
                 acc[1 + j] += dl_deta * phi[j]
                 w = d2l_deta2 * phi[j]
