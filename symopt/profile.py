@@ -121,7 +121,7 @@ def _one(problem, data, name, others, result, j, se, stat, quantile, statistic) 
 
 
 class _Failed(Exception):
-    pass
+    """A profile re-fit that did not converge: that side of the interval is left open, with the reason."""
 
 
 def _side(g, estimate, step, start, quantile) -> tuple[float, float]:
