@@ -9,7 +9,8 @@ import mpmath
 import numpy as np
 
 from .analyse import Analysis
-from .closed_form.linear import check_high_precision, solve_least_squares, solve_quadratic
+from .closed_form.linear import (check_high_precision, solve_bounded_least_squares, solve_least_squares,
+                                 solve_quadratic)
 from .closed_form.statistics import check_candidates, statistic_values
 from .conditioning import Conditioning, warn_if_ill
 from .evaluate import gradient as gradient_at_point
@@ -17,11 +18,15 @@ from .evaluate import value_and_gradient
 from .result import ClosedForm, Result
 
 
-def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False) -> Result:
+def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False,
+                  box=None) -> Result:
     """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum;
-    an ill-conditioned one warns (``standardized``: on features ``solve`` centred and scaled)."""
+    an ill-conditioned one warns (``standardized``: on features ``solve`` centred and scaled). With bounds
+    (``box``, least squares only), the exact bounded solve (:mod:`symopt.closed_form.bvls`)."""
     objective = analysis.objective
     form = analysis.linear
+    if box:
+        return _bounded_linear_result(analysis, dataset, cf, box)
     if form.kind == "least_squares":
         sol = solve_least_squares(objective, form, dataset, precision)
     else:
@@ -63,13 +68,38 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
                   conditioning=conditioning)
 
 
-def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm) -> Result:
-    """The symbolic candidates evaluated on the data's statistics; the best one that passes its checks."""
+def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box) -> Result:
+    """Bounded linear least squares solved exactly: the Stark-Parker active-set method on the column-scaled
+    design (the ridge penalty as extra rows); the active set says which parameters are at a bound."""
+    objective = analysis.objective
+    names = objective.param_names
+    lower, upper = box.arrays(names)
+    sol = solve_bounded_least_squares(objective, analysis.linear, dataset, lower, upper)
+    fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
+    at = {name: side for name, side in zip(names, sol.active) if side is not None}
+    note = (f"bounded least squares, exact: the Stark-Parker active-set method (BVLS) on the column-scaled "
+            f"design, {sol.iterations} active-set steps; "
+            + (f"at a bound: {', '.join(f'{n} ({s})' for n, s in at.items())}" if at else "no bound active"))
+    cf = ClosedForm(cf.status, cf.reason, cf.formula_text or analysis.linear.describe(objective.params), note,
+                    pending=cf.pending)
+    return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
+                  why="least squares linear in the parameters, with bounds: one exact bounded solve",
+                  closed_form=cf, success=True, status="solved", message=note, nit=0,
+                  grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
+                  objective=objective, derivation=analysis.derivation, precision="double", backend="numpy",
+                  at_bound=at)
+
+
+def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None) -> Result:
+    """The symbolic candidates evaluated on the data's statistics; the best one that passes its checks (and
+    lies inside the bounds, ``box``)."""
     objective = analysis.objective
     if precision == "high":
         check_high_precision(dataset.n_rows, len(objective.params))
     stats = statistic_values(objective, analysis.statistics, dataset, precision)
     candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision)
+    if box:
+        candidates = [_inside(c, box) for c in candidates]
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text, f"statistics: {analysis.statistics.table()}",
                     tuple(candidates))
     accepted = [c for c in candidates if c.accepted]
@@ -92,6 +122,15 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm)
                   grad_norm=float(np.max(np.abs(g))), history=np.array([best.objective]), objective=objective,
                   derivation=analysis.derivation, precision=precision, exact=exact,
                   backend=_closed_backend(precision))
+
+
+def _inside(candidate, box):
+    """``candidate``, rejected with the reason where it lies outside the bounds."""
+    outside = box.violations(candidate.values) if candidate.accepted else []
+    if not outside:
+        return candidate
+    return replace(candidate, accepted=False, why=f"outside the bounds ({'; '.join(outside)}): the constrained "
+                                                  f"optimum is not a stationary point")
 
 
 def _closed_backend(precision: str) -> str:

@@ -75,6 +75,8 @@ class Inference:
     notes: tuple = ()
     not_identified: tuple = ()
     x: np.ndarray = field(default=None, repr=False)
+    #: The flat indices of parameters at a bound: held there, their rows and columns of ``cov`` are NaN.
+    held: tuple = ()
 
     @property
     def dof(self) -> int:
@@ -100,6 +102,9 @@ class Inference:
             out = self.cov / se[:, None] / se[None, :]
         out[~np.isfinite(out)] = 0.0
         np.fill_diagonal(out, 1.0)
+        held = list(self.held)
+        out[held, :] = math.nan
+        out[:, held] = math.nan
         return out
 
     @property
@@ -132,7 +137,7 @@ class Inference:
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = np.where(se > 0, self.x / se, np.where(self.x == 0, 0.0, np.inf))
         dof = self.dof if self.uses_t else None
-        return np.array([two_sided_p(float(s), dof) for s in stat])
+        return np.array([math.nan if math.isnan(e) else two_sided_p(float(s), dof) for s, e in zip(stat, se)])
 
     @property
     def aic(self) -> float | None:
@@ -269,9 +274,10 @@ def infer(result, cov_type: str = "nonrobust") -> Inference:
         return Inference((), "none", cov_type, None, "this result does not carry its problem and data (it was "
                          "not returned by solve)", 0, len(result.x))
     names = tuple(objective.form.flat_names(dataset))
-    n, p, x = dataset.n_rows, len(result.x), np.asarray(result.x, dtype=float)
+    held = tuple(j for j, name in enumerate(names) if name in result.at_bound)
+    n, p, x = dataset.n_rows, len(result.x) - len(held), np.asarray(result.x, dtype=float)
     kind, why = kind_of(objective)
-    base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x)
+    base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x, held=held)
     if kind == "least squares":
         return _least_squares(result, objective, dataset, base)
     stats = {}
@@ -313,12 +319,17 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         return Inference(kind="least squares", cov=None, reason=refusal, loglik=_gaussian_loglik(objective, n, rss, w),
                          **base, **stats)
     notes = []
+    held = base["held"]
+    free = [j for j in range(len(x)) if j not in held]
+    if held:
+        notes.append(f"{', '.join(base['names'][j] for j in held)} at a bound: held there, no standard error; the "
+                     f"others' are computed with it held, and the degrees of freedom count the free parameters")
     if rss == 0.0:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
     y = dataset[objective.target.name] if objective.kind == "squared" else None
     size = float(np.sum(w * y * y)) if y is not None else 0.0
     high = result.precision == "high" and result.exact_x and cov_type == "nonrobust"
-    if not high and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
+    if not high and not held and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
             and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size:
         theta, res, rows = _refined_high(objective, dataset, x)
         cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS, absolute)
@@ -338,11 +349,11 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         stats["r2"] = _r2(objective, dataset, J, stats["rss"], w)
         notes.append(f"computed in mpmath at {digits} digits (precision='high')")
     else:
-        cov = covariance.from_jacobian(J, u, base["names"], cov_type, absolute)
+        cov = covariance.from_jacobian(J[:, free], u, _names(base, free), cov_type, absolute)
     if absolute is not None and cov_type == "nonrobust":
         notes.append("scale='absolute': the covariance is not scaled by the residual variance (the weights are "
                      "taken as the exact inverse variances)")
-    return Inference(kind="least squares", cov=cov.matrix, reason=cov.reason, notes=tuple(notes),
+    return Inference(kind="least squares", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason, notes=tuple(notes),
                      not_identified=cov.not_identified, loglik=_gaussian_loglik(objective, n, stats["rss"], w),
                      **base, **stats)
 
@@ -358,11 +369,27 @@ def _likelihood(result, objective, dataset, base, stats) -> Inference:
         return Inference(kind="likelihood", cov=None, reason="the Hessian of the objective was not derived, so "
                          f"there is no observed information{f' ({note})' if note else ''}", **base, **stats)
     per_row = n if objective.reduction == "mean" else 1
-    info = (-per_row if objective.maximize else per_row) * hess
+    free = [j for j in range(len(x)) if j not in base["held"]]
+    info = ((-per_row if objective.maximize else per_row) * hess)[np.ix_(free, free)]
     scores = None
     if cov_type != "nonrobust":
         scores = np.concatenate([block for _, block in
-                                 objective.form.row_gradients(result.derivation, dataset, x)], axis=0)
-    cov = covariance.from_information(info, base["names"], scores, cov_type, n)
-    return Inference(kind="likelihood", cov=cov.matrix, reason=cov.reason, not_identified=cov.not_identified,
-                     **base, **stats)
+                                 objective.form.row_gradients(result.derivation, dataset, x)], axis=0)[:, free]
+    cov = covariance.from_information(info, _names(base, free), scores, cov_type, n)
+    notes = (f"{', '.join(base['names'][j] for j in base['held'])} at a bound: held there, no standard error",) \
+        if base["held"] else ()
+    return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason,
+                     not_identified=cov.not_identified, notes=notes, **base, **stats)
+
+
+def _names(base, free) -> tuple:
+    return tuple(base["names"][j] for j in free)
+
+
+def _expand(matrix, free, p: int):
+    """The covariance of the free parameters placed in the p x p one, NaN in the rows of those held."""
+    if matrix is None or len(free) == p:
+        return matrix
+    out = np.full((p, p), math.nan)
+    out[np.ix_(free, free)] = matrix
+    return out

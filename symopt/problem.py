@@ -12,12 +12,14 @@ beside the generated code, so a new process does not run SymPy's ``solve`` again
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 import numpy as np
 
+from . import bounds as bounds_module
 from . import convex as convexity_module
 from . import fixing
 from . import gradcheck
@@ -93,7 +95,8 @@ class Problem:
     """
 
     def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
-                 precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto", fixed=None):
+                 precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto", fixed=None,
+                 bounds=None):
         if not isinstance(objective, Objective):
             raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
@@ -101,6 +104,8 @@ class Problem:
         self.full_objective = objective
         #: The fixed parameters' values (:mod:`symopt.fixing`); which are fixed is this problem's structure.
         self.fixed = fixing.check_fixed(objective, fixed)
+        #: The bounds on the free parameters (:mod:`symopt.bounds`); which are bounded is structure.
+        self.box = bounds_module.check_bounds(objective, bounds, self.fixed)
         if self.fixed:
             objective = objective.fixing(self.fixed)
         if method not in METHODS:
@@ -122,6 +127,8 @@ class Problem:
         self.derivation = self._shared.derivation_for(objective)
         self._driver = driver(self)  # how an iterative solve runs (symopt.drivers)
         self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
+        self._transform = None  # the change of variables the iterative solvers run on (bounds; made on first need)
+        self._inner = None  # the Problem of the transformed objective
         self._settle_analysis()
 
     def _settle_analysis(self) -> None:
@@ -225,29 +232,87 @@ class Problem:
 
     def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
               callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False,
-              cov_type: str = "nonrobust", fixed=None) -> Result:
+              cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
         reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed``,
         ``standardize`` and ``cov_type`` as in :func:`symopt.solve`. ``fixed`` gives new values to the
-        parameters this problem holds fixed (not another set: that is another problem); no compiling."""
+        parameters this problem holds fixed, ``bounds`` new bound values to the parameters it bounds (not
+        another set or other sides: that is another problem); no compiling."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
         inference.check_cov_type(cov_type)
         values = self._fixed_values(fixed)
+        box = self._box_for(bounds, values)
         data = fixing.with_values(self.objective, data, values)
         if not isinstance(standardize, (bool, np.bool_)):
             raise ModelError(f"standardize must be True or False, got {standardize!r}")
+        if standardize and box:
+            raise ModelError("standardize=True with bounds: the bounds are on the user's parameters, which "
+                             "standardizing mixes (an intercept takes the means of the slopes), so they cannot "
+                             "be carried over; drop one of them")
         dataset = prepare(self.objective, data)
         if standardize:
             result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
         else:
-            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed)
+            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=box)
+        if box:
+            result = self._bounded_finish(result, dataset, box)
         if values:
             result = replace(result, fixed=values, params={
                 name: values[name] if name in values else result.params[name]
                 for name in self.full_objective.param_names if name in values or name in result.params})
         return replace(result, dataset=dataset, verifier=verify_result, judge=convexity_of_result,
                        plotter=plot_result, inferrer=inference.infer, profiler=profile_result, cov_type=cov_type)
+
+    def _box_for(self, given, fixed_values) -> bounds_module.Box:
+        """The bounds of this solve: the problem's, or new values of the same bounds (``given``)."""
+        if given is None:
+            return self.box
+        box = bounds_module.check_bounds(self.full_objective, given, fixed_values)
+        if box.structure() != self.box.structure():
+            raise ModelError(f"this Problem was built with bounds {self.box.structure() or 'none'} (name, closed "
+                             f"sides); solve may change their values, not which are bounded or on which sides "
+                             f"(got {box.structure()}): build another Problem (or call symopt.solve) for them")
+        return box
+
+    def _transform_for(self) -> bounds_module.Transform:
+        """The change of variables of the bounded parameters, and the Problem of the transformed objective (made
+        on first need: a bounded linear least-squares problem never needs them)."""
+        if self._transform is None:
+            self._transform = bounds_module.transform(self.objective, self.box)
+            self._inner = Problem(self._transform.internal, self.optimizer, method="iterative",
+                                  budget=self.budget, backend=self.backend)
+        return self._transform
+
+    def _bounded_finish(self, result: Result, dataset, box) -> Result:
+        """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
+        condition checked there, and the bounds recorded (:mod:`symopt.bounds`)."""
+        if not result.x.size or not np.all(np.isfinite(result.x)):
+            return replace(result, bounds=box.as_dict())
+        objective, names = self.objective, self.objective.param_names
+        _, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
+        scale = max(abs(result.fun), 1e-300) if math.isfinite(result.fun) else 1.0
+        x, at = bounds_module.snap(box, names, result.x, grad, scale)
+        if result.at_bound:  # the active set of an exact bounded solve
+            at = {**at, **result.at_bound}
+            x = np.array([box.lower[n] if at.get(n) == "lower" else box.upper[n] if at.get(n) == "upper"
+                          else v for n, v in zip(names, result.x)])
+        if not np.array_equal(x, result.x):
+            fun, grad = self.flat_value_and_grad(dataset, x, backend="numpy")
+        else:
+            fun = result.fun
+        check = bounds_module.kkt(box, names, x, grad, at, objective.maximize, scale)
+        success, status, message = result.success, result.status, result.message
+        if check.message:
+            message = f"{message}; {check.message}" if message else check.message
+        if success and not check.ok:
+            success, status = False, "kkt_failed"
+            message += ("; the solve stopped on a bound where the objective improves inside the bounds: not an "
+                        "optimum (try another x0, or starts=)")
+        params = objective.form.unflatten(dataset, x)
+        return replace(result, x=x, params=params, fun=fun, success=success, status=status, message=message,
+                       at_bound=at, kkt=check, bounds=box.as_dict(),
+                       grad_norm=float(np.max(np.abs([g for n, g in zip(names, grad) if n not in at]), initial=0.0)))
 
     def _fixed_values(self, given) -> dict:
         if given is None:
@@ -274,25 +339,41 @@ class Problem:
                        grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
                        why=f"{result.why}; {scaling.describe()}")
 
-    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None) -> Result:
+    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
+               box=None) -> Result:
         """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
-        vector back to the user's parameters, for the callback and the advice."""
+        vector back to the user's parameters, for the callback and the advice; ``box``: the bounds."""
         objective, method, precision = self.objective, self.method, self.precision
         standardized = scaling is not None
+        box = box if box is not None else bounds_module.Box({}, {})
         if x0 is not None:
-            objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
+            start = objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
+            outside = box.violations(dict(zip(objective.param_names, start)))
+            if outside:
+                raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0),
                                                        (f"starts={starts}", starts > 1 or None))
                               if given is not None)
         if self._symbolic_later is not None and self._symbolic_later.done():
             self._settle_analysis()
         analysis, cf = self._analysis, self._closed_form
-        if method in ("auto", "linear") and analysis.linear is not None:
-            return checked(linear_result(analysis, dataset, precision, cf, standardized), unused)
+        linear = analysis.linear
+        if box and linear is not None and linear.kind != "least_squares":
+            if method == "linear":
+                raise ModelError("bounds on a quadratic objective that is not a least-squares problem: the "
+                                 "linear closed form solves bounded least squares only; use method='auto'")
+            cf = replace(cf, reason=f"{cf.reason} (with bounds: solved iteratively, the exact bounded solve "
+                                    f"is for least squares)")
+            linear = None
+        if box and linear is not None and precision == "high":
+            raise PrecisionError("precision='high' with bounds is not supported: the bounded least-squares "
+                                 "solve runs in double precision")
+        if method in ("auto", "linear") and linear is not None:
+            return checked(linear_result(analysis, dataset, precision, cf, standardized, box), unused)
         if method == "linear":
             raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
         if method in ("auto", "symbolic") and analysis.solutions:
-            result = symbolic_result(analysis, dataset, precision, cf)
+            result = symbolic_result(analysis, dataset, precision, cf, box)
             if result.success or method == "symbolic":
                 return checked(result, unused)
             cf = result.closed_form  # keep the rejected candidates in the report
@@ -301,12 +382,15 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         user = scaling or (lambda theta: theta)
+        if box:  # the run is in the unbounded variables
+            t, names = self._transform_for(), objective.param_names
+            user = lambda theta: t.to_external(names, theta, box)  # noqa: E731
         stops = None if max_time is None and callback is None else Stops(
             max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)))
         if starts == 1:
-            result = self._iterate(dataset, x0, progress, cf, stops, standardized)
+            result = self._iterate(dataset, x0, progress, cf, stops, standardized, box=box)
         else:
-            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed, standardized)
+            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed, standardized, box)
         later = self._symbolic_later
         if later is None:
             return result
@@ -318,15 +402,18 @@ class Problem:
             return result
         self._settle_analysis()
         if self._analysis.solutions:
-            symbolic = symbolic_result(self._analysis, dataset, precision, self._closed_form)
+            symbolic = symbolic_result(self._analysis, dataset, precision, self._closed_form, box)
             if symbolic.success:
                 return checked(symbolic, unused)
         return replace(result, closed_form=self._closed_form)
 
-    def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True) -> Result:
+    def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True,
+                 box=None) -> Result:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
         problem's driver (:mod:`symopt.drivers`), the curvature and the conditioning checked (and warned
-        about where ``warn``)."""
+        about where ``warn``). With bounds (``box``), the run is on the change of variables."""
+        if box:
+            return self._iterate_bounded(dataset, x0, progress, cf, stops, box, warn)
         objective, driver = self.objective, self._driver
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
@@ -357,13 +444,74 @@ class Problem:
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
                       conditioning=conditioning, x0=run.x0, **extras)
 
-    def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False) -> Result:
+    def _iterate_bounded(self, dataset, x0, progress, cf, stops, box, warn) -> Result:
+        """The iterative solve with bounds: the run on the transformed objective (:mod:`symopt.bounds`), from
+        the start moved inside the bounds, and its answer in the user's parameters."""
+        t, objective = self._transform_for(), self.objective
+        names = objective.param_names
+        start = bounds_module.inside(box, names, starting_point(objective, self.derivation, dataset, x0),
+                                     default=x0 is None)
+        run = self._inner._iterate(t.with_columns(dataset, box), t.to_internal(names, start, box), progress, cf,
+                                   stops, warn=warn)
+        x = t.to_external(names, run.x, box)
+        inner_reason = self._inner._driver.why(self._inner.method, cf)
+        if run.why.startswith(inner_reason):  # say why the outer problem runs iteratively, not the inner's "requested"
+            run = replace(run, why=self._driver.why(self.method, cf) + run.why[len(inner_reason):])
+        sides = ", ".join(f"{n} in [{box.lower[n]:g}, {box.upper[n]:g}]" for n in box.names)
+        why = (f"{run.why}; bounds ({sides}) kept by a change of variables, so every iterate is feasible "
+               f"({t.describe()}; projection does not solve for a bounded parameter)")
+        result = replace(run, x=x, params=objective.form.unflatten(dataset, x), x0=start, why=why,
+                         objective=objective, derivation=self.derivation)
+        return self._hold_on_bounds(result, dataset, box, progress)
+
+    def _hold_on_bounds(self, result: Result, dataset, box, progress) -> Result:
+        """The active-set step after the transformed run: the parameters that ended near a bound with the
+        gradient pointing out are held on it (``fixed=``) and the others re-fitted, so they end exactly on the
+        bound and the others converge at the unbounded rate (at a bound ``dp/du = 0``, where Gauss-Newton in
+        ``u`` sees no slope and slows down)."""
+        objective, names = self.objective, self.objective.param_names
+        if not np.all(np.isfinite(result.x)) or result.status in USER_STOPS:
+            return result
+        fun, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
+        scale = abs(fun) if math.isfinite(fun) else 1.0
+        near = bounds_module.near_bound(box, names, result.x, grad, scale, objective.maximize)
+        if not near:
+            return result
+        held = {name: bound for name, (_, bound) in near.items()}
+        sides = {name: side for name, (side, _) in near.items()}
+        x = np.array([held.get(n, v) for n, v in zip(names, result.x)])
+        words = ", ".join(f"{n} on its {sides[n]} bound {held[n]:g}" for n in held)
+        if len(held) == len(names):
+            fun = objective_value(objective, dataset, x)
+            return replace(result, x=x, params=objective.form.unflatten(dataset, x), fun=fun, at_bound=sides,
+                           success=True, status="converged",
+                           message=f"every parameter ends on a bound ({words})",
+                           why=f"{result.why}; then {words} (an active-set step)")
+        rest = box.without(held)
+        sub = Problem(objective, self.optimizer, method="iterative", budget=self.budget, backend=self.backend,
+                      fixed=held, bounds=rest.as_dict() or None)
+        linear = sub._analysis.linear
+        if linear is not None and (linear.kind == "least_squares" or not rest):
+            sub = sub.variant("linear")  # held on the bounds, the rest is linear: solved exactly
+        fit = sub.solve(dict(dataset.arrays), x0={n: v for n, v in zip(names, x) if n not in held},
+                        progress=progress)
+        x = np.array([fit.params[n] for n in names])
+        return replace(result, x=x, params=objective.form.unflatten(dataset, x), fun=fit.fun,
+                       success=fit.success, status=fit.status, message=fit.message, nit=result.nit + fit.nit,
+                       nfev=result.nfev + fit.nfev, njev=result.njev + fit.njev, at_bound={**sides, **fit.at_bound},
+                       history=np.r_[result.history, fit.history], conditioning=fit.conditioning,
+                       why=f"{result.why}; then {words} held there and the others re-fitted (an active-set step)")
+
+    def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
+                           box=None) -> Result:
         """The iterative solve from ``starts`` points (:mod:`symopt.starts`), one compiled problem for all."""
         objective = self.objective
         first = starting_point(objective, self.derivation, dataset, x0)
         points = start_points(objective.form, dataset, first, starts, seed)
-        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False),
-                             points, progress)
+        if box:
+            points = [bounds_module.inside(box, objective.param_names, point, default=True) for point in points]
+        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
+                                                         box=box), points, progress)
         best = best_of(results, seed, objective.maximize)
         if best.success:  # the conditioning of the optimum returned, not of every start's
             warn_if_ill(best.conditioning, objective, standardized)
@@ -406,7 +554,8 @@ class Problem:
     def variant(self, method: str) -> "Problem":
         """The same problem (optimizer, precision, budget, backend) solved by ``method``; shares this one's
         derivation, analysis and compiled modules (they are kept per structure)."""
-        return Problem(self.objective, self.optimizer, method, self.precision, self.budget, self.backend)
+        return Problem(self.full_objective, self.optimizer, method, self.precision, self.budget, self.backend,
+                       self.fixed or None, self.box.as_dict() or None)
 
     def check_gradient(self, data=None, params=None, directions: int = 6, seed: int = 0,
                        tol: float = gradcheck.DEFAULT_TOL, compiled: bool = True) -> gradcheck.GradientCheck:
@@ -436,7 +585,8 @@ class Problem:
 def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
     """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
     module-level function, so a Result that carries it still pickles)."""
-    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
+    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None,
+                      bounds=result.bounds or None)
     return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result)
 
 
@@ -458,4 +608,5 @@ def plot_result(result, kind: str = "history", path=None):
 def profile_result(result, level: float = 0.95):
     """:meth:`symopt.Result.profile` (:func:`symopt.profile.intervals`, given this module's Problem to hold one
     parameter fixed with; a module-level function, so a Result that carries it still pickles)."""
-    return profile.intervals(result, level, lambda objective, fixed: Problem(objective, fixed=fixed))
+    return profile.intervals(result, level,
+                             lambda objective, fixed, bounds: Problem(objective, fixed=fixed, bounds=bounds))

@@ -12,7 +12,9 @@ others are fitted again from the last profile point, and
 Each side steps out from the estimate by the Wald standard error (doubling) until the statistic passes the
 quantile, then the crossing is found by the Illinois method to ``1e-10`` of the quantile. A side where the
 statistic stays below the quantile however far the steps go (a flat profile) is open: its endpoint is
-``-inf`` or ``inf``, and the record says so.
+``-inf`` or ``inf``, and the record says so. With bounds, no step passes the parameter's own bound (the
+others keep theirs in every re-fit): a side where the statistic is still below the quantile at the bound ends
+there (a one-sided interval, with a note), as it does for a parameter that is at its bound.
 """
 
 from __future__ import annotations
@@ -82,12 +84,16 @@ def intervals(result, level: float, factory) -> dict:
     out = {}
     for j, param in enumerate(objective.params):
         others = [q.name for q in objective.params if q is not param]
-        problem = factory(objective, {param.name: float(result.x[j])}) if others else None
-        out[param.name] = _one(problem, data, param.name, others, result, j, se[j], stat, quantile, statistic)
+        bounds = {k: v for k, v in result.bounds.items() if k != param.name}
+        problem = factory(objective, {param.name: float(result.x[j])}, bounds or None) if others else None
+        limits = result.bounds.get(param.name, (None, None))
+        limits = (-math.inf if limits[0] is None else limits[0], math.inf if limits[1] is None else limits[1])
+        out[param.name] = _one(problem, data, param.name, others, result, j, se[j], stat, quantile, statistic,
+                               limits)
     return out
 
 
-def _one(problem, data, name, others, result, j, se, stat, quantile, statistic) -> Profile:
+def _one(problem, data, name, others, result, j, se, stat, quantile, statistic, limits) -> Profile:
     estimate = float(result.x[j])
     start = {q: result.params[q] for q in others}
     solves = 0
@@ -105,9 +111,18 @@ def _one(problem, data, name, others, result, j, se, stat, quantile, statistic) 
 
     ends, stats = [], []
     step = se if se > 0 else max(abs(estimate), 1.0) * 0.1
-    for side in (-1.0, 1.0):
+    for side, limit in ((-1.0, limits[0]), (1.0, limits[1])):
+        words = "lower" if side < 0 else "upper"
+        if estimate == limit:
+            ends.append(limit)
+            stats.append(0.0)
+            notes.append(f"{words} side: {name} is at its {words} bound {limit:g}: the interval ends there")
+            continue
         try:
-            end, at = _side(g, estimate, side * step, start, quantile)
+            end, at = _side(g, estimate, side * step, start, quantile, limit)
+            if math.isfinite(limit) and end == limit:
+                notes.append(f"{words} side: the statistic is still below its quantile at the {words} bound "
+                             f"{limit:g} ({at:.4g} < {quantile:.4g}): a one-sided interval, ending at the bound")
         except _Failed as failure:
             end, at = side * math.inf, math.nan
             notes.append(f"{'lower' if side < 0 else 'upper'} side: {failure}; left open")
@@ -124,14 +139,19 @@ class _Failed(Exception):
     """A profile re-fit that did not converge: that side of the interval is left open, with the reason."""
 
 
-def _side(g, estimate, step, start, quantile) -> tuple[float, float]:
-    """The crossing on the side of ``step``: ``(value, statistic there)``, or ``(+-inf, nan)``."""
+def _side(g, estimate, step, start, quantile, limit=math.nan) -> tuple[float, float]:
+    """The crossing on the side of ``step``: ``(value, statistic there)``, ``(limit, statistic there)`` where
+    the statistic stays below the quantile up to the bound ``limit``, or ``(+-inf, nan)``."""
     a, ga, xa = estimate, -quantile, start
     for _ in range(MAX_DOUBLINGS):
         b = a + step
+        if math.isfinite(limit) and (b - limit) * step >= 0:
+            b = limit
         gb, xb = g(b, xa)
         if gb >= 0:
             break
+        if b == limit:
+            return limit, gb + quantile
         a, ga, xa = b, gb, xb
         step *= 2.0
     else:

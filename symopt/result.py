@@ -106,6 +106,14 @@ class Result:
     optima: tuple = ()
     #: Parameters held fixed (``solve(..., fixed=...)``), name -> value: in :attr:`params`, not in :attr:`x`.
     fixed: dict = field(default_factory=dict)
+    #: The bounds the solve kept (``solve(..., bounds=...)``, and what ``positive=True`` symbols imply),
+    #: name -> ``(lower, upper)``, None on an open side (:mod:`symopt.bounds`).
+    bounds: dict = field(default_factory=dict)
+    #: The parameters that ended on a bound, name -> "lower" or "upper": their :attr:`stderr` is None and the
+    #: other standard errors are computed with them held there.
+    at_bound: dict = field(default_factory=dict)
+    #: The KKT check at the bounds (:class:`symopt.bounds.BoundCheck`), None without bounds.
+    kkt: object = None
     #: The high-precision solution as mpmath numbers (``precision="high"``; for the standard errors).
     exact_x: tuple = field(default=(), repr=False, compare=False)
     #: Which covariance :attr:`cov` and :attr:`stderr` give: "nonrobust" (classical) or "HC0" to "HC3".
@@ -203,8 +211,12 @@ class Result:
 
     @property
     def stderr(self) -> dict | None:
-        """Standard errors, shaped like :attr:`params` (an array for an array parameter), or None."""
-        return self._shaped(self.inference().stderr)
+        """Standard errors, shaped like :attr:`params` (an array for an array parameter), or None; None for a
+        parameter at a bound (:attr:`at_bound`)."""
+        shaped = self._shaped(self.inference().stderr)
+        if shaped is not None:
+            shaped.update({name: None for name in self.at_bound})
+        return shaped
 
     @property
     def stderr_reason(self) -> str:
@@ -264,7 +276,7 @@ class Result:
         if bounds is None:
             return None
         low, high = self._shaped(bounds[0]), self._shaped(bounds[1])
-        return {name: (low[name], high[name]) for name in low}
+        return {name: None if name in self.at_bound else (low[name], high[name]) for name in low}
 
     def profile(self, level: float = 0.95) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
@@ -353,6 +365,8 @@ class Result:
                 lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}")
             elif name in self.fixed:
                 lines.append(f"    {name} = {value!r}   (fixed)")
+            elif name in self.at_bound:
+                lines.append(f"    {name} = {value!r}   (at its {self.at_bound[name]} bound)")
             else:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))

@@ -12,7 +12,7 @@ from .result import Result
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
-          standardize: bool = False, cov_type: str = "nonrobust", fixed=None) -> Result:
+          standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
@@ -70,12 +70,20 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     fixed is structure, their values run-time: ``symopt.Problem(objective, fixed={"c": 1.0})`` solved with
     ``problem.solve(data, fixed={"c": 2.0})`` compiles once for every value.
 
-    The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed).solve(data,
-    x0, progress, max_time, callback, starts, seed, standardize, cov_type)``:
+    ``bounds={"a": (0, None), "b": (-1, 1)}`` keeps parameters in a range (None: an open side); a symbol
+    declared ``positive=True`` or ``nonnegative=True`` is bounded below by 0 without it. Linear least squares
+    is solved exactly with the bounds (an active-set method), symbolic candidates outside them are rejected,
+    and the iterative solvers run on a change of variables that keeps every iterate feasible
+    (:mod:`symopt.bounds`). ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks
+    the gradient points out of the bounds there, and their standard errors are None (the others are computed
+    with them held there). Which are bounded is structure, the values run-time.
+
+    The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed,
+    bounds).solve(data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)``:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget, backend, fixed).solve(
+    return Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds).solve(
         data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
 
 

@@ -72,12 +72,16 @@ class Summary:
         out = []
         fixed = [[name, _number(float(v), 8), "fixed", "", "", "", ""] for name, v in r.fixed.items()]
         if se is None:
-            return [[name, _number(float(v), 8), "", "", "", "", ""] for name, v in zip(names, x)] + fixed
+            return [[name, _number(float(v), 8), f"at {r.at_bound[name]} bound" if name in r.at_bound else "",
+                     "", "", "", ""] for name, v in zip(names, x)] + fixed
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = np.where(se > 0, x / se, np.nan)
         p = inf.p_values()
         low, high = inf.wald(self.level)
         for j, name in enumerate(names):
+            if name in r.at_bound:
+                out.append([name, _number(x[j], 8), f"at {r.at_bound[name]} bound", "", "", "", ""])
+                continue
             out.append([name, _number(x[j], 8), _number(se[j], 6), _number(stat[j], 4), _number(p[j], 3),
                         _number(low[j], 6), _number(high[j], 6)])
         return out + fixed
@@ -88,6 +92,8 @@ class Summary:
         if inf.cov is None and inf.reason:
             out.append(f"no standard errors: {inf.reason}")
         out += list(inf.notes)
+        if r.kkt is not None and r.kkt.message:
+            out.append(f"at bound: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
         if r.conditioning is not None and r.conditioning.ill:
             out.append(f"ill-conditioned: {r.conditioning}")
         corr = inf.corr

@@ -120,7 +120,10 @@ def test_start_points(rng):
     x = rng.uniform(0.5, 2, 40)
     lam = symopt.params("lam", positive=True)
     obj = symopt.Objective("log(lam) - lam*x", lam, maximize=True)
-    bad = symopt.solve(obj, {"x": x}, method="iterative", x0={"lam": -1.0})
+    with pytest.raises(ModelError, match="x0 is outside the bounds"):  # lam is positive: bounded below by 0
+        symopt.solve(obj, {"x": x}, method="iterative", x0={"lam": -1.0})
+    free = symopt.Objective("log(lam) - lam*x", "lam", maximize=True)
+    bad = symopt.solve(free, {"x": x}, method="iterative", x0={"lam": -1.0})
     assert bad.status == "nonfinite_start" and "x0" in bad.message
     good = symopt.solve(obj, {"x": x}, method="iterative", x0=np.array([0.5]))
     assert good.success and abs(good.params["lam"] - 1 / x.mean()) < 1e-5

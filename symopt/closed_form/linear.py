@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import mpmath
 import numpy as np
@@ -32,6 +33,8 @@ import sympy as sp
 from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
 from ..linalg import triangular_solve
 from ..numeric import evaluate
+
+from .bvls import bounded_least_squares
 from .design import column, data_overflow, design_for, overflows
 from .records import LinearForm, LinearSolution
 from .size import EXPAND_LIMIT, degree_bound, expansion_size
@@ -120,15 +123,8 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         fast = design.fast(dataset)
         if fast is not None:
             return fast
-    Phi, u, weight, penalised = design.matrix(dataset)
-    n, p = Phi.shape
-    # F = (c/n) sum r^2 + l2 |theta_pen|^2  ==  (c/n) * || [u; 0] - [Phi; sqrt(n l2/c) I_pen] theta ||^2
-    scale_rows = n if objective.reduction == "mean" else 1
-    ridge = math.sqrt(scale_rows * objective.l2 / weight) if objective.l2 else 0.0
-    if ridge:
-        rows = np.diag(np.where(penalised, ridge, 0.0))[penalised]
-        Phi = np.vstack([Phi, rows])
-        u = np.r_[u, np.zeros(rows.shape[0])]
+    Phi, u = _stacked(objective, design, dataset)
+    n, p = dataset.n_rows, Phi.shape[1]
     if precision == "high":
         check_high_precision(n, p)
         return _least_squares_high(design, dataset, Phi, u)
@@ -153,6 +149,32 @@ def solve_least_squares(objective, form, dataset, precision: str) -> LinearSolut
         warnings.warn(f"linear closed form is {note}. Remove dependent columns or add l2= to pin it down.",
                       RankDeficiencyWarning, stacklevel=4)
     return LinearSolution(x, rank, p, cond, "double", None, note, "minimum")
+
+
+def _stacked(objective, design, dataset):
+    """``(Phi, u)``: the design and target with the ridge penalty as extra rows, so that
+    F = (c/n) sum r^2 + l2 |theta_pen|^2  ==  (c/n) * || [u; 0] - [Phi; sqrt(n l2/c) I_pen] theta ||^2."""
+    Phi, u, weight, penalised = design.matrix(dataset)
+    scale_rows = Phi.shape[0] if objective.reduction == "mean" else 1
+    ridge = math.sqrt(scale_rows * objective.l2 / weight) if objective.l2 else 0.0
+    if ridge:
+        rows = np.diag(np.where(penalised, ridge, 0.0))[penalised]
+        Phi = np.vstack([Phi, rows])
+        u = np.r_[u, np.zeros(rows.shape[0])]
+    return Phi, u
+
+
+def solve_bounded_least_squares(objective, form, dataset, lower, upper):
+    """Least squares with ``lower <= theta <= upper`` solved exactly (:func:`.bvls.bounded_least_squares`) on
+    the column-scaled design, the ridge penalty as extra rows, as :func:`solve_least_squares` forms them."""
+    design = design_for(objective, form)
+    Phi, u = _stacked(objective, design, dataset)
+    norms = _column_norms(Phi)
+    for j in np.flatnonzero(~np.isfinite(norms)):
+        raise design.unscalable(dataset, Phi, int(j))
+
+    sol = bounded_least_squares(Phi / norms, u, lower * norms, upper * norms)
+    return replace(sol, x=sol.x / norms)
 
 
 def _column_norms(Phi):

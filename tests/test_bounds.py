@@ -1,0 +1,215 @@
+"""bounds=: parameters kept in a range on every path (issue 12 item 7): the exact bounded linear solve, symbolic
+candidates rejected outside the bounds, the change of variables of the iterative solvers with its active-set
+step, at_bound, the KKT check, standard errors with at-bound parameters held, profiles that end on a bound."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symopt
+from symopt import bounds as bounds_module
+from symopt.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def decay():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 4, 40)
+    return {"x": x, "y": 3.0 * np.exp(-0.7 * x) + 0.02 * rng.standard_normal(40)}
+
+
+@pytest.fixture(scope="module")
+def exponential():
+    return symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"))
+
+
+def test_an_iterative_fit_whose_optimum_is_outside_ends_on_the_bound_with_the_right_kkt_sign(decay, exponential):
+    free = symopt.solve(exponential, decay, progress=False)
+    assert free.params["b"] < 1.0  # the unconstrained optimum is outside b >= 1
+    r = symopt.solve(exponential, decay, bounds={"b": (1.0, None)}, progress=False)
+    assert r.success, r.message
+    assert r.params["b"] == 1.0 and r.at_bound == {"b": "lower"} and r.bounds == {"b": (1.0, None)}
+    assert r.kkt.ok and r.kkt.at_bound == {"b": "lower"}
+    _, grad = symopt.Problem(exponential).value_and_grad(decay, r.params)
+    assert grad["b"] > 0  # F rises into the feasible set: the gradient points out of it
+    # with b on the bound, a is linear least squares: sum(y e^-x) / sum(e^-2x)
+    e = np.exp(-decay["x"])
+    a = decay["y"] @ e / (e @ e)
+    assert r.params["a"] == pytest.approx(a, rel=1e-10)
+    # the standard errors: b has none, a's is computed with b held (s^2 / sum(e^-2x), n - 1 dof)
+    s2 = np.sum((decay["y"] - a * e) ** 2) / (len(e) - 1)
+    assert r.stderr["b"] is None and r.stderr["a"] == pytest.approx(math.sqrt(s2 / (e @ e)), rel=1e-8)
+    assert r.dof == len(e) - 1 and r.conf_int()["b"] is None
+    text = str(r.summary())
+    assert "at lower bound" in text and "gradient points out of the feasible set" in text
+    assert "(at its lower bound)" in str(r)
+
+
+def test_an_interior_optimum_is_the_unbounded_one_and_converges_as_fast(decay, exponential):
+    free = symopt.solve(exponential, decay, progress=False)
+    for box in ({"b": (0.0, 10.0)}, {"b": (0.0, None)}, {"a": (None, 100.0), "b": (-5.0, 5.0)}):
+        r = symopt.solve(exponential, decay, bounds=box, progress=False)
+        assert r.success and r.at_bound == {}, (box, r.message)
+        np.testing.assert_allclose(r.x, free.x, rtol=1e-8)
+        assert r.nit <= 2 * free.nit + 5, (box, r.nit, free.nit)
+        assert "change of variables" in r.why
+        assert set(r.stderr) == {"a", "b"} and all(v is not None for v in r.stderr.values())
+
+
+def test_an_upper_bound_and_a_maximised_likelihood():
+    x = np.random.default_rng(1).exponential(1.0, 200)  # the rate's MLE 1/mean(x) is near 1
+    objective = symopt.Objective("log(lam) - lam*x", "lam", maximize=True, likelihood=True)
+    free = symopt.solve(objective, {"x": x}, progress=False)
+    assert free.method == "symbolic" and free.params["lam"] > 0.6
+    r = symopt.solve(objective, {"x": x}, bounds={"lam": (0.1, 0.5)}, progress=False)
+    assert r.success and r.params["lam"] == 0.5 and r.at_bound == {"lam": "upper"} and r.kkt.ok
+    assert r.method == "iterative"
+    # the symbolic candidate was rejected, with the reason
+    rejected = [c for c in r.closed_form.candidates if not c.accepted]
+    assert rejected and "outside the bounds" in rejected[0].why and "lam" in rejected[0].why
+    # maximising: at the upper bound dF/dlam > 0 (F would still rise above it)
+    assert 1 / 0.5 - np.mean(x) > 0
+
+
+def test_a_symbolic_candidate_inside_the_bounds_is_kept():
+    x = np.random.default_rng(1).exponential(1.0, 200)
+    objective = symopt.Objective("log(lam) - lam*x", "lam", maximize=True, likelihood=True)
+    r = symopt.solve(objective, {"x": x}, bounds={"lam": (0.1, 5.0)}, progress=False)
+    assert r.method == "symbolic" and r.params["lam"] == pytest.approx(1 / np.mean(x), rel=1e-12)
+    assert r.at_bound == {} and r.kkt.ok and r.bounds == {"lam": (0.1, 5.0)}
+
+
+def test_nonnegative_least_squares_matches_scipy_nnls():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(30, 4))
+    y = A @ np.array([1.0, -2.0, 0.5, -0.1]) + 0.1 * rng.normal(size=30)
+    data = {"x1": A[:, 0], "x2": A[:, 1], "x3": A[:, 2], "x4": A[:, 3], "y": y}
+    objective = symopt.squared_loss(symopt.Model("a*x1 + b*x2 + c*x3 + d*x4", "a b c d"))
+    r = symopt.solve(objective, data, bounds={k: (0, None) for k in "abcd"}, progress=False)
+    expected, _ = scipy_optimize.nnls(A, y)
+    assert r.method == "linear" and "Stark-Parker" in r.closed_form.detail
+    np.testing.assert_allclose(r.x, expected, rtol=1e-10, atol=1e-12)
+    assert set(r.at_bound) == {n for n, v in zip("abcd", expected) if v == 0.0} and r.at_bound
+    assert r.kkt.ok and r.success
+    assert "at lower bound" in str(r.summary())
+
+
+def test_bounded_ridge_least_squares_matches_scipy_lsq_linear():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, 50)
+    y = 1.0 + 3.0 * x + 0.1 * rng.normal(size=50)
+    objective = symopt.squared_loss(symopt.Model("a + b*x", "a b"), l2=0.01)
+    r = symopt.solve(objective, {"x": x, "y": y}, bounds={"b": (-1, 2)}, progress=False)
+    n = len(x)  # mean reduction: F = (1/n) |y - a - b x|^2 + l2 (a^2 + b^2) (a Model's parameters are all penalised)
+    A = np.vstack([np.column_stack([np.ones(n), x]), math.sqrt(n * 0.01) * np.eye(2)])
+    target = np.r_[y, 0.0, 0.0]
+    expected = scipy_optimize.lsq_linear(A, target, bounds=([-np.inf, -1], [np.inf, 2]), method="bvls", tol=1e-14).x
+    np.testing.assert_allclose(r.x, expected, rtol=1e-10)
+    assert r.params["b"] == 2.0 and r.at_bound == {"b": "upper"} and r.kkt.ok
+
+
+def test_symbol_assumptions_are_bounds(decay):
+    a, b = sp.Symbol("a"), sp.Symbol("b", positive=True)
+    objective = symopt.squared_loss(symopt.Model(a * sp.exp(b * sp.Symbol("x")), [a, b]))
+    r = symopt.solve(objective, decay, progress=False)  # the optimum has b = -0.7 < 0
+    assert r.bounds == {"b": (0.0, None)} and r.at_bound == {"b": "lower"} and r.params["b"] == 0.0
+    assert r.success and r.kkt.ok
+    assert r.params["a"] == pytest.approx(np.mean(decay["y"]), rel=1e-10)  # b = 0: a is the mean
+
+
+def test_newton_and_lbfgs_keep_their_iterates_feasible_and_end_on_the_bound():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 2, 300)
+    counts = rng.poisson(np.exp(0.3 + 0.8 * x))
+    objective = symopt.Objective("exp(c + d*x) - k*(c + d*x)", "c d", likelihood=True)
+    data = {"x": x, "k": counts.astype(float)}
+    for optimizer in (symopt.Newton(), symopt.LBFGS()):
+        seen = []
+        r = symopt.solve(objective, data, optimizer=optimizer, method="iterative", bounds={"d": (None, 0.5)},
+                         callback=lambda i, f, p: seen.append(p["d"]), progress=False)
+        assert r.success and r.params["d"] == 0.5 and r.at_bound == {"d": "upper"} and r.kkt.ok, r.message
+        assert seen and max(seen) <= 0.5  # every iterate inside the bounds
+        assert type(r.optimizer).__name__ == type(optimizer).__name__
+        # c at d = 0.5 solves sum(exp(c + 0.5 x)) = sum(k): c = log(sum k / sum exp(0.5 x))
+        assert r.params["c"] == pytest.approx(math.log(counts.sum() / np.exp(0.5 * x).sum()), rel=1e-7)
+        assert r.stderr["d"] is None and r.stderr["c"] > 0
+
+
+def test_a_bounded_linear_parameter_is_left_out_of_variable_projection(decay):
+    objective = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
+    data = {"x": decay["x"], "y": decay["y"] + 0.5}
+    r = symopt.solve(objective, data, bounds={"a": (0.0, 2.0)}, progress=False)
+    assert r.success and r.params["a"] == 2.0 and r.at_bound == {"a": "upper"} and r.kkt.ok
+    assert "projection does not solve for a bounded parameter" in r.why
+    free = symopt.solve(objective, data, bounds={"a": (0.0, 10.0)}, progress=False)
+    assert "variable projection: c" in free.why and free.at_bound == {}
+
+
+def test_bounds_with_fixed_parameters_and_new_values_without_building_again(decay):
+    objective = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
+    problem = symopt.Problem(objective, fixed={"c": 0.0}, bounds={"b": (1.0, None)})
+    first = problem.solve(decay, progress=False)
+    assert first.params["b"] == 1.0 and first.fixed == {"c": 0.0} and first.at_bound == {"b": "lower"}
+    inner = problem._inner
+    again = problem.solve(decay, bounds={"b": (1.5, None)}, progress=False)
+    assert again.params["b"] == 1.5 and problem._inner is inner  # the same transformed problem
+    with pytest.raises(ModelError, match="not which are bounded"):
+        problem.solve(decay, bounds={"b": (1.5, 3.0)}, progress=False)
+
+
+def test_a_profile_interval_ends_at_the_bound_on_the_bounded_side(decay, exponential):
+    free = symopt.solve(exponential, decay, progress=False)
+    b_hat, se = free.params["b"], free.stderr["b"]
+    lower = b_hat - 0.5 * se  # inside the Wald interval: the profile would pass it
+    r = symopt.solve(exponential, decay, bounds={"b": (lower, None)}, progress=False)
+    assert r.at_bound == {} and r.params["b"] == pytest.approx(b_hat, rel=1e-8)
+    profile = r.profile()["b"]
+    assert profile.low == lower and any("one-sided" in note for note in profile.notes)
+    assert profile.high == pytest.approx(free.profile()["b"].high, rel=1e-8)
+    at = symopt.solve(exponential, decay, bounds={"b": (1.0, None)}, progress=False)
+    assert at.profile()["b"].low == 1.0 and at.profile()["b"].high > 1.0
+
+
+def test_the_kkt_check_fails_on_a_gradient_pointing_inside():
+    box = bounds_module.Box({"a": 0.0}, {"a": math.inf})
+    good = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([2.0]), {"a": "lower"}, False, 1.0)
+    bad = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([-2.0]), {"a": "lower"}, False, 1.0)
+    assert good.ok and not bad.ok and "WRONG SIGN" in bad.message
+    maximised = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([-2.0]), {"a": "lower"}, True, 1.0)
+    assert maximised.ok
+
+
+@pytest.mark.parametrize("bounds, match", [
+    ({"z": (0, 1)}, "not a parameter"),
+    ({"a": 3}, "a pair"),
+    ({"a": (2, 1)}, "leave no room"),
+    ({"a": (1, 1)}, "fixed="),
+    ({"a": ("0", 1)}, "must be a number"),
+    ([("a", (0, 1))], "mapping"),
+])
+def test_bad_bounds_are_refused_clearly(exponential, decay, bounds, match):
+    with pytest.raises(ModelError, match=match):
+        symopt.solve(exponential, decay, bounds=bounds, progress=False)
+
+
+def test_bounds_refusals_say_why(exponential, decay):
+    with pytest.raises(ModelError, match="x0 is outside the bounds"):
+        symopt.solve(exponential, decay, bounds={"b": (1, None)}, x0={"a": 1, "b": 0.5}, progress=False)
+    with pytest.raises(ModelError, match="outside its bounds"):
+        symopt.solve(exponential, decay, bounds={"b": (1, None)}, fixed={"b": 0.5}, progress=False)
+    with pytest.raises(ModelError, match="standardize"):
+        symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), decay, bounds={"b": (0, 1)},
+                     standardize=True, progress=False)
+    with pytest.raises(ModelError, match="named parameters"):
+        X = np.random.default_rng(0).normal(size=(20, 3))
+        symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, X[:, 0]), bounds={"coef": (0, None)},
+                     progress=False)
+    with pytest.raises(ModelError, match="l2"):
+        symopt.solve(symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"), l2=0.1), decay,
+                     bounds={"b": (1, None)}, progress=False)
