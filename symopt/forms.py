@@ -501,7 +501,7 @@ class MulticlassForm(WideForm):
         yield from softmax.row_terms(self.objective, dataset, theta, block)
 
     def hessian(self, derivation, dataset, theta):
-        return None  # the softmax Hessian is formed by the generated Newton kernel only
+        return softmax.hessian(self.objective, dataset, theta)
 
 
 class NetworkForm(Form):

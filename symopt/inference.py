@@ -163,10 +163,6 @@ def kind_of(objective) -> tuple[str, str]:
             (objective.kind == "squared" or objective.sum_of_squares() is not None):
         return "least squares", ""
     if objective.likelihood:
-        if objective.multiclass:
-            return "none", ("standard errors for multinomial logistic regression are not computed yet (its "
-                            "information matrix, a block per pair of classes, is not formed); statsmodels' "
-                            "MNLogit gives them")
         return "likelihood", ""
     return "none", ("this custom objective is neither a sum of squares nor declared a likelihood, so its "
                     "optimum has no standard errors; if it is a negative log-likelihood per sample (or a "

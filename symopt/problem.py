@@ -246,13 +246,15 @@ class Problem:
         data = fixing.with_values(self.objective, data, values)
         if not isinstance(standardize, (bool, np.bool_)):
             raise ModelError(f"standardize must be True or False, got {standardize!r}")
-        if standardize and box:
-            raise ModelError("standardize=True with bounds: the bounds are on the user's parameters, which "
-                             "standardizing mixes (an intercept takes the means of the slopes), so they cannot "
-                             "be carried over; drop one of them")
         dataset = prepare(self.objective, data)
         if standardize:
             result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
+            outside = box.violations(dict(zip(self.objective.param_names, result.x))) if result.x.size else []
+            if outside:
+                raise ModelError(f"standardize=True with bounds: the standardized fit, which cannot carry the "
+                                 f"bounds (standardizing mixes the parameters: an intercept takes the means of the "
+                                 f"slopes), ends outside them ({'; '.join(outside)}); solve without standardize=True "
+                                 f"to keep them")
         else:
             result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=box)
         if box:

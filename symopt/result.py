@@ -212,9 +212,16 @@ class Result:
     @property
     def stderr(self) -> dict | None:
         """Standard errors, shaped like :attr:`params` (an array for an array parameter), or None; None for a
-        parameter at a bound (:attr:`at_bound`)."""
-        shaped = self._shaped(self.inference().stderr)
+        parameter at a bound (:attr:`at_bound`), NaN for an entry fixed by the model's layout (the reference
+        class of a multinomial model)."""
+        flat = self.inference().stderr
+        shaped = self._shaped(flat)
         if shaped is not None:
+            # entries the layout fixes (a multinomial model's reference class, at 0 by construction): NaN, not 0
+            layout = self._shaped(np.ones_like(flat))
+            for name, ones in layout.items():
+                if np.ndim(ones) and not np.all(ones):
+                    shaped[name] = np.where(ones == 1.0, shaped[name], np.nan)
             shaped.update({name: None for name in self.at_bound})
         return shaped
 

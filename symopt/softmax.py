@@ -147,6 +147,30 @@ def row_terms(objective, dataset, x, block: int = 65_536):
         yield lo, terms[:, pos]
 
 
+def hessian(objective, dataset, x, block: int = 65_536) -> np.ndarray:
+    """The Hessian of ``F`` in the free entries: ``scale * sum_i (diag(p_i) - p_i p_i^T) (x) phi_i phi_i^T`` with
+    ``phi_i = [1, x_i]``, block ``(k, l)`` of the full one ``Phi^T diag(p_k (delta_kl - p_l)) Phi``, plus the
+    penalty's diagonal (the observed information of the multinomial likelihood, for standard errors)."""
+    x = np.asarray(x, dtype=float)
+    K, m = dataset.n_classes, dataset["X"].shape[1]
+    d = m + 1
+    H = np.zeros((K * d, K * d))
+    for lo in range(0, dataset.n_rows, block):
+        X, _, Z = _scores(objective, dataset, x, slice(lo, lo + block))
+        P = np.exp(Z - _log_sum_exp(Z)[:, None])
+        phi = np.column_stack([np.ones(X.shape[0]), X])
+        for k in range(K):
+            for j in range(k, K):
+                w = P[:, k] * ((k == j) - P[:, j])
+                H[k * d:(k + 1) * d, j * d:(j + 1) * d] += phi.T @ (w[:, None] * phi)
+    upper = np.triu(np.ones((K, K), bool), 1)
+    for k, j in zip(*np.nonzero(upper)):
+        H[j * d:(j + 1) * d, k * d:(k + 1) * d] = H[k * d:(k + 1) * d, j * d:(j + 1) * d].T
+    pos = positions(objective, K, m)
+    scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+    return scale * H[np.ix_(pos, pos)] + np.diag(2.0 * objective.l2 * penalty_mask(objective, K, m))
+
+
 def predict(objective, params: dict, X: np.ndarray) -> np.ndarray:
     """The most probable class of each row."""
     scores = X @ params["coef"].T

@@ -203,9 +203,11 @@ def test_bounds_refusals_say_why(exponential, decay):
         symopt.solve(exponential, decay, bounds={"b": (1, None)}, x0={"a": 1, "b": 0.5}, progress=False)
     with pytest.raises(ModelError, match="outside its bounds"):
         symopt.solve(exponential, decay, bounds={"b": (1, None)}, fixed={"b": 0.5}, progress=False)
-    with pytest.raises(ModelError, match="standardize"):
-        symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), decay, bounds={"b": (0, 1)},
-                     standardize=True, progress=False)
+    line = symopt.squared_loss(symopt.Model("a + b*x", "a b"))
+    with pytest.raises(ModelError, match=r"standardize=True with bounds.*b = -0\.6"):
+        symopt.solve(line, decay, bounds={"b": (0, 1)}, standardize=True, progress=False)
+    inside = symopt.solve(line, decay, bounds={"b": (-5, 1)}, standardize=True, progress=False)
+    assert inside.standardized and inside.at_bound == {} and inside.bounds == {"b": (-5, 1)}
     with pytest.raises(ModelError, match="named parameters"):
         X = np.random.default_rng(0).normal(size=(20, 3))
         symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, X[:, 0]), bounds={"coef": (0, None)},

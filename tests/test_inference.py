@@ -102,6 +102,21 @@ def test_poisson_likelihood_matches_statsmodels_glm():
     assert plain.stderr is None and "likelihood=True" in plain.stderr_reason
 
 
+def test_multinomial_logit_matches_statsmodels_mnlogit():
+    """anes96 (statsmodels' MNLogit example): 944 voters, party identification 0..6 on five covariates."""
+    d = sm.datasets.anes96.load_pandas().data
+    X = d[["logpopul", "selfLR", "age", "educ", "income"]].to_numpy(float)
+    y = d["PID"].to_numpy(float)
+    peer = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
+    r = symopt.solve(symopt.cross_entropy(symopt.LinearModel()), (X, y), progress=False)
+    ours = np.column_stack([r.params["intercept"], r.params["coef"]])
+    se = np.column_stack([r.stderr["intercept"], r.stderr["coef"]])
+    np.testing.assert_allclose(ours[1:], np.asarray(peer.params).T, rtol=1e-6)
+    np.testing.assert_allclose(se[1:], np.asarray(peer.bse).T, rtol=1e-6)
+    assert np.all(np.isnan(se[0]))  # class 0 is the reference, fixed at 0: no standard error, not 0
+    assert r.cov.shape == (36, 36) and r.x_names[0] == "intercept[1]"
+
+
 def test_a_maximised_log_likelihood_gives_the_inverse_information(rng):
     """Gaussian MLE by its closed form: se(mu) = sigma/sqrt(n), se(sigma) = sigma/sqrt(2n) (the observed
     information at the MLE), whatever the reduction."""
