@@ -311,6 +311,16 @@ class BoundCheck:
     message: str
 
 
+def near(box: Box, names, x) -> bool:
+    """Whether any bounded parameter in ``x`` is within :data:`AT_BOUND` of a bound (else none can be at one)."""
+    for j, name in enumerate(names):
+        if name in box.lower:
+            for bound in (box.lower[name], box.upper[name]):
+                if math.isfinite(bound) and abs(x[j] - bound) <= AT_BOUND * max(1.0, abs(bound)):
+                    return True
+    return False
+
+
 def near_bound(box: Box, names, x, grad, scale: float, maximize: bool) -> dict:
     """name -> (side, bound) for the parameters within :data:`NEAR_BOUND` of a bound with the gradient pointing
     out of the feasible set there: where the change of variables slows down (``dp/du -> 0`` at the bound, so

@@ -292,6 +292,9 @@ class Problem:
         if not result.x.size or not np.all(np.isfinite(result.x)):
             return replace(result, bounds=box.as_dict())
         objective, names = self.objective, self.objective.param_names
+        if not result.at_bound and not bounds_module.near(box, names, result.x):
+            # every parameter well inside its bounds (the common case): nothing to put on a bound or to check
+            return replace(result, bounds=box.as_dict(), kkt=bounds_module.BoundCheck({}, True, ""))
         _, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
         scale = max(abs(result.fun), 1e-300) if math.isfinite(result.fun) else 1.0
         x, at = bounds_module.snap(box, names, result.x, grad, scale)
