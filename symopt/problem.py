@@ -218,6 +218,9 @@ class Problem:
     def source(self) -> str:
         """The generated (Numba) solver module an iterative run of this problem uses, generated now if it
         was not yet (the interpreted backend runs its twin, which differs only in its import lines)."""
+        if self.box:  # with bounds, the iterative run is on the change of variables (symopt.bounds)
+            self._transform_for()
+            return self._inner.source
         optimizer, _ = self._driver.optimizer(len(self.objective.params) or 1)
         return self._driver.source(optimizer)
 

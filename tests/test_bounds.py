@@ -157,6 +157,7 @@ def test_bounds_with_fixed_parameters_and_new_values_without_building_again(deca
     first = problem.solve(decay, progress=False)
     assert first.params["b"] == 1.0 and first.fixed == {"c": 0.0} and first.at_bound == {"b": "lower"}
     inner = problem._inner
+    assert "b_unbounded" in problem.source and "b_lower" in problem.source  # the code that runs, bounds as data
     again = problem.solve(decay, bounds={"b": (1.5, None)}, progress=False)
     assert again.params["b"] == 1.5 and problem._inner is inner  # the same transformed problem
     with pytest.raises(ModelError, match="not which are bounded"):
