@@ -1,29 +1,29 @@
 """``bounds=``: parameters kept in a range, ``lower <= p <= upper`` (either side may be open).
 
 Which parameters are bounded, and on which sides, is structure (the problem is derived and compiled once for
-it); the bound values are run-time data, one constant column each, so a profile interval or a grid over a bound
-solves again without compiling. A symbol declared ``positive=True`` or ``nonnegative=True`` (``negative``,
-``nonpositive``) is bounded below (above) by 0 without ``bounds=``; a given bound and an assumption are
-intersected.
+it); the bound values are run-time arguments of the generated code (``lower`` and ``upper``), so a profile
+interval or a grid over a bound solves again without compiling. A symbol declared ``positive=True`` or
+``nonnegative=True`` (``negative``, ``nonpositive``) is bounded below (above) by 0 without ``bounds=``; a
+given bound and an assumption are intersected.
 
 Each path keeps the bounds its own way:
 
 * the **linear closed form** solves the bounded least-squares problem exactly, by the Stark-Parker
   active-set method (:mod:`symopt.closed_form.bvls`);
 * **symbolic** candidates outside the bounds are rejected, with the reason, and the iterative solver runs;
-* the **iterative** solvers run on a **change of variables** (MINUIT's and lmfit's): every iterate is
-  feasible by construction, and every optimizer (Levenberg-Marquardt, Newton, L-BFGS, gradient descent) and
-  every generated kernel works unchanged on the transformed objective,
-
-  - both sides: ``p = lower + (upper - lower) * (1 + sin(u)) / 2``,
-  - lower only: ``p = lower + u**2 / (1 + sqrt(1 + u**2))`` (that is ``lower - 1 + sqrt(1 + u**2)``,
-    written without the cancellation near the bound),
-  - upper only: ``p = upper - u**2 / (1 + sqrt(1 + u**2))``.
-
-  At a bound ``dp/du = 0``, so an optimum on the bound is a stationary point in ``u`` (reached at the usual
-  rate: near the bound the objective is quadratic in ``u``). A parameter the residuals are linear in stops
-  being linear in ``u``, so variable projection does not solve for a bounded parameter (it still projects the
-  unbounded ones).
+* the **iterative** solvers keep them in their generated code (the ``{% if bounded %}`` parts of
+  ``templates/optimizers/``), by **projection**: every candidate point is clipped into the box, so every
+  iterate is feasible, and a parameter that sits on a bound with the gradient pointing out of the box is
+  held there for the step (the active set). Levenberg-Marquardt solves its damped Gauss-Newton step for the
+  other parameters and projects it (the predicted decrease is the model's at the projected step); L-BFGS
+  leaves the held parameters out of its direction and searches along the projected path (Bertsekas 1982),
+  so several parameters can reach their bounds in one step; Newton is Bertsekas' projected Newton; the
+  first-order methods are projected gradient steps. Variable projection's inner solve for the linear
+  parameters becomes a bounded least-squares solve (Stark-Parker, as the linear closed form, in the
+  generated code), and its Kaufman Jacobian projects out the columns of the free linear parameters only.
+  Where no bound is touched, every optimizer takes exactly the steps it takes without bounds (the bounded
+  module differs only where a step is clipped, a parameter held or an inner solve leaves the box), so an
+  interior optimum costs what it costs unbounded.
 
 A parameter that ends within :data:`AT_BOUND` (relative) of a bound, with the gradient pointing out of the
 feasible set there, is reported as at that bound (:attr:`symopt.Result.at_bound`), put exactly on it, and the
@@ -33,28 +33,18 @@ it held at the bound.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
-from .data import Dataset
 from .errors import ModelError
-from .model import sorted_symbols
 
 #: A parameter this close to a bound (relative to ``max(1, |bound|)``) is a candidate for being at it.
 AT_BOUND = 1e-7
-#: A parameter this close to a bound at the end of the transformed run, with the gradient pointing out, is held
-#: on the bound and the others re-fitted (:func:`near_bound`).
-NEAR_BOUND = 1e-3
 #: A gradient component is "zero" below this fraction of the objective's size (for the KKT check).
 KKT_TOLERANCE = 1e-6
-#: A start on (or outside) a bound is moved this far inside, in ``u``: at the bound ``dp/du = 0`` and an
-#: optimizer started there would not move.
-START_INSIDE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -172,15 +162,17 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
 
 
 def inside(box: Box, names, x, default: bool) -> np.ndarray:
-    """A start inside the box: a ``default`` start (symopt's, not the user's) on or outside a bound is moved
-    inside, a tenth of the width into a two-sided range, 1 into a one-sided one; a user's start is left as it
-    is (one on a bound is moved off it by :func:`Transform.to_internal`'s :data:`START_INSIDE`)."""
+    """A start inside the box: a ``default`` start (symopt's, not the user's) outside a bound is moved inside,
+    a tenth of the width into a two-sided range, 1 into a one-sided one; one on a bound stays there (the
+    default start is already one where the objective is finite, :func:`symopt.run.starting_point`, and the
+    generated code moves a parameter off its bound where the gradient points inside); a user's start is
+    left as it is (one outside the bounds is refused before)."""
     x = np.array(x, dtype=float)
     for j, name in enumerate(names):
         if name not in box.lower:
             continue
         lo, hi = box.lower[name], box.upper[name]
-        if lo < x[j] < hi or not default:
+        if lo <= x[j] <= hi or not default:
             continue
         side = box.side(name)
         if side == "both":
@@ -190,111 +182,33 @@ def inside(box: Box, names, x, default: bool) -> np.ndarray:
     return x
 
 
-# --- the change of variables -------------------------------------------------------------------------------
+# --- in the iterative solvers -------------------------------------------------------------------------------
 
 
-def _unique(base: str, taken: set) -> str:
-    name = base
-    while name in taken:
-        name += "_"
-    taken.add(name)
-    return name
+def describe(box: Box, optimizer, names) -> str:
+    """How the iterative run of ``optimizer`` keeps ``box``, in words (for :attr:`symopt.Result.why`);
+    ``names``: the parameters' names in flat order."""
+    sides = ", ".join(f"{n} in [{box.lower[n]:g}, {box.upper[n]:g}]" for n in box.names)
+    how = PROJECTED.get(type(optimizer).__name__, "every step projected onto the box")
+    words = f"bounds ({sides}) kept by the generated code: {how}, so every iterate is feasible"
+    linear = [names[j] for j in getattr(optimizer, "linear", ()) if names[j] in box.lower]
+    if linear:
+        words += (f"; variable projection solves for {', '.join(linear)} by bounded least squares (Stark-Parker, "
+                  f"in the generated code)")
+    return words
 
 
-@dataclass(frozen=True)
-class Transform:
-    """The change of variables of an objective's bounded parameters: ``internal`` is the objective in
-    ``u`` (each bounded parameter ``p`` replaced by its expression in a parameter ``p_unbounded`` and the bound
-    columns), ``columns`` maps each bounded name to its ``(lower column, upper column)`` names (None where
-    open)."""
-
-    internal: object
-    columns: dict
-    box: Box
-    expressions: dict  # name -> the SymPy expression of p in u and the bound symbols
-
-    def with_columns(self, dataset: Dataset, box: Box | None = None) -> Dataset:
-        """``dataset`` with the bound values as constant columns (``box``: other values of the same bounds)."""
-        box = box or self.box
-        arrays = dict(dataset.arrays)
-        n = dataset.n_rows
-        for name, (lo_col, hi_col) in self.columns.items():
-            if lo_col:
-                arrays[lo_col] = np.full(n, box.lower[name])
-            if hi_col:
-                arrays[hi_col] = np.full(n, box.upper[name])
-        return Dataset(arrays, n, dataset.n_classes)
-
-    def to_internal(self, names, x, box: Box | None = None) -> np.ndarray:
-        """The flat ``u`` for the flat feasible point ``x`` (clipped into the box, and moved off a bound by
-        :data:`START_INSIDE`)."""
-        box = box or self.box
-        u = np.array(x, dtype=float)
-        for j, name in enumerate(names):
-            if name not in self.columns:
-                continue
-            lo, hi, side = box.lower[name], box.upper[name], box.side(name)
-            if side == "both":
-                s = float(np.clip(2.0 * (x[j] - lo) / (hi - lo) - 1.0, -1.0, 1.0))
-                u[j] = float(np.clip(math.asin(s), -math.pi / 2 + START_INSIDE, math.pi / 2 - START_INSIDE))
-            else:
-                d = max(0.0, (x[j] - lo) if side == "lower" else (hi - x[j]))
-                u[j] = max(math.sqrt(d * d + 2.0 * d), START_INSIDE)
-        return u
-
-    def to_external(self, names, u, box: Box | None = None) -> np.ndarray:
-        """The flat point for the flat ``u`` (the expressions evaluated in NumPy)."""
-        box = box or self.box
-        x = np.array(u, dtype=float)
-        for j, name in enumerate(names):
-            if name not in self.columns:
-                continue
-            lo, hi, side = box.lower[name], box.upper[name], box.side(name)
-            if side == "both":
-                x[j] = min(hi, max(lo, lo + (hi - lo) * (1.0 + math.sin(u[j])) / 2.0))
-            else:
-                d = u[j] * u[j] / (1.0 + math.sqrt(1.0 + u[j] * u[j]))
-                x[j] = lo + d if side == "lower" else hi - d
-        return x
-
-    def describe(self) -> str:
-        return "; ".join(f"{name} = {sp.sstr(expr)}" for name, expr in self.expressions.items())
-
-
-def transform(objective, box: Box) -> Transform:
-    """The objective in unbounded variables (see the module docstring), for the iterative solvers."""
-    if objective.l2:
-        raise ModelError("bounds with an l2 penalty are solved only by the linear closed form (bounded least "
-                         "squares); for this objective the iterative solver would need the penalty on the "
-                         "transformed parameters, which it does not have: drop l2= or the bounds")
-    taken = {s.name for s in objective.per_sample.free_symbols} | {p.name for p in objective.params}
-    if objective._residual is not None:
-        taken |= {s.name for s in objective._residual.free_symbols}
-    mapping, params, columns, expressions = {}, [], {}, {}
-    for p in objective.params:
-        if p.name not in box.lower:
-            params.append(p)
-            continue
-        u = sp.Symbol(_unique(f"{p.name}_unbounded", taken), real=True)
-        side = box.side(p.name)
-        lo = sp.Symbol(_unique(f"{p.name}_lower", taken), real=True) if side != "upper" else None
-        hi = sp.Symbol(_unique(f"{p.name}_upper", taken), real=True) if side != "lower" else None
-        if side == "both":
-            expr = lo + (hi - lo) * (1 + sp.sin(u)) / 2
-        else:
-            d = u ** 2 / (1 + sp.sqrt(1 + u ** 2))
-            expr = lo + d if side == "lower" else hi - d
-        mapping[p], expressions[p.name] = expr, expr
-        columns[p.name] = (lo.name if lo is not None else None, hi.name if hi is not None else None)
-        params.append(u)
-    new = copy.copy(objective)
-    new.params = tuple(params)
-    new.per_sample = objective.per_sample.xreplace(mapping)
-    if objective._residual is not None:
-        new._residual = objective._residual.xreplace(mapping)
-    new.form = type(objective.form)(new)
-    new.data_symbols = sorted_symbols(new.per_sample.free_symbols - set(new.params))
-    return Transform(new, columns, box, expressions)
+#: How each optimizer keeps the bounds (the templates' ``{% if bounded %}`` parts).
+PROJECTED = {
+    "LevenbergMarquardt": "the parameters on a bound with the gradient pointing out held there, the damped "
+                          "Gauss-Newton step solved for the others and projected onto the box",
+    "ProjectedLevenbergMarquardt": "the parameters on a bound with the gradient pointing out held there, the "
+                                   "damped Gauss-Newton step solved for the others and projected onto the box",
+    "LBFGS": "the parameters on a bound with the gradient pointing out left out of the direction, the line "
+             "search along its projection onto the box",
+    "Newton": "projected Newton (the Newton system solved for the parameters not held on a bound, the "
+              "backtracking along the projection onto the box)",
+}
 
 
 # --- at the end of a run -----------------------------------------------------------------------------------
@@ -319,22 +233,6 @@ def near(box: Box, names, x) -> bool:
                 if math.isfinite(bound) and abs(x[j] - bound) <= AT_BOUND * max(1.0, abs(bound)):
                     return True
     return False
-
-
-def near_bound(box: Box, names, x, grad, scale: float, maximize: bool) -> dict:
-    """name -> (side, bound) for the parameters within :data:`NEAR_BOUND` of a bound with the gradient pointing
-    out of the feasible set there: where the change of variables slows down (``dp/du -> 0`` at the bound, so
-    Gauss-Newton sees no slope), the active-set step holds them on the bound and re-fits the others."""
-    tiny = KKT_TOLERANCE * max(scale, 1e-300)
-    out = {}
-    for j, name in enumerate(names):
-        if name not in box.lower or not np.isfinite(grad[j]):
-            continue
-        g = -grad[j] if maximize else grad[j]
-        for side, bound, outward in (("lower", box.lower[name], g > tiny), ("upper", box.upper[name], g < -tiny)):
-            if math.isfinite(bound) and outward and abs(x[j] - bound) <= NEAR_BOUND * max(1.0, abs(bound)):
-                out[name] = (side, bound)
-    return out
 
 
 def snap(box: Box, names, x, grad, scale: float) -> tuple[np.ndarray, dict]:

@@ -43,11 +43,17 @@ class Driver(abc.ABC):
     def __init__(self, problem):
         self.problem = problem
         self.objective, self.derivation, self.shared = problem.objective, problem.derivation, problem._shared
+        #: Whether the problem has bounds: its generated code then keeps them (:mod:`symopt.bounds`).
+        self.bounded = bool(problem.box)
+
+    def key(self, optimizer) -> tuple:
+        """What the generated module depends on besides the problem's structure (:func:`render_key`)."""
+        return render_key(optimizer, self.bounded)
 
     def compiled(self, optimizer, backend: str = "numba"):
         """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``, loaded once
         per problem structure (:meth:`symopt.shared.Shared.module`)."""
-        return self.shared.module((render_key(optimizer), backend), lambda: self.load(optimizer, backend))
+        return self.shared.module((self.key(optimizer), backend), lambda: self.load(optimizer, backend))
 
     @abc.abstractmethod
     def load(self, optimizer, backend: str):
@@ -58,8 +64,9 @@ class Driver(abc.ABC):
         """The optimizer the run uses: the problem's, checked, or one chosen for it."""
 
     @abc.abstractmethod
-    def run(self, dataset, optimizer, x0, progress, stops=None):
-        """``(run, words for what ran, extras for the Result)``."""
+    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
+        """``(run, words for what ran, extras for the Result)``; ``bounds``: the flat ``(lower, upper)`` arrays
+        of a bounded problem."""
 
     @abc.abstractmethod
     def value_and_grad(self, dataset, theta, backend=None):
@@ -93,7 +100,7 @@ class GeneratedDriver(Driver):
         return None
 
     def load(self, optimizer, backend):
-        rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer)
+        rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded)
         if backend == "numba":
             module, path = cache.load(rendered.source, rendered.stem)
         else:
@@ -134,17 +141,18 @@ class GeneratedDriver(Driver):
         backend = self.problem.backend
         if backend != "auto":
             return backend
-        shared, key = self.shared, render_key(optimizer)
+        shared, key = self.shared, self.key(optimizer)
         if (key, "numba") in shared.modules or n_rows * n_params > PYTHON_MAX_WORK:
             return "numba"
         spent = shared.interpreted.get(key, 0.0)
-        return "numba" if spent >= shared.handover_seconds(self.objective, self.derivation, optimizer) else "python"
+        handover = shared.handover_seconds(self.objective, self.derivation, optimizer, self.bounded)
+        return "numba" if spent >= handover else "python"
 
     def source(self, optimizer) -> str:
         """The generated (Numba) module's source (the interpreted twin differs only in its import lines)."""
-        return self.shared.rendered_for(self.objective, self.derivation, optimizer).source
+        return self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded).source
 
-    def run(self, dataset, optimizer, x0, progress, stops=None):
+    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
         """``(Run, words for Result.why, Result fields this driver adds)``: the run on the backend
         :meth:`backend_for` picks, handed over to compiled code as :class:`symopt.Problem` says, or redone
         compiled where the interpreter faulted."""
@@ -153,23 +161,24 @@ class GeneratedDriver(Driver):
         backend = self.backend_for(optimizer, dataset.n_rows, n_params)
         switch = None
         if backend == "python" and self.problem.backend == "auto":
-            left = shared.handover_seconds(objective, derivation, optimizer) - \
-                shared.interpreted.get(render_key(optimizer), 0.0)
+            left = shared.handover_seconds(objective, derivation, optimizer, self.bounded) - \
+                shared.interpreted.get(self.key(optimizer), 0.0)
             switch = (max(left, 0.0), lambda: self.compiled(optimizer, "numba"))
         try:
             run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
-                                compiled=self.compiled(optimizer, backend), switch=switch, stops=stops)
+                                compiled=self.compiled(optimizer, backend), switch=switch, stops=stops,
+                                bounds=bounds)
         except InterpreterFault as fault:
             run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
-                                compiled=self.compiled(optimizer, "numba"), stops=stops)
+                                compiled=self.compiled(optimizer, "numba"), stops=stops, bounds=bounds)
             return run, f"{self.code} (compiled: the interpreted run met {fault} where compiled code gives " \
                         "inf or NaN)", {}
         if run.interpreted_seconds:
-            key = render_key(optimizer)
+            key = self.key(optimizer)
             with shared.lock:
                 shared.interpreted[key] = shared.interpreted.get(key, 0.0) + run.interpreted_seconds
         if run.backend == "python":  # Result.source_path names the file that holds Result.source
-            rendered = shared.rendered_for(objective, derivation, optimizer)
+            rendered = shared.rendered_for(objective, derivation, optimizer, self.bounded)
             run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
         return run, self.code, {}
 
@@ -220,8 +229,8 @@ class NetworkDriver(Driver):
     def source(self, optimizer) -> str:
         return self.compiled(optimizer)[0].source
 
-    def run(self, dataset, optimizer, x0, progress, stops=None):
-        objective, net = self.objective, self.objective.model
+    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
+        objective, net = self.objective, self.objective.model  # a network has no bounds (symopt.bounds)
         rendered, module, path = self.compiled(optimizer)
         code = "generated forward and backward code"
         if train.full_batch(optimizer):

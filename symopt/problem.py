@@ -127,8 +127,6 @@ class Problem:
         self.derivation = self._shared.derivation_for(objective)
         self._driver = driver(self)  # how an iterative solve runs (symopt.drivers)
         self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
-        self._transform = None  # the change of variables the iterative solvers run on (bounds; made on first need)
-        self._inner = None  # the Problem of the transformed objective
         self._settle_analysis()
 
     def _settle_analysis(self) -> None:
@@ -217,10 +215,8 @@ class Problem:
     @property
     def source(self) -> str:
         """The generated (Numba) solver module an iterative run of this problem uses, generated now if it
-        was not yet (the interpreted backend runs its twin, which differs only in its import lines)."""
-        if self.box:  # with bounds, the iterative run is on the change of variables (symopt.bounds)
-            self._transform_for()
-            return self._inner.source
+        was not yet (the interpreted backend runs its twin, which differs only in its import lines; with
+        bounds, the module that keeps them, their values run-time arguments)."""
         optimizer, _ = self._driver.optimizer(len(self.objective.params) or 1)
         return self._driver.source(optimizer)
 
@@ -279,15 +275,6 @@ class Problem:
                              f"sides); solve may change their values, not which are bounded or on which sides "
                              f"(got {box.structure()}): build another Problem (or call symopt.solve) for them")
         return box
-
-    def _transform_for(self) -> bounds_module.Transform:
-        """The change of variables of the bounded parameters, and the Problem of the transformed objective (made
-        on first need: a bounded linear least-squares problem never needs them)."""
-        if self._transform is None:
-            self._transform = bounds_module.transform(self.objective, self.box)
-            self._inner = Problem(self._transform.internal, self.optimizer, method="iterative",
-                                  budget=self.budget, backend=self.backend)
-        return self._transform
 
     def _bounded_finish(self, result: Result, dataset, box) -> Result:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
@@ -390,9 +377,6 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         user = scaling or (lambda theta: theta)
-        if box:  # the run is in the unbounded variables
-            t, names = self._transform_for(), objective.param_names
-            user = lambda theta: t.to_external(names, theta, box)  # noqa: E731
         stops = None if max_time is None and callback is None else Stops(
             max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)))
         if starts == 1:
@@ -419,30 +403,39 @@ class Problem:
                  box=None) -> Result:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
         problem's driver (:mod:`symopt.drivers`), the curvature and the conditioning checked (and warned
-        about where ``warn``). With bounds (``box``), the run is on the change of variables."""
-        if box:
-            return self._iterate_bounded(dataset, x0, progress, cf, stops, box, warn)
+        about where ``warn``). With bounds (``box``), the generated code keeps every iterate inside them
+        (:mod:`symopt.bounds`)."""
         objective, driver = self.objective, self._driver
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
         reason = driver.why(self.method, cf)
-        run, code, extras = driver.run(dataset, optimizer, x0, progress, stops)
+        bounds = None
+        if box:
+            names = objective.param_names
+            x0 = bounds_module.inside(box, names, starting_point(objective, self.derivation, dataset, x0),
+                                      default=x0 is None)
+            bounds = box.arrays(names)
+            chosen = f"{chosen}; {bounds_module.describe(box, optimizer, names)}"
+        run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
                 run.status not in (*USER_STOPS, "max_iter"):
             chosen = (f"{chosen}; the projected run stopped ({run.status}: {run.message}), so the full "
                       f"Levenberg-Marquardt ran from the same start")
             optimizer = optimizer.full()
-            run, code, extras = driver.run(dataset, optimizer, x0, progress, stops)
+            run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
         status, success, message = run.status, run.success, run.message
         conditioning = None
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
+            # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
+            # points; the conditioning is of the free parameters' block.
             hess = hessian_at(objective, self.derivation, dataset, run.x)
-            verdict = curvature_verdict(objective, self.derivation, dataset, run.x, hess)
+            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess)
             if verdict is not None:
                 (status, message), success = verdict, False
             if hess is not None:
-                conditioning = Conditioning(scaled_condition(hess), "hessian")
-                if success and warn:
+                keep = [j for j in range(run.x.size) if j not in run.held]
+                conditioning = Conditioning(scaled_condition(hess[np.ix_(keep, keep)]), "hessian") if keep else None
+                if success and warn and conditioning is not None:
                     warn_if_ill(conditioning, objective, standardized)
         return Result(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
                       why=f"{reason}; {chosen}; {code}", closed_form=cf, success=success,
@@ -451,64 +444,6 @@ class Problem:
                       source=run.source, source_path=run.source_path, objective=objective,
                       derivation=self.derivation, optimizer=optimizer, precision="double", backend=run.backend,
                       conditioning=conditioning, x0=run.x0, **extras)
-
-    def _iterate_bounded(self, dataset, x0, progress, cf, stops, box, warn) -> Result:
-        """The iterative solve with bounds: the run on the transformed objective (:mod:`symopt.bounds`), from
-        the start moved inside the bounds, and its answer in the user's parameters."""
-        t, objective = self._transform_for(), self.objective
-        names = objective.param_names
-        start = bounds_module.inside(box, names, starting_point(objective, self.derivation, dataset, x0),
-                                     default=x0 is None)
-        run = self._inner._iterate(t.with_columns(dataset, box), t.to_internal(names, start, box), progress, cf,
-                                   stops, warn=warn)
-        x = t.to_external(names, run.x, box)
-        inner_reason = self._inner._driver.why(self._inner.method, cf)
-        if run.why.startswith(inner_reason):  # say why the outer problem runs iteratively, not the inner's "requested"
-            run = replace(run, why=self._driver.why(self.method, cf) + run.why[len(inner_reason):])
-        sides = ", ".join(f"{n} in [{box.lower[n]:g}, {box.upper[n]:g}]" for n in box.names)
-        why = (f"{run.why}; bounds ({sides}) kept by a change of variables, so every iterate is feasible "
-               f"({t.describe()}; projection does not solve for a bounded parameter)")
-        result = replace(run, x=x, params=objective.form.unflatten(dataset, x), x0=start, why=why,
-                         objective=objective, derivation=self.derivation)
-        return self._hold_on_bounds(result, dataset, box, progress)
-
-    def _hold_on_bounds(self, result: Result, dataset, box, progress) -> Result:
-        """The active-set step after the transformed run: the parameters that ended near a bound with the
-        gradient pointing out are held on it (``fixed=``) and the others re-fitted, so they end exactly on the
-        bound and the others converge at the unbounded rate (at a bound ``dp/du = 0``, where Gauss-Newton in
-        ``u`` sees no slope and slows down)."""
-        objective, names = self.objective, self.objective.param_names
-        if not np.all(np.isfinite(result.x)) or result.status in USER_STOPS:
-            return result
-        fun, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
-        scale = abs(fun) if math.isfinite(fun) else 1.0
-        near = bounds_module.near_bound(box, names, result.x, grad, scale, objective.maximize)
-        if not near:
-            return result
-        held = {name: bound for name, (_, bound) in near.items()}
-        sides = {name: side for name, (side, _) in near.items()}
-        x = np.array([held.get(n, v) for n, v in zip(names, result.x)])
-        words = ", ".join(f"{n} on its {sides[n]} bound {held[n]:g}" for n in held)
-        if len(held) == len(names):
-            fun = objective_value(objective, dataset, x)
-            return replace(result, x=x, params=objective.form.unflatten(dataset, x), fun=fun, at_bound=sides,
-                           success=True, status="converged",
-                           message=f"every parameter ends on a bound ({words})",
-                           why=f"{result.why}; then {words} (an active-set step)")
-        rest = box.without(held)
-        sub = Problem(objective, self.optimizer, method="iterative", budget=self.budget, backend=self.backend,
-                      fixed=held, bounds=rest.as_dict() or None)
-        linear = sub._analysis.linear
-        if linear is not None and (linear.kind == "least_squares" or not rest):
-            sub = sub.variant("linear")  # held on the bounds, the rest is linear: solved exactly
-        fit = sub.solve(dict(dataset.arrays), x0={n: v for n, v in zip(names, x) if n not in held},
-                        progress=progress)
-        x = np.array([fit.params[n] for n in names])
-        return replace(result, x=x, params=objective.form.unflatten(dataset, x), fun=fit.fun,
-                       success=fit.success, status=fit.status, message=fit.message, nit=result.nit + fit.nit,
-                       nfev=result.nfev + fit.nfev, njev=result.njev + fit.njev, at_bound={**sides, **fit.at_bound},
-                       history=np.r_[result.history, fit.history], conditioning=fit.conditioning,
-                       why=f"{result.why}; then {words} held there and the others re-fitted (an active-set step)")
 
     def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
                            box=None) -> Result:
@@ -609,8 +544,9 @@ def convexity_of_result(result):
 def plot_result(result, kind: str = "history", path=None):
     """:meth:`symopt.Result.plot` (:mod:`symopt.plots`, given this module's Problem to evaluate and replay
     with; a module-level function, so a Result that carries it still pickles)."""
-    return plots.plot(result, kind, path,
-                      lambda objective, optimizer, backend="auto": Problem(objective, optimizer, backend=backend))
+    bounds = result.bounds or None  # a bounded run is replayed with its bounds
+    return plots.plot(result, kind, path, lambda objective, optimizer, backend="auto": Problem(
+        objective, optimizer, backend=backend, bounds=bounds))
 
 
 def profile_result(result, level: float = 0.95):

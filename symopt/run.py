@@ -22,7 +22,7 @@ from .evaluate import gradient, objective_value
 from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
-                              falls_without_bound)
+                              falls_without_bound, held_on_bounds)
 from .stationary import step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
@@ -62,6 +62,7 @@ class Run:
     nfev: int = 0  # objective (residual) evaluations
     njev: int = 0  # gradient (Jacobian) evaluations
     x0: np.ndarray | None = None  # where the run started
+    held: tuple = ()  # with bounds: the flat indices of the parameters held on a bound at the end
 
 
 class InterpreterFault(Exception):
@@ -75,9 +76,10 @@ def interpreted(module) -> bool:
     return getattr(module, "prange", None) is range
 
 
-def compile_solver(objective, derivation, optimizer) -> tuple:
-    """``(rendered, module, path)``: the solver module for ``optimizer``, generated and loaded from the cache."""
-    rendered = render(objective, derivation, optimizer)
+def compile_solver(objective, derivation, optimizer, bounded: bool = False) -> tuple:
+    """``(rendered, module, path)``: the solver module for ``optimizer`` (keeping bounds, where ``bounded``),
+    generated and loaded from the cache."""
+    rendered = render(objective, derivation, optimizer, bounded)
     module, path = cache.load(rendered.source, rendered.stem)
     return rendered, module, path
 
@@ -96,7 +98,7 @@ def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[
 
 
 def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None,
-                  switch=None, stops=None) -> Run:
+                  switch=None, stops=None, bounds=None) -> Run:
     """Drive the solver module (``compiled``, ``(rendered, module, path)`` from :func:`compile_solver`; made
     here if None) to a stop.
 
@@ -112,9 +114,18 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     place, put back with the parameters on Ctrl-C), ``unit`` (the progress bar's) and
     ``finish(theta, grad, *data arrays, l2)`` (brings ``grad`` up to date at the end) and ``first_chunk``
     (iterations in the first call of ``run``; 8 by default).
+
+    ``bounds``: the flat ``(lower, upper)`` arrays of a bounded problem, whose module (``compiled``) keeps
+    every iterate inside them; the start is put into the box, and the stopping verdicts read the gradient
+    of the parameters not held on a bound (:func:`held_on_bounds`).
     """
-    rendered, module, path = compiled or compile_solver(objective, derivation, optimizer)
+    rendered, module, path = compiled or compile_solver(objective, derivation, optimizer, bounds is not None)
     theta = starting_point(objective, derivation, dataset, x0)
+    if bounds is None:
+        lower, upper = np.full(theta.size, -np.inf), np.full(theta.size, np.inf)
+    else:
+        lower, upper = (np.ascontiguousarray(b, dtype=float) for b in bounds)
+        theta = np.minimum(np.maximum(theta, lower), upper)
     started_at = theta.copy()
     arrays = [dataset[name] for name in rendered.data_names]
     n, p = dataset.n_rows, theta.size
@@ -125,7 +136,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     if hasattr(optimizer, "init_state") and not hasattr(module, "state_size"):
         optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
-    fixed = (objective.form.penalty_mask(dataset), float(objective.l2), sign, optimizer.hyper())
+    fixed = (objective.form.penalty_mask(dataset), float(objective.l2), sign, optimizer.hyper(), lower, upper)
     # The history grows with the run (max_iter may be far more than a run needs).
     history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
     driver = _Driver(module, path, switch)
@@ -140,10 +151,12 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         module.finish(theta, grad, *arrays, float(objective.l2))
     if code == RUNNING:
         code = Status.COMPLETED if optimizer.stochastic else Status.MAX_ITER
+    free = None if bounds is None else ~held_on_bounds(theta, grad, lower, upper)
     code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
-                            sign * history[: done + 1], sign)
+                            sign * history[: done + 1], sign, free)
+    moving = grad if free is None else np.where(free, grad, 0.0)  # the gradient the stopping rules read
     if code in STEP_STOPS:
-        why_not = step_stop_verdict(objective, dataset, theta, grad, fs[0], sign * history[0],
+        why_not = step_stop_verdict(objective, dataset, theta, moving, fs[0], sign * history[0],
                                     objective.form.flat_names(dataset), start_size)
         if why_not:
             code, advice = STALLED, why_not
@@ -154,13 +167,13 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
                   f"{'maximum' if objective.maximize else 'minimum'} (check maximize=, the model's sign, or add "
                   f"l2=); otherwise: {advice}")
     message = advice if success else f"{status}: {advice}"
-    gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+    gmax = float(np.max(np.abs(moving))) if grad.size else 0.0
     if code == Status.MAX_ITER:
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
                history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds,
-               int(fs[2]), int(fs[3]), started_at)
+               int(fs[2]), int(fs[3]), started_at, () if free is None else tuple(int(j) for j in np.flatnonzero(~free)))
 
 
 class _Driver:
@@ -195,8 +208,11 @@ class _Driver:
         return "python" if interpreted(self.module) else "numba"
 
 
-def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign) -> tuple[int, str]:
+def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign, free=None) -> tuple[int, str]:
     """The status code and advice, from what the driver sees and the compiled loop does not.
+
+    ``free``: with bounds, which parameters are not held on a bound (the precision-floor and ray tests read
+    only those; the ray test runs only where no bound can stop the ray).
 
     ``h`` is the minimised objective ``sign * F`` after each iteration. In order (codes as
     :class:`~symopt.optimizers.base.Status`): the loop's ray test found F unbounded (UNBOUNDED); a gradient
@@ -228,12 +244,12 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
     if not objective.form.evaluable:
         return code, advice
     searched = (Status.MAX_ITER, Status.LINE_SEARCH_FAILED)  # stops that may be at the precision floor
-    ratio = _gradient_to_terms(objective, derivation, dataset, theta) if code in searched else math.inf
+    ratio = _gradient_to_terms(objective, derivation, dataset, theta, free) if code in searched else math.inf
     if code == Status.LINE_SEARCH_FAILED and ratio <= PRECISION_FLOOR:
         return Status.CONVERGED_PRECISION, (f"{STATUS[Status.CONVERGED_PRECISION][2]} (the line search found no decrease with the gradient at the rounding of "
                    f"its terms: |dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|)")
     if code in searched and ratio > PRECISION_FLOOR:
-        far = _ray_from(objective, derivation, dataset, theta, grad, end, sign)
+        far = _ray_from(objective, derivation, dataset, theta, grad, end, sign) if free is None else None
         if far is not None:
             return UNBOUNDED, (f"from where the run stopped, F {down} along the steepest "
                                f"{'ascent' if objective.maximize else 'descent'} direction with no curvature in "
@@ -297,9 +313,10 @@ def _nonfinite_where(objective, derivation, dataset, theta) -> str:
     return where + (f" ({rows.size} rows in all)" if rows.size > 1 else "")
 
 
-def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
+def _gradient_to_terms(objective, derivation, dataset, theta, free=None) -> float:
     """max_j |dF/dtheta_j| / (sum of |per-row terms| of component j + |penalty|): how far the gradient stands
-    above the rounding of the sums that form it (a non-finite gradient gives inf)."""
+    above the rounding of the sums that form it (a non-finite gradient gives inf); over the ``free``
+    components only, where given (a parameter held on a bound has a gradient that is not 0 there)."""
     total = size = 0.0
     with np.errstate(all="ignore"):
         for _, terms in objective.form.row_gradients(derivation, dataset, theta):
@@ -309,6 +326,8 @@ def _gradient_to_terms(objective, derivation, dataset, theta) -> float:
         sign = -1.0 if objective.maximize else 1.0
         pen = 2.0 * sign * objective.l2 * objective.form.penalty_mask(dataset) * theta
         ratio = np.abs(scale * total + pen) / (scale * size + np.abs(pen) + 1e-300)
+    if free is not None:
+        ratio = np.where(free, ratio, 0.0)
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 

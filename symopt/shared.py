@@ -52,7 +52,7 @@ class Shared:
         self.convexity: dict = {}  # l2 > 0 -> (proved Convexity or None, why not)
         self.symbolic: dict = {}  # l2 -> SymbolicStage
         self.symbolic_running: dict = {}  # l2 -> (budget, Future of the SymbolicStage being worked out)
-        self.rendered: dict = {}  # render key -> Rendered (both backends' sources)
+        self.rendered: dict = {}  # render key (with bounds or not) -> Rendered (both backends' sources)
         self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
         self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
         self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
@@ -175,12 +175,12 @@ class Shared:
         threading.Thread(target=work, name="symopt-symbolic-tier", daemon=True).start()
         return future
 
-    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer):
-        key = render_key(optimizer)
+    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer, bounded: bool = False):
+        key = render_key(optimizer, bounded)
         with self.lock:
             hit = self.rendered.get(key)
             if hit is None:
-                hit = self.rendered[key] = render(objective, derivation, optimizer)
+                hit = self.rendered[key] = render(objective, derivation, optimizer, bounded)
             return hit
 
     def module(self, key, build):
@@ -192,13 +192,14 @@ class Shared:
                 hit = self.modules[key] = build()
             return hit
 
-    def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer) -> float:
+    def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer,
+                         bounded: bool = False) -> float:
         """What getting the compiled module costs, in seconds: :data:`LOAD_SECONDS` if the cache folder holds
         its compiled code, else :data:`COMPILE_SECONDS` (looked at once per module)."""
-        key = render_key(optimizer)
+        key = render_key(optimizer, bounded)
         with self.lock:
             if key not in self.handover:
-                rendered = self.rendered_for(objective, derivation, optimizer)
+                rendered = self.rendered_for(objective, derivation, optimizer, bounded)
                 warm = cache.has_compiled_code(rendered.source, rendered.stem)
                 self.handover[key] = LOAD_SECONDS if warm else COMPILE_SECONDS
             return self.handover[key]

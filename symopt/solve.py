@@ -73,8 +73,8 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     ``bounds={"a": (0, None), "b": (-1, 1)}`` keeps parameters in a range (None: an open side); a symbol
     declared ``positive=True`` or ``nonnegative=True`` is bounded below by 0 without it. Linear least squares
     is solved exactly with the bounds (an active-set method), symbolic candidates outside them are rejected,
-    and the iterative solvers run on a change of variables that keeps every iterate feasible
-    (:mod:`symopt.bounds`). ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks
+    and the generated iterative solvers keep every iterate feasible by projected steps (a parameter on a bound
+    with the gradient pointing out held there; :mod:`symopt.bounds`). ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks
     the gradient points out of the bounds there, and their standard errors are None (the others are computed
     with them held there). Which are bounded is structure, the values run-time.
 

@@ -151,7 +151,8 @@ class EpochLoop:
         """The optimizer's float state, and [step, shuffle state, dropout state, row order...]."""
         return self.optimizer.state_size(p, n)[0], 3 + n
 
-    def start(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper) -> int:
+    def start(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper) -> int:
+        """The generated modules' ``start``; a network has no bounds (``lower``, ``upper`` are open)."""
         fw[:] = 0.0
         iw[:] = 0
         iw[1] = seed_state(self.optimizer.seed)
@@ -161,7 +162,8 @@ class EpochLoop:
         fs[2] = 1
         return RUNNING if np.isfinite(fs[0]) else int(Status.NONFINITE_START)
 
-    def run(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, budget, tol, ftol, history, done):
+    def run(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history,
+            done):
         for k in range(budget):
             before = theta.copy(), self.stats.copy()
             diag = np.zeros((self.layers, 5))

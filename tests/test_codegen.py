@@ -39,8 +39,8 @@ def _normalise(source: str) -> str:
 
 def _golden_cases():
     """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
-    (Levenberg-Marquardt with variable projection too),
-    the network trainer (by epochs and on all rows) and the interpreted twin."""
+    (Levenberg-Marquardt with variable projection too), each optimizer family keeping bounds (the ``True``
+    cases), the network trainer (by epochs and on all rows) and the interpreted twin."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
@@ -57,18 +57,26 @@ def _golden_cases():
         "network_adam.py": (net, symopt.Adam(), "source"),
         "network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
         "softmax_newton.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source"),
+        "curve_levenberg_marquardt_bounded.py": (curve, symopt.LevenbergMarquardt(), "source", True),
+        "curve_variable_projection_bounded.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)), "source", True),
+        "curve_newton_bounded.py": (curve, symopt.Newton(), "source", True),
+        "curve_lbfgs_bounded.py": (curve, symopt.LBFGS(), "source", True),
+        "curve_gradient_descent_bounded.py": (curve, symopt.GradientDescent(), "source", True),
     }
+
+
+def _rendered(name):
+    objective, optimizer, which, *bounded = _golden_cases()[name]
+    derivation = symopt.derive(objective)
+    if objective.network:
+        return objective, render_network(objective, derivation, optimizer), which
+    return objective, render(objective, derivation, optimizer, bounded=bool(bounded)), which
 
 
 @pytest.mark.parametrize("name", sorted(_golden_cases()))
 def test_golden_modules(name):
     """Generated modules, compared with tests/golden/ (SYMOPT_REGENERATE_GOLDEN=1 rewrites them)."""
-    objective, optimizer, which = _golden_cases()[name]
-    derivation = symopt.derive(objective)
-    if objective.network:
-        rendered = render_network(objective, derivation, optimizer)
-    else:
-        rendered = render(objective, derivation, optimizer)
+    _, rendered, which = _rendered(name)
     path = os.path.join(GOLDEN, name)
     text = _normalise(getattr(rendered, which))
     if os.environ.get("SYMOPT_REGENERATE_GOLDEN"):
@@ -86,10 +94,7 @@ def test_generated_modules_return_the_status_codes_by_name(name):
 
     from symopt.optimizers.base import GENERATED_STATUSES, Status
 
-    objective, optimizer, which = _golden_cases()[name]
-    derivation = symopt.derive(objective)
-    rendered = render_network(objective, derivation, optimizer) if objective.network else \
-        render(objective, derivation, optimizer)
+    _, rendered, which = _rendered(name)
     tree = ast.parse(getattr(rendered, which))
     constants = {node.targets[0].id: node.value for node in tree.body if isinstance(node, ast.Assign)
                  and isinstance(node.targets[0], ast.Name) and node.targets[0].id in Status.__members__}

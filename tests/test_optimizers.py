@@ -38,8 +38,8 @@ class Stepper:
     """Drives a generated module one iteration per call of `run`: the compiled one (backend "numba") or
     its interpreted twin ("python")."""
 
-    def __init__(self, obj, optimizer, data, theta0, backend="numba"):
-        rendered = render(obj, symopt.derive(obj), optimizer)
+    def __init__(self, obj, optimizer, data, theta0, backend="numba", bounds=None):
+        rendered = render(obj, symopt.derive(obj), optimizer, bounded=bounds is not None)
         if backend == "numba":
             self.module, _ = cache.load(rendered.source, rendered.stem)
         else:
@@ -52,8 +52,10 @@ class Stepper:
         if hasattr(optimizer, "init_state"):
             optimizer.init_state(self.fw, self.iw, n)
         sign = -1.0 if obj.maximize else 1.0
+        lower, upper = bounds if bounds is not None else (np.full(p, -np.inf), np.full(p, np.inf))
         self.args = ([self.ds[name] for name in rendered.data_names],
-                     (obj.form.penalty_mask(self.ds), obj.l2, sign, optimizer.hyper()))
+                     (obj.form.penalty_mask(self.ds), obj.l2, sign, optimizer.hyper(), np.asarray(lower, float),
+                      np.asarray(upper, float)))
         arrays, fixed = self.args
         assert self.module.start(self.theta, self.grad, self.fs, self.fw, self.iw, *arrays, *fixed) == RUNNING
         self.history = np.full(10_000, np.nan)

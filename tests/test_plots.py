@@ -82,3 +82,16 @@ def test_a_kind_that_does_not_apply_says_why(kind, words):
     r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x + c*z", "a b c")), data)
     with pytest.raises(symopt.ModelError, match=words):
         r.plot(kind)
+
+
+def test_the_surface_of_a_bounded_run_replays_it_with_its_bounds():
+    x = np.linspace(0, 4, 40)
+    data = {"x": x, "y": 3.0 * np.exp(-0.7 * x) + 0.02 * np.sin(5 * x)}
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b")), data, x0={"a": 1.0, "b": 2.0},
+                     bounds={"b": (1.0, None)}, optimizer=symopt.LevenbergMarquardt(projection=False),
+                     backend="python", progress=False)
+    assert r.at_bound == {"b": "lower"}
+    path = next(line for line in r.plot("surface").get_axes()[0].get_lines() if line.get_label() == "path")
+    xs, ys = path.get_data()
+    assert (xs[0], ys[0]) == (1.0, 2.0) and np.min(ys) == 1.0 and ys[-1] == 1.0  # every iterate inside b >= 1
+    assert xs[-1] == pytest.approx(r.params["a"], rel=1e-12)

@@ -42,9 +42,9 @@ def test_only_sums_of_squares_of_expression_models_are_projected():
     assert "wide problem is not projected" in separable(symopt.squared_loss(symopt.LinearModel()))[1]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_the_projected_module_matches_its_reference(decay, backend):
-    objective, data = decay
+def projection_parts(objective, data):
+    """``parts(theta) -> (rho, J)`` for :meth:`ProjectedLevenbergMarquardt.reference`: the residuals of a
+    mean-reduced sum of squares, scaled by sqrt(1/n), and their Jacobian."""
     dataset = prepare(objective, data)
     u, _ = objective.sum_of_squares()
     values = {s: dataset[s.name] for s in objective.data_symbols}
@@ -56,9 +56,15 @@ def test_the_projected_module_matches_its_reference(decay, backend):
         J = np.column_stack([np.broadcast_to(evaluate(e, v), (n,)) for e in jac])
         return np.sqrt(1.0 / n) * evaluate(u, v), np.sqrt(1.0 / n) * J
 
+    return parts
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_projected_module_matches_its_reference(decay, backend):
+    objective, data = decay
     opt = ProjectedLevenbergMarquardt(linear=(0, 2))
     start = [0.0, 0.5, 0.0]
-    expected = opt.reference(parts, start, 5)
+    expected = opt.reference(projection_parts(objective, data), start, 5)
     stepper = Stepper(objective, opt, data, start, backend)
     np.testing.assert_allclose(stepper.theta, expected[0], rtol=1e-12)  # a and c solved for at the start
     accepted = [stepper.theta.copy()]
@@ -97,8 +103,8 @@ def test_a_failed_projected_run_is_redone_by_the_full_solver(decay, monkeypatch)
     original = drivers.GeneratedDriver.run
     runs = []
 
-    def failing_projection(self, dataset, optimizer, x0, progress, stops=None):
-        run, code, extras = original(self, dataset, optimizer, x0, progress, stops)
+    def failing_projection(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
+        run, code, extras = original(self, dataset, optimizer, x0, progress, stops, bounds)
         runs.append(type(optimizer).__name__)
         if isinstance(optimizer, ProjectedLevenbergMarquardt):
             from dataclasses import replace

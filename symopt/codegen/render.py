@@ -82,8 +82,10 @@ def _code_name(prefix: str, name: str) -> str:
     return f"{prefix}_{name}"
 
 
-def render(objective, derivation, optimizer) -> Rendered:
-    """Render the solver module for ``objective`` and ``optimizer``."""
+def render(objective, derivation, optimizer, bounded: bool = False) -> Rendered:
+    """Render the solver module for ``objective`` and ``optimizer``; ``bounded``: the optimizer keeps every
+    iterate inside the box its ``lower`` and ``upper`` arguments give (:mod:`symopt.bounds`), else those
+    arguments are not read."""
     flags = {
         "with_hessian": optimizer.needs == "hessian",
         "with_residuals": optimizer.needs == "residuals",
@@ -95,7 +97,7 @@ def render(objective, derivation, optimizer) -> Rendered:
     context = context_of(objective, derivation, flags)
     data_names = objective.data_names or (NO_DATA,)
     context.update(flags)
-    context.update(optimizer_context(objective, optimizer))
+    context.update(optimizer_context(objective, optimizer, bounded))
     context["special"] = special_functions(context)
     context.update(
         symopt_version=__version__,
@@ -114,7 +116,7 @@ def render(objective, derivation, optimizer) -> Rendered:
     source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES["numba"]))
     python_source = render_checked(
         "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"]))
-    variant = "_minibatch" if optimizer.stochastic else ""
+    variant = ("_minibatch" if optimizer.stochastic else "") + ("_bounded" if bounded else "")
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
 
 
@@ -142,18 +144,20 @@ def render_checked(template: str, context: dict) -> str:
     return source
 
 
-def render_key(optimizer) -> tuple:
+def render_key(optimizer, bounded: bool = False) -> tuple:
     """What of ``optimizer`` the generated code depends on (the fields :func:`render` and
-    :func:`~symopt.codegen.network.render_network` read from it): optimizers with equal keys share one
-    module for one problem; every other setting is a run-time argument."""
+    :func:`~symopt.codegen.network.render_network` read from it), and whether it keeps bounds: optimizers
+    with equal keys share one module for one problem; every other setting (and the bounds' values) is a
+    run-time argument."""
     return (type(optimizer).__name__, optimizer.name, optimizer.template, optimizer.needs, optimizer.stochastic,
             tuple(optimizer.hyper_names), bool(getattr(optimizer, "line_search", False)),
             getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0),
-            tuple(getattr(optimizer, "linear", ())))
+            tuple(getattr(optimizer, "linear", ())), bool(bounded))
 
 
-def optimizer_context(objective, optimizer) -> dict:
+def optimizer_context(objective, optimizer, bounded: bool = False) -> dict:
     context = {
+        "bounded": bool(bounded),
         "update": optimizer.name,
         "hyper_names": list(optimizer.hyper_names),
         "searching": bool(getattr(optimizer, "line_search", False)),

@@ -140,6 +140,21 @@ def falls_without_bound(fun, theta, d, f: float, gd: float) -> float:
     return t
 
 
+def held_on_bounds(theta, grad, lower, upper) -> np.ndarray:
+    """Which parameters sit on a bound with the gradient (of the minimised ``sign * F``) pointing out of the
+    box ``lower <= theta <= upper``: a bounded run holds them there for the step, and its stopping rules read
+    the others' gradient (the generated ``_free``; :mod:`symopt.bounds`)."""
+    with np.errstate(invalid="ignore"):
+        return ((theta <= lower) & (grad > 0.0)) | ((theta >= upper) & (grad < 0.0))
+
+
+def box_of(p: int, lower, upper) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)`` as float arrays of ``p`` entries, open (``-inf`` / ``inf``) where None."""
+    lo = np.full(p, -math.inf) if lower is None else np.asarray(lower, dtype=float)
+    hi = np.full(p, math.inf) if upper is None else np.asarray(upper, dtype=float)
+    return lo, hi
+
+
 def diverged(start: float, end: float) -> bool:
     """Whether a run whose minimised objective went from ``start`` to ``end`` has diverged (see
     :data:`DIVERGED_FACTOR`); a non-finite ``end`` has."""

@@ -5,6 +5,8 @@ All minimise ``sign * F`` (ascent for maximised objectives). With
 (``seed``); ``max_iter`` then counts epochs. Each class holds its
 hyperparameters, its state layout, and ``reference``: the same iteration in
 NumPy, which the tests compare with the generated code iterate by iterate.
+With bounds every step is projected onto the box (projected gradient
+descent; the line search runs along the projected path).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import Optimizer, _flag, _fraction, _positive
+from .base import Optimizer, _flag, _fraction, _positive, box_of
 
 MINSTD_MODULUS = 2_147_483_647
 MINSTD_MULTIPLIER = 48_271
@@ -91,14 +93,16 @@ class _FirstOrder(Optimizer):
 
     # Each subclass defines update(theta, g, fw, iw): one step in place, as its template macro does.
 
-    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0):
+    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0, lower=None, upper=None):
         """NumPy reference: the iterates ``theta_0 .. theta_k`` of this optimizer.
 
         ``fun(theta) -> (sign*F, sign*grad)``; ``batch_grad(theta, rows) ->
-        sign * gradient on those rows`` for minibatch runs.
+        sign * gradient on those rows`` for minibatch runs; ``lower``,
+        ``upper``: bounds (None: open).
         """
         theta = np.array(theta0, dtype=float)
         p = theta.size
+        lower, upper = box_of(p, lower, upper)
         fsize, isize = self.state_size(p, n)
         fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
         self.init_state(fw, iw, n)
@@ -111,8 +115,10 @@ class _FirstOrder(Optimizer):
                 for lo in range(0, n, self.batch_size):
                     rows = order[lo:lo + self.batch_size]
                     self.update(theta, batch_grad(theta, rows), fw, iw)
+                    np.clip(theta, lower, upper, out=theta)
             else:
                 self.update(theta, g, fw, iw)
+                np.clip(theta, lower, upper, out=theta)
             f, g = fun(theta)
             out.append(theta.copy())
         return out
@@ -158,10 +164,11 @@ class GradientDescent(_FirstOrder):
     def update(self, theta, g, fw, iw):
         theta -= self.lr * g
 
-    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0):
+    def reference(self, fun, theta0, iterations: int, batch_grad=None, n: int = 0, lower=None, upper=None):
         if not self.line_search:
-            return super().reference(fun, theta0, iterations, batch_grad, n)
+            return super().reference(fun, theta0, iterations, batch_grad, n, lower, upper)
         theta = np.array(theta0, dtype=float)
+        lower, upper = box_of(theta.size, lower, upper)
         f, g = fun(theta)
         step = self.lr if self.lr is not None else 1.0
         out = [theta.copy()]
@@ -169,9 +176,11 @@ class GradientDescent(_FirstOrder):
             t = step * 2.0 if k > 0 else step
             gg = float(g @ g)
             while True:
-                cand = theta - t * g
+                cand = np.minimum(np.maximum(theta - t * g, lower), upper)
+                clipped = not np.array_equal(cand, theta - t * g)
                 fc, gc = fun(cand)
-                if math.isfinite(fc) and fc <= f - 1e-4 * t * gg:
+                if math.isfinite(fc) and (fc <= f + 1e-4 * float(g @ (cand - theta)) if clipped
+                                          else fc <= f - 1e-4 * t * gg):
                     break
                 if math.isfinite(fc) and fc <= f + 1e-12 * abs(f) and float(g @ gc) >= -(1 - 2e-4) * gg:
                     break

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import Optimizer, _positive
+from .base import Optimizer, _positive, box_of, held_on_bounds
 
 
 def two_loop(g, S, Y, rho, count, head, memory):
@@ -52,7 +52,9 @@ class Unbounded(float):
 
 
 def wolfe_search(phi, f0, d0, t0, c1, c2):
-    """Strong Wolfe step along a descent direction; ``phi(t) -> (f, slope)``. Returns ``t``, ``None``,
+    """Strong Wolfe step along a descent direction; ``phi(t) -> (f, slope, step)``, where ``step`` is the
+    step the sufficient-decrease test reads (``t`` on a straight line; on a path projected onto bounds, the
+    step along the line that promises the same decrease as the point reached). Returns ``t``, ``None``,
     or :class:`Unbounded` (the farthest finite step) when ``f`` reached ``-inf``, or kept the Armijo
     decrease over 40 doublings of the step with the slope never less steep than at ``t = 0`` (to 1e-9).
 
@@ -66,10 +68,10 @@ def wolfe_search(phi, f0, d0, t0, c1, c2):
     t = t0
     straight = True
     for i in range(40):
-        ft, dt = phi(t)
+        ft, dt, te = phi(t)
         if ft == -math.inf:
             return Unbounded(t_prev)
-        if not math.isfinite(ft) or not decrease(t, ft, dt) or (i > 0 and ft >= f_prev):
+        if not math.isfinite(ft) or not decrease(te, ft, dt) or (i > 0 and ft >= f_prev):
             return _zoom(phi, t_prev, t, f_prev, ft, d_prev, dt, f0, d0, c1, c2, decrease)
         if abs(dt) <= -c2 * d0:
             return t
@@ -84,8 +86,8 @@ def wolfe_search(phi, f0, d0, t0, c1, c2):
 def _zoom(phi, lo, hi, flo, fhi, dlo, dhi, f0, d0, c1, c2, decrease):
     for _ in range(40):
         t = _cubic(lo, hi, flo, fhi, dlo, dhi)
-        ft, dt = phi(t)
-        if not math.isfinite(ft) or not decrease(t, ft, dt) or ft >= flo:
+        ft, dt, te = phi(t)
+        if not math.isfinite(ft) or not decrease(te, ft, dt) or ft >= flo:
             hi, fhi, dhi = t, ft, dt
         else:
             if abs(dt) <= -c2 * d0:
@@ -107,6 +109,12 @@ class LBFGS(Optimizer):
     :math:`1/\max(1, \|g\|)`. A pair is stored only when :math:`s^\top y > 0`.
     A search that doubles the step 40 times with no curvature in sight, or
     meets ``-inf``, ends the run with status ``unbounded``.
+
+    With bounds, the parameters on a bound with the gradient pointing out of
+    the box are left out of the direction, and the search runs along the
+    direction's projection onto the box (Bertsekas 1982), Armijo's test
+    reading the step actually taken; where no bound is touched, the steps
+    are those of the unbounded run.
     """
 
     memory: int = 10
@@ -131,35 +139,44 @@ class LBFGS(Optimizer):
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return 2 * self.memory * p + self.memory, 2
 
-    def reference(self, fun, theta0, iterations: int):
-        """NumPy reference iterates; ``fun(theta) -> (f, g)`` (minimised sense)."""
+    def reference(self, fun, theta0, iterations: int, lower=None, upper=None):
+        """NumPy reference iterates; ``fun(theta) -> (f, g)`` (minimised sense); ``lower``, ``upper``: bounds
+        (None: open)."""
         m = self.memory
         theta = np.array(theta0, dtype=float)
         p = theta.size
+        bounded = lower is not None or upper is not None
+        lower, upper = box_of(p, lower, upper)
         S, Y, rho = np.zeros((m, p)), np.zeros((m, p)), np.zeros(m)
         count = head = 0
         f, g = fun(theta)
         out = [theta.copy()]
         for _ in range(iterations):
-            d = two_loop(g, S, Y, rho, count, head, m)
+            free = np.where(held_on_bounds(theta, g, lower, upper), 0.0, 1.0)
+            d = two_loop(g * free, S, Y, rho, count, head, m) * free
             d0 = float(g @ d)
             if not d0 < 0.0:
-                count, d = 0, -g
+                count, d = 0, -g * free
                 d0 = float(g @ d)
-            t0 = 1.0 if count > 0 else 1.0 / max(1.0, math.sqrt(float(g @ g)))
+            t0 = 1.0 if count > 0 else 1.0 / max(1.0, math.sqrt(float((d if bounded else g) @ (d if bounded else g))))
 
             def phi(t):
-                fc, gc = fun(theta + t * d)
-                return fc, float(gc @ d)
+                point = theta + t * d
+                projected = np.minimum(np.maximum(point, lower), upper)
+                fc, gc = fun(projected)
+                if np.array_equal(projected, point):
+                    return fc, float(gc @ d), t
+                moving = projected == point
+                return fc, float(gc[moving] @ d[moving]), float(g @ (projected - theta)) / d0
 
             t = wolfe_search(phi, f, d0, t0, self.c1, self.c2)
             if t is None:
                 return out
             if isinstance(t, Unbounded):  # the generated code stops at the farthest finite point
-                out.append(theta + float(t) * d)
+                out.append(np.minimum(np.maximum(theta + float(t) * d, lower), upper))
                 return out
-            s = t * d
-            new = theta + s
+            new = np.minimum(np.maximum(theta + t * d, lower), upper)
+            s = np.where(new == theta + t * d, t * d, new - theta)
             fn, gn = fun(new)
             y = gn - g
             sy = float(s @ y)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .base import Optimizer, _flag, _positive
+from ..closed_form.bvls import bounded_least_squares
+from .base import Optimizer, _flag, _positive, box_of, held_on_bounds
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class LevenbergMarquardt(Optimizer):
     Jacobian; :class:`ProjectedLevenbergMarquardt` is what runs, and ``Result.why`` names the parameters
     projected out). It needs ``l2=0``; where a projected run fails, the full solver runs from the same
     start. ``projection=False`` iterates on every parameter.
+
+    With bounds (``bounds=`` on :func:`symopt.solve`), a parameter on a bound with the gradient pointing out
+    of the box is held there for the step (its column left out of the damped problem), the step is projected
+    onto the box, and the decrease it is judged against is the linear model's at the projected step; the
+    projected run's inner solve is bounded least squares (Stark-Parker). Where no bound is touched, the
+    steps are those of the unbounded run.
 
     Stops when an accepted step is below ``xtol`` relative to the scaled
     parameters, when the largest gradient component is below ``tol``, when
@@ -70,22 +77,25 @@ class LevenbergMarquardt(Optimizer):
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return 2 + p, 1
 
-    def reference(self, residuals, curvature, theta0, iterations: int):
+    def reference(self, residuals, curvature, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates.
 
         ``residuals(theta) -> (rho, J)``: the scaled (augmented) residuals whose
-        squares sum to F, and their Jacobian; ``curvature(theta, v) -> rho_vv``.
+        squares sum to F, and their Jacobian; ``curvature(theta, v) -> rho_vv``;
+        ``lower``, ``upper``: bounds (None: open).
         """
         theta = np.array(theta0, dtype=float)
+        lower, upper = box_of(theta.size, lower, upper)
         r, J = residuals(theta)
         f = float(r @ r)
         d = np.zeros(theta.size)
         lam, nu = -1.0, 2.0
         out = [theta.copy()]
         while len(out) <= iterations:
+            free = np.where(held_on_bounds(theta, 2.0 * (J.T @ r), lower, upper), 0.0, 1.0)
             d = np.maximum(d, np.linalg.norm(J, axis=0))
             d[d == 0] = 1.0
-            Js = J / d
+            Js = J / d * free
             U, s, Vt = np.linalg.svd(Js, full_matrices=False)
             if lam < 0:
                 lam = self.tau * s[0] ** 2
@@ -98,10 +108,15 @@ class LevenbergMarquardt(Optimizer):
                 az = -(Vt.T @ (filt * (U.T @ curvature(theta, v))))
                 use = bool(np.all(np.isfinite(az))) and 2.0 * np.linalg.norm(az) <= self.alpha * np.linalg.norm(vz)
                 step = v + 0.5 * (az / d)
+            v, step = np.where(free > 0, v, 0.0), np.where(free > 0, step, 0.0)
             cand = theta + step
+            clipped = bool(np.any((cand < lower) | (cand > upper)))
+            if clipped:
+                cand = np.minimum(np.maximum(cand, lower), upper)
+                step = cand - theta
             rc, _ = residuals(cand)
             fc = float(rc @ rc)
-            pred = f - float(np.sum((r + J @ v) ** 2))
+            pred = f - float(np.sum((r + J @ (step if clipped else v)) ** 2))
             ratio = (f - fc) / pred if pred > 0 else -1.0
             if use and math.isfinite(fc) and ratio > 0:
                 theta = cand
@@ -133,11 +148,13 @@ class ProjectedLevenbergMarquardt(LevenbergMarquardt):
         """The same settings without projection."""
         return LevenbergMarquardt(**{f.name: getattr(self, f.name) for f in fields(LevenbergMarquardt)})
 
-    def reference(self, parts, theta0, iterations: int):
+    def reference(self, parts, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates. ``parts(theta) -> (rho, J)``: the scaled residuals whose squares sum to F
-        (no penalty: projection needs l2=0) and their Jacobian in every parameter."""
+        (no penalty: projection needs l2=0) and their Jacobian in every parameter; ``lower``, ``upper``:
+        bounds (None: open; the inner solve by :func:`symopt.closed_form.bvls.bounded_least_squares`)."""
         linear = list(self.linear)
         theta = np.array(theta0, dtype=float)
+        lower, upper = box_of(theta.size, lower, upper)
         others = [j for j in range(theta.size) if j not in linear]
         eps = np.finfo(float).eps
 
@@ -153,12 +170,18 @@ class ProjectedLevenbergMarquardt(LevenbergMarquardt):
             Q, s, V = basis(-J[:, linear])
             coef = Q.T @ u0
             t[linear] = V @ (coef / s)
+            if np.any((t[linear] < lower[linear]) | (t[linear] > upper[linear])):
+                t[linear] = bounded_least_squares(-J[:, linear], u0, lower[linear], upper[linear]).x
+                return t, u0 + J[:, linear] @ t[linear]
             return t, u0 - Q @ coef
 
         def linearize(t):
             r, J = parts(t)
-            Q = basis(-J[:, linear])[0]
+            inside = [j for j in linear if lower[j] < t[j] < upper[j]]
             B = J[:, others]
+            if not inside:
+                return r, B
+            Q = basis(-J[:, inside])[0]
             return r, B - Q @ (Q.T @ B)
 
         theta, r = project(theta)
@@ -168,15 +191,19 @@ class ProjectedLevenbergMarquardt(LevenbergMarquardt):
         lam, nu = -1.0, 2.0
         out = [theta.copy()]
         while len(out) <= iterations:
+            free = np.where(held_on_bounds(theta, 2.0 * (parts(theta)[1].T @ rho), lower, upper), 0.0, 1.0)[others]
             d = np.maximum(d, np.linalg.norm(JK, axis=0))
             d[d == 0] = 1.0
-            U, s, Vt = np.linalg.svd(JK / d, full_matrices=False)
+            U, s, Vt = np.linalg.svd(JK / d * free, full_matrices=False)
             if lam < 0:
                 lam = self.tau * s[0] ** 2
             filt = s / (s * s + lam)
-            v = -(Vt.T @ (filt * (U.T @ rho))) / d
+            v = np.where(free > 0, -(Vt.T @ (filt * (U.T @ rho))) / d, 0.0)
             cand = theta.copy()
             cand[others] += v
+            if np.any((cand < lower) | (cand > upper)):
+                cand = np.minimum(np.maximum(cand, lower), upper)
+                v = cand[others] - theta[others]
             cand, rc = project(cand)
             fc = float(rc @ rc)
             pred = f - float(np.sum((rho + JK @ v) ** 2))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..linalg import damped_direction
-from .base import Optimizer, falls_without_bound
+from .base import Optimizer, box_of, falls_without_bound, held_on_bounds
 
 MAX_NEWTON_PARAMS = 200
 
@@ -25,6 +25,11 @@ class Newton(Optimizer):
     decides whether F is unbounded (status ``unbounded``). One fused pass per iteration gives F, gradient and
     Hessian. For problems up to 50 parameters (the symbolic Hessian's limit; a
     ``LinearModel()`` over a data matrix, whose Hessian is assembled per row, up to 200).
+
+    With bounds (Bertsekas' projected Newton), the parameters on a bound with
+    the gradient pointing out of the box take no step, the system is solved
+    for the others, and the backtracking runs along the step's projection
+    onto the box, Armijo's test reading the step actually taken.
     """
 
     max_iter: int = 200
@@ -38,27 +43,35 @@ class Newton(Optimizer):
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return p * p, 1
 
-    def reference(self, fun, hess, theta0, iterations: int):
-        """NumPy reference iterates; ``fun(theta) -> (f, g)``, ``hess(theta) -> H`` (minimised sense)."""
+    def reference(self, fun, hess, theta0, iterations: int, lower=None, upper=None):
+        """NumPy reference iterates; ``fun(theta) -> (f, g)``, ``hess(theta) -> H`` (minimised sense);
+        ``lower``, ``upper``: bounds (None: open)."""
         theta = np.array(theta0, dtype=float)
+        lower, upper = box_of(theta.size, lower, upper)
         f, g = fun(theta)
         H = hess(theta)
         out = [theta.copy()]
         for _ in range(iterations):
-            d, mu = damped_direction(H, g)
+            free = ~held_on_bounds(theta, g, lower, upper)
+            d = np.zeros(theta.size)
+            d[free], mu = damped_direction(H[np.ix_(free, free)], g[free])
             gd = float(g @ d)
             t = 1.0
             while True:
-                cand = theta + t * d
+                cand = np.minimum(np.maximum(theta + t * d, lower), upper)
+                clipped = not np.array_equal(cand, theta + t * d)
                 fc, gc = fun(cand)
-                if math.isfinite(fc) and fc <= f + 1e-4 * t * gd:
+                if math.isfinite(fc) and (fc <= f + 1e-4 * float(g @ (cand - theta)) if clipped
+                                          else fc <= f + 1e-4 * t * gd):
                     break
                 if math.isfinite(fc) and fc <= f + 1e-12 * abs(f) and float(gc @ d) <= -(1 - 2e-4) * gd:
                     break
                 t *= 0.5
                 if t < 1e-20:
                     return out
-            if mu > 0.0 and t == 1.0 and fc <= f + gd and float(gc @ d) <= gd * (1.0 - 1e-9):
+            open_ray = not np.any(((d < 0) & (lower > -math.inf)) | ((d > 0) & (upper < math.inf)))
+            if mu > 0.0 and t == 1.0 and fc <= f + gd and float(gc @ d) <= gd * (1.0 - 1e-9) and not clipped \
+                    and open_ray:
                 far = falls_without_bound(fun, theta, d, f, gd)
                 if far > 0.0:  # unbounded: the generated code stops at the farthest finite point
                     out.append(theta + far * d)

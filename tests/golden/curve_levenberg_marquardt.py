@@ -281,7 +281,7 @@ def _gradient(J, rho, grad):
 
 
 @njit(cache=True)
-def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
+def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper):
     """The starting point: F, its gradient; damping not yet set (fw[0] = -1), nu = 2, scaling D = 0."""
     n = data_x.shape[0]
     p = theta.shape[0]
@@ -302,7 +302,7 @@ def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
 
 
 @njit(cache=True)
-def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, budget, tol, ftol, history, k0):
+def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history, k0):
     """Levenberg-Marquardt with geodesic acceleration: at most `budget` iterations.
 
     State: fw[0] damping lambda, fw[1] its growth factor nu, fw[2:] the column scaling D.

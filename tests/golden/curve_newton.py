@@ -317,7 +317,7 @@ def _ray(theta, d, f, gd, trial, gtrial, data_x, data_y, mask, l2, sign, fs):
 
 
 @njit(cache=True)
-def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
+def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper):
     """The starting point with its Hessian (kept in fw as p*p numbers)."""
     p = theta.shape[0]
     f = _hessian_at(theta, data_x, data_y, mask, l2, sign, grad, fw.reshape((p, p)), fs)
@@ -328,7 +328,7 @@ def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
 
 
 @njit(cache=True)
-def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, budget, tol, ftol, history, k0):
+def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history, k0):
     """Damped Newton with backtracking: at most `budget` iterations on sign * F."""
     p = theta.shape[0]
     H = fw.reshape((p, p))

@@ -338,7 +338,7 @@ def _linearize(theta, data_x, data_y, u, Ju, rho, JK, grad, fs):
 
 
 @njit(cache=True)
-def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
+def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper):
     """The starting point: theta[LINEAR] solved for theta[NONLINEAR] (their given values are not used), F and
     its gradient there; damping not yet set (fw[0] = -1), nu = 2, scaling D = 0."""
     n = data_x.shape[0]
@@ -363,7 +363,7 @@ def start(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper):
 
 
 @njit(cache=True)
-def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, budget, tol, ftol, history, k0):
+def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history, k0):
     """Levenberg-Marquardt on theta[NONLINEAR], theta[LINEAR] solved for at every point: at most `budget`
     iterations. The damping, its growth and the scaling follow the full solver (no geodesic acceleration).
 

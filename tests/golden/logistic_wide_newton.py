@@ -275,7 +275,7 @@ def _ray(theta, d, f, gd, trial, gtrial, X, data_y, mask, l2, sign, fs):
 
 
 @njit(cache=True)
-def start(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper):
+def start(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper, lower, upper):
     """The starting point with its Hessian (kept in fw as p*p numbers)."""
     p = theta.shape[0]
     f = _hessian_at(theta, X, data_y, mask, l2, sign, grad, fw.reshape((p, p)), fs)
@@ -286,7 +286,7 @@ def start(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper):
 
 
 @njit(cache=True)
-def run(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper, budget, tol, ftol, history, k0):
+def run(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history, k0):
     """Damped Newton with backtracking: at most `budget` iterations on sign * F."""
     p = theta.shape[0]
     H = fw.reshape((p, p))

@@ -348,7 +348,7 @@ def _dot(a, b):
 
 
 @njit(cache=True)
-def start(theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper):
+def start(theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper):
     """Evaluate the starting point: fs[0] = sign * F(theta), grad = sign * gradient. NONFINITE_START if not finite.
 
     Every module counts evaluations in fs[2] (the objective) and fs[3] (its gradient or Jacobian).
@@ -458,7 +458,7 @@ def _wolfe(theta, direction, trial, gtrial, fbox, X, y, mask, l2, sign, f0, d0, 
 
 
 @njit(cache=True)
-def run(theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, budget, tol, ftol, history, k0):
+def run(theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history, k0):
     """L-BFGS: at most `budget` iterations on sign * F. Memory: fw = [S | Y | rho], iw = [count, head]."""
     p = theta.shape[0]
     memory = 10
