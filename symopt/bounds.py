@@ -1,10 +1,12 @@
 """``bounds=``: parameters kept in a range, ``lower <= p <= upper`` (either side may be open).
 
-Which parameters are bounded, and on which sides, is structure (the problem is derived and compiled once for
-it); the bound values are run-time arguments of the generated code (``lower`` and ``upper``), so a profile
-interval or a grid over a bound solves again without compiling. A symbol declared ``positive=True`` or
-``nonnegative=True`` (``negative``, ``nonpositive``) is bounded below (above) by 0 without ``bounds=``; a
-given bound and an assumption are intersected.
+Whether a problem has bounds is structure (its generated code is compiled with them or not); the bound values
+are run-time arguments of the generated code (``lower`` and ``upper``), so a profile interval or a grid over
+a bound solves again without compiling. A symbol declared ``positive=True`` or ``nonnegative=True``
+(``negative``, ``nonpositive``) is bounded below (above) by 0 without ``bounds=``; a given bound and an
+assumption are intersected. A ``LinearModel()`` over a data matrix takes bounds on ``intercept`` and on
+``coef``: one pair for every coefficient, or arrays of one bound per coefficient (``-inf`` / ``inf`` where
+open).
 
 Each path keeps the bounds its own way:
 
@@ -50,7 +52,9 @@ KKT_TOLERANCE = 1e-6
 @dataclass(frozen=True)
 class Box:
     """The bounds on an objective's parameters: ``lower`` and ``upper`` map each bounded parameter's name to
-    a float (``-inf`` / ``inf`` on an open side); parameters not named are free."""
+    a float (``-inf`` / ``inf`` on an open side), or, for an array parameter (``coef``), a float for every
+    entry or an array of one per entry; parameters not named are free. :meth:`flat` lays them out along the
+    flat parameter vector of a dataset."""
 
     lower: dict
     upper: dict
@@ -62,41 +66,38 @@ class Box:
     def names(self) -> tuple:
         return tuple(self.lower)
 
-    def side(self, name: str) -> str:
-        """``"both"``, ``"lower"`` or ``"upper"``: which sides of ``name`` are closed."""
-        lo, hi = math.isfinite(self.lower[name]), math.isfinite(self.upper[name])
-        return "both" if lo and hi else ("lower" if lo else "upper")
-
-    def structure(self) -> tuple:
-        return tuple((name, self.side(name)) for name in self.names)
-
-    def arrays(self, names) -> tuple[np.ndarray, np.ndarray]:
-        """``(lower, upper)`` over ``names`` (``-inf`` / ``inf`` for the unbounded ones)."""
-        return (np.array([self.lower.get(n, -math.inf) for n in names]),
-                np.array([self.upper.get(n, math.inf) for n in names]))
-
-    def without(self, names) -> "Box":
-        names = set(names)
-        return Box({k: v for k, v in self.lower.items() if k not in names},
-                   {k: v for k, v in self.upper.items() if k not in names})
+    def flat(self, form, dataset) -> "FlatBox":
+        """The bounds entry by entry along ``form``'s flat vector on ``dataset`` (an array bound checked
+        against its parameter's size)."""
+        names = tuple(form.flat_names(dataset))
+        lower, upper = np.full(len(names), -math.inf), np.full(len(names), math.inf)
+        k = 0
+        for name, size in form.blocks(dataset):
+            if name in self.lower:
+                for side, given, out in (("lower", self.lower[name], lower), ("upper", self.upper[name], upper)):
+                    value = np.asarray(given, dtype=float)
+                    if value.ndim and value.shape != (size,):
+                        raise ModelError(f"the {side} bounds of {name!r} have {value.size} entries; {name} has "
+                                         f"{size} here (one per column of X): give one number for all, or "
+                                         f"{size}")
+                    out[k:k + size] = value
+            k += size
+        return FlatBox(names, lower, upper, self)
 
     def as_dict(self) -> dict:
-        """name -> ``(lower, upper)``, None on an open side (what ``bounds=`` takes)."""
-        return {n: (None if math.isinf(self.lower[n]) else self.lower[n],
-                    None if math.isinf(self.upper[n]) else self.upper[n]) for n in self.names}
+        """name -> ``(lower, upper)``, None on an open side (what ``bounds=`` takes; arrays as given)."""
+        def shown(v):
+            return v if np.ndim(v) else (None if math.isinf(v) else v)
+        return {n: (shown(self.lower[n]), shown(self.upper[n])) for n in self.names}
 
-    def violations(self, values: dict) -> list[str]:
-        """The bounds ``values`` (name -> number) break, in words."""
-        out = []
-        for name in self.names:
-            v = values.get(name)
-            if v is None:
-                continue
-            if v < self.lower[name]:
-                out.append(f"{name} = {v:.6g} < {self.lower[name]:g}")
-            elif v > self.upper[name]:
-                out.append(f"{name} = {v:.6g} > {self.upper[name]:g}")
-        return out
+    def describe(self) -> str:
+        """``"b in [1, inf], coef in [0, inf]"`` (per-entry bounds of an array said so)."""
+        def one(n):
+            lo, hi = self.lower[n], self.upper[n]
+            if np.ndim(lo) or np.ndim(hi):
+                return f"{n} in per-entry bounds"
+            return f"{n} in [{lo:g}, {hi:g}]"
+        return ", ".join(one(n) for n in self.names)
 
 
 def _number(name, side, value) -> float:
@@ -105,6 +106,20 @@ def _number(name, side, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ModelError(f"the {side} bound of {name!r} must be a number or None (open), got {value!r}")
     return float(value)
+
+
+def _numbers(name, side, value):
+    """A bound of an array parameter: a number (None: open) for every entry, or a 1-D array of them."""
+    if value is None or isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return _number(name, side, value)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 1 or np.any(np.isnan(arr)):
+        raise ModelError(f"the {side} bounds of {name!r} must be a number or None (open) for every entry, or a "
+                         f"1-D array of numbers (-inf / inf where open), got {value!r}")
+    return arr
 
 
 def assumed(params) -> dict:
@@ -121,77 +136,181 @@ def assumed(params) -> dict:
 def check_bounds(objective, bounds, fixed: dict) -> Box:
     """``bounds`` (name -> ``(lower, upper)``, None for an open side), intersected with what the parameters'
     assumptions imply, checked against ``objective`` (the whole one, before ``fixed`` is taken out)."""
+    form = objective.form
+    names = form.block_names()
     given = {}
     if bounds is not None:
         if not hasattr(bounds, "items"):
             raise ModelError(f"bounds must be a mapping from parameter names to (lower, upper) pairs, such as "
                              f"{{'a': (0, None), 'b': (-1, 1)}}; got {type(bounds).__name__}")
-        names = objective.param_names
+        if bounds and form.name not in ("expression", "wide"):
+            what = "a network's weights" if form.name == "network" else \
+                "a multinomial model (cross_entropy over a LinearModel), whose reference class fixes entries"
+            raise ModelError(f"bounds are not supported on {what}; they apply to the named parameters of an "
+                             f"expression model and to intercept and coef of a LinearModel over a data matrix")
         for name, pair in bounds.items():
             if name not in names:
-                what = "" if objective.form.per_parameter else ("a LinearModel over a data matrix or a network: "
-                                                                "bounds= applies to named parameters")
                 raise ModelError(f"bounds names {name!r}, which is not a parameter of the objective "
-                                 f"({', '.join(names) if names else what})")
+                                 f"({', '.join(names)})")
             if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
                 raise ModelError(f"the bounds of {name!r} must be a pair (lower, upper), None for an open side; "
                                  f"got {pair!r}")
-            given[name] = (_number(name, "lower", pair[0]), _number(name, "upper", pair[1]))
+            read = _numbers if form._is_array(name) else _number
+            given[name] = (read(name, "lower", pair[0]), read(name, "upper", pair[1]))
     merged = {}
     implied = assumed(objective.params)
-    for p in objective.params:
-        lo, hi = given.get(p.name, (-math.inf, math.inf))
-        a_lo, a_hi = implied.get(p.name, (-math.inf, math.inf))
-        lo, hi = max(lo, a_lo), min(hi, a_hi)
-        if math.isinf(lo) and math.isinf(hi) and lo < 0 < hi:
+    for name in names:
+        lo, hi = given.get(name, (-math.inf, math.inf))
+        a_lo, a_hi = implied.get(name, (-math.inf, math.inf))
+        lo, hi = np.maximum(lo, a_lo), np.minimum(hi, a_hi)
+        if np.ndim(lo) == 0:
+            lo, hi = float(lo), float(hi)
+        if np.all(np.isinf(lo) & np.isinf(hi) & (lo < 0) & (hi > 0)):
             continue
-        if not lo < hi:
-            why = " (with what its SymPy assumptions imply)" if p.name in implied else ""
-            hint = f"; to hold it at one value use fixed={{{p.name!r}: {lo:g}}}" if lo == hi else ""
-            raise ModelError(f"the bounds of {p.name!r}{why} leave no room: lower {lo:g} must be below upper "
-                             f"{hi:g}{hint}")
-        if p.name in fixed:
-            if not lo <= fixed[p.name] <= hi:
-                raise ModelError(f"{p.name!r} is fixed at {fixed[p.name]:g}, outside its bounds [{lo:g}, {hi:g}]")
+        if not np.all(lo < hi):
+            why = " (with what its SymPy assumptions imply)" if name in implied else ""
+            hint = f"; to hold it at one value use fixed={{{name!r}: {lo:g}}}" if np.ndim(lo) == 0 and lo == hi \
+                else ""
+            where = "" if np.ndim(lo) == 0 and np.ndim(hi) == 0 else \
+                f" at entry {int(np.flatnonzero(~(np.broadcast_to(lo, np.broadcast(lo, hi).shape) < hi))[0])}"
+            raise ModelError(f"the bounds of {name!r}{why} leave no room{where}: each lower bound must be below "
+                             f"its upper bound{hint}")
+        if name in fixed:
+            if not lo <= fixed[name] <= hi:
+                raise ModelError(f"{name!r} is fixed at {fixed[name]:g}, outside its bounds [{lo:g}, {hi:g}]")
             continue
-        merged[p.name] = (lo, hi)
-    if merged and not objective.form.per_parameter:
-        raise ModelError("bounds apply to the named parameters of an expression model; a LinearModel over a "
-                         "data matrix or a network has none")
+        merged[name] = (lo, hi)
     return Box({k: v[0] for k, v in merged.items()}, {k: v[1] for k, v in merged.items()})
 
 
-def inside(box: Box, names, x, default: bool) -> np.ndarray:
-    """A start inside the box: a ``default`` start (symopt's, not the user's) outside a bound is moved inside,
-    a tenth of the width into a two-sided range, 1 into a one-sided one; one on a bound stays there (the
-    default start is already one where the objective is finite, :func:`symopt.run.starting_point`, and the
-    generated code moves a parameter off its bound where the gradient points inside); a user's start is
-    left as it is (one outside the bounds is refused before)."""
-    x = np.array(x, dtype=float)
-    for j, name in enumerate(names):
-        if name not in box.lower:
-            continue
-        lo, hi = box.lower[name], box.upper[name]
-        if lo <= x[j] <= hi or not default:
-            continue
-        side = box.side(name)
-        if side == "both":
-            x[j] = lo + 0.1 * (hi - lo) if x[j] <= lo else hi - 0.1 * (hi - lo)
-        else:
-            x[j] = lo + 1.0 if side == "lower" else hi - 1.0
-    return x
+@dataclass(frozen=True)
+class BoundCheck:
+    """Which parameters ended on a bound and the KKT condition there: ``at_bound`` maps each to "lower" or
+    "upper"; ``ok`` says whether the gradient points out of the feasible set at each (and is zero at the free
+    ones); ``message`` says so in words."""
+
+    at_bound: dict
+    ok: bool
+    message: str
+
+
+#: The KKT message names at most this many at-bound entries (a wide model may have hundreds).
+SHOWN_AT_BOUND = 6
+
+
+@dataclass(frozen=True)
+class FlatBox:
+    """The bounds along the flat parameter vector: ``names`` (one per entry, as
+    :meth:`symopt.forms.Form.flat_names`), ``lower`` and ``upper`` (``-inf`` / ``inf`` where open), and the
+    ``box`` by name they come from (:meth:`Box.flat`)."""
+
+    names: tuple
+    lower: np.ndarray
+    upper: np.ndarray
+    box: Box
+
+    def __bool__(self) -> bool:
+        return bool(self.box)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.lower, self.upper
+
+    def violations(self, x) -> list[str]:
+        """The bounds the flat point ``x`` breaks, in words."""
+        out = []
+        for name, v, lo, hi in zip(self.names, x, self.lower, self.upper):
+            if v < lo:
+                out.append(f"{name} = {v:.6g} < {lo:g}")
+            elif v > hi:
+                out.append(f"{name} = {v:.6g} > {hi:g}")
+        return out
+
+    def inside(self, x, default: bool) -> np.ndarray:
+        """A start inside the box: a ``default`` start (symopt's, not the user's) outside a bound is moved
+        inside, a tenth of the width into a two-sided range, 1 into a one-sided one; one on a bound stays there
+        (the default start is already one where the objective is finite, :func:`symopt.run.starting_point`,
+        and the generated code moves a parameter off its bound where the gradient points inside); a user's
+        start is left as it is (one outside the bounds is refused before)."""
+        x = np.array(x, dtype=float)
+        if not default:
+            return x
+        for j, (lo, hi) in enumerate(zip(self.lower, self.upper)):
+            if lo <= x[j] <= hi:
+                continue
+            if math.isfinite(lo) and math.isfinite(hi):
+                x[j] = lo + 0.1 * (hi - lo) if x[j] < lo else hi - 0.1 * (hi - lo)
+            else:
+                x[j] = lo + 1.0 if x[j] < lo else hi - 1.0
+        return x
+
+    def _close(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """Which entries are within :data:`AT_BOUND` (relative to ``max(1, |bound|)``) of their lower, upper bound."""
+        with np.errstate(invalid="ignore"):
+            low = np.isfinite(self.lower) & (np.abs(x - self.lower) <= AT_BOUND * np.maximum(1.0, np.abs(self.lower)))
+            high = np.isfinite(self.upper) & (np.abs(x - self.upper) <= AT_BOUND * np.maximum(1.0, np.abs(self.upper)))
+        return low, high
+
+    def near(self, x) -> bool:
+        """Whether any entry of ``x`` is within :data:`AT_BOUND` of a bound (else none can be at one)."""
+        low, high = self._close(np.asarray(x, dtype=float))
+        return bool(np.any(low | high))
+
+    def snap(self, x, grad, scale: float) -> tuple[np.ndarray, dict]:
+        """``(x, at_bound)``: the entries within :data:`AT_BOUND` of a bound whose gradient component is not
+        zero there (``scale``: the objective's size, for what a zero gradient is) put exactly on it. Which way
+        the gradient points is :meth:`kkt`'s to judge (an interior optimum that touches a bound, gradient
+        zero, is not "at" it)."""
+        x = np.array(x, dtype=float)
+        low, high = self._close(x)
+        moving = np.abs(grad) > KKT_TOLERANCE * max(scale, 1e-300)
+        at = {}
+        for j in np.flatnonzero((low | high) & moving):
+            x[j] = self.lower[j] if low[j] else self.upper[j]
+            at[self.names[j]] = "lower" if low[j] else "upper"
+        return x, at
+
+    def put_on(self, x, at: dict) -> np.ndarray:
+        """``x`` with the entries ``at`` names (name -> "lower" / "upper") exactly on those bounds."""
+        x = np.array(x, dtype=float)
+        for j, name in enumerate(self.names):
+            side = at.get(name)
+            if side is not None:
+                x[j] = self.lower[j] if side == "lower" else self.upper[j]
+        return x
+
+    def kkt(self, x, grad, at_bound: dict, maximize: bool, scale: float) -> BoundCheck:
+        """The Karush-Kuhn-Tucker check at ``x``: at a lower bound ``dF/dp >= 0`` (minimising), at an upper one
+        ``<= 0`` (``scale``: the objective's size, for what a zero gradient is)."""
+        sign = -1.0 if maximize else 1.0
+        tiny = KKT_TOLERANCE * max(scale, 1e-300)
+        parts, wrong, ok = [], [], True
+        for j, name in enumerate(self.names):
+            side = at_bound.get(name)
+            if side is None:
+                continue
+            g = sign * grad[j]
+            bound = self.lower[j] if side == "lower" else self.upper[j]
+            good = g >= -tiny if side == "lower" else g <= tiny
+            ok &= good
+            (parts if good else wrong).append(
+                f"{name} at its {side} bound {bound:g} (dF/d{name} = {grad[j]:.3g}: "
+                f"{'the gradient points out of the feasible set' if good else 'WRONG SIGN: F improves inside'})")
+        shown = wrong + parts  # a wrong sign first: it is the news
+        more = len(shown) - SHOWN_AT_BOUND
+        message = "; ".join(shown[:SHOWN_AT_BOUND]) + (f"; and {more} more at a bound, each with the gradient "
+                                                       f"pointing out" if more > 0 else "")
+        return BoundCheck(dict(at_bound), ok, message)
 
 
 # --- in the iterative solvers -------------------------------------------------------------------------------
 
 
-def describe(box: Box, optimizer, names) -> str:
-    """How the iterative run of ``optimizer`` keeps ``box``, in words (for :attr:`symopt.Result.why`);
-    ``names``: the parameters' names in flat order."""
-    sides = ", ".join(f"{n} in [{box.lower[n]:g}, {box.upper[n]:g}]" for n in box.names)
+def describe(flat: FlatBox, optimizer) -> str:
+    """How the iterative run of ``optimizer`` keeps the bounds ``flat``, in words (for :attr:`symopt.Result.why`)."""
     how = PROJECTED.get(type(optimizer).__name__, "every step projected onto the box")
-    words = f"bounds ({sides}) kept by the generated code: {how}, so every iterate is feasible"
-    linear = [names[j] for j in getattr(optimizer, "linear", ()) if names[j] in box.lower]
+    words = f"bounds ({flat.box.describe()}) kept by the generated code: {how}, so every iterate is feasible"
+    linear = [flat.names[j] for j in getattr(optimizer, "linear", ())
+              if math.isfinite(flat.lower[j]) or math.isfinite(flat.upper[j])]
     if linear:
         words += (f"; variable projection solves for {', '.join(linear)} by bounded least squares (Stark-Parker, "
                   f"in the generated code)")
@@ -209,64 +328,3 @@ PROJECTED = {
     "Newton": "projected Newton (the Newton system solved for the parameters not held on a bound, the "
               "backtracking along the projection onto the box)",
 }
-
-
-# --- at the end of a run -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BoundCheck:
-    """Which parameters ended on a bound and the KKT condition there: ``at_bound`` maps each to "lower" or
-    "upper"; ``ok`` says whether the gradient points out of the feasible set at each (and is zero at the free
-    ones); ``message`` says so in words."""
-
-    at_bound: dict
-    ok: bool
-    message: str
-
-
-def near(box: Box, names, x) -> bool:
-    """Whether any bounded parameter in ``x`` is within :data:`AT_BOUND` of a bound (else none can be at one)."""
-    for j, name in enumerate(names):
-        if name in box.lower:
-            for bound in (box.lower[name], box.upper[name]):
-                if math.isfinite(bound) and abs(x[j] - bound) <= AT_BOUND * max(1.0, abs(bound)):
-                    return True
-    return False
-
-
-def snap(box: Box, names, x, grad, scale: float) -> tuple[np.ndarray, dict]:
-    """``(x, at_bound)``: the parameters within :data:`AT_BOUND` of a bound whose gradient component is not
-    zero there (``scale``: the objective's size, for what a zero gradient is) put exactly on it. Which way the
-    gradient points is :func:`kkt`'s to judge (an interior optimum that touches a bound, gradient zero, is not
-    "at" it)."""
-    x = np.array(x, dtype=float)
-    at = {}
-    tiny = KKT_TOLERANCE * max(scale, 1e-300)
-    for j, name in enumerate(names):
-        if name not in box.lower or not abs(grad[j]) > tiny:
-            continue
-        for side, bound in (("lower", box.lower[name]), ("upper", box.upper[name])):
-            if math.isfinite(bound) and abs(x[j] - bound) <= AT_BOUND * max(1.0, abs(bound)):
-                x[j], at[name] = bound, side
-    return x, at
-
-
-def kkt(box: Box, names, x, grad, at_bound: dict, maximize: bool, scale: float) -> BoundCheck:
-    """The Karush-Kuhn-Tucker check at ``x``: at a lower bound ``dF/dp >= 0`` (minimising), at an upper one
-    ``<= 0``, elsewhere ``|dF/dp|`` small (relative to ``scale``)."""
-    sign = -1.0 if maximize else 1.0
-    tiny = KKT_TOLERANCE * max(scale, 1e-300)
-    parts, ok = [], True
-    for j, name in enumerate(names):
-        g = sign * grad[j]
-        side = at_bound.get(name)
-        if side is None:
-            continue
-        bound = box.lower[name] if side == "lower" else box.upper[name]
-        good = g >= -tiny if side == "lower" else g <= tiny
-        ok &= good
-        parts.append(f"{name} at its {side} bound {bound:g} (dF/d{name} = {grad[j]:.3g}: "
-                     f"{'the gradient points out of the feasible set' if good else 'WRONG SIGN: F improves inside'})")
-    message = "; ".join(parts)
-    return BoundCheck(dict(at_bound), ok, message)

@@ -9,6 +9,7 @@ import mpmath
 import numpy as np
 
 from .analyse import Analysis
+from .bounds import SHOWN_AT_BOUND
 from .closed_form.linear import (check_high_precision, solve_bounded_least_squares, solve_least_squares,
                                  solve_quadratic)
 from .closed_form.statistics import check_candidates, statistic_values
@@ -26,7 +27,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
     objective = analysis.objective
     form = analysis.linear
     if box:
-        return _bounded_linear_result(analysis, dataset, cf, box)
+        return _bounded_linear_result(analysis, dataset, cf, box, precision)
     if form.kind == "least_squares":
         sol = solve_least_squares(objective, form, dataset, precision)
     else:
@@ -68,26 +69,31 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
                   conditioning=conditioning)
 
 
-def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box) -> Result:
+def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, precision: str) -> Result:
     """Bounded linear least squares solved exactly: the Stark-Parker active-set method on the column-scaled
-    design (the ridge penalty as extra rows); the active set says which parameters are at a bound."""
+    design (the ridge penalty as extra rows), then in mpmath for ``precision="high"``; the active set says
+    which parameters are at a bound (``box``: the bounds along the flat vector, :class:`symopt.bounds.FlatBox`)."""
     objective = analysis.objective
-    names = objective.param_names
-    lower, upper = box.arrays(names)
-    sol = solve_bounded_least_squares(objective, analysis.linear, dataset, lower, upper)
+    lower, upper = box.arrays()
+    sol = solve_bounded_least_squares(objective, analysis.linear, dataset, lower, upper, precision)
     fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
-    at = {name: side for name, side in zip(names, sol.active) if side is not None}
+    at = {name: side for name, side in zip(box.names, sol.active) if side is not None}
+    shown = [f"{n} ({s})" for n, s in at.items()]
+    more = f" and {len(shown) - SHOWN_AT_BOUND} more" if len(shown) > SHOWN_AT_BOUND else ""
     note = (f"bounded least squares, exact: the Stark-Parker active-set method (BVLS) on the column-scaled "
             f"design, {sol.iterations} active-set steps; "
-            + (f"at a bound: {', '.join(f'{n} ({s})' for n, s in at.items())}" if at else "no bound active"))
+            + (f"at a bound: {', '.join(shown[:SHOWN_AT_BOUND])}{more}" if at else "no bound active")
+            + (f"; {sol.note}" if sol.note else ""))
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text or analysis.linear.describe(objective.params), note,
                     pending=cf.pending)
     return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
                   why="least squares linear in the parameters, with bounds: one exact bounded solve",
                   closed_form=cf, success=True, status="solved", message=note, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
-                  objective=objective, derivation=analysis.derivation, precision="double", backend="numpy",
-                  at_bound=at)
+                  objective=objective, derivation=analysis.derivation, precision=precision,
+                  backend=_closed_backend(precision), at_bound=at,
+                  exact={} if sol.exact is None else {n: mpmath.nstr(v, 20) for n, v in zip(box.names, sol.exact)},
+                  exact_x=() if sol.exact is None else sol.exact)
 
 
 def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None) -> Result:
@@ -126,7 +132,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm,
 
 def _inside(candidate, box):
     """``candidate``, rejected with the reason where it lies outside the bounds."""
-    outside = box.violations(candidate.values) if candidate.accepted else []
+    outside = box.violations([candidate.values[name] for name in box.names]) if candidate.accepted else []
     if not outside:
         return candidate
     return replace(candidate, accepted=False, why=f"outside the bounds ({'; '.join(outside)}): the constrained "

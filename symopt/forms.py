@@ -162,6 +162,10 @@ class Form(abc.ABC):
     def blocks(self, dataset) -> list[tuple[str, int]]:
         """Parameter names and sizes in the order of the flat vector ``x``."""
 
+    def block_names(self) -> tuple[str, ...]:
+        """The names :meth:`blocks` gives, known before the data (what ``x0`` and ``bounds=`` name)."""
+        return tuple(self.objective.param_names)
+
     def _is_array(self, name: str) -> bool:
         """Whether parameter ``name`` is an array even where it has one entry (``coef`` of one feature)."""
         return False
@@ -388,6 +392,9 @@ class WideForm(EvaluableForm):
         m = dataset["X"].shape[1]
         return ([("intercept", 1)] if self.objective.model.intercept else []) + [("coef", m)]
 
+    def block_names(self):
+        return ("intercept", "coef") if self.objective.model.intercept else ("coef",)
+
     def _is_array(self, name):
         return name == "coef"
 
@@ -531,6 +538,9 @@ class NetworkForm(Form):
 
     def blocks(self, dataset):
         return [(name, int(np.prod(shape))) for name, shape in self.objective.model.shapes()]
+
+    def block_names(self):
+        return tuple(name for name, _ in self.objective.model.shapes())
 
     def _is_array(self, name):
         return True

@@ -339,7 +339,9 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         cond = result.condition_number or 1.0
         digits = max(50, 30 + int(2 * math.log10(max(cond, 1.0)))) if math.isfinite(cond) else 50
         res, rows = _residuals_high(objective, dataset, result.exact_x, digits)
-        cov = covariance.from_jacobian_high(rows, res, base["names"], digits, absolute)
+        if held:  # the parameters at a bound are held there: the Jacobian of the free ones
+            rows = [[row[j] for j in free] for row in rows]
+        cov = covariance.from_jacobian_high(rows, res, _names(base, free), digits, absolute)
         with mpmath.workdps(digits):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
         stats["r2"] = _r2(objective, dataset, J, stats["rss"], w)

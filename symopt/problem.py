@@ -235,8 +235,9 @@ class Problem:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
         reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed``,
         ``standardize`` and ``cov_type`` as in :func:`symopt.solve`. ``fixed`` gives new values to the
-        parameters this problem holds fixed, ``bounds`` new bound values to the parameters it bounds (not
-        another set or other sides: that is another problem); no compiling."""
+        parameters this problem holds fixed, ``bounds`` the bounds of this solve, in place of the problem's
+        (a problem built with bounds takes any; one built without has no code that keeps them); no
+        compiling."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
         inference.check_cov_type(cov_type)
@@ -246,18 +247,19 @@ class Problem:
         if not isinstance(standardize, (bool, np.bool_)):
             raise ModelError(f"standardize must be True or False, got {standardize!r}")
         dataset = prepare(self.objective, data)
+        flat = box.flat(self.objective.form, dataset) if box else None
         if standardize:
             result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
-            outside = box.violations(dict(zip(self.objective.param_names, result.x))) if result.x.size else []
+            outside = flat.violations(result.x) if flat and result.x.size else []
             if outside:
                 raise ModelError(f"standardize=True with bounds: the standardized fit, which cannot carry the "
                                  f"bounds (standardizing mixes the parameters: an intercept takes the means of the "
                                  f"slopes), ends outside them ({'; '.join(outside)}); solve without standardize=True "
                                  f"to keep them")
         else:
-            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=box)
-        if box:
-            result = self._bounded_finish(result, dataset, box)
+            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat)
+        if flat:
+            result = self._bounded_finish(result, dataset, flat)
         if values:
             result = replace(result, fixed=values, params={
                 name: values[name] if name in values else result.params[name]
@@ -266,37 +268,39 @@ class Problem:
                        plotter=plot_result, inferrer=inference.infer, profiler=profile_result, cov_type=cov_type)
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
-        """The bounds of this solve: the problem's, or new values of the same bounds (``given``)."""
+        """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
+        bounds: its generated code keeps whatever values it is given)."""
         if given is None:
             return self.box
         box = bounds_module.check_bounds(self.full_objective, given, fixed_values)
-        if box.structure() != self.box.structure():
-            raise ModelError(f"this Problem was built with bounds {self.box.structure() or 'none'} (name, closed "
-                             f"sides); solve may change their values, not which are bounded or on which sides "
-                             f"(got {box.structure()}): build another Problem (or call symopt.solve) for them")
+        if box and not self.box:
+            raise ModelError(f"this Problem was built without bounds, so its generated code does not keep them; "
+                             f"build it with bounds= (symopt.Problem(objective, bounds={box.as_dict()!r})), "
+                             f"then solve may give other values, or call symopt.solve")
         return box
 
-    def _bounded_finish(self, result: Result, dataset, box) -> Result:
+    def _bounded_finish(self, result: Result, dataset, flat) -> Result:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
-        condition checked there, and the bounds recorded (:mod:`symopt.bounds`)."""
+        condition checked there, and the bounds recorded (``flat``: the bounds along the flat vector,
+        :class:`symopt.bounds.FlatBox`)."""
+        bounds = flat.box.as_dict()
         if not result.x.size or not np.all(np.isfinite(result.x)):
-            return replace(result, bounds=box.as_dict())
-        objective, names = self.objective, self.objective.param_names
-        if not result.at_bound and not bounds_module.near(box, names, result.x):
+            return replace(result, bounds=bounds)
+        objective = self.objective
+        if not result.at_bound and not flat.near(result.x):
             # every parameter well inside its bounds (the common case): nothing to put on a bound or to check
-            return replace(result, bounds=box.as_dict(), kkt=bounds_module.BoundCheck({}, True, ""))
+            return replace(result, bounds=bounds, kkt=bounds_module.BoundCheck({}, True, ""))
         _, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
         scale = max(abs(result.fun), 1e-300) if math.isfinite(result.fun) else 1.0
-        x, at = bounds_module.snap(box, names, result.x, grad, scale)
+        x, at = flat.snap(result.x, grad, scale)
         if result.at_bound:  # the active set of an exact bounded solve
             at = {**at, **result.at_bound}
-            x = np.array([box.lower[n] if at.get(n) == "lower" else box.upper[n] if at.get(n) == "upper"
-                          else v for n, v in zip(names, result.x)])
+            x = flat.put_on(result.x, at)
         if not np.array_equal(x, result.x):
             fun, grad = self.flat_value_and_grad(dataset, x, backend="numpy")
         else:
             fun = result.fun
-        check = bounds_module.kkt(box, names, x, grad, at, objective.maximize, scale)
+        check = flat.kkt(x, grad, at, objective.maximize, scale)
         success, status, message = result.success, result.status, result.message
         if check.message:
             message = f"{message}; {check.message}" if message else check.message
@@ -306,8 +310,9 @@ class Problem:
                         "optimum (try another x0, or starts=)")
         params = objective.form.unflatten(dataset, x)
         return replace(result, x=x, params=params, fun=fun, success=success, status=status, message=message,
-                       at_bound=at, kkt=check, bounds=box.as_dict(),
-                       grad_norm=float(np.max(np.abs([g for n, g in zip(names, grad) if n not in at]), initial=0.0)))
+                       at_bound=at, kkt=check, bounds=bounds,
+                       grad_norm=float(np.max(np.abs([g for n, g in zip(flat.names, grad) if n not in at]),
+                                          initial=0.0)))
 
     def _fixed_values(self, given) -> dict:
         if given is None:
@@ -337,13 +342,13 @@ class Problem:
     def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
                box=None) -> Result:
         """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
-        vector back to the user's parameters, for the callback and the advice; ``box``: the bounds."""
+        vector back to the user's parameters, for the callback and the advice; ``box``: the bounds along the
+        flat vector (:class:`symopt.bounds.FlatBox`), or None."""
         objective, method, precision = self.objective, self.method, self.precision
         standardized = scaling is not None
-        box = box if box is not None else bounds_module.Box({}, {})
         if x0 is not None:
             start = objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
-            outside = box.violations(dict(zip(objective.param_names, start)))
+            outside = box.violations(start) if box else []
             if outside:
                 raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
         unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0),
@@ -360,9 +365,6 @@ class Problem:
             cf = replace(cf, reason=f"{cf.reason} (with bounds: solved iteratively, the exact bounded solve "
                                     f"is for least squares)")
             linear = None
-        if box and linear is not None and precision == "high":
-            raise PrecisionError("precision='high' with bounds is not supported: the bounded least-squares "
-                                 "solve runs in double precision")
         if method in ("auto", "linear") and linear is not None:
             return checked(linear_result(analysis, dataset, precision, cf, standardized, box), unused)
         if method == "linear":
@@ -411,11 +413,9 @@ class Problem:
         reason = driver.why(self.method, cf)
         bounds = None
         if box:
-            names = objective.param_names
-            x0 = bounds_module.inside(box, names, starting_point(objective, self.derivation, dataset, x0),
-                                      default=x0 is None)
-            bounds = box.arrays(names)
-            chosen = f"{chosen}; {bounds_module.describe(box, optimizer, names)}"
+            x0 = box.inside(starting_point(objective, self.derivation, dataset, x0), default=x0 is None)
+            bounds = box.arrays()
+            chosen = f"{chosen}; {bounds_module.describe(box, optimizer)}"
         run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
                 run.status not in (*USER_STOPS, "max_iter"):
@@ -452,7 +452,7 @@ class Problem:
         first = starting_point(objective, self.derivation, dataset, x0)
         points = start_points(objective.form, dataset, first, starts, seed)
         if box:
-            points = [bounds_module.inside(box, objective.param_names, point, default=True) for point in points]
+            points = [box.inside(point, default=True) for point in points]
         results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
                                                          box=box), points, progress)
         best = best_of(results, seed, objective.maximize)

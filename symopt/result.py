@@ -190,6 +190,20 @@ class Result:
     def _shaped(self, flat):
         return None if flat is None else self.objective.form.unflatten(self.dataset, flat)
 
+    def _without_at_bound(self, shaped: dict) -> dict:
+        """``shaped`` (by name) with the parameters at a bound left out: None for a scalar, NaN for an entry
+        of an array (``coef[3]`` of a LinearModel over a data matrix)."""
+        if not self.at_bound:
+            return shaped
+        held = self._shaped(np.array([1.0 if n in self.at_bound else 0.0 for n in self.x_names]))
+        out = dict(shaped)
+        for name, mask in held.items():
+            if np.ndim(mask):
+                out[name] = np.where(np.asarray(mask) == 1.0, np.nan, out[name])
+            elif mask == 1.0:
+                out[name] = None
+        return out
+
     @property
     def x_names(self) -> tuple:
         """One name per entry of :attr:`x` (``coef[j]`` for the entries of an array): the labels of
@@ -222,7 +236,7 @@ class Result:
             for name, ones in layout.items():
                 if np.ndim(ones) and not np.all(ones):
                     shaped[name] = np.where(ones == 1.0, shaped[name], np.nan)
-            shaped.update({name: None for name in self.at_bound})
+            shaped = self._without_at_bound(shaped)
         return shaped
 
     @property
@@ -282,8 +296,8 @@ class Result:
         bounds = self.inference(cov_type).wald(level)
         if bounds is None:
             return None
-        low, high = self._shaped(bounds[0]), self._shaped(bounds[1])
-        return {name: None if name in self.at_bound else (low[name], high[name]) for name in low}
+        low, high = self._without_at_bound(self._shaped(bounds[0])), self._without_at_bound(self._shaped(bounds[1]))
+        return {name: None if low[name] is None else (low[name], high[name]) for name in low}
 
     def profile(self, level: float = 0.95) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
@@ -369,7 +383,9 @@ class Result:
                 arr = np.asarray(value)
                 shown = np.array2string(arr.ravel()[:6], precision=6, separator=", ")
                 shape = "x".join(map(str, arr.shape))
-                lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}")
+                held = sum(1 for n in self.at_bound if n.startswith(f"{name}["))
+                lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}"
+                             + (f"   ({held} entries at a bound)" if held else ""))
             elif name in self.fixed:
                 lines.append(f"    {name} = {value!r}   (fixed)")
             elif name in self.at_bound:

@@ -71,12 +71,14 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     ``problem.solve(data, fixed={"c": 2.0})`` compiles once for every value.
 
     ``bounds={"a": (0, None), "b": (-1, 1)}`` keeps parameters in a range (None: an open side); a symbol
-    declared ``positive=True`` or ``nonnegative=True`` is bounded below by 0 without it. Linear least squares
-    is solved exactly with the bounds (an active-set method), symbolic candidates outside them are rejected,
-    and the generated iterative solvers keep every iterate feasible by projected steps (a parameter on a bound
-    with the gradient pointing out held there; :mod:`symopt.bounds`). ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks
-    the gradient points out of the bounds there, and their standard errors are None (the others are computed
-    with them held there). Which are bounded is structure, the values run-time.
+    declared ``positive=True`` or ``nonnegative=True`` is bounded below by 0 without it; a ``LinearModel()``
+    over a data matrix takes ``{"coef": (0, None)}`` (every coefficient) or arrays of one bound each. Linear
+    least squares is solved exactly with the bounds (an active-set method), symbolic candidates outside them
+    are rejected, and the generated iterative solvers keep every iterate feasible by projected steps (a
+    parameter on a bound with the gradient pointing out held there; :mod:`symopt.bounds`).
+    ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks the gradient points
+    out of the bounds there, and their standard errors are None (the others are computed with them held
+    there). Whether there are bounds is structure, their values run-time.
 
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed,
     bounds).solve(data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)``:

@@ -174,8 +174,11 @@ def test_bounds_with_fixed_parameters_and_new_values_without_building_again(deca
     modules = dict(problem._shared.modules)
     again = problem.solve(decay, bounds={"b": (1.5, None)}, progress=False)
     assert again.params["b"] == 1.5 and problem._shared.modules == modules  # the same module: values at run time
-    with pytest.raises(ModelError, match="not which are bounded"):
-        problem.solve(decay, bounds={"b": (1.5, 3.0)}, progress=False)
+    boxed = problem.solve(decay, bounds={"a": (None, 2.5), "b": (0.5, 0.6)}, progress=False)  # other sides too
+    assert boxed.params["a"] == 2.5 and boxed.at_bound == {"a": "upper"} and 0.5 <= boxed.params["b"] <= 0.6
+    assert boxed.kkt.ok and problem._shared.modules == modules
+    with pytest.raises(ModelError, match="built without bounds"):
+        symopt.Problem(objective).solve(decay, bounds={"b": (1.5, 3.0)}, progress=False)
 
 
 def test_a_profile_interval_ends_at_the_bound_on_the_bounded_side(decay, exponential):
@@ -193,10 +196,11 @@ def test_a_profile_interval_ends_at_the_bound_on_the_bounded_side(decay, exponen
 
 def test_the_kkt_check_fails_on_a_gradient_pointing_inside():
     box = bounds_module.Box({"a": 0.0}, {"a": math.inf})
-    good = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([2.0]), {"a": "lower"}, False, 1.0)
-    bad = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([-2.0]), {"a": "lower"}, False, 1.0)
+    flat = bounds_module.FlatBox(("a",), np.array([0.0]), np.array([math.inf]), box)
+    good = flat.kkt(np.array([0.0]), np.array([2.0]), {"a": "lower"}, False, 1.0)
+    bad = flat.kkt(np.array([0.0]), np.array([-2.0]), {"a": "lower"}, False, 1.0)
     assert good.ok and not bad.ok and "WRONG SIGN" in bad.message
-    maximised = bounds_module.kkt(box, ("a",), np.array([0.0]), np.array([-2.0]), {"a": "lower"}, True, 1.0)
+    maximised = flat.kkt(np.array([0.0]), np.array([-2.0]), {"a": "lower"}, True, 1.0)
     assert maximised.ok
 
 
@@ -223,8 +227,32 @@ def test_bounds_refusals_say_why(exponential, decay):
         symopt.solve(line, decay, bounds={"b": (0, 1)}, standardize=True, progress=False)
     inside = symopt.solve(line, decay, bounds={"b": (-5, 1)}, standardize=True, progress=False)
     assert inside.standardized and inside.at_bound == {} and inside.bounds == {"b": (-5, 1)}
-    with pytest.raises(ModelError, match="named parameters"):
-        X = np.random.default_rng(0).normal(size=(20, 3))
-        symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, X[:, 0]), bounds={"coef": (0, None)},
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ModelError, match="multinomial model"):
+        symopt.solve(symopt.cross_entropy(symopt.LinearModel()), (X, (X[:, 0] > 0).astype(float)),
+                     bounds={"coef": (0, None)}, progress=False)
+    with pytest.raises(ModelError, match="coef' have 2 entries; coef has 3 here"):
+        symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, X[:, 0]), bounds={"coef": ([0, 0], None)},
                      progress=False)
+    with pytest.raises(ModelError, match="leave no room at entry 1"):
+        symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, X[:, 0]),
+                     bounds={"coef": ([0, 2, 0], [1, 1, 1])}, progress=False)
 
+
+
+def test_bounded_least_squares_at_high_precision_is_the_fit_with_the_bound_held():
+    """precision='high' with bounds: the double active set confirmed in mpmath; the solution and standard errors
+    equal the high-precision fit with the at-bound parameter fixed at its bound (another path: fixed=)."""
+    rng = np.random.default_rng(11)
+    x = np.round(np.linspace(0, 3, 25), 2)
+    y = np.round(1 + 2 * x - 0.5 * x ** 2 + 0.1 * rng.normal(size=25), 3)
+    objective = symopt.squared_loss(symopt.Model("a + b*x + c*x**2", "a b c"))
+    r = symopt.solve(objective, {"x": x, "y": y}, bounds={"c": (-0.2, None)}, precision="high")
+    held = symopt.solve(objective, {"x": x, "y": y}, fixed={"c": -0.2}, precision="high")
+    assert r.precision == "high" and r.at_bound == {"c": "lower"} and r.kkt.ok and "confirmed" in r.message
+    for name in "ab":
+        assert r.exact[name] == held.exact[name]  # 20 significant digits, equal
+        assert r.stderr[name] == pytest.approx(held.stderr[name], rel=1e-13)
+    assert r.stderr["c"] is None and r.params["c"] == -0.2
+    double = symopt.solve(objective, {"x": x, "y": y}, bounds={"c": (-0.2, None)})
+    np.testing.assert_allclose(double.x, r.x, rtol=1e-12)

@@ -32,12 +32,16 @@ from ..errors import DataError, ModelError, SymoptError
 @dataclass(frozen=True)
 class BoundedSolution:
     """``x``; ``active``: per variable "lower", "upper" or None (free); ``gradient``: ``A^T (A x - b)``, the
-    gradient of ``||A x - b||^2 / 2`` at ``x``; ``iterations``: the outer (active-set) steps taken."""
+    gradient of ``||A x - b||^2 / 2`` at ``x``; ``iterations``: the outer (active-set) steps taken; ``exact``
+    and ``note``: the mpmath solution and how it was found, where it was solved at high precision
+    (:func:`symopt.closed_form.linear.solve_bounded_least_squares`)."""
 
     x: np.ndarray
     active: tuple
     gradient: np.ndarray
     iterations: int
+    exact: tuple | None = None
+    note: str = ""
 
 
 def _check(A, b, lower, upper):

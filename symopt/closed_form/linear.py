@@ -164,9 +164,11 @@ def _stacked(objective, design, dataset):
     return Phi, u
 
 
-def solve_bounded_least_squares(objective, form, dataset, lower, upper):
+def solve_bounded_least_squares(objective, form, dataset, lower, upper, precision: str = "double"):
     """Least squares with ``lower <= theta <= upper`` solved exactly (:func:`.bvls.bounded_least_squares`) on
-    the column-scaled design, the ridge penalty as extra rows, as :func:`solve_least_squares` forms them."""
+    the column-scaled design, the ridge penalty as extra rows, as :func:`solve_least_squares` forms them;
+    with ``precision="high"``, the active set it finds confirmed (or corrected) in mpmath and the solution
+    computed there (:func:`_bounded_high`)."""
     design = design_for(objective, form)
     Phi, u = _stacked(objective, design, dataset)
     norms = _column_norms(Phi)
@@ -174,7 +176,63 @@ def solve_bounded_least_squares(objective, form, dataset, lower, upper):
         raise design.unscalable(dataset, Phi, int(j))
 
     sol = bounded_least_squares(Phi / norms, u, lower * norms, upper * norms)
-    return replace(sol, x=sol.x / norms)
+    sol = replace(sol, x=sol.x / norms)
+    if precision == "high":
+        check_high_precision(dataset.n_rows, Phi.shape[1])
+        return _bounded_high(design, dataset, Phi, u, lower, upper, sol)
+    return sol
+
+
+def _bounded_high(design, dataset, Phi_double, u_double, lower, upper, start):
+    """The bounded least-squares solution in mpmath: from the active set of the double solve (``start``), the
+    normal equations of the free parameters with the held ones at their bounds; a free one that leaves the
+    box is held at the bound it passes, a held one whose gradient points inside is freed, until neither
+    happens (the KKT conditions at the working precision). Usually the double active set stands as it is."""
+    cond = _scaled_condition(Phi_double)
+    p = Phi_double.shape[1]
+    state = [-1 if side == "lower" else 1 if side == "upper" else 0 for side in start.active]
+    with mpmath.workdps(_working_digits(cond)):
+        A, b = _normal_equations_high(design, dataset, Phi_double, u_double)
+        lo = [mpmath.mpf(v) if math.isfinite(v) else None for v in lower]
+        hi = [mpmath.mpf(v) if math.isfinite(v) else None for v in upper]
+        for step in range(3 * p + 10):
+            x = [lo[j] if state[j] == -1 else hi[j] if state[j] == 1 else mpmath.mpf(0) for j in range(p)]
+            free = [j for j in range(p) if state[j] == 0]
+            if free:
+                Af = mpmath.matrix(len(free), len(free))
+                bf = mpmath.matrix(len(free), 1)
+                for a, j in enumerate(free):
+                    bf[a] = b[j] - mpmath.fsum(A[j, k] * x[k] for k in range(p) if state[k] != 0)
+                    for c, k in enumerate(free):
+                        Af[a, c] = A[j, k]
+                try:
+                    solved = mpmath.lu_solve(Af, bf)
+                except ZeroDivisionError:
+                    raise PrecisionError("the normal equations of the free parameters are singular: the problem is "
+                                         "rank deficient; precision='high' needs a full-rank design (use "
+                                         "precision='double')") from None
+                for a, j in enumerate(free):
+                    x[j] = solved[a]
+            out = [j for j in free if (lo[j] is not None and x[j] < lo[j]) or (hi[j] is not None and x[j] > hi[j])]
+            if out:
+                j = out[0]
+                state[j] = -1 if lo[j] is not None and x[j] < lo[j] else 1
+                continue
+            g = [mpmath.fsum(A[j, k] * x[k] for k in range(p)) - b[j] for j in range(p)]
+            wrong = [j for j in range(p) if (state[j] == -1 and g[j] < 0) or (state[j] == 1 and g[j] > 0)]
+            if not wrong:
+                break
+            state[max(wrong, key=lambda j: abs(g[j]))] = 0
+        else:
+            raise PrecisionError("bounded least squares at high precision did not settle on an active set; use "
+                                 "precision='double'")
+        exact = tuple(x)
+        gradient = np.array([float(v) for v in g])
+    active = tuple("lower" if s == -1 else "upper" if s == 1 else None for s in state)
+    note = (f"normal equations of the free parameters solved in mpmath at {_working_digits(cond)} digits, the "
+            f"active set of the double solve {'confirmed' if step == 0 else f'corrected in {step} steps'}")
+    return replace(start, x=np.array([float(v) for v in exact]), active=active, gradient=gradient, exact=exact,
+                   note=note)
 
 
 def _column_norms(Phi):
@@ -234,20 +292,33 @@ def _working_digits(cond: float) -> int:
     return max(HIGH_PRECISION_DIGITS, extra + 30)
 
 
+def _scaled_condition(Phi) -> float:
+    """The condition number of ``Phi`` with its columns scaled to unit norm (what the working digits need)."""
+    norms = np.linalg.norm(Phi, axis=0)
+    return float(np.linalg.cond(Phi / np.where(norms == 0, 1, norms)))
+
+
+def _normal_equations_high(design, dataset, Phi_double, u_double):
+    """``(A, b)``: ``Phi^T Phi`` and ``Phi^T u`` in mpmath at the working precision, from the design's rows
+    read exactly (:meth:`.design.Design.rows_high`)."""
+    p = Phi_double.shape[1]
+    rows, u = design.rows_high(dataset, Phi_double, u_double)
+    cols = list(zip(*rows))
+    A = mpmath.matrix(p, p)
+    b = mpmath.matrix(p, 1)
+    for j in range(p):
+        b[j] = mpmath.fdot(cols[j], u)
+        for k in range(j, p):
+            A[j, k] = A[k, j] = mpmath.fdot(cols[j], cols[k])
+    return A, b
+
+
 def _least_squares_high(design, dataset, Phi_double, u_double) -> LinearSolution:
     """Normal equations assembled and solved in mpmath, with digits to spare for the conditioning."""
-    cond = float(np.linalg.cond(Phi_double / np.where(np.linalg.norm(Phi_double, axis=0) == 0, 1,
-                                                       np.linalg.norm(Phi_double, axis=0))))
+    cond = _scaled_condition(Phi_double)
     p = Phi_double.shape[1]
     with mpmath.workdps(_working_digits(cond)):
-        rows, u = design.rows_high(dataset, Phi_double, u_double)
-        cols = list(zip(*rows))
-        A = mpmath.matrix(p, p)
-        b = mpmath.matrix(p, 1)
-        for j in range(p):
-            b[j] = mpmath.fdot(cols[j], u)
-            for k in range(j, p):
-                A[j, k] = A[k, j] = mpmath.fdot(cols[j], cols[k])
+        A, b = _normal_equations_high(design, dataset, Phi_double, u_double)
         try:
             sol = mpmath.lu_solve(A, b)
         except ZeroDivisionError:
