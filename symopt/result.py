@@ -341,6 +341,15 @@ class Result:
                              "call symopt.verify(objective, data) instead")
         return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed)
 
+    def _held_note(self, name: str) -> str:
+        """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""
+        if name in self.fixed:
+            return "fixed"
+        if name in self.at_bound:
+            return f"at its {self.at_bound[name]} bound"
+        held = sum(1 for n in self.at_bound if n.startswith(f"{name}["))
+        return f"{held} entries at a bound" if held else ""
+
     def to_markdown(self) -> str:
         """The result as Markdown: status, method and why, the parameters, F (what Jupyter shows)."""
         state = "success" if self.success else "FAILED"
@@ -350,9 +359,15 @@ class Result:
                 f"- closed form: {markdown_escape(self.closed_form.status)}: {markdown_escape(self.closed_form.reason)}"]
         if self.conditioning is not None:
             rows.append(f"- conditioning: {markdown_escape(self.conditioning)}")
-        rows += ["", "| parameter | value |", "|---|---|"]
-        rows += [f"| {markdown_escape(name)} | {markdown_escape(params_line({name: value}, 12).split(' = ', 1)[1])} |"
-                 for name, value in self.params.items()]
+        notes = {name: self._held_note(name) for name in self.params}
+        if any(notes.values()):
+            rows += ["", "| parameter | value | |", "|---|---|---|"]
+            rows += [f"| {markdown_escape(name)} | {markdown_escape(params_line({name: value}, 12).split(' = ', 1)[1])} "
+                     f"| {markdown_escape(notes[name])} |" for name, value in self.params.items()]
+        else:
+            rows += ["", "| parameter | value |", "|---|---|"]
+            rows += [f"| {markdown_escape(name)} | {markdown_escape(params_line({name: value}, 12).split(' = ', 1)[1])} |"
+                     for name, value in self.params.items()]
         rows += ["", f"F = {self.fun!r}, max abs gradient {self.grad_norm:.3g}, {self.nit} iterations"]
         return "\n".join(rows) + "\n"
 
@@ -383,13 +398,11 @@ class Result:
                 arr = np.asarray(value)
                 shown = np.array2string(arr.ravel()[:6], precision=6, separator=", ")
                 shape = "x".join(map(str, arr.shape))
-                held = sum(1 for n in self.at_bound if n.startswith(f"{name}["))
+                note = self._held_note(name)
                 lines.append(f"    {name} = array {shape}: {shown}{' ...' if arr.size > 6 else ''}"
-                             + (f"   ({held} entries at a bound)" if held else ""))
-            elif name in self.fixed:
-                lines.append(f"    {name} = {value!r}   (fixed)")
-            elif name in self.at_bound:
-                lines.append(f"    {name} = {value!r}   (at its {self.at_bound[name]} bound)")
+                             + (f"   ({note})" if note else ""))
+            elif self._held_note(name):
+                lines.append(f"    {name} = {value!r}   ({self._held_note(name)})")
             else:
                 exact = self.exact.get(name)
                 lines.append(f"    {name} = {value!r}" + (f"   ({exact})" if exact else ""))

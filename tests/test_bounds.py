@@ -47,7 +47,7 @@ def test_an_iterative_fit_whose_optimum_is_outside_ends_on_the_bound_with_the_ri
     assert r.dof == len(e) - 1 and r.conf_int()["b"] is None
     text = str(r.summary())
     assert "at lower bound" in text and "gradient points out of the feasible set" in text
-    assert "(at its lower bound)" in str(r)
+    assert "(at its lower bound)" in str(r) and "| b | 1 | at its lower bound |" in r.to_markdown()
 
 
 def test_an_interior_optimum_is_the_unbounded_one_reached_by_the_same_steps(decay, exponential):
