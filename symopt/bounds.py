@@ -159,22 +159,28 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
             given[name] = (read(name, "lower", pair[0]), read(name, "upper", pair[1]))
     merged = {}
     implied = assumed(objective.params)
+    if not given and not implied:  # the common case, on every solve: nothing to intersect or check
+        return Box({}, {})
     for name in names:
         lo, hi = given.get(name, (-math.inf, math.inf))
-        a_lo, a_hi = implied.get(name, (-math.inf, math.inf))
-        lo, hi = np.maximum(lo, a_lo), np.minimum(hi, a_hi)
-        if np.ndim(lo) == 0:
-            lo, hi = float(lo), float(hi)
-        if np.all(np.isinf(lo) & np.isinf(hi) & (lo < 0) & (hi > 0)):
+        if name in implied:  # a scalar parameter's SymPy assumption
+            lo, hi = max(lo, implied[name][0]), min(hi, implied[name][1])
+        if np.ndim(lo) or np.ndim(hi):  # an array parameter's bounds, one per entry
+            if np.all(np.isneginf(lo) & np.isposinf(hi)):
+                continue
+            if not np.all(np.less(lo, hi)):
+                entry = int(np.flatnonzero(~np.broadcast_to(np.less(lo, hi), np.broadcast(lo, hi).shape))[0])
+                raise ModelError(f"the bounds of {name!r} leave no room at entry {entry}: each lower bound must be "
+                                 f"below its upper bound")
+            merged[name] = (lo, hi)
             continue
-        if not np.all(lo < hi):
+        if lo == -math.inf and hi == math.inf:
+            continue
+        if not lo < hi:
             why = " (with what its SymPy assumptions imply)" if name in implied else ""
-            hint = f"; to hold it at one value use fixed={{{name!r}: {lo:g}}}" if np.ndim(lo) == 0 and lo == hi \
-                else ""
-            where = "" if np.ndim(lo) == 0 and np.ndim(hi) == 0 else \
-                f" at entry {int(np.flatnonzero(~(np.broadcast_to(lo, np.broadcast(lo, hi).shape) < hi))[0])}"
-            raise ModelError(f"the bounds of {name!r}{why} leave no room{where}: each lower bound must be below "
-                             f"its upper bound{hint}")
+            hint = f"; to hold it at one value use fixed={{{name!r}: {lo:g}}}" if lo == hi else ""
+            raise ModelError(f"the bounds of {name!r}{why} leave no room: lower {lo:g} must be below upper "
+                             f"{hi:g}{hint}")
         if name in fixed:
             if not lo <= fixed[name] <= hi:
                 raise ModelError(f"{name!r} is fixed at {fixed[name]:g}, outside its bounds [{lo:g}, {hi:g}]")
