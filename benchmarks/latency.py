@@ -174,8 +174,15 @@ def _wall(code: str, env: dict) -> float:
     return time.perf_counter() - t0
 
 
-def fresh(rounds: int = 3) -> None:
+def fresh(rounds: int = 5) -> None:
+    # Bytecode as an installed package has it: pip compiles symopt (and SciPy) to .pyc when it installs them,
+    # so a machine that sets PYTHONDONTWRITEBYTECODE would time symopt compiling its own source on every start
+    # (0.2 to 0.5 s here) against a SciPy that does not. One untimed run of each writes the bytecode.
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    with tempfile.TemporaryDirectory() as folder:
+        _wall(SYMOPT_FIRST, dict(env, SYMOPT_CACHE_DIR=folder))
+        _wall(SCIPY_FIRST, env)
     cold, warm, scipy_times = [], [], []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as folder:

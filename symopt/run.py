@@ -13,7 +13,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from .codegen import cache
 from .codegen.render import render
@@ -370,6 +369,8 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=N
             if started is None:
                 started = time.perf_counter()
             elif progress and bar is None and time.perf_counter() - started > 1.0:
+                from tqdm import tqdm  # a progress bar is rare: not imported before one is shown
+
                 bar = tqdm(total=optimizer.max_iter, initial=done, desc=type(optimizer).__name__,
                            unit=unit or ("epoch" if optimizer.stochastic else "it"), leave=False)
             if bar is not None:

@@ -22,7 +22,7 @@ from .analyse import symbolic_stage
 from .closed_form.linear import find_linear_form
 from .codegen import cache
 from .convex import prove
-from .codegen.render import render, render_key
+from .codegen.render import Rendered, render, render_fingerprint, render_key
 from .derive import Derivation, derive
 from .errors import ModelError
 from .objective import Objective
@@ -176,11 +176,19 @@ class Shared:
         return future
 
     def rendered_for(self, objective: Objective, derivation: Derivation, optimizer, bounded: bool = False):
+        """The generated module's sources for ``optimizer``: kept in this process, and on disk beside the
+        compiled code under the structure, the render key and :func:`render_fingerprint` (the templates'
+        contents and the versions the header names), so a new process neither prints nor renders again."""
         key = render_key(optimizer, bounded)
         with self.lock:
             hit = self.rendered.get(key)
             if hit is None:
-                hit = self.rendered[key] = render(objective, derivation, optimizer, bounded)
+                record = f"rendered|{RECORD_VERSION}|{render_fingerprint()}|{self.text(objective)}|{key!r}"
+                hit = cache.load_record(record)
+                if not isinstance(hit, Rendered):
+                    hit = render(objective, derivation, optimizer, bounded)
+                    cache.store_record(record, hit)
+                self.rendered[key] = hit
             return hit
 
     def module(self, key, build):

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from tqdm import tqdm
 
 from .errors import ModelError
 
@@ -79,6 +78,8 @@ def run_starts(solve_one, points, progress: bool):
             if result.status in USER_STOPS:
                 break
             if progress and bar is None and time.perf_counter() - t0 > BAR_AFTER:
+                from tqdm import tqdm  # a progress bar is rare: not imported before one is shown
+
                 bar = tqdm(total=len(points), initial=len(results), desc="starts", unit="start", leave=False)
             elif bar is not None:
                 bar.update(1)

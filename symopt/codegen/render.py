@@ -8,11 +8,12 @@ mathematics; Python here only decides names.
 from __future__ import annotations
 
 import functools
+import hashlib
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
 import numpy as np
 import sympy as sp
 
@@ -26,8 +27,11 @@ from ..printer import print_block, split_log1p_terms
 from .cache import numba_version
 from .text import doc_text
 
+if TYPE_CHECKING:
+    import jinja2
+
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "15"
+TEMPLATE_VERSION = "16"
 
 
 def template_dir() -> Path:
@@ -43,7 +47,11 @@ def template_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one Jinja environment. ``doc`` (:func:`~symopt.codegen.text.doc_text`) is the filter every
-    substitution inside a comment or docstring goes through (tests/test_security.py checks that)."""
+    substitution inside a comment or docstring goes through (tests/test_security.py checks that). Jinja is
+    imported here, on first need: a process whose rendered modules are on disk
+    (:meth:`symopt.shared.Shared.rendered_for`) never needs it."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -132,6 +140,8 @@ def special_functions(context: dict) -> list[str]:
 
 def render_checked(template: str, context: dict) -> str:
     """Render ``template`` and check that the result compiles as Python (a failure is symopt's bug)."""
+    import jinja2
+
     try:
         source = environment().get_template(template).render(**context)
     except jinja2.TemplateError as exc:
@@ -142,6 +152,19 @@ def render_checked(template: str, context: dict) -> str:
         raise CodegenError(f"code generated from {template} does not compile: {exc.msg} at line {exc.lineno}: "
                            f"{exc.text!r}") from exc
     return source
+
+
+@functools.lru_cache(maxsize=1)
+def render_fingerprint() -> str:
+    """What rendered code depends on besides the problem and the optimizer: symopt's and the template
+    version, the templates' contents (so a template edited without a new version is not served stale) and
+    the versions of numba, numpy and Python that the header names."""
+    digest = hashlib.sha256()
+    for path in sorted(template_dir().rglob("*.jinja")):
+        digest.update(path.relative_to(template_dir()).as_posix().encode())
+        digest.update(path.read_bytes())
+    return (f"{__version__}|{TEMPLATE_VERSION}|{digest.hexdigest()[:24]}|{numba_version()}|{np.__version__}|"
+            f"{platform.python_version()}")
 
 
 def render_key(optimizer, bounded: bool = False) -> tuple:
