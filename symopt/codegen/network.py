@@ -13,6 +13,7 @@ from ..optimizers.first_order import _FirstOrder
 from ..printer import print_block
 from .cache import numba_version
 from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked, special_functions
+from .text import names_in
 
 A = sp.Symbol("a", real=True)
 
@@ -26,7 +27,8 @@ def _activation_context(k: int, act) -> dict:
     # The derivative in terms of a = act(z) where that is shorter (tanh: 1 - a**2; sigmoid: a*(1 - a)).
     derivative = act.derivative.subs(act.expr, A)
     dtemps, dvalue = print_block([derivative], {Z: "z", A: "a"}, temp_prefix="v", exp_neg_abs="inline")
-    context.update(temps=temps, value=value[0], dtemps=dtemps, dvalue=dvalue[0])
+    context.update(temps=temps, value=value[0], dtemps=dtemps, dvalue=dvalue[0],
+                   d_uses=sorted(names_in(dvalue[0], *dtemps)))
     return context
 
 

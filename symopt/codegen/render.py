@@ -25,7 +25,7 @@ from ..objective import ETA
 from ..optimizers.base import GENERATED_STATUSES
 from ..printer import print_block, split_log1p_terms
 from .cache import numba_version
-from .text import doc_text
+from .text import doc_text, names_in
 
 if TYPE_CHECKING:
     import jinja2
@@ -256,6 +256,7 @@ def _residual_context(objective, names) -> dict:
         "expr": str(u), "temps": temps, "value": printed[0], "jacobian": printed[1:],
         "value_temps": value_temps, "value_only": value[0],
         "curvature_temps": c_temps, "curvature": c_printed[0],
+        "curvature_uses": sorted(names_in(c_printed[0], *c_temps)),
     }
 
 

@@ -117,7 +117,6 @@ def objective_and_gradient(theta, data_x, data_y, mask, l2, grad):
 @njit(cache=True, error_model="numpy")
 def batch_gradient(theta, data_x, data_y, order, lo, hi, mask, l2, grad):
     """Gradient of F estimated on the rows order[lo:hi] (scaled to the whole data set)."""
-    n = data_x.shape[0]
     p_a = theta[0]
     p_b = theta[1]
     p_c = theta[2]

@@ -170,18 +170,14 @@ def residual_curvature(theta, direction, data_x, data_y, out):
     v_0 = direction[0]
     p_b = theta[1]
     v_1 = direction[1]
-    p_c = theta[2]
-    v_2 = direction[2]
     if n < SERIAL_ROWS:
         for i in range(n):
             d_x = data_x[i]
-            d_y = data_y[i]
             c0 = v_1*d_x
             out[i] = c0*(-p_a*c0 + 2*v_0)*math.exp(-p_b*d_x)
     else:
         for i in prange(n):
             d_x = data_x[i]
-            d_y = data_y[i]
             c0 = v_1*d_x
             out[i] = c0*(-p_a*c0 + 2*v_0)*math.exp(-p_b*d_x)
 

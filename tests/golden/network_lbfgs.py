@@ -81,7 +81,6 @@ def dact_1(Z, A, G):
     """G *= da/dz of layer 1, da/dz = 1 - tanh(z)**2."""
     for i in range(Z.shape[0]):
         for j in range(Z.shape[1]):
-            z = Z[i, j]
             a = A[i, j]
             G[i, j] *= 1 - (a*a)
 

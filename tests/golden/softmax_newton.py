@@ -335,7 +335,7 @@ def run(theta, grad, fs, fw, iw, X, data_y, mask, l2, sign, hyper, lower, upper,
             scale = max(scale, abs(H[j, j]))
         mu = 0.0
         solved = False
-        for attempt in range(80):
+        for _ in range(80):
             for i in range(p):
                 for j in range(p):
                     A[i, j] = H[i, j]
