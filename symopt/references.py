@@ -8,12 +8,17 @@ Which reference applies follows the problem's shape (``reference="auto"``):
 - least squares on an expression model linear in its parameters, unpenalised: statsmodels ``OLS`` on the
   design (the columns ``phi_j(x)``);
 - any other ``squared_loss`` on an expression model: SciPy's ``least_squares`` with the exact Jacobian of
-  the residuals (from SymPy), the ridge penalty as extra residuals;
+  the residuals (from SymPy; weighted ones as the objective weighs them), the ridge penalty as extra
+  residuals;
 - ``log_loss`` on a ``LinearModel()`` over a data matrix: statsmodels ``Logit``, or with ``l2``
   scikit-learn's ``LogisticRegression`` (``C = 1 / (2 n l2)``);
 - ``cross_entropy`` on a ``LinearModel()``: statsmodels ``MNLogit`` (class 0 the reference, as symopt), or
   with ``l2`` scikit-learn's multinomial ``LogisticRegression`` (its intercepts shifted so that class 0's is
   0: adding one number to every class changes no probability).
+
+With bounds (:mod:`symopt.bounds`) the references are SciPy's bounded solvers: ``lsq_linear`` (``bvls``) for
+least squares linear in the parameters, ``least_squares`` (``trf``) for other least squares, and
+``minimize`` (``L-BFGS-B``) on the log loss of a ``LinearModel()`` over a data matrix.
 
 Anything else (a custom objective, a likelihood stated as an expression, a network) has no reference here,
 and :func:`reference_fit` says why.
@@ -32,7 +37,6 @@ import sympy as sp
 from . import softmax
 from .closed_form.design import design_for
 from .numeric import evaluate
-from .objective import prediction
 
 
 @dataclass(frozen=True)
@@ -50,16 +54,20 @@ def _missing(module: str) -> str | None:
     return None
 
 
-def reference_fit(objective, analysis, dataset, start: np.ndarray) -> ReferenceFit:
-    """The reference fit for ``objective`` on ``dataset`` (``start``: where an iterative reference begins)."""
+def reference_fit(objective, analysis, dataset, start: np.ndarray, bounds=None) -> ReferenceFit:
+    """The reference fit for ``objective`` on ``dataset`` (``start``: where an iterative reference begins;
+    ``bounds``: the flat ``(lower, upper)`` arrays of a bounded problem, or None)."""
     form = objective.form.name
     if objective.maximize:
         return ReferenceFit(None, None, "no reference library fits a maximised objective of this kind")
-    fit = _TABLE.get((form, objective.kind))
+    fit = (_BOUNDED if bounds is not None else _TABLE).get((form, objective.kind))
     if fit is None:
         what = {"network": "a network", "expression": "an objective stated as a per-sample expression"}.get(
             form, f"a {form} {objective.kind} problem")
-        return ReferenceFit(None, None, f"no reference library states {what} the same way")
+        return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
+                                        f"the same way")
+    if bounds is not None:
+        return fit(objective, analysis, dataset, np.clip(start, *bounds), bounds)
     return fit(objective, analysis, dataset, start)
 
 
@@ -103,35 +111,86 @@ def _expression_squared(objective, analysis, dataset, start) -> ReferenceFit:
     return _least_squares(objective, dataset, start)
 
 
-def _least_squares(objective, dataset, start) -> ReferenceFit:
-    """SciPy's least_squares on ``y - f(x; theta)`` with the exact Jacobian (and ``sqrt(n l2) theta`` rows)."""
+def _least_squares(objective, dataset, start, bounds=None) -> ReferenceFit:
+    """SciPy's least_squares on the objective's residuals ``u`` (``F = c * sum u**2``: ``y - f`` with the
+    weights it carries) with the exact Jacobian, and ``sqrt(n l2 / c) theta`` rows for a ridge penalty;
+    ``trf`` within ``bounds``."""
     from scipy.optimize import least_squares
 
     params = objective.params
-    f = prediction(objective.model)
-    jac = [sp.diff(f, p) for p in params]
-    y = dataset[objective.target.name]
-    data = {s: dataset[s.name] for s in objective.data_symbols if s.name != objective.target.name}
+    u, c = objective.sum_of_squares()
+    jac = [sp.diff(u, p) for p in params]
+    data = {s: dataset[s.name] for s in objective.data_symbols}
     n = dataset.n_rows
-    ridge = math.sqrt(_alpha(objective, dataset)) * np.array(objective.penalised, dtype=float)
+    ridge = math.sqrt(_alpha(objective, dataset) / float(c)) * np.array(objective.penalised, dtype=float)
 
     def values(theta):
         return {**data, **dict(zip(params, theta))}
 
     def residuals(theta):
-        r = y - np.broadcast_to(np.asarray(evaluate(f, values(theta)), dtype=float), (n,))
+        r = np.broadcast_to(np.asarray(evaluate(u, values(theta)), dtype=float), (n,))
         return np.r_[r, ridge * theta] if objective.l2 else r
 
     def jacobian(theta):
         v = values(theta)
-        J = -np.column_stack([np.broadcast_to(np.asarray(evaluate(g, v), dtype=float), (n,)) for g in jac])
+        J = np.column_stack([np.broadcast_to(np.asarray(evaluate(g, v), dtype=float), (n,)) for g in jac])
         return np.vstack([J, np.diag(ridge)]) if objective.l2 else J
 
-    method = "lm" if n + (len(params) if objective.l2 else 0) >= len(params) else "trf"
+    method = "lm" if n + (len(params) if objective.l2 else 0) >= len(params) and bounds is None else "trf"
     with np.errstate(all="ignore"):
         fit = least_squares(residuals, start, jac=jacobian, method=method, xtol=1e-15, ftol=1e-15, gtol=1e-15,
-                            max_nfev=2000 * (len(params) + 1))
-    return ReferenceFit(f"SciPy least_squares (method={method!r}, exact Jacobian)", np.asarray(fit.x))
+                            max_nfev=2000 * (len(params) + 1),
+                            **({} if bounds is None else {"bounds": bounds, "x_scale": "jac"}))
+    return ReferenceFit(f"SciPy least_squares (method={method!r}, exact Jacobian{', bounds' if bounds else ''})",
+                        np.asarray(fit.x))
+
+
+def _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds) -> ReferenceFit:
+    """SciPy's ``lsq_linear`` (``bvls``) on the design within ``bounds``, the ridge penalty as extra rows."""
+    from scipy.optimize import lsq_linear
+
+    if objective.l2:
+        penalised = np.asarray(penalised, dtype=bool)
+        ridge = math.sqrt(_alpha(objective, dataset) / float(weight))
+        rows = np.diag(np.where(penalised, ridge, 0.0))[penalised]
+        Phi, u = np.vstack([Phi, rows]), np.r_[u, np.zeros(rows.shape[0])]
+    fit = lsq_linear(Phi, u, bounds=bounds, method="bvls", tol=1e-14)
+    return ReferenceFit("SciPy lsq_linear (method='bvls')", np.asarray(fit.x))
+
+
+def _wide_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    X = dataset["X"]
+    return _bounded_linear(_phi(objective, X), dataset[objective.target.name], 1.0,
+                           objective.form.penalty_mask(dataset) > 0, objective, dataset, bounds)
+
+
+def _expression_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    form = analysis.linear
+    if form is not None and form.kind == "least_squares" and objective.kind == "squared":
+        Phi, u, weight, penalised = design_for(objective, form).matrix(dataset)
+        return _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds)
+    return _least_squares(objective, dataset, start, bounds)
+
+
+def _wide_log_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    """SciPy's L-BFGS-B on the log loss, ``softplus(eta) - y eta`` written here in NumPy, within ``bounds``."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    X, y = dataset["X"], dataset[objective.target.name]
+    Phi = _phi(objective, X)
+    scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+    pen = objective.l2 * objective.form.penalty_mask(dataset)
+
+    def fun(theta):
+        eta = Phi @ theta
+        value = scale * float(np.sum(np.logaddexp(0.0, eta) - y * eta)) + float(pen @ (theta * theta))
+        return value, scale * (Phi.T @ (expit(eta) - y)) + 2.0 * pen * theta
+
+    box = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(*bounds)]
+    fit = minimize(fun, start, jac=True, method="L-BFGS-B", bounds=box,
+                   options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000})
+    return ReferenceFit("SciPy minimize (method='L-BFGS-B')", np.asarray(fit.x))
 
 
 def _statsmodels_newton(model: str, objective, X, y):
@@ -197,3 +256,6 @@ def _multiclass(objective, analysis, dataset, start) -> ReferenceFit:
 
 _TABLE = {("wide", "squared"): _wide_squared, ("expression", "squared"): _expression_squared,
           ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass}
+#: The references for a problem with bounds.
+_BOUNDED = {("wide", "squared"): _wide_squared_bounded, ("expression", "squared"): _expression_squared_bounded,
+            ("wide", "log"): _wide_log_bounded}

@@ -111,8 +111,11 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
     objective = problem.objective
     form = objective.form
     rng = np.random.default_rng(seed)
+    box = problem.box.flat(form, dataset) if problem.box else None  # bounds: every start inside them
     first = starting_point(objective, problem.derivation, dataset, x0)
     second = form.draw_start(dataset, first, rng)
+    if box:
+        first, second = box.inside(first, default=x0 is None), box.inside(second, default=True)
 
     def evaluated(label, x, success, status, res=None):
         fun, grad = problem.flat_value_and_grad(dataset, x)
@@ -141,7 +144,7 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
     if reference is None:
         reference_words = "none (reference=None)"
     else:
-        fit = reference_fit(objective, problem.analysis, dataset, first)
+        fit = reference_fit(objective, problem.analysis, dataset, first, box.arrays() if box else None)
         if fit.x is None:
             reference_words = f"none: {fit.reason}"
         else:

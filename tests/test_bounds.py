@@ -256,3 +256,21 @@ def test_bounded_least_squares_at_high_precision_is_the_fit_with_the_bound_held(
     assert r.stderr["c"] is None and r.params["c"] == -0.2
     double = symopt.solve(objective, {"x": x, "y": y}, bounds={"c": (-0.2, None)})
     np.testing.assert_allclose(double.x, r.x, rtol=1e-12)
+
+
+def test_verify_compares_a_bounded_fit_with_scipys_bounded_solvers(decay, exponential):
+    """The second start is drawn inside the bounds, and the reference is SciPy's with the same bounds: a bounded
+    optimum is not reported as disagreeing with the unbounded one."""
+    r = symopt.solve(exponential, decay, bounds={"b": (1.0, None)}, progress=False)
+    v = r.verify(gradient=False)
+    assert v.ok and "least_squares (method='trf', exact Jacobian, bounds)" in v.reference and v.digits >= 7, str(v)
+    X = np.random.default_rng(2).normal(size=(40, 3))
+    y = X @ np.array([1.0, -1.0, 0.5]) + 0.1 * np.random.default_rng(3).normal(size=40)
+    wide = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y), bounds={"coef": (0, None)},
+                        progress=False)
+    v = wide.verify(gradient=False)
+    assert v.ok and v.reference == "SciPy lsq_linear (method='bvls')" and v.digits >= 10, str(v)
+    logistic = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, (y > 0).astype(float)),
+                            bounds={"coef": (0, None)}, progress=False)
+    v = logistic.verify(gradient=False)
+    assert v.ok and v.reference == "SciPy minimize (method='L-BFGS-B')" and v.digits >= 6, str(v)

@@ -138,3 +138,15 @@ def test_each_reference_library_fit_agrees_in_symopts_layout(case, reference, rn
     v = symopt.verify(objective, data, gradient=False)
     assert v.reference == reference and v.solutions[-1].label == reference
     assert v.ok and v.digits >= 6.0, str(v)
+
+
+@pytest.mark.parametrize("how", [{"weights": "w"}, {"sigma": "s", "l2": 0.01}], ids=["weights", "sigma-l2"])
+def test_a_weighted_nonlinear_fit_is_checked_against_the_same_weighted_reference(how, rng):
+    """SciPy's least_squares gets the objective's own residuals (sqrt(w) (y - f), or (y - f)/s): it fitted the
+    unweighted ones before, and verify reported a weighted fit as disagreeing with it."""
+    x = np.linspace(0, 4, 60)
+    w = rng.uniform(0.1, 5.0, 60)
+    data = {"x": x, "y": 2 * np.exp(-0.7 * x) + 0.3 * rng.normal(size=60) / np.sqrt(w), "w": w, "s": 1 / np.sqrt(w)}
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b"), **how), data, progress=False)
+    v = r.verify(gradient=False)
+    assert v.ok and v.digits >= 7 and "SciPy least_squares" in v.reference, str(v)
