@@ -132,7 +132,8 @@ def predict_with_band(result, data, interval: str, level: float) -> Prediction:
     """The delta-method band of :meth:`symopt.Result.predict`: ``se^2 = g^T C g`` with ``g`` the exact
     gradient of the model in the parameters at the estimate and ``C`` the covariance, plus ``s^2`` for a new
     observation; the quantile that of the result's intervals (Student's t with n - p degrees of freedom for
-    classical least squares)."""
+    classical least squares). A parameter at a bound is held there, as for its standard errors: it adds no
+    variance."""
     objective = result.objective
     if interval not in INTERVALS:
         raise ModelError(f"interval must be 'confidence' or 'prediction' (or None for the prediction alone); "
@@ -146,7 +147,13 @@ def predict_with_band(result, data, interval: str, level: float) -> Prediction:
     if inference.cov is None:
         raise ModelError(f"no prediction band: there are no standard errors ({inference.reason})")
     value, G = _gradient_rows(objective, result.params, data)
-    var = np.einsum("ij,jk,ik->i", G, inference.cov, G)
+    cov = inference.cov
+    if inference.held:  # parameters on a bound are held there: no variance (their rows of cov are NaN)
+        cov = cov.copy()
+        held = list(inference.held)
+        cov[held, :] = 0.0
+        cov[:, held] = 0.0
+    var = np.einsum("ij,jk,ik->i", G, cov, G)
     if interval == "prediction":  # a new observation's own noise: the residual variance s^2 = RSS / (n - p)
         var = var + inference.rss / inference.dof
     se = np.sqrt(np.maximum(var, 0.0))

@@ -45,6 +45,9 @@ def test_an_iterative_fit_whose_optimum_is_outside_ends_on_the_bound_with_the_ri
     s2 = np.sum((decay["y"] - a * e) ** 2) / (len(e) - 1)
     assert r.stderr["b"] is None and r.stderr["a"] == pytest.approx(math.sqrt(s2 / (e @ e)), rel=1e-8)
     assert r.dof == len(e) - 1 and r.conf_int()["b"] is None
+    # the prediction band holds b too: the band of a * e^-x with a's variance alone
+    band = r.predict({"x": np.array([0.5, 1.0])}, interval="confidence")
+    np.testing.assert_allclose(band.se, r.stderr["a"] * np.exp(-np.array([0.5, 1.0])), rtol=1e-10)
     text = str(r.summary())
     assert "at lower bound" in text and "gradient points out of the feasible set" in text
     assert "(at its lower bound)" in str(r) and "| b | 1 | at its lower bound |" in r.to_markdown()
