@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from dataclasses import fields, replace
 
-from . import train
+from . import threads, train
 from .analyse import network_analysis
 from .choose import check, choose
 from .codegen import cache
@@ -46,17 +46,19 @@ class Driver(abc.ABC):
         #: Whether the problem has bounds: its generated code then keeps them (:mod:`symopt.bounds`).
         self.bounded = bool(problem.box)
 
-    def key(self, optimizer) -> tuple:
+    def key(self, optimizer, parallel: bool = False) -> tuple:
         """What the generated module depends on besides the problem's structure (:func:`render_key`)."""
-        return render_key(optimizer, self.bounded)
+        return render_key(optimizer, self.bounded, parallel)
 
-    def compiled(self, optimizer, backend: str = "numba"):
-        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend``, loaded once
+    def compiled(self, optimizer, backend: str = "numba", parallel: bool = False):
+        """``(rendered, module, path)`` of the generated module for ``optimizer`` on ``backend`` (``parallel``:
+        the compiled module whose kernels split the rows across threads, :mod:`symopt.threads`), loaded once
         per problem structure (:meth:`symopt.shared.Shared.module`)."""
-        return self.shared.module((self.key(optimizer), backend), lambda: self.load(optimizer, backend))
+        return self.shared.module((self.key(optimizer, parallel), backend),
+                                  lambda: self.load(optimizer, backend, parallel))
 
     @abc.abstractmethod
-    def load(self, optimizer, backend: str):
+    def load(self, optimizer, backend: str, parallel: bool = False):
         """Render, compile (or find in the cache folder) and import the module: ``(rendered, module, path)``."""
 
     @abc.abstractmethod
@@ -99,8 +101,9 @@ class GeneratedDriver(Driver):
         """None: the problem works out its closed-form analysis (a network's is fixed: :class:`NetworkDriver`)."""
         return None
 
-    def load(self, optimizer, backend):
-        rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded)
+    def load(self, optimizer, backend, parallel=False):
+        rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded,
+                                            parallel and backend == "numba")
         if backend == "numba":
             module, path = cache.load(rendered.source, rendered.stem)
         else:
@@ -137,16 +140,19 @@ class GeneratedDriver(Driver):
                            f"geodesic step (LevenbergMarquardt(projection=False) iterates on all)")
 
     def backend_for(self, optimizer, n_rows: int, n_params: int) -> str:
-        """What runs the next iterative solve: see :class:`symopt.Problem`."""
+        """What runs the next iterative solve: see :class:`symopt.Problem`. With ``backend="auto"``: compiled
+        code where it is loaded already, where the cache folder holds it compiled (loading it takes a
+        fraction of a second, less than the twin's first few solves), or for data past
+        :data:`PYTHON_MAX_WORK`; else the interpreted twin until its runs have cost what compiling would
+        (:data:`symopt.shared.COMPILE_SECONDS`)."""
         backend = self.problem.backend
         if backend != "auto":
             return backend
         shared, key = self.shared, self.key(optimizer)
         if (key, "numba") in shared.modules or n_rows * n_params > PYTHON_MAX_WORK:
             return "numba"
-        spent = shared.interpreted.get(key, 0.0)
         handover = shared.handover_seconds(self.objective, self.derivation, optimizer, self.bounded)
-        return "numba" if spent >= handover else "python"
+        return "numba" if shared.interpreted.get(key, 0.0) >= handover else "python"
 
     def source(self, optimizer) -> str:
         """The generated (Numba) module's source (the interpreted twin differs only in its import lines)."""
@@ -154,20 +160,24 @@ class GeneratedDriver(Driver):
 
     def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
         """``(Run, words for Result.why, Result fields this driver adds)``: the run on the backend
-        :meth:`backend_for` picks, handed over to compiled code as :class:`symopt.Problem` says, or redone
-        compiled where the interpreter faulted."""
+        :meth:`backend_for` picks (compiled: the serial module, or the parallel one for large data with more
+        than one thread to use, :mod:`symopt.threads`), handed over to compiled code as
+        :class:`symopt.Problem` says, or redone compiled where the interpreter faulted."""
         objective, derivation, shared = self.objective, self.derivation, self.shared
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         backend = self.backend_for(optimizer, dataset.n_rows, n_params)
+        parallel = backend == "numba" and threads.parallel_wanted(dataset.n_rows, n_params)
+        code = self.code + (f", rows split across {threads.thread_budget()} threads" if parallel else "")
         switch = None
         if backend == "python" and self.problem.backend == "auto":
             left = shared.handover_seconds(objective, derivation, optimizer, self.bounded) - \
                 shared.interpreted.get(self.key(optimizer), 0.0)
             switch = (max(left, 0.0), lambda: self.compiled(optimizer, "numba"))
         try:
-            run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
-                                compiled=self.compiled(optimizer, backend), switch=switch, stops=stops,
-                                bounds=bounds)
+            with threads.threads_for(parallel):
+                run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
+                                    compiled=self.compiled(optimizer, backend, parallel), switch=switch, stops=stops,
+                                    bounds=bounds)
         except InterpreterFault as fault:
             run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
                                 compiled=self.compiled(optimizer, "numba"), stops=stops, bounds=bounds)
@@ -180,16 +190,19 @@ class GeneratedDriver(Driver):
         if run.backend == "python":  # Result.source_path names the file that holds Result.source
             rendered = shared.rendered_for(objective, derivation, optimizer, self.bounded)
             run = replace(run, source_path=cache.write(rendered.source, rendered.stem))
-        return run, self.code, {}
+        return run, code, {}
 
     def value_and_grad(self, dataset, theta, backend=None):
         """``(F, flat gradient)`` through the objective-and-gradient kernel of the chosen optimizer's module,
-        compiled or its interpreted twin, as the next ``solve`` would choose (``backend`` says which, if given)."""
+        compiled (serial or parallel, as a solve on ``dataset`` runs it) or its interpreted twin, as the next
+        ``solve`` would choose (``backend`` says which, if given)."""
         optimizer, _ = self.optimizer(theta.size)
         backend = backend or self.backend_for(optimizer, dataset.n_rows, theta.size)
+        parallel = backend == "numba" and threads.parallel_wanted(dataset.n_rows, theta.size)
         try:
-            rendered, module, _ = self.compiled(optimizer, backend)
-            return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+            rendered, module, _ = self.compiled(optimizer, backend, parallel)
+            with threads.threads_for(parallel):
+                return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
         except InterpreterFault:
             rendered, module, _ = self.compiled(optimizer, "numba")
             return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
@@ -209,7 +222,7 @@ class NetworkDriver(Driver):
         """A network's closed-form analysis: there is none, and why (:func:`symopt.analyse.network_analysis`)."""
         return network_analysis(self.objective, self.derivation)
 
-    def load(self, optimizer, backend):
+    def load(self, optimizer, backend, parallel=False):
         return train.load(self.objective, self.derivation, optimizer)
 
     def why(self, method: str, closed_form) -> str:

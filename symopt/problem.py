@@ -77,11 +77,13 @@ class Problem:
 
     ``backend`` says what runs the generated code: ``"numba"`` compiles it (seconds the first time, then
     kept in the cache folder); ``"python"`` runs its interpreted twin (the same module with ``njit`` a no-op:
-    no compile wait, slower per row); ``"auto"`` takes the twin for data of at most :data:`symopt.drivers.PYTHON_MAX_WORK`
-    rows x parameters while the compiled module is not loaded, and hands over to compiled code once this
-    problem's interpreted runs have together taken as long as compiling would (:data:`COMPILE_SECONDS`, or
-    :data:`LOAD_SECONDS` where the cache folder holds compiled code), even in the middle of a run.
-    ``Result.backend`` says what ran. Networks are always compiled. ``problem.solve(data, x0=None,
+    no compile wait, slower per row); ``"auto"`` loads the compiled module where the cache folder holds it
+    (a fraction of a second, at the first solve), and otherwise takes the twin for data of at most
+    :data:`symopt.drivers.PYTHON_MAX_WORK` rows x parameters, handing over to compiled code once this
+    problem's interpreted runs have together taken as long as compiling would
+    (:data:`symopt.shared.COMPILE_SECONDS`), even in the middle of a run. Compiled code runs serial kernels,
+    or for large data kernels that split the rows across the threads the caller allows
+    (:mod:`symopt.threads`). ``Result.backend`` says what ran. Networks are always compiled. ``problem.solve(data, x0=None,
     progress=True)`` gives a :class:`~symopt.Result`; ``problem.value_and_grad(data, params)`` the objective
     and its gradient (by name) through the code that runs.
 

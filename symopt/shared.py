@@ -28,12 +28,14 @@ from .errors import ModelError
 from .objective import Objective
 from .projection import separable
 
-#: Once a problem's interpreted runs (over all its solves, or within one) have taken as long as getting
-#: the compiled module would, the compiled module takes over (the ski-rental rule: never more than twice
-#: the better choice in hindsight). Seconds that getting it costs: compiling into an empty cache, ...
+#: Where the cache folder does not hold the compiled module, a problem's interpreted runs (over all its
+#: solves, or within one) go on until they have taken as long as compiling would (the ski-rental rule: never
+#: more than twice the better choice in hindsight); then the compiled module takes over. Seconds compiling
+#: costs (measured: 5 to 8 s for a module on 2 cores).
 COMPILE_SECONDS = 5.0
-#: ... and loading code compiled before (the cache folder holds it).
-LOAD_SECONDS = 0.5
+#: Where the cache folder holds it compiled, the first solve loads it: 0.4 s (measured, Numba's import
+#: included), about what the twin takes for 40 small solves, which then answer 10 times slower each.
+LOAD_SECONDS = 0.0
 #: Problem structures kept in this process (least recently used first out). Each holds a derivation, an
 #: analysis and its compiled modules: a few hundred kB to a few MB.
 MAX_PROBLEMS = 128
@@ -55,7 +57,7 @@ class Shared:
         self.rendered: dict = {}  # render key (with bounds or not) -> Rendered (both backends' sources)
         self.modules: dict = {}  # (render key, backend) -> (rendered, module, path)
         self.interpreted: dict = {}  # render key -> seconds spent in the interpreted twin, all solves together
-        self.handover: dict = {}  # render key -> seconds the compiled module costs to get (COMPILE or LOAD_SECONDS)
+        self.handover: dict = {}  # render key -> interpreted seconds before compiled code takes over (COMPILE or LOAD_SECONDS)
         self.prepared: dict = {}  # (l2, method) -> (analysis, deferred, formula text, symbolic stage or None)
         self.standardize: dict = {}  # l2 > 0 -> the standardize.Plan, or why there is none
         self.projection = None  # (indices of the parameters variable projection solves for, why not)
@@ -175,18 +177,20 @@ class Shared:
         threading.Thread(target=work, name="symopt-symbolic-tier", daemon=True).start()
         return future
 
-    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer, bounded: bool = False):
-        """The generated module's sources for ``optimizer``: kept in this process, and on disk beside the
-        compiled code under the structure, the render key and :func:`render_fingerprint` (the templates'
-        contents and the versions the header names), so a new process neither prints nor renders again."""
-        key = render_key(optimizer, bounded)
+    def rendered_for(self, objective: Objective, derivation: Derivation, optimizer, bounded: bool = False,
+                     parallel: bool = False):
+        """The generated module's sources for ``optimizer`` (``parallel``: the module whose kernels split the
+        rows across threads): kept in this process, and on disk beside the compiled code under the
+        structure, the render key and :func:`render_fingerprint` (the templates' contents and the versions
+        the header names), so a new process neither prints nor renders again."""
+        key = render_key(optimizer, bounded, parallel)
         with self.lock:
             hit = self.rendered.get(key)
             if hit is None:
                 record = f"rendered|{RECORD_VERSION}|{render_fingerprint()}|{self.text(objective)}|{key!r}"
                 hit = cache.load_record(record)
                 if not isinstance(hit, Rendered):
-                    hit = render(objective, derivation, optimizer, bounded)
+                    hit = render(objective, derivation, optimizer, bounded, parallel)
                     cache.store_record(record, hit)
                 self.rendered[key] = hit
             return hit
@@ -202,8 +206,9 @@ class Shared:
 
     def handover_seconds(self, objective: Objective, derivation: Derivation, optimizer,
                          bounded: bool = False) -> float:
-        """What getting the compiled module costs, in seconds: :data:`LOAD_SECONDS` if the cache folder holds
-        its compiled code, else :data:`COMPILE_SECONDS` (looked at once per module)."""
+        """How long the interpreted twin runs before the (serial) compiled module takes over, in seconds:
+        :data:`LOAD_SECONDS` if the cache folder holds its compiled code, else :data:`COMPILE_SECONDS` (looked
+        at once per module)."""
         key = render_key(optimizer, bounded)
         with self.lock:
             if key not in self.handover:

@@ -85,12 +85,13 @@ def test_expression_twin_gives_the_compiled_iterates_for_levenberg_marquardt(kep
     np.testing.assert_allclose(twin, compiled, rtol=1e-10)
 
 
-def test_small_problems_run_interpreted_and_say_so(kept, rng):
+def test_small_problems_run_interpreted_and_say_so(kept, rng, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # a cold cache: a warm one loads compiled code at once
     objective, data = _curve(rng)
     r = symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False)
     assert r.success and r.backend == "python"
     assert "backend: python" in str(r)
-    assert r.source.count("from numba import njit, prange") == 1  # Result.source is the Numba module
+    assert r.source.count("from numba import njit\n") == 1  # Result.source is the (serial) Numba module
     assert r.source_path.read_text() == r.source  # ... and source_path the file that holds it
     forced = symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False, backend="numba")
     assert forced.backend == "numba"
@@ -194,7 +195,7 @@ def test_the_twin_differs_from_the_compiled_module_only_in_its_import_lines_and_
                                                      rendered.python_source.splitlines(), lineterm="", n=0)
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     removed = [line[1:] for line in changed if line.startswith("-")]
-    assert removed == [removed[0], "from numba import njit, prange"] and removed[0].startswith("# Backend: numba")
+    assert removed == [removed[0], "from numba import njit"] and removed[0].startswith("# Backend: numba")
     added = "\n".join(line[1:] for line in changed if line.startswith("+"))
     assert "def njit(" in added and "prange = range" in added and "# Backend: python" in added
     assert "class _CompiledMath:" in added and "math = _CompiledMath()" in added

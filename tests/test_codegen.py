@@ -40,7 +40,8 @@ def _normalise(source: str) -> str:
 def _golden_cases():
     """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
     (Levenberg-Marquardt with variable projection too), each optimizer family keeping bounds (the ``True``
-    cases), the network trainer (by epochs and on all rows) and the interpreted twin."""
+    cases), the network trainer (by epochs and on all rows), the interpreted twin, and the parallel module
+    of each kernel family (the ``"parallel"`` cases: large data, rows split across threads)."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
@@ -62,15 +63,20 @@ def _golden_cases():
         "curve_newton_bounded.py": (curve, symopt.Newton(), "source", True),
         "curve_lbfgs_bounded.py": (curve, symopt.LBFGS(), "source", True),
         "curve_gradient_descent_bounded.py": (curve, symopt.GradientDescent(), "source", True),
+        "curve_levenberg_marquardt_parallel.py": (curve, symopt.LevenbergMarquardt(), "source", False, "parallel"),
+        "logistic_wide_newton_parallel.py": (logistic, symopt.Newton(), "source", False, "parallel"),
+        "softmax_newton_parallel.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source",
+                                       False, "parallel"),
     }
 
 
 def _rendered(name):
-    objective, optimizer, which, *bounded = _golden_cases()[name]
+    objective, optimizer, which, *variant = _golden_cases()[name]
     derivation = symopt.derive(objective)
     if objective.network:
         return objective, render_network(objective, derivation, optimizer), which
-    return objective, render(objective, derivation, optimizer, bounded=bool(bounded)), which
+    bounded, parallel = bool(variant and variant[0]), "parallel" in variant
+    return objective, render(objective, derivation, optimizer, bounded=bounded, parallel=parallel), which
 
 
 @pytest.mark.parametrize("name", sorted(_golden_cases()))

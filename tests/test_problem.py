@@ -202,10 +202,13 @@ def test_x0_by_name_for_a_network(rng):
     assert r.fun < 1e-20
 
 
-def test_serial_and_parallel_kernel_paths_give_the_same_numbers(rng):
+def test_serial_and_parallel_kernel_paths_give_the_same_numbers(rng, monkeypatch):
+    import symopt.threads
+
+    monkeypatch.setattr(symopt.threads, "PARALLEL_MIN_WORK", 0)  # the parallel module for 10,000 rows
     a, b = symopt.params("a b")
     objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", [a, b]))
-    problem = symopt.Problem(objective)
+    problem = symopt.Problem(objective, backend="numba")
     for n in (100, 10_000):  # below and above the rows where the kernels go parallel
         x = rng.uniform(0, 1, n)
         data = {"x": x, "y": 2 * np.exp(-x) + 0.01 * rng.normal(size=n)}

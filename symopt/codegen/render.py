@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import jinja2
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "16"
+TEMPLATE_VERSION = "17"
 
 
 def template_dir() -> Path:
@@ -66,7 +66,9 @@ def environment() -> jinja2.Environment:
 
 #: What the header of each backend's copy of a module says it is.
 BACKEND_TITLES = {
-    "numba": "numba (compiled to machine code on first use, kept in the cache folder)",
+    "numba": "numba, serial (compiled to machine code on first use, kept in the cache folder)",
+    "numba-parallel": "numba, parallel (rows split across threads, for large data; compiled on first use, kept in "
+                      "the cache folder)",
     "python": "python (the compiled module's twin, run by the interpreter: no compile wait)",
 }
 
@@ -90,10 +92,12 @@ def _code_name(prefix: str, name: str) -> str:
     return f"{prefix}_{name}"
 
 
-def render(objective, derivation, optimizer, bounded: bool = False) -> Rendered:
+def render(objective, derivation, optimizer, bounded: bool = False, parallel: bool = False) -> Rendered:
     """Render the solver module for ``objective`` and ``optimizer``; ``bounded``: the optimizer keeps every
     iterate inside the box its ``lower`` and ``upper`` arguments give (:mod:`symopt.bounds`), else those
-    arguments are not read."""
+    arguments are not read. ``parallel``: the kernels split the rows across Numba's threads (``prange``),
+    for large data; else they are serial and never start Numba's thread pool, and the module has an
+    interpreted twin (``python_source``)."""
     flags = {
         "with_hessian": optimizer.needs == "hessian",
         "with_residuals": optimizer.needs == "residuals",
@@ -121,11 +125,21 @@ def render(objective, derivation, optimizer, bounded: bool = False) -> Rendered:
         mean=objective.reduction == "mean",
         per_sample=str(objective.per_sample),
     )
-    source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES["numba"]))
-    python_source = render_checked(
-        "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"]))
-    variant = ("_minibatch" if optimizer.stochastic else "") + ("_bounded" if bounded else "")
+    compiled = "numba-parallel" if parallel else "numba"
+    source = render_checked("module.py.jinja", dict(context, backend="numba", backend_title=BACKEND_TITLES[compiled],
+                                                    **loops(parallel)))
+    python_source = None if parallel else render_checked(
+        "module.py.jinja", dict(context, backend="python", backend_title=BACKEND_TITLES["python"], **loops(False)))
+    variant = ("_minibatch" if optimizer.stochastic else "") + ("_bounded" if bounded else "") + \
+        ("_parallel" if parallel else "")
     return Rendered(source, f"{stem}_{optimizer.name}{variant}", data_names, python_source)
+
+
+def loops(parallel: bool) -> dict:
+    """How a module's kernels loop over the rows: the decorator of a kernel that may split them across
+    threads, and the loop over row blocks (``templates/kernels/parallel.jinja`` has the per-row loop)."""
+    flags = "cache=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "") + ", fastmath=FASTMATH"
+    return {"parallel": parallel, "kernel_jit": f"njit({flags})", "block_range": "prange" if parallel else "range"}
 
 
 #: The special functions generated code may call, defined by templates/kernels/special.py.jinja where used.
@@ -167,15 +181,15 @@ def render_fingerprint() -> str:
             f"{platform.python_version()}")
 
 
-def render_key(optimizer, bounded: bool = False) -> tuple:
+def render_key(optimizer, bounded: bool = False, parallel: bool = False) -> tuple:
     """What of ``optimizer`` the generated code depends on (the fields :func:`render` and
-    :func:`~symopt.codegen.network.render_network` read from it), and whether it keeps bounds: optimizers
-    with equal keys share one module for one problem; every other setting (and the bounds' values) is a
-    run-time argument."""
+    :func:`~symopt.codegen.network.render_network` read from it), whether it keeps bounds and whether its
+    kernels run in parallel: optimizers with equal keys share one module for one problem; every other
+    setting (and the bounds' values) is a run-time argument."""
     return (type(optimizer).__name__, optimizer.name, optimizer.template, optimizer.needs, optimizer.stochastic,
             tuple(optimizer.hyper_names), bool(getattr(optimizer, "line_search", False)),
             getattr(optimizer, "batch_size", None) or 0, getattr(optimizer, "memory", 0),
-            tuple(getattr(optimizer, "linear", ())), bool(bounded))
+            tuple(getattr(optimizer, "linear", ())), bool(bounded), bool(parallel))
 
 
 def optimizer_context(objective, optimizer, bounded: bool = False) -> dict:

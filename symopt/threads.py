@@ -1,0 +1,127 @@
+"""How many threads a solve may use, and whether its kernels split the rows across them.
+
+symopt is one process among many: a notebook, joblib workers in a grid search, Dask worker threads, the
+test suite. A parallel region costs 5 to 30 microseconds to start on a quiet machine, but milliseconds
+when another process holds the other core (Numba's OpenMP threads wait for a time slice, then spin), so a
+small problem that opened one per kernel call ran 40 to 100 times slower beside a second process. So:
+
+- small data run the *serial* module, whose kernels never start Numba's thread pool
+  (:data:`PARALLEL_MIN_WORK`);
+- large data run the *parallel* module with the thread budget the caller gives: ``numba.set_num_threads``
+  (or ``NUMBA_NUM_THREADS``, which joblib sets for its workers), a ``threadpoolctl`` limit in force, and
+  one thread inside a Dask worker's task. A budget of one thread runs the serial module.
+
+Both modules split the rows into the same blocks and add their sums in the same order, so which one ran
+changes no result beyond the last bit of a fused multiply-add.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+
+#: Rows x (parameters + 1) from which a kernel pass splits its rows across threads. Below it a pass costs
+#: under about 2 ms serially, where a parallel region beside a busy core costs 0.5 to 5 ms to start
+#: (measured: benchmarks/threads.py); above it, the two threads of a quiet machine halve the pass.
+#: The kernels split rows into blocks of 2,048 (at least two blocks before a second thread has work), so
+#: fewer than 4,096 rows never run in parallel whatever the work.
+PARALLEL_MIN_WORK = 200_000
+#: The least rows for which the parallel module has a second block of rows to give a second thread.
+PARALLEL_MIN_ROWS = 4096
+
+
+def _pool_started() -> bool:
+    """Whether Numba's thread pool is running in this process (asking Numba for its thread count starts it)."""
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    return bool(parallel is not None and getattr(parallel, "_is_initialized", False))
+
+
+def _numba_threads() -> int:
+    """The threads Numba gives a parallel region started from this thread, without starting the pool for it:
+    ``numba.get_num_threads()`` once the pool runs (it reflects ``numba.set_num_threads``), else the pool's
+    size to be (``NUMBA_NUM_THREADS``, by default the number of cores)."""
+    if _pool_started():
+        import numba
+
+        return int(numba.get_num_threads())
+    from numba.core import config
+
+    return int(config.NUMBA_NUM_THREADS)
+
+
+def _threadpoolctl_limit() -> int | None:
+    """The smallest thread count a ``threadpoolctl`` limit in force sets for OpenMP or BLAS, if threadpoolctl is
+    in use in this process (it is not imported here otherwise)."""
+    if "threadpoolctl" not in sys.modules:
+        return None
+    import threadpoolctl
+
+    counts = [info.get("num_threads") for info in threadpoolctl.threadpool_info()
+              if info.get("user_api") in ("openmp", "blas")]
+    counts = [int(c) for c in counts if isinstance(c, int) and c > 0]
+    return min(counts) if counts else None
+
+
+def in_dask_worker() -> bool:
+    """Whether this thread runs a task of a Dask worker (``distributed``) or of Dask's threaded scheduler:
+    Dask runs as many such threads as there are cores, so each takes one."""
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            distributed.get_worker()
+            return True
+        except (ValueError, AttributeError):
+            pass
+    threaded = sys.modules.get("dask.threaded")
+    if threaded is None:
+        return False
+    pools = [getattr(threaded, "default_pool", None)]  # the main thread's pool, and those of other threads
+    pools += [pool for by_size in dict(getattr(threaded, "pools", {})).values() for pool in dict(by_size).values()]
+    # A pool's threads are named after its own prefix; membership of pool._threads would miss a task that
+    # runs before the pool has added its new thread to that set.
+    name = threading.current_thread().name
+    return any(name.startswith(f"{pool._thread_name_prefix}_") for pool in pools
+               if isinstance(getattr(pool, "_thread_name_prefix", None), str))
+
+
+def thread_budget() -> int:
+    """The threads a kernel may use in this call: 1 in a Dask task, else Numba's thread count for this thread
+    (``numba.set_num_threads``, ``NUMBA_NUM_THREADS``), lowered to a ``threadpoolctl`` limit in force."""
+    if in_dask_worker():
+        return 1
+    budget = _numba_threads()
+    limit = _threadpoolctl_limit()
+    if limit is not None:
+        budget = min(budget, limit)
+    return max(1, min(budget, os.cpu_count() or 1))
+
+
+def parallel_wanted(n_rows: int, n_params: int) -> bool:
+    """Whether a solve on ``n_rows`` rows of ``n_params`` parameters runs the parallel module: enough work
+    (:data:`PARALLEL_MIN_WORK`, :data:`PARALLEL_MIN_ROWS`) and more than one thread to share it. The thread
+    budget is looked at only for data that large, so small problems never import Numba's threading."""
+    if n_rows < PARALLEL_MIN_ROWS or n_rows * (n_params + 1) < PARALLEL_MIN_WORK:
+        return False
+    return thread_budget() > 1
+
+
+@contextlib.contextmanager
+def threads_for(parallel: bool):
+    """Run the enclosed parallel kernels with :func:`thread_budget` threads (``numba.set_num_threads`` for
+    this thread, put back after); nothing for the serial module."""
+    if not parallel:
+        yield
+        return
+    import numba
+
+    budget, before = thread_budget(), numba.get_num_threads()
+    if budget >= before:
+        yield
+        return
+    numba.set_num_threads(budget)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
