@@ -13,6 +13,7 @@ beside the generated code, so a new process does not run SymPy's ``solve`` again
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -98,7 +99,7 @@ class Problem:
 
     def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
                  precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto", fixed=None,
-                 bounds=None):
+                 bounds=None, *, _deadline: float | None = None):
         if not isinstance(objective, Objective):
             raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
@@ -123,6 +124,8 @@ class Problem:
         if precision == "high" and method == "iterative":
             raise PrecisionError("precision='high' applies to closed forms; the iterative solver runs in double")
         check_budget(budget)
+        # symopt.solve(..., max_time=) counts the analysis too: the symbolic tier's head start ends by then
+        self._deadline = _deadline
         self.objective, self.optimizer, self.method = objective, optimizer, method
         self.precision, self.budget, self.backend = precision, float(budget), backend
         self._shared = shared_for(objective)
@@ -181,9 +184,12 @@ class Problem:
         elif self.method == "auto":
             stage = self._shared.symbolic_stage_soon(objective, d, self.budget)
             if isinstance(stage, Future):
+                wait = SYMBOLIC_HEAD_START if self.budget > SYMBOLIC_HEAD_START else None
+                if self._deadline is not None:  # within max_time, whatever the budget
+                    wait = max(0.0, min(self.budget if wait is None else wait, self._deadline - time.perf_counter()))
                 try:  # a head start (most formulas SymPy finds at all, it finds in well under a second); a
                     # budget within the head start is waited for to its end
-                    stage = stage.result(timeout=SYMBOLIC_HEAD_START if self.budget > SYMBOLIC_HEAD_START else None)
+                    stage = stage.result(timeout=wait)
                 except FutureTimeout:
                     stage, later = None, stage
         else:
@@ -240,6 +246,13 @@ class Problem:
         parameters this problem holds fixed, ``bounds`` the bounds of this solve, in place of the problem's
         (a problem built with bounds takes any; one built without has no code that keeps them); no
         compiling."""
+        return self._solve_call(time.perf_counter(), data, x0, progress, max_time, callback, starts, seed, standardize,
+                                cov_type, fixed, bounds)
+
+    def _solve_call(self, started, data=None, x0=None, progress=True, max_time=None, callback=None, starts=1, seed=0,
+                    standardize=False, cov_type="nonrobust", fixed=None, bounds=None) -> Result:
+        """:meth:`solve`, its ``max_time`` counted from ``started`` (a ``time.perf_counter()`` reading: the call
+        to :func:`symopt.solve`, which builds this problem first)."""
         check_limits(max_time, callback)
         check_starts(starts, seed)
         inference.check_cov_type(cov_type)
@@ -251,7 +264,7 @@ class Problem:
         dataset = prepare(self.objective, data)
         flat = box.flat(self.objective.form, dataset) if box else None
         if standardize:
-            result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed)
+            result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed, started)
             outside = flat.violations(result.x) if flat and result.x.size else []
             if outside:
                 raise ModelError(f"standardize=True with bounds: the standardized fit, which cannot carry the "
@@ -259,7 +272,7 @@ class Problem:
                                  f"slopes), ends outside them ({'; '.join(outside)}); solve without standardize=True "
                                  f"to keep them")
         else:
-            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat)
+            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat, started=started)
         if flat:
             result = self._bounded_finish(result, dataset, flat)
         if values:
@@ -322,7 +335,7 @@ class Problem:
         values = fixing.check_fixed(self.full_objective, given)
         return fixing.check_same_names(self.fixed, values)
 
-    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed) -> Result:
+    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed, started=None) -> Result:
         """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""
         form = self.objective.form
         scaling = scaling_for(self.objective, self._shared.standardize_plan(self.objective), dataset,
@@ -331,7 +344,7 @@ class Problem:
         if x0 is not None:
             x0 = scaling.forward(form.start(dataset, x0), dataset)
         result = self._solve(work, x0, progress, max_time, callback, starts, seed,
-                             scaling=lambda theta: scaling.back(theta, dataset))
+                             scaling=lambda theta: scaling.back(theta, dataset), started=started)
         x = scaling.back(result.x, dataset)
         _, grad = self.flat_value_and_grad(dataset, x)
         optima = tuple(replace(o, x=scaling.back(o.x, dataset), params=form.unflatten(dataset, scaling.back(o.x, dataset)))
@@ -342,7 +355,7 @@ class Problem:
                        why=f"{result.why}; {scaling.describe()}")
 
     def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
-               box=None) -> Result:
+               box=None, started=None) -> Result:
         """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
         vector back to the user's parameters, for the callback and the advice; ``box``: the bounds along the
         flat vector (:class:`symopt.bounds.FlatBox`), or None."""
@@ -382,7 +395,7 @@ class Problem:
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         user = scaling or (lambda theta: theta)
         stops = None if max_time is None and callback is None else Stops(
-            max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)))
+            max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)), started)
         if starts == 1:
             result = self._iterate(dataset, x0, progress, cf, stops, standardized, box=box)
         else:
@@ -393,7 +406,10 @@ class Problem:
         # The symbolic tier was still running when the run began. A failed run waits for it (a closed form may
         # give what the run did not); a successful one takes it only if it is done by now.
         if not result.success:
-            later.result()
+            try:  # within max_time, when there is one
+                later.result(timeout=None if stops is None or stops.max_time is None else max(stops.remaining(), 0.0))
+            except FutureTimeout:
+                pass
         if not later.done():
             return result
         self._settle_analysis()

@@ -8,6 +8,7 @@ words (with advice when it failed) and warns on non-convergence.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from .errors import ConvergenceWarning
 from .evaluate import gradient, objective_value
 from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
-from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
+from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, OUT_OF_TIME, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound, held_on_bounds)
 from .stationary import step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
@@ -139,6 +140,14 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     # The history grows with the run (max_iter may be far more than a run needs).
     history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
     driver = _Driver(module, path, switch)
+    if stops is not None and not compiled_within(module, stops, [
+            ("start", (theta, grad, fs, fw, iw, *arrays, *fixed)),
+            ("run", (theta, grad, fs, fw, iw, *arrays, *fixed, 1, 0.0, 0.0, history, 0))]):
+        value = objective_value(objective, dataset, theta) if objective.form.evaluable else math.nan
+        advice = (f"{STATUS[OUT_OF_TIME][2]}; compiling the generated code took longer than max_time: it goes on in "
+                  f"the background, and the next solve of this problem uses it (the start is returned)")
+        return Run(theta, float(value), 0, STATUS[OUT_OF_TIME][0], False, f"{STATUS[OUT_OF_TIME][0]}: {advice}",
+                   math.nan, np.array([value]), rendered.source, path, "numba", 0.0, 0, 0, started_at)
     code = int(driver.call("start", theta, grad, fs, fw, iw, *arrays, *fixed))
     history[0] = sign * fs[0]
     done = 0
@@ -173,6 +182,36 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
                history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds,
                int(fs[2]), int(fs[3]), started_at, () if free is None else tuple(int(j) for j in np.flatnonzero(~free)))
+
+
+def compiled_within(module, stops, calls) -> bool:
+    """Whether ``module``'s functions are compiled for ``calls`` (``(name, arguments)``) before ``stops``' max_time
+    runs out: compiled now in a background thread while this one waits at most the time left (a compile
+    cannot be cut short, and max_time counts from the call). True at once for the interpreted twin, a
+    network's epoch loop, functions already compiled for these arguments, or no max_time; False if the
+    time ran out first (the compile goes on, and its module serves the next solve)."""
+    if stops is None or stops.max_time is None or interpreted(module):
+        return True
+    pending = [(getattr(module, name, None), args) for name, args in calls]
+    pending = [(f, args) for f, args in pending if hasattr(f, "compile") and not f.signatures]
+    if not pending:
+        return True
+    import numba
+
+    signatures = [(f, tuple(numba.typeof(a) for a in args)) for f, args in pending]
+    finished = threading.Event()
+
+    def work() -> None:
+        try:
+            for f, signature in signatures:
+                f.compile(signature)
+        except Exception:  # noqa: BLE001 - the call that follows compiles again and raises what failed
+            pass
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name="symopt-compile", daemon=True).start()
+    return finished.wait(timeout=max(stops.remaining(), 0.0))
 
 
 class _Driver:
@@ -330,9 +369,18 @@ def _gradient_to_terms(objective, derivation, dataset, theta, free=None) -> floa
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf
 
 
+#: Seconds a chunk of iterations aims at between two looks at the stops and the progress bar.
+CHUNK_SECONDS = 0.2
+#: A chunk is at most this many times the one before: its size is extrapolated from the last one's time, and a
+#: machine that gets busy meanwhile (another process on the cores) makes that time a poor guide; growing
+#: step by step, a chunk never overshoots max_time by more than a few of the last chunk's lengths.
+CHUNK_GROWTH = 4
+
+
 def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=None, unit=None):
-    """Call the generated ``run`` in chunks sized to about 0.2 s (one iteration at a time for a callback),
-    with a progress bar past 1 s, checking ``stops`` between chunks.
+    """Call the generated ``run`` in chunks sized to about :data:`CHUNK_SECONDS` (one iteration at a time for a
+    callback; at most half the time ``max_time`` leaves), with a progress bar past 1 s, checking ``stops``
+    between chunks.
 
     Returns the status code, the iterations done and the history (grown as needed: the
     compiled loop writes the objective after iteration k to ``history[k]``). On Ctrl-C the state
@@ -365,7 +413,8 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=N
                 code = asked
                 break
             driver.maybe_switch(done)
-            chunk = int(min(max(budget * 0.2 / max(elapsed, 1e-6), 1), 1_000_000))
+            aim = CHUNK_SECONDS if stops is None else min(CHUNK_SECONDS, 0.5 * stops.remaining())
+            chunk = int(min(max(budget * aim / max(elapsed, 1e-6), 1), CHUNK_GROWTH * budget, 1_000_000))
             if started is None:
                 started = time.perf_counter()
             elif progress and bar is None and time.perf_counter() - started > 1.0:

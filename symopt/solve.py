@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from .analyse import DEFAULT_BUDGET
 from .errors import ModelError
 from .objective import Objective
 from .problem import Problem
 from .result import Result
+from .stops import check_limits
 
 
 def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
@@ -34,8 +37,9 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     bar when an iterative run takes more than a second. ``backend``: what runs generated code,
     ``"numba"`` (compiled), ``"python"`` (its interpreted twin, no compile wait) or ``"auto"`` (the twin
     for small data until compiling pays; see :class:`symopt.Problem`); ``Result.backend`` says what ran.
-    ``max_time``: wall-clock seconds from the call (compiling included) after which an iterative run (or
-    training) stops, between two chunks of iterations, with status ``max_time`` and the parameters reached. ``callback(iteration, objective, params)``: called after every
+    ``max_time``: wall-clock seconds from the call (the analysis and compiling included) after which an
+    iterative run (or training) stops, between two chunks of iterations, with status ``max_time`` and the
+    parameters reached; the symbolic tier's head start ends by then too. ``callback(iteration, objective, params)``: called after every
     iteration (every epoch, for a network) with the objective F and the parameters by name; returning
     True stops the run (status ``stopped_by_callback``). Ctrl-C stops it too (status ``interrupted``),
     returning the parameters after the last completed iteration instead of losing the run. A closed
@@ -85,8 +89,11 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    return Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds).solve(
-        data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
+    started = time.perf_counter()  # max_time counts from here: the analysis and compiling too
+    check_limits(max_time, callback)
+    deadline = None if max_time is None else started + max_time
+    problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, _deadline=deadline)
+    return problem._solve_call(started, data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
 
 
 def gradient(objective: Objective, data, params) -> dict:

@@ -27,13 +27,20 @@ def check_limits(max_time, callback) -> None:
 
 
 class Stops:
-    """``max_time`` (seconds from when the run starts) and ``callback(iteration, objective, params)``;
-    ``params`` is ``params_of(theta)`` (by name). ``check`` says which stop applies, or None."""
+    """``max_time`` (seconds from ``started``, a ``time.perf_counter()`` reading: the call to ``solve``, so
+    analysis and compiling count) and ``callback(iteration, objective, params)``; ``params`` is
+    ``params_of(theta)`` (by name). ``check`` says which stop applies, or None."""
 
-    def __init__(self, max_time=None, callback=None, params_of=None):
+    def __init__(self, max_time=None, callback=None, params_of=None, started: float | None = None):
         check_limits(max_time, callback)
         self.max_time, self.callback, self.params_of = max_time, callback, params_of
-        self.started = time.perf_counter()
+        self.started = time.perf_counter() if started is None else started
+
+    def remaining(self) -> float:
+        """Seconds left before ``max_time`` (inf without one; may be negative once it has passed)."""
+        if self.max_time is None:
+            return math.inf
+        return self.max_time - (time.perf_counter() - self.started)
 
     @property
     def every_iteration(self) -> bool:
@@ -45,6 +52,6 @@ class Stops:
             params = self.params_of(theta) if self.params_of is not None else theta.copy()
             if self.callback(iteration, float(objective), params):  # True (or anything truthy) stops
                 return CALLBACK_STOP
-        if self.max_time is not None and time.perf_counter() - self.started >= self.max_time:
+        if self.remaining() <= 0.0:
             return OUT_OF_TIME
         return None
