@@ -437,8 +437,8 @@ class Problem:
         run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
                 run.status not in (*USER_STOPS, "max_iter"):
-            chosen = (f"{chosen}; the projected run stopped ({run.status}: {run.message}), so the full "
-                      f"Levenberg-Marquardt ran from the same start")
+            chosen = (f"{chosen}; the projected run stopped ({_projected_stop(run, objective.form.flat_names(dataset))}), "
+                      f"so the full Levenberg-Marquardt ran from the same start")
             optimizer = optimizer.full()
             run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
         status, success, message = run.status, run.success, run.message
@@ -541,6 +541,20 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
+
+
+def _projected_stop(run, names) -> str:
+    """Why a variable-projection run stopped, in words: its status, where (the parameters it reached) and what
+    the driver found there, without the status's advice to the user (which is about data or models; here
+    the full solver simply takes over from the start)."""
+    from .optimizers.base import STATUS
+
+    found = run.message.removeprefix(f"{run.status}: ")
+    for _, _, advice in STATUS.values():
+        found = found.replace(advice, "")
+    found = found.strip(" ;")
+    at = ", ".join(f"{name} = {value:.6g}" for name, value in zip(names, run.x))
+    return f"{run.status} after {run.nit} iterations at {at}" + (f": {found}" if found else "")
 
 
 def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):

@@ -116,7 +116,37 @@ def test_a_failed_projected_run_is_redone_by_the_full_solver(decay, monkeypatch)
     r = symopt.solve(objective, data, backend="python")
     assert runs == ["ProjectedLevenbergMarquardt", "LevenbergMarquardt"]
     assert r.success and type(r.optimizer) is symopt.LevenbergMarquardt
-    assert "the projected run stopped (line_search_failed: injected), so the full Levenberg-Marquardt ran" in r.why
+    assert "the projected run stopped (line_search_failed after " in r.why and ": injected), so the full " \
+           "Levenberg-Marquardt ran" in r.why
+
+
+@pytest.mark.parametrize("status", ["nonfinite", "line_search_failed"])
+def test_why_a_projected_run_stopped_names_where_not_the_users_data(decay, monkeypatch, status):
+    """Item 16: the fall-back's reason is what held for the projected run (its status, where it stopped and
+    what the driver found there), not the status's advice to the user about outliers or missing-value codes
+    in the data, which the full solver then fitted without trouble."""
+    from dataclasses import replace
+
+    from symopt.optimizers.base import STATUS, Status
+
+    objective, data = decay
+    original = drivers.GeneratedDriver.run
+    code = {"nonfinite": Status.NONFINITE_GRADIENT, "line_search_failed": Status.LINE_SEARCH_FAILED}[status]
+    found = "row 3 (x = 2.5): d/db is not finite; " if status == "nonfinite" else ""
+
+    def failing_projection(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
+        run, words, extras = original(self, dataset, optimizer, x0, progress, stops, bounds)
+        if isinstance(optimizer, ProjectedLevenbergMarquardt):
+            run = replace(run, success=False, status=status, message=f"{status}: {found}{STATUS[code][2]}")
+        return run, words, extras
+
+    monkeypatch.setattr(drivers.GeneratedDriver, "run", failing_projection)
+    r = symopt.solve(objective, data, backend="python")
+    assert r.success and "the projected run stopped (" in r.why
+    assert STATUS[code][2] not in r.why and "missing-value" not in r.why and "a kink" not in r.why
+    assert f"{status} after " in r.why and " at a = " in r.why
+    if found:
+        assert "row 3 (x = 2.5): d/db is not finite" in r.why
 
 
 def test_projection_cuts_the_iterations_on_nist_mgh10(nist):
