@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import jinja2
 
 #: Bumped whenever a template changes meaning, so cached modules are not reused.
-TEMPLATE_VERSION = "17"
+TEMPLATE_VERSION = "18"
 
 
 def template_dir() -> Path:

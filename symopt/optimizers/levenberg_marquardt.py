@@ -129,6 +129,16 @@ class LevenbergMarquardt(Optimizer):
                 lam *= nu
                 nu *= 2.0
                 if not math.isfinite(lam) or lam > 1e32 * s[0] ** 2:
+                    cosines = np.abs(J.T @ r) / np.maximum(np.linalg.norm(J, axis=0) * np.linalg.norm(r), 1e-300)
+                    if np.max(np.where(free > 0, cosines, 0.0)) <= 1e-6:  # the precision floor: polish
+                        keep = s > s[0] * 1e-15 * J.shape[0]
+                        v = -(Vt.T[:, keep] @ ((U.T @ r)[keep] / s[keep])) / d
+                        cand = np.minimum(np.maximum(theta + v, lower), upper)
+                        v = cand - theta
+                        if f - float(np.sum((r + J @ v) ** 2)) <= 1e-8 * f:
+                            rc, _ = residuals(cand)
+                            if math.isfinite(float(rc @ rc)) and float(rc @ rc) <= f * (1.0 + 1e-10):
+                                out.append(cand.copy())
                     return out
         return out
 
