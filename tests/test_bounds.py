@@ -54,9 +54,9 @@ def test_an_iterative_fit_whose_optimum_is_outside_ends_on_the_bound_with_the_ri
 
 
 def test_an_interior_optimum_is_the_unbounded_one_reached_by_the_same_steps(decay, exponential):
-    free = symopt.solve(exponential, decay, progress=False)
+    free = symopt.solve(exponential, decay, progress=False, backend="python")  # one backend for all
     for box in ({"b": (0.0, 10.0)}, {"b": (0.0, None)}, {"a": (None, 100.0), "b": (-5.0, 5.0)}):
-        r = symopt.solve(exponential, decay, bounds=box, progress=False)
+        r = symopt.solve(exponential, decay, bounds=box, progress=False, backend="python")
         assert r.success and r.at_bound == {}, (box, r.message)
         assert np.array_equal(r.x, free.x) and r.nit == free.nit and r.nfev == free.nfev, (box, r.nit, free.nit)
         assert "projected onto the box, so every iterate is feasible" in r.why
@@ -153,8 +153,9 @@ def test_a_bounded_linear_parameter_is_solved_by_bounded_least_squares_inside_va
     assert "variable projection: a, c" in r.why and "solves for a by bounded least squares" in r.why
     # with a on its bound, c solves its own normal equation: mean(y - 2 exp(-b x))
     assert r.params["c"] == pytest.approx(np.mean(data["y"] - 2.0 * np.exp(-r.params["b"] * data["x"])), rel=1e-9)
-    free = symopt.solve(objective, data, progress=False)
-    inside = symopt.solve(objective, data, bounds={"a": (0.0, 10.0)}, progress=False)
+    # one backend for both (with backend="auto" a module compiled by an earlier test runs compiled)
+    free = symopt.solve(objective, data, progress=False, backend="python")
+    inside = symopt.solve(objective, data, bounds={"a": (0.0, 10.0)}, progress=False, backend="python")
     assert inside.at_bound == {} and np.array_equal(inside.x, free.x) and inside.nit == free.nit
 
 
