@@ -34,3 +34,33 @@ NONLINEAR_MODELS = {
 
 # Nelson's response is log(y): NIST fits log[y] = b1 - b2*x1*exp(-b3*x2).
 LOG_RESPONSE = {"Nelson"}
+
+
+def _relabellings():
+    """Other parameter values that give the same model, per set: ``{name: sign * other}`` maps (a name left
+    out maps to itself). Sums of terms of one shape are unchanged when the terms trade places (MGH17's two
+    exponentials, Lanczos' three), and a Gaussian peak when its width changes sign (Gauss' b5**2, b8**2), so a
+    run may reach the certified optimum under another labelling; tests/test_nist_nonlinear.py checks each
+    map leaves the model unchanged before it compares through it."""
+    from itertools import permutations, product
+
+    maps = {"MGH17": [{}, {"b2": (1, "b3"), "b3": (1, "b2"), "b4": (1, "b5"), "b5": (1, "b4")}]}
+    pairs = [("b1", "b2"), ("b3", "b4"), ("b5", "b6")]
+    lanczos = [{a: (1, b) for src, dst in zip(pairs, order) for a, b in zip(src, dst)}
+               for order in permutations(pairs)]
+    for name in ("Lanczos1", "Lanczos2", "Lanczos3"):
+        maps[name] = lanczos
+    peaks = [("b3", "b4", "b5"), ("b6", "b7", "b8")]
+    gauss = []
+    for order, (s5, s8) in product(permutations(peaks), product((1, -1), repeat=2)):
+        mapping = {a: (1, b) for src, dst in zip(peaks, order) for a, b in zip(src, dst)}
+        mapping["b5"] = (s5 * mapping["b5"][0], mapping["b5"][1])
+        mapping["b8"] = (s8 * mapping["b8"][0], mapping["b8"][1])
+        gauss.append(mapping)
+    for name in ("Gauss1", "Gauss2", "Gauss3"):
+        maps[name] = gauss
+    return maps
+
+
+#: set name -> the relabellings of its parameters that leave its model unchanged (see _relabellings).
+RELABELLINGS = _relabellings()
