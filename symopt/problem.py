@@ -447,15 +447,18 @@ class Problem:
 
     def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
                            box=None) -> Result:
-        """The iterative solve from ``starts`` points (:mod:`symopt.starts`), one compiled problem for all."""
+        """The iterative solve from ``starts`` points (:mod:`symopt.starts`, drawn as the runs need them), one
+        compiled problem for all; ``max_time`` bounds the whole call."""
         objective = self.objective
         first = starting_point(objective, self.derivation, dataset, x0)
         points = start_points(objective.form, dataset, first, starts, seed)
         if box:
-            points = [box.inside(point, default=True) for point in points]
-        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
-                                                         box=box), points, progress)
-        best = best_of(results, seed, objective.maximize)
+            points = (box.inside(point, default=True) for point in points)
+        deadline = None if stops is None or stops.max_time is None else stops.started + stops.max_time
+        tally = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
+                                                       box=box), points, progress, starts, objective.maximize,
+                           deadline)
+        best = best_of(tally, seed, objective.maximize, planned=starts)
         if best.success:  # the conditioning of the optimum returned, not of every start's
             warn_if_ill(best.conditioning, objective, standardized)
         return best
