@@ -429,7 +429,8 @@ class Problem:
             # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
             # points; the conditioning is of the free parameters' block.
             hess = hessian_at(objective, self.derivation, dataset, run.x)
-            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess)
+            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess,
+                                                               start=run.x0)
             if verdict is not None:
                 (status, message), success = verdict, False
             if hess is not None:

@@ -22,7 +22,7 @@ from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound, held_on_bounds)
-from .stationary import step_stop_verdict
+from .stationary import SMOOTH_ADVICE, kink_arguments, step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
 #: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
@@ -156,7 +156,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     moving = grad if free is None else np.where(free, grad, 0.0)  # the gradient the stopping rules read
     if code in STEP_STOPS:
         why_not = step_stop_verdict(objective, dataset, theta, moving, fs[0], sign * history[0],
-                                    objective.form.flat_names(dataset), start_size)
+                                    objective.form.flat_names(dataset), start_size, derivation)
         if why_not:
             code, advice = STALLED, why_not
     status, success = STATUS[code][:2]
@@ -276,6 +276,10 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
         if end >= start:
             return code, (f"stopped after max_iter iterations with F no better than at the start "
                           f"({sign * start:.6g} -> {sign * end:.6g}): the steps overshoot; lower lr (try 10x smaller)")
+    if code in searched and objective.form.per_parameter and kink_arguments(objective):
+        kinks = ", ".join(str(k) for k in kink_arguments(objective)[:3])
+        advice = (f"{advice}; the objective has kinks ({kinks}) where it is not differentiable: gradient-based "
+                  f"steps zig-zag across them and line searches fail there; {SMOOTH_ADVICE}")
     return code, advice
 
 
