@@ -521,28 +521,32 @@ class Problem:
         return convexity_module.verdict(self, dataset, samples, seed)
 
     def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
-               seed: int = 0) -> verification.Verification:
+               seed: int = 0, starts: int | None = None) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
-        return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed)
+        return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
+                                   starts=starts)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
 
 
-def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
+def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,
+                  starts: int | None = None):
     """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
     module-level function, so a Result that carries it still pickles)."""
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None,
                       bounds=result.bounds or None)
-    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result)
+    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result,
+                               starts=starts)
 
 
 def convexity_of_result(result):
-    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and one
-    draw around the start (a module-level function, so a Result that carries it still pickles)."""
+    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and draws
+    over the plausible range around them (a module-level function, so a Result that carries it still
+    pickles)."""
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
     points = (result.x,) if result.x.size else ()
-    return convexity_module.verdict(problem, result.dataset, samples=2, points=points)
+    return convexity_module.verdict(problem, result.dataset, points=points)
 
 
 def plot_result(result, kind: str = "history", path=None):
