@@ -22,7 +22,7 @@ from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound, held_on_bounds)
-from .stationary import SMOOTH_ADVICE, kink_arguments, step_stop_verdict
+from .stationary import SMOOTH_ADVICE, gradient_and_size, kink_arguments, step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
 #: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
@@ -320,15 +320,9 @@ def _gradient_to_terms(objective, derivation, dataset, theta, free=None) -> floa
     """max_j |dF/dtheta_j| / (sum of |per-row terms| of component j + |penalty|): how far the gradient stands
     above the rounding of the sums that form it (a non-finite gradient gives inf); over the ``free``
     components only, where given (a parameter held on a bound has a gradient that is not 0 there)."""
-    total = size = 0.0
     with np.errstate(all="ignore"):
-        for _, terms in objective.form.row_gradients(derivation, dataset, theta):
-            total = total + terms.sum(axis=0)
-            size = size + np.abs(terms).sum(axis=0)
-        scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
-        sign = -1.0 if objective.maximize else 1.0
-        pen = 2.0 * sign * objective.l2 * objective.form.penalty_mask(dataset) * theta
-        ratio = np.abs(scale * total + pen) / (scale * size + np.abs(pen) + 1e-300)
+        grad, size = gradient_and_size(objective, derivation, dataset, theta)
+        ratio = np.abs(grad) / (size + 1e-300)
     if free is not None:
         ratio = np.where(free, ratio, 0.0)
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf

@@ -119,9 +119,9 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, st
             f"= {relative:.2g} x size(F), above {tol:g}); likely cause: {cause}")
 
 
-def _gradient_and_size(objective, derivation, dataset, theta) -> tuple[np.ndarray, np.ndarray]:
-    """The gradient of F at ``theta`` from its per-row terms, and per component the sum of the terms' sizes
-    (the reduction and the penalty included)."""
+def gradient_and_size(objective, derivation, dataset, theta) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of F at ``theta`` from its per-row terms (NumPy), and per component the sum of the
+    terms' sizes (the reduction and the penalty included): the size its rounding is relative to."""
     total = size = 0.0
     for _, terms in objective.form.row_gradients(derivation, dataset, theta):
         total = total + terms.sum(axis=0)
@@ -144,13 +144,13 @@ def gradient_rounding(objective, derivation, dataset, theta) -> np.ndarray | Non
     rng = np.random.default_rng(0)
     with np.errstate(all="ignore"):
         try:
-            g0, size = _gradient_and_size(objective, derivation, dataset, theta)
+            g0, size = gradient_and_size(objective, derivation, dataset, theta)
             moved = np.zeros_like(g0)
             for _ in range(ROUNDING_PROBES):
                 signs = rng.choice((-1.0, 1.0), size=theta.size)
                 step = ROUNDING_ULPS * np.spacing(np.abs(theta)) * signs
-                moved = np.maximum(moved, np.abs(_gradient_and_size(objective, derivation, dataset,
-                                                                    theta + step)[0] - g0))
+                moved = np.maximum(moved, np.abs(gradient_and_size(objective, derivation, dataset,
+                                                                   theta + step)[0] - g0))
         except (ArithmeticError, ValueError):
             return None
         level = moved + np.finfo(float).eps * size
@@ -272,6 +272,7 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
     if flat:
         return "not_differentiable", (
             f"the gradient-based verdicts cannot judge this point: the objective has kinks ({calls}) where these "
-            f"arguments are 0 ({words}) and is linear between them (its curvature is 0 here and lives at the kinks, where "
-            f"it is not differentiable), so a zero Hessian says nothing about an optimum; {SMOOTH_ADVICE}")
+            f"arguments are 0 ({words}) and is linear between them (its curvature is 0 here and lives at the "
+            f"kinks, where it is not differentiable), so a zero Hessian says nothing about an optimum; "
+            f"{SMOOTH_ADVICE}")
     return None
