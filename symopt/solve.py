@@ -47,8 +47,9 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     declared positive (``sympy.Symbol("s", positive=True)``) is multiplied by exp of one instead, so it
     stays positive; a network is initialised afresh under a drawn seed. The result is the best converged
     run; ``Result.optima`` lists the distinct optima found (parameters, objective value, how many starts
-    reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem;
-    ``max_time``, the callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
+    reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem, and
+    are drawn one at a time (N is at most 1,000,000); ``max_time`` bounds the whole call, and it, the
+    callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
 
     ``standardize=True`` fits on centred and scaled features (each feature minus its mean, over its standard
     deviation rounded to a power of two) and maps the parameters back: the same estimator, on
