@@ -447,7 +447,8 @@ class Problem:
             # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
             # points; the conditioning is of the free parameters' block.
             hess = hessian_at(objective, self.derivation, dataset, run.x)
-            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess)
+            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess,
+                                                               start=run.x0)
             if verdict is not None:
                 (status, message), success = verdict, False
             if hess is not None:
@@ -465,15 +466,18 @@ class Problem:
 
     def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
                            box=None) -> Result:
-        """The iterative solve from ``starts`` points (:mod:`symopt.starts`), one compiled problem for all."""
+        """The iterative solve from ``starts`` points (:mod:`symopt.starts`, drawn as the runs need them), one
+        compiled problem for all; ``max_time`` bounds the whole call."""
         objective = self.objective
         first = starting_point(objective, self.derivation, dataset, x0)
         points = start_points(objective.form, dataset, first, starts, seed)
         if box:
-            points = [box.inside(point, default=True) for point in points]
-        results = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
-                                                         box=box), points, progress)
-        best = best_of(results, seed, objective.maximize)
+            points = (box.inside(point, default=True) for point in points)
+        deadline = None if stops is None or stops.max_time is None else stops.started + stops.max_time
+        tally = run_starts(lambda point: self._iterate(dataset, point, False, cf, stops, standardized, False,
+                                                       box=box), points, progress, starts, objective.maximize,
+                           deadline)
+        best = best_of(tally, seed, objective.maximize, planned=starts)
         if best.success:  # the conditioning of the optimum returned, not of every start's
             warn_if_ill(best.conditioning, objective, standardized)
         return best
@@ -535,9 +539,10 @@ class Problem:
         return convexity_module.verdict(self, dataset, samples, seed)
 
     def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
-               seed: int = 0) -> verification.Verification:
+               seed: int = 0, starts: int | None = None) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
-        return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed)
+        return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
+                                   starts=starts)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
@@ -557,20 +562,23 @@ def _projected_stop(run, names) -> str:
     return f"{run.status} after {run.nit} iterations at {at}" + (f": {found}" if found else "")
 
 
-def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
+def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,
+                  starts: int | None = None):
     """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
     module-level function, so a Result that carries it still pickles)."""
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None,
                       bounds=result.bounds or None)
-    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result)
+    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result,
+                               starts=starts)
 
 
 def convexity_of_result(result):
-    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and one
-    draw around the start (a module-level function, so a Result that carries it still pickles)."""
+    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and draws
+    over the plausible range around them (a module-level function, so a Result that carries it still
+    pickles)."""
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
     points = (result.x,) if result.x.size else ()
-    return convexity_module.verdict(problem, result.dataset, samples=2, points=points)
+    return convexity_module.verdict(problem, result.dataset, points=points)
 
 
 def plot_result(result, kind: str = "history", path=None):

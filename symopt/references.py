@@ -22,6 +22,12 @@ least squares linear in the parameters, ``least_squares`` (``trf``) for other le
 
 Anything else (a custom objective, a likelihood stated as an expression, a network) has no reference here,
 and :func:`reference_fit` says why.
+
+An iterative reference (``least_squares``, ``minimize``) starts from each of the starts it is given in turn
+(:func:`symopt.verify` gives symopt's own start search: the default start or ``x0``, then the draws of
+``solve(..., starts=N)``; never the result it checks) until the ``judge`` finds it stopped at a stationary
+point; every fit is judged, and one that did not converge says so (``converged=False``) rather than pass
+for an answer.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sympy as sp
@@ -41,11 +47,14 @@ from .numeric import evaluate
 
 @dataclass(frozen=True)
 class ReferenceFit:
-    """A reference library's solution (``x`` in symopt's flat layout) and its name, or None and why not."""
+    """A reference library's solution (``x`` in symopt's flat layout) and its name, or None and why not;
+    ``converged``: whether the judge found it at a stationary point (``reason`` says why not)."""
 
     name: str | None
     x: np.ndarray | None
     reason: str = ""
+    converged: bool = True
+    iterative: bool = False  # where it began mattered (SciPy's least_squares, minimize)
 
 
 def _missing(module: str) -> str | None:
@@ -54,9 +63,11 @@ def _missing(module: str) -> str | None:
     return None
 
 
-def reference_fit(objective, analysis, dataset, start: np.ndarray, bounds=None) -> ReferenceFit:
-    """The reference fit for ``objective`` on ``dataset`` (``start``: where an iterative reference begins;
-    ``bounds``: the flat ``(lower, upper)`` arrays of a bounded problem, or None)."""
+def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None) -> ReferenceFit:
+    """The reference fit for ``objective`` on ``dataset``. ``starts``: where an iterative reference begins, in
+    turn (an iterable of flat vectors, drawn as needed; a single flat vector is one start); ``bounds``: the
+    flat ``(lower, upper)`` arrays of a bounded problem, or None; ``judge(x, start) -> str``: "" where ``x``
+    is a stationary point, else why not (None: every fit is taken as converged)."""
     form = objective.form.name
     if objective.maximize:
         return ReferenceFit(None, None, "no reference library fits a maximised objective of this kind")
@@ -66,9 +77,25 @@ def reference_fit(objective, analysis, dataset, start: np.ndarray, bounds=None) 
             form, f"a {form} {objective.kind} problem")
         return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
                                         f"the same way")
-    if bounds is not None:
-        return fit(objective, analysis, dataset, np.clip(start, *bounds), bounds)
-    return fit(objective, analysis, dataset, start)
+    if isinstance(starts, np.ndarray):
+        starts = (starts,)
+    tried, found = 0, None
+    for start in starts:
+        start = np.asarray(start, dtype=float)
+        if bounds is not None:
+            start = np.clip(start, *bounds)
+            found = fit(objective, analysis, dataset, start, bounds)
+        else:
+            found = fit(objective, analysis, dataset, start)
+        tried += 1
+        why = "" if found.x is None or judge is None else judge(found.x, start)
+        if not why:
+            return found
+        if not found.iterative:
+            return replace(found, converged=False, reason=f"its solution is no stationary point ({why})")
+        found = replace(found, converged=False, reason=f"from {tried} start(s) of symopt's start search it stopped "
+                                                       f"short of a stationary point (the last: {why})")
+    return found if found is not None else ReferenceFit(None, None, "no start to begin from")
 
 
 def _phi(objective, X) -> np.ndarray:
@@ -142,7 +169,7 @@ def _least_squares(objective, dataset, start, bounds=None) -> ReferenceFit:
                             max_nfev=2000 * (len(params) + 1),
                             **({} if bounds is None else {"bounds": bounds, "x_scale": "jac"}))
     return ReferenceFit(f"SciPy least_squares (method={method!r}, exact Jacobian{', bounds' if bounds else ''})",
-                        np.asarray(fit.x))
+                        np.asarray(fit.x), iterative=True)
 
 
 def _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds) -> ReferenceFit:
@@ -190,7 +217,7 @@ def _wide_log_bounded(objective, analysis, dataset, start, bounds) -> ReferenceF
     box = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(*bounds)]
     fit = minimize(fun, start, jac=True, method="L-BFGS-B", bounds=box,
                    options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000})
-    return ReferenceFit("SciPy minimize (method='L-BFGS-B')", np.asarray(fit.x))
+    return ReferenceFit("SciPy minimize (method='L-BFGS-B')", np.asarray(fit.x), iterative=True)
 
 
 def _statsmodels_newton(model: str, objective, X, y):

@@ -330,16 +330,16 @@ class Result:
             object.__setattr__(self, "_convexity", self.judge(self))
         return self._convexity
 
-    def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0):
+    def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0, starts: int | None = None):
         """:func:`symopt.verify` for this result, on the data it was solved on: this solution beside the
-        other ways of solving the problem (a closed form, the iterative solver from two starts, a reference
+        other ways of solving the problem (a closed form, the iterative solver from other starts, a reference
         library) and the gradient check."""
         if self.verifier is None or self.dataset is None:
             from .errors import ModelError
 
             raise ModelError("this result does not carry its problem and data (it was not returned by solve); "
                              "call symopt.verify(objective, data) instead")
-        return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed)
+        return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed, starts=starts)
 
     def _held_note(self, name: str) -> str:
         """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""
@@ -412,6 +412,11 @@ class Result:
             lines.append(f"  conditioning: {self.conditioning}")
         if self.success and self.judge is not None and self.objective is not None:
             lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize, self.starts)}")
+            from .baseline import worse_than_constant
+
+            worse = worse_than_constant(self.objective, self.dataset, self)
+            if worse:
+                lines.append(f"  fit: {worse}")
         if self.starts > 1:
             lines.append(f"  distinct optima from {self.starts} starts (best first):")
             lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]

@@ -23,7 +23,7 @@ from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, OUT_OF_TIME, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound, held_on_bounds)
-from .stationary import step_stop_verdict
+from .stationary import SMOOTH_ADVICE, gradient_and_size, kink_arguments, step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
 #: A failed run whose parameters ended beyond this size is said to have run away (an unbounded objective?).
@@ -165,7 +165,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     moving = grad if free is None else np.where(free, grad, 0.0)  # the gradient the stopping rules read
     if code in STEP_STOPS:
         why_not = step_stop_verdict(objective, dataset, theta, moving, fs[0], sign * history[0],
-                                    objective.form.flat_names(dataset), start_size)
+                                    objective.form.flat_names(dataset), start_size, derivation)
         if why_not:
             code, advice = STALLED, why_not
     status, success = STATUS[code][:2]
@@ -315,6 +315,10 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
         if end >= start:
             return code, (f"stopped after max_iter iterations with F no better than at the start "
                           f"({sign * start:.6g} -> {sign * end:.6g}): the steps overshoot; lower lr (try 10x smaller)")
+    if code in searched and objective.form.per_parameter and kink_arguments(objective):
+        kinks = ", ".join(str(k) for k in kink_arguments(objective)[:3])
+        advice = (f"{advice}; the objective has kinks ({kinks}) where it is not differentiable: gradient-based "
+                  f"steps zig-zag across them and line searches fail there; {SMOOTH_ADVICE}")
     return code, advice
 
 
@@ -355,15 +359,9 @@ def _gradient_to_terms(objective, derivation, dataset, theta, free=None) -> floa
     """max_j |dF/dtheta_j| / (sum of |per-row terms| of component j + |penalty|): how far the gradient stands
     above the rounding of the sums that form it (a non-finite gradient gives inf); over the ``free``
     components only, where given (a parameter held on a bound has a gradient that is not 0 there)."""
-    total = size = 0.0
     with np.errstate(all="ignore"):
-        for _, terms in objective.form.row_gradients(derivation, dataset, theta):
-            total = total + terms.sum(axis=0)
-            size = size + np.abs(terms).sum(axis=0)
-        scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
-        sign = -1.0 if objective.maximize else 1.0
-        pen = 2.0 * sign * objective.l2 * objective.form.penalty_mask(dataset) * theta
-        ratio = np.abs(scale * total + pen) / (scale * size + np.abs(pen) + 1e-300)
+        grad, size = gradient_and_size(objective, derivation, dataset, theta)
+        ratio = np.abs(grad) / (size + 1e-300)
     if free is not None:
         ratio = np.where(free, ratio, 0.0)
     return float(np.max(ratio)) if np.all(np.isfinite(ratio)) else math.inf

@@ -51,8 +51,9 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     declared positive (``sympy.Symbol("s", positive=True)``) is multiplied by exp of one instead, so it
     stays positive; a network is initialised afresh under a drawn seed. The result is the best converged
     run; ``Result.optima`` lists the distinct optima found (parameters, objective value, how many starts
-    reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem;
-    ``max_time``, the callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
+    reached each) and ``Result.starts`` how many starts ran. All starts share one compiled problem, and
+    are drawn one at a time (N is at most 1,000,000); ``max_time`` bounds the whole call, and it, the
+    callback and Ctrl-C stop the remaining starts too. A closed form ignores ``starts``.
 
     ``standardize=True`` fits on centred and scaled features (each feature minus its mean, over its standard
     deviation rounded to a power of two) and maps the parameters back: the same estimator, on
@@ -123,18 +124,21 @@ def check_gradient(objective, data=None, params=None, directions: int = 6, seed:
     return problem.check_gradient(data, params, directions, seed, tol, compiled)
 
 
-def verify(objective, data=None, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0):
+def verify(objective, data=None, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,
+           starts: int | None = None):
     """Solve the problem every way symopt and an installed reference library can, and compare.
 
     ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem` (its optimizer and backend are
-    used for the iterative runs). ``x0``: the first iterative start (the default start if None); the second
-    is drawn around it with ``seed`` (:meth:`symopt.forms.Form.draw_start`). ``reference``: "auto" picks the
-    library fit for the problem's shape (:mod:`symopt.references`), None skips it. ``gradient``: also run
-    :func:`check_gradient` (at ``x0`` where given). Returns a :class:`symopt.Verification`; see
+    used for the iterative runs). ``x0``: the first iterative start (the default start if None). ``starts``:
+    the iterative solver's starts in all (None: 4): the first, the default start where ``x0`` is given, one
+    drawn around the first, the rest spread over the plausible range (each parameter within
+    +-max(10 |x|, 1)) around the first start and the solution, drawn with ``seed``. ``reference``: "auto"
+    picks the library fit for the problem's shape (:mod:`symopt.references`), None skips it. ``gradient``:
+    also run :func:`check_gradient` (at ``x0`` where given). Returns a :class:`symopt.Verification`; see
     :mod:`symopt.verification`.
     """
     problem = objective if isinstance(objective, Problem) else Problem(objective)
-    return problem.verify(data, x0, reference, gradient, seed)
+    return problem.verify(data, x0, reference, gradient, seed, starts)
 
 
 def convexity(objective, data=None, samples: int = 8, seed: int = 0):

@@ -54,8 +54,8 @@ def test_the_same_seed_gives_the_same_optima_and_another_seed_other_draws(freque
     assert [(o.fun, o.starts) for o in one.optima] == [(o.fun, o.starts) for o in two.optima]
     dataset = prepare(objective, data)
     first = np.array([1.0, 1.0])
-    a = start_points(objective.form, dataset, first, 4, seed=3)
-    b = start_points(objective.form, dataset, first, 4, seed=4)
+    a = list(start_points(objective.form, dataset, first, 4, seed=3))
+    b = list(start_points(objective.form, dataset, first, 4, seed=4))
     assert np.array_equal(a[0], first) and np.array_equal(b[0], first)
     assert not np.allclose(a[1], b[1])
 
@@ -78,7 +78,7 @@ def test_a_positive_parameter_stays_positive_in_every_draw():
     mu = sp.Symbol("mu")
     objective = symopt.Objective("log(s) + (x - mu)**2 / (2*s**2)", [mu, s])
     dataset = prepare(objective, {"x": [0.1, 0.5, 0.9]})
-    points = start_points(objective.form, dataset, np.array([0.0, 1.0]), 200, seed=0)
+    points = list(start_points(objective.form, dataset, np.array([0.0, 1.0]), 200, seed=0))
     drawn = np.array(points[1:])
     assert np.all(drawn[:, 1] > 0) and np.std(np.log(drawn[:, 1])) == pytest.approx(1.0, rel=0.2)
     assert np.std(drawn[:, 0]) == pytest.approx(1.0, rel=0.2)  # max(|0|, 1) = 1
