@@ -22,8 +22,9 @@ def test_nist_longley_agrees_across_closed_form_iterative_and_statsmodels(nist):
     assert labels[0] == "closed form (linear)" and labels[-1] == "statsmodels OLS"
     assert sum(label.startswith("iterative") for label in labels) == DEFAULT_STARTS
     assert v.reference == "statsmodels OLS"
-    # condition number 1.9e9: Levenberg-Marquardt from the spread starts agrees to about 7 digits
-    assert v.ok and v.digits >= 6.5, str(v)
+    # condition number 1.9e9 (up to 9 of 16 digits at stake): measured 8.5 digits, the default start's
+    # Levenberg-Marquardt stopping on xtol; the others polish at the precision floor to 11
+    assert v.ok and v.digits >= 8.0, str(v)
     assert "agree to" in v.verdict and v.gradient_check is not None and v.gradient_check.ok
     closed = v.solutions[0]
     assert min(-math.log10(abs(closed.params[n] - c) / abs(c)) for n, c in problem.certified.items()) >= 7.0
