@@ -156,7 +156,7 @@ class Dense:
             raise ModelError(f"Dense: width must be a positive integer, got {self.width!r}")
         # a layer has at least two parameters a unit (a weight from one input, a bias), each with a gradient
         check_fits(4 * FLOAT * self.width, f"Dense({self.width:,})",
-                   f"at most {most_that_fit(4 * FLOAT):,} units fit (with one input each)")
+                   lambda: f"at most {most_that_fit(4 * FLOAT):,} units fit (with one input each)")
         if not (isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
                 and 0 <= self.dropout < 1):
             raise ModelError(f"Dense: dropout must be in [0, 1), got {self.dropout!r}")

@@ -537,7 +537,8 @@ def check_verify_arguments(gradient, seed) -> None:
     """Refuse a ``gradient`` that is not True or False, or a ``seed`` that is not a whole number >= 0 (or None),
     before :func:`symopt.verify` solves anything (the others are checked where they are read)."""
     if not isinstance(gradient, (bool, np.bool_)):
-        raise ModelError(f"verify: gradient must be True or False (whether to check the gradient too), got {gradient!r}")
+        raise ModelError(f"verify: gradient must be True or False (whether to check the gradient too), got "
+                         f"{gradient!r}")
     check_seed("verify", seed)
 
 

@@ -13,6 +13,7 @@ import numbers
 import time
 
 from .errors import ModelError
+from .parse import clip
 from .optimizers.base import CALLBACK_STOP, OUT_OF_TIME
 
 
@@ -77,7 +78,7 @@ class Stops:
         try:
             answer = self.callback(iteration, float(objective), params)
         except Exception as exc:
-            raise ModelError(f"{where}: it raised {type(exc).__name__}: {exc}") from exc
+            raise ModelError(f"{where}: it raised {type(exc).__name__}: {clip(str(exc), 200)}") from exc
         try:
             return bool(answer)
         except Exception as exc:  # an array of several values, or an object whose truth is an error

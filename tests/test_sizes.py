@@ -94,6 +94,17 @@ def test_a_run_that_fits_is_not_refused(monkeypatch, decay):
     assert r.success
 
 
+def test_small_requests_do_not_read_the_memory_available(monkeypatch, decay):
+    """Reading it costs as much as a small solve: below CHECKED_FROM it is not read at all."""
+    def unread():
+        raise AssertionError("the memory available was read for a small request")
+
+    monkeypatch.setattr(sizes, "available_bytes", unread)
+    objective, data = decay
+    assert symopt.solve(objective, data, optimizer=symopt.LBFGS(), backend="python", progress=False).success
+    symopt.Network(3, [symopt.Dense(8), symopt.Dense(1)])
+
+
 def test_newton_and_levenberg_marquardt_count_their_matrices(monkeypatch):
     """The estimate grows with what each optimizer forms: Newton's p x p systems, LM's (rows + p) x p Jacobian."""
     p, n = 1000, 10 ** 5
