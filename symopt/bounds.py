@@ -27,8 +27,9 @@ Each path keeps the bounds its own way:
   module differs only where a step is clipped, a parameter held or an inner solve leaves the box), so an
   interior optimum costs what it costs unbounded.
 
-A parameter that ends within :data:`AT_BOUND` (relative) of a bound, with the gradient pointing out of the
-feasible set there, is reported as at that bound (:attr:`symopt.Result.at_bound`), put exactly on it, and the
+A parameter that ends within :data:`AT_BOUND` (relative) of a bound, and within :data:`NARROW_SHARE` of its
+box's width (so that in a box narrower than the tolerance a point is near one bound at most), with the gradient
+pointing out of the feasible set there, is reported as at that bound (:attr:`symopt.Result.at_bound`), put exactly on it, and the
 Karush-Kuhn-Tucker condition is checked (:func:`kkt`). Its standard error is None; the others are computed with
 it held at the bound.
 """
@@ -45,6 +46,10 @@ from .errors import ModelError
 
 #: A parameter this close to a bound (relative to ``max(1, |bound|)``) is a candidate for being at it.
 AT_BOUND = 1e-7
+#: ... and within this share of the box's width (upper - lower), so that in a box narrower than AT_BOUND a point
+#: is near one bound at most: below a half, the two bands cannot meet; a third leaves the middle third of any
+#: box interior.
+NARROW_SHARE = 1 / 3
 #: A gradient component is "zero" below this fraction of the objective's size (for the KKT check).
 KKT_TOLERANCE = 1e-6
 
@@ -86,9 +91,9 @@ class Box:
 
     def as_dict(self) -> dict:
         """name -> ``(lower, upper)``, None on an open side (what ``bounds=`` takes; arrays as given)."""
-        def shown(v):
+        def given(v):
             return v if np.ndim(v) else (None if math.isinf(v) else v)
-        return {n: (shown(self.lower[n]), shown(self.upper[n])) for n in self.names}
+        return {n: (given(self.lower[n]), given(self.upper[n])) for n in self.names}
 
     def describe(self) -> str:
         """``"b in [1, inf], coef in [0, inf]"`` (per-entry bounds of an array said so)."""
@@ -96,8 +101,19 @@ class Box:
             lo, hi = self.lower[n], self.upper[n]
             if np.ndim(lo) or np.ndim(hi):
                 return f"{n} in per-entry bounds"
-            return f"{n} in [{lo:g}, {hi:g}]"
+            return f"{n} in [{show_number(lo)}, {show_number(hi)}]"
         return ", ".join(one(n) for n in self.names)
+
+
+def show_number(value, near=None) -> str:
+    """``value`` in as few digits as tell it apart: ``:g``'s six where they give it back exactly (or, with
+    ``near``, tell it from ``near``), else every digit (a bound of a box narrower than six digits, 1 + 1e-9,
+    is not shown as 1)."""
+    value = float(value)
+    text = f"{value:g}"
+    if float(text) == value or (near is not None and text != f"{float(near):g}"):
+        return text
+    return repr(value)
 
 
 def _number(name, side, value) -> float:
@@ -178,12 +194,13 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
             continue
         if not lo < hi:
             why = " (with what its SymPy assumptions imply)" if name in implied else ""
-            hint = f"; to hold it at one value use fixed={{{name!r}: {lo:g}}}" if lo == hi else ""
-            raise ModelError(f"the bounds of {name!r}{why} leave no room: lower {lo:g} must be below upper "
-                             f"{hi:g}{hint}")
+            hint = f"; to hold it at one value use fixed={{{name!r}: {show_number(lo)}}}" if lo == hi else ""
+            raise ModelError(f"the bounds of {name!r}{why} leave no room: lower {show_number(lo)} must be below "
+                             f"upper {show_number(hi)}{hint}")
         if name in fixed:
             if not lo <= fixed[name] <= hi:
-                raise ModelError(f"{name!r} is fixed at {fixed[name]:g}, outside its bounds [{lo:g}, {hi:g}]")
+                raise ModelError(f"{name!r} is fixed at {show_number(fixed[name])}, outside its bounds "
+                                 f"[{show_number(lo)}, {show_number(hi)}]")
             continue
         merged[name] = (lo, hi)
     return Box({k: v[0] for k, v in merged.items()}, {k: v[1] for k, v in merged.items()})
@@ -226,9 +243,9 @@ class FlatBox:
         out = []
         for name, v, lo, hi in zip(self.names, x, self.lower, self.upper):
             if v < lo:
-                out.append(f"{name} = {v:.6g} < {lo:g}")
+                out.append(f"{name} = {show_number(v, lo)} < {show_number(lo)}")
             elif v > hi:
-                out.append(f"{name} = {v:.6g} > {hi:g}")
+                out.append(f"{name} = {show_number(v, hi)} > {show_number(hi)}")
         return out
 
     def inside(self, x, default: bool) -> np.ndarray:
@@ -250,10 +267,15 @@ class FlatBox:
         return x
 
     def _close(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """Which entries are within :data:`AT_BOUND` (relative to ``max(1, |bound|)``) of their lower, upper bound."""
+        """Which entries are within :data:`AT_BOUND` (relative to ``max(1, |bound|)``) of their lower, upper bound,
+        and within :data:`NARROW_SHARE` of the box's width, so that no entry is close to both (in a box narrower
+        than the tolerance, a point on the upper bound was also "at" the lower one, and was put there)."""
         with np.errstate(invalid="ignore"):
-            low = np.isfinite(self.lower) & (np.abs(x - self.lower) <= AT_BOUND * np.maximum(1.0, np.abs(self.lower)))
-            high = np.isfinite(self.upper) & (np.abs(x - self.upper) <= AT_BOUND * np.maximum(1.0, np.abs(self.upper)))
+            share = NARROW_SHARE * (self.upper - self.lower)  # inf where a side is open
+            low_tol = np.minimum(AT_BOUND * np.maximum(1.0, np.abs(self.lower)), share)
+            high_tol = np.minimum(AT_BOUND * np.maximum(1.0, np.abs(self.upper)), share)
+            low = np.isfinite(self.lower) & (np.abs(x - self.lower) <= low_tol)
+            high = np.isfinite(self.upper) & (np.abs(x - self.upper) <= high_tol)
         return low, high
 
     def near(self, x) -> bool:
@@ -299,7 +321,7 @@ class FlatBox:
             good = g >= -tiny if side == "lower" else g <= tiny
             ok &= good
             (parts if good else wrong).append(
-                f"{name} at its {side} bound {bound:g} (dF/d{name} = {grad[j]:.3g}: "
+                f"{name} at its {side} bound {show_number(bound)} (dF/d{name} = {grad[j]:.3g}: "
                 f"{'the gradient points out of the feasible set' if good else 'WRONG SIGN: F improves inside'})")
         shown = wrong + parts  # a wrong sign first: it is the news
         more = len(shown) - SHOWN_AT_BOUND

@@ -64,6 +64,18 @@ def _numbers(label: str, value) -> np.ndarray:
         raise ModelError(f"{label} must hold real numbers; got {text if len(text) <= 60 else text[:57] + '...'}") from None
 
 
+def _vector(label: str, value) -> np.ndarray:
+    """``value`` (a number, or a 1-D array of numbers) as a flat float array; a nested one (``[[1.0, -1.0]]``)
+    is refused rather than flattened, which would read a matrix's entries in an order the user did not say."""
+    flat = _numbers(label, value)  # a ModelError for what is not numbers (ragged rows included)
+    shape = np.shape(value)
+    if len(shape) > 1:
+        raise ModelError(f"{label} must be a flat array (one value per parameter, in order) or a mapping by name; "
+                         f"got an array of shape {shape}" + (f" (use np.ravel({label}) if that order is meant)"
+                                                            if label.isidentifier() else ""))
+    return flat
+
+
 def _by_name(x0, names, label: str) -> dict:
     """``x0`` (anything with ``keys()``: a dict, a ``pandas.Series``...) as a dict by name, checked to name
     every parameter in ``names`` and nothing else."""
@@ -207,12 +219,12 @@ class Form(abc.ABC):
             x0 = _by_name(x0, [n for n, _ in spec], label)
             parts = []
             for name, size in spec:
-                v = _numbers(f"{label}[{name!r}]", x0[name])
+                v = _vector(f"{label}[{name!r}]", x0[name])
                 if v.size != size:
                     raise ModelError(f"{label}[{name!r}] has {v.size} value(s); {name} has {size}")
                 parts.append(v)
             return _finite(np.concatenate(parts), label)
-        flat = _numbers(label, x0)
+        flat = _vector(label, x0)
         size = sum(s for _, s in spec)
         if flat.size != size:
             raise ModelError(f"{label} has {flat.size} values; the problem has {size} parameters")
@@ -586,6 +598,10 @@ class NetworkForm(Form):
             except (TypeError, ValueError, OverflowError):
                 raise ModelError(f"{label} must be a mapping from parameter names to arrays or a flat array of "
                                  f"{net.size()} real numbers, got {repr(x0)[:40]}") from None
+            if raw.ndim > 1:
+                raise ModelError(f"{label} must be a mapping from parameter names to arrays or a flat array of "
+                                 f"{net.size()} real numbers; got an array of shape {raw.shape} (give the "
+                                 f"weights by name, W1 of shape (out, in), to pass them as matrices)")
             if flat.size != net.size():
                 raise ModelError(f"{label} has {flat.size} values; the network has {net.size()} parameters")
         bad = np.flatnonzero(~np.isfinite(flat))

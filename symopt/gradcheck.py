@@ -20,12 +20,14 @@ as well (``compiled=False`` skips it: compiling may take seconds).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ModelError
 from .escape import markdown_escape
+from .sizes import FLOAT, check_count, check_seed, whole_number
 
 #: The central-difference error, relative to the gradient's size, above which a direction fails.
 DEFAULT_TOL = 1e-6
@@ -110,16 +112,15 @@ def check_gradient(problem, dataset, params=None, directions: int = 6, seed: int
     """Check the gradient of the code that runs for ``problem`` (a :class:`symopt.Problem`) on the prepared
     ``dataset``; :func:`symopt.check_gradient` is the front door and says what the arguments mean."""
     form = problem.objective.form
-    if not isinstance(directions, int) or isinstance(directions, bool) or directions < 1:
-        raise ModelError(f"directions must be a whole number of at least 1, got {directions!r}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ModelError(f"tol must be a positive number, got {tol!r}")
+    check_arguments(directions, seed, tol, compiled)
     rng = np.random.default_rng(seed)
     if params is None:
         x = form.default_start(dataset).astype(float)
         x = x + 0.1 * np.maximum(np.abs(x), 1.0) * rng.standard_normal(x.size)
     else:
         x = form.start(dataset, params, label="params")
+    # the directions, and the temporary their norms take, before they are drawn
+    directions = check_count("check_gradient", "directions", directions, 2 * FLOAT * max(x.size, 1))
     d = rng.standard_normal((directions, x.size))
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     backends = [problem.code_that_runs(dataset)]
@@ -127,6 +128,19 @@ def check_gradient(problem, dataset, params=None, directions: int = 6, seed: int
         backends.append("numba")
     checks = tuple(_check(lambda t, b=b: problem.flat_value_and_grad(dataset, t, b), b, x, d, tol) for b in backends)
     return GradientCheck(form.unflatten(dataset, x), checks)
+
+
+def check_arguments(directions, seed, tol, compiled) -> None:
+    """Refuse, naming the argument, what it got and what it takes: ``directions`` that is not a whole number >= 1,
+    a ``seed`` that is not a whole number >= 0 (or None), a ``tol`` that is not a positive number, a ``compiled``
+    that is not True or False (how many ``directions`` fit in memory is checked where the point's size is
+    known)."""
+    whole_number("check_gradient", "directions", directions, 1, "how many random directions to check along")
+    check_seed("check_gradient", seed)
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or not (math.isfinite(tol) and tol > 0):
+        raise ModelError(f"check_gradient: tol must be a positive number, got {tol!r}")
+    if not isinstance(compiled, (bool, np.bool_)):
+        raise ModelError(f"check_gradient: compiled must be True or False, got {compiled!r}")
 
 
 def _check(value_and_grad, backend: str, x, directions, tol: float) -> CodeCheck:

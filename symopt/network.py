@@ -10,6 +10,7 @@ shape (out, in), ``b1`` of shape (out,).
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,13 @@ from .model import as_expression
 from .parse import clip, show
 from .printer import print_block
 from .optimizers.base import plain_number
+from .sizes import FLOAT, check_fits, most_that_fit
+
+#: Arrays of rows x width a forward and backward pass keeps per layer (z, the activation, its derivative,
+#: the normalised z and its mask where used, the back-propagated error): what :meth:`Network.work_size` counts.
+ARRAYS_PER_UNIT = 6
+#: Rows a pass over all rows works on at once (the generated ``objective_and_gradient``'s chunks).
+PASS_ROWS = 4096
 
 #: The symbol every activation is written in.
 Z = sp.Symbol("z", real=True)
@@ -146,6 +154,9 @@ class Dense:
             object.__setattr__(self, name, plain_number(getattr(self, name)))
         if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width < 1:
             raise ModelError(f"Dense: width must be a positive integer, got {self.width!r}")
+        # a layer has at least two parameters a unit (a weight from one input, a bias), each with a gradient
+        check_fits(4 * FLOAT * self.width, f"Dense({self.width:,})",
+                   lambda: f"at most {most_that_fit(4 * FLOAT):,} units fit (with one input each)")
         if not (isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
                 and 0 <= self.dropout < 1):
             raise ModelError(f"Dense: dropout must be in [0, 1), got {self.dropout!r}")
@@ -183,6 +194,9 @@ class Network:
             raise ModelError("Network: the output layer takes no dropout or batch_norm (it is the linear model "
                              "on the learned features)")
         self.n_inputs, self.layers, self.init, self.seed = n_inputs, tuple(layers), init, seed
+        size = self.size()
+        check_fits(2 * FLOAT * size, f"a network of {size:,} parameters ({self.describe_widths()})",
+                   "its parameters and their gradient alone take that; use narrower layers")
         last = len(layers) - 1
         self.activations = tuple(
             Activation.of(layer.activation if layer.activation is not None else ("identity" if k == last else "tanh"))
@@ -215,7 +229,18 @@ class Network:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def size(self) -> int:
-        return sum(int(np.prod(shape)) for _, shape in self.shapes())
+        return sum(math.prod(shape) for _, shape in self.shapes())
+
+    def work_size(self, rows: int) -> int:
+        """Floats a forward and backward pass over ``rows`` rows allocates (at most :data:`PASS_ROWS` at once):
+        :data:`ARRAYS_PER_UNIT` arrays of rows x width per layer, the inputs, and the gradient of a pass (what
+        :func:`symopt.sizes.check_run` adds for a network)."""
+        batch = max(min(rows, PASS_ROWS), 1)
+        return batch * (ARRAYS_PER_UNIT * sum(layer.width for layer in self.layers) + self.n_inputs) + 2 * self.size()
+
+    def describe_widths(self) -> str:
+        """``"3 -> 4096 -> 1"``: the widths alone (no activations: for messages about size)."""
+        return " -> ".join(str(w) for w in [self.n_inputs, *(layer.width for layer in self.layers)])
 
     def initial(self, seed=None) -> np.ndarray:
         """Seeded initial parameters as a flat vector (the network's ``seed``, or ``seed`` where given)."""

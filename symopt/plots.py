@@ -16,6 +16,7 @@ returns the figure; given a ``path`` it is also written there as a PNG.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,38 @@ def plot(result, kind: str, path, problem_for):
     that evaluates, replays and re-solves (:func:`symopt.problem.plot_result` passes the class)."""
     if kind not in KINDS:
         raise ModelError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    target = None if path is None else writable_path(path)  # before drawing: a drawing may take seconds
     Figure, Canvas = _matplotlib()
     figure = Figure(figsize=(6.4, 4.4), layout="constrained")
     Canvas(figure)
     DRAW[kind](result, figure, problem_for)
-    if path is not None:
-        figure.savefig(Path(path), format="png", dpi=100)
+    if target is not None:
+        try:
+            figure.savefig(target, format="png", dpi=100)
+        except OSError as exc:  # no permission, a full disk, the folder removed meanwhile
+            raise ModelError(f"plot: could not write the PNG to path={str(target)!r}: {exc.strerror or exc}") from exc
     return figure
+
+
+def writable_path(path) -> Path:
+    """``path`` (a str or ``os.PathLike``) as a Path to a file that can be written: its folder exists and it is
+    not itself a folder; else a ModelError naming what was given and what is needed."""
+    try:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError
+        target = Path(path).expanduser()  # a PathLike whose path is bytes is a TypeError too
+    except TypeError:
+        raise ModelError(f"plot: path must be a file path (a str or pathlib.Path) for the PNG, or None; got "
+                         f"{type(path).__name__} {path!r}") from None
+    folder = target.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ModelError(f"plot: path={str(path)!r} is in the folder {str(folder)!r}, which {what}; create it "
+                         f"first (pathlib.Path({str(folder)!r}).mkdir(parents=True)) or give another path")
+    if target.is_dir():
+        raise ModelError(f"plot: path={str(path)!r} is a folder; give a file name in it, such as "
+                         f"{str(target / 'plot.png')!r}")
+    return target
 
 
 def _needs_problem(result, kind: str) -> None:

@@ -41,6 +41,7 @@ from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Result
 from .run import starting_point
 from .shared import shared_for
+from .sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .standardize import scaling_for
 from .starts import USER_STOPS, best_of, check_starts, run_starts, start_points
 from .stationary import curvature_verdict, hessian_at
@@ -525,6 +526,7 @@ class Problem:
     def check_gradient(self, data=None, params=None, directions: int = 6, seed: int = 0,
                        tol: float = gradcheck.DEFAULT_TOL, compiled: bool = True) -> gradcheck.GradientCheck:
         """:func:`symopt.check_gradient` for this problem."""
+        gradcheck.check_arguments(directions, seed, tol, compiled)  # before the data are read
         return gradcheck.check_gradient(self, prepare(self.objective, data), params, directions, seed, tol, compiled)
 
     def convexity_proof(self) -> tuple:
@@ -535,12 +537,18 @@ class Problem:
     def convexity(self, data=None, samples: int = convexity_module.DEFAULT_SAMPLES, seed: int = 0):
         """:func:`symopt.convexity` for this problem."""
         objective = self.objective
+        samples = whole_number("convexity", "samples", samples, 1, "points at which the Hessian is formed")
+        check_seed("convexity", seed)
         dataset = prepare(objective, data) if data is not None or not objective.data_names else None
+        if dataset is not None:  # each sampled point is a vector of the parameters, drawn before any is checked
+            p = sum(size for _, size in objective.form.blocks(dataset))
+            check_count("convexity", "samples", samples, FLOAT * p + ARRAY_OVERHEAD)
         return convexity_module.verdict(self, dataset, samples, seed)
 
     def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
                seed: int = 0, starts: int | None = None) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
+        check_verify_arguments(gradient, seed)
         return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
                                    starts=starts)
 
@@ -562,10 +570,20 @@ def _projected_stop(run, names) -> str:
     return f"{run.status} after {run.nit} iterations at {at}" + (f": {found}" if found else "")
 
 
+def check_verify_arguments(gradient, seed) -> None:
+    """Refuse a ``gradient`` that is not True or False, or a ``seed`` that is not a whole number >= 0 (or None),
+    before :func:`symopt.verify` solves anything (the others are checked where they are read)."""
+    if not isinstance(gradient, (bool, np.bool_)):
+        raise ModelError(f"verify: gradient must be True or False (whether to check the gradient too), got "
+                         f"{gradient!r}")
+    check_seed("verify", seed)
+
+
 def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,
                   starts: int | None = None):
     """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
     module-level function, so a Result that carries it still pickles)."""
+    check_verify_arguments(gradient, seed)
     problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None,
                       bounds=result.bounds or None)
     return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result,

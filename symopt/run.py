@@ -23,6 +23,7 @@ from .optimizers import RUNNING, STATUS
 from .optimizers.base import Status
 from .optimizers.base import (DIVERGED_LOSS, INTERRUPTED, NONFINITE_GRADIENT, OUT_OF_TIME, STALLED, STEP_STOPS, UNBOUNDED, diverged,
                               falls_without_bound, held_on_bounds)
+from .sizes import check_run
 from .stationary import SMOOTH_ADVICE, gradient_and_size, kink_arguments, step_stop_verdict
 from .optimizers.first_order import GradientDescent, _FirstOrder
 
@@ -132,6 +133,7 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     start_size = float(np.max(np.abs(theta))) if p else 0.0  # theta is updated in place
     grad, fs = np.zeros(p), np.zeros(4)  # fs[2], fs[3]: the evaluations the generated code counts
     fsize, isize = getattr(module, "state_size", optimizer.state_size)(p, n)
+    check_run(optimizer, p, n, (fsize, isize), objective.model)  # refused here, before the state is allocated
     fw, iw = np.zeros(fsize), np.zeros(isize, dtype=np.int64)
     if hasattr(optimizer, "init_state") and not hasattr(module, "state_size"):
         optimizer.init_state(fw, iw, n)

@@ -16,6 +16,7 @@ from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import LBFGS, RUNNING, Adam
 from .optimizers.base import Status
 from .optimizers.first_order import _FirstOrder, seed_state
+from .sizes import check_run
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
 CHUNK = 4096
@@ -92,7 +93,11 @@ def check_optimizer(net, optimizer) -> None:
 
 
 def load(objective, derivation, optimizer):
-    """``(rendered, module, path)``: the network's module for ``optimizer``, generated and loaded from the cache."""
+    """``(rendered, module, path)``: the network's module for ``optimizer``, generated and loaded from the cache
+    (refused before compiling where a run could not fit in memory even on one row: :func:`symopt.sizes.check_run`)."""
+    net = objective.model
+    check_run(optimizer, net.size(), 1, model=net, what=f"training a network of {net.size():,} parameters "
+                                                        f"({net.describe_widths()}) with {type(optimizer).__name__}")
     rendered = render_network(objective, derivation, optimizer)
     module, path = cache.load(rendered.source, rendered.stem)
     return rendered, module, path

@@ -231,6 +231,11 @@ class Optimizer:
         """Lengths of the float and int state arrays for ``p`` parameters and ``n`` rows."""
         return (1, 1)
 
+    def work_size(self, p: int, n: int) -> int:
+        """Floats the generated loop allocates beside its state for ``p`` parameters and ``n`` rows (its work
+        vectors and matrices: what :func:`symopt.sizes.check_run` counts before a run); a few vectors here."""
+        return 4 * p
+
     @property
     def stochastic(self) -> bool:
         return getattr(self, "batch_size", None) is not None

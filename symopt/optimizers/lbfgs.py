@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
+from ..sizes import FLOAT, check_count
 from .base import Optimizer, _positive, box_of, held_on_bounds
 
 
@@ -131,6 +132,8 @@ class LBFGS(Optimizer):
     def _check(self) -> None:
         super()._check()
         _positive("LBFGS", "memory", self.memory, integer=True)
+        # the pairs of even one parameter (2 x memory floats, and memory of rho) must fit, whatever the problem
+        check_count("LBFGS", "memory", self.memory, 3 * FLOAT, meaning="how many (s, y) pairs it keeps")
         _positive("LBFGS", "c1", self.c1)
         _positive("LBFGS", "c2", self.c2)
         if not (0 < self.c1 < self.c2 < 1):
@@ -138,6 +141,9 @@ class LBFGS(Optimizer):
 
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return 2 * self.memory * p + self.memory, 2
+
+    def work_size(self, p: int, n: int) -> int:
+        return 8 * p + self.memory  # the direction, trial points and gradients, alpha
 
     def reference(self, fun, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates; ``fun(theta) -> (f, g)`` (minimised sense); ``lower``, ``upper``: bounds

@@ -77,6 +77,11 @@ class LevenbergMarquardt(Optimizer):
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return 2 + p, 1
 
+    def work_size(self, p: int, n: int) -> int:
+        rows = n + p  # the augmented residuals: n rows and p of the penalty
+        # J and its column-scaled copy, the SVD's U and Vt, the per-row Jacobian, and the vectors of rows
+        return 3 * rows * p + n * p + p * p + 4 * rows + 8 * p
+
     def reference(self, residuals, curvature, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates.
 

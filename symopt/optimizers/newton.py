@@ -43,6 +43,9 @@ class Newton(Optimizer):
     def state_size(self, p: int, n: int) -> tuple[int, int]:
         return p * p, 1
 
+    def work_size(self, p: int, n: int) -> int:
+        return 3 * p * p + 8 * p  # the damped system, its Cholesky factor and the kernel's Hessian sum
+
     def reference(self, fun, hess, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates; ``fun(theta) -> (f, g)``, ``hess(theta) -> H`` (minimised sense);
         ``lower``, ``upper``: bounds (None: open)."""
