@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import ModelError
+from .functions import almost_everywhere
 from .objective import ETA, OUTPUT, Objective
 from .parse import clip, show
 
@@ -96,7 +97,7 @@ def _derive_wide(objective, ell) -> Derivation:
 def _derive_expression(objective, ell) -> Derivation:
     params = objective.params
     deltas: set = set()
-    gradient = tuple(_almost_everywhere(_closed(sp.diff(ell, p), ell, "gradient"), deltas) for p in params)
+    gradient = tuple(_closed(_almost_everywhere(sp.diff(ell, p), deltas), ell, "gradient") for p in params)
     if len(params) > MAX_HESSIAN_PARAMS:
         return Derivation(objective, ell, gradient, None,
                           f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})",
@@ -105,7 +106,7 @@ def _derive_expression(objective, ell) -> Derivation:
     h = sp.zeros(n, n)
     for i in range(n):
         for j in range(i, n):
-            h[i, j] = h[j, i] = _almost_everywhere(_closed(sp.diff(gradient[i], params[j]), ell, "Hessian"), deltas)
+            h[i, j] = h[j, i] = _closed(_almost_everywhere(sp.diff(gradient[i], params[j]), deltas), ell, "Hessian")
     return Derivation(objective, ell, gradient, h, notes=_delta_notes(deltas))
 
 
@@ -174,23 +175,19 @@ _LATEX = {"expression": _expression_latex, "wide": _eta_latex, "multiclass": _et
 
 
 def _almost_everywhere(derivative: sp.Expr, seen: set) -> sp.Expr:
-    """``derivative`` with every ``DiracDelta(u)`` set to 0 (recorded in ``seen``).
-
-    abs(u) differentiates to sign(u) and then to 2*DiracDelta(u): zero wherever u != 0, which is
-    everywhere but a set of measure zero, and what any numeric derivative of abs gives. L1 and
-    Huber-like losses are common; the derivation says so (:func:`_delta_notes`).
-    """
-    deltas = derivative.atoms(sp.DiracDelta)
-    if not deltas:
-        return derivative
-    seen.update(deltas)
-    return derivative.xreplace({d: sp.Integer(0) for d in deltas})
+    """``derivative`` with every ``DiracDelta(u)`` (and derivative of ``sign``) set to 0, recorded in ``seen``
+    (:func:`symopt.functions.almost_everywhere`). L1 and Huber-like losses are common; the derivation says so
+    (:func:`_delta_notes`)."""
+    out, dropped = almost_everywhere(derivative)
+    seen.update(dropped)
+    return out
 
 
 def _delta_notes(deltas: set) -> tuple:
     if not deltas:
         return ()
-    args = ", ".join(sorted({show(d.args[0], 40) for d in deltas}))
+    args = ", ".join(sorted({show(d.args[0] if isinstance(d, sp.DiracDelta) else d.expr.args[0], 40)
+                             for d in deltas}))
     return (f"DiracDelta({args}) (from differentiating abs or sign) is taken as 0: true wherever its "
             f"argument is not 0, that is almost everywhere; at a kink the derivatives are one-sided",)
 

@@ -252,3 +252,32 @@ def test_reserved_target_names_say_which_model():
         symopt.cross_entropy(net, target="X")
     with pytest.raises(ModelError, match="may not be named 'eta' for a LinearModel over a data matrix"):
         symopt.squared_loss(symopt.LinearModel(), target="eta")
+
+
+# --- abs and sign on every derivative path of generated code (issue 26, item 13) ----------------------------
+
+@pytest.mark.parametrize("optimizer", [symopt.LBFGS(), symopt.Newton(), symopt.LevenbergMarquardt(),
+                                       symopt.Adam(lr=0.01, batch_size=10, epochs=3000)],
+                         ids=["gradient", "newton-hessian", "lm-jacobian-curvature", "batch-gradient"])
+@pytest.mark.parametrize("text, fitted", [("abs(a)*x + c", 2.0), ("abs(log(a))*x + c", np.exp(2.0)),
+                                          ("sign(a)*a*x + c", 2.0)])
+def test_abs_and_sign_print_on_every_derivative_path(optimizer, text, fitted):
+    """``abs(a)*x + c`` with method="iterative" raised PrinterError about DiracDelta: Levenberg-Marquardt's
+    residual curvature (the residual's second derivative, taken at code generation) still held it; and
+    ``abs(log(a))`` left an unevaluated derivative of sign in the Hessian. The derivative of sign is 0
+    almost everywhere; generated code prints it so on every path."""
+    a, c = symopt.params("a c")
+    x = sp.Symbol("x", real=True)
+    expr = sp.sign(a) * a * x + c if text.startswith("sign") else text
+    x_data = np.linspace(0.0, 1.0, 30)
+    result = symopt.solve(symopt.squared_loss(symopt.Model(expr, [a, c])), {"x": x_data, "y": 2 * x_data + 1},
+                          method="iterative", optimizer=optimizer, x0={"a": 3.0, "c": 0.0}, backend="python")
+    tol = 1e-3 if isinstance(optimizer, symopt.Adam) else 1e-6
+    assert abs(result.params["a"] - fitted) < tol * fitted and abs(result.params["c"] - 1.0) < tol
+
+
+def test_a_derivative_of_sign_that_sympy_leaves_unevaluated_is_zero_and_noted():
+    a, c = symopt.params("a c")
+    derivation = symopt.derive(symopt.squared_loss(symopt.Model("abs(log(a))*x + c", [a, c])))
+    assert not derivation.hessian.has(sp.Derivative) and not derivation.hessian.has(sp.DiracDelta)
+    assert any("(from differentiating abs or sign) is taken as 0" in note for note in derivation.notes)
