@@ -67,7 +67,7 @@ def _check_printable(expr: sp.Expr, derivative: sp.Expr) -> None:
     for what, e in (("the activation", expr), ("its derivative", derivative)):
         try:
             print_block([e], {Z: "z"})
-        except PrinterError as exc:
+        except (PrinterError, NotImplementedError) as exc:  # SymPy's strict printing raises the latter
             raise ModelError(f"the activation {show(expr)} cannot be used: {what} ({show(e)}) has no form the "
                              f"generated code can evaluate ({exc}); rewrite it with other functions") from None
 
@@ -95,12 +95,21 @@ class Activation:
     @classmethod
     def of(cls, spec) -> "Activation":
         if isinstance(spec, Activation):
-            return spec
+            if BUILTIN_ACTIVATIONS.get(spec.name) == spec.expr:
+                return spec
+            # Made by hand: its expression meets the rules of any custom activation (functions symopt
+            # supports, one symbol, a derivative the generated code can evaluate); its name is kept (every
+            # output escapes it).
+            checked = cls.of(spec.expr) if not isinstance(spec.expr, sp.Symbol) else cls.of("identity")
+            return cls(spec.name if isinstance(spec.name, str) else checked.name, checked.expr, checked.derivative)
         if isinstance(spec, str) and spec in BUILTIN_ACTIVATIONS:
             expr = BUILTIN_ACTIVATIONS[spec]
             return cls(spec, expr, sp.diff(expr, Z))
         if isinstance(spec, (str, sp.Basic)):
-            expr = as_expression(spec, {})
+            try:
+                expr = as_expression(spec, {}, "activation", functions=False)
+            except ModelError as exc:
+                raise ModelError(f"{exc}. Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}") from None
             if isinstance(expr, sp.Symbol):  # a bare name: a built-in (" relu ") or a typo ("Relu"), never z itself
                 if expr.name in BUILTIN_ACTIVATIONS:
                     return cls.of(expr.name)
