@@ -16,6 +16,7 @@ from .errors import ModelError
 from .functions import almost_everywhere
 from .objective import ETA, OUTPUT, Objective
 from .parse import clip, show
+from .partials import contains, partials
 
 MAX_HESSIAN_PARAMS = 50
 
@@ -97,8 +98,15 @@ def _derive_wide(objective, ell) -> Derivation:
 def _derive_expression(objective, ell) -> Derivation:
     params = objective.params
     deltas: set = set()
-    gradient = tuple(_closed(_almost_everywhere(sp.diff(ell, p), deltas), ell, "gradient") for p in params)
-    if len(params) > MAX_HESSIAN_PARAMS:
+    # Past the Hessian's limit, one walk of l for every parameter at once (symopt.partials): SymPy's diff
+    # walks all of l once per parameter, quadratic in a basis of hundreds of terms.
+    many = len(params) > MAX_HESSIAN_PARAMS
+    derivatives = partials(ell, params) if many else tuple(sp.diff(ell, p) for p in params)
+    if many and not contains(derivatives, (sp.DiracDelta, sp.Derivative)):
+        gradient = derivatives  # nothing to set to 0 or refuse, seen in one walk of the shared tree
+    else:
+        gradient = tuple(_closed(_almost_everywhere(g, deltas), ell, "gradient") for g in derivatives)
+    if many:
         return Derivation(objective, ell, gradient, None,
                           f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})",
                           _delta_notes(deltas))

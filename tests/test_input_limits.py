@@ -7,6 +7,8 @@ checked by counting the Python function calls it makes (SymPy's work), never by 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import sympy as sp
 
@@ -94,3 +96,85 @@ def test_expressions_within_the_limits_are_accepted():
     objective = symopt.Objective(sp.Add(*[(p - i) ** 2 for i, p in enumerate(ps)]), ps)
     assert len(objective.params) == 300
     assert len(symopt.Model(_sum_of_sines(500), "a").expr.args) == 500
+
+
+# --- the analysis of a large basis: work linear in its terms ------------------------------------------------------
+
+class _Budget(Exception):
+    pass
+
+
+def _calls(work, budget: int | None = None) -> int:
+    """Python function calls ``work()`` makes (SymPy's and symopt's), SymPy's cache cleared first so that each
+    count starts alike; past ``budget`` calls the work is stopped (``_Budget``)."""
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event == "call":
+            count += 1
+            if budget is not None and count > budget:
+                raise _Budget
+
+    sys.setprofile(profile)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _analyse_basis(terms: int):
+    basis = [sp.cos(k * x) for k in range(1, terms + 1)]
+
+    def work():
+        symopt.analyse(symopt.squared_loss(symopt.LinearModel(basis=basis)))
+
+    return work
+
+
+def test_the_analysis_of_a_basis_grows_linearly_with_its_terms():
+    """LinearModel(basis=[cos(i*x) ...]): building it, deriving the gradient and finding the linear form took
+    5.5 s at 100 terms, 35 s at 200 and minutes at 500 (free_symbols once per parameter, SymPy's diff once per
+    parameter, and a dense polynomial in every parameter). Four times the terms must cost about four times
+    the calls (a quadratic algorithm costs sixteen); the larger run is stopped past eight times, so a
+    quadratic one fails here in seconds rather than running for minutes. Both sizes are past the Hessian's
+    limit (50 parameters), which is quadratic by nature."""
+    small = _calls(_analyse_basis(60))
+    try:
+        large = _calls(_analyse_basis(240), budget=8 * small)
+    except _Budget:
+        pytest.fail(f"analysing 240 basis terms took more than {8 * small:,} calls, 8 times the {small:,} of 60 terms")
+    assert large < 6 * small, (small, large)
+
+
+def test_a_quadratic_in_more_parameters_than_the_hessian_limit_is_solved_in_closed_form():
+    """Past 50 parameters the derivation forms no Hessian, and the quadratic form read it from there: a
+    TypeError. It is read off the gradient, affine in the parameters, instead."""
+    import numpy as np
+
+    ps = sp.symbols("p0:60", real=True)
+    w = sp.Symbol("w", real=True)
+    objective = symopt.Objective(sp.Add(*[w * (p - i) ** 2 for i, p in enumerate(ps)]), ps)
+    analysis = symopt.analyse(objective)
+    assert analysis.status == "linear" and analysis.linear.kind == "quadratic"
+    result = symopt.solve(objective, {"w": np.array([1.0, 2.0, 3.0])})
+    assert result.method == "linear" and np.allclose(result.x, np.arange(60), rtol=0, atol=1e-12)
+
+
+def test_the_one_walk_gradient_agrees_with_sympy():
+    """symopt.partials, the gradient a derivation takes past 50 parameters, against sp.diff term by term."""
+    from symopt.functions import sigmoid, softplus
+    from symopt.partials import partials
+
+    b, y = sp.symbols("b y", real=True)
+    for expr in [(y - a * sp.exp(-b * x)) ** 2, softplus(a + b * x) - y * (a + b * x), sp.Abs(y - a * x),
+                 a ** b * x, sp.log(a) * b + sigmoid(b * x), sp.loggamma(a * x) + sp.polygamma(0, a) * b,
+                 (a * b - 1) ** 3 / (a + x), sp.sqrt(a ** 2 + b ** 2) * sp.atan(b / x)]:
+        for got, want in zip(partials(expr, [a, b]), (sp.diff(expr, a), sp.diff(expr, b))):
+            assert sp.simplify(got - want) == 0, (expr, got, want)
+    # abs by the chain rule on the real line, where SymPy goes through re and im of log(a)
+    assert partials(sp.Abs(sp.log(a)) * x, [a]) == (x * sp.sign(sp.log(a)) / a,)
