@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import ModelError
+from .escape import latex
 from .functions import almost_everywhere
 from .objective import ETA, OUTPUT, Objective
 from .parse import clip, show
@@ -56,15 +57,16 @@ class Derivation:
     def __str__(self) -> str:
         return "\n".join(self._rows(str))
 
-    def latex(self) -> str:
-        """The derivation as LaTeX, one ``align`` row per line."""
+    def latex(self, environment: str = "align") -> str:
+        """The derivation as LaTeX, one row per line of an ``align`` environment (``"aligned"`` inside display
+        math). Every name in it is escaped (:func:`symopt.escape.latex`): a user's shows as itself."""
         o = self.objective
-        rows = [r"\ell &= " + sp.latex(self.per_sample)]
+        rows = [r"\ell &= " + latex(self.per_sample)]
         rows += _LATEX[o.form.name](self)
-        return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
+        return f"\\begin{{{environment}}}\n" + " \\\\\n".join(rows) + f"\n\\end{{{environment}}}"
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex().replace("align", "aligned") + "$$"
+        return "$$" + self.latex("aligned") + "$$"
 
 
 def derive(objective: Objective) -> Derivation:
@@ -151,26 +153,26 @@ def _expression_rows(d, fmt) -> list[str]:
 
 
 def _eta_latex(d) -> list[str]:
-    rows = [r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(d.gradient[0])]
+    rows = [r"\frac{\partial \ell}{\partial \eta} &= " + latex(d.gradient[0])]
     if d.hessian is not None:
-        rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + sp.latex(d.hessian[0, 0]))
+        rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + latex(d.hessian[0, 0]))
     return rows
 
 
 def _expression_latex(d) -> list[str]:
     params = d.objective.params
-    rows = [r"\frac{\partial \ell}{\partial %s} &= %s" % (sp.latex(p), sp.latex(g)) for p, g in zip(params, d.gradient)]
+    rows = [r"\frac{\partial \ell}{\partial %s} &= %s" % (latex(p), latex(g)) for p, g in zip(params, d.gradient)]
     if d.hessian is not None:
         for i, p in enumerate(params):
             for j in range(i, len(params)):
                 q = params[j]
-                den = r"\partial %s^2" % sp.latex(p) if i == j else r"\partial %s \, \partial %s" % (sp.latex(p), sp.latex(q))
-                rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, sp.latex(d.hessian[i, j])))
+                den = r"\partial %s^2" % latex(p) if i == j else r"\partial %s \, \partial %s" % (latex(p), latex(q))
+                rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, latex(d.hessian[i, j])))
     return rows
 
 
 def _network_latex(d) -> list[str]:
-    return [r"\frac{\partial \ell}{\partial z} &= " + sp.latex(d.gradient[0])]
+    return [r"\frac{\partial \ell}{\partial z} &= " + latex(d.gradient[0])]
 
 
 #: Per form (:mod:`symopt.forms`): how it is differentiated, and how its derivation reads as text and LaTeX.
