@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError, PrinterError
-from .functions import sigmoid, softplus
+from .functions import almost_everywhere, sigmoid, softplus
 from .model import as_expression
 from .parse import clip, show
 from .printer import print_block
@@ -54,7 +54,9 @@ def _unknown_activation(name: str) -> ModelError:
 
 
 def _closed_derivative(expr: sp.Expr) -> sp.Expr:
-    derivative = sp.diff(expr, Z)
+    """SymPy's derivative of the activation, its derivatives of sign (a DiracDelta) taken as 0, their value
+    almost everywhere (:func:`symopt.functions.almost_everywhere`), as generated code takes them."""
+    derivative = almost_everywhere(sp.diff(expr, Z))[0]
     if derivative.atoms(sp.Derivative):
         raise ModelError(f"SymPy cannot differentiate the activation {show(expr)} in closed form; "
                          "rewrite it with other functions")

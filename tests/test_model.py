@@ -345,3 +345,9 @@ def test_a_derivative_of_sign_that_sympy_leaves_unevaluated_is_zero_and_noted():
     derivation = symopt.derive(symopt.squared_loss(symopt.Model("abs(log(a))*x + c", [a, c])))
     assert not derivation.hessian.has(sp.Derivative) and not derivation.hessian.has(sp.DiracDelta)
     assert any("(from differentiating abs or sign) is taken as 0" in note for note in derivation.notes)
+
+
+def test_an_activation_with_sign_has_its_derivative_almost_everywhere():
+    """sign(z)*z**2 (a signed square) was refused: its derivative's DiracDelta had no printed form."""
+    net = symopt.Network(2, [symopt.Dense(3, sp.sign(_Z) * _Z ** 2), symopt.Dense(1)])
+    assert net.activations[0].derivative == 2 * _Z * sp.sign(_Z)
