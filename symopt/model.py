@@ -167,8 +167,8 @@ def check_constants(expr: sp.Expr, what: str = "expression") -> None:
         raise ModelError(f"the {what} {show(expr, SHOWN)} contains an infinite or undefined constant ({infinite[0]})"
                          f"{_term(expr, infinite[0])}, as from log(0), 0**-1 or tan(pi/2); remove or rewrite it")
     if expr.has(sp.I):
-        raise ModelError(f"the {what} {show(expr, SHOWN)} contains a complex constant (I){_term(expr, sp.I)}, as from log or "
-                         "sqrt of a negative number; symopt works in real numbers: rewrite that term")
+        raise ModelError(f"the {what} {show(expr, SHOWN)} contains a complex constant (I){_term(expr, sp.I)}, as from "
+                         "log or sqrt of a negative number; symopt works in real numbers: rewrite that term")
     for number in sorted(expr.atoms(sp.Number), key=abs, reverse=True):
         why = constant_problem(number)
         if why:

@@ -332,8 +332,8 @@ def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
         return (f"uses the function {name}, which symopt does not support yet; supported functions: "
                 f"{supported_names()}")
     kind = type(node).__name__
-    return (f"is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, which is not an arithmetic expression symopt can differentiate; "
-            f"write the model with + - * / ** and the supported functions ({supported_names()})")
+    return (f"is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, which is not an arithmetic expression symopt can "
+            f"differentiate; write the model with + - * / ** and the supported functions ({supported_names()})")
 
 
 def _too_deep(text: str) -> ParseError:
