@@ -19,7 +19,7 @@ from .closed_form.records import LinearForm
 from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
-from .escape import markdown_escape
+from .escape import latex, markdown_escape
 from .network import Z
 from .objective import Objective
 
@@ -60,7 +60,7 @@ class Analysis:
     def latex(self) -> str:
         rows = []
         for sol in self.solutions:
-            rows.append(r",\quad ".join(f"{sp.latex(p)} = {sp.latex(self.statistics.display(v))}" for p, v in sol.items()))
+            rows.append(r",\quad ".join(f"{latex(p)} = {latex(self.statistics.display(v))}" for p, v in sol.items()))
         return r" \\ ".join(rows)
 
     def to_markdown(self) -> str:

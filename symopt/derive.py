@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import ModelError
+from .escape import latex
+from .functions import almost_everywhere
 from .objective import ETA, OUTPUT, Objective
 from .parse import clip, show
+from .partials import contains, partials
 
 MAX_HESSIAN_PARAMS = 50
 
@@ -54,15 +57,16 @@ class Derivation:
     def __str__(self) -> str:
         return "\n".join(self._rows(str))
 
-    def latex(self) -> str:
-        """The derivation as LaTeX, one ``align`` row per line."""
+    def latex(self, environment: str = "align") -> str:
+        """The derivation as LaTeX, one row per line of an ``align`` environment (``"aligned"`` inside display
+        math). Every name in it is escaped (:func:`symopt.escape.latex`): a user's shows as itself."""
         o = self.objective
-        rows = [r"\ell &= " + sp.latex(self.per_sample)]
+        rows = [r"\ell &= " + latex(self.per_sample)]
         rows += _LATEX[o.form.name](self)
-        return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
+        return f"\\begin{{{environment}}}\n" + " \\\\\n".join(rows) + f"\n\\end{{{environment}}}"
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex().replace("align", "aligned") + "$$"
+        return "$$" + self.latex("aligned") + "$$"
 
 
 def derive(objective: Objective) -> Derivation:
@@ -96,8 +100,15 @@ def _derive_wide(objective, ell) -> Derivation:
 def _derive_expression(objective, ell) -> Derivation:
     params = objective.params
     deltas: set = set()
-    gradient = tuple(_almost_everywhere(_closed(sp.diff(ell, p), ell, "gradient"), deltas) for p in params)
-    if len(params) > MAX_HESSIAN_PARAMS:
+    # Past the Hessian's limit, one walk of l for every parameter at once (symopt.partials): SymPy's diff
+    # walks all of l once per parameter, quadratic in a basis of hundreds of terms.
+    many = len(params) > MAX_HESSIAN_PARAMS
+    derivatives = partials(ell, params) if many else tuple(sp.diff(ell, p) for p in params)
+    if many and not contains(derivatives, (sp.DiracDelta, sp.Derivative)):
+        gradient = derivatives  # nothing to set to 0 or refuse, seen in one walk of the shared tree
+    else:
+        gradient = tuple(_closed(_almost_everywhere(g, deltas), ell, "gradient") for g in derivatives)
+    if many:
         return Derivation(objective, ell, gradient, None,
                           f"not formed for {len(params)} parameters (limit {MAX_HESSIAN_PARAMS})",
                           _delta_notes(deltas))
@@ -105,7 +116,7 @@ def _derive_expression(objective, ell) -> Derivation:
     h = sp.zeros(n, n)
     for i in range(n):
         for j in range(i, n):
-            h[i, j] = h[j, i] = _almost_everywhere(_closed(sp.diff(gradient[i], params[j]), ell, "Hessian"), deltas)
+            h[i, j] = h[j, i] = _closed(_almost_everywhere(sp.diff(gradient[i], params[j]), deltas), ell, "Hessian")
     return Derivation(objective, ell, gradient, h, notes=_delta_notes(deltas))
 
 
@@ -142,26 +153,26 @@ def _expression_rows(d, fmt) -> list[str]:
 
 
 def _eta_latex(d) -> list[str]:
-    rows = [r"\frac{\partial \ell}{\partial \eta} &= " + sp.latex(d.gradient[0])]
+    rows = [r"\frac{\partial \ell}{\partial \eta} &= " + latex(d.gradient[0])]
     if d.hessian is not None:
-        rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + sp.latex(d.hessian[0, 0]))
+        rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + latex(d.hessian[0, 0]))
     return rows
 
 
 def _expression_latex(d) -> list[str]:
     params = d.objective.params
-    rows = [r"\frac{\partial \ell}{\partial %s} &= %s" % (sp.latex(p), sp.latex(g)) for p, g in zip(params, d.gradient)]
+    rows = [r"\frac{\partial \ell}{\partial %s} &= %s" % (latex(p), latex(g)) for p, g in zip(params, d.gradient)]
     if d.hessian is not None:
         for i, p in enumerate(params):
             for j in range(i, len(params)):
                 q = params[j]
-                den = r"\partial %s^2" % sp.latex(p) if i == j else r"\partial %s \, \partial %s" % (sp.latex(p), sp.latex(q))
-                rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, sp.latex(d.hessian[i, j])))
+                den = r"\partial %s^2" % latex(p) if i == j else r"\partial %s \, \partial %s" % (latex(p), latex(q))
+                rows.append(r"\frac{\partial^2 \ell}{%s} &= %s" % (den, latex(d.hessian[i, j])))
     return rows
 
 
 def _network_latex(d) -> list[str]:
-    return [r"\frac{\partial \ell}{\partial z} &= " + sp.latex(d.gradient[0])]
+    return [r"\frac{\partial \ell}{\partial z} &= " + latex(d.gradient[0])]
 
 
 #: Per form (:mod:`symopt.forms`): how it is differentiated, and how its derivation reads as text and LaTeX.
@@ -174,23 +185,19 @@ _LATEX = {"expression": _expression_latex, "wide": _eta_latex, "multiclass": _et
 
 
 def _almost_everywhere(derivative: sp.Expr, seen: set) -> sp.Expr:
-    """``derivative`` with every ``DiracDelta(u)`` set to 0 (recorded in ``seen``).
-
-    abs(u) differentiates to sign(u) and then to 2*DiracDelta(u): zero wherever u != 0, which is
-    everywhere but a set of measure zero, and what any numeric derivative of abs gives. L1 and
-    Huber-like losses are common; the derivation says so (:func:`_delta_notes`).
-    """
-    deltas = derivative.atoms(sp.DiracDelta)
-    if not deltas:
-        return derivative
-    seen.update(deltas)
-    return derivative.xreplace({d: sp.Integer(0) for d in deltas})
+    """``derivative`` with every ``DiracDelta(u)`` (and derivative of ``sign``) set to 0, recorded in ``seen``
+    (:func:`symopt.functions.almost_everywhere`). L1 and Huber-like losses are common; the derivation says so
+    (:func:`_delta_notes`)."""
+    out, dropped = almost_everywhere(derivative)
+    seen.update(dropped)
+    return out
 
 
 def _delta_notes(deltas: set) -> tuple:
     if not deltas:
         return ()
-    args = ", ".join(sorted({show(d.args[0], 40) for d in deltas}))
+    args = ", ".join(sorted({show(d.args[0] if isinstance(d, sp.DiracDelta) else d.expr.args[0], 40)
+                             for d in deltas}))
     return (f"DiracDelta({args}) (from differentiating abs or sign) is taken as 0: true wherever its "
             f"argument is not 0, that is almost everywhere; at a kink the derivatives are one-sided",)
 

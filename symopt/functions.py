@@ -76,6 +76,24 @@ class exp_neg_abs(sp.Function):  # noqa: N801
         return True if self.args[0].is_extended_real else None
 
 
+def almost_everywhere(derivative: sp.Expr) -> tuple[sp.Expr, set]:
+    """``derivative`` with the derivatives of ``sign`` set to 0, and the set of what was set to 0.
+
+    ``abs(u)`` differentiates to ``sign(u) u'`` and ``sign(u)`` to ``2 DiracDelta(u) u'``: zero wherever
+    ``u != 0``, which is everywhere but a set of measure zero, and what any numeric derivative of ``abs`` or
+    ``sign`` gives. So every ``DiracDelta`` (of any order) is 0, and so is a derivative of ``sign`` that SymPy
+    leaves unevaluated (``Derivative(sign(log(a)), a)``, where it cannot tell that the argument is real).
+    Whoever differentiates calls this (the derivation, which says so in its notes) and the code printer does
+    too (:func:`symopt.printer.print_forms`), so a derivative taken later (a residual's Jacobian and
+    curvature for Levenberg-Marquardt) prints as well.
+    """
+    dropped = set(derivative.atoms(sp.DiracDelta))
+    dropped |= {d for d in derivative.atoms(sp.Derivative) if isinstance(d.expr, sp.sign)}
+    if not dropped:
+        return derivative, dropped
+    return derivative.xreplace({d: sp.Integer(0) for d in dropped}), dropped
+
+
 def stable_forms(expr: sp.Expr) -> sp.Expr:
     """Rewrite ``softplus`` and ``sigmoid`` for printing, around one shared ``exp(-|z|)``.
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import sympy as sp
 
 from .errors import ModelError, ParseError
-from .parse import (DOUBLE_MAX, DOUBLE_TINY, MAX_DEPTH, NON_FINITE, check_name, constant_problem, expression_depth,
-                    parse_expression, show)
+from .parse import (DOUBLE_MAX, DOUBLE_TINY, NON_FINITE, check_name, constant_problem, parse_expression, show,
+                    size_problem, unsupported)
 
 #: Longest expression text quoted in an error message.
 SHOWN = 120
@@ -66,25 +67,50 @@ def _as_param_symbols(given) -> tuple[sp.Symbol, ...]:
         else:
             raise ModelError(f"a parameter must be a name or a SymPy symbol, not {type(item).__name__}")
         symbols.append(sym)
-    names = [s.name for s in symbols]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(s.name for s in symbols)
+    dupes = sorted(n for n, k in counts.items() if k > 1)
     if dupes:
         raise ModelError(f"parameter names repeat: {', '.join(dupes)}")
     return tuple(symbols)
 
 
-def as_expression(expr, symbols: dict[str, sp.Symbol], what: str = "expression") -> sp.Expr:
+def as_expression(expr, symbols: dict[str, sp.Symbol], what: str = "expression", functions: bool = True) -> sp.Expr:
     """Text or SymPy -> SymPy, with every symbol real and named as ``symbols`` says.
 
-    ``what`` names the expression in errors ("model", "objective"...). Constants a
-    double cannot hold (complex, infinite, undefined, out of range) are refused.
+    ``what`` names the expression in errors ("model", "objective"...). Refused: a SymPy object past the
+    limits on text (:func:`check_size`); a function symopt does not support, an undefined function or an
+    unevaluated integral, derivative or sum (:func:`check_functions`; ``functions=False`` lets any defined
+    function through, for an activation, whose rule is the code printer's); constants a double cannot hold
+    (complex, infinite, undefined, out of range).
     """
     if isinstance(expr, str):
         out = parse_expression(expr, symbols)
     else:
         out = _from_object(expr, symbols, what)
+    check_functions(out, what, functions)
     check_constants(out, what)
     return out
+
+
+def check_size(expr: sp.Basic, what: str, hint: str = "") -> None:
+    """Raise ModelError if ``expr`` passes a limit on expression text (nesting, nodes, length: see
+    :func:`symopt.parse.size_problem`), naming the limit; ``hint`` says what to do instead."""
+    why = size_problem(expr)
+    if why:
+        hint = hint or ("state it in fewer terms, or a model linear in many parameters as LinearModel() over a "
+                        "data matrix (of any width: its columns are never SymPy terms)")
+        raise ModelError(f"the {what} {why}; {hint}" if "nested" not in why else f"the {what} {why}")
+
+
+def check_functions(expr: sp.Expr, what: str = "expression", functions: bool = True) -> None:
+    """Raise ModelError naming the first function (or unevaluated operation, or undefined function) in ``expr``
+    that symopt cannot differentiate, evaluate and print, and listing what is supported: refused when the
+    model is built rather than when its code is generated (:func:`symopt.parse.unsupported`)."""
+    found = unsupported(expr, functions)
+    if found:
+        node, why = found
+        where = "" if node is expr else f"cannot be used: {show(node, SHOWN)} "
+        raise ModelError(f"the {what} {show(expr, SHOWN)} {where}{why}")
 
 
 def _from_object(expr, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
@@ -101,9 +127,7 @@ def _from_object(expr, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
                          "state one expression (a LinearModel takes matrix data)")
     if not isinstance(expr, sp.Basic):
         raise ModelError(f"the {what} must be text or a SymPy expression, not {type(expr).__name__}")
-    if expression_depth(expr) > MAX_DEPTH:
-        raise ModelError(f"the {what} is nested deeper than {MAX_DEPTH} levels; symopt (and SymPy's own "
-                         "recursive algorithms) allow no more: simplify it or introduce intermediate features")
+    check_size(expr, what)
     if not isinstance(expr, sp.Expr):
         shown = show(expr, SHOWN)
         if isinstance(expr, sp.core.relational.Relational):
@@ -135,17 +159,16 @@ def _from_object(expr, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
 
 def check_constants(expr: sp.Expr, what: str = "expression") -> None:
     """Raise ModelError naming a constant in ``expr`` that a double cannot hold, and its term."""
-    shown = show(expr, SHOWN)
     infinite = sorted(expr.atoms(*NON_FINITE), key=str)
     if infinite and expr in infinite:
         raise ModelError(f"the {what} is {expr}: a constant in it is infinite or undefined (such as log(0), "
                          "0**-1 or tan(pi/2)) and SymPy reduced the whole expression to it; remove that term")
     if infinite:
-        raise ModelError(f"the {what} {shown} contains an infinite or undefined constant ({infinite[0]})"
+        raise ModelError(f"the {what} {show(expr, SHOWN)} contains an infinite or undefined constant ({infinite[0]})"
                          f"{_term(expr, infinite[0])}, as from log(0), 0**-1 or tan(pi/2); remove or rewrite it")
     if expr.has(sp.I):
-        raise ModelError(f"the {what} {shown} contains a complex constant (I){_term(expr, sp.I)}, as from log or "
-                         "sqrt of a negative number; symopt works in real numbers: rewrite that term")
+        raise ModelError(f"the {what} {show(expr, SHOWN)} contains a complex constant (I){_term(expr, sp.I)}, as from "
+                         "log or sqrt of a negative number; symopt works in real numbers: rewrite that term")
     for number in sorted(expr.atoms(sp.Number), key=abs, reverse=True):
         why = constant_problem(number)
         if why:
@@ -186,10 +209,11 @@ class Model:
         self.params = _as_param_symbols(params)
         symbols = {p.name: p for p in self.params}
         self.expr = as_expression(expr, symbols, "model")
-        missing = [p.name for p in self.params if p not in self.expr.free_symbols]
+        free = self.expr.free_symbols  # once: it walks the whole tree (5,000 terms: minutes, once per parameter)
+        missing = [p.name for p in self.params if p not in free]
         if missing:
             raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the model {show(self.expr, SHOWN)}")
-        self.features = sorted_symbols(self.expr.free_symbols - set(self.params))
+        self.features = sorted_symbols(free - set(self.params))
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -253,7 +277,11 @@ class LinearModel:
                     continue
                 if not b.free_symbols:
                     raise ModelError(f"basis expression {b} has no feature in it")
-            self.expression_model = Model(sp.Add(*[w * b for w, b in zip(weights, terms)]), weights)
+            combined = sp.Add(*[w * b for w, b in zip(weights, terms)])
+            check_size(combined, f"model made of {len(self.basis)} basis expressions",
+                       "for many columns state LinearModel() over a data matrix X whose columns are the basis "
+                       "evaluated on the data (of any width: its columns are never SymPy terms)")
+            self.expression_model = Model(combined, weights)
             self.n_features = len(self.basis)
         else:
             self.n_features = n_features

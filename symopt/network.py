@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError, PrinterError
-from .functions import sigmoid, softplus
+from .functions import almost_everywhere, sigmoid, softplus
 from .model import as_expression
 from .parse import clip, show
 from .printer import print_block
@@ -62,7 +62,9 @@ def _unknown_activation(name: str) -> ModelError:
 
 
 def _closed_derivative(expr: sp.Expr) -> sp.Expr:
-    derivative = sp.diff(expr, Z)
+    """SymPy's derivative of the activation, its derivatives of sign (a DiracDelta) taken as 0, their value
+    almost everywhere (:func:`symopt.functions.almost_everywhere`), as generated code takes them."""
+    derivative = almost_everywhere(sp.diff(expr, Z))[0]
     if derivative.atoms(sp.Derivative):
         raise ModelError(f"SymPy cannot differentiate the activation {show(expr)} in closed form; "
                          "rewrite it with other functions")
@@ -75,7 +77,7 @@ def _check_printable(expr: sp.Expr, derivative: sp.Expr) -> None:
     for what, e in (("the activation", expr), ("its derivative", derivative)):
         try:
             print_block([e], {Z: "z"})
-        except PrinterError as exc:
+        except (PrinterError, NotImplementedError) as exc:  # SymPy's strict printing raises the latter
             raise ModelError(f"the activation {show(expr)} cannot be used: {what} ({show(e)}) has no form the "
                              f"generated code can evaluate ({exc}); rewrite it with other functions") from None
 
@@ -103,12 +105,21 @@ class Activation:
     @classmethod
     def of(cls, spec) -> "Activation":
         if isinstance(spec, Activation):
-            return spec
+            if BUILTIN_ACTIVATIONS.get(spec.name) == spec.expr:
+                return spec
+            # Made by hand: its expression meets the rules of any custom activation (functions symopt
+            # supports, one symbol, a derivative the generated code can evaluate); its name is kept (every
+            # output escapes it).
+            checked = cls.of(spec.expr) if not isinstance(spec.expr, sp.Symbol) else cls.of("identity")
+            return cls(spec.name if isinstance(spec.name, str) else checked.name, checked.expr, checked.derivative)
         if isinstance(spec, str) and spec in BUILTIN_ACTIVATIONS:
             expr = BUILTIN_ACTIVATIONS[spec]
             return cls(spec, expr, sp.diff(expr, Z))
         if isinstance(spec, (str, sp.Basic)):
-            expr = as_expression(spec, {})
+            try:
+                expr = as_expression(spec, {}, "activation", functions=False)
+            except ModelError as exc:
+                raise ModelError(f"{exc}. Built-in activations: {', '.join(BUILTIN_ACTIVATIONS)}") from None
             if isinstance(expr, sp.Symbol):  # a bare name: a built-in (" relu ") or a typo ("Relu"), never z itself
                 if expr.name in BUILTIN_ACTIVATIONS:
                     return cls.of(expr.name)

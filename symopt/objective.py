@@ -50,7 +50,8 @@ class Objective:
         param_symbols = _as_param_symbols(params)
         symbols = {p.name: p for p in param_symbols}
         per_sample = as_expression(expr, symbols, "objective")
-        missing = [p.name for p in param_symbols if p not in per_sample.free_symbols]
+        free = per_sample.free_symbols  # once, not once per parameter: it walks the whole tree
+        missing = [p.name for p in param_symbols if p not in free]
         if missing:
             raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective "
                              f"{show(per_sample, SHOWN)}")

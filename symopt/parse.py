@@ -25,6 +25,8 @@ import sys
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.core.function import AppliedUndef, Application
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from .errors import ModelError, ParseError
 from .functions import sigmoid, softplus
@@ -59,6 +61,18 @@ FUNCTIONS: dict[str, type] = {
 #: Named constants expression text may use.
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
+#: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
+#: not a function), and ``sign``, the derivative of ``abs``, which the printer and the evaluator know. Anything
+#: else (``Max``, ``Piecewise``, ``erfc``, an undefined ``Function('f')``, an unevaluated ``Integral``) is
+#: refused when the model is built (:func:`unsupported`), before it could fail in code generation.
+SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)} | {sp.sign})
+#: Named constants a SymPy expression may hold (besides numbers): pi, and E (``exp(1)``).
+SUPPORTED_CONSTANTS: frozenset = frozenset({sp.pi, sp.E})
+#: SymPy classes that stand for an operation not carried out: symopt needs their result.
+UNEVALUATED = (sp.Integral, sp.Derivative, sp.Sum, sp.Product, sp.Limit, sp.Subs)
+
+#: Limits on expression text, in characters, syntax nodes (``ast.walk``) and levels of nesting. An expression
+#: given as a SymPy object meets the same numbers, counted on its own tree and its text (:func:`size_problem`).
 MAX_LENGTH = 10_000
 MAX_NODES = 5_000
 #: Nesting allowed in text and in SymPy objects. SymPy recurses several frames per level: measured here,
@@ -231,6 +245,95 @@ def expression_depth(expr: sp.Basic) -> int:
         if depth <= MAX_DEPTH:  # past the limit the answer is already known
             stack.extend((arg, depth + 1) for arg in node.args)
     return deepest
+
+
+def count_nodes(expr: sp.Basic, limit: int = MAX_NODES) -> int:
+    """Nodes of a SymPy expression tree (symbols, numbers, operations, calls; a shared subtree counted where
+    it appears), counted without recursion and only up to ``limit + 1``: past the limit the answer is known."""
+    count, stack = 0, [expr]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        stack.extend(node.args)
+    return count
+
+
+def size_problem(expr: sp.Basic) -> str | None:
+    """Which limit on expression text a SymPy expression passes, as a sentence's end, or ``None``.
+
+    The limits are text's own: nodes (:data:`MAX_NODES`, counted on the SymPy tree, which has about half the
+    syntax nodes of the same text: a SymPy object gets the benefit), nesting (:data:`MAX_DEPTH` levels) and
+    length (:data:`MAX_LENGTH` characters of its text). Each is checked in that order and stops early, so a
+    sum of 100,000 terms is refused in the time of counting 5,001 nodes; the text is printed only for a tree
+    already within the node limit.
+    """
+    if count_nodes(expr) > MAX_NODES:
+        return (f"has more than {MAX_NODES:,} nodes (symbols, numbers, operations and function calls), the "
+                f"limit for an expression, as for expression text")
+    if expression_depth(expr) > MAX_DEPTH:
+        return (f"is nested deeper than {MAX_DEPTH} levels, the limit for expressions (symopt's and SymPy's own "
+                f"recursive algorithms allow no more): simplify it or introduce intermediate features")
+    try:
+        length = len(sp.sstr(expr, order="none"))
+    except ValueError:  # an integer past Python's 4300-digit str() limit: the check of constants names it
+        return None
+    if length > MAX_LENGTH:
+        return (f"is {length:,} characters long as text, past the limit of {MAX_LENGTH:,} for an expression, "
+                f"as for expression text")
+    return None
+
+
+def unsupported(expr: sp.Basic, functions: bool = True) -> tuple[sp.Basic, str] | None:
+    """The first part of ``expr`` symopt cannot differentiate, evaluate or print, and why (a sentence's end,
+    naming it and what to write instead), or ``None``: an undefined function, an unevaluated integral,
+    derivative, sum or limit, a named constant other than pi and E, anything else that is not an arithmetic
+    operation, and (``functions=True``) a function not in :data:`SUPPORTED_FUNCTIONS`. With
+    ``functions=False`` any defined function passes (a network's activation: there the rule is what the code
+    printer can print, :func:`symopt.network._check_printable`)."""
+    seen, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        why = _unsupported_node(node, functions)
+        if why:
+            return node, why
+        stack.extend(node.args)
+    return None
+
+
+def supported_names() -> str:
+    """The functions a model may use, as text writes them."""
+    return ", ".join(sorted(FUNCTIONS)) + " and sign"
+
+
+def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
+    if node.is_Symbol or node.is_Number or node.is_Add or node.is_Mul or node.is_Pow:
+        return None
+    if node.is_Atom:
+        if isinstance(node, sp.NumberSymbol) and node not in SUPPORTED_CONSTANTS:
+            return (f"is the named constant {node}, which symopt does not evaluate: write its value as a number "
+                    f"({float(node):.17g})")
+        return None  # I, oo, nan and the like: check_constants names them
+    if type(node) in SUPPORTED_FUNCTIONS:
+        return None
+    name = clip(repr(getattr(node.func, "__name__", type(node).__name__)), 60)
+    if isinstance(node, UNEVALUATED):
+        return (f"is an unevaluated {type(node).__name__}: symopt differentiates and evaluates closed "
+                f"expressions only; carry it out first (.doit()) or write its result with the supported "
+                f"functions ({supported_names()})")
+    if isinstance(node, AppliedUndef):
+        return (f"calls the undefined function {name}, which symopt can neither differentiate nor evaluate; "
+                f"write it with the supported functions ({supported_names()})")
+    if not functions and isinstance(node, (Application, sp.logic.boolalg.Boolean, ExprCondPair)):
+        return None  # a defined function, and a Piecewise's conditions: the code printer decides
+    if isinstance(node, Application):  # sp.Function, and Max and Min
+        return (f"uses the function {name}, which symopt does not support yet; supported functions: "
+                f"{supported_names()}")
+    kind = type(node).__name__
+    return (f"is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, which is not an arithmetic expression symopt can "
+            f"differentiate; write the model with + - * / ** and the supported functions ({supported_names()})")
 
 
 def _too_deep(text: str) -> ParseError:

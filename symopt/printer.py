@@ -10,7 +10,8 @@ names it, never silently wrong code. ``sigmoid``, ``softplus`` and ``tanh``
 are rewritten first into stable forms around a shared ``exp(-|z|)``
 (:func:`symopt.functions.stable_forms`), after the complements their
 derivatives are made of, ``1 - sigmoid(z)`` and ``1 - tanh(z)**2``, are
-rewritten so as not to cancel (:func:`complement_forms`).
+rewritten so as not to cancel (:func:`complement_forms`). A ``DiracDelta``, the derivative of ``sign`` (a
+model cannot hold one: :func:`symopt.parse.unsupported`), is printed as its value almost everywhere, 0.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import PrinterError
-from .functions import exp_neg_abs, sigmoid, stable_forms
+from .functions import almost_everywhere, exp_neg_abs, sigmoid, stable_forms
 
 
 #: Integers beyond this are printed as doubles: every integer up to 2**53 is exact in a double.
@@ -168,12 +169,13 @@ def _complement_sum(total: sp.Expr) -> sp.Expr:
 
 
 def print_forms(expr: sp.Expr) -> sp.Expr:
-    """``expr`` in the forms the printer prints: :func:`complement_forms`, then ``sigmoid(-z)`` (a
+    """``expr`` in the forms the printer prints: the derivatives of ``sign`` as 0, their value almost
+    everywhere (:func:`symopt.functions.almost_everywhere`), :func:`complement_forms`, then ``sigmoid(-z)`` (a
     complement) around the same ``e = exp(-|z|)`` as ``sigmoid(z)``, as ``e/(1 + e)`` for z >= 0 and
     ``1/(1 + e)`` otherwise, and ``1/cosh(z)**(2n)`` as ``(4 e/(1 + e)**2)**n`` with ``e = exp(-2|z|)``,
     the ``e`` tanh's stable form uses (no overflow, relative accuracy everywhere); then the stable forms
     of :func:`symopt.functions.stable_forms`."""
-    expr = complement_forms(sp.sympify(expr))
+    expr = complement_forms(almost_everywhere(sp.sympify(expr))[0])
 
     def negated_sigmoid(e):
         return isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign()

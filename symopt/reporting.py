@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .escape import html_escape, latex_escape, markdown_escape
+from .escape import html_escape, latex, latex_escape, markdown_escape
 from .objective import prediction
 from .show import params_line
 
@@ -90,19 +90,19 @@ def _model(objective) -> list:
     if objective.wide:
         blocks.append(Block("math", r"\eta = \text{intercept} + X\,\text{coef}" if model.intercept else r"\eta = X\,\text{coef}"))
     else:
-        blocks.append(Block("math", f"f = {sp.latex(f)}"))
+        blocks.append(Block("math", f"f = {latex(f)}"))
     return blocks
 
 
 def _objective(objective) -> list:
     blocks = _text(f"{objective.sense.capitalize()} the {objective.reduction} over rows of the per-sample "
                    f"objective (plus the penalty, if any): {objective.describe()}.")
-    blocks.append(Block("math", r"\ell = " + sp.latex(objective.per_sample)))
+    blocks.append(Block("math", r"\ell = " + latex(objective.per_sample)))
     return blocks
 
 
 def _derivatives(derivation) -> list:
-    blocks = [Block("math", derivation.latex().replace("align}", "aligned}"))]
+    blocks = [Block("math", derivation.latex("aligned"))]
     blocks += _text(*(f"Note: {note}" for note in derivation.notes))
     if derivation.hessian is None and derivation.hessian_note:
         blocks += _text(f"Hessian: {derivation.hessian_note}")

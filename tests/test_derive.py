@@ -55,12 +55,14 @@ def test_derive_takes_an_objective(given):
 def test_a_derivative_sympy_leaves_unevaluated_is_a_model_error():
     a, b = symopt.params("a b")
     x = sp.Symbol("x", real=True)
-    objective = symopt.squared_loss(symopt.Model(sp.floor(a * x) + b, [a, b]))
+    # Such functions are refused when the model is built (tests/test_model.py); derive still says so for
+    # an expression that reaches it another way.
+    objective = symopt.squared_loss(symopt.Model(a * x + b, [a, b]))
+    objective.per_sample = (objective.target - sp.floor(a * x) - b) ** 2
     with pytest.raises(ModelError, match="cannot differentiate floor in closed form.*without floor"):
         symopt.derive(objective)
-    undefined = symopt.squared_loss(symopt.Model(sp.Function("f")(a * x) + b, [a, b]))
-    with pytest.raises(ModelError, match="cannot differentiate f in closed form"):
-        symopt.derive(undefined)
+    with pytest.raises(ModelError, match="undefined function 'f'"):
+        symopt.Model(sp.Function("f")(a * x) + b, [a, b])
 
 
 def test_abs_differentiates_to_sign_and_the_delta_is_zero_almost_everywhere():

@@ -144,6 +144,8 @@ X = sp.Symbol("x", real=True)
     (A * sp.Integer(10) ** 400 + B * X, r"the constant 1.000e\+400 in the term 1.0e\+400\*a.*too large"),
     (A * sp.Float("1e400") + B * X, r"the constant 1.000e\+400 .*too large for a double"),
     (A * sp.Rational(1, 10**400) + B * X, r"1.000e-400 .*too small for a double"),
+    # past Python's 4,300-digit str() limit, which the length limit on SymPy input must not trip over
+    (A * sp.Integer(10) ** 5000 + B * X, r"the constant 1.000e\+5000 in the term .*too large for a double"),
 ])
 def test_constants_a_double_cannot_hold_are_refused(expr, message):
     with pytest.raises(ModelError, match=message):
@@ -252,3 +254,100 @@ def test_reserved_target_names_say_which_model():
         symopt.cross_entropy(net, target="X")
     with pytest.raises(ModelError, match="may not be named 'eta' for a LinearModel over a data matrix"):
         symopt.squared_loss(symopt.LinearModel(), target="eta")
+
+
+# --- functions symopt cannot differentiate, evaluate or print: refused when built (issue 26, item 14) -------
+
+_a, _b = sp.symbols("a b", real=True)
+_x = sp.Symbol("x", real=True)
+_Z = sp.Symbol("z", real=True)
+UNSUPPORTED = [
+    (sp.Max(_a * _x, _b), r"the function 'Max', which symopt does not support yet"),
+    (sp.Min(_a * _x, _b) + _b, r"Min\(.*\) uses the function 'Min'"),
+    (sp.Piecewise((_a * _x, _x > 1), (_b, True)), "the function 'Piecewise'"),
+    (sp.Heaviside(_x - 1) * _a + _b * _x, "the function 'Heaviside'"),
+    (sp.erfc(_a * _x) + _b, "the function 'erfc'"),
+    (sp.Integral(_a * _x, _x) + _b, r"Integral\(.*\) is an unevaluated Integral.*\.doit\(\)"),
+    (sp.Derivative(sp.Function("g")(_x), _x) * _a + _b, "is an unevaluated Derivative"),
+    (sp.Sum(_a * _x ** sp.Symbol("k", integer=True), (sp.Symbol("k", integer=True), 1, 3)) + _b,
+     "is an unevaluated Sum"),
+    (sp.Function("f")(_a * _x) + _b, "calls the undefined function 'f', which symopt can neither differentiate"),
+    (sp.Function("<img src=x onerror=alert(1)>")(_a * _x) + _b, "undefined function '<img src=x onerror"),
+    (sp.EulerGamma * _a + _b * _x, r"the named constant EulerGamma.*0\.57721566"),
+]
+
+
+@pytest.mark.parametrize("expr, message", UNSUPPORTED, ids=[m[:24] for _, m in UNSUPPORTED])
+def test_an_unsupported_function_is_refused_when_the_model_is_built_and_the_supported_ones_listed(expr, message):
+    """They used to be accepted and fail in code generation with a PrinterError (Max's naming Heaviside)."""
+    supported = "abs, acos, arctan, asin, atan, cos, cosh, erf, exp, expm1, lgamma, ln, log, log1p, loggamma, " \
+                "sigmoid, sin, sinh, softplus, sqrt, tan, tanh and sign"
+    for build in (lambda: symopt.Model(expr, [_a, _b]),
+                  lambda: symopt.Objective((sp.Symbol("y", real=True) - expr) ** 2, [_a, _b]),
+                  lambda: symopt.LinearModel(basis=[_x, expr.xreplace({_a: 2, _b: 3})])):
+        with pytest.raises(ModelError, match=message) as info:
+            build()
+        if "constant" not in message:
+            assert supported in str(info.value)
+
+
+def test_unsupported_functions_in_an_activation_are_refused_when_the_network_is_built():
+    """An activation's rule is the code printer's (tests/test_network.py): what it cannot print, and
+    unevaluated or undefined functions, are refused with the built-in activations listed."""
+    for act, message in [(sp.Integral(_Z, _Z), "unevaluated Integral.*Built-in activations: identity, relu"),
+                         (sp.Function("f")(_Z), "undefined function 'f'.*Built-in activations"),
+                         (sp.Max(_Z, 0), r"derivative \(Heaviside\(z\)\) has no form the generated code can"),
+                         (sp.Heaviside(_Z) * _Z, "the activation .*Heaviside.* has no form the generated code")]:
+        with pytest.raises(ModelError, match=message):
+            symopt.Network(2, [symopt.Dense(3, act), symopt.Dense(1)])
+    # Made by hand, an Activation meets the same rules; a piecewise one the printer prints is kept.
+    with pytest.raises(ModelError, match="unevaluated Integral"):
+        symopt.Network(2, [symopt.Dense(3, symopt.Activation("mine", sp.Integral(_Z, _Z), _Z)), symopt.Dense(1)])
+    leaky = sp.Piecewise((_Z, _Z > 0), (_Z / 10, True))
+    net = symopt.Network(2, [symopt.Dense(3, symopt.Activation("leaky 0.1", leaky, _Z)), symopt.Dense(1)])
+    assert net.activations[0].name == "leaky 0.1" and net.activations[0].derivative == sp.diff(leaky, _Z)
+
+
+def test_sign_and_the_functions_text_calls_are_accepted_as_sympy_objects():
+    from symopt.parse import FUNCTIONS
+
+    for name, f in FUNCTIONS.items():
+        model = symopt.Model(_a * f(_b * _x + 2), [_a, _b])
+        assert model.params == (_a, _b), name
+    assert symopt.Model(sp.sign(_x) * _a + _b, [_a, _b]).expr.has(sp.sign)
+    assert symopt.Model(sp.pi * _a + sp.E * _b * _x, [_a, _b]).expr.has(sp.pi)
+
+
+# --- abs and sign on every derivative path of generated code (issue 26, item 13) ----------------------------
+
+@pytest.mark.parametrize("optimizer", [symopt.LBFGS(), symopt.Newton(), symopt.LevenbergMarquardt(),
+                                       symopt.Adam(lr=0.01, batch_size=10, epochs=3000)],
+                         ids=["gradient", "newton-hessian", "lm-jacobian-curvature", "batch-gradient"])
+@pytest.mark.parametrize("text, fitted", [("abs(a)*x + c", 2.0), ("abs(log(a))*x + c", np.exp(2.0)),
+                                          ("sign(a)*a*x + c", 2.0)])
+def test_abs_and_sign_print_on_every_derivative_path(optimizer, text, fitted):
+    """``abs(a)*x + c`` with method="iterative" raised PrinterError about DiracDelta: Levenberg-Marquardt's
+    residual curvature (the residual's second derivative, taken at code generation) still held it; and
+    ``abs(log(a))`` left an unevaluated derivative of sign in the Hessian. The derivative of sign is 0
+    almost everywhere; generated code prints it so on every path."""
+    a, c = symopt.params("a c")
+    x = sp.Symbol("x", real=True)
+    expr = sp.sign(a) * a * x + c if text.startswith("sign") else text
+    x_data = np.linspace(0.0, 1.0, 30)
+    result = symopt.solve(symopt.squared_loss(symopt.Model(expr, [a, c])), {"x": x_data, "y": 2 * x_data + 1},
+                          method="iterative", optimizer=optimizer, x0={"a": 3.0, "c": 0.0}, backend="python")
+    tol = 1e-3 if isinstance(optimizer, symopt.Adam) else 1e-6
+    assert abs(result.params["a"] - fitted) < tol * fitted and abs(result.params["c"] - 1.0) < tol
+
+
+def test_a_derivative_of_sign_that_sympy_leaves_unevaluated_is_zero_and_noted():
+    a, c = symopt.params("a c")
+    derivation = symopt.derive(symopt.squared_loss(symopt.Model("abs(log(a))*x + c", [a, c])))
+    assert not derivation.hessian.has(sp.Derivative) and not derivation.hessian.has(sp.DiracDelta)
+    assert any("(from differentiating abs or sign) is taken as 0" in note for note in derivation.notes)
+
+
+def test_an_activation_with_sign_has_its_derivative_almost_everywhere():
+    """sign(z)*z**2 (a signed square) was refused: its derivative's DiracDelta had no printed form."""
+    net = symopt.Network(2, [symopt.Dense(3, sp.sign(_Z) * _Z ** 2), symopt.Dense(1)])
+    assert net.activations[0].derivative == 2 * _Z * sp.sign(_Z)

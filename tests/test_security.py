@@ -265,3 +265,106 @@ def test_the_template_version_names_the_escape():
     objective = symopt.squared_loss(symopt.Model("a*x", "a"))
     rendered = render(objective, symopt.derive(objective), symopt.LBFGS())
     assert f"(template version {render_module.TEMPLATE_VERSION})" in rendered.source.splitlines()[1]
+
+
+# --- hostile names in what Jupyter shows: LaTeX and Markdown (issue 26, item 18) --------------------------------
+
+#: Names a user could give a function or a symbol made in SymPy: HTML, math that closes its group and
+#: starts a link, display-math delimiters, and the template payload above. symopt refuses undefined
+#: functions and such symbol names when a model is built (tests/test_model.py); each renderer still escapes
+#: whatever names reach it, tested here by giving them to it directly.
+HOSTILE_NAMES = ["<img src=x onerror=alert(1)>", "}\\href{javascript:alert(1)}{x", "$$<script>alert(1)</script>$$",
+                 "a}\\\\ \\end{aligned} x", HOSTILE]
+
+
+def _hostile_derivation(name):
+    """A derivation whose parameter, data symbol and function all carry ``name``, made by giving a built
+    objective that per-sample expression and parameter (which the checks at construction would refuse)."""
+    b = sp.Symbol("b", real=True)
+    theta, feature, f = sp.Symbol(name, real=True), sp.Symbol(name + "x", real=True), _function(name)
+    objective = symopt.squared_loss(symopt.Model("a*x + b", "a b"))
+    objective.model.expr = f(feature) * theta + b
+    objective.per_sample = (objective.target - objective.model.expr) ** 2
+    objective.params = (theta, b)
+    return objective, symopt.derive(objective)
+
+
+def _function(name):
+    """An undefined function named ``name`` (Python allows no NUL in a class name: that character is dropped)."""
+    return sp.Function(name.replace("\x00", ""))
+
+
+def _markdown_markup(markdown: str) -> list[str]:
+    """:func:`_unescaped_markup` of each display-math block of ``markdown``, and HTML tags anywhere in it."""
+    blocks = re.findall(r"^\$\$\n(.*?)\n\$\$$", markdown, flags=re.M | re.S)
+    assert blocks, "no display math found"
+    problems = [p for block in blocks for p in _unescaped_markup(block)]
+    if re.search(r"<[A-Za-z/!?]", markdown):
+        problems.append("an HTML tag")
+    return problems
+
+
+def _unescaped_markup(text: str) -> list[str]:
+    """What in ``text`` could act as markup: an HTML tag, a LaTeX link, an unbalanced brace."""
+    problems = []
+    if re.search(r"<[A-Za-z/!?]", text):
+        problems.append("an HTML tag")
+    if re.search(r"(?<!backslash )\\href", text):
+        problems.append("a \\href")
+    depth = 0
+    for match in re.finditer(r"\\[{}]|[{}]", text):  # escaped braces print; the others must balance
+        token = match.group()
+        depth += {"{": 1, "}": -1}.get(token, 0)
+        if depth < 0:
+            problems.append("a '}' closing a group symopt opened")
+            break
+    if depth > 0:
+        problems.append("an unclosed '{'")
+    return problems
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_hostile_names_show_as_themselves_in_the_derivation_latex(name):
+    from symopt.escape import latex_escape
+
+    _, derivation = _hostile_derivation(name)
+    for shown in (derivation.latex(), derivation._repr_latex_()):
+        assert not _unescaped_markup(shown), _unescaped_markup(shown)
+        assert latex_escape(name) in shown  # the function's and the parameter's name, as themselves
+        assert latex_escape(name + "x") in shown
+    assert derivation._repr_latex_().count("$") - derivation._repr_latex_().count("\\$") == 4  # $$ ... $$ only
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_hostile_names_show_as_themselves_in_the_report_and_the_analysis(name):
+    from dataclasses import replace
+
+    from symopt import reporting
+    from symopt.escape import latex_escape
+
+    objective, derivation = _hostile_derivation(name)
+    analysis = symopt.analyse(symopt.Objective("log(lam) - lam*x", "lam", maximize=True))
+    (statistic,) = analysis.statistics.symbols
+    theta = objective.params[0]
+    analysis = replace(analysis, solutions=({theta: _function(name)(statistic) / sp.Symbol(name)},))
+    markdown = analysis.to_markdown()
+    assert not _markdown_markup(markdown) and latex_escape(name) in markdown
+    report = reporting.Report("report", (("Model", tuple(reporting._model(objective))),
+                                         ("Objective", tuple(reporting._objective(objective))),
+                                         ("Gradient and Hessian", tuple(reporting._derivatives(derivation))),
+                                         ("Closed form", (reporting.Block("math", analysis.latex()),))))
+    markdown = report.markdown()
+    assert not _markdown_markup(markdown), _markdown_markup(markdown)
+    assert markdown.count("$$") == 2 * 4 and latex_escape(name) in markdown
+    assert "<img" not in report.to_html() and "<script" not in report.to_html()
+
+
+@pytest.mark.parametrize("name", ["alpha", "x_1", "a__b", "lambda_", "xhat", "x_", "b2_3__4"])
+def test_plain_names_keep_sympy_s_notation_and_stay_balanced(name):
+    """Names symopt accepts are letters, digits and '_': SymPy writes them with Greek letters, subscripts and
+    accents, as before, and what it writes is balanced."""
+    from symopt.escape import latex
+
+    symbol = sp.Symbol(name, real=True)
+    assert latex(symbol ** 2 + sp.Function(name)(symbol)) == sp.latex(symbol ** 2 + sp.Function(name)(symbol))
+    assert not _unescaped_markup(latex(symbol ** 2 + sp.Function(name)(symbol)))

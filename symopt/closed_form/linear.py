@@ -68,29 +68,95 @@ def _find_matrix(objective, derivation):
 
 
 def _find_expression(objective, derivation):
+    """The linear form of an expression objective, decided without a polynomial in the parameters: SymPy's
+    ``as_poly`` expands ``(y - sum_k w_k b_k)**2`` into ``k**2`` products and builds a dense polynomial in
+    ``k`` variables, recursively (measured: a basis of 100 terms took 24 s, 200 minutes, and 1,000 parameters
+    overflowed Python's stack). The structural bound of :func:`degree_bound` settles the degree in one walk;
+    only where it exceeds 2 and the expansion is small is it expanded, to find a cancellation. The least
+    squares columns and a quadratic's Hessian are read off affine expressions term by term
+    (:func:`affine_parts`), so the work grows with the size of the objective, not its square."""
     ell = objective.per_sample
     params = objective.params
-    names = ", ".join(p.name for p in params)
+    names = _names(params)
     bound = degree_bound(ell, params)
-    if bound > 2 and expansion_size(ell) > EXPAND_LIMIT:
-        # Too big to expand cheaply, and only a cancellation could bring the degree down to 2.
-        return None, (f"the gradient is not affine in the parameters (l is of degree up to {bound} in {names} "
-                      f"by its structure; not expanded, it would take {expansion_size(ell):,} products)")
-    poly = ell.as_poly(*params)
-    if poly is None or poly.total_degree() > 2:
-        return None, f"the gradient is not affine in the parameters (l is not a polynomial of degree <= 2 in {names})"
+    if bound > 2:
+        size = expansion_size(ell)
+        if size > EXPAND_LIMIT:
+            # Too big to expand cheaply, and only a cancellation could bring the degree down to 2.
+            return None, (f"the gradient is not affine in the parameters (l is of degree up to {bound} in {names} "
+                          f"by its structure; not expanded, it would take {size:,} products)")
+        if max(degree_bound(t, params) for t in sp.Add.make_args(sp.expand(ell))) > 2:
+            return None, (f"the gradient is not affine in the parameters (l is not a polynomial of degree <= 2 "
+                          f"in {names})")
     if not objective.maximize:
         form = _least_squares(objective)
         if form is not None:
             return form, ""
-    hess = tuple(derivation.hessian[i, j] for i in range(len(params)) for j in range(len(params)))
-    zero = {p: 0 for p in params}
-    grad0 = tuple(g.xreplace(zero) for g in derivation.gradient)
-    return LinearForm("quadratic", hessian=hess, gradient_at_zero=grad0), ""
+    quadratic = _quadratic(objective, derivation)
+    if quadratic is None:
+        return None, (f"the gradient is not affine in the parameters by its structure, and expanding it to "
+                      f"see whether it is would take more than {EXPAND_LIMIT:,} products")
+    return quadratic, ""
+
+
+def _names(params, shown: int = 10) -> str:
+    """The parameters' names for a message: the first ``shown`` and how many more."""
+    head = ", ".join(p.name for p in params[:shown])
+    return head + (f", ... ({len(params)} in all)" if len(params) > shown else "")
 
 
 #: How each form of problem is matched to a linear form (networks have none: :func:`symopt.analyse.analyse`).
 _FINDERS = {"expression": _find_expression, "wide": _find_matrix, "multiclass": _find_multiclass}
+
+
+def affine_parts(expr: sp.Expr, params) -> tuple[sp.Expr, dict] | None:
+    """``(offset, {parameter: coefficient})`` with ``expr = offset + sum_p coefficient_p * p``, the offset and
+    the coefficients free of ``params``, or ``None`` where ``expr`` is not affine in them by its structure.
+
+    One walk of the tree, nothing expanded (each coefficient is what ``diff(expr, p)`` gives, without ``p``
+    differentiations of the whole expression): a sum is affine when each term is, a product when one factor
+    holds parameters and is affine. A product of two factors that hold parameters, a parameter in a power or
+    a function, is not; where such a structure is affine after all (``(a + 1)**2 - a**2``), an expansion of
+    at most :data:`EXPAND_LIMIT` products settles it.
+    """
+    params = frozenset(params)
+    parts = _affine(expr, params)
+    if parts is None and expansion_size(expr) <= EXPAND_LIMIT:
+        parts = _affine(sp.expand(expr), params)
+    if parts is None:
+        return None
+    offset, coefficients = parts
+    return offset, {p: sp.Add(*terms) for p, terms in coefficients.items()}
+
+
+def _affine(expr: sp.Expr, params: frozenset) -> tuple[sp.Expr, dict] | None:
+    """:func:`affine_parts` by structure alone, the coefficients as lists of terms (added once, at the end:
+    adding to a growing sum term by term is quadratic)."""
+    if not (expr.free_symbols & params):
+        return expr, {}
+    if expr in params:
+        return sp.Integer(0), {expr: [sp.Integer(1)]}
+    if expr.is_Add:
+        offsets, coefficients = [], {}
+        for term in expr.args:
+            parts = _affine(term, params)
+            if parts is None:
+                return None
+            offsets.append(parts[0])
+            for p, terms in parts[1].items():
+                coefficients.setdefault(p, []).extend(terms)
+        return sp.Add(*offsets), coefficients
+    if expr.is_Mul:
+        # Split by hand: as_independent(*params) builds a set of all the parameters on every call.
+        dependent = [f for f in expr.args if f.free_symbols & params]
+        if len(dependent) > 1:  # two factors hold parameters
+            return None
+        constant = sp.Mul(*[f for f in expr.args if f is not dependent[0]])
+        parts = _affine(dependent[0], params)
+        if parts is None:
+            return None
+        return constant * parts[0], {p: [constant * sp.Add(*terms)] for p, terms in parts[1].items()}
+    return None
 
 
 def _least_squares(objective):
@@ -101,12 +167,33 @@ def _least_squares(objective):
         return None
     u, coeff = squares
     params = objective.params
-    poly = u.as_poly(*params)
-    if poly is None or poly.total_degree() > 1:
+    parts = affine_parts(u, params)
+    if parts is None:
         return None
+    offset, coefficients = parts
+    columns = tuple(-coefficients.get(p, sp.Integer(0)) for p in params)
+    return LinearForm("least_squares", columns=columns, offset=offset, weight=coeff)
+
+
+def _quadratic(objective, derivation):
+    """The quadratic form: per-sample Hessian entries (row-major) and gradient at zero. From the derivation's
+    Hessian where it formed one; else read off the gradient, affine in the parameters (:func:`affine_parts`)
+    row by row. ``None`` if a row is not affine by its structure and too big to expand."""
+    params = objective.params
     zero = {p: 0 for p in params}
-    columns = tuple(-sp.diff(u, p) for p in params)
-    return LinearForm("least_squares", columns=columns, offset=u.xreplace(zero), weight=coeff)
+    if derivation.hessian is not None:
+        hess = tuple(derivation.hessian[i, j] for i in range(len(params)) for j in range(len(params)))
+        grad0 = tuple(g.xreplace(zero) for g in derivation.gradient)
+        return LinearForm("quadratic", hessian=hess, gradient_at_zero=grad0)
+    rows, grad0 = [], []
+    for g in derivation.gradient:
+        parts = affine_parts(g, params)
+        if parts is None:
+            return None
+        offset, coefficients = parts
+        grad0.append(offset)
+        rows.extend(coefficients.get(p, sp.Integer(0)) for p in params)
+    return LinearForm("quadratic", hessian=tuple(rows), gradient_at_zero=tuple(grad0))
 
 
 def check_high_precision(n_rows: int, n_params: int) -> None:
@@ -342,9 +429,13 @@ def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
     if precision == "high":
         check_high_precision(n, p)
         return _quadratic_high(objective, form, dataset, pen)
-    names = [f"d2l/d{a.name}d{b.name}" for a in objective.params for b in objective.params]
-    A = np.array([_summed(objective, dataset, h, values, f"the Hessian entry {name}, {h},")
-                  for h, name in zip(form.hessian, names)]).reshape(p, p) * scale + np.diag(pen)
+    params = objective.params
+
+    def entry(k, h):  # a number (most entries of a large Hessian are 0) is not printed into the message
+        what = f"the Hessian entry d2l/d{params[k // p].name}d{params[k % p].name}" + ("" if h.is_Number else f", {h},")
+        return _summed(objective, dataset, h, values, what)
+
+    A = np.array([entry(k, h) for k, h in enumerate(form.hessian)]).reshape(p, p) * scale + np.diag(pen)
     b = np.array([_summed(objective, dataset, g, values, f"the gradient at zero dl/d{q.name}, {g},")
                   for g, q in zip(form.gradient_at_zero, objective.params)]) * scale
     return _solve_symmetric(A, -b, objective.maximize)
@@ -352,7 +443,13 @@ def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
 
 def _summed(objective, dataset, expr, values, what: str) -> float:
     """The exactly rounded sum of ``expr`` over the rows; a DataError naming the row where the sum (or a
-    term) overflows double precision, a ModelError where the expression is undefined on the data."""
+    term) overflows double precision, a ModelError where the expression is undefined on the data. A number
+    (most entries of a large quadratic's Hessian are 0) needs no pass over the rows: ``n`` times it is the
+    same exactly rounded sum."""
+    if expr.is_Number:
+        total = float(expr) * dataset.n_rows
+        if math.isfinite(total):
+            return total
     col = column(expr, values, dataset.n_rows)
     bad = np.flatnonzero(~np.isfinite(col))
     if bad.size:
