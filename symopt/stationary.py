@@ -254,11 +254,16 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
             except (ArithmeticError, ValueError):
                 continue
             top = float(np.max(u)) if u.size and np.all(np.isfinite(u)) else np.nan
-            if not top > 0:
+            # the argument's size on the data, or that of the parameters in it (abs(a) reads no data, and
+            # sits on its kink at a = 0 on every row)
+            scale = max(top, max((abs(float(values[q])) for q in arg.free_symbols & set(objective.params)),
+                                 default=0.0))
+            if not np.isfinite(scale):
                 continue
             row = int(np.argmin(u))
-            if nearest is None or u[row] / top < nearest[0]:
-                nearest = (float(u[row] / top), arg, row)
+            relative = float(u[row] / scale) if scale > 0 else 0.0
+            if nearest is None or relative < nearest[0]:
+                nearest = (relative, arg, row)
     words = ", ".join(str(k.args[0]) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else "")
     calls = ", ".join(sorted({type(k).__name__.lower() for k in kinks}))
     where = "" if dataset.n_rows == 1 else f" at row {nearest[2]}" if nearest is not None else ""
@@ -266,7 +271,7 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
         return "not_differentiable", (
             f"the objective is not differentiable at this point: it has kinks ({calls}) where these arguments are 0 "
             f"({words}), "
-            f"and {nearest[1]} is {nearest[0]:.2g} of its largest size{where} here. At a kink the gradient jumps "
+            f"and {nearest[1]} is {nearest[0]:.2g} of its largest size{where if nearest[1].free_symbols - set(objective.params) else ''} here. At a kink the gradient jumps "
             f"and the Hessian is undefined, so neither a small gradient nor the curvature can confirm a "
             f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; {SMOOTH_ADVICE}")
     if flat:

@@ -233,6 +233,19 @@ def test_a_quantile_loss_is_not_called_a_plateau(quantile, optimizer):
     assert "not differentiable" in r.message and "squared_loss" in r.message and "pseudo-Huber" in r.message
 
 
+def test_a_start_on_a_kink_of_the_model_is_not_called_converged():
+    """abs(a)*x + c from the default start a = 0: the derivative of abs there is 0 by convention, so the
+    gradient "vanishes" at once; the point sits on the kink (every row's argument, a, is 0), not at the fit
+    (a = 2, c = 1), and says so instead of converged."""
+    x = np.linspace(0.0, 1.0, 30)
+    objective = symopt.squared_loss(symopt.Model("abs(a)*x + c", "a c"))
+    r = symopt.solve(objective, {"x": x, "y": 2.0 * x + 1.0}, method="iterative", progress=False)
+    assert r.status == "not_differentiable" and not r.success and "kinks (abs)" in r.message
+    good = symopt.solve(objective, {"x": x, "y": 2.0 * x + 1.0}, x0={"a": 3.0, "c": 0.0}, method="iterative",
+                        progress=False)
+    assert good.success and abs(good.params["a"]) == pytest.approx(2.0, rel=1e-8)
+
+
 def test_the_convexity_of_a_piecewise_linear_loss_is_not_called_flat(quantile):
     objective, data = quantile
     c = symopt.convexity(objective, data)
