@@ -22,6 +22,7 @@ freedom for classical least squares, the normal distribution otherwise (statsmod
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -77,6 +78,10 @@ class Inference:
     x: np.ndarray = field(default=None, repr=False)
     #: The flat indices of parameters at a bound: held there, their rows and columns of ``cov`` are NaN.
     held: tuple = ()
+    #: Least squares whose residuals are zero or at the rounding level of double precision (RSS below
+    #: :data:`REFINE_BELOW` of ``sum(w y^2)``), in words ("" otherwise): an exact fit, whose F statistic has
+    #: no residual variance to divide by (:mod:`symopt.profile` gives its Wald intervals).
+    exact_fit: str = ""
 
     @property
     def dof(self) -> int:
@@ -118,9 +123,7 @@ class Inference:
 
     def critical(self, level: float) -> float:
         """The two-sided quantile for a ``level`` interval."""
-        if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
-        p = 0.5 + level / 2
+        p = 0.5 + check_level(level) / 2
         return t_quantile(p, self.dof) if self.uses_t else normal_quantile(p)
 
     def wald(self, level: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -146,6 +149,30 @@ class Inference:
     @property
     def bic(self) -> float | None:
         return None if self.loglik is None else -2.0 * self.loglik + self.n_params * math.log(self.n_obs)
+
+
+class Intervals(dict):
+    """What :meth:`symopt.Result.conf_int` returns: name -> ``(low, high)``, a dict, with ``notes`` (a tuple of
+    sentences: an exact fit's points, a profile side left open and why), shown after the dict in its repr."""
+
+    def __init__(self, items=(), notes=()):
+        super().__init__(items)
+        self.notes = tuple(notes)
+
+    def __repr__(self) -> str:
+        shown = super().__repr__()
+        return f"{shown}  # {'; '.join(self.notes)}" if self.notes else shown
+
+    def __reduce__(self):
+        return (type(self), (dict(self), self.notes))
+
+
+def check_level(level) -> float:
+    """``level`` as a float, refused unless it is a real number strictly between 0 and 1 (a NumPy float, such
+    as ``np.float32(0.95)``, is as good as a Python one; a bool is no level)."""
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
+    return float(level)
 
 
 def check_cov_type(cov_type) -> str:
@@ -301,11 +328,19 @@ def _refusal(result, objective, p: int) -> str:
 
 
 def _least_squares(result, objective, dataset, base) -> Inference:
-    x, n, p, cov_type = base["x"], base["n_obs"], base["n_params"], base["cov_type"]
-    u, J = _residuals(objective, dataset, x)
+    x, p, cov_type = base["x"], base["n_params"], base["cov_type"]
+    u, J_all = _residuals(objective, dataset, x)
     w = _weights(objective, dataset)
     rss = float(u @ u)
-    stats = dict(rss=rss, r2=_r2(objective, dataset, J, rss, w))
+    # A row of weight 0 is dropped (README): it is no observation, so it counts in neither n nor n - p, and
+    # its zero row of J and zero residual leave the covariance as ordinary least squares on the kept rows.
+    kept = w > 0
+    dropped = not np.all(kept)
+    u, J = (u[kept], J_all[kept]) if dropped else (u, J_all)
+    if dropped:
+        base = {**base, "n_obs": int(np.count_nonzero(kept))}
+    n = base["n_obs"]
+    stats = dict(rss=rss, r2=_r2(objective, dataset, J_all, rss, w))
     absolute = 1.0 if objective.scale == "absolute" else None  # s^2 = 1: the weights are exact
     refusal = _refusal(result, objective, p)
     if not refusal and n <= p and cov_type == "nonrobust" and absolute is None:
@@ -324,10 +359,17 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
     y = dataset[objective.target.name] if objective.kind == "squared" else None
     size = float(np.sum(w * y * y)) if y is not None else 0.0
+    if rss == 0.0:
+        stats["exact_fit"] = "an exact fit (RSS = 0): the standard errors are 0 and the intervals are points"
+    elif rss < REFINE_BELOW * size:
+        stats["exact_fit"] = (f"an exact fit to double precision (RSS / sum(y^2) = {rss / size:.2g}, residuals at "
+                              f"the rounding level)")
     high = result.precision == "high" and result.exact_x and cov_type == "nonrobust"
     if not high and not held and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
             and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size:
         theta, res, rows = _refined_high(objective, dataset, x)
+        if dropped:
+            res, rows = _kept_rows(res, kept), _kept_rows(rows, kept)
         cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS, absolute)
         with mpmath.workdps(REFINE_DIGITS):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
@@ -339,12 +381,14 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         cond = result.condition_number or 1.0
         digits = max(50, 30 + int(2 * math.log10(max(cond, 1.0)))) if math.isfinite(cond) else 50
         res, rows = _residuals_high(objective, dataset, result.exact_x, digits)
+        if dropped:
+            res, rows = _kept_rows(res, kept), _kept_rows(rows, kept)
         if held:  # the parameters at a bound are held there: the Jacobian of the free ones
             rows = [[row[j] for j in free] for row in rows]
         cov = covariance.from_jacobian_high(rows, res, _names(base, free), digits, absolute)
         with mpmath.workdps(digits):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
-        stats["r2"] = _r2(objective, dataset, J, stats["rss"], w)
+        stats["r2"] = _r2(objective, dataset, J_all, stats["rss"], w)
         notes.append(f"computed in mpmath at {digits} digits (precision='high')")
     else:
         cov = covariance.from_jacobian(J[:, free], u, _names(base, free), cov_type, absolute)
@@ -354,6 +398,11 @@ def _least_squares(result, objective, dataset, base) -> Inference:
     return Inference(kind="least squares", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason, notes=tuple(notes),
                      not_identified=cov.not_identified, loglik=_gaussian_loglik(objective, n, stats["rss"], w),
                      **base, **stats)
+
+
+def _kept_rows(items: list, kept: np.ndarray) -> list:
+    """The entries of ``items`` (one per row) whose row has a weight above 0."""
+    return [item for item, keep in zip(items, kept) if keep]
 
 
 def _likelihood(result, objective, dataset, base, stats) -> Inference:

@@ -287,17 +287,26 @@ class Result:
         degrees of freedom for classical least squares, normal otherwise. ``method="profile"``: where the
         F statistic (least squares) or the likelihood-ratio statistic reaches its quantile, the other
         parameters re-fitted at every value (:meth:`profile`; an open side is ``-inf`` or ``inf``)."""
+        from .inference import Intervals
+
         if method == "profile":
-            return {name: (p.low, p.high) for name, p in self.profile(level).items()}
+            profiles = self.profile(level)
+            # a note every parameter's profile carries (an exact fit's) once; the others by parameter
+            everyone = set.intersection(*(set(p.notes) for p in profiles.values())) if len(profiles) > 1 else set()
+            notes = dict.fromkeys(note if note in everyone else f"{name}: {note}"
+                                  for name, p in profiles.items() for note in p.notes)
+            return Intervals({name: (p.low, p.high) for name, p in profiles.items()}, notes)
         if method != "wald":
             from .errors import ModelError
 
             raise ModelError(f"method must be 'wald' or 'profile'; got {method!r}")
-        bounds = self.inference(cov_type).wald(level)
+        inference = self.inference(cov_type)
+        bounds = inference.wald(level)
         if bounds is None:
             return None
         low, high = self._without_at_bound(self._shaped(bounds[0])), self._without_at_bound(self._shaped(bounds[1]))
-        return {name: None if low[name] is None else (low[name], high[name]) for name in low}
+        notes = [inference.exact_fit] if inference.exact_fit and inference.rss == 0.0 else []
+        return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
 
     def profile(self, level: float = 0.95) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`

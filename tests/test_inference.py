@@ -334,3 +334,48 @@ def test_negative_binomial_nb2_matches_statsmodels():
     assert r.success and _relative(r.x, ref.params) < 1e-6
     assert _relative([r.stderr[k] for k in names], ref.bse) < 1e-6
     assert r.loglik == pytest.approx(ref.llf, rel=1e-9)
+
+
+def test_rows_of_weight_zero_are_no_observations():
+    """Issue 26 item 2: 5 of 40 weights non-zero is ordinary least squares on the 5 kept rows (dof 3, not 38), for
+    the parameters, standard errors, Wald and profile intervals and the prediction band, on both paths."""
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 4.0, 40)
+    y = 1.0 + 2.0 * x + 0.3 * rng.normal(size=40)
+    keep = np.array([2, 9, 17, 25, 33])
+    w = np.zeros(40)
+    w[keep] = 1.0
+    ref = sm.OLS(y[keep], sm.add_constant(x[keep])).fit()
+    objective = symopt.squared_loss(symopt.Model("a + b*x", "a b"), weights="w")
+    new = np.array([0.5, 3.5])
+    band = ref.get_prediction(sm.add_constant(new)).summary_frame(alpha=0.05)
+    for method in ("linear", "iterative"):
+        r = symopt.solve(objective, {"x": x, "y": y, "w": w}, method=method, progress=False)
+        assert r.dof == 3 and r.inference().n_obs == 5, method
+        assert _relative(r.x, ref.params) < 1e-8
+        assert _relative([r.stderr["a"], r.stderr["b"]], ref.bse) < 1e-8
+        wald, profile = r.conf_int(), r.conf_int(method="profile")
+        for j, name in enumerate(("a", "b")):
+            np.testing.assert_allclose(wald[name], ref.conf_int()[j], rtol=1e-8)
+            np.testing.assert_allclose(profile[name], ref.conf_int()[j], rtol=1e-7)
+        assert r.rss == pytest.approx(ref.ssr, rel=1e-10) and r.loglik == pytest.approx(ref.llf, rel=1e-10)
+        assert r.bic == pytest.approx(ref.bic, rel=1e-10)
+        value, low, high, _ = r.predict({"x": new}, interval="prediction")
+        np.testing.assert_allclose(low, band["obs_ci_lower"], rtol=1e-8)
+        np.testing.assert_allclose(high, band["obs_ci_upper"], rtol=1e-8)
+    robust = symopt.solve(objective, {"x": x, "y": y, "w": w}, cov_type="HC1")
+    assert _relative(robust.cov, sm.OLS(y[keep], sm.add_constant(x[keep])).fit(cov_type="HC1").cov_params()) < 1e-8
+
+
+def test_a_numpy_float_is_a_level():
+    """Issue 26 (item 22's last point): conf_int(np.float32(0.95)) is a valid level."""
+    model = symopt.Model("a + b*x", "a b")
+    r = symopt.solve(symopt.squared_loss(model), {"x": [0.0, 1, 2, 3], "y": [1.0, 2, 4, 4.5]})
+    for level in (np.float32(0.95), np.float64(0.9), np.float16(0.5)):
+        ci = r.conf_int(level)
+        assert ci["a"][0] < r.params["a"] < ci["a"][1]
+        np.testing.assert_allclose(r.conf_int(level, method="profile")["b"], ci["b"], rtol=1e-8)
+    assert r.conf_int(np.float32(0.95))["b"] == pytest.approx(r.conf_int(float(np.float32(0.95)))["b"], rel=1e-15)
+    for bad in (True, np.float32(1.0), np.float32(np.nan), "0.95"):
+        with pytest.raises(ModelError, match="level must be"):
+            r.conf_int(bad)
