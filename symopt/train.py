@@ -16,6 +16,7 @@ from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import LBFGS, RUNNING, Adam
 from .optimizers.base import Status
 from .optimizers.first_order import _FirstOrder, seed_state
+from .predict import check_scores
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
 CHUNK = 4096
@@ -233,12 +234,14 @@ class Predictor:
                           for lo in range(0, X.shape[0], CHUNK)])
 
     def __call__(self, X) -> np.ndarray:
+        """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be
+        class 0) or, for regression, the outputs (NaN where they are NaN)."""
         z = self.outputs(X)
         kind = self.objective.kind
         if kind == "cross_entropy":
-            return np.argmax(z, axis=1)
+            return np.argmax(check_scores(z, "the network's class scores"), axis=1)
         if kind == "log":
-            return (z[:, 0] > 0).astype(float)
+            return (check_scores(z[:, 0], "the network's logits") > 0).astype(float)
         return z[:, 0] if z.shape[1] == 1 else z
 
 
