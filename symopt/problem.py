@@ -59,13 +59,36 @@ SYMBOLIC_HEAD_START = 3.0
 
 
 class _FormulaLater:
-    """The formula in statistics for a problem with a linear closed form, worked out when first asked for."""
+    """The formula in statistics for a problem with a linear closed form, worked out when first asked for.
+
+    Pickled (a :class:`~symopt.Result` sent back from a joblib or multiprocessing worker) as what builds the
+    problem again, not the problem itself (which holds compiled code and locks): unpickled, it works the
+    formula out from a new :class:`Problem` of the same objective (from the cache folder where it is there)."""
 
     def __init__(self, problem: "Problem"):
         self.problem = problem
 
     def __call__(self) -> str | None:
         return "\n".join(self.problem.analysis.formulas()) or None
+
+    def __reduce__(self):
+        p = self.problem
+        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box.as_dict() or None, p.method, p.budget)
+
+
+class _FormulaRebuilt:
+    """An unpickled :class:`_FormulaLater`: the problem is built again (by keyword) when the formula is asked for."""
+
+    def __init__(self, objective, fixed, bounds, method, budget):
+        self.args = (objective, fixed, bounds, method, budget)
+
+    def __call__(self) -> str | None:
+        objective, fixed, bounds, method, budget = self.args
+        problem = Problem(objective, method=method, budget=budget, fixed=fixed, bounds=bounds)
+        return "\n".join(problem.analysis.formulas()) or None
+
+    def __reduce__(self):
+        return _FormulaRebuilt, self.args
 
 
 class Problem:
@@ -520,6 +543,14 @@ class Problem:
                seed: int = 0) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
         return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed)
+
+    def __reduce__(self):
+        # A problem holds this process's compiled modules, locks and background work: none of it travels.
+        raise ModelError("a symopt.Problem does not pickle: it holds this process's compiled code, locks and "
+                         "background work. Send its objective instead (symopt.Objective pickles: "
+                         "pickle.dumps(problem.full_objective)) and build symopt.Problem(objective, ...) in the "
+                         "other process (it finds the derivation and compiled code in the cache folder); a "
+                         "symopt.Result pickles")
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
