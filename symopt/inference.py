@@ -202,13 +202,19 @@ def _residual_jacobian(u: sp.Expr, params: tuple) -> tuple:
 
 
 def _residuals(objective, dataset, x):
-    """``(u, J)``: the residuals and their Jacobian at ``x`` (n and n x p), for a least-squares objective."""
+    """``(u, J)``: the residuals at ``x`` (n) and their Jacobian, for a least-squares objective: an array (n x p)
+    for a named model, the rows of ``[1, X]`` a block at a time for a ``LinearModel()`` over a data matrix
+    (:class:`symopt.covariance.MatrixRows`: the Jacobian up to sign, never formed whole; ``u`` takes one vector
+    of n, as the solve's own residual does)."""
     n = dataset.n_rows
     if objective.wide:
         X, y = dataset["X"], dataset[objective.target.name]
         intercept = objective.model.intercept
-        Phi = np.column_stack([np.ones(n), X]) if intercept else X
-        return y - Phi @ x, -Phi
+        u = X @ (x[1:] if intercept else x)
+        np.subtract(y, u, out=u)
+        if intercept:
+            u -= x[0]
+        return u, covariance.MatrixRows(X, intercept)
     u, _ = objective.sum_of_squares()
     values = {s: dataset[s.name] for s in objective.data_symbols}
     values.update(zip(objective.params, (float(v) for v in x)))
@@ -254,39 +260,49 @@ def _refined_high(objective, dataset, x, digits: int = REFINE_DIGITS, steps: int
     return theta, res, rows
 
 
-def _weights(objective, dataset) -> np.ndarray:
-    """Each row's weight in a squared loss (``w``, or ``1/s**2``; ones where it is unweighted)."""
+def _weights(objective, dataset) -> np.ndarray | None:
+    """Each row's weight in a squared loss (``w``, or ``1/s**2``), or None where it is unweighted."""
     if objective.residual_weight is None:
-        return np.ones(dataset.n_rows)
+        return None
     m = objective.residual_weight
     values = {s: dataset[s.name] for s in m.free_symbols}
     return np.broadcast_to(np.asarray(evaluate(m ** 2, values), dtype=float), (dataset.n_rows,)).copy()
 
 
-def _r2(objective, dataset, J, rss, w) -> float | None:
+def _fits_a_constant(objective, dataset, J, w) -> bool:
+    """Whether the model can fit a constant: a column of the unweighted Jacobian is constant (for a ``LinearModel()``
+    over a data matrix: it has an intercept, or ``X`` a constant column that is not 0)."""
+    if objective.wide:
+        X = dataset["X"]
+        return objective.model.intercept or bool(X.shape[0] and np.any((np.ptp(X, axis=0) == 0) & (X[0] != 0)))
+    G = J if w is None else J[w > 0] / np.sqrt(w[w > 0])[:, None]
+    return any(np.ptp(G[:, j]) <= 1e-12 * np.max(np.abs(G[:, j])) and G[0, j] != 0 for j in range(G.shape[1]))
+
+
+def _r2(objective, dataset, constant: bool, rss, w) -> float | None:
     """R^2 of a squared loss, weighted as statsmodels' WLS: centred (about the weighted mean) when the model
-    can fit a constant (a column of the unweighted Jacobian is constant), else uncentred."""
+    can fit a constant (``constant``: :func:`_fits_a_constant`), else uncentred."""
     if objective.kind != "squared":
         return None
     y = dataset[objective.target.name]
-    keep = w > 0
-    G = J[keep] / np.sqrt(w[keep])[:, None]
-    constant = any(np.ptp(G[:, j]) <= 1e-12 * np.max(np.abs(G[:, j])) and G[0, j] != 0 for j in range(G.shape[1]))
-    tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2)) if constant else float(np.sum(w * y * y))
+    if w is None:  # one vector of n at a time (a tall fit's inference stays within the solve's memory)
+        d = y - y.mean() if constant else y
+        tss = float(d @ d)
+    else:
+        tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2)) if constant else float(np.sum(w * y * y))
     return 1.0 - rss / tss if tss > 0 else None
 
 
-def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray) -> float | None:
+def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray | None) -> float | None:
     """The Gaussian log-likelihood of a squared loss at the estimate: with the variance at its maximum
     ``RSS / n`` (``scale="residual"``; weighted as statsmodels' WLS, ``+ sum(log w) / 2``), or with the
-    variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0."""
+    variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0 (``n`` of them)."""
     if objective.kind != "squared" or objective.l2 or not rss > 0:
         return None
-    w = w[w > 0]
+    logs = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
     if objective.scale == "absolute":
-        return float(-0.5 * np.sum(np.log(2 * math.pi / w)) - 0.5 * rss)
-    m = w.size
-    return -0.5 * m * (math.log(2 * math.pi * rss / m) + 1.0) + 0.5 * float(np.sum(np.log(w)))
+        return float(-0.5 * n * math.log(2 * math.pi) + 0.5 * logs - 0.5 * rss)
+    return -0.5 * n * (math.log(2 * math.pi * rss / n) + 1.0) + 0.5 * logs
 
 
 def infer(result, cov_type: str = "nonrobust") -> Inference:
@@ -329,18 +345,19 @@ def _refusal(result, objective, p: int) -> str:
 
 def _least_squares(result, objective, dataset, base) -> Inference:
     x, p, cov_type = base["x"], base["n_params"], base["cov_type"]
-    u, J_all = _residuals(objective, dataset, x)
+    u, J = _residuals(objective, dataset, x)
     w = _weights(objective, dataset)
     rss = float(u @ u)
+    constant = _fits_a_constant(objective, dataset, J, w)
     # A row of weight 0 is dropped (README): it is no observation, so it counts in neither n nor n - p, and
     # its zero row of J and zero residual leave the covariance as ordinary least squares on the kept rows.
-    kept = w > 0
-    dropped = not np.all(kept)
-    u, J = (u[kept], J_all[kept]) if dropped else (u, J_all)
+    kept = None if w is None else w > 0
+    dropped = kept is not None and not np.all(kept)
     if dropped:
         base = {**base, "n_obs": int(np.count_nonzero(kept))}
+        u, J = u[kept], J[kept]
     n = base["n_obs"]
-    stats = dict(rss=rss, r2=_r2(objective, dataset, J_all, rss, w))
+    stats = dict(rss=rss, r2=_r2(objective, dataset, constant, rss, w))
     absolute = 1.0 if objective.scale == "absolute" else None  # s^2 = 1: the weights are exact
     refusal = _refusal(result, objective, p)
     if not refusal and n <= p and cov_type == "nonrobust" and absolute is None:
@@ -358,7 +375,7 @@ def _least_squares(result, objective, dataset, base) -> Inference:
     if rss == 0.0:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
     y = dataset[objective.target.name] if objective.kind == "squared" else None
-    size = float(np.sum(w * y * y)) if y is not None else 0.0
+    size = 0.0 if y is None else float(y @ y) if w is None else float(np.sum(w * y * y))
     if rss == 0.0:
         stats["exact_fit"] = "an exact fit (RSS = 0): the standard errors are 0 and the intervals are points"
     elif rss < REFINE_BELOW * size:
@@ -388,10 +405,12 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         cov = covariance.from_jacobian_high(rows, res, _names(base, free), digits, absolute)
         with mpmath.workdps(digits):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
-        stats["r2"] = _r2(objective, dataset, J_all, stats["rss"], w)
+        stats["r2"] = _r2(objective, dataset, constant, stats["rss"], w)
         notes.append(f"computed in mpmath at {digits} digits (precision='high')")
     else:
-        cov = covariance.from_jacobian(J[:, free], u, _names(base, free), cov_type, absolute)
+        rows = covariance.ArrayRows(J) if isinstance(J, np.ndarray) else J
+        factor = result.normal_factor if len(free) == len(x) else None  # the tall normal equations' R
+        cov = covariance.from_jacobian(rows.select(free), u, _names(base, free), cov_type, absolute, factor)
     if absolute is not None and cov_type == "nonrobust":
         notes.append("scale='absolute': the covariance is not scaled by the residual variance (the weights are "
                      "taken as the exact inverse variances)")

@@ -122,6 +122,9 @@ class Result:
     inferrer: object = field(default=None, repr=False, compare=False)
     #: What :meth:`profile` calls (:func:`symopt.problem.profile_result`, set by ``solve``).
     profiler: object = field(default=None, repr=False, compare=False)
+    #: A tall ``LinearModel()`` least-squares fit solved by the normal equations: their factor ``R`` (``p x p``,
+    #: ``R^T R = [1, X]^T [1, X]``), from which :attr:`cov` is formed with no copy of the data; else None.
+    normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
     _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
 
     def predict(self, data, interval: str | None = None, level: float = 0.95):
