@@ -358,8 +358,9 @@ class Problem:
         optima = tuple(replace(o, x=scaling.back(o.x, dataset), params=form.unflatten(dataset, scaling.back(o.x, dataset)))
                        for o in result.optima)
         start = None if result.x0 is None else scaling.back(result.x0, dataset)
+        # normal_factor is the standardized design's: the covariance is formed again on the user's features
         return replace(result, x=x, params=form.unflatten(dataset, x), optima=optima, x0=start, standardized=True,
-                       grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
+                       normal_factor=None, grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
                        why=f"{result.why}; {scaling.describe()}")
 
     def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,

@@ -398,6 +398,9 @@ def test_a_tall_fit_takes_its_covariance_from_the_normal_equations(shift, interc
         ref = sm.OLS(y, A).fit(cov_type=cov_type)
         scale = np.sqrt(np.outer(ref.bse, ref.bse))
         assert np.max(np.abs(r.inference(cov_type).cov - ref.cov_params()) / scale) < 1e-10, cov_type
+    if shift and intercept:  # standardize=True: the factor is the standardized design's, not carried over
+        scaled = symopt.solve(symopt.squared_loss(symopt.LinearModel()), (X, y), standardize=True)
+        np.testing.assert_allclose(_flat(scaled.stderr), _flat(r.stderr), rtol=1e-9)
 
 
 def test_the_standard_errors_of_a_tall_fit_need_no_copy_of_the_data():
