@@ -31,6 +31,7 @@ import numpy as np
 import sympy as sp
 
 from . import covariance
+from . import separation
 from .covariance import COV_TYPES
 from .distributions import normal_quantile, t_quantile, two_sided_p
 from .errors import ModelError
@@ -331,6 +332,8 @@ def infer(result, cov_type: str = "nonrobust") -> Inference:
 
 def _refusal(result, objective, p: int) -> str:
     """Why no covariance is formed for a result whose objective has one, or ""."""
+    if separation.refusal(result):
+        return separation.refusal(result)
     if not result.success:
         return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
                 f"optimum")

@@ -26,6 +26,7 @@ from . import gradcheck
 from . import inference
 from . import plots
 from . import profile
+from . import separation
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
@@ -283,6 +284,7 @@ class Problem:
             result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat)
         if flat:
             result = self._bounded_finish(result, dataset, flat)
+        result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
         if values:
             result = replace(result, fixed=values, params={
                 name: values[name] if name in values else result.params[name]

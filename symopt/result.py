@@ -122,6 +122,9 @@ class Result:
     inferrer: object = field(default=None, repr=False, compare=False)
     #: What :meth:`profile` calls (:func:`symopt.problem.profile_result`, set by ``solve``).
     profiler: object = field(default=None, repr=False, compare=False)
+    #: Where the classes are separated (status ``separated``): the :class:`symopt.separation.Separation` (its
+    #: kind, complete or quasi-complete, and the direction along which the loss falls); else None.
+    separation: object = None
     #: A tall ``LinearModel()`` least-squares fit solved by the normal equations: their factor ``R`` (``p x p``,
     #: ``R^T R = [1, X]^T [1, X]``), from which :attr:`cov` is formed with no copy of the data; else None.
     normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -424,7 +427,9 @@ class Result:
             lines.append(f"  conditioning: {self.conditioning}")
         if self.success and self.judge is not None and self.objective is not None:
             lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize, self.starts)}")
-        if self.starts > 1:
+        if self.starts > 1 and not self.optima:
+            lines.append(f"  no optimum reached from {self.starts} starts")
+        elif self.starts > 1:
             lines.append(f"  distinct optima from {self.starts} starts (best first):")
             lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]
             if len(self.optima) > SHOWN_OPTIMA:
