@@ -166,6 +166,7 @@ class _Rows:
         self.objective, self.dataset, self.x, self.free = objective, dataset, x, free
         self.multinomial = objective.form.name == "multiclass"
         self.nonfinite = False
+        self._one = None  # the rows, where they make one block
         if objective.form.name == "expression":
             self._columns = self._expression_columns()
             self.nonfinite = not all(np.all(np.isfinite(c)) for c in self._columns)
@@ -183,7 +184,24 @@ class _Rows:
             return [column(expr)] + [column(gradient[j]) for j in self.free]
 
     def blocks(self):
-        """``(V, lambda, margin)`` per block of rows: ``V`` (rows x free directions), the weights, the margins."""
+        """``(V, lambda, margin)`` per block of rows: ``V`` (rows x free directions), the weights, the margins (the
+        one block of data that fit in a block formed once: the checks pass over the rows several times)."""
+        if self._one is None:
+            blocks = self._blocks()
+            first = next(blocks, None)
+            if first is None:
+                return
+            second = next(blocks, None)
+            if second is None:
+                self._one = first
+            else:
+                yield first
+                yield second
+                yield from blocks
+                return
+        yield self._one
+
+    def _blocks(self):
         o, dataset, n = self.objective, self.dataset, self.dataset.n_rows
         y = dataset[o.target.name]
         step = BLOCK_ROWS // max(dataset.n_classes - 1, 1) if self.multinomial else BLOCK_ROWS
@@ -201,7 +219,13 @@ class _Rows:
                 intercept = o.model.intercept
                 coef = self.x[1:] if intercept else self.x
                 eta = X @ coef + (self.x[0] if intercept else 0.0)
-                phi = (np.column_stack([np.ones(hi - lo), X]) if intercept else X)[:, self.free]
+                if intercept:
+                    phi = np.empty((hi - lo, X.shape[1] + 1))
+                    phi[:, 0] = 1.0
+                    phi[:, 1:] = X
+                    phi = phi if self.free.size == phi.shape[1] else phi[:, self.free]
+                else:
+                    phi = X if self.free.size == X.shape[1] else X[:, self.free]
             margin = s * eta
             with np.errstate(over="ignore"):
                 lam = 1.0 / (1.0 + np.exp(margin))  # sigmoid(-margin): the other class's probability
