@@ -134,14 +134,14 @@ def check(objective, dataset, x, bounds=None) -> Separation | None:
     rows = _Rows(objective, dataset, x, free)
     if rows.nonfinite:
         return None
-    if not np.any(signs) and _certified(rows):
+    if not np.any(signs) and _certified(rows):  # (a sign-restricted direction has another alternative)
         return None
-    return _program(rows, signs[free] if signs.size else np.zeros(free.size), objective, dataset, free)
+    return _program(rows, signs, objective, dataset, free)
 
 
 def _free_directions(objective, dataset, p: int, bounds) -> tuple[np.ndarray, np.ndarray]:
     """``(free, signs)``: the flat indices a direction may move (unpenalised with ``l2``; not bounded on both
-    sides) and, per flat index, +1 where it may only rise (a lower bound alone), -1 only fall, 0 either way."""
+    sides) and, for each of them, +1 where it may only rise (a lower bound alone), -1 only fall, 0 either way."""
     mask = np.ones(p, bool) if not objective.l2 else objective.form.penalty_mask(dataset) == 0.0
     signs = np.zeros(p)
     if bounds is not None:
@@ -150,7 +150,8 @@ def _free_directions(objective, dataset, p: int, bounds) -> tuple[np.ndarray, np
         mask &= ~(low & high)
         signs[low & ~high] = 1.0
         signs[high & ~low] = -1.0
-    return np.flatnonzero(mask), signs
+    free = np.flatnonzero(mask)
+    return free, signs[free]
 
 
 @lru_cache(maxsize=256)
