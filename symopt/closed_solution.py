@@ -66,7 +66,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
                   objective=objective, derivation=analysis.derivation, precision=precision, exact=exact,
                   exact_x=() if sol.exact is None else tuple(sol.exact), backend=_closed_backend(precision),
-                  conditioning=conditioning)
+                  conditioning=conditioning, normal_factor=sol.factor)
 
 
 def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, precision: str) -> Result:

@@ -22,6 +22,7 @@ freedom for classical least squares, the normal distribution otherwise (statsmod
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -30,6 +31,7 @@ import numpy as np
 import sympy as sp
 
 from . import covariance
+from . import separation
 from .covariance import COV_TYPES
 from .distributions import normal_quantile, t_quantile, two_sided_p
 from .errors import ModelError
@@ -77,6 +79,10 @@ class Inference:
     x: np.ndarray = field(default=None, repr=False)
     #: The flat indices of parameters at a bound: held there, their rows and columns of ``cov`` are NaN.
     held: tuple = ()
+    #: Least squares whose residuals are zero or at the rounding level of double precision (RSS below
+    #: :data:`REFINE_BELOW` of ``sum(w y^2)``), in words ("" otherwise): an exact fit, whose F statistic has
+    #: no residual variance to divide by (:mod:`symopt.profile` gives its Wald intervals).
+    exact_fit: str = ""
 
     @property
     def dof(self) -> int:
@@ -118,9 +124,7 @@ class Inference:
 
     def critical(self, level: float) -> float:
         """The two-sided quantile for a ``level`` interval."""
-        if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
-        p = 0.5 + level / 2
+        p = 0.5 + check_level(level) / 2
         return t_quantile(p, self.dof) if self.uses_t else normal_quantile(p)
 
     def wald(self, level: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -146,6 +150,30 @@ class Inference:
     @property
     def bic(self) -> float | None:
         return None if self.loglik is None else -2.0 * self.loglik + self.n_params * math.log(self.n_obs)
+
+
+class Intervals(dict):
+    """What :meth:`symopt.Result.conf_int` returns: name -> ``(low, high)``, a dict, with ``notes`` (a tuple of
+    sentences: an exact fit's points, a profile side left open and why), shown after the dict in its repr."""
+
+    def __init__(self, items=(), notes=()):
+        super().__init__(items)
+        self.notes = tuple(notes)
+
+    def __repr__(self) -> str:
+        shown = super().__repr__()
+        return f"{shown}  # {'; '.join(self.notes)}" if self.notes else shown
+
+    def __reduce__(self):
+        return (type(self), (dict(self), self.notes))
+
+
+def check_level(level) -> float:
+    """``level`` as a float, refused unless it is a real number strictly between 0 and 1 (a NumPy float, such
+    as ``np.float32(0.95)``, is as good as a Python one; a bool is no level)."""
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
+    return float(level)
 
 
 def check_cov_type(cov_type) -> str:
@@ -175,13 +203,19 @@ def _residual_jacobian(u: sp.Expr, params: tuple) -> tuple:
 
 
 def _residuals(objective, dataset, x):
-    """``(u, J)``: the residuals and their Jacobian at ``x`` (n and n x p), for a least-squares objective."""
+    """``(u, J)``: the residuals at ``x`` (n) and their Jacobian, for a least-squares objective: an array (n x p)
+    for a named model, the rows of ``[1, X]`` a block at a time for a ``LinearModel()`` over a data matrix
+    (:class:`symopt.covariance.MatrixRows`: the Jacobian up to sign, never formed whole; ``u`` takes one vector
+    of n, as the solve's own residual does)."""
     n = dataset.n_rows
     if objective.wide:
         X, y = dataset["X"], dataset[objective.target.name]
         intercept = objective.model.intercept
-        Phi = np.column_stack([np.ones(n), X]) if intercept else X
-        return y - Phi @ x, -Phi
+        u = X @ (x[1:] if intercept else x)
+        np.subtract(y, u, out=u)
+        if intercept:
+            u -= x[0]
+        return u, covariance.MatrixRows(X, intercept)
     u, _ = objective.sum_of_squares()
     values = {s: dataset[s.name] for s in objective.data_symbols}
     values.update(zip(objective.params, (float(v) for v in x)))
@@ -227,39 +261,49 @@ def _refined_high(objective, dataset, x, digits: int = REFINE_DIGITS, steps: int
     return theta, res, rows
 
 
-def _weights(objective, dataset) -> np.ndarray:
-    """Each row's weight in a squared loss (``w``, or ``1/s**2``; ones where it is unweighted)."""
+def _weights(objective, dataset) -> np.ndarray | None:
+    """Each row's weight in a squared loss (``w``, or ``1/s**2``), or None where it is unweighted."""
     if objective.residual_weight is None:
-        return np.ones(dataset.n_rows)
+        return None
     m = objective.residual_weight
     values = {s: dataset[s.name] for s in m.free_symbols}
     return np.broadcast_to(np.asarray(evaluate(m ** 2, values), dtype=float), (dataset.n_rows,)).copy()
 
 
-def _r2(objective, dataset, J, rss, w) -> float | None:
+def _fits_a_constant(objective, dataset, J, w) -> bool:
+    """Whether the model can fit a constant: a column of the unweighted Jacobian is constant (for a ``LinearModel()``
+    over a data matrix: it has an intercept, or ``X`` a constant column that is not 0)."""
+    if objective.wide:
+        X = dataset["X"]
+        return objective.model.intercept or bool(X.shape[0] and np.any((np.ptp(X, axis=0) == 0) & (X[0] != 0)))
+    G = J if w is None else J[w > 0] / np.sqrt(w[w > 0])[:, None]
+    return any(np.ptp(G[:, j]) <= 1e-12 * np.max(np.abs(G[:, j])) and G[0, j] != 0 for j in range(G.shape[1]))
+
+
+def _r2(objective, dataset, constant: bool, rss, w) -> float | None:
     """R^2 of a squared loss, weighted as statsmodels' WLS: centred (about the weighted mean) when the model
-    can fit a constant (a column of the unweighted Jacobian is constant), else uncentred."""
+    can fit a constant (``constant``: :func:`_fits_a_constant`), else uncentred."""
     if objective.kind != "squared":
         return None
     y = dataset[objective.target.name]
-    keep = w > 0
-    G = J[keep] / np.sqrt(w[keep])[:, None]
-    constant = any(np.ptp(G[:, j]) <= 1e-12 * np.max(np.abs(G[:, j])) and G[0, j] != 0 for j in range(G.shape[1]))
-    tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2)) if constant else float(np.sum(w * y * y))
+    if w is None:  # one vector of n at a time (a tall fit's inference stays within the solve's memory)
+        d = y - y.mean() if constant else y
+        tss = float(d @ d)
+    else:
+        tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2)) if constant else float(np.sum(w * y * y))
     return 1.0 - rss / tss if tss > 0 else None
 
 
-def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray) -> float | None:
+def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray | None) -> float | None:
     """The Gaussian log-likelihood of a squared loss at the estimate: with the variance at its maximum
     ``RSS / n`` (``scale="residual"``; weighted as statsmodels' WLS, ``+ sum(log w) / 2``), or with the
-    variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0."""
+    variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0 (``n`` of them)."""
     if objective.kind != "squared" or objective.l2 or not rss > 0:
         return None
-    w = w[w > 0]
+    logs = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
     if objective.scale == "absolute":
-        return float(-0.5 * np.sum(np.log(2 * math.pi / w)) - 0.5 * rss)
-    m = w.size
-    return -0.5 * m * (math.log(2 * math.pi * rss / m) + 1.0) + 0.5 * float(np.sum(np.log(w)))
+        return float(-0.5 * n * math.log(2 * math.pi) + 0.5 * logs - 0.5 * rss)
+    return -0.5 * n * (math.log(2 * math.pi * rss / n) + 1.0) + 0.5 * logs
 
 
 def infer(result, cov_type: str = "nonrobust") -> Inference:
@@ -288,6 +332,8 @@ def infer(result, cov_type: str = "nonrobust") -> Inference:
 
 def _refusal(result, objective, p: int) -> str:
     """Why no covariance is formed for a result whose objective has one, or ""."""
+    if separation.refusal(result):
+        return separation.refusal(result)
     if not result.success:
         return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
                 f"optimum")
@@ -301,11 +347,20 @@ def _refusal(result, objective, p: int) -> str:
 
 
 def _least_squares(result, objective, dataset, base) -> Inference:
-    x, n, p, cov_type = base["x"], base["n_obs"], base["n_params"], base["cov_type"]
+    x, p, cov_type = base["x"], base["n_params"], base["cov_type"]
     u, J = _residuals(objective, dataset, x)
     w = _weights(objective, dataset)
     rss = float(u @ u)
-    stats = dict(rss=rss, r2=_r2(objective, dataset, J, rss, w))
+    constant = _fits_a_constant(objective, dataset, J, w)
+    # A row of weight 0 is dropped (README): it is no observation, so it counts in neither n nor n - p, and
+    # its zero row of J and zero residual leave the covariance as ordinary least squares on the kept rows.
+    kept = None if w is None else w > 0
+    dropped = kept is not None and not np.all(kept)
+    if dropped:
+        base = {**base, "n_obs": int(np.count_nonzero(kept))}
+        u, J = u[kept], J[kept]
+    n = base["n_obs"]
+    stats = dict(rss=rss, r2=_r2(objective, dataset, constant, rss, w))
     absolute = 1.0 if objective.scale == "absolute" else None  # s^2 = 1: the weights are exact
     refusal = _refusal(result, objective, p)
     if not refusal and n <= p and cov_type == "nonrobust" and absolute is None:
@@ -323,11 +378,18 @@ def _least_squares(result, objective, dataset, base) -> Inference:
     if rss == 0.0:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
     y = dataset[objective.target.name] if objective.kind == "squared" else None
-    size = float(np.sum(w * y * y)) if y is not None else 0.0
+    size = 0.0 if y is None else float(y @ y) if w is None else float(np.sum(w * y * y))
+    if rss == 0.0:
+        stats["exact_fit"] = "an exact fit (RSS = 0): the standard errors are 0 and the intervals are points"
+    elif rss < REFINE_BELOW * size:
+        stats["exact_fit"] = (f"an exact fit to double precision (RSS / sum(y^2) = {rss / size:.2g}, residuals at "
+                              f"the rounding level)")
     high = result.precision == "high" and result.exact_x and cov_type == "nonrobust"
     if not high and not held and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
             and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size:
         theta, res, rows = _refined_high(objective, dataset, x)
+        if dropped:
+            res, rows = _kept_rows(res, kept), _kept_rows(rows, kept)
         cov = covariance.from_jacobian_high(rows, res, base["names"], REFINE_DIGITS, absolute)
         with mpmath.workdps(REFINE_DIGITS):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
@@ -339,21 +401,30 @@ def _least_squares(result, objective, dataset, base) -> Inference:
         cond = result.condition_number or 1.0
         digits = max(50, 30 + int(2 * math.log10(max(cond, 1.0)))) if math.isfinite(cond) else 50
         res, rows = _residuals_high(objective, dataset, result.exact_x, digits)
+        if dropped:
+            res, rows = _kept_rows(res, kept), _kept_rows(rows, kept)
         if held:  # the parameters at a bound are held there: the Jacobian of the free ones
             rows = [[row[j] for j in free] for row in rows]
         cov = covariance.from_jacobian_high(rows, res, _names(base, free), digits, absolute)
         with mpmath.workdps(digits):
             stats["rss"] = float(mpmath.fsum(r * r for r in res))
-        stats["r2"] = _r2(objective, dataset, J, stats["rss"], w)
+        stats["r2"] = _r2(objective, dataset, constant, stats["rss"], w)
         notes.append(f"computed in mpmath at {digits} digits (precision='high')")
     else:
-        cov = covariance.from_jacobian(J[:, free], u, _names(base, free), cov_type, absolute)
+        rows = covariance.ArrayRows(J) if isinstance(J, np.ndarray) else J
+        factor = result.normal_factor if len(free) == len(x) else None  # the tall normal equations' R
+        cov = covariance.from_jacobian(rows.select(free), u, _names(base, free), cov_type, absolute, factor)
     if absolute is not None and cov_type == "nonrobust":
         notes.append("scale='absolute': the covariance is not scaled by the residual variance (the weights are "
                      "taken as the exact inverse variances)")
     return Inference(kind="least squares", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason, notes=tuple(notes),
                      not_identified=cov.not_identified, loglik=_gaussian_loglik(objective, n, stats["rss"], w),
                      **base, **stats)
+
+
+def _kept_rows(items: list, kept: np.ndarray) -> list:
+    """The entries of ``items`` (one per row) whose row has a weight above 0."""
+    return [item for item, keep in zip(items, kept) if keep]
 
 
 def _likelihood(result, objective, dataset, base, stats) -> Inference:

@@ -1,8 +1,10 @@
 """Predictions of a fitted model on new data: the model evaluated at the fitted parameters.
 
 What a prediction is follows the objective, as for networks: class labels for ``log_loss`` (the logit
-above 0) and for ``cross_entropy`` (the class of the highest score), the model's value for ``squared_loss``. An objective stated as a per-sample expression has no
-model to evaluate, and says so.
+above 0) and for ``cross_entropy`` (the class of the highest score), the model's value for ``squared_loss``. A
+class from a score that is NaN or infinite would be a guess, so those are refused, naming the rows (a value
+that is NaN is returned as NaN). An objective stated as a per-sample expression has no model to evaluate, and
+says so.
 """
 
 from __future__ import annotations
@@ -33,12 +35,34 @@ def predict(objective, params: dict, data) -> np.ndarray:
     return _PREDICTORS[objective.form.name](objective, params, data)
 
 
+#: How many of the rows with non-finite scores an error names.
+SHOWN_ROWS = 5
+
+
+def check_scores(scores: np.ndarray, what: str = "the model's scores") -> np.ndarray:
+    """``scores`` (one per row, or rows x classes), refused where any is NaN or infinite: a class label from a
+    non-finite score would be a guess (``NaN > 0`` is False, ``argmax`` of NaN is 0), so the rows are named."""
+    scores = np.asarray(scores, dtype=float)
+    bad = ~np.isfinite(scores)
+    if bad.ndim > 1:
+        bad = bad.any(axis=tuple(range(1, bad.ndim)))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(int(i)) for i in rows[:SHOWN_ROWS])
+        more = f" and {rows.size - SHOWN_ROWS} more" if rows.size > SHOWN_ROWS else ""
+        raise ModelError(f"predict: {what} are not finite (NaN or inf) on {rows.size} of {bad.size} rows (row"
+                         f"{'s' if rows.size > 1 else ''} {shown}{more}), so no class can be given there: the model "
+                         f"is undefined at the fitted parameters on those rows (check the data there, and "
+                         f"result.status: a fit that did not start or diverged has no usable parameters)")
+    return scores
+
+
 def _classes(objective, params: dict, data) -> np.ndarray:
     return softmax.predict(objective, params, _wide_matrix(params["coef"].shape[1], data))
 
 
 def _labels_or_values(objective, eta: np.ndarray) -> np.ndarray:
-    return (eta > 0.0).astype(float) if objective.kind == "log" else eta
+    return (check_scores(eta, "the logits") > 0.0).astype(float) if objective.kind == "log" else eta
 
 
 def _wide_prediction(objective, params: dict, data) -> np.ndarray:

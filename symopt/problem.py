@@ -27,6 +27,7 @@ from . import gradcheck
 from . import inference
 from . import plots
 from . import profile
+from . import separation
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_solution import checked, linear_result, symbolic_result
@@ -61,13 +62,36 @@ SYMBOLIC_HEAD_START = 3.0
 
 
 class _FormulaLater:
-    """The formula in statistics for a problem with a linear closed form, worked out when first asked for."""
+    """The formula in statistics for a problem with a linear closed form, worked out when first asked for.
+
+    Pickled (a :class:`~symopt.Result` sent back from a joblib or multiprocessing worker) as what builds the
+    problem again, not the problem itself (which holds compiled code and locks): unpickled, it works the
+    formula out from a new :class:`Problem` of the same objective (from the cache folder where it is there)."""
 
     def __init__(self, problem: "Problem"):
         self.problem = problem
 
     def __call__(self) -> str | None:
         return "\n".join(self.problem.analysis.formulas()) or None
+
+    def __reduce__(self):
+        p = self.problem
+        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box.as_dict() or None, p.method, p.budget)
+
+
+class _FormulaRebuilt:
+    """An unpickled :class:`_FormulaLater`: the problem is built again (by keyword) when the formula is asked for."""
+
+    def __init__(self, objective, fixed, bounds, method, budget):
+        self.args = (objective, fixed, bounds, method, budget)
+
+    def __call__(self) -> str | None:
+        objective, fixed, bounds, method, budget = self.args
+        problem = Problem(objective, method=method, budget=budget, fixed=fixed, bounds=bounds)
+        return "\n".join(problem.analysis.formulas()) or None
+
+    def __reduce__(self):
+        return _FormulaRebuilt, self.args
 
 
 class Problem:
@@ -276,6 +300,7 @@ class Problem:
             result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat, started=started)
         if flat:
             result = self._bounded_finish(result, dataset, flat)
+        result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
         if values:
             result = replace(result, fixed=values, params={
                 name: values[name] if name in values else result.params[name]
@@ -351,8 +376,9 @@ class Problem:
         optima = tuple(replace(o, x=scaling.back(o.x, dataset), params=form.unflatten(dataset, scaling.back(o.x, dataset)))
                        for o in result.optima)
         start = None if result.x0 is None else scaling.back(result.x0, dataset)
+        # normal_factor is the standardized design's: the covariance is formed again on the user's features
         return replace(result, x=x, params=form.unflatten(dataset, x), optima=optima, x0=start, standardized=True,
-                       grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
+                       normal_factor=None, grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
                        why=f"{result.why}; {scaling.describe()}")
 
     def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
@@ -551,6 +577,14 @@ class Problem:
         check_verify_arguments(gradient, seed)
         return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
                                    starts=starts)
+
+    def __reduce__(self):
+        # A problem holds this process's compiled modules, locks and background work: none of it travels.
+        raise ModelError("a symopt.Problem does not pickle: it holds this process's compiled code, locks and "
+                         "background work. Send its objective instead (symopt.Objective pickles: "
+                         "pickle.dumps(problem.full_objective)) and build symopt.Problem(objective, ...) in the "
+                         "other process (it finds the derivation and compiled code in the cache folder); a "
+                         "symopt.Result pickles")
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"

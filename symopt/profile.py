@@ -15,6 +15,10 @@ statistic stays below the quantile however far the steps go (a flat profile) is 
 ``-inf`` or ``inf``, and the record says so. With bounds, no step passes the parameter's own bound (the
 others keep theirs in every re-fit): a side where the statistic is still below the quantile at the bound ends
 there (a one-sided interval, with a note), as it does for a parameter that is at its bound.
+
+An exact fit (least squares whose residuals are zero or at the rounding level of double precision) has no
+profile to trace: the F statistic divides by its residual variance. Its intervals are its Wald intervals,
+points like its standard errors of 0, with a note saying so.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from .distributions import chi2_quantile, f_quantile
 from .errors import ModelError
 from .evaluate import objective_value
+from .inference import check_level
 
 #: How many doublings of the step each side may take before it is declared open.
 MAX_DOUBLINGS = 30
@@ -61,12 +66,13 @@ def intervals(result, level: float, factory) -> dict:
     if not objective.form.per_parameter:
         raise ModelError("profile intervals are for models with named parameters (not a LinearModel over a data "
                          "matrix): use method='wald' there")
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ModelError(f"level must be a number strictly between 0 and 1 (such as 0.95), got {level!r}")
+    level = check_level(level)
     n = inference.n_obs
     if inference.kind == "least squares":
         if inference.dof <= 0:
             raise ModelError("no profile interval: no degrees of freedom for the residual variance")
+        if inference.exact_fit:
+            return _points(result, inference, level)
         quantile, statistic = f_quantile(level, 1, inference.dof), "F"
         best = result.fun
 
@@ -91,6 +97,21 @@ def intervals(result, level: float, factory) -> dict:
         out[param.name] = _one(problem, data, param.name, others, result, j, se[j], stat, quantile, statistic,
                                limits)
     return out
+
+
+def _points(result, inference, level: float) -> dict:
+    """The profile intervals of an exact fit: its Wald intervals (points, to double precision: the standard
+    errors of residuals at rounding level), as the F statistic divides by a residual variance that is zero or
+    rounding, so its profile says nothing."""
+    low, high = inference.wald(level)
+    x = np.asarray(result.x, dtype=float)
+    low, high = np.where(np.isnan(low), x, low), np.where(np.isnan(high), x, high)  # held on a bound: a point too
+    quantile = f_quantile(level, 1, inference.dof)
+    note = (f"{inference.exact_fit}; the F statistic divides by the residual variance, which is zero or "
+            "rounding, so no profile is traced; the interval is the Wald one, a point like the standard errors")
+    return {param.name: Profile(param.name, float(low[j]), float(high[j]), math.nan, math.nan, quantile, "F", 0,
+                                (note,))
+            for j, param in enumerate(result.objective.params)}
 
 
 def _one(problem, data, name, others, result, j, se, stat, quantile, statistic, limits) -> Profile:

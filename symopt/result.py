@@ -122,6 +122,12 @@ class Result:
     inferrer: object = field(default=None, repr=False, compare=False)
     #: What :meth:`profile` calls (:func:`symopt.problem.profile_result`, set by ``solve``).
     profiler: object = field(default=None, repr=False, compare=False)
+    #: Where the classes are separated (status ``separated``): the :class:`symopt.separation.Separation` (its
+    #: kind, complete or quasi-complete, and the direction along which the loss falls); else None.
+    separation: object = None
+    #: A tall ``LinearModel()`` least-squares fit solved by the normal equations: their factor ``R`` (``p x p``,
+    #: ``R^T R = [1, X]^T [1, X]``), from which :attr:`cov` is formed with no copy of the data; else None.
+    normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
     _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
 
     def predict(self, data, interval: str | None = None, level: float = 0.95):
@@ -287,17 +293,26 @@ class Result:
         degrees of freedom for classical least squares, normal otherwise. ``method="profile"``: where the
         F statistic (least squares) or the likelihood-ratio statistic reaches its quantile, the other
         parameters re-fitted at every value (:meth:`profile`; an open side is ``-inf`` or ``inf``)."""
+        from .inference import Intervals
+
         if method == "profile":
-            return {name: (p.low, p.high) for name, p in self.profile(level).items()}
+            profiles = self.profile(level)
+            # a note every parameter's profile carries (an exact fit's) once; the others by parameter
+            everyone = set.intersection(*(set(p.notes) for p in profiles.values())) if len(profiles) > 1 else set()
+            notes = dict.fromkeys(note if note in everyone else f"{name}: {note}"
+                                  for name, p in profiles.items() for note in p.notes)
+            return Intervals({name: (p.low, p.high) for name, p in profiles.items()}, notes)
         if method != "wald":
             from .errors import ModelError
 
             raise ModelError(f"method must be 'wald' or 'profile'; got {method!r}")
-        bounds = self.inference(cov_type).wald(level)
+        inference = self.inference(cov_type)
+        bounds = inference.wald(level)
         if bounds is None:
             return None
         low, high = self._without_at_bound(self._shaped(bounds[0])), self._without_at_bound(self._shaped(bounds[1]))
-        return {name: None if low[name] is None else (low[name], high[name]) for name in low}
+        notes = [inference.exact_fit] if inference.exact_fit and inference.rss == 0.0 else []
+        return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
 
     def profile(self, level: float = 0.95) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
@@ -417,7 +432,9 @@ class Result:
             worse = worse_than_constant(self.objective, self.dataset, self)
             if worse:
                 lines.append(f"  fit: {worse}")
-        if self.starts > 1:
+        if self.starts > 1 and not self.optima:
+            lines.append(f"  no optimum reached from {self.starts} starts")
+        elif self.starts > 1:
             lines.append(f"  distinct optima from {self.starts} starts (best first):")
             lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]
             if len(self.optima) > SHOWN_OPTIMA:

@@ -172,8 +172,12 @@ def hessian(objective, dataset, x, block: int = 65_536) -> np.ndarray:
 
 
 def predict(objective, params: dict, X: np.ndarray) -> np.ndarray:
-    """The most probable class of each row."""
-    scores = X @ params["coef"].T
-    if objective.model.intercept:
-        scores = scores + params["intercept"]
-    return np.argmax(scores, axis=1)
+    """The most probable class of each row (refused, naming the rows, where a score is not finite: the argmax
+    of NaN would be class 0)."""
+    from .predict import check_scores
+
+    with np.errstate(all="ignore"):  # non-finite scores are refused by name below
+        scores = X @ params["coef"].T
+        if objective.model.intercept:
+            scores = scores + params["intercept"]
+    return np.argmax(check_scores(scores, "the class scores"), axis=1)

@@ -4,8 +4,10 @@ and inference with the trained weights."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import LBFGS, RUNNING, Adam
 from .optimizers.base import Status
 from .optimizers.first_order import _FirstOrder, seed_state
+from .predict import check_scores
 from .sizes import check_run
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
@@ -222,10 +225,30 @@ def value_and_gradient_at(module, objective, dataset, theta, stats=None) -> tupl
 
 
 class Predictor:
-    """Inference with the trained network: labels for classification, outputs for regression."""
+    """Inference with the trained network: labels for classification, outputs for regression.
+
+    Pickles (a :class:`~symopt.Result` sent back from a joblib or multiprocessing worker) with the generated
+    module's source and name, not the module object: unpickled, the module is loaded from the cache folder
+    (:func:`symopt.codegen.cache.load`: compiled again only where the cache folder does not hold it) the first
+    time it predicts."""
 
     def __init__(self, module, objective, theta, stats):
-        self.module, self.objective, self.theta, self.stats = module, objective, theta, stats
+        self.objective, self.theta, self.stats = objective, theta, stats
+        self._module = module
+        self._key = _module_key(module)
+
+    @property
+    def module(self):
+        if self._module is None:
+            self._module, _ = cache.load(*self._key)
+        return self._module
+
+    def __getstate__(self):
+        if self._key is None:
+            raise ModelError("this network's predictor does not pickle: its generated module is not a file of the "
+                             "symopt cache (pickle result.params and predict with a solve of the same network)")
+        return {"objective": self.objective, "theta": self.theta, "stats": self.stats, "_key": self._key,
+                "_module": None}
 
     def outputs(self, X) -> np.ndarray:
         net = self.objective.model
@@ -238,13 +261,33 @@ class Predictor:
                           for lo in range(0, X.shape[0], CHUNK)])
 
     def __call__(self, X) -> np.ndarray:
+        """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be
+        class 0) or, for regression, the outputs (NaN where they are NaN)."""
         z = self.outputs(X)
         kind = self.objective.kind
         if kind == "cross_entropy":
-            return np.argmax(z, axis=1)
+            return np.argmax(check_scores(z, "the network's class scores"), axis=1)
         if kind == "log":
-            return (z[:, 0] > 0).astype(float)
+            return (check_scores(z[:, 0], "the network's logits") > 0).astype(float)
         return z[:, 0] if z.shape[1] == 1 else z
+
+
+def _module_key(module) -> tuple[str, str] | None:
+    """``(source, stem)`` that :func:`symopt.codegen.cache.load` loads ``module`` by: its file's text, and the
+    stem its name ``symopt_<stem>_<digest>.py`` carries (the digest checked against the text); None where the
+    module is no such file."""
+    path = Path(getattr(module, "__file__", "") or "")
+    name = path.name
+    if not (name.startswith("symopt_") and name.endswith(".py")):
+        return None
+    stem, _, digest = name[len("symopt_"):-len(".py")].rpartition("_")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if not stem or hashlib.sha256(source.encode("utf-8")).hexdigest()[:len(digest)] != digest:
+        return None
+    return source, stem
 
 
 def _inputs(X, n_inputs: int) -> np.ndarray:

@@ -64,3 +64,32 @@ def test_profile_intervals_need_standard_errors(rng):
     ridge = symopt.solve(symopt.squared_loss(symopt.LinearModel(), l2=0.5), (X, X @ [1.0, 2.0]))
     with pytest.raises(ModelError, match="no profile interval: a ridge penalty"):
         ridge.conf_int(method="profile")
+
+
+@pytest.mark.parametrize("model, truth", [("a + b*x", lambda x: 3.0 + 0.5 * x),
+                                          ("a*exp(b*x)", lambda x: 2.0 * np.exp(0.3 * x))])
+def test_an_exact_fit_has_point_intervals_with_the_note(model, truth):
+    """Issue 26 item 23: where the Wald intervals are points (standard errors of 0), so are the profile
+    intervals (they were (-inf, inf), "did not converge"), and conf_int's result says why."""
+    x = np.arange(6.0)
+    r = symopt.solve(symopt.squared_loss(symopt.Model(model, "a b")), {"x": x, "y": truth(x)}, progress=False)
+    wald, profile = r.conf_int(), r.conf_int(method="profile")
+    for name in ("a", "b"):
+        low, high = profile[name]
+        assert math.isfinite(low) and math.isfinite(high)
+        assert low == pytest.approx(r.params[name], rel=1e-14) and high == pytest.approx(r.params[name], rel=1e-14)
+        assert profile[name] == wald[name]
+        assert r.profile()[name].solves == 0
+    assert len(profile.notes) == 1 and "an exact fit" in profile.notes[0] and "Wald" in profile.notes[0]
+    assert "an exact fit" in repr(profile)
+    if model == "a + b*x":  # RSS = 0 exactly: the Wald intervals say so too
+        assert "an exact fit (RSS = 0)" in wald.notes[0] and profile == {"a": (3.0, 3.0), "b": (0.5, 0.5)}
+
+
+def test_a_profile_side_left_open_is_noted_in_conf_int():
+    a = symopt.params("a")
+    x = np.array([0.0, 0.001, -0.001, 0.002, -0.002, 0.0005])
+    r = symopt.solve(symopt.Objective("(x - exp(-a))**2", [a]), {"x": x}, x0={"a": 3.0})
+    intervals = r.conf_int(method="profile")
+    assert intervals["a"][1] == math.inf
+    assert any(note.startswith("a: upper side") and "open" in note for note in intervals.notes)

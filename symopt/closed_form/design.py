@@ -127,7 +127,7 @@ class MatrixDesign(Design):
         solved, cond, refined = normal_equations.solve(X, y, ridge, center=intercept)
         if solved is None:
             return None
-        beta, c, gradient = solved
+        beta, c, gradient, factor = solved
         x = np.r_[c, beta] if intercept else beta
         scale = 1.0 / n if o.reduction == "mean" else 1.0
         residual = y - X @ beta
@@ -139,7 +139,7 @@ class MatrixDesign(Design):
                 + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")")
                 + "; F from one product with X, its gradient from the same sums")
         return LinearSolution(x, p, p, math.sqrt(cond), "double", None, note, "minimum", fun=fun,
-                              gradient=scale * gradient)
+                              gradient=scale * gradient, factor=factor)
 
 
 class ExpressionDesign(Design):

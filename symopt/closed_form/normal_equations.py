@@ -66,11 +66,15 @@ def _bordered_gram(X: np.ndarray, y: np.ndarray, shift: np.ndarray, y_shift: flo
 def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     """Minimise ``||y - c - X beta||^2 + sum(ridge * beta**2)`` (``c`` only when ``center``).
 
-    Returns ``((beta, c, gradient), condition, refined)``, or ``(None, condition, False)`` when the scaled
+    Returns ``((beta, c, gradient, R), condition, refined)``, or ``(None, condition, False)`` when the scaled
     Gram matrix is too ill-conditioned for the normal equations (or its products of the data overflow:
     condition inf). ``gradient`` is that of the penalised sum of squares at the solution, ``(d/dc, d/dbeta)``
     (without ``d/dc`` when not ``center``), from the same sums (``2 (G beta - b)``): what is left of the
-    normal equations after the solve, with no further pass over the data.
+    normal equations after the solve, with no further pass over the data. ``R`` (None with a penalty) is the
+    upper triangular factor of the unpenalised ``Phi^T Phi``, ``Phi = [1, X]`` (or ``X``), from the same
+    Cholesky: with ``G_c = D L L^T D`` the centred Gram matrix, ``R = [[sqrt(n), sqrt(n) mu^T], [0, L^T D]]``
+    (so ``R^T R = [[n, n mu^T], [n mu, G_c + n mu mu^T]]``); the covariance of the estimates is formed from
+    it (:func:`symopt.covariance.from_jacobian`), in ``p x p`` memory.
     """
     n, m = X.shape
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
@@ -117,4 +121,21 @@ def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
         gradient = np.r_[-2.0 * n * (ybar - c - float(mu @ beta)), gradient]
     else:
         c = 0.0
-    return (beta, c, gradient), condition, refined
+    return (beta, c, gradient, _factor(L, d, mu, n, center, ridge)), condition, refined
+
+
+def _factor(L: np.ndarray, d: np.ndarray, mu: np.ndarray, n: int, center: bool, ridge: np.ndarray):
+    """``R`` with ``R^T R = Phi^T Phi`` from the Cholesky factor ``L`` of the Jacobi-scaled (centred) Gram
+    matrix (see :func:`solve`), or None where the Gram matrix carried a penalty."""
+    if np.any(ridge):
+        return None
+    lower = L.T * d  # L^T D: its transpose times itself is the (centred) Gram matrix
+    if not center:
+        return lower
+    root = math.sqrt(n)
+    m = lower.shape[0]
+    R = np.zeros((m + 1, m + 1))
+    R[0, 0] = root
+    R[0, 1:] = root * mu
+    R[1:, 1:] = lower
+    return R

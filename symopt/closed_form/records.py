@@ -47,3 +47,6 @@ class LinearSolution:
     # normal equations: F from one product with X, the gradient from the sums already formed); else None.
     fun: float | None = None
     gradient: np.ndarray | None = None
+    # The tall normal equations' factor R (upper triangular, R^T R = Phi^T Phi, unpenalised), from the Cholesky
+    # they solved by: the covariance of the estimates comes from it with no second pass over the data; else None.
+    factor: np.ndarray | None = None

@@ -52,6 +52,7 @@ class Status(enum.IntEnum):
     OUT_OF_TIME = 13  # max_time,
     CALLBACK_STOP = 14  # the callback,
     STALLED = 15  # a small-step stop that symopt.stationary finds is no stationary point
+    SEPARATED = 16  # log loss or cross entropy on separated classes: no optimum exists (symopt.separation)
 
 
 RUNNING = Status.RUNNING
@@ -95,6 +96,9 @@ STATUS = {
     Status.STALLED: ("stalled", False, "the steps became too small to go on, but the gradient is not small on the problem's "
                            f"own scale: no stationary point; start elsewhere with x0=, or from many starts "
                            f"(starts={SUGGESTED_STARTS})"),
+    Status.SEPARATED: ("separated", False, "the classes are separated: the loss falls toward its infimum along a "
+                                           "direction of the parameters, so the maximum-likelihood estimate does "
+                                           "not exist; add l2=, bound the parameters, or drop what separates them"),
 }
 #: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
 #: small step that is no stationary point (symopt.stationary).
