@@ -15,13 +15,13 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
 import symopt
 import symopt.shared as shared_module
 from symopt.codegen import cache
+from symopt.codegen import compiled as numba_files
 from symopt.errors import CacheError, CacheWarning, CodegenError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ with warnings.catch_warnings(record=True) as caught:
     (first, path), (second, _) = cache.load(source, "tiny"), cache.load(source, "tiny")
 value = first.start(1.0)
 print(json.dumps({"same": first is second, "path": str(path), "value": value,
-                  "indexes": len(list((path.parent / "__pycache__").glob("*.nbi"))),
+                  "indexes": len(list((path.parent / "__pycache__").rglob("g-*/*.nbi"))),
                   "warnings": [str(w.message) for w in caught]}))
 """
 
@@ -124,7 +124,7 @@ def test_second_process_loads_from_cache(compiled, tmp_path):
     assert Path(first["path"]).name == Path(second["path"]).name and Path(second["path"]).parent == copy
     assert first["misses"] > 0  # the first process compiled
     assert second["misses"] == 0 and second["hits"] > 0  # the second only loaded
-    assert list((copy / "__pycache__").glob("*.nbi"))
+    assert list((copy / "__pycache__").rglob("g-*/*.nbi"))
 
 
 # --- threads ------------------------------------------------------------------------------------------------------
@@ -196,18 +196,27 @@ def test_a_module_that_fails_to_import_is_not_published(tmp_path, monkeypatch):
 
 
 def start_files(folder: Path, kind: str) -> Path:
-    """The Numba index (nbi) or data (nbc) file of the module's ``start``, which Python calls first."""
-    return next((folder / "__pycache__").glob(f"symopt_*.start-*.{kind}"))
+    """The Numba index (nbi) or data (nbc) file of the module's ``start`` (which Python calls first), in the
+    newest generation of its compiled code."""
+    return next(newest_generation(folder).glob(f"symopt_*.start-*.{kind}"))
+
+
+def newest_generation(folder: Path) -> Path:
+    module_file = next(folder.glob("symopt_*.py"))
+    return numba_files.generations(numba_files.home_of(module_file))[0]
 
 
 FAULTS = {
     "invalid utf-8 module": (lambda f: next(f.glob("symopt_*.py")).write_bytes(b"x = '\xff\xfe'\n"),
                              "not valid UTF-8"),
     "module replaced by a folder": (lambda f: _replace_by_folder(next(f.glob("symopt_*.py"))), "is a folder"),
-    "truncated index": (lambda f: _truncate(start_files(f, "nbi")), "Numba cache index"),
-    "garbage index": (lambda f: start_files(f, "nbi").write_bytes(b"garbage\n" * 20), "Numba cache index"),
-    "truncated data": (lambda f: _truncate(start_files(f, "nbc")), "Numba cache index"),
-    "garbage data": (lambda f: start_files(f, "nbc").write_bytes(b"not a pickle\n" * 8), "Numba cache index"),
+    "truncated index": (lambda f: _truncate(start_files(f, "nbi")), "is damaged.*start.*nbi"),
+    "garbage index": (lambda f: start_files(f, "nbi").write_bytes(b"garbage\n" * 20), "is damaged.*start.*nbi"),
+    "truncated data": (lambda f: _truncate(start_files(f, "nbc")), "is damaged.*start.*nbc"),
+    "garbage data": (lambda f: start_files(f, "nbc").write_bytes(b"not a pickle\n" * 8), "is damaged.*start.*nbc"),
+    "a data file removed": (lambda f: start_files(f, "nbc").unlink(), "is damaged.*missing.*start.*nbc"),
+    "a file added": (lambda f: (newest_generation(f) / "symopt_x.f-1.py311.nbi").write_bytes(b"x"),
+                     "is damaged.*added"),
 }
 
 
@@ -236,8 +245,8 @@ def test_corrupt_entry_is_moved_aside_and_regenerated(warm, fault):
     if fault.endswith("module") or fault.endswith("folder"):
         assert misses == 0  # same text, same Numba stamp: the compiled code is still good
     else:
-        assert misses >= 1  # start was recompiled, and its new files load
-        assert cache._index_fault(start_files(warm, "nbi"), numba.__version__) is None
+        assert misses >= 1  # compiled again, from scratch, and published as a new generation that checks out
+        assert numba_files.fault(newest_generation(warm)) is None
 
 
 # --- a read-only or unusable cache folder ---------------------------------------------------------------------
@@ -252,7 +261,7 @@ def test_read_only_cache_with_compiled_code_is_reused(warm, monkeypatch):
     hits, misses = numba_counts(first.source_path)
     second = solve_script_problem()
     assert first.success and second.success and first.source_path == second.source_path
-    assert first.source_path.parent == cache._PRIVATE[0] != warm
+    assert first.source_path.parent == warm and not cache._PRIVATE  # loaded from where it is: no copy
     assert hits > 0 and misses == 0  # loaded, not compiled
     assert sys.modules[second.source_path.stem] is module and numba_counts(second.source_path) == (hits, 0)
     assert snapshot(warm) == before  # nothing written to the read-only folder
@@ -319,7 +328,7 @@ def test_truly_read_only_cache_is_reused_by_another_process(compiled, tmp_path):
             os.chmod(path, 0o755)
     assert out["success"] and out["hits"] > 0 and out["misses"] == 0
     assert snapshot(folder) == before and not list(home.iterdir())
-    assert not Path(out["path"]).exists()  # loaded from this process's temporary copy, removed at exit
+    assert Path(out["path"]).parent == folder  # loaded from where it is, nothing copied or written
 
 
 # --- who may write to the cache -----------------------------------------------------------------------------------
@@ -383,14 +392,16 @@ def test_entry_bits_in_a_private_folder_are_not_held_against_it(tmp_path, monkey
     assert module.x == 5
 
 
-def test_a_failing_disk_is_a_cache_error(tmp_path, monkeypatch):
+def test_a_disk_that_fails_everywhere_is_a_cache_error(tmp_path, monkeypatch):
+    # The cache folder degrades to the temporary folder (tests/test_cache_faults.py); if that fails too, say so.
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
 
     def full(path, data):
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr(cache, "_write_atomically", full)
-    with pytest.raises(CacheError, match="No space left on device.*clear_cache"):
+    with pytest.warns(CacheWarning, match="cannot take the generated module"), \
+            pytest.raises(CacheError, match="No space left on device.*clear_cache"):
         cache.load("w = 1\n", "full")
 
 
