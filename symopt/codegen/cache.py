@@ -53,6 +53,9 @@ _LOADED: dict[str, tuple] = {}  # entry path in the cache folder -> (module, pat
 _PRIVATE: list[Path] = []  # this process's temporary folder, made on first need
 
 QUARANTINE = "corrupt"  # subfolder that corrupt entries are moved aside to
+#: Times a load starts again when a file or folder it works on vanishes (symopt.clear_cache in another
+#: thread or process): one race is common, three in a row mean something keeps removing the folder.
+RACE_RETRIES = 3
 
 
 def _reset_locks_in_child() -> None:
@@ -112,35 +115,58 @@ def load(source: str, stem: str):
     with _entry_lock(key):
         hit = _LOADED.get(key)
         if hit is None:
-            try:
-                hit = _load_entry(source, Path(key))
-            except OSError as exc:  # a full disk, a file removed under our feet: say where, and what to do
-                raise CacheError(f"the symopt code cache failed at {exc.filename or key}: {exc.strerror or exc}; "
-                                 "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
-                                 "folder") from exc
-            _LOADED[key] = hit
+            hit = _LOADED[key] = _load_despite_races(source, Path(key))
     return hit
+
+
+def _load_despite_races(source: str, target: Path) -> tuple:
+    """:func:`_load_entry`, started again where something it works on vanished meanwhile."""
+    for _ in range(RACE_RETRIES):
+        try:
+            return _load_entry(source, target)
+        except FileNotFoundError as exc:  # removed under our feet (symopt.clear_cache elsewhere): once more
+            vanished = exc
+        except OSError as exc:  # a disk that fails in the temporary folder too: say where, and what to do
+            raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
+                             "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
+                             "folder") from exc
+    raise CacheError(f"files of the symopt code cache at {target.parent} vanished {RACE_RETRIES} times while "
+                     f"{target.name} was loaded ({vanished.filename}): is another process clearing it in a loop? "
+                     "Set SYMOPT_CACHE_DIR to a folder of this process's own") from vanished
 
 
 def write(source: str, stem: str) -> Path:
     """Write ``source`` (once) to the cache without importing it; returns its path (in this process's
-    temporary folder where the cache folder cannot be written and does not hold it already)."""
+    temporary folder where the cache folder cannot be written, or is full, and does not hold it already)."""
     target = module_path(source, stem)
-    try:
-        if _prepare_folder(target.parent):
-            try:
-                _write_source(target, source)
-                return target
-            except OSError as exc:
-                _warn_full(target.parent, exc)
-        elif _source_fault(target, source.encode("utf-8")) is None:
+    for _ in range(RACE_RETRIES):
+        try:
+            return _write_entry(source, target)
+        except FileNotFoundError:
+            continue  # removed under our feet (symopt.clear_cache elsewhere): once more
+        except OSError as exc:
+            raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
+                             "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
+                             "folder") from exc
+    raise CacheError(f"files of the symopt code cache at {target.parent} vanished {RACE_RETRIES} times while "
+                     f"{target.name} was written: is another process clearing it in a loop? Set SYMOPT_CACHE_DIR "
+                     "to a folder of this process's own")
+
+
+def _write_entry(source: str, target: Path) -> Path:
+    if _prepare_folder(target.parent):
+        try:
+            _write_source(target, source)
             return target
-        path = _private_folder() / target.name
-        _write_source(path, source)
-        return path
-    except OSError as exc:
-        raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
-                         "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another folder") from exc
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            _warn_full(target.parent, exc)
+    elif _source_fault(target, source.encode("utf-8")) is None:
+        return target
+    path = _private_folder() / target.name
+    _write_source(path, source)
+    return path
 
 
 def clear_cache() -> int:
@@ -232,6 +258,8 @@ def _load_entry(source: str, target: Path) -> tuple:
     if writable:
         try:
             _write_source(target, source)
+        except FileNotFoundError:
+            raise  # the folder removed meanwhile: the load starts again
         except OSError as exc:  # the module file does not fit (a full disk): the whole entry goes private
             _warn_full(folder, exc)
             writable, path = False, _private_folder() / target.name
@@ -294,6 +322,10 @@ def _writable(folder: Path) -> bool:
         probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
         probe.close()
         return True
+    except FileNotFoundError:
+        if not folder.is_dir():
+            raise  # the folder was removed meanwhile: not read-only, the load starts again
+        return False
     except OSError:
         return False
 
@@ -351,6 +383,8 @@ def _execute(path: Path, source: str):
         # Run the text we generated (equal to the file, checked above), not whatever the file or a
         # stale __pycache__/*.pyc might hold by now; the file is there for Numba's index and tracebacks.
         exec(compile(source, str(path), "exec"), module.__dict__)
+    except FileNotFoundError:
+        raise  # the file removed meanwhile (Numba's decorators read it): the load starts again
     except Exception as exc:
         raise CodegenError(f"importing the generated module {path} failed: {exc}") from exc
     sys.modules[name] = module  # Numba's cached data refers to the module by name, so it must be importable

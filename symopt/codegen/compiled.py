@@ -63,6 +63,9 @@ INCOMPLETE = "incomplete"  # in a generation: a process had to compile a functio
 #: Leftovers (staging folders, half-assembled generations) of a process that cannot be probed for life
 #: (not POSIX, or another user's) are removed after this many seconds: far beyond any compile (minutes).
 STALE_SECONDS = 24 * 3600.0
+#: Times a save is tried again when its folder vanished (symopt.clear_cache elsewhere) before this process
+#: keeps its compiled code in its temporary folder instead.
+SAVE_RETRIES = 3
 
 _FOLDERS: dict = {}  # module file (as its code objects name it) -> _Entry whose folder Numba uses for it
 _INSTALL_LOCK = threading.Lock()
@@ -122,10 +125,13 @@ def usable(generation: Path) -> bool:
 
 def fault(generation: Path) -> str | None:
     """What is wrong with ``generation`` against its manifest (a file missing, added, resized or changed);
-    None if nothing. Reads every file once (about 1 ms per MB)."""
+    None if nothing. Reads every file once (about 1 ms per MB). Raises FileNotFoundError if the generation
+    vanishes meanwhile (removed by another process: nothing is wrong with it, it is just gone)."""
     try:
         listed = json.loads((generation / MANIFEST).read_text())["files"]
         present = {p.name for p in generation.iterdir()} - {MANIFEST, INCOMPLETE}
+    except FileNotFoundError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"its manifest cannot be read ({type(exc).__name__})"
     if present != set(listed):
@@ -134,6 +140,8 @@ def fault(generation: Path) -> str | None:
     for name, (size, digest) in sorted(listed.items()):
         try:
             data = (generation / name).read_bytes()
+        except FileNotFoundError:
+            raise
         except OSError as exc:
             return f"{name} cannot be read ({exc.strerror})"
         if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
@@ -318,7 +326,7 @@ class _GuardedCache:
             if str(exc).startswith("no compiled object yet"):
                 # Numba's hook that keeps the object code is a ctypes callback: a Ctrl-C that lands in it is
                 # printed and dropped, and the code is missing when it is saved. The user asked to stop.
-                raise KeyboardInterrupt from exc
+                raise KeyboardInterrupt from None
             raise
         except OSError as exc:
             _save_failed(entry, exc, lambda: self.inner.save_overload(sig, data))
@@ -342,7 +350,9 @@ def _mark_incomplete(entry: _Entry) -> None:
 def _save_failed(entry: _Entry, exc: OSError, retry) -> None:
     """A save into the staging folder failed: make the folder again if it was removed (symopt.clear_cache
     from another thread or process), else move this entry's staging to the process's temporary folder."""
-    if isinstance(exc, FileNotFoundError):
+    for _ in range(SAVE_RETRIES):
+        if not isinstance(exc, FileNotFoundError):
+            break
         try:
             retry()  # the locator makes the folder again first
             _publish_or_degrade(entry)
