@@ -174,14 +174,15 @@ def clear_cache() -> int:
 
     Removes, from the cache folder (``SYMOPT_CACHE_DIR`` or the platform's user
     cache folder plus ``symopt``): the generated ``symopt_*.py`` modules, their
-    Numba files in ``__pycache__``, entries moved aside to ``corrupt/`` and stray
-    temporary files; then the folder itself if nothing else is left in it. Files
-    symopt did not write are left alone. This process's temporary folder (used
-    when the cache folder is read-only) is removed too.
+    compiled code in ``__pycache__``, entries moved aside to ``corrupt/`` and
+    stray temporary files; then the folder itself if nothing else is left in it.
+    Files symopt did not write are left alone. This process's temporary folder
+    (used when the cache folder is read-only or full) is removed too.
 
     Solvers already loaded in this process keep working; the next solve of a
     problem writes its code again and recompiles it (seconds instead of
-    milliseconds). Do not call it while other threads are solving.
+    milliseconds). Solves running meanwhile, in this process or another, go on:
+    a load or a compile whose files vanish makes them again.
 
     >>> import symopt
     >>> freed = symopt.clear_cache()  # doctest: +SKIP
