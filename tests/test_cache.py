@@ -267,6 +267,19 @@ def test_read_only_cache_with_compiled_code_is_reused(warm, monkeypatch):
     assert snapshot(warm) == before  # nothing written to the read-only folder
 
 
+def test_read_only_cache_with_damaged_compiled_code_is_passed_over(warm, monkeypatch):
+    monkeypatch.setattr(cache, "_writable", lambda folder: folder != warm)
+    monkeypatch.setattr(numba_files, "_tidy", lambda *args: pytest.fail("a read-only folder was tidied"))
+    _truncate(start_files(warm, "nbc"))
+    before = snapshot(warm)
+    with pytest.warns(CacheWarning, match="is damaged.*start.*nbc.*compiling in a temporary folder"):
+        r = solve_script_problem()
+    assert r.success and r.source_path.parent == warm
+    assert numba_counts(r.source_path)[1] >= 1  # compiled, into this process's temporary folder
+    assert list(cache._PRIVATE[0].rglob("g-*/*.nbi"))
+    assert snapshot(warm) == before  # nothing moved aside in, or written to, the read-only folder
+
+
 def read_only_cache(tmp_path, monkeypatch, name: str) -> Path:
     """An empty private cache folder that this (new-looking) process cannot write to."""
     folder = tmp_path / name

@@ -275,9 +275,13 @@ def _load_entry(source: str, target: Path) -> tuple:
     bad: list = []
     entry = compiled.choose(path, writable or path != target, _private_folder, bad)
     for generation, fault in bad:
-        _quarantine([generation], folder, f"the compiled code of {target.name} in {generation} is damaged ({fault})",
-                    "it will be compiled again")
-    if path == target and not writable and entry.role == "publisher" and _uses_numba(source):
+        why = f"the compiled code of {target.name} in {generation} is damaged ({fault})"
+        if path == target and not writable:  # a read-only folder: it cannot be moved aside, only passed over
+            _warn(f"{why}; compiling in a temporary folder for this process (whoever can write to {folder} can "
+                  "remove it: symopt.clear_cache())")
+        else:
+            _quarantine([generation], folder, why, "it will be compiled again")
+    if path == target and not writable and entry.role == "publisher" and _uses_numba(source) and not bad:
         _warn(f"the symopt cache folder {folder} is not writable and holds no compiled code for {target.name}; "
               "compiling in a temporary folder for this process (set SYMOPT_CACHE_DIR to a writable folder to "
               "keep compiled code)")

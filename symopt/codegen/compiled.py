@@ -42,6 +42,7 @@ being assembled; both are removed when their process has gone.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import functools
 import hashlib
@@ -67,9 +68,21 @@ STALE_SECONDS = 24 * 3600.0
 #: keeps its compiled code in its temporary folder instead.
 SAVE_RETRIES = 3
 
+# Errors of os.link that a copy would meet too (no room, or the file gone): anything else means no hard links.
+_NO_LINK_NEEDED = {errno.ENOSPC, errno.ENOENT, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
 _FOLDERS: dict = {}  # module file (as its code objects name it) -> _Entry whose folder Numba uses for it
 _INSTALL_LOCK = threading.Lock()
 _LOCATOR: list = []  # the locator class, once install() has made it (it subclasses Numba's, imported late)
+
+
+def _reset_lock_in_child() -> None:
+    global _INSTALL_LOCK  # a thread of the parent may have held it at the fork
+    _INSTALL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
 @dataclass
@@ -144,8 +157,10 @@ def fault(generation: Path) -> str | None:
             raise
         except OSError as exc:
             return f"{name} cannot be read ({exc.strerror})"
-        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-            return f"{name} is not what was compiled ({len(data)} bytes, {size} written)"
+        if len(data) != size:
+            return f"{name} has {len(data)} bytes, {size} were written"
+        if hashlib.sha256(data).hexdigest() != digest:
+            return f"{name} differs from what was written (its SHA-256)"
     return None
 
 
@@ -170,8 +185,8 @@ def choose(module_file: Path, writable: bool, fallback, bad: list) -> _Entry:
         else:
             home = home_of(fallback() / module_file.name)
         # The staging folder is made at the first save (a module without Numba functions never makes one).
-        entry = _Entry(stem, str(module_file), home, "publisher", home / f".stage-{os.getpid()}-{os.urandom(4).hex()}",
-                       fallback)
+        staging = home / f".stage-{os.getpid()}-{os.urandom(4).hex()}"
+        entry = _Entry(stem, str(module_file), home, "publisher", staging, fallback)
         atexit.register(_drop, entry.folder, entry.pid)
     _FOLDERS[entry.key] = entry
     return entry
@@ -179,10 +194,14 @@ def choose(module_file: Path, writable: bool, fallback, bad: list) -> _Entry:
 
 def _tidy(home: Path, incomplete: list) -> None:
     """Before compiling afresh: remove the ``incomplete`` generations (a reader that still uses one compiles
-    what it can no longer load, in memory), and the staging folders and half-assembled generations of
-    processes that have gone."""
+    what it can no longer load, in memory), the staging folders and half-assembled generations of
+    processes that have gone, and the module's Numba files in the layout before generations (loose in
+    ``__pycache__``, never read now)."""
     for generation in incomplete:
         shutil.rmtree(generation, ignore_errors=True)
+    for loose in home.parent.glob(f"{home.name}.*.nb[ic]"):
+        with contextlib.suppress(OSError):
+            loose.unlink()
     try:
         leftovers = [p for p in home.iterdir() if p.name.startswith((".stage-", ".g-"))]
     except OSError:
@@ -418,7 +437,7 @@ def publish(entry: _Entry) -> None:
             try:
                 os.link(path, link)
             except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.ENOENT):
+                if exc.errno in _NO_LINK_NEEDED:
                     raise
                 shutil.copyfile(path, link)  # no hard links on this file system
             listed[path.name] = [link.stat().st_size, _digest(entry, link)]
