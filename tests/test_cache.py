@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -477,3 +478,46 @@ def test_a_new_process_takes_the_rendered_module_from_the_cache_folder(tmp_path,
     with pytest.raises(pytest.fail.Exception, match="rendered again"):
         symopt.solve(other, data, backend="python", progress=False)
     shared.clear_problems()
+
+
+# --- generations of compiled code: what is kept ------------------------------------------------------------------
+
+
+def fake_generation(home: Path, when: int, tag: str, age_days: float = 0.0) -> Path:
+    generation = home / f"g-{numba_files.flavour()}-{when:020d}-1-{tag}"
+    generation.mkdir(parents=True)
+    (generation / numba_files.MANIFEST).write_text('{"files": {}}')
+    stamp = time.time() - age_days * 86400
+    os.utime(generation, (stamp, stamp))
+    return generation
+
+
+def test_a_reader_takes_the_newest_generation_and_removes_day_old_older_ones(tmp_path):
+    module_file = tmp_path / "symopt_x_1.py"
+    module_file.write_text("x = 1\n")
+    home = numba_files.home_of(module_file)
+    old, recent, newest = (fake_generation(home, 1, "old", 2.0), fake_generation(home, 2, "recent"),
+                           fake_generation(home, 3, "newest"))
+    entry = numba_files.choose(module_file, True, None, [])
+    assert entry.role == "reader" and entry.folder == newest
+    assert not old.exists() and recent.exists()  # a recent one may be in use by a process that runs
+
+
+def test_a_process_compiling_afresh_removes_leftovers_of_processes_that_have_gone(tmp_path):
+    module_file = tmp_path / "symopt_x_2.py"
+    module_file.write_text("x = 2\n")
+    home = numba_files.home_of(module_file)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    leftovers = [home / f".stage-{dead}-abcd", home / f".g-{numba_files.flavour()}-5-{dead}-abcd.tmp"]
+    alive = home / f".stage-{os.getppid()}-abcd"  # a process that runs (pytest's parent): kept
+    incomplete = fake_generation(home, 4, "incomplete")
+    (incomplete / numba_files.INCOMPLETE).touch()
+    for folder in [*leftovers, alive]:
+        folder.mkdir(parents=True)
+    loose = home.parent / f"{module_file.stem}.f-1.py311.nbi"  # the layout before generations
+    loose.write_bytes(b"old")
+    entry = numba_files.choose(module_file, True, None, [])
+    assert entry.role == "publisher" and entry.home == home
+    assert alive.exists() and not incomplete.exists() and not loose.exists()
+    assert not any(p.exists() for p in leftovers)

@@ -170,13 +170,18 @@ def choose(module_file: Path, writable: bool, fallback, bad: list) -> _Entry:
     the one beside ``fallback() / module_file.name``. Damaged generations found on the way are appended to
     ``bad`` as ``(path, what is wrong)`` for the caller to move aside. Registers the entry for the locator."""
     stem, home, seen = module_file.stem, home_of(module_file), []
-    for generation in generations(home):
+    found = generations(home)
+    for k, generation in enumerate(found):
         if not usable(generation):
             seen.append(generation)
             continue
         problem = fault(generation)
         if problem is None:
             entry = _Entry(stem, str(module_file), home, "reader", generation, fallback)
+            if writable:  # older ones, left by processes that compiled at the same time, once a day old
+                for older in found[k + 1:]:
+                    if _age(older) > STALE_SECONDS:
+                        shutil.rmtree(older, ignore_errors=True)
             break
         bad.append((generation, problem))
     else:
@@ -215,8 +220,7 @@ def _abandoned(path: Path) -> bool:
     """Whether the process named in a staging or assembly folder's name (``...-<pid>-<random>``) has gone."""
     try:
         pid = int(path.name.removesuffix(".tmp").split("-")[-2])
-        age = time.time() - path.stat().st_mtime
-    except (ValueError, IndexError, OSError):
+    except (ValueError, IndexError):
         return False
     if pid == os.getpid():
         return False
@@ -227,7 +231,15 @@ def _abandoned(path: Path) -> bool:
             return True
         except OSError:  # alive but not ours to signal
             pass
-    return age > STALE_SECONDS
+    return _age(path) > STALE_SECONDS
+
+
+def _age(path: Path) -> float:
+    """Seconds since ``path`` last changed (0 if it is gone: nothing to remove)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _drop(folder: Path, owner_pid: int) -> None:
