@@ -190,7 +190,7 @@ def test_ctrl_c_at_several_moments_of_a_compile(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-        if proc.returncode == 0:  # finished before the signal (a fast machine): nothing to check
+        if out.strip():  # its report printed: it finished before the signal (which may still end its exit)
             continue
         interrupted += 1
         assert proc.returncode == -signal.SIGINT, err[-2000:]
