@@ -9,7 +9,9 @@ run time; :func:`shared_for` finds or makes its :class:`Shared` in a least-recen
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import replace
@@ -43,6 +45,61 @@ MAX_PROBLEMS = 128
 RECORD_VERSION = "2"  # 2: LinearForm moved to symopt.closed_form.records
 
 
+class StageFuture(Future):
+    """A :class:`~concurrent.futures.Future` of a symbolic stage that a forked child can still wait for.
+
+    A fork copies the Future but not the thread that would complete it (nor the sandbox worker that thread
+    waits on), so in the child it would stay pending forever: ``Problem.analysis`` would hang. After a fork
+    (:func:`_after_fork_in_child`), a pending one is *orphaned*; the first ``result()`` in the child asks
+    for the stage again (from memory, the disk records, or a new worker of the child's), and completes
+    with that. Nothing is recomputed in a child that never asks (a joblib worker that only solves).
+    """
+
+    def __init__(self, ask_again):
+        super().__init__()
+        self._ask_again = ask_again  # () -> the stage, or a Future of it, as Shared.symbolic_stage_soon gives
+        self._orphaned = False
+        self._adopting = threading.Lock()
+
+    def result(self, timeout=None):
+        self._adopt()
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        self._adopt()
+        return super().exception(timeout)
+
+    def _orphan(self) -> None:
+        """In a forked child: the parent's thread may have held these locks at the fork; nobody will release
+        them here. (``_condition`` is the one concurrent.futures.Future waits on.)"""
+        self._condition = threading.Condition()
+        self._adopting = threading.Lock()
+        self._orphaned = not self.done()
+
+    def _adopt(self) -> None:
+        if not self._orphaned:
+            return
+        with self._adopting:
+            if not self._orphaned:
+                return
+            self._orphaned = False
+            try:
+                found = self._ask_again()
+            except BaseException as exc:  # the caller who waits sees it
+                self.set_exception(exc)
+                return
+        if isinstance(found, Future):
+            found.add_done_callback(self._take)
+        else:
+            self.set_result(found)
+
+    def _take(self, other: Future) -> None:
+        failure = other.exception()
+        if failure is not None:
+            self.set_exception(failure)
+        else:
+            self.set_result(other.result())
+
 
 class Shared:
     """What all objectives of one structure share: derivation, analysis stages and compiled modules."""
@@ -62,6 +119,7 @@ class Shared:
         self.standardize: dict = {}  # l2 > 0 -> the standardize.Plan, or why there is none
         self.projection = None  # (indices of the parameters variable projection solves for, why not)
         self._text = None
+        _EVERY.add(self)  # so that a forked child can make its state usable (_after_fork_in_child)
 
     def derivation_for(self, objective: Objective) -> Derivation:
         d = self.derivation
@@ -158,7 +216,7 @@ class Shared:
             running = self.symbolic_running.get(objective.l2)
             if running is not None and running[0] >= budget:
                 return running[1]
-            future: Future = Future()
+            future = StageFuture(lambda: self.symbolic_stage_soon(objective, derivation, budget))
             self.symbolic_running[objective.l2] = (budget, future)
 
         def work() -> None:
@@ -257,3 +315,22 @@ def clear_problems() -> None:
 def kept_problems() -> int:
     """How many problem structures this process keeps (at most :data:`MAX_PROBLEMS`)."""
     return len(_SHARED)
+
+
+_EVERY: weakref.WeakSet = weakref.WeakSet()  # every Shared alive, kept or not (a Problem holds its own)
+
+
+def _after_fork_in_child() -> None:
+    """Make this module's state usable in a forked child: threads of the parent (the symbolic tier's) may
+    have held its locks at the fork, and the stages they were working out will not be finished here."""
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    for shared in list(_EVERY):
+        shared.lock = threading.RLock()
+        for _, future in shared.symbolic_running.values():
+            future._orphan()
+        shared.symbolic_running.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -12,16 +12,17 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
 import symopt
 import symopt.shared as shared_module
 from symopt.codegen import cache
+from symopt.codegen import compiled as numba_files
 from symopt.errors import CacheError, CacheWarning, CodegenError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ with warnings.catch_warnings(record=True) as caught:
     (first, path), (second, _) = cache.load(source, "tiny"), cache.load(source, "tiny")
 value = first.start(1.0)
 print(json.dumps({"same": first is second, "path": str(path), "value": value,
-                  "indexes": len(list((path.parent / "__pycache__").glob("*.nbi"))),
+                  "indexes": len(list((path.parent / "__pycache__").rglob("g-*/*.nbi"))),
                   "warnings": [str(w.message) for w in caught]}))
 """
 
@@ -124,7 +125,7 @@ def test_second_process_loads_from_cache(compiled, tmp_path):
     assert Path(first["path"]).name == Path(second["path"]).name and Path(second["path"]).parent == copy
     assert first["misses"] > 0  # the first process compiled
     assert second["misses"] == 0 and second["hits"] > 0  # the second only loaded
-    assert list((copy / "__pycache__").glob("*.nbi"))
+    assert list((copy / "__pycache__").rglob("g-*/*.nbi"))
 
 
 # --- threads ------------------------------------------------------------------------------------------------------
@@ -196,18 +197,27 @@ def test_a_module_that_fails_to_import_is_not_published(tmp_path, monkeypatch):
 
 
 def start_files(folder: Path, kind: str) -> Path:
-    """The Numba index (nbi) or data (nbc) file of the module's ``start``, which Python calls first."""
-    return next((folder / "__pycache__").glob(f"symopt_*.start-*.{kind}"))
+    """The Numba index (nbi) or data (nbc) file of the module's ``start`` (which Python calls first), in the
+    newest generation of its compiled code."""
+    return next(newest_generation(folder).glob(f"symopt_*.start-*.{kind}"))
+
+
+def newest_generation(folder: Path) -> Path:
+    module_file = next(folder.glob("symopt_*.py"))
+    return numba_files.generations(numba_files.home_of(module_file))[0]
 
 
 FAULTS = {
     "invalid utf-8 module": (lambda f: next(f.glob("symopt_*.py")).write_bytes(b"x = '\xff\xfe'\n"),
                              "not valid UTF-8"),
     "module replaced by a folder": (lambda f: _replace_by_folder(next(f.glob("symopt_*.py"))), "is a folder"),
-    "truncated index": (lambda f: _truncate(start_files(f, "nbi")), "Numba cache index"),
-    "garbage index": (lambda f: start_files(f, "nbi").write_bytes(b"garbage\n" * 20), "Numba cache index"),
-    "truncated data": (lambda f: _truncate(start_files(f, "nbc")), "Numba cache index"),
-    "garbage data": (lambda f: start_files(f, "nbc").write_bytes(b"not a pickle\n" * 8), "Numba cache index"),
+    "truncated index": (lambda f: _truncate(start_files(f, "nbi")), "is damaged.*start.*nbi"),
+    "garbage index": (lambda f: start_files(f, "nbi").write_bytes(b"garbage\n" * 20), "is damaged.*start.*nbi"),
+    "truncated data": (lambda f: _truncate(start_files(f, "nbc")), "is damaged.*start.*nbc"),
+    "garbage data": (lambda f: start_files(f, "nbc").write_bytes(b"not a pickle\n" * 8), "is damaged.*start.*nbc"),
+    "a data file removed": (lambda f: start_files(f, "nbc").unlink(), "is damaged.*missing.*start.*nbc"),
+    "a file added": (lambda f: (newest_generation(f) / "symopt_x.f-1.py311.nbi").write_bytes(b"x"),
+                     "is damaged.*added"),
 }
 
 
@@ -236,8 +246,8 @@ def test_corrupt_entry_is_moved_aside_and_regenerated(warm, fault):
     if fault.endswith("module") or fault.endswith("folder"):
         assert misses == 0  # same text, same Numba stamp: the compiled code is still good
     else:
-        assert misses >= 1  # start was recompiled, and its new files load
-        assert cache._index_fault(start_files(warm, "nbi"), numba.__version__) is None
+        assert misses >= 1  # compiled again, from scratch, and published as a new generation that checks out
+        assert numba_files.fault(newest_generation(warm)) is None
 
 
 # --- a read-only or unusable cache folder ---------------------------------------------------------------------
@@ -252,10 +262,23 @@ def test_read_only_cache_with_compiled_code_is_reused(warm, monkeypatch):
     hits, misses = numba_counts(first.source_path)
     second = solve_script_problem()
     assert first.success and second.success and first.source_path == second.source_path
-    assert first.source_path.parent == cache._PRIVATE[0] != warm
+    assert first.source_path.parent == warm and not cache._PRIVATE  # loaded from where it is: no copy
     assert hits > 0 and misses == 0  # loaded, not compiled
     assert sys.modules[second.source_path.stem] is module and numba_counts(second.source_path) == (hits, 0)
     assert snapshot(warm) == before  # nothing written to the read-only folder
+
+
+def test_read_only_cache_with_damaged_compiled_code_is_passed_over(warm, monkeypatch):
+    monkeypatch.setattr(cache, "_writable", lambda folder: folder != warm)
+    monkeypatch.setattr(numba_files, "_tidy", lambda *args: pytest.fail("a read-only folder was tidied"))
+    _truncate(start_files(warm, "nbc"))
+    before = snapshot(warm)
+    with pytest.warns(CacheWarning, match="is damaged.*start.*nbc.*compiling in a temporary folder"):
+        r = solve_script_problem()
+    assert r.success and r.source_path.parent == warm
+    assert numba_counts(r.source_path)[1] >= 1  # compiled, into this process's temporary folder
+    assert list(cache._PRIVATE[0].rglob("g-*/*.nbi"))
+    assert snapshot(warm) == before  # nothing moved aside in, or written to, the read-only folder
 
 
 def read_only_cache(tmp_path, monkeypatch, name: str) -> Path:
@@ -319,7 +342,7 @@ def test_truly_read_only_cache_is_reused_by_another_process(compiled, tmp_path):
             os.chmod(path, 0o755)
     assert out["success"] and out["hits"] > 0 and out["misses"] == 0
     assert snapshot(folder) == before and not list(home.iterdir())
-    assert not Path(out["path"]).exists()  # loaded from this process's temporary copy, removed at exit
+    assert Path(out["path"]).parent == folder  # loaded from where it is, nothing copied or written
 
 
 # --- who may write to the cache -----------------------------------------------------------------------------------
@@ -383,14 +406,16 @@ def test_entry_bits_in_a_private_folder_are_not_held_against_it(tmp_path, monkey
     assert module.x == 5
 
 
-def test_a_failing_disk_is_a_cache_error(tmp_path, monkeypatch):
+def test_a_disk_that_fails_everywhere_is_a_cache_error(tmp_path, monkeypatch):
+    # The cache folder degrades to the temporary folder (tests/test_cache_faults.py); if that fails too, say so.
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
 
     def full(path, data):
         raise OSError(28, "No space left on device", str(path))
 
     monkeypatch.setattr(cache, "_write_atomically", full)
-    with pytest.raises(CacheError, match="No space left on device.*clear_cache"):
+    with pytest.warns(CacheWarning, match="cannot take the generated module"), \
+            pytest.raises(CacheError, match="No space left on device.*clear_cache"):
         cache.load("w = 1\n", "full")
 
 
@@ -453,3 +478,46 @@ def test_a_new_process_takes_the_rendered_module_from_the_cache_folder(tmp_path,
     with pytest.raises(pytest.fail.Exception, match="rendered again"):
         symopt.solve(other, data, backend="python", progress=False)
     shared.clear_problems()
+
+
+# --- generations of compiled code: what is kept ------------------------------------------------------------------
+
+
+def fake_generation(home: Path, when: int, tag: str, age_days: float = 0.0) -> Path:
+    generation = home / f"g-{numba_files.flavour()}-{when:020d}-1-{tag}"
+    generation.mkdir(parents=True)
+    (generation / numba_files.MANIFEST).write_text('{"files": {}}')
+    stamp = time.time() - age_days * 86400
+    os.utime(generation, (stamp, stamp))
+    return generation
+
+
+def test_a_reader_takes_the_newest_generation_and_removes_day_old_older_ones(tmp_path):
+    module_file = tmp_path / "symopt_x_1.py"
+    module_file.write_text("x = 1\n")
+    home = numba_files.home_of(module_file)
+    old, recent, newest = (fake_generation(home, 1, "old", 2.0), fake_generation(home, 2, "recent"),
+                           fake_generation(home, 3, "newest"))
+    entry = numba_files.choose(module_file, True, None, [])
+    assert entry.role == "reader" and entry.folder == newest
+    assert not old.exists() and recent.exists()  # a recent one may be in use by a process that runs
+
+
+def test_a_process_compiling_afresh_removes_leftovers_of_processes_that_have_gone(tmp_path):
+    module_file = tmp_path / "symopt_x_2.py"
+    module_file.write_text("x = 2\n")
+    home = numba_files.home_of(module_file)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    leftovers = [home / f".stage-{dead}-abcd", home / f".g-{numba_files.flavour()}-5-{dead}-abcd.tmp"]
+    alive = home / f".stage-{os.getppid()}-abcd"  # a process that runs (pytest's parent): kept
+    incomplete = fake_generation(home, 4, "incomplete")
+    (incomplete / numba_files.INCOMPLETE).touch()
+    for folder in [*leftovers, alive]:
+        folder.mkdir(parents=True)
+    loose = home.parent / f"{module_file.stem}.f-1.py311.nbi"  # the layout before generations
+    loose.write_bytes(b"old")
+    entry = numba_files.choose(module_file, True, None, [])
+    assert entry.role == "publisher" and entry.home == home
+    assert alive.exists() and not incomplete.exists() and not loose.exists()
+    assert not any(p.exists() for p in leftovers)

@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from pathlib import Path
 
 # Requests and results are length-prefixed, so that EOF on the worker's stdin
@@ -88,6 +89,18 @@ class _Worker:
             os.close(child_end)
         self.out = self.proc.stdout.fileno()
         self.feeder = None
+        _EVERY.add(self)
+
+    def release_in_child(self) -> None:
+        """In a forked child: close this process's copies of the parent's worker's pipes. The lifeline above
+        all: while a copy of it is open, the worker does not see its caller die (where the parent-death
+        signal is missing, off Linux)."""
+        with contextlib.suppress(OSError):
+            os.close(self.lifeline)
+        for handle in (self.proc.stdout, self.errors):
+            with contextlib.suppress(OSError):
+                handle.close()
+        self.proc.returncode = 0  # not our child: Popen must not wait for it (nor warn that it still runs)
 
     def call(self, request: bytes, seconds: float):
         """Send ``request`` and wait at most ``seconds`` for the reply: ``(status, value)``."""
@@ -215,13 +228,16 @@ class _Pool:
             worker.close()
 
     def forget_in_child(self) -> None:
-        # A forked child must not use (or close) its parent's workers, nor wait on its spawner thread
-        # (threads do not survive a fork): it starts its own.
+        # A forked child must not use (or close) its parent's workers, idle or busy, nor wait on its spawner
+        # thread (threads do not survive a fork): it lets go of their pipes and starts its own.
+        for worker in list(_EVERY):
+            worker.release_in_child()
         self.lock = threading.Lock()
         self.idle = []
         self.spawner = _Spawner()
 
 
+_EVERY: weakref.WeakSet = weakref.WeakSet()  # every worker this process started and has not let go of
 _POOL = _Pool()
 atexit.register(_POOL.close)
 if hasattr(os, "register_at_fork"):

@@ -5,19 +5,23 @@ the template version and the library versions (in its header), so equal
 problems share a file and anything else gets a new one. Files are written
 atomically and never rewritten with other text, which keeps Numba's
 ``cache=True`` index valid for the next process (Numba 0.68 stamps its index
-with a hash of the module file's content).
+with a hash of the module file's content). Numba's compiled code is kept per
+entry in generations that one process compiled from scratch and published
+whole, each checked against its manifest before it is loaded
+(:mod:`symopt.codegen.compiled` says why and how).
 
 The cache holds code that gets imported (and pickles Numba unpickles), so:
 
 - a folder symopt creates is private (mode 0700), and a folder or entry that
   another user could write to is refused with a :class:`CacheError`;
-- a corrupt entry (unreadable text, a folder in place of a file, a truncated or
-  garbage Numba index or data file) is moved aside to ``corrupt/`` with a
-  :class:`CacheWarning` and regenerated;
-- a cache folder this process cannot write is used read-only: an entry that is
-  there with compiled code is copied into one private temporary folder per
-  process (removed at exit) and loaded from it; anything else is compiled into
-  that folder, once per process, with a :class:`CacheWarning`;
+- a corrupt entry (unreadable text, a folder in place of a file, a generation
+  of compiled code whose files differ from its manifest) is moved aside to
+  ``corrupt/`` with a :class:`CacheWarning` and regenerated;
+- a cache folder this process cannot write is used read-only: compiled code
+  that is there is loaded from it; anything else is compiled into one private
+  temporary folder per process (removed at exit), with a :class:`CacheWarning`.
+  A cache folder that fills up (the module or Numba's files do not fit)
+  degrades to that folder the same way;
 - loads are thread-safe: one thread executes a module while others wait, and
   only a fully executed and checked module is handed out.
 """
@@ -25,6 +29,7 @@ The cache holds code that gets imported (and pickles Numba unpickles), so:
 from __future__ import annotations
 
 import atexit
+import errno
 import functools
 import hashlib
 import importlib.metadata
@@ -40,6 +45,7 @@ import time
 from pathlib import Path
 
 from ..errors import CacheError, CacheWarning, CodegenError, warn_user
+from . import compiled
 
 _LOCK = threading.Lock()  # guards the three below
 _LOCKS: dict[str, threading.Lock] = {}  # one per entry, so one thread loads it while others wait
@@ -47,6 +53,9 @@ _LOADED: dict[str, tuple] = {}  # entry path in the cache folder -> (module, pat
 _PRIVATE: list[Path] = []  # this process's temporary folder, made on first need
 
 QUARANTINE = "corrupt"  # subfolder that corrupt entries are moved aside to
+#: Times a load starts again when a file or folder it works on vanishes (symopt.clear_cache in another
+#: thread or process): one race is common, three in a row mean something keeps removing the folder.
+RACE_RETRIES = 3
 
 
 def _reset_locks_in_child() -> None:
@@ -81,7 +90,7 @@ def numba_version() -> str:
 
 def has_compiled_code(source: str, stem: str) -> bool:
     """Whether the cache folder holds ``source`` with Numba's compiled code for it (loading the module then
-    takes a fraction of a second; compiling it, seconds)."""
+    takes a fraction of a second; compiling it, seconds). A quick look: the files are checked when loaded."""
     try:
         return _has_compiled_code(module_path(source, stem), source)
     except OSError:
@@ -106,32 +115,58 @@ def load(source: str, stem: str):
     with _entry_lock(key):
         hit = _LOADED.get(key)
         if hit is None:
-            try:
-                hit = _load_entry(source, Path(key))
-            except OSError as exc:  # a full disk, a file removed under our feet: say where, and what to do
-                raise CacheError(f"the symopt code cache failed at {exc.filename or key}: {exc.strerror or exc}; "
-                                 "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
-                                 "folder") from exc
-            _LOADED[key] = hit
+            hit = _LOADED[key] = _load_despite_races(source, Path(key))
     return hit
+
+
+def _load_despite_races(source: str, target: Path) -> tuple:
+    """:func:`_load_entry`, started again where something it works on vanished meanwhile."""
+    for _ in range(RACE_RETRIES):
+        try:
+            return _load_entry(source, target)
+        except FileNotFoundError as exc:  # removed under our feet (symopt.clear_cache elsewhere): once more
+            vanished = exc
+        except OSError as exc:  # a disk that fails in the temporary folder too: say where, and what to do
+            raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
+                             "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
+                             "folder") from exc
+    raise CacheError(f"files of the symopt code cache at {target.parent} vanished {RACE_RETRIES} times while "
+                     f"{target.name} was loaded ({vanished.filename}): is another process clearing it in a loop? "
+                     "Set SYMOPT_CACHE_DIR to a folder of this process's own") from vanished
 
 
 def write(source: str, stem: str) -> Path:
     """Write ``source`` (once) to the cache without importing it; returns its path (in this process's
-    temporary folder where the cache folder cannot be written and does not hold it already)."""
+    temporary folder where the cache folder cannot be written, or is full, and does not hold it already)."""
     target = module_path(source, stem)
-    try:
-        if _prepare_folder(target.parent):
+    for _ in range(RACE_RETRIES):
+        try:
+            return _write_entry(source, target)
+        except FileNotFoundError:
+            continue  # removed under our feet (symopt.clear_cache elsewhere): once more
+        except OSError as exc:
+            raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
+                             "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another "
+                             "folder") from exc
+    raise CacheError(f"files of the symopt code cache at {target.parent} vanished {RACE_RETRIES} times while "
+                     f"{target.name} was written: is another process clearing it in a loop? Set SYMOPT_CACHE_DIR "
+                     "to a folder of this process's own")
+
+
+def _write_entry(source: str, target: Path) -> Path:
+    if _prepare_folder(target.parent):
+        try:
             _write_source(target, source)
             return target
-        if _source_fault(target, source.encode("utf-8")) is None:
-            return target
-        path = _private_folder() / target.name
-        _write_source(path, source)
-        return path
-    except OSError as exc:
-        raise CacheError(f"the symopt code cache failed at {exc.filename or target}: {exc.strerror or exc}; "
-                         "free some space (symopt.clear_cache()) or set SYMOPT_CACHE_DIR to another folder") from exc
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            _warn_full(target.parent, exc)
+    elif _source_fault(target, source.encode("utf-8")) is None:
+        return target
+    path = _private_folder() / target.name
+    _write_source(path, source)
+    return path
 
 
 def clear_cache() -> int:
@@ -139,14 +174,15 @@ def clear_cache() -> int:
 
     Removes, from the cache folder (``SYMOPT_CACHE_DIR`` or the platform's user
     cache folder plus ``symopt``): the generated ``symopt_*.py`` modules, their
-    Numba files in ``__pycache__``, entries moved aside to ``corrupt/`` and stray
-    temporary files; then the folder itself if nothing else is left in it. Files
-    symopt did not write are left alone. This process's temporary folder (used
-    when the cache folder is read-only) is removed too.
+    compiled code in ``__pycache__``, entries moved aside to ``corrupt/`` and
+    stray temporary files; then the folder itself if nothing else is left in it.
+    Files symopt did not write are left alone. This process's temporary folder
+    (used when the cache folder is read-only or full) is removed too.
 
     Solvers already loaded in this process keep working; the next solve of a
     problem writes its code again and recompiles it (seconds instead of
-    milliseconds). Do not call it while other threads are solving.
+    milliseconds). Solves running meanwhile, in this process or another, go on:
+    a load or a compile whose files vanish makes them again.
 
     >>> import symopt
     >>> freed = symopt.clear_cache()  # doctest: +SKIP
@@ -218,21 +254,52 @@ def _entry_lock(key: str) -> threading.Lock:
 def _load_entry(source: str, target: Path) -> tuple:
     """Module and path for ``source``, whose place in the cache folder is ``target``."""
     folder = target.parent
-    if _prepare_folder(folder):
-        _write_source(target, source)
-        _check_entry(target)
-        path = target
-    elif _has_compiled_code(target, source):
-        _check_entry(target)
-        path = _copy_to_private(target)
-    else:
+    writable = _prepare_folder(folder)
+    path = target
+    if writable:
+        try:
+            _write_source(target, source)
+        except FileNotFoundError:
+            raise  # the folder removed meanwhile: the load starts again
+        except OSError as exc:  # the module file does not fit (a full disk): the whole entry goes private
+            _warn_full(folder, exc)
+            writable, path = False, _private_folder() / target.name
+            _write_source(path, source)
+    elif _source_fault(target, source.encode("utf-8")) is not None:
         _warn(f"the symopt cache folder {folder} is not writable; compiling in a temporary folder for this process "
               "(set SYMOPT_CACHE_DIR to a writable folder to keep compiled code)")
         path = _private_folder() / target.name
         _write_source(path, source)
+    if path == target:
+        _check_entry(target)
+    bad: list = []
+    entry = compiled.choose(path, writable or path != target, _private_folder, bad)
+    for generation, fault in bad:
+        why = f"the compiled code of {target.name} in {generation} is damaged ({fault})"
+        if path == target and not writable:  # a read-only folder: it cannot be moved aside, only passed over
+            _warn(f"{why}; compiling in a temporary folder for this process (whoever can write to {folder} can "
+                  "remove it: symopt.clear_cache())")
+        else:
+            _quarantine([generation], folder, why, "it will be compiled again")
+    if path == target and not writable and entry.role == "publisher" and _uses_numba(source) and not bad:
+        _warn(f"the symopt cache folder {folder} is not writable and holds no compiled code for {target.name}; "
+              "compiling in a temporary folder for this process (set SYMOPT_CACHE_DIR to a writable folder to "
+              "keep compiled code)")
+    if _uses_numba(source):
+        compiled.install()  # before the module runs: its decorators ask Numba's locators for a folder
     module = _execute(path, source)
-    _heal_numba_files(module, path)
+    compiled.attach(module, entry)
     return module, path
+
+
+def _uses_numba(source: str) -> bool:
+    return "from numba import" in source or "import numba" in source
+
+
+def _warn_full(folder: Path, exc: OSError) -> None:
+    _warn(f"the symopt cache folder {folder} cannot take the generated module ({exc.strerror or exc}); compiling "
+          "in a temporary folder for this process (free some space, symopt.clear_cache(), or set SYMOPT_CACHE_DIR "
+          "to another folder)")
 
 
 def _prepare_folder(folder: Path) -> bool:
@@ -260,6 +327,10 @@ def _writable(folder: Path) -> bool:
         probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
         probe.close()
         return True
+    except FileNotFoundError:
+        if not folder.is_dir():
+            raise  # the folder was removed meanwhile: not read-only, the load starts again
+        return False
     except OSError:
         return False
 
@@ -317,6 +388,8 @@ def _execute(path: Path, source: str):
         # Run the text we generated (equal to the file, checked above), not whatever the file or a
         # stale __pycache__/*.pyc might hold by now; the file is there for Numba's index and tracebacks.
         exec(compile(source, str(path), "exec"), module.__dict__)
+    except FileNotFoundError:
+        raise  # the file removed meanwhile (Numba's decorators read it): the load starts again
     except Exception as exc:
         raise CodegenError(f"importing the generated module {path} failed: {exc}") from exc
     sys.modules[name] = module  # Numba's cached data refers to the module by name, so it must be importable
@@ -365,40 +438,24 @@ def _check_entry(path: Path) -> None:
         return
     for numba_file in pycache.glob(f"{path.stem}.*"):
         _refuse_if_exposed(numba_file, "entry")
+    home = compiled.home_of(path)
+    if not home.is_dir():
+        return
+    _refuse_if_exposed(home, "folder")
+    for generation in compiled.generations(home):
+        _refuse_if_exposed(generation, "folder")
+        for numba_file in generation.iterdir():
+            _refuse_if_exposed(numba_file, "entry")
 
 
 # --- a read-only cache folder -----------------------------------------------------------------------------------
 
 
 def _has_compiled_code(target: Path, source: str) -> bool:
-    """Whether ``target`` holds ``source`` and Numba files of this Numba version."""
+    """Whether ``target`` holds ``source`` and a published generation of compiled code for this Numba."""
     if _source_fault(target, source.encode("utf-8")) is not None:
         return False
-    for index in (target.parent / "__pycache__").glob(f"{target.stem}.*.nbi"):
-        try:
-            with open(index, "rb") as handle:
-                if pickle.load(handle) == numba_version():
-                    return True
-        except Exception:  # noqa: BLE001 - unreadable: not compiled code we can use (checked again after copying)
-            continue
-    return False
-
-
-def _copy_to_private(target: Path) -> Path:
-    """Copy a read-only entry and its Numba files into this process's folder, where Numba can also write.
-
-    Numba will not use a cache folder it cannot write: its in-tree locator probes ``__pycache__``
-    with a temporary file and, failing, looks in the user-wide Numba cache instead (or, with no
-    writable home, refuses the module). The copy keeps the index valid: Numba keys it on the
-    module's content hash and the function's name and line, not on the folder.
-    """
-    private = _private_folder()
-    copy = private / target.name
-    shutil.copyfile(target, copy)
-    (private / "__pycache__").mkdir(mode=0o700, exist_ok=True)
-    for numba_file in (target.parent / "__pycache__").glob(f"{target.stem}.*.nb[ic]"):
-        shutil.copyfile(numba_file, private / "__pycache__" / numba_file.name)
-    return copy
+    return any(compiled.usable(g) for g in compiled.generations(compiled.home_of(target)))
 
 
 def _private_folder() -> Path:
@@ -417,51 +474,6 @@ def _remove_private(folder: Path, owner_pid: int) -> None:
 
 
 # --- corrupt entries --------------------------------------------------------------------------------------------
-
-
-def _heal_numba_files(module, path: Path) -> None:
-    """Move aside Numba index or data files of ``module`` that Numba would fail to unpickle.
-
-    Numba reads them on a function's first call and lets ``pickle.UnpicklingError`` (or
-    ``EOFError``, ...) escape from there; moved aside, the function is simply recompiled.
-    Unpickling them here costs about 2 ms per module (Numba then reads them again).
-    """
-    if getattr(module, "prange", None) is range:
-        return  # the interpreted twin of a module: nothing compiled, and Numba need not be imported
-    import numba
-    from numba.core.dispatcher import Dispatcher
-
-    folders = {Path(f.stats.cache_path) for f in vars(module).values()
-               if isinstance(f, Dispatcher) and f.stats.cache_path}
-    for folder in folders:
-        bad, reasons = [], []
-        for index in sorted(folder.glob(f"{path.stem}.*.nbi")):
-            reason = _index_fault(index, numba.__version__)
-            if reason is not None:
-                base = index.name[: -len(".nbi")]
-                bad += [index, *sorted(folder.glob(f"{base}.*.nbc"))]
-                reasons.append(f"{index.name}: {reason}")
-        if bad:
-            _quarantine(bad, path.parent, f"{len(reasons)} Numba cache index(es) of {path.name} in {folder} "
-                        f"cannot be loaded ({'; '.join(reasons)[:300]})", "their functions will be recompiled")
-
-
-def _index_fault(index: Path, version: str) -> str | None:
-    """What Numba would fail on when loading ``index`` or the data files it names; None if nothing."""
-    try:
-        with open(index, "rb") as handle:  # as numba/core/caching.py IndexDataCacheFile._load_index reads it
-            if pickle.load(handle) != version:
-                return None  # another Numba's index: Numba ignores it and rewrites it
-            _stamp, overloads = pickle.loads(handle.read())
-        for name in overloads.values():
-            data = index.parent / name
-            if data.exists():  # a missing data file Numba handles itself (it recompiles)
-                pickle.loads(data.read_bytes())
-    except FileNotFoundError:
-        return None  # removed meanwhile (another process healing it): nothing to load
-    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, Numba would raise it too
-        return f"{type(exc).__name__}: {exc}"[:120]
-    return None
 
 
 def _quarantine(paths: list, folder: Path, why: str, then: str) -> None:
@@ -488,26 +500,30 @@ def _warn(message: str) -> None:
 
 
 def _remove_entries(folder: Path) -> int:
-    """Remove what symopt wrote in ``folder``; the bytes freed."""
+    """Remove what symopt wrote in ``folder``; the bytes freed (a file hard-linked into several generations
+    counts once). Files that vanish meanwhile (another process clearing or publishing) are skipped; a folder
+    that another process fills while it is removed is left with what it got."""
     if not folder.is_dir():
         return 0
     pycache = folder / "__pycache__"
     doomed = [*folder.glob("symopt_*.py"), *folder.glob("symopt_analysis_*.pickle"), *folder.glob(".symopt_*.tmp"),
-              *folder.glob(".probe-*")]
+              *folder.glob(".probe-*"), folder / QUARANTINE]
     if pycache.is_dir():
         doomed += pycache.glob("symopt_*")
-    freed = 0
-    try:
-        for path in [*doomed, folder / QUARANTINE]:
-            if path.is_dir() and not path.is_symlink():  # corrupt/, or a folder where a module should be
-                freed += _tree_size(path)
-                shutil.rmtree(path)
+    freed, seen = 0, set()
+    for path in doomed:
+        try:
+            if path.is_dir() and not path.is_symlink():  # a module's compiled code, corrupt/, or a folder in the way
+                freed += _tree_size(path, seen)
+                _remove_tree(path)
             elif path.is_symlink() or path.exists():
-                freed += path.lstat().st_size
+                freed += _size_once(path, seen)
                 path.unlink()
-    except OSError as exc:
-        raise CacheError(f"cannot clear the symopt cache folder {folder}: {exc.strerror} ({exc.filename}); "
-                         "a read-only cache is cleared by whoever can write to it") from exc
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise CacheError(f"cannot clear the symopt cache folder {folder}: {exc.strerror} ({exc.filename}); "
+                             "a read-only cache is cleared by whoever can write to it") from exc
     for empty in (pycache, folder):
         try:
             empty.rmdir()
@@ -516,5 +532,32 @@ def _remove_entries(folder: Path) -> int:
     return freed
 
 
-def _tree_size(folder: Path) -> int:
-    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+def _remove_tree(path: Path) -> None:
+    def skip_vanished(func, name, exc_info):
+        if isinstance(exc_info[1], FileNotFoundError):
+            return
+        if isinstance(exc_info[1], OSError) and exc_info[1].errno == errno.ENOTEMPTY:
+            return  # a process compiling right now put a file in it: that file is its own
+        raise exc_info[1]
+
+    shutil.rmtree(path, onerror=skip_vanished)
+
+
+def _tree_size(folder: Path, seen: set) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += _size_once(Path(root) / name, seen)
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def _size_once(path: Path, seen: set) -> int:
+    st = path.lstat()
+    if st.st_nlink > 1:
+        if (st.st_dev, st.st_ino) in seen:
+            return 0
+        seen.add((st.st_dev, st.st_ino))
+    return st.st_size
