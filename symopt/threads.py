@@ -9,7 +9,8 @@ small problem that opened one per kernel call ran 40 to 100 times slower beside 
   (:data:`PARALLEL_MIN_WORK`);
 - large data run the *parallel* module with the thread budget the caller gives: ``numba.set_num_threads``
   (or ``NUMBA_NUM_THREADS``, which joblib sets for its workers), a ``threadpoolctl`` limit in force, and
-  one thread inside a Dask worker's task. A budget of one thread runs the serial module.
+  one thread inside a Dask worker's task or in a child forked after the pool started (OpenMP cannot run
+  there). A budget of one thread runs the serial module.
 
 Both modules split the rows into the same blocks and add their sums in the same order, so which one ran
 changes no result beyond the last bit of a fused multiply-add.
@@ -30,6 +31,21 @@ import threading
 PARALLEL_MIN_WORK = 200_000
 #: The least rows for which the parallel module has a second block of rows to give a second thread.
 PARALLEL_MIN_ROWS = 4096
+
+
+#: Set in a child forked from a process whose Numba thread pool had started: GNU OpenMP cannot run a
+#: parallel region there ("fork() called from a process already using GNU OpenMP" kills the child), so
+#: the child runs the serial module.
+_FORKED_FROM_POOL = False
+
+
+def _after_fork_in_child() -> None:
+    global _FORKED_FROM_POOL
+    _FORKED_FROM_POOL = _FORKED_FROM_POOL or _pool_started()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _pool_started() -> bool:
@@ -89,7 +105,7 @@ def in_dask_worker() -> bool:
 def thread_budget() -> int:
     """The threads a kernel may use in this call: 1 in a Dask task, else Numba's thread count for this thread
     (``numba.set_num_threads``, ``NUMBA_NUM_THREADS``), lowered to a ``threadpoolctl`` limit in force."""
-    if in_dask_worker():
+    if _FORKED_FROM_POOL or in_dask_worker():
         return 1
     budget = _numba_threads()
     limit = _threadpoolctl_limit()

@@ -83,8 +83,17 @@ def test_large_data_take_the_thread_budget_the_caller_gives(big_poisson, tmp_pat
     assert "thread pool: none" in one and "split across" not in one, one
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: no parallel module to compare with")
-    two = _python(code, tmp_path, NUMBA_NUM_THREADS="2")
+    forked = """
+        import os
+        pid = os.fork()
+        if pid == 0:  # a child forked after the pool started: OpenMP would kill it, so it runs serial code
+            child = symopt.solve(poisson, {"x": x, "y": y}, method="iterative", backend="numba", progress=False)
+            os._exit(0 if child.success and "split across" not in child.why else 3)
+        print("child:", os.waitpid(pid, 0)[1])
+    """
+    two = _python([*code, forked], tmp_path, NUMBA_NUM_THREADS="2")
     assert "rows split across 2 threads" in two and "thread pool: none" not in two, two
+    assert "child: 0" in two, two
     xs = [np.array(eval(line.split(":", 1)[1])) for line in (one, two) for line in line.splitlines()  # noqa: S307
           if line.startswith("x:")]
     np.testing.assert_allclose(xs[0], xs[1], rtol=1e-12)
