@@ -34,6 +34,8 @@ def show(title: str, objective, data: dict, **kwargs):
     print("=" * 78)
     print("-- derivation")
     print(symopt.derive(objective))
+    print("-- closed form?")  # worked out to the end here (solve alone gives SymPy a 3 s head start)
+    print(symopt.analyse(objective))
     result = symopt.solve(objective, data, **kwargs)
     print("-- result")
     print(result)
