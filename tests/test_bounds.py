@@ -63,7 +63,7 @@ def test_an_interior_optimum_is_the_unbounded_one_reached_by_the_same_steps(deca
         assert set(r.stderr) == {"a", "b"} and all(v is not None for v in r.stderr.values())
 
 
-def test_an_upper_bound_and_a_maximised_likelihood():
+def test_an_upper_bound_and_a_maximised_likelihood(patient):
     x = np.random.default_rng(1).exponential(1.0, 200)  # the rate's MLE 1/mean(x) is near 1
     objective = symopt.Objective("log(lam) - lam*x", "lam", maximize=True, likelihood=True)
     free = symopt.solve(objective, {"x": x}, progress=False)
@@ -78,7 +78,7 @@ def test_an_upper_bound_and_a_maximised_likelihood():
     assert 1 / 0.5 - np.mean(x) > 0
 
 
-def test_a_symbolic_candidate_inside_the_bounds_is_kept():
+def test_a_symbolic_candidate_inside_the_bounds_is_kept(patient):
     x = np.random.default_rng(1).exponential(1.0, 200)
     objective = symopt.Objective("log(lam) - lam*x", "lam", maximize=True, likelihood=True)
     r = symopt.solve(objective, {"x": x}, bounds={"lam": (0.1, 5.0)}, progress=False)

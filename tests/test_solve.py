@@ -268,7 +268,7 @@ def _rosenbrock(n):
 
 
 @pytest.mark.parametrize("backend", ["numba", "python"])
-def test_an_objective_without_data_minimises_the_function(backend):
+def test_an_objective_without_data_minimises_the_function(backend, patient):
     """Rosenbrock: solve(objective) with no data (it was refused with 'uses no data symbols')."""
     rosen = _rosenbrock(2)
     exact = symopt.solve(rosen)

@@ -40,7 +40,7 @@ def test_ridge_logistic_regression_on_breast_cancer_agrees_with_scikit_learn():
     assert v.ok and v.digits >= 7.0, str(v)
 
 
-def test_gaussian_likelihood_symbolic_and_iterative_agree(rng):
+def test_gaussian_likelihood_symbolic_and_iterative_agree(rng, patient):
     mu = symopt.params("mu")
     sigma = symopt.params("sigma", positive=True)
     nll = symopt.Objective("log(sigma) + (x - mu)**2/(2*sigma**2)", [mu, sigma])
