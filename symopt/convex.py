@@ -168,9 +168,10 @@ def _principal_minors(H: sp.Matrix) -> list:
             for size in range(1, p + 1) for idx in combinations(range(p), size)]
 
 
-def prove(objective, derivation, budget: float = PROOF_BUDGET) -> tuple:
-    """``(Convexity, "")`` proved from the derivation alone (true for all data), or ``(None, why not)``."""
-    return _prove(objective, derivation, budget)
+def prove(objective, derivation, budget: float | None = None) -> tuple:
+    """``(Convexity, "")`` proved from the derivation alone (true for all data), or ``(None, why not)``;
+    SymPy gets ``budget`` seconds (:data:`PROOF_BUDGET` by default)."""
+    return _prove(objective, derivation, PROOF_BUDGET if budget is None else budget)
 
 
 def _prove(objective, derivation, budget):
