@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .errors import DataError
+from .errors import DataError, ModelError
 from .numeric import evaluate
 from .parse import show
 
@@ -339,3 +339,25 @@ def _check_labels(objective, arrays: dict) -> None:
     if bad.size:
         raise DataError(
             f"log_loss needs labels 0 or 1; data {objective.target.name!r} has {float(labels[bad[0]])!r} at row {int(bad[0])}")
+
+
+#: How many of the rows with non-finite scores an error names.
+SHOWN_ROWS = 5
+
+
+def check_scores(scores: np.ndarray, what: str = "the model's scores") -> np.ndarray:
+    """``scores`` (one per row, or rows x classes), refused where any is NaN or infinite: a class label from a
+    non-finite score would be a guess (``NaN > 0`` is False, ``argmax`` of NaN is 0), so the rows are named."""
+    scores = np.asarray(scores, dtype=float)
+    bad = ~np.isfinite(scores)
+    if bad.ndim > 1:
+        bad = bad.any(axis=tuple(range(1, bad.ndim)))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(int(i)) for i in rows[:SHOWN_ROWS])
+        more = f" and {rows.size - SHOWN_ROWS} more" if rows.size > SHOWN_ROWS else ""
+        raise ModelError(f"predict: {what} are not finite (NaN or inf) on {rows.size} of {bad.size} rows (row"
+                         f"{'s' if rows.size > 1 else ''} {shown}{more}), so no class can be given there: the model "
+                         f"is undefined at the fitted parameters on those rows (check the data there, and "
+                         f"result.status: a fit that did not start or diverged has no usable parameters)")
+    return scores

@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from . import softmax
-from .data import _as_float_array, _check_indexes, _short
+from .data import _as_float_array, _check_indexes, _short, check_scores
 from .errors import DataError, ModelError
 from .numeric import evaluate
 from .objective import prediction
@@ -33,28 +33,6 @@ def predict(objective, params: dict, data) -> np.ndarray:
                          "squared_loss(symopt.Model(...)) or log_loss(...), or evaluate the expression at "
                          "result.params yourself")
     return _PREDICTORS[objective.form.name](objective, params, data)
-
-
-#: How many of the rows with non-finite scores an error names.
-SHOWN_ROWS = 5
-
-
-def check_scores(scores: np.ndarray, what: str = "the model's scores") -> np.ndarray:
-    """``scores`` (one per row, or rows x classes), refused where any is NaN or infinite: a class label from a
-    non-finite score would be a guess (``NaN > 0`` is False, ``argmax`` of NaN is 0), so the rows are named."""
-    scores = np.asarray(scores, dtype=float)
-    bad = ~np.isfinite(scores)
-    if bad.ndim > 1:
-        bad = bad.any(axis=tuple(range(1, bad.ndim)))
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        shown = ", ".join(str(int(i)) for i in rows[:SHOWN_ROWS])
-        more = f" and {rows.size - SHOWN_ROWS} more" if rows.size > SHOWN_ROWS else ""
-        raise ModelError(f"predict: {what} are not finite (NaN or inf) on {rows.size} of {bad.size} rows (row"
-                         f"{'s' if rows.size > 1 else ''} {shown}{more}), so no class can be given there: the model "
-                         f"is undefined at the fitted parameters on those rows (check the data there, and "
-                         f"result.status: a fit that did not start or diverged has no usable parameters)")
-    return scores
 
 
 def _classes(objective, params: dict, data) -> np.ndarray:

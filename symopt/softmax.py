@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import check_scores
 from .errors import ModelError
 
 
@@ -174,8 +175,6 @@ def hessian(objective, dataset, x, block: int = 65_536) -> np.ndarray:
 def predict(objective, params: dict, X: np.ndarray) -> np.ndarray:
     """The most probable class of each row (refused, naming the rows, where a score is not finite: the argmax
     of NaN would be class 0)."""
-    from .predict import check_scores
-
     with np.errstate(all="ignore"):  # non-finite scores are refused by name below
         scores = X @ params["coef"].T
         if objective.model.intercept:

@@ -18,7 +18,7 @@ from .errors import DataError, DiagnosticWarning, ModelError
 from .optimizers import LBFGS, RUNNING, Adam
 from .optimizers.base import Status
 from .optimizers.first_order import _FirstOrder, seed_state
-from .predict import check_scores
+from .data import check_scores
 from .sizes import check_run
 
 #: Rows per chunk when the objective or the outputs are evaluated on all rows.
