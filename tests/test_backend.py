@@ -102,11 +102,12 @@ def test_small_problems_run_interpreted_and_say_so(kept, rng, tmp_path, monkeypa
     assert line.backend == "numpy" and line.method == "linear"
 
 
-def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng):
+def test_data_past_the_threshold_are_compiled(kept, monkeypatch, rng, tmp_path):
     objective, data = _curve(rng, n=200)
     monkeypatch.setattr(drivers_module, "PYTHON_MAX_WORK", 2 * 200 - 1)  # rows x parameters = 400
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "numba"
     monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())
+    monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # cold: a warm cache runs compiled code at once
     monkeypatch.setattr(drivers_module, "PYTHON_MAX_WORK", 2 * 200)
     assert symopt.solve(objective, data, x0={"a": 1.0, "b": -1.0}, progress=False).backend == "python"
 
