@@ -23,12 +23,14 @@ import os
 import sys
 import threading
 
-#: Rows x (parameters + 1) from which a kernel pass splits its rows across threads. Below it a pass costs
-#: under about 2 ms serially, where a parallel region beside a busy core costs 0.5 to 5 ms to start
-#: (measured: benchmarks/threads.py); above it, the two threads of a quiet machine halve the pass.
-#: The kernels split rows into blocks of 2,048 (at least two blocks before a second thread has work), so
-#: fewer than 4,096 rows never run in parallel whatever the work.
-PARALLEL_MIN_WORK = 200_000
+#: Rows x (parameters + 1) from which a kernel pass splits its rows across threads. Measured
+#: (benchmarks/threads.py, 2 cores, mean ms per pass, serial / parallel): on a quiet machine the parallel module
+#: gains 1.1-1.9x (Poisson 65,536 rows: 0.44 / 0.39; logistic 65,536 x 32: 1.82 / 1.16; 1,048,576 x 32:
+#: 27.9 / 18.5), beside a process spinning on the other core it loses 1.2-4x (0.80 / 1.48; 2.31 / 5.13;
+#: 34.7 / 41.5): one of its two equal halves waits for a shared core. Below a million, where a pass takes
+#: 1 to 3 ms, the loss is the larger and the serial module runs; above it, the parallel module, as a user
+#: of BLAS-backed peers expects of large data on an idle machine.
+PARALLEL_MIN_WORK = 1_000_000
 #: The least rows for which the parallel module has a second block of rows to give a second thread.
 PARALLEL_MIN_ROWS = 4096
 

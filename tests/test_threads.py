@@ -68,7 +68,7 @@ def test_a_small_compiled_solve_never_starts_numbas_thread_pool(tmp_path):
 @pytest.fixture(scope="module")
 def big_poisson():
     rng = np.random.default_rng(1)
-    n = 80_000  # rows x (parameters + 1) = 240,000: past PARALLEL_MIN_WORK
+    n = 350_000  # rows x (parameters + 1) = 1,050,000: past PARALLEL_MIN_WORK
     assert n * 3 >= threads.PARALLEL_MIN_WORK and n >= threads.PARALLEL_MIN_ROWS
     x = rng.uniform(0, 1, n)
     data = {"x": x, "y": rng.poisson(np.exp(0.5 + x)).astype(float)}
@@ -78,7 +78,7 @@ def big_poisson():
 def test_large_data_take_the_thread_budget_the_caller_gives(big_poisson, tmp_path):
     """The parallel module runs large data with the threads allowed; NUMBA_NUM_THREADS=1 (what joblib sets in
     its workers) runs the serial module and starts no thread pool. Both give the same fit."""
-    code = [POISSON.format(n=80_000, backend="numba"), 'print("why:", r.why)\nprint("x:", repr(list(r.x)))', LAYER]
+    code = [POISSON.format(n=350_000, backend="numba"), 'print("why:", r.why)\nprint("x:", repr(list(r.x)))', LAYER]
     one = _python(code, tmp_path, NUMBA_NUM_THREADS="1")
     assert "thread pool: none" in one and "split across" not in one, one
     if (os.cpu_count() or 1) < 2:
