@@ -4,6 +4,7 @@ with a second process beside us, and the first solve in a new process.
     python benchmarks/latency.py            # everything (about five minutes)
     python benchmarks/latency.py repeated   # the default path, warm cache, against the peers
     python benchmarks/latency.py loaded     # two processes at once against one alone
+    python benchmarks/latency.py loaded numba   # ... with backend="numba" (as code before issue 26 ran it)
     python benchmarks/latency.py fresh      # a new process's import and first solve
 
 Every figure is measured in new processes, as a user meets it: a script or a worker that imports symopt and
@@ -161,9 +162,9 @@ def repeated(rounds: int = 5, calls: int = 30) -> None:
                   f"{', '.join(f'{k} x{v}' for k, v in backends.items())}  [peer: {peer}]", flush=True)
 
 
-def loaded(rounds: int = 3, calls: int = 200) -> None:
+def loaded(rounds: int = 3, calls: int = 200, backend: str = "auto") -> None:
     print(f"\nloaded: mean time per solve of one worker alone ({calls} solves after 2 warm-ups) against two "
-          f"workers started together; median over {rounds} rounds; goal <= 2x")
+          f"workers started together; median over {rounds} rounds; symopt's backend={backend!r}; goal <= 2x")
     print(f"{'case':42s} {'alone':>10s} {'two at once':>12s} {'ratio':>7s}   peer alone, two, ratio")
     with tempfile.TemporaryDirectory() as cache:
         _warm_cache(cache)
@@ -172,8 +173,8 @@ def loaded(rounds: int = 3, calls: int = 200) -> None:
             for who in ("symopt", "peer"):
                 alone, pair = [], []
                 for _ in range(rounds):
-                    alone.append(np.mean(_result(_start(case, who, calls, 2, cache))["times"]))
-                    both = [_start(case, who, calls, 2, cache) for _ in range(2)]
+                    alone.append(np.mean(_result(_start(case, who, calls, 2, cache, backend))["times"]))
+                    both = [_start(case, who, calls, 2, cache, backend) for _ in range(2)]
                     pair.append(np.mean([t for p in both for t in _result(p)["times"]]))
                 figures[who] = float(np.median(alone)), float(np.median(pair))
             (a, p), (pa, pp) = figures["symopt"], figures["peer"]
@@ -235,6 +236,6 @@ if __name__ == "__main__":
     if which in ("all", "repeated"):
         repeated()
     if which in ("all", "loaded"):
-        loaded()
+        loaded(backend=sys.argv[2] if len(sys.argv) > 2 else "auto")
     if which in ("all", "fresh"):
         fresh()
