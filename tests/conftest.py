@@ -1,5 +1,7 @@
 """Shared test setup: one temporary code cache per session, so generated
-solvers compile once per run and never touch the user's cache."""
+solvers compile once per run and never touch the user's cache. With pytest-xdist
+the workers share the controller's folder (the cache is safe for several
+processes at once), so what one worker compiled the others load."""
 
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ _SESSION_CACHE: list[str] = []
 
 
 def pytest_configure(config):
-    if "SYMOPT_TEST_KEEP_CACHE" not in os.environ:
-        folder = tempfile.mkdtemp(prefix="symopt-test-cache-")
-        os.environ["SYMOPT_CACHE_DIR"] = folder
-        _SESSION_CACHE.append(folder)
+    if "SYMOPT_TEST_KEEP_CACHE" in os.environ:
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("SYMOPT_TEST_SESSION_CACHE"):
+        os.environ["SYMOPT_CACHE_DIR"] = os.environ["SYMOPT_TEST_SESSION_CACHE"]  # the controller's, removed by it
+        return
+    folder = tempfile.mkdtemp(prefix="symopt-test-cache-")
+    os.environ["SYMOPT_CACHE_DIR"] = os.environ["SYMOPT_TEST_SESSION_CACHE"] = folder
+    _SESSION_CACHE.append(folder)
 
 
 def pytest_unconfigure(config):

@@ -61,6 +61,7 @@ import symopt
 from symopt.codegen import cache
 
 MODULE = {module!r}
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a pytest-xdist worker starts us with SIGINT ignored
 fault = sys.argv[1]
 here = os.environ["SYMOPT_CACHE_DIR"]
 save_data, save_index = caching.IndexDataCacheFile._save_data, caching.IndexDataCacheFile._save_index
