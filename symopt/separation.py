@@ -43,6 +43,7 @@ import sympy as sp
 from .numeric import evaluate
 from .objective import prediction
 from .optimizers.base import STATUS, Status
+from .threads import one_blas_thread
 
 #: The objectives whose estimate separation can take away, and the forms where the rows are known.
 KINDS = ("log", "cross_entropy")
@@ -117,7 +118,8 @@ def mark(result, dataset, bounds=None):
     x = np.asarray(result.x, dtype=float)
     if not x.size or not np.all(np.isfinite(x)):
         return result
-    found = check(objective, dataset, x, bounds)
+    with one_blas_thread(dataset.n_rows * x.size):  # spinning BLAS threads would slow the next solve's kernels
+        found = check(objective, dataset, x, bounds)
     if found is None:
         return result
     status = STATUS[Status.SEPARATED][0]
@@ -171,6 +173,11 @@ class _Rows:
         if objective.form.name == "expression":
             self._columns = self._expression_columns()
             self.nonfinite = not all(np.all(np.isfinite(c)) for c in self._columns)
+
+    def all_of_a_wide_binary_model(self) -> bool:
+        """Whether these are the rows of a binary ``LinearModel()`` over a data matrix with every parameter free
+        (the certificate then reads the blocks of ``X`` directly: :func:`_certified_wide`)."""
+        return self.objective.form.name == "wide" and not self.multinomial and self.free.size == self.x.size
 
     def _expression_columns(self) -> list:
         """The predictor ``eta`` and its gradient in the free parameters, evaluated on every row (a named model's
@@ -261,6 +268,8 @@ class _Rows:
 def _certified(rows: _Rows) -> bool:
     """Whether positive weights with ``sum lambda_i v_i = 0`` are shown to exist near the fitted ones (see the
     module's docstring): then no direction separates."""
+    if rows.all_of_a_wide_binary_model():
+        return _certified_wide(rows)
     q = rows.free.size
     M, g = np.zeros((q, q)), np.zeros(q)
     for V, lam, _ in rows.blocks():
@@ -279,6 +288,49 @@ def _certified(rows: _Rows) -> bool:
     a = (vectors @ ((vectors.T @ (-g / scale)) / values)) / scale  # M a = -g
     for V, lam, _ in rows.blocks():
         if np.max(np.abs(V @ a), initial=0.0) > CERTIFIED_CHANGE:  # delta_i / lambda_i = v_i . a
+            return False
+    return True
+
+
+def _certified_wide(rows: _Rows) -> bool:
+    """:func:`_certified` for a binary ``LinearModel()`` with every parameter free, the rows ``v_i = s_i [1, x_i]``
+    read from the blocks of ``X`` as they are: per block one scaled copy (``u_i x_i`` with ``u_i = s_i
+    lambda_i``) for ``sum lambda_i^2 v_i v_i^T = sum u_i^2 [1, x_i] [1, x_i]^T`` and no copy for ``v_i . a``
+    (``|v_i . a| = |[1, x_i] . a|``). The same sums as the general path, at a fifth of its time on 200,000 x
+    64 (0.18 s there: four copies of each block and every block formed twice)."""
+    o, dataset = rows.objective, rows.dataset
+    X, y = dataset["X"], dataset[o.target.name]
+    intercept = o.model.intercept
+    x = rows.x
+    coef, b0 = (x[1:], x[0]) if intercept else (x, 0.0)
+    m, k = X.shape[1], 1 if intercept else 0
+    M, g = np.zeros((m + k, m + k)), np.zeros(m + k)
+    for lo in range(0, X.shape[0], BLOCK_ROWS):
+        Xb = X[lo:lo + BLOCK_ROWS]
+        s = 2.0 * y[lo:lo + BLOCK_ROWS] - 1.0
+        with np.errstate(over="ignore"):
+            u = s / (1.0 + np.exp(s * (Xb @ coef + b0)))  # s_i lambda_i: lambda_i the other class's probability
+        W = Xb * u[:, None]
+        M[k:, k:] += W.T @ W
+        g[k:] += W.sum(axis=0)
+        if intercept:
+            M[0, 0] += u @ u
+            M[0, 1:] += u @ W
+            g[0] += u.sum()
+    if intercept:
+        M[1:, 0] = M[0, 1:]
+    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(g))):
+        return False
+    scale = np.sqrt(np.diag(M))
+    if not np.all(scale > 0):
+        return False
+    values, vectors = np.linalg.eigh(M / np.outer(scale, scale))
+    if not values[0] > values[-1] / CERTIFIED_CONDITION:
+        return False
+    a = (vectors @ ((vectors.T @ (-g / scale)) / values)) / scale  # M a = -g
+    a_coef, a0 = (a[1:], a[0]) if intercept else (a, 0.0)
+    for lo in range(0, X.shape[0], BLOCK_ROWS):
+        if np.max(np.abs(X[lo:lo + BLOCK_ROWS] @ a_coef + a0), initial=0.0) > CERTIFIED_CHANGE:
             return False
     return True
 
