@@ -1,4 +1,4 @@
-"""Closed-form solutions on data: the linear solve or the symbolic formulas evaluated, as a ``Result``."""
+"""Closed-form solutions on data: the linear solve or the symbolic formulas evaluated, as a :class:`~symopt.result.Outcome`."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from .closed_form.statistics import check_candidates, statistic_values
 from .conditioning import Conditioning, warn_if_ill
 from .evaluate import gradient as gradient_at_point
 from .evaluate import value_and_gradient
-from .result import ClosedForm, Result
+from .result import ClosedForm, Outcome
 
 
 def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False,
-                  box=None) -> Result:
+                  box=None) -> Outcome:
     """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum;
     an ill-conditioned one warns (``standardized``: on features ``solve`` centred and scaled). With bounds
     (``box``, least squares only), the exact bounded solve (:mod:`symopt.closed_form.bvls`)."""
@@ -60,7 +60,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
     conditioning = Conditioning(sol.condition_number, "design" if form.kind == "least_squares" else "hessian")
     if precision == "double" and sol.rank == sol.n_params:  # rank deficiency has its own warning
         warn_if_ill(conditioning, objective, standardized)
-    return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
+    return Outcome(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
                   why="the gradient is affine in the parameters: one linear solve", closed_form=cf,
                   success=success, status="solved" if success else "unbounded", message=message, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
@@ -69,7 +69,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
                   conditioning=conditioning, normal_factor=sol.factor)
 
 
-def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, precision: str) -> Result:
+def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, precision: str) -> Outcome:
     """Bounded linear least squares solved exactly: the Stark-Parker active-set method on the column-scaled
     design (the ridge penalty as extra rows), then in mpmath for ``precision="high"``; the active set says
     which parameters are at a bound (``box``: the bounds along the flat vector, :class:`symopt.bounds.FlatBox`)."""
@@ -86,7 +86,7 @@ def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, pre
             + (f"; {sol.note}" if sol.note else ""))
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text or analysis.linear.describe(objective.params), note,
                     pending=cf.pending)
-    return Result(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
+    return Outcome(params=objective.form.unflatten(dataset, sol.x), x=sol.x, fun=fun, method="linear",
                   why="least squares linear in the parameters, with bounds: one exact bounded solve",
                   closed_form=cf, success=True, status="solved", message=note, nit=0,
                   grad_norm=float(np.max(np.abs(g))) if g.size else 0.0, history=np.array([fun]),
@@ -96,7 +96,7 @@ def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, pre
                   exact_x=() if sol.exact is None else sol.exact)
 
 
-def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None) -> Result:
+def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None) -> Outcome:
     """The symbolic candidates evaluated on the data's statistics; the best one that passes its checks (and
     lies inside the bounds, ``box``)."""
     objective = analysis.objective
@@ -113,7 +113,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm,
         reasons = "; ".join(c.why for c in candidates)
         cf = ClosedForm("none", f"no candidate passed the checks ({reasons})", cf.formula_text, cf.detail,
                         cf.candidates)
-        return Result(params={}, x=np.empty(0), fun=math.nan, method="symbolic",
+        return Outcome(params={}, x=np.empty(0), fun=math.nan, method="symbolic",
                       why="symbolic candidates were all rejected", closed_form=cf, success=False,
                       status="no_valid_candidate", message=cf.reason, objective=objective,
                       derivation=analysis.derivation, precision=precision, backend=_closed_backend(precision))
@@ -121,7 +121,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm,
     x = np.array([best.values[p.name] for p in objective.params])
     g = gradient_at_point(objective, analysis.derivation, dataset, x)
     exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
-    return Result(params=dict(best.values), x=x, fun=best.objective, method="symbolic",
+    return Outcome(params=dict(best.values), x=x, fun=best.objective, method="symbolic",
                   why="the stationarity equations separate into statistics of the data: a formula evaluated "
                       "after one pass",
                   closed_form=cf, success=True, status="solved", message=best.why, nit=0,
@@ -143,7 +143,7 @@ def _closed_backend(precision: str) -> str:
     return "mpmath" if precision == "high" else "numpy"
 
 
-def checked(result: Result, unused: str) -> Result:
+def checked(result: Outcome, unused: str) -> Outcome:
     """A closed-form result, checked for non-finite numbers, and saying in ``why`` when a
     given optimizer or x0 played no part."""
     if unused:

@@ -132,7 +132,7 @@ def prepare(objective, data) -> Dataset:
 
     An objective that reads no data (every symbol a parameter) takes ``data=None`` (or an empty mapping)
     and is the function itself: one row, stood in for by :data:`NO_DATA`. A :class:`Dataset` (prepared
-    before for this objective: ``Result.dataset``) is returned as it is."""
+    before for this objective: ``Result.dataset`` of a result in this process) is returned as it is."""
     if isinstance(data, Dataset):
         return data
     form = objective.form

@@ -306,10 +306,11 @@ def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray | None) -> flo
     return -0.5 * n * (math.log(2 * math.pi * rss / n) + 1.0) + 0.5 * logs
 
 
-def infer(result, cov_type: str = "nonrobust") -> Inference:
-    """The :class:`Inference` for a solved :class:`symopt.Result` (``cov_type`` as in :data:`COV_TYPES`)."""
+def infer(result, cov_type: str, dataset) -> Inference:
+    """The :class:`Inference` for a solved :class:`symopt.Result` on ``dataset``, the prepared data it was solved
+    on (``cov_type`` as in :data:`COV_TYPES`)."""
     check_cov_type(cov_type)
-    objective, dataset = result.objective, result.dataset
+    objective = result.objective
     if objective is None or dataset is None:
         return Inference((), "none", cov_type, None, "this result does not carry its problem and data (it was "
                          "not returned by solve)", 0, len(result.x))

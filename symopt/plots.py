@@ -38,17 +38,18 @@ def _matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def plot(result, kind: str, path, problem_for):
+def plot(result, kind: str, path, problem, dataset):
     """Draw ``kind`` (one of :data:`KINDS`) for ``result``; return the matplotlib figure (written to
-    ``path`` as a PNG when given). ``problem_for(objective, optimizer, backend="auto")`` builds the :class:`symopt.Problem`
-    that evaluates, replays and re-solves (:func:`symopt.problem.plot_result` passes the class)."""
+    ``path`` as a PNG when given). ``problem`` is the :class:`symopt.Problem` the result was solved by
+    (it evaluates, and its :meth:`~symopt.Problem.related` problems replay and re-solve), ``dataset`` the
+    prepared data to draw with."""
     if kind not in KINDS:
         raise ModelError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     target = None if path is None else writable_path(path)  # before drawing: a drawing may take seconds
     Figure, Canvas = _matplotlib()
     figure = Figure(figsize=(6.4, 4.4), layout="constrained")
     Canvas(figure)
-    DRAW[kind](result, figure, problem_for)
+    DRAW[kind](result, figure, problem, dataset)
     if target is not None:
         try:
             figure.savefig(target, format="png", dpi=100)
@@ -78,16 +79,16 @@ def writable_path(path) -> Path:
     return target
 
 
-def _needs_problem(result, kind: str) -> None:
-    if result.objective is None or result.dataset is None:
+def _needs_problem(result, kind: str, dataset) -> None:
+    if result.objective is None or dataset is None:
         raise ModelError(f"plot(kind={kind!r}) needs the problem and data the result was solved on (a Result "
                          "returned by symopt.solve or Problem.solve)")
 
 
-def _history(result, figure, problem_for) -> None:
+def _history(result, figure, problem, dataset) -> None:
     ax = figure.add_subplot()
     h = np.asarray(result.history, dtype=float)
-    reference = _closed_form_value(result, problem_for)
+    reference = _closed_form_value(result, problem, dataset)
     if h.size and np.all(h[np.isfinite(h)] > 0) and (reference is None or reference > 0):
         ax.semilogy(np.arange(h.size), h, marker="." if h.size < 60 else None, label="F")
         if reference is not None:
@@ -105,18 +106,18 @@ def _history(result, figure, problem_for) -> None:
     ax.legend()
 
 
-def _closed_form_value(result, problem_for) -> float | None:
+def _closed_form_value(result, problem, dataset) -> float | None:
     """F at the closed-form optimum, where the problem has one and this result did not come from it."""
-    if result.method != "iterative" or result.objective is None or result.dataset is None:
+    if result.method != "iterative" or result.objective is None or dataset is None:
         return None
     if result.closed_form.status == "none":
         return None
-    closed = problem_for(result.objective, None).solve(result.dataset, progress=False)
+    closed = problem.related(optimizer=None).solve(dataset, progress=False)
     return float(closed.fun) if closed.method != "iterative" and closed.success else None
 
 
-def _one_feature(result, kind: str):
-    _needs_problem(result, kind)
+def _one_feature(result, kind: str, dataset):
+    _needs_problem(result, kind, dataset)
     objective = result.objective
     if objective.form.name != "expression" or objective.kind != "squared":
         raise ModelError(f"plot(kind={kind!r}) is for squared_loss on a model of one feature; this is "
@@ -126,11 +127,11 @@ def _one_feature(result, kind: str):
         raise ModelError(f"plot(kind={kind!r}) needs a model of one feature; this one reads "
                          f"{len(features)}: {', '.join(s.name for s in features) or 'none'}")
     name = features[0].name
-    return name, result.dataset[name], result.dataset[objective.target.name]
+    return name, dataset[name], dataset[objective.target.name]
 
 
-def _fit(result, figure, problem_for) -> None:
-    name, x, y = _one_feature(result, "fit")
+def _fit(result, figure, problem, dataset) -> None:
+    name, x, y = _one_feature(result, "fit", dataset)
     ax = figure.add_subplot()
     ax.plot(x, y, "o", markersize=3, label="data")
     grid = np.linspace(float(np.min(x)), float(np.max(x)), 400)
@@ -142,8 +143,8 @@ def _fit(result, figure, problem_for) -> None:
     ax.legend()
 
 
-def _residuals(result, figure, problem_for) -> None:
-    name, x, y = _one_feature(result, "residuals")
+def _residuals(result, figure, problem, dataset) -> None:
+    name, x, y = _one_feature(result, "residuals", dataset)
     ax = figure.add_subplot()
     residuals = y - result.predict({name: x})
     ax.axhline(0.0, color="0.5", linewidth=1)
@@ -154,30 +155,27 @@ def _residuals(result, figure, problem_for) -> None:
     ax.set_title(f"residuals (root mean square {rms:.3g})")
 
 
-def _path(result, problem_for) -> np.ndarray:
+def _path(result, problem, dataset) -> np.ndarray:
     """The iterates of the run, replayed from its start with a callback (the same compiled problem)."""
     if result.method != "iterative" or result.x0 is None:
         return np.asarray(result.x, dtype=float)[None, :]
     points = [np.asarray(result.x0, dtype=float)]
     # the backend that ran (compiled code and its interpreted twin may round apart near the end)
     backend = "python" if result.backend == "python" else ("numba" if result.backend == "numba" else "auto")
-    problem = problem_for(result.objective, result.optimizer, backend)
-    problem.solve(result.dataset, x0=result.x0, progress=False, standardize=result.standardized,
-                  callback=lambda k, f, params: points.append(
-                      result.objective.form.start(result.dataset, params)) and False)
+    replay = problem.related(optimizer=result.optimizer, backend=backend)
+    replay.solve(dataset, x0=result.x0, progress=False, standardize=result.standardized,
+                 callback=lambda k, f, params: points.append(result.objective.form.start(dataset, params)) and False)
     if not np.array_equal(points[-1], result.x):  # the last iteration stops the run before a callback
         points.append(np.asarray(result.x, dtype=float))
     return np.array(points)
 
 
-def _surface(result, figure, problem_for) -> None:
-    _needs_problem(result, "surface")
+def _surface(result, figure, problem, dataset) -> None:
+    _needs_problem(result, "surface", dataset)
     p = result.x.size
     if p not in (1, 2):
         raise ModelError(f"plot(kind='surface') is for one- or two-parameter problems; this one has {p}")
-    problem = problem_for(result.objective, result.optimizer if result.method == "iterative" else None)
-    dataset = result.dataset
-    path = _path(result, problem_for)
+    path = _path(result, problem, dataset)
     names = result.objective.form.flat_names(dataset)
     lo, hi = path.min(axis=0), path.max(axis=0)
     span = np.maximum(hi - lo, 0.25 * np.maximum(np.abs(result.x), 1.0))
@@ -217,7 +215,7 @@ def _surface(result, figure, problem_for) -> None:
     ax.legend()
 
 
-def _training(result, figure, problem_for) -> None:
+def _training(result, figure, problem, dataset) -> None:
     if result.objective is None or not result.objective.network:
         raise ModelError("plot(kind='training') is for networks")
     d = result.diagnostics

@@ -25,8 +25,6 @@ from . import convex as convexity_module
 from . import fixing
 from . import gradcheck
 from . import inference
-from . import plots
-from . import profile
 from . import separation
 from . import verification
 from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
@@ -39,7 +37,7 @@ from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
 from .optimizers import Optimizer, ProjectedLevenbergMarquardt
-from .result import ClosedForm, Result
+from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
 from .run import starting_point
 from .shared import shared_for
 from .sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
@@ -301,12 +299,12 @@ class Problem:
         if flat:
             result = self._bounded_finish(result, dataset, flat)
         result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
+        params = result.params
         if values:
-            result = replace(result, fixed=values, params={
-                name: values[name] if name in values else result.params[name]
-                for name in self.full_objective.param_names if name in values or name in result.params})
-        return replace(result, dataset=dataset, verifier=verify_result, judge=convexity_of_result,
-                       plotter=plot_result, inferrer=inference.infer, profiler=profile_result, cov_type=cov_type)
+            params = {name: values[name] if name in values else result.params[name]
+                      for name in self.full_objective.param_names if name in values or name in result.params}
+        optimizer = result.optimizer if result.method == "iterative" else None
+        return _result_of(result, params, values, cov_type, Origin(self.objective, dataset, optimizer, result.bounds))
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
         """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
@@ -320,7 +318,7 @@ class Problem:
                              f"then solve may give other values, or call symopt.solve")
         return box
 
-    def _bounded_finish(self, result: Result, dataset, flat) -> Result:
+    def _bounded_finish(self, result: Outcome, dataset, flat) -> Outcome:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
         condition checked there, and the bounds recorded (``flat``: the bounds along the flat vector,
         :class:`symopt.bounds.FlatBox`)."""
@@ -361,7 +359,7 @@ class Problem:
         values = fixing.check_fixed(self.full_objective, given)
         return fixing.check_same_names(self.fixed, values)
 
-    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed, started=None) -> Result:
+    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed, started=None) -> Outcome:
         """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""
         form = self.objective.form
         scaling = scaling_for(self.objective, self._shared.standardize_plan(self.objective), dataset,
@@ -382,7 +380,7 @@ class Problem:
                        why=f"{result.why}; {scaling.describe()}")
 
     def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
-               box=None, started=None) -> Result:
+               box=None, started=None) -> Outcome:
         """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
         vector back to the user's parameters, for the callback and the advice; ``box``: the bounds along the
         flat vector (:class:`symopt.bounds.FlatBox`), or None."""
@@ -447,7 +445,7 @@ class Problem:
         return replace(result, closed_form=self._closed_form)
 
     def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True,
-                 box=None) -> Result:
+                 box=None) -> Outcome:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
         problem's driver (:mod:`symopt.drivers`), the curvature and the conditioning checked (and warned
         about where ``warn``). With bounds (``box``), the generated code keeps every iterate inside them
@@ -483,7 +481,7 @@ class Problem:
                 conditioning = Conditioning(scaled_condition(hess[np.ix_(keep, keep)]), "hessian") if keep else None
                 if success and warn and conditioning is not None:
                     warn_if_ill(conditioning, objective, standardized)
-        return Result(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
+        return Outcome(params=objective.form.unflatten(dataset, run.x), x=run.x, fun=run.fun, method="iterative",
                       why=f"{reason}; {chosen}; {code}", closed_form=cf, success=success,
                       status=status, message=message, nit=run.nit, nfev=run.nfev, njev=run.njev,
                       grad_norm=run.grad_norm, history=run.history,
@@ -492,7 +490,7 @@ class Problem:
                       conditioning=conditioning, x0=run.x0, **extras)
 
     def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
-                           box=None) -> Result:
+                           box=None) -> Outcome:
         """The iterative solve from ``starts`` points (:mod:`symopt.starts`, drawn as the runs need them), one
         compiled problem for all; ``max_time`` bounds the whole call."""
         objective = self.objective
@@ -546,8 +544,20 @@ class Problem:
     def variant(self, method: str) -> "Problem":
         """The same problem (optimizer, precision, budget, backend) solved by ``method``; shares this one's
         derivation, analysis and compiled modules (they are kept per structure)."""
-        return Problem(self.full_objective, self.optimizer, method, self.precision, self.budget, self.backend,
-                       self.fixed or None, self.box.as_dict() or None)
+        return self.related(method=method)
+
+    def related(self, **changes) -> "Problem":
+        """This problem's objective built again with some options changed, by keyword (``optimizer``, ``method``,
+        ``precision``, ``budget``, ``backend``, ``fixed``, ``bounds``; the others as this one's). What the
+        services on a :class:`~symopt.Result` re-solve with (a profile holds one parameter fixed, a plot replays
+        the run); problems of equal structure share their derivation, analysis and compiled modules."""
+        options = dict(optimizer=self.optimizer, method=self.method, precision=self.precision, budget=self.budget,
+                       backend=self.backend, fixed=self.fixed or None, bounds=self.box.as_dict() or None)
+        unknown = sorted(set(changes) - set(options))
+        if unknown:
+            raise TypeError(f"related() takes {', '.join(options)}; got {', '.join(unknown)}")
+        options.update(changes)
+        return Problem(self.full_objective, **options)
 
     def check_gradient(self, data=None, params=None, directions: int = 6, seed: int = 0,
                        tol: float = gradcheck.DEFAULT_TOL, compiled: bool = True) -> gradcheck.GradientCheck:
@@ -574,7 +584,7 @@ class Problem:
     def verify(self, data=None, x0=None, reference: str | None = "auto", gradient: bool = True,
                seed: int = 0, starts: int | None = None) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
-        check_verify_arguments(gradient, seed)
+        verification.check_arguments(gradient, seed)
         return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
                                    starts=starts)
 
@@ -604,45 +614,62 @@ def _projected_stop(run, names) -> str:
     return f"{run.status} after {run.nit} iterations at {at}" + (f": {found}" if found else "")
 
 
-def check_verify_arguments(gradient, seed) -> None:
-    """Refuse a ``gradient`` that is not True or False, or a ``seed`` that is not a whole number >= 0 (or None),
-    before :func:`symopt.verify` solves anything (the others are checked where they are read)."""
-    if not isinstance(gradient, (bool, np.bool_)):
-        raise ModelError(f"verify: gradient must be True or False (whether to check the gradient too), got "
-                         f"{gradient!r}")
-    check_seed("verify", seed)
+class Origin:
+    """Where a :class:`~symopt.Result` came from: the one reference through which its services reach the
+    problem and the data (:attr:`symopt.Result.origin`).
+
+    It holds what builds the problem again (not the problem: a :class:`Problem` holds compiled code and
+    locks), the prepared data, the layout of the flat vector (:class:`symopt.result.Layout`, so standard errors are shaped
+    without the data) and ``memo``, what the services have worked out (statistics by covariance type, the
+    convexity verdict, profiles), computed once and kept as statsmodels' ``cache_readonly`` does. The problem
+    is built again from its options the first time a service needs it (in microseconds: problems of equal
+    structure share their work), then kept. Pickled, it drops the data and the problem and keeps the rest:
+    services that need data then take ``data=``."""
+
+    def __init__(self, objective, dataset, optimizer, bounds: dict):
+        self.objective = objective  # the objective solved: the fixed parameters' values substituted
+        self.optimizer = optimizer  # the optimizer that ran (None for a closed form)
+        self.bounds = bounds or None
+        self.dataset = dataset
+        self.layout = Layout.of(objective.form, dataset)
+        self.memo: dict = {}
+        self._problem = None
+
+    def problem(self) -> Problem:
+        """The problem the services solve with: this objective (the fixed parameters held at their values), the
+        optimizer that ran and the bounds the solve kept, the other options at their defaults (a verification
+        tries every method; a profile re-fits in double precision); built once."""
+        if self._problem is None:
+            self._problem = Problem(self.objective, self.optimizer, bounds=self.bounds)
+        return self._problem
+
+    def data_for(self, data, service: str):
+        """The prepared data ``service`` runs on: ``data`` where given, else the data of the solve."""
+        if data is not None:
+            return prepare(self.objective, data)
+        if self.dataset is None:
+            raise ModelError(f"{service} needs the data this result was solved on, and a pickled result does not "
+                             f"carry its data: pass them, data=... (the same mapping or DataFrame given to solve)")
+        return self.dataset
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["dataset"] = state["_problem"] = None
+        return state
 
 
-def verify_result(result, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,
-                  starts: int | None = None):
-    """:meth:`symopt.Result.verify`: the result beside the other ways of solving its problem, on its data (a
-    module-level function, so a Result that carries it still pickles)."""
-    check_verify_arguments(gradient, seed)
-    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None,
-                      bounds=result.bounds or None)
-    return verification.verify(problem, result.dataset, x0, reference, gradient, seed, result=result,
-                               starts=starts)
-
-
-def convexity_of_result(result):
-    """:attr:`symopt.Result.convexity`: the proof, or the numerical check at the start, the solution and draws
-    over the plausible range around them (a module-level function, so a Result that carries it still
-    pickles)."""
-    problem = Problem(result.objective, result.optimizer if result.method == "iterative" else None)
-    points = (result.x,) if result.x.size else ()
-    return convexity_module.verdict(problem, result.dataset, points=points)
-
-
-def plot_result(result, kind: str = "history", path=None):
-    """:meth:`symopt.Result.plot` (:mod:`symopt.plots`, given this module's Problem to evaluate and replay
-    with; a module-level function, so a Result that carries it still pickles)."""
-    bounds = result.bounds or None  # a bounded run is replayed with its bounds
-    return plots.plot(result, kind, path, lambda objective, optimizer, backend="auto": Problem(
-        objective, optimizer, backend=backend, bounds=bounds))
-
-
-def profile_result(result, level: float = 0.95):
-    """:meth:`symopt.Result.profile` (:func:`symopt.profile.intervals`, given this module's Problem to hold one
-    parameter fixed with; a module-level function, so a Result that carries it still pickles)."""
-    return profile.intervals(result, level,
-                             lambda objective, fixed, bounds: Problem(objective, fixed=fixed, bounds=bounds))
+def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origin: Origin) -> Result:
+    """The :class:`~symopt.Result` of a solve, built once, by keyword, from the :class:`~symopt.result.Outcome`
+    its path gave (with the fixed parameters' values in ``params``)."""
+    s = outcome
+    provenance = Provenance(
+        closed_form=s.closed_form, objective=s.objective, derivation=s.derivation, optimizer=s.optimizer,
+        precision=s.precision, source=s.source, source_path=s.source_path, history=s.history,
+        conditioning=s.conditioning, x0=s.x0, standardized=s.standardized, starts=s.starts, optima=s.optima,
+        exact=s.exact, exact_x=s.exact_x, kkt=s.kkt, separation=s.separation, normal_factor=s.normal_factor)
+    network = Trained(predictor=s.predictor, buffers=s.buffers, diagnostics=s.diagnostics) \
+        if origin.objective.network else None
+    return Result(params=params, x=s.x, fun=s.fun, success=s.success, status=s.status, message=s.message,
+                  method=s.method, why=s.why, provenance=provenance, nit=s.nit, nfev=s.nfev, njev=s.njev,
+                  grad_norm=s.grad_norm, backend=s.backend, fixed=fixed, bounds=s.bounds, at_bound=s.at_bound,
+                  cov_type=cov_type, network=network, origin=origin)

@@ -56,9 +56,10 @@ class Profile:
     notes: tuple = ()
 
 
-def intervals(result, level: float, factory) -> dict:
-    """name -> :class:`Profile` for every free parameter of ``result``; ``factory(objective, fixed)`` builds
-    the :class:`symopt.Problem` that holds ``fixed`` (a dict of values) on ``objective``."""
+def intervals(result, level: float, problem, dataset) -> dict:
+    """name -> :class:`Profile` for every free parameter of ``result``, solved by ``problem`` (a
+    :class:`symopt.Problem`: its :meth:`~symopt.Problem.related` problem holds one parameter fixed at a time)
+    on ``dataset`` (the prepared data)."""
     inference = result.inference("nonrobust")
     if inference.cov is None:
         raise ModelError(f"no profile interval: {inference.reason}")
@@ -85,17 +86,18 @@ def intervals(result, level: float, factory) -> dict:
 
         def stat(fun):
             return 2.0 * rows * sign * (fun - result.fun)
-    data = dict(result.dataset.arrays)
+    data = dict(dataset.arrays)
     se = inference.stderr
     out = {}
     for j, param in enumerate(objective.params):
         others = [q.name for q in objective.params if q is not param]
         bounds = {k: v for k, v in result.bounds.items() if k != param.name}
-        problem = factory(objective, {param.name: float(result.x[j])}, bounds or None) if others else None
+        held = problem.related(fixed={param.name: float(result.x[j])}, bounds=bounds or None, optimizer=None) \
+            if others else None
         limits = result.bounds.get(param.name, (None, None))
         limits = (-math.inf if limits[0] is None else limits[0], math.inf if limits[1] is None else limits[1])
-        out[param.name] = _one(problem, data, param.name, others, result, j, se[j], stat, quantile, statistic,
-                               limits)
+        out[param.name] = _one(held, dataset, data, param.name, others, result, j, se[j], stat, quantile,
+                               statistic, limits)
     return out
 
 
@@ -114,7 +116,7 @@ def _points(result, inference, level: float) -> dict:
             for j, param in enumerate(result.objective.params)}
 
 
-def _one(problem, data, name, others, result, j, se, stat, quantile, statistic, limits) -> Profile:
+def _one(problem, dataset, data, name, others, result, j, se, stat, quantile, statistic, limits) -> Profile:
     estimate = float(result.x[j])
     start = {q: result.params[q] for q in others}
     solves = 0
@@ -124,7 +126,7 @@ def _one(problem, data, name, others, result, j, se, stat, quantile, statistic, 
         nonlocal solves
         solves += 1
         if problem is None:  # one parameter: its profile is the objective itself
-            return stat(objective_value(result.objective, result.dataset, np.array([v]))) - quantile, {}
+            return stat(objective_value(result.objective, dataset, np.array([v]))) - quantile, {}
         fit = problem.solve(data, x0=x0, fixed={name: v}, progress=False)
         if not fit.success:
             raise _Failed(f"the re-fit with {name} = {v:.6g} did not converge ({fit.status})")

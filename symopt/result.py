@@ -1,4 +1,17 @@
-"""The record ``solve`` returns: the solution, how it was found, and why."""
+"""The record ``solve`` returns (:class:`Result`): the solution, how it was found, and why; and the records it
+is made of.
+
+A way of solving (a closed form, one run, the best of many starts) gives a :class:`Outcome`, the flat record
+the stages hand up; :class:`symopt.Problem` builds the :class:`Result` from it once, by keyword, with the
+solve's bounds and fixed values and one reference to where it came from (its ``origin``: the problem, rebuilt
+when needed, and the data). A Result is a plain immutable record: the core a SciPy or lmfit user expects as
+fields, how it was found in :attr:`Result.provenance`, a network's trained parts in :attr:`Result.network`.
+Its services (standard errors, intervals, summary, predict, profile, plot, verify, convexity) call the
+modules below this one (:mod:`symopt.inference`, :mod:`symopt.profile`, :mod:`symopt.plots`,
+:mod:`symopt.verification`, :mod:`symopt.convex`), handing them the problem and the data from the origin;
+what they work out is kept in the origin (as statsmodels' ``cache_readonly``), never set on the Result.
+Pickled, a Result keeps its statistics and drops the data: verify, profile and plot then take ``data=``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from . import convex, plots, profile, verification
+from .inference import Inference, Intervals, check_cov_type, infer
+from .predict import predict as predict_rows
+from .predict import predict_with_band
+from .baseline import worse_than_constant
+from .errors import ModelError
 from .escape import html_escape, markdown_escape
 from .show import params_line
+from .summary import Summary
 
 #: How many of the distinct optima ``print(result)`` lists.
 SHOWN_OPTIMA = 5
@@ -30,41 +50,34 @@ class ClosedForm:
     detail: str = ""
     candidates: tuple = ()  # symbolic: every candidate with accepted / why
     pending: object = field(default=None, repr=False, compare=False)  # gives the formula in statistics, or None
+    _worked_out: dict = field(default_factory=dict, repr=False, compare=False, init=False)  # the formula, once read
 
     @property
     def formula(self) -> str | None:
-        if self.pending is not None:
-            text = self.pending()
-            object.__setattr__(self, "formula_text", text or self.formula_text)
-            object.__setattr__(self, "pending", None)
-        return self.formula_text
+        if self.pending is None:
+            return self.formula_text
+        if "formula" not in self._worked_out:
+            self._worked_out["formula"] = self.pending() or self.formula_text
+        return self._worked_out["formula"]
 
 
 @dataclass(frozen=True)
-class Result:
-    """A solution with its provenance. ``print(result)`` gives a readable summary.
-
-    Attributes follow :class:`scipy.optimize.OptimizeResult` where they
-    overlap (``x``, ``fun``, ``nit``, ``success``, ``status``, ``message``).
-
-    After ``solve(..., starts=N)``, the result is the best run's (its ``nit``, ``nfev``, ``njev`` and
-    ``history`` are that run's), ``starts`` says how many starts ran and ``optima`` lists the distinct
-    optima the converged ones reached (:class:`symopt.Optimum`: ``params``, ``x``, ``fun``, ``count``,
-    ``starts``), best first.
-    """
+class Outcome:
+    """What one way of solving gives: a closed form evaluated on the data, one iterative run, or the best of
+    many starts. The stages (:mod:`symopt.closed_solution`, :mod:`symopt.drivers`, :mod:`symopt.starts`)
+    hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values and builds the
+    :class:`Result` from it (the fields mean what the Result's of the same name mean)."""
 
     params: dict
     x: np.ndarray
     fun: float
-    method: str  # "linear", "symbolic" or "iterative"
-    why: str  # why this method was chosen
+    method: str
+    why: str
     closed_form: ClosedForm
     success: bool
     status: str
     message: str
     nit: int = 0
-    #: Evaluations of the objective (or the residuals) and of its gradient (or Jacobian), SciPy's names;
-    #: 0 for a closed form. A fused pass that gives both counts once in each.
     nfev: int = 0
     njev: int = 0
     grad_norm: float = float("nan")
@@ -75,60 +88,211 @@ class Result:
     derivation: object = None
     optimizer: object = None
     precision: str = "double"
-    exact: dict = field(default_factory=dict)  # name -> high-precision value as text
-    predictor: object = None  # networks: inference with the trained weights
-    buffers: dict = field(default_factory=dict)  # networks: batch-norm running statistics
-    diagnostics: object = None  # networks: per-layer, per-epoch training diagnostics
-    #: The prepared data the result was solved on (for :meth:`verify`; not part of comparisons or repr).
-    dataset: object = field(default=None, repr=False, compare=False)
-    #: What :meth:`verify` calls (:func:`symopt.problem.verify_result`, set by ``solve``).
-    verifier: object = field(default=None, repr=False, compare=False)
-    #: What :attr:`convexity` calls the first time it is read (:func:`symopt.problem.convexity_of_result`).
-    judge: object = field(default=None, repr=False, compare=False)
-    #: What :meth:`plot` calls (:func:`symopt.problem.plot_result`, set by ``solve``).
-    plotter: object = field(default=None, repr=False, compare=False)
-    _convexity: object = field(default=None, repr=False, compare=False, init=False)
-    #: What ran: "numba" (compiled generated code), "python" (its interpreted twin; see symopt.Problem),
-    #: "python, then numba from iteration k", "numpy" (a closed form evaluated with NumPy) or "mpmath" (one
-    #: evaluated in high precision).
+    exact: dict = field(default_factory=dict)
+    predictor: object = None
+    buffers: dict = field(default_factory=dict)
+    diagnostics: object = None
     backend: str = "numba"
-    #: How well the solve's matrix is conditioned (:class:`symopt.conditioning.Conditioning`: the design's
-    #: condition number for linear least squares, the Jacobi-scaled Hessian's at the solution for the other
-    #: paths), or None where it was not formed (a network, a multinomial model, data too big to form it).
     conditioning: object = None
-    #: The flat point an iterative run started from (None for a closed form): :meth:`plot` replays the path.
     x0: np.ndarray | None = None
-    #: Whether ``solve(..., standardize=True)`` fitted on centred and scaled features (mapped back here).
     standardized: bool = False
-    #: How many starts the optimizer ran from (``solve(..., starts=N)``; 1 for a single run or a closed form).
     starts: int = 1
-    #: The distinct optima the converged starts reached, best first (empty for a single run).
     optima: tuple = ()
-    #: Parameters held fixed (``solve(..., fixed=...)``), name -> value: in :attr:`params`, not in :attr:`x`.
     fixed: dict = field(default_factory=dict)
-    #: The bounds the solve kept (``solve(..., bounds=...)``, and what ``positive=True`` symbols imply),
-    #: name -> ``(lower, upper)``, None on an open side (:mod:`symopt.bounds`).
     bounds: dict = field(default_factory=dict)
-    #: The parameters that ended on a bound, name -> "lower" or "upper": their :attr:`stderr` is None and the
-    #: other standard errors are computed with them held there.
     at_bound: dict = field(default_factory=dict)
-    #: The KKT check at the bounds (:class:`symopt.bounds.BoundCheck`), None without bounds.
     kkt: object = None
-    #: The high-precision solution as mpmath numbers (``precision="high"``; for the standard errors).
     exact_x: tuple = field(default=(), repr=False, compare=False)
-    #: Which covariance :attr:`cov` and :attr:`stderr` give: "nonrobust" (classical) or "HC0" to "HC3".
-    cov_type: str = "nonrobust"
-    #: What :meth:`inference` calls (:func:`symopt.inference.infer`, set by ``solve``).
-    inferrer: object = field(default=None, repr=False, compare=False)
-    #: What :meth:`profile` calls (:func:`symopt.problem.profile_result`, set by ``solve``).
-    profiler: object = field(default=None, repr=False, compare=False)
-    #: Where the classes are separated (status ``separated``): the :class:`symopt.separation.Separation` (its
-    #: kind, complete or quasi-complete, and the direction along which the loss falls); else None.
     separation: object = None
-    #: A tall ``LinearModel()`` least-squares fit solved by the normal equations: their factor ``R`` (``p x p``,
-    #: ``R^T R = [1, X]^T [1, X]``), from which :attr:`cov` is formed with no copy of the data; else None.
     normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
-    _inferences: dict = field(default_factory=dict, repr=False, compare=False, init=False)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a :class:`Result` was found (``result.provenance``; each field is also readable on the Result).
+
+    ``closed_form``: the closed-form analysis (:class:`ClosedForm`). ``objective``, ``derivation``,
+    ``optimizer``: what was solved and how (the objective without its fixed parameters; the optimizer that
+    ran, None for a closed form). ``precision``: "double" or "high". ``source``, ``source_path``: the
+    generated module that ran, and where it is in the cache folder. ``history``: F per iteration.
+    ``conditioning``: how well the solve's matrix is conditioned (:class:`symopt.conditioning.Conditioning`:
+    the design's condition number for linear least squares, the Jacobi-scaled Hessian's at the solution on
+    the other paths), or None where it was not formed. ``x0``: the flat point an iterative run started from
+    (:meth:`Result.plot` replays the path). ``standardized``: whether ``standardize=True`` fitted on centred
+    and scaled features (mapped back). ``starts``, ``optima``: how many starts ran (``solve(...,
+    starts=N)``), and the distinct optima the converged ones reached, best first (:class:`symopt.Optimum`).
+    ``exact``, ``exact_x``: the high-precision solution (``precision="high"``) as text by name, and as mpmath
+    numbers. ``kkt``: the KKT check at the bounds (:class:`symopt.bounds.BoundCheck`), None without bounds.
+    ``separation``: where the classes are separated (status ``separated``), the
+    :class:`symopt.separation.Separation`. ``normal_factor``: a tall ``LinearModel()`` least-squares fit
+    solved by the normal equations keeps their factor ``R`` (``R^T R = [1, X]^T [1, X]``), from which the
+    covariance is formed with no copy of the data.
+    """
+
+    closed_form: ClosedForm
+    objective: object = None
+    derivation: object = None
+    optimizer: object = None
+    precision: str = "double"
+    source: str | None = None
+    source_path: Path | None = None
+    history: np.ndarray = field(default_factory=lambda: np.empty(0))
+    conditioning: object = None
+    x0: np.ndarray | None = None
+    standardized: bool = False
+    starts: int = 1
+    optima: tuple = ()
+    exact: dict = field(default_factory=dict)
+    exact_x: tuple = field(default=(), repr=False, compare=False)
+    kkt: object = None
+    separation: object = None
+    normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A network's trained parts (``result.network``; None for other problems; each field is also readable on
+    the Result): ``predictor`` (inference with the trained weights), ``buffers`` (batch-norm running
+    statistics by name), ``diagnostics`` (per-layer, per-epoch training diagnostics)."""
+
+    predictor: object = None
+    buffers: dict = field(default_factory=dict)
+    diagnostics: object = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each entry of the flat vector ``x`` sits among the named parameters, known without the data (a
+    pickled Result shapes its standard errors with it): ``names``, one per entry of ``x`` (``coef[j]`` for the
+    entries of an array); ``places``, name -> the entry's position in ``x`` plus one (0 for an entry the
+    layout fixes, such as a multinomial model's reference class), an int for a scalar parameter, an integer
+    array for an array one."""
+
+    names: tuple
+    places: dict
+
+    @classmethod
+    def of(cls, form, dataset) -> "Layout":
+        names = tuple(form.flat_names(dataset))
+        shaped = form.unflatten(dataset, np.arange(1.0, len(names) + 1.0))
+        return cls(names, {name: int(v) if np.ndim(v) == 0 and not isinstance(v, np.ndarray) else
+                           np.asarray(v).astype(np.int64) for name, v in shaped.items()})
+
+    def shaped(self, flat) -> dict:
+        """``flat`` (one value per entry of ``x``) by name: floats for scalars, arrays in the parameters' shapes
+        (0 where the layout fixes an entry)."""
+        flat = np.asarray(flat, dtype=float)
+        out = {}
+        for name, place in self.places.items():
+            if isinstance(place, int):
+                out[name] = float(flat[place - 1])
+            else:
+                value = np.zeros(place.shape)
+                kept = place > 0
+                value[kept] = flat[place[kept] - 1]
+                out[name] = value
+        return out
+
+
+def _provenance_alias(name: str) -> property:
+    return property(lambda self: getattr(self.provenance, name),
+                    doc=f"``result.provenance.{name}`` (:class:`Provenance`), read here too.")
+
+
+def _trained_alias(name: str, default) -> property:
+    return property(lambda self: default() if self.network is None else getattr(self.network, name),
+                    doc=f"``result.network.{name}`` (:class:`Trained`; {default()!r} for a problem that is not a "
+                        f"network), read here too.")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A solution with its provenance. ``print(result)`` gives a readable summary.
+
+    The fields follow :class:`scipy.optimize.OptimizeResult` where they overlap: ``params`` (by name),
+    ``x`` (the flat vector), ``fun``, ``success``, ``status``, ``message``, ``nit``, ``nfev``, ``njev``
+    (evaluations of the objective or residuals, and of the gradient or Jacobian; 0 for a closed form; a fused
+    pass that gives both counts once in each), ``grad_norm``; and ``method`` ("linear", "symbolic" or
+    "iterative") with ``why`` it was chosen; ``backend`` (what ran: "numba", "python" (the interpreted
+    twin), "python, then numba from iteration k", "numpy" (a closed form) or "mpmath" (one in high
+    precision)); ``fixed`` (parameters held fixed, name -> value: in ``params``, not in ``x``); ``bounds``
+    (name -> ``(lower, upper)``, None on an open side: the bounds the solve kept, given or implied by
+    ``positive=True``); ``at_bound`` (parameters that ended on a bound, name -> "lower" or "upper": their
+    standard error is None and the others are computed with them held there); ``cov_type`` (which covariance
+    :attr:`cov` and :attr:`stderr` give: "nonrobust" or "HC0" to "HC3").
+
+    How it was found is in :attr:`provenance` (:class:`Provenance`: the closed form, the derivation, the
+    generated code, the history, the conditioning, the starts and optima...), a network's trained parts in
+    :attr:`network` (:class:`Trained`); each of their fields is also readable here (``result.closed_form``,
+    ``result.history``, ``result.predictor``...). ``origin`` is the one reference to the problem and the
+    data the services use.
+
+    After ``solve(..., starts=N)``, the result is the best run's (its ``nit``, ``nfev``, ``njev`` and
+    ``history`` are that run's), ``starts`` says how many starts ran and ``optima`` lists the distinct
+    optima the converged ones reached, best first.
+    """
+
+    params: dict
+    x: np.ndarray
+    fun: float
+    success: bool
+    status: str
+    message: str
+    method: str
+    why: str
+    provenance: Provenance
+    nit: int = 0
+    nfev: int = 0
+    njev: int = 0
+    grad_norm: float = float("nan")
+    backend: str = "numba"
+    fixed: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
+    at_bound: dict = field(default_factory=dict)
+    cov_type: str = "nonrobust"
+    network: Trained | None = None
+    #: Where the result came from (:class:`symopt.problem.Origin`): the problem (rebuilt when a service needs it)
+    #: and the data (dropped when the result is pickled), with what the services have worked out.
+    origin: object = field(default=None, repr=False, compare=False)
+
+    closed_form = _provenance_alias("closed_form")
+    objective = _provenance_alias("objective")
+    derivation = _provenance_alias("derivation")
+    optimizer = _provenance_alias("optimizer")
+    precision = _provenance_alias("precision")
+    source = _provenance_alias("source")
+    source_path = _provenance_alias("source_path")
+    history = _provenance_alias("history")
+    conditioning = _provenance_alias("conditioning")
+    x0 = _provenance_alias("x0")
+    standardized = _provenance_alias("standardized")
+    starts = _provenance_alias("starts")
+    optima = _provenance_alias("optima")
+    exact = _provenance_alias("exact")
+    exact_x = _provenance_alias("exact_x")
+    kkt = _provenance_alias("kkt")
+    separation = _provenance_alias("separation")
+    normal_factor = _provenance_alias("normal_factor")
+    predictor = _trained_alias("predictor", lambda: None)
+    buffers = _trained_alias("buffers", dict)
+    diagnostics = _trained_alias("diagnostics", lambda: None)
+
+    @property
+    def dataset(self):
+        """The prepared data the result was solved on (None after unpickling: a pickled result drops its data)."""
+        return None if self.origin is None else self.origin.dataset
+
+    def _memo(self) -> dict:
+        """What the services have worked out for this result (kept in its origin: the Result is never changed)."""
+        return {} if self.origin is None else self.origin.memo
+
+    def _data(self, data, service: str):
+        """The prepared data ``service`` runs on: ``data`` where given (prepared for this objective), else the
+        data the result was solved on; a clear error where there is neither (an unpickled result)."""
+        if self.origin is None:
+            raise ModelError(f"this result does not carry its problem (it was not returned by solve), so {service} "
+                             f"cannot run; call symopt.{service.split('.')[-1].rstrip('()')}(objective, data) instead")
+        return self.origin.data_for(data, service)
 
     def predict(self, data, interval: str | None = None, level: float = 0.95):
         """The fitted model on new data, one prediction per row: class labels for ``cross_entropy`` and
@@ -144,30 +308,23 @@ class Result:
         standard errors; statsmodels' ``get_prediction``, lmfit's ``eval_uncertainty``).
         """
         if interval is not None:
-            from .predict import predict_with_band
-
             return predict_with_band(self, data, interval, level)
         if self.predictor is not None:
             return self.predictor(data)
-        from .errors import ModelError
-        from .predict import predict
-
         if self.objective is None or not self.params:
             raise ModelError(f"this result has no fitted parameters to predict with (status {self.status!r})")
-        return predict(self.objective, self.params, data)
+        return predict_rows(self.objective, self.params, data)
 
-    def plot(self, kind: str = "history", path=None):
+    def plot(self, kind: str = "history", path=None, data=None):
         """A matplotlib figure of this result (needs ``pip install 'symopt[plot]'``), drawn headless; written
         to ``path`` as a PNG when given. ``kind``: ``"history"`` (F per iteration, log scale, with the
         closed-form optimum as a reference line where there is one), ``"fit"`` and ``"residuals"`` (a
         squared loss on a model of one feature), ``"surface"`` (one or two parameters: the objective with
         the path taken), ``"training"`` (networks trained by epochs: loss and per-layer gradient size, the
-        vanishing and exploding bands marked). See :mod:`symopt.plots`."""
-        if self.plotter is None:
-            from .errors import ModelError
-
-            raise ModelError("this result does not carry its problem and data (it was not returned by solve)")
-        return self.plotter(self, kind, path)
+        vanishing and exploding bands marked). See :mod:`symopt.plots`. ``data``: the data to draw with, in
+        place of the data it was solved on (needed after unpickling: a pickled result drops its data)."""
+        dataset = self._data(data, "result.plot()")
+        return plots.plot(self, kind, path, self.origin.problem(), dataset)
 
     @property
     def condition_number(self) -> float | None:
@@ -176,25 +333,22 @@ class Result:
 
     # --- inference (symopt.inference): worked out when first asked for, then kept ------------------------------
 
-    def inference(self, cov_type: str | None = None):
+    def inference(self, cov_type: str | None = None, data=None):
         """The :class:`symopt.inference.Inference` record at this solution: covariance (``cov_type``: the
         result's own, "nonrobust" unless ``solve(..., cov_type=...)`` said otherwise, or "HC0" to "HC3"),
-        the reason where there is none, and the fit statistics. Worked out once per ``cov_type``."""
-        cov_type = self.cov_type if cov_type is None else cov_type
-        if cov_type not in self._inferences:
-            if self.inferrer is None:
-                from .inference import Inference, check_cov_type
-
-                check_cov_type(cov_type)
-                record = Inference((), "none", cov_type, None, "this result does not carry its problem and data "
-                                   "(it was not returned by solve)", 0, len(self.x))
-            else:
-                record = self.inferrer(self, cov_type)
-            self._inferences[cov_type] = record
-        return self._inferences[cov_type]
+        the reason where there is none, and the fit statistics. Worked out once per ``cov_type`` (a pickled
+        result keeps its own ``cov_type``'s; another then needs ``data=``)."""
+        cov_type = check_cov_type(self.cov_type if cov_type is None else cov_type)
+        memo, key = self._memo(), ("inference", cov_type)
+        if key not in memo:
+            if self.origin is None:
+                return Inference((), "none", cov_type, None, "this result does not carry its problem and data "
+                                 "(it was not returned by solve)", 0, len(self.x))
+            memo[key] = infer(self, cov_type, self._data(data, f"result.inference({cov_type!r})"))
+        return memo[key]
 
     def _shaped(self, flat):
-        return None if flat is None else self.objective.form.unflatten(self.dataset, flat)
+        return None if flat is None else self.origin.layout.shaped(flat)
 
     def _without_at_bound(self, shaped: dict) -> dict:
         """``shaped`` (by name) with the parameters at a bound left out: None for a scalar, NaN for an entry
@@ -214,9 +368,7 @@ class Result:
     def x_names(self) -> tuple:
         """One name per entry of :attr:`x` (``coef[j]`` for the entries of an array): the labels of
         :attr:`cov` and :attr:`corr`."""
-        if self.objective is None or self.dataset is None:
-            return tuple(self.params)
-        return tuple(self.objective.form.flat_names(self.dataset))
+        return tuple(self.params) if self.origin is None else self.origin.layout.names
 
     @property
     def cov(self) -> np.ndarray | None:
@@ -293,8 +445,6 @@ class Result:
         degrees of freedom for classical least squares, normal otherwise. ``method="profile"``: where the
         F statistic (least squares) or the likelihood-ratio statistic reaches its quantile, the other
         parameters re-fitted at every value (:meth:`profile`; an open side is ``-inf`` or ``inf``)."""
-        from .inference import Intervals
-
         if method == "profile":
             profiles = self.profile(level)
             # a note every parameter's profile carries (an exact fit's) once; the others by parameter
@@ -303,8 +453,6 @@ class Result:
                                   for name, p in profiles.items() for note in p.notes)
             return Intervals({name: (p.low, p.high) for name, p in profiles.items()}, notes)
         if method != "wald":
-            from .errors import ModelError
-
             raise ModelError(f"method must be 'wald' or 'profile'; got {method!r}")
         inference = self.inference(cov_type)
         bounds = inference.wald(level)
@@ -314,25 +462,21 @@ class Result:
         notes = [inference.exact_fit] if inference.exact_fit and inference.rss == 0.0 else []
         return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
 
-    def profile(self, level: float = 0.95) -> dict:
+    def profile(self, level: float = 0.95, data=None) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
         (``low``, ``high``, the statistic at each, its quantile, the re-fits it took, notes); worked out
-        once per level."""
-        key = ("profile", level)
-        if key not in self._inferences:
-            if self.profiler is None:
-                from .errors import ModelError
-
-                raise ModelError("this result does not carry its problem and data (it was not returned by solve)")
-            self._inferences[key] = self.profiler(self, level)
-        return self._inferences[key]
+        once per level. ``data``: the data it was solved on, needed after unpickling (a pickled result
+        drops its data)."""
+        memo, key = self._memo(), ("profile", level)
+        if key not in memo:
+            dataset = self._data(data, "result.profile()")
+            memo[key] = profile.intervals(self, level, self.origin.problem(), dataset)
+        return memo[key]
 
     def summary(self):
         """The fit report (:class:`symopt.summary.Summary`): parameters with estimate, standard error, t or
         z, p-value and interval; the fit statistics; method and convergence; warnings. Prints as text,
         shows as HTML in Jupyter."""
-        from .summary import Summary
-
         return Summary(self)
 
     @property
@@ -340,21 +484,44 @@ class Result:
         """The convexity verdict (:func:`symopt.convexity`) for this result's problem: the proof where there
         is one, else the numerical check on the data it was solved on, at the start, the solution and one
         draw around the start; worked out the first time it is read, then kept. None where the result does
-        not carry its problem."""
-        if self._convexity is None and self.judge is not None and self.objective is not None:
-            object.__setattr__(self, "_convexity", self.judge(self))
-        return self._convexity
+        not carry its problem. A pickled result keeps the verdict (worked out before it travels)."""
+        memo = self._memo()
+        if "convexity" not in memo:
+            if self.origin is None or self.objective is None:
+                return None
+            points = (self.x,) if self.x.size else ()
+            memo["convexity"] = convex.verdict(self.origin.problem(), self._data(None, "result.convexity"),
+                                               points=points)
+        return memo["convexity"]
 
-    def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0, starts: int | None = None):
-        """:func:`symopt.verify` for this result, on the data it was solved on: this solution beside the
-        other ways of solving the problem (a closed form, the iterative solver from other starts, a reference
-        library) and the gradient check."""
-        if self.verifier is None or self.dataset is None:
-            from .errors import ModelError
+    def _worse_than_constant(self) -> str:
+        """"" or the sentence that says this fit is worse than the constant model's (kept, as the verdict)."""
+        memo = self._memo()
+        if "worse" not in memo:
+            memo["worse"] = worse_than_constant(self.objective, self._data(None, "print(result)"), self)
+        return memo["worse"]
 
-            raise ModelError("this result does not carry its problem and data (it was not returned by solve); "
-                             "call symopt.verify(objective, data) instead")
-        return self.verifier(self, x0=x0, reference=reference, gradient=gradient, seed=seed, starts=starts)
+    def verify(self, x0=None, reference="auto", gradient: bool = True, seed: int = 0, starts: int | None = None,
+               data=None):
+        """:func:`symopt.verify` for this result, on the data it was solved on (or ``data``, needed after
+        unpickling: a pickled result drops its data): this solution beside the other ways of solving the
+        problem (a closed form, the iterative solver from other starts, a reference library) and the
+        gradient check."""
+        verification.check_arguments(gradient, seed)
+        dataset = self._data(data, "verify()")
+        return verification.verify(self.origin.problem(), dataset, x0, reference, gradient, seed, result=self,
+                                   starts=starts)
+
+    def __getstate__(self):
+        """A result travels (pickle, joblib, multiprocessing) with its statistics and without its data: what
+        ``print(result)`` and ``summary()`` show is worked out first, so they read the same in the other
+        process."""
+        if self.origin is not None and self.origin.dataset is not None:
+            self.inference()
+            if self.success and self.objective is not None:
+                self.convexity
+                self._worse_than_constant()
+        return self.__dict__
 
     def _held_note(self, name: str) -> str:
         """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""
@@ -425,11 +592,9 @@ class Result:
                      + (f", evaluations: {self.nfev} of F, {self.njev} of its gradient" if self.nfev or self.njev else ""))
         if self.conditioning is not None:
             lines.append(f"  conditioning: {self.conditioning}")
-        if self.success and self.judge is not None and self.objective is not None:
+        if self.success and self.origin is not None and self.objective is not None:
             lines.append(f"  optimum: {self.convexity.optimum(self.objective.maximize, self.starts)}")
-            from .baseline import worse_than_constant
-
-            worse = worse_than_constant(self.objective, self.dataset, self)
+            worse = self._worse_than_constant()
             if worse:
                 lines.append(f"  fit: {worse}")
         if self.starts > 1 and not self.optima:

@@ -42,6 +42,7 @@ from .errors import ModelError
 from .gradcheck import GradientCheck, check_gradient
 from .references import reference_fit
 from .escape import markdown_escape
+from .sizes import check_seed
 from .run import starting_point
 from .show import params_line
 from .starts import SUGGESTED_STARTS, check_starts, spread_points, start_points
@@ -127,6 +128,15 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     if not math.isfinite(worst):
         return 0.0
     return MAX_DIGITS if worst == 0 else float(min(MAX_DIGITS, max(0.0, -math.log10(worst))))
+
+
+def check_arguments(gradient, seed) -> None:
+    """Refuse a ``gradient`` that is not True or False, or a ``seed`` that is not a whole number >= 0 (or None),
+    before :func:`symopt.verify` solves anything (the others are checked where they are read)."""
+    if not isinstance(gradient, (bool, np.bool_)):
+        raise ModelError(f"verify: gradient must be True or False (whether to check the gradient too), got "
+                         f"{gradient!r}")
+    check_seed("verify", seed)
 
 
 def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: bool = True, seed: int = 0,

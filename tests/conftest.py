@@ -19,6 +19,32 @@ ROOT = Path(__file__).resolve().parent.parent
 _SESSION_CACHE: list[str] = []
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files under tests/golden/ from the code as it is now (then review the "
+                          "diff with git and commit it)")
+
+
+@pytest.fixture
+def golden(request):
+    """``golden(path, text)``: ``text`` compared with the golden file at ``path`` (under tests/golden/), or, with
+    ``pytest --update-golden``, written there (SymForce's ``compare_or_update_directory``)."""
+    update = request.config.getoption("--update-golden")
+
+    def compare_or_update(path: Path, text: str) -> None:
+        path = Path(path)
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            return
+        assert path.is_file(), f"no golden file {path}: run pytest --update-golden, review it, commit it"
+        assert text == path.read_text(encoding="utf-8"), \
+            f"generated code differs from {path}: review the change, then pytest --update-golden"
+
+    return compare_or_update
+
+
 def pytest_configure(config):
     if "SYMOPT_TEST_KEEP_CACHE" in os.environ:
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 import re
 import sys
 
@@ -47,26 +48,32 @@ def _golden_cases():
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
     plain_net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh"), symopt.Dense(2)]))
     return {
-        "logistic_wide_gradient_descent.py": (logistic, symopt.GradientDescent(), "source"),
-        "logistic_wide_newton.py": (logistic, symopt.Newton(), "source"),
-        "curve_levenberg_marquardt.py": (curve, symopt.LevenbergMarquardt(), "source"),
-        "curve_levenberg_marquardt_python.py": (curve, symopt.LevenbergMarquardt(), "python_source"),
-        "curve_variable_projection.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)), "source"),
-        "curve_newton.py": (curve, symopt.Newton(), "source"),
-        "curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
-        "curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
-        "network_adam.py": (net, symopt.Adam(), "source"),
-        "network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
-        "softmax_newton.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source"),
-        "curve_levenberg_marquardt_bounded.py": (curve, symopt.LevenbergMarquardt(), "source", True),
-        "curve_variable_projection_bounded.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)), "source", True),
-        "curve_newton_bounded.py": (curve, symopt.Newton(), "source", True),
-        "curve_lbfgs_bounded.py": (curve, symopt.LBFGS(), "source", True),
-        "curve_gradient_descent_bounded.py": (curve, symopt.GradientDescent(), "source", True),
-        "curve_levenberg_marquardt_parallel.py": (curve, symopt.LevenbergMarquardt(), "source", False, "parallel"),
-        "logistic_wide_newton_parallel.py": (logistic, symopt.Newton(), "source", False, "parallel"),
-        "softmax_newton_parallel.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source",
-                                       False, "parallel"),
+        "first_order/logistic_wide_gradient_descent.py": (logistic, symopt.GradientDescent(), "source"),
+        "first_order/curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
+        "first_order/curve_momentum.py": (curve, symopt.Momentum(), "source"),
+        "first_order/curve_nesterov.py": (curve, symopt.Nesterov(), "source"),
+        "first_order/curve_rmsprop.py": (curve, symopt.RMSProp(), "source"),
+        "first_order/curve_gradient_descent_bounded.py": (curve, symopt.GradientDescent(), "source", True),
+        "newton/logistic_wide_newton.py": (logistic, symopt.Newton(), "source"),
+        "newton/curve_newton.py": (curve, symopt.Newton(), "source"),
+        "newton/softmax_newton.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(), "source"),
+        "newton/curve_newton_bounded.py": (curve, symopt.Newton(), "source", True),
+        "newton/logistic_wide_newton_parallel.py": (logistic, symopt.Newton(), "source", False, "parallel"),
+        "newton/softmax_newton_parallel.py": (symopt.cross_entropy(symopt.LinearModel(), l2=0.1), symopt.Newton(),
+                                              "source", False, "parallel"),
+        "levenberg_marquardt/curve_levenberg_marquardt.py": (curve, symopt.LevenbergMarquardt(), "source"),
+        "levenberg_marquardt/curve_levenberg_marquardt_python.py": (curve, symopt.LevenbergMarquardt(), "python_source"),
+        "levenberg_marquardt/curve_levenberg_marquardt_bounded.py": (curve, symopt.LevenbergMarquardt(), "source", True),
+        "levenberg_marquardt/curve_levenberg_marquardt_parallel.py": (curve, symopt.LevenbergMarquardt(), "source",
+                                                                      False, "parallel"),
+        "variable_projection/curve_variable_projection.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)),
+                                                             "source"),
+        "variable_projection/curve_variable_projection_bounded.py": (curve, ProjectedLevenbergMarquardt(linear=(0, 2)),
+                                                                     "source", True),
+        "lbfgs/curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
+        "lbfgs/curve_lbfgs_bounded.py": (curve, symopt.LBFGS(), "source", True),
+        "network/network_adam.py": (net, symopt.Adam(), "source"),
+        "network/network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
     }
 
 
@@ -80,16 +87,11 @@ def _rendered(name):
 
 
 @pytest.mark.parametrize("name", sorted(_golden_cases()))
-def test_golden_modules(name):
-    """Generated modules, compared with tests/golden/ (SYMOPT_REGENERATE_GOLDEN=1 rewrites them)."""
+def test_golden_modules(name, golden):
+    """Generated modules, compared with tests/golden/<template family>/ (``pytest --update-golden`` rewrites
+    them)."""
     _, rendered, which = _rendered(name)
-    path = os.path.join(GOLDEN, name)
-    text = _normalise(getattr(rendered, which))
-    if os.environ.get("SYMOPT_REGENERATE_GOLDEN"):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    with open(path, encoding="utf-8") as handle:
-        assert text == handle.read(), "generated code changed: review it, then SYMOPT_REGENERATE_GOLDEN=1"
+    golden(Path(GOLDEN) / name, _normalise(getattr(rendered, which)))
 
 
 @pytest.mark.parametrize("name", sorted(_golden_cases()))

@@ -114,3 +114,36 @@ def test_a_problem_refuses_to_pickle_and_says_what_to_send(line):
         pickle.dumps(problem)
     objective = pickle.loads(pickle.dumps(problem.full_objective))
     assert symopt.Problem(objective).solve(line).params == problem.solve(line).params
+
+
+def test_a_result_is_a_lean_record_with_no_function_valued_field(line):
+    """Issue 27 item 3: the core fields a SciPy or lmfit user expects, the rest grouped, services through one
+    reference; nothing callable stored on the Result."""
+    import dataclasses
+
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), line)
+    fields = [f.name for f in dataclasses.fields(r)]
+    assert len(fields) <= 20, fields
+    assert not [name for name in fields if callable(getattr(r, name))], fields
+    for core in ("params", "x", "fun", "success", "status", "message", "method", "why", "nit", "nfev", "njev",
+                 "grad_norm", "backend", "fixed", "bounds", "at_bound"):
+        assert core in fields
+    # the grouped names stay readable where they were
+    assert r.closed_form is r.provenance.closed_form and r.history is r.provenance.history
+    assert r.network is None and r.predictor is None and r.buffers == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.fun = 0.0
+
+
+def test_an_unpickled_result_keeps_its_statistics_and_asks_for_data_where_a_service_needs_them(line):
+    r = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), line)
+    back = pickle.loads(pickle.dumps(r))
+    assert back.dataset is None and back.stderr == r.stderr and back.r2 == r.r2
+    assert str(back.summary()) == str(r.summary())
+    for service in (lambda: back.verify(), lambda: back.profile(), lambda: back.conf_int(method="profile"),
+                    lambda: back.inference("HC3")):
+        with pytest.raises(SymoptError, match="a pickled result does not carry its data: pass them, data="):
+            service()
+    assert back.verify(data=line).ok
+    assert back.profile(data=line)["b"].low == pytest.approx(r.profile()["b"].low, rel=1e-9)
+    assert back.inference("HC3", data=line).stderr == pytest.approx(r.inference("HC3").stderr, rel=1e-12)

@@ -110,10 +110,10 @@ def test_bad_starts_and_seeds_are_refused(frequency_fit, starts, seed, words):
 
 
 def test_runs_within_the_tolerance_are_one_optimum_and_none_converged_is_a_failure():
-    from symopt.result import ClosedForm, Result
+    from symopt.result import ClosedForm, Outcome
 
     def result(x, fun, success=True):
-        return Result(params={"a": x[0]}, x=np.array(x), fun=fun, method="iterative", why="", success=success,
+        return Outcome(params={"a": x[0]}, x=np.array(x), fun=fun, method="iterative", why="", success=success,
                       closed_form=ClosedForm("none", ""), status="converged" if success else "max_iter",
                       message="")
 
