@@ -51,12 +51,15 @@ from .starts import Optimum  # noqa: E402
 from .conditioning import Conditioning  # noqa: E402
 from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402
 from .verification import Solution, Verification  # noqa: E402
+from . import records  # noqa: E402,F401
 
+#: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
+#: warnings also in :mod:`symopt.errors`), sorted.
 __all__ = [
-    "Adam", "LBFGS", "LevenbergMarquardt", "Momentum", "Nesterov", "Newton", "Optimizer", "RMSProp",
-    "Activation", "Dense", "Network", "cross_entropy", "gradient",
-    "Analysis", "CacheError", "CodeCheck", "GradientCheck", "check_gradient", "CacheWarning", "ClosedForm", "CodegenError", "ConvergenceWarning", "DataError", "DiagnosticWarning",
-    "Derivation", "GradientDescent", "LinearModel", "Model", "ModelError", "Objective", "ParseError", "Problem",
-    "PrecisionError", "PrinterError", "RankDeficiencyWarning", "Result", "SymoptError", "analyse",
-    "clear_cache", "derive", "log_loss", "params", "parse_expression", "sigmoid", "softplus", "solve", "squared_loss", "Solution", "Verification", "verify", "Convexity", "Witness", "convexity", "Optimum", "IllConditionedWarning", "Conditioning", "report",
+    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "DataError", "Dense",
+    "DiagnosticWarning", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
+    "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
+    "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
+    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "gradient", "log_loss", "params",
+    "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]

@@ -1,0 +1,25 @@
+"""The records symopt's functions return: you read them, you never build them.
+
+``symopt.solve`` returns a :class:`Result` (how it was found in its :class:`Provenance`, a network's trained
+parts in :class:`Trained`, the closed-form analysis in :class:`ClosedForm`, the distinct optima of many starts as
+:class:`Optimum`); ``symopt.derive`` a :class:`Derivation`; ``symopt.analyse`` an :class:`Analysis`;
+``symopt.verify`` a :class:`Verification` (each way of solving a :class:`Solution`); ``symopt.convexity`` a
+:class:`Convexity` (a point against it a :class:`Witness`); ``symopt.check_gradient`` a
+:class:`GradientCheck` (the compiled code's a :class:`CodeCheck`); ``result.conditioning`` a
+:class:`Conditioning`. They are listed here rather than in ``symopt.__all__``, which holds what you call and
+catch; each stays readable as ``symopt.<name>`` too.
+"""
+
+from .analyse import Analysis
+from .conditioning import Conditioning
+from .convex import Convexity, Witness
+from .derive import Derivation
+from .gradcheck import CodeCheck, GradientCheck
+from .result import ClosedForm, Provenance, Result, Trained
+from .starts import Optimum
+from .verification import Solution, Verification
+
+__all__ = [
+    "Analysis", "ClosedForm", "CodeCheck", "Conditioning", "Convexity", "Derivation", "GradientCheck", "Optimum",
+    "Provenance", "Result", "Solution", "Trained", "Verification", "Witness",
+]

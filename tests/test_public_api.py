@@ -1,0 +1,44 @@
+"""The public names (issue 27 item 6): ``symopt.__all__`` is sorted, holds what users call and catch, and each
+name in it is documented (a docstring, and a mention in the README); the records the functions return are
+listed in ``symopt.records`` and stay readable as ``symopt.<name>``; the errors are also in ``symopt.errors``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import symopt
+import symopt.errors
+import symopt.records
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_all_is_sorted_and_every_name_is_there():
+    assert symopt.__all__ == sorted(symopt.__all__)
+    assert len(set(symopt.__all__)) == len(symopt.__all__)
+    for name in symopt.__all__:
+        assert hasattr(symopt, name), name
+
+
+def test_every_public_name_has_a_docstring_and_a_mention_in_the_readme():
+    undocumented = [name for name in symopt.__all__ if not (getattr(symopt, name).__doc__ or "").strip()]
+    unmentioned = [name for name in symopt.__all__ if not re.search(rf"\b{re.escape(name)}\b", README)]
+    assert not undocumented and not unmentioned, (undocumented, unmentioned)
+
+
+def test_records_live_in_symopt_records_and_stay_readable_on_symopt():
+    for name in symopt.records.__all__:
+        record = getattr(symopt.records, name)
+        assert isinstance(record, type) and (record.__doc__ or "").strip(), name
+        assert name not in symopt.__all__, f"{name} is a record: symopt.records lists it"
+    for name in ("Result", "Derivation", "Analysis", "Verification", "Solution", "ClosedForm", "Optimum"):
+        assert getattr(symopt, name) is getattr(symopt.records, name)
+
+
+def test_errors_and_warnings_in_all_are_the_ones_in_symopt_errors():
+    exported = {name for name in symopt.__all__ if isinstance(getattr(symopt, name), type)
+                and issubclass(getattr(symopt, name), (Exception, Warning))}
+    defined = {name for name, value in vars(symopt.errors).items() if isinstance(value, type)
+               and issubclass(value, (Exception, Warning)) and value.__module__ == "symopt.errors"}
+    assert exported == defined
