@@ -36,15 +36,16 @@ from .errors import ModelError, PrecisionError
 from .evaluate import gradient as gradient_at_point
 from .evaluate import objective_value
 from .objective import Objective
+from .options import SolveOptions
 from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
 from .run import starting_point
 from .shared import shared_for
 from .sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .standardize import scaling_for
-from .starts import USER_STOPS, best_of, check_starts, run_starts, start_points
+from .starts import USER_STOPS, best_of, run_starts, start_points
 from .stationary import curvature_verdict, hessian_at
-from .stops import Stops, check_limits
+from .stops import Stops
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
@@ -260,34 +261,37 @@ class Problem:
 
     # --- solving -----------------------------------------------------------------------------------------------
 
-    def solve(self, data=None, x0=None, progress: bool = True, max_time: float | None = None,
+    def solve(self, data=None, *, x0=None, progress: bool = True, max_time: float | None = None,
               callback=None, starts: int = 1, seed: int | None = 0, standardize: bool = False,
               cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
         """Solve on ``data`` (a mapping of column names to arrays, or a DataFrame; None for an objective that
-        reads no data); ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``, ``seed``,
-        ``standardize`` and ``cov_type`` as in :func:`symopt.solve`. ``fixed`` gives new values to the
-        parameters this problem holds fixed, ``bounds`` the bounds of this solve, in place of the problem's
-        (a problem built with bounds takes any; one built without has no code that keeps them); no
+        reads no data); the options by keyword: ``x0``, ``progress``, ``max_time``, ``callback``, ``starts``,
+        ``seed``, ``standardize`` and ``cov_type`` as in :func:`symopt.solve`. ``fixed`` gives new values to
+        the parameters this problem holds fixed, ``bounds`` the bounds of this solve, in place of the
+        problem's (a problem built with bounds takes any; one built without has no code that keeps them); no
         compiling."""
-        return self._solve_call(time.perf_counter(), data, x0, progress, max_time, callback, starts, seed, standardize,
-                                cov_type, fixed, bounds)
+        options = SolveOptions(progress=progress, max_time=max_time, callback=callback, starts=starts, seed=seed,
+                               standardize=standardize, cov_type=cov_type)
+        return self.solve_with(data, options, x0=x0, fixed=fixed, bounds=bounds)
 
-    def _solve_call(self, started, data=None, x0=None, progress=True, max_time=None, callback=None, starts=1, seed=0,
-                    standardize=False, cov_type="nonrobust", fixed=None, bounds=None) -> Result:
-        """:meth:`solve`, its ``max_time`` counted from ``started`` (a ``time.perf_counter()`` reading: the call
-        to :func:`symopt.solve`, which builds this problem first)."""
-        check_limits(max_time, callback)
-        check_starts(starts, seed)
-        inference.check_cov_type(cov_type)
+    def solve_with(self, data, options: SolveOptions, *, x0=None, fixed=None, bounds=None) -> Result:
+        """:meth:`solve` with its options as one checked record (:class:`symopt.options.SolveOptions`, whose
+        ``started`` is where ``max_time`` counts from: :func:`symopt.solve` gives the moment it was called,
+        before it built this problem). ``x0``, ``fixed`` and ``bounds`` are read here, once, against the data:
+        what runs the solve takes the flat start, the fixed values and the box."""
         values = self._fixed_values(fixed)
         box = self._box_for(bounds, values)
         data = fixing.with_values(self.objective, data, values)
-        if not isinstance(standardize, (bool, np.bool_)):
-            raise ModelError(f"standardize must be True or False, got {standardize!r}")
         dataset = prepare(self.objective, data)
         flat = box.flat(self.objective.form, dataset) if box else None
-        if standardize:
-            result = self._solve_standardized(dataset, x0, progress, max_time, callback, starts, seed, started)
+        start = None
+        if x0 is not None:  # a bad x0 is an error even where a closed form makes it moot
+            start = self.objective.form.start(dataset, x0)
+            outside = flat.violations(start) if flat else []
+            if outside:
+                raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
+        if options.standardize:
+            result = self._solve_standardized(dataset, start, options)
             outside = flat.violations(result.x) if flat and result.x.size else []
             if outside:
                 raise ModelError(f"standardize=True with bounds: the standardized fit, which cannot carry the "
@@ -295,7 +299,7 @@ class Problem:
                                  f"slopes), ends outside them ({'; '.join(outside)}); solve without standardize=True "
                                  f"to keep them")
         else:
-            result = self._solve(dataset, x0, progress, max_time, callback, starts, seed, box=flat, started=started)
+            result = self._solve(dataset, start, options, box=flat)
         if flat:
             result = self._bounded_finish(result, dataset, flat)
         result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
@@ -304,7 +308,8 @@ class Problem:
             params = {name: values[name] if name in values else result.params[name]
                       for name in self.full_objective.param_names if name in values or name in result.params}
         optimizer = result.optimizer if result.method == "iterative" else None
-        return _result_of(result, params, values, cov_type, Origin(self.objective, dataset, optimizer, result.bounds))
+        return _result_of(result, params, values, options.cov_type,
+                          Origin(self.objective, dataset, optimizer, result.bounds))
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
         """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
@@ -359,16 +364,16 @@ class Problem:
         values = fixing.check_fixed(self.full_objective, given)
         return fixing.check_same_names(self.fixed, values)
 
-    def _solve_standardized(self, dataset, x0, progress, max_time, callback, starts, seed, started=None) -> Outcome:
-        """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s."""
+    def _solve_standardized(self, dataset, start, options: SolveOptions) -> Outcome:
+        """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s
+        (``start``: the flat start in the user's parameters, or None)."""
         form = self.objective.form
         scaling = scaling_for(self.objective, self._shared.standardize_plan(self.objective), dataset,
                               self.precision)
         work = scaling.data(dataset)
-        if x0 is not None:
-            x0 = scaling.forward(form.start(dataset, x0), dataset)
-        result = self._solve(work, x0, progress, max_time, callback, starts, seed,
-                             scaling=lambda theta: scaling.back(theta, dataset), started=started)
+        if start is not None:
+            start = scaling.forward(start, dataset)
+        result = self._solve(work, start, options, scaling=lambda theta: scaling.back(theta, dataset))
         x = scaling.back(result.x, dataset)
         _, grad = self.flat_value_and_grad(dataset, x)
         optima = tuple(replace(o, x=scaling.back(o.x, dataset), params=form.unflatten(dataset, scaling.back(o.x, dataset)))
@@ -379,19 +384,15 @@ class Problem:
                        normal_factor=None, grad_norm=float(np.max(np.abs(grad))) if grad.size else 0.0,
                        why=f"{result.why}; {scaling.describe()}")
 
-    def _solve(self, dataset, x0, progress, max_time, callback, starts=1, seed=0, scaling=None,
-               box=None, started=None) -> Outcome:
-        """The solve on ``dataset``; ``scaling`` (where ``dataset`` is the standardized data) maps a flat
-        vector back to the user's parameters, for the callback and the advice; ``box``: the bounds along the
-        flat vector (:class:`symopt.bounds.FlatBox`), or None."""
+    def _solve(self, dataset, start, options: SolveOptions, scaling=None, box=None) -> Outcome:
+        """The solve on ``dataset`` from ``start`` (flat, or None for the default start); ``scaling`` (where
+        ``dataset`` is the standardized data) maps a flat vector back to the user's parameters, for the
+        callback and the advice; ``box``: the bounds along the flat vector (:class:`symopt.bounds.FlatBox`), or
+        None."""
         objective, method, precision = self.objective, self.method, self.precision
         standardized = scaling is not None
-        if x0 is not None:
-            start = objective.form.start(dataset, x0)  # a bad x0 is an error even where a closed form makes it moot
-            outside = box.violations(start) if box else []
-            if outside:
-                raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
-        unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", x0),
+        starts = options.starts
+        unused = " and ".join(name for name, given in (("an optimizer", self.optimizer), ("x0", start),
                                                        (f"starts={starts}", starts > 1 or None))
                               if given is not None)
         if self._symbolic_later is not None and self._symbolic_later.done():
@@ -419,12 +420,14 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         user = scaling or (lambda theta: theta)
-        stops = None if max_time is None and callback is None else Stops(
-            max_time, callback, lambda theta: objective.form.unflatten(dataset, user(theta)), started)
+        stops = None if options.max_time is None and options.callback is None else Stops(
+            options.max_time, options.callback, lambda theta: objective.form.unflatten(dataset, user(theta)),
+            options.started)
         if starts == 1:
-            result = self._iterate(dataset, x0, progress, cf, stops, standardized, box=box)
+            result = self._iterate(dataset, start, options.progress, cf, stops, standardized, box=box)
         else:
-            result = self._iterate_from_many(dataset, x0, progress, cf, stops, starts, seed, standardized, box)
+            result = self._iterate_from_many(dataset, start, options.progress, cf, stops, starts, options.seed,
+                                             standardized, box)
         later = self._symbolic_later
         if later is None:
             return result

@@ -148,8 +148,9 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
         value = objective_value(objective, dataset, theta) if objective.form.evaluable else math.nan
         advice = (f"{STATUS[OUT_OF_TIME][2]}; compiling the generated code took longer than max_time: it goes on in "
                   f"the background, and the next solve of this problem uses it (the start is returned)")
-        return Run(theta, float(value), 0, STATUS[OUT_OF_TIME][0], False, f"{STATUS[OUT_OF_TIME][0]}: {advice}",
-                   math.nan, np.array([value]), rendered.source, path, "numba", 0.0, 0, 0, started_at)
+        return Run(x=theta, fun=float(value), nit=0, status=STATUS[OUT_OF_TIME][0], success=False,
+                   message=f"{STATUS[OUT_OF_TIME][0]}: {advice}", grad_norm=math.nan, history=np.array([value]),
+                   source=rendered.source, source_path=path, backend="numba", x0=started_at)
     code = int(driver.call("start", theta, grad, fs, fw, iw, *arrays, *fixed))
     history[0] = sign * fs[0]
     done = 0
@@ -181,9 +182,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     if code == Status.MAX_ITER:
         warnings.warn(f"{type(optimizer).__name__} did not converge: {advice} "
                       f"(max |gradient| = {gmax:.3g}, tol = {optimizer.tol:g})", ConvergenceWarning, stacklevel=3)
-    return Run(theta, float(sign * fs[0]), done, status, success, message, gmax,
-               history[: done + 1].copy(), rendered.source, driver.path, driver.backend(), driver.interpreted_seconds,
-               int(fs[2]), int(fs[3]), started_at, () if free is None else tuple(int(j) for j in np.flatnonzero(~free)))
+    return Run(x=theta, fun=float(sign * fs[0]), nit=done, status=status, success=success, message=message,
+               grad_norm=gmax, history=history[: done + 1].copy(), source=rendered.source, source_path=driver.path,
+               backend=driver.backend(), interpreted_seconds=driver.interpreted_seconds, nfev=int(fs[2]),
+               njev=int(fs[3]), x0=started_at,
+               held=() if free is None else tuple(int(j) for j in np.flatnonzero(~free)))
 
 
 def compiled_within(module, stops, calls) -> bool:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import time
 
 from .analyse import DEFAULT_BUDGET
 from .errors import ModelError
 from .objective import Objective
 from .problem import Problem
 from .result import Result
-from .stops import check_limits
+from .options import SolveOptions
 
 
-def solve(objective: Objective, data=None, optimizer=None, method: str = "auto", precision: str = "double",
+def solve(objective: Objective, data=None, *, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
           standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
+    The options are keyword-only (``solve(objective, data, optimizer=symopt.LBFGS())``), as scikit-learn's are.
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
     ``LinearModel()`` over a data matrix or a network. An objective that reads no data (a function of its
     parameters alone, such as Rosenbrock's) takes none: ``solve(objective)`` minimises the function.
@@ -86,15 +86,16 @@ def solve(objective: Objective, data=None, optimizer=None, method: str = "auto",
     there). Whether there are bounds is structure, their values run-time.
 
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed,
-    bounds).solve(data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)``:
+    bounds).solve(data, x0=x0, progress=progress, ...)`` with the remaining options by keyword:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
-    started = time.perf_counter()  # max_time counts from here: the analysis and compiling too
-    check_limits(max_time, callback)
-    deadline = None if max_time is None else started + max_time
+    # max_time counts from here (the analysis and compiling too); the options are checked before any work
+    options = SolveOptions(progress=progress, max_time=max_time, callback=callback, starts=starts, seed=seed,
+                           standardize=standardize, cov_type=cov_type)
+    deadline = None if max_time is None else options.started + max_time
     problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, _deadline=deadline)
-    return problem._solve_call(started, data, x0, progress, max_time, callback, starts, seed, standardize, cov_type)
+    return problem.solve_with(data, options, x0=x0)
 
 
 def gradient(objective: Objective, data, params) -> dict:

@@ -223,3 +223,29 @@ def test_a_point_inside_a_narrow_box_is_near_one_bound_at_most():
         for x, side in ((1.0 + 3e-9, "upper"), (1.0, "lower"), (1.0 + 0.5e-9, "lower"), (1.0 + 2.5e-9, "upper")):
             at_x, at = flat.snap(np.array([x]), np.array([grad]), 1.0)
             assert at == {"a": side} and at_x[0] == (1.0 if side == "lower" else 1.0 + 3e-9)
+
+
+def test_solve_options_are_keyword_only_and_x0_is_read_once(monkeypatch):
+    """Issue 27 item 4: the options by keyword, one checked record passed down, x0 read by name once."""
+    x = np.linspace(0.0, 2.0, 40)
+    data = {"x": x, "y": 1.5 * np.exp(0.7 * x)}
+    objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
+    with pytest.raises(TypeError):
+        symopt.solve(objective, data, symopt.LBFGS())
+    problem = symopt.Problem(objective)
+    with pytest.raises(TypeError):
+        problem.solve(data, {"a": 1.0, "b": 0.5})
+    form = type(problem.objective.form)
+    start = form.start
+    by_name = []
+
+    def counted(self, dataset, x0, label="x0"):
+        if hasattr(x0, "keys"):
+            by_name.append(dict(x0))
+        return start(self, dataset, x0, label)
+
+    monkeypatch.setattr(form, "start", counted)
+    r = problem.solve(data, x0={"a": 1.0, "b": 0.5}, progress=False)
+    assert r.success and by_name == [{"a": 1.0, "b": 0.5}]
+    r = problem.solve(data, x0={"a": 1.0, "b": 0.5}, progress=False, starts=3)
+    assert r.success and len(by_name) == 2
