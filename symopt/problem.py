@@ -634,9 +634,17 @@ class Origin:
         self.optimizer = optimizer  # the optimizer that ran (None for a closed form)
         self.bounds = bounds or None
         self.dataset = dataset
-        self.layout = Layout.of(objective.form, dataset)
         self.memo: dict = {}
         self._problem = None
+        self._layout = None
+
+    @property
+    def layout(self) -> Layout:
+        """The flat vector's layout (:class:`symopt.result.Layout`), worked out when first asked for (a
+        network's has one name per weight: not worth forming on every solve), and before pickling."""
+        if self._layout is None:
+            self._layout = Layout.of(self.objective.form, self.dataset)
+        return self._layout
 
     def problem(self) -> Problem:
         """The problem the services solve with: this objective (the fixed parameters held at their values), the
@@ -656,6 +664,7 @@ class Origin:
         return self.dataset
 
     def __getstate__(self):
+        self.layout  # the data are dropped: the layout is kept
         state = dict(self.__dict__)
         state["dataset"] = state["_problem"] = None
         return state
