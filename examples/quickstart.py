@@ -21,7 +21,9 @@ import numpy as np
 
 import symopt
 
-DATA = Path(__file__).resolve().parent / "data" / "decay.csv"
+# The gallery (sphinx-gallery) runs this script from its own folder and without __file__.
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+DATA = HERE / "data" / "decay.csv"
 
 
 def load() -> dict:
