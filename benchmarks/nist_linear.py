@@ -1,7 +1,7 @@
 """NIST StRD linear suite: correct significant digits (LRE) per set, as a table.
 
 Run by hand:  python benchmarks/nist_linear.py [nist folder]
-Prints the Markdown table shown in README.md (minimum LRE over each set's
+Prints the Markdown table shown in docs/validation.md (minimum LRE over each set's
 certified coefficients, capped at 15), for precision="double" and "high".
 """
 

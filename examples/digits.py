@@ -1,6 +1,7 @@
-"""Train a small network on scikit-learn's handwritten digits (8x8 images, 10 classes).
+"""Train a small network on scikit-learn's handwritten digits (8x8 images, 10 classes)
+======================================================================================
 
-Run:  python examples/digits.py
+Run: ``python examples/digits.py``
 
 symopt derives each activation's derivative with SymPy, generates the forward
 and backward passes as Numba code, and trains with Adam on minibatches. The

@@ -1,14 +1,15 @@
-"""Quick start: one small data set, three problems, three ways to a solution.
+"""Quick start: one small data set, three problems, three ways to a solution
+============================================================================
 
-Run:  python examples/quickstart.py
+Run: ``python examples/quickstart.py``
 
-The data are counts per minute from a decaying source (examples/data/decay.csv).
+The data are counts per minute from a decaying source (``examples/data/decay.csv``).
 
 1. Mean count rate, Poisson maximum likelihood: symopt solves the
-   stationarity equation in sufficient statistics and finds lam = sum(c)/n.
-2. A quadratic trend c ~ w0 + w1*t + w2*t**2 by least squares: the gradient is
+   stationarity equation in sufficient statistics and finds ``lam = sum(c)/n``.
+2. A quadratic trend ``c ~ w0 + w1*t + w2*t**2`` by least squares: the gradient is
    affine in the parameters, so one stable linear solve (QR, refined) gives it.
-3. The decay itself, Poisson regression log E[c] = b - k*t: no closed form
+3. The decay itself, Poisson regression ``log E[c] = b - k*t``: no closed form
    (the gradient mixes parameters and data), so symopt chooses an optimizer
    (Newton with the exact Hessian, for two parameters), generates its Numba
    code, compiles it once into its cache and runs it.
@@ -20,7 +21,9 @@ import numpy as np
 
 import symopt
 
-DATA = Path(__file__).resolve().parent / "data" / "decay.csv"
+# The gallery (sphinx-gallery) runs this script from its own folder and without __file__.
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+DATA = HERE / "data" / "decay.csv"
 
 
 def load() -> dict:

@@ -92,7 +92,7 @@ class Activation:
 
     @property
     def saturates(self) -> bool:
-        """True when the derivative vanishes for large |z| on both sides (tanh, sigmoid), so a large
+        """True when the derivative vanishes for large ``|z|`` on both sides (tanh, sigmoid), so a large
         share of tiny derivatives means saturation; for relu-like activations it is normal."""
         from .numeric import evaluate
 

@@ -47,7 +47,7 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
 
     ``starts=N`` (for a non-convex problem) runs the iterative solver from N starts: ``x0`` (or the default
     start) and N - 1 draws around it from a NumPy Generator seeded with ``seed`` (None: fresh randomness).
-    A draw moves each parameter by a standard normal number times max(|its start|, 1); a parameter
+    A draw moves each parameter by a standard normal number times ``max(|its start|, 1)``; a parameter
     declared positive (``sympy.Symbol("s", positive=True)``) is multiplied by exp of one instead, so it
     stays positive; a network is initialised afresh under a drawn seed. The result is the best converged
     run; ``Result.optima`` lists the distinct optima found (parameters, objective value, how many starts
@@ -115,7 +115,7 @@ def check_gradient(objective, data=None, params=None, directions: int = 6, seed:
     """Check the gradient of the code that runs against the objective's own values.
 
     ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem`. ``params``: the point (by name,
-    or flat); by default the problem's default start moved by a seeded random step of 0.1 x max(1, |start|)
+    or flat); by default the problem's default start moved by a seeded random step of 0.1 x ``max(1, |start|)``
     per entry (a point where nothing is zero by accident). ``directions`` seeded random unit directions
     (``seed``); ``tol`` bounds the central-difference error relative to the gradient's size. ``compiled``:
     also check the compiled module where the code that runs is another one. Returns a
@@ -133,7 +133,7 @@ def verify(objective, data=None, x0=None, reference: str | None = "auto", gradie
     used for the iterative runs). ``x0``: the first iterative start (the default start if None). ``starts``:
     the iterative solver's starts in all (None: 4): the first, the default start where ``x0`` is given, one
     drawn around the first, the rest spread over the plausible range (each parameter within
-    +-max(10 |x|, 1)) around the first start and the solution, drawn with ``seed``. ``reference``: "auto"
+    ``+-max(10 |x|, 1)``) around the first start and the solution, drawn with ``seed``. ``reference``: "auto"
     picks the library fit for the problem's shape (:mod:`symopt.references`), None skips it. ``gradient``:
     also run :func:`check_gradient` (at ``x0`` where given). Returns a :class:`symopt.Verification`; see
     :mod:`symopt.verification`.

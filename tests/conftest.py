@@ -86,3 +86,14 @@ def patient(monkeypatch):
     import symopt.problem
 
     monkeypatch.setattr(symopt.problem, "SYMBOLIC_HEAD_START", 1e9)
+
+
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory):
+    """The documentation site, built once per test run (shared by pytest-xdist's workers): see tests/docs_site.py."""
+    from docs_site import build
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    return build(shared)
