@@ -16,7 +16,7 @@ from .closed_form.statistics import check_candidates, statistic_values
 from .conditioning import Conditioning, warn_if_ill
 from .evaluate import gradient as gradient_at_point
 from .evaluate import value_and_gradient
-from .result import ClosedForm, Outcome
+from .closed_form.records import ClosedForm, Outcome
 
 
 def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False,

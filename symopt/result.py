@@ -25,6 +25,7 @@ from .inference import Inference, Intervals, check_cov_type, infer
 from .predict import predict as predict_rows
 from .predict import predict_with_band
 from .baseline import worse_than_constant
+from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .errors import ModelError
 from .escape import html_escape, markdown_escape
 from .show import params_line
@@ -32,79 +33,6 @@ from .summary import Summary
 
 #: How many of the distinct optima ``print(result)`` lists.
 SHOWN_OPTIMA = 5
-
-
-@dataclass(frozen=True)
-class ClosedForm:
-    """What the closed-form analysis found: ``status`` is "linear", "symbolic" or "none".
-
-    ``formula`` is the solution in words or symbols. Where a linear closed form was found, the formula in
-    statistics of the data (SymPy's solve in a child process, a second or so) is not waited for: it is
-    worked out the first time ``formula`` is read (``print(result)`` reads it), then kept, in this process
-    and in the cache folder for the next one.
-    """
-
-    status: str
-    reason: str
-    formula_text: str | None = None
-    detail: str = ""
-    candidates: tuple = ()  # symbolic: every candidate with accepted / why
-    pending: object = field(default=None, repr=False, compare=False)  # gives the formula in statistics, or None
-    _worked_out: dict = field(default_factory=dict, repr=False, compare=False, init=False)  # the formula, once read
-
-    @property
-    def formula(self) -> str | None:
-        if self.pending is None:
-            return self.formula_text
-        if "formula" not in self._worked_out:
-            self._worked_out["formula"] = self.pending() or self.formula_text
-        return self._worked_out["formula"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one way of solving gives: a closed form evaluated on the data, one iterative run, or the best of
-    many starts. The stages (:mod:`symopt.closed_solution`, :mod:`symopt.drivers`, :mod:`symopt.starts`)
-    hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values and builds the
-    :class:`Result` from it (the fields mean what the Result's of the same name mean)."""
-
-    params: dict
-    x: np.ndarray
-    fun: float
-    method: str
-    why: str
-    closed_form: ClosedForm
-    success: bool
-    status: str
-    message: str
-    nit: int = 0
-    nfev: int = 0
-    njev: int = 0
-    grad_norm: float = float("nan")
-    history: np.ndarray = field(default_factory=lambda: np.empty(0))
-    source: str | None = None
-    source_path: Path | None = None
-    objective: object = None
-    derivation: object = None
-    optimizer: object = None
-    precision: str = "double"
-    exact: dict = field(default_factory=dict)
-    predictor: object = None
-    buffers: dict = field(default_factory=dict)
-    diagnostics: object = None
-    backend: str = "numba"
-    conditioning: object = None
-    x0: np.ndarray | None = None
-    standardized: bool = False
-    starts: int = 1
-    optima: tuple = ()
-    fixed: dict = field(default_factory=dict)
-    bounds: dict = field(default_factory=dict)
-    at_bound: dict = field(default_factory=dict)
-    kkt: object = None
-    exact_x: tuple = field(default=(), repr=False, compare=False)
-    separation: object = None
-    normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import ModelError
+from .optimizers.base import SUGGESTED_STARTS  # noqa: F401  (read here by the modules that advise many starts)
 
 #: Two converged starts reached the same optimum when every parameter agrees within this fraction of
 #: max(|value|, 1): an iterative stop pins the parameters to about the square root of the gradient
@@ -29,8 +30,6 @@ from .errors import ModelError
 SAME_OPTIMUM = 1e-4
 #: Statuses after which the remaining starts are not run: the user asked the whole call to stop.
 USER_STOPS = ("interrupted", "max_time", "stopped_by_callback")
-#: The number of starts the advice suggests (a non-convex verdict, a saddle, a stall far from an optimum).
-SUGGESTED_STARTS = 20
 #: A progress bar over the starts appears once they have taken this long (with ``progress=True``).
 BAR_AFTER = 1.0
 #: The most starts one call runs. Each start is a whole iterative solve (1.7 ms for the two-parameter

@@ -1,9 +1,14 @@
-"""What the linear tier finds and what its solve returns: the affine-gradient structure in symbols
-(:class:`LinearForm`) and the solution on data (:class:`LinearSolution`)."""
+"""The closed-form stage's records: what the linear tier finds and what its solve returns (the affine-gradient
+structure in symbols, :class:`LinearForm`, and the solution on data, :class:`LinearSolution`), what the analysis
+found as a ``Result`` reports it (:class:`ClosedForm`), and what one way of solving gives (:class:`Outcome`: a
+closed form on data, one iterative run, the best of many starts), which :class:`symopt.Problem` builds its
+:class:`~symopt.Result` from. They sit here, at the lowest stage that makes them, so that every path above can
+hand them up."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -50,3 +55,76 @@ class LinearSolution:
     # The tall normal equations' factor R (upper triangular, R^T R = Phi^T Phi, unpenalised), from the Cholesky
     # they solved by: the covariance of the estimates comes from it with no second pass over the data; else None.
     factor: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """What the closed-form analysis found: ``status`` is "linear", "symbolic" or "none".
+
+    ``formula`` is the solution in words or symbols. Where a linear closed form was found, the formula in
+    statistics of the data (SymPy's solve in a child process, a second or so) is not waited for: it is
+    worked out the first time ``formula`` is read (``print(result)`` reads it), then kept, in this process
+    and in the cache folder for the next one.
+    """
+
+    status: str
+    reason: str
+    formula_text: str | None = None
+    detail: str = ""
+    candidates: tuple = ()  # symbolic: every candidate with accepted / why
+    pending: object = field(default=None, repr=False, compare=False)  # gives the formula in statistics, or None
+    _worked_out: dict = field(default_factory=dict, repr=False, compare=False, init=False)  # the formula, once read
+
+    @property
+    def formula(self) -> str | None:
+        if self.pending is None:
+            return self.formula_text
+        if "formula" not in self._worked_out:
+            self._worked_out["formula"] = self.pending() or self.formula_text
+        return self._worked_out["formula"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one way of solving gives: a closed form evaluated on the data, one iterative run, or the best of
+    many starts. The stages (:mod:`symopt.closed_solution`, :mod:`symopt.drivers`, :mod:`symopt.starts`)
+    hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values and builds the
+    :class:`Result` from it (the fields mean what the Result's of the same name mean)."""
+
+    params: dict
+    x: np.ndarray
+    fun: float
+    method: str
+    why: str
+    closed_form: ClosedForm
+    success: bool
+    status: str
+    message: str
+    nit: int = 0
+    nfev: int = 0
+    njev: int = 0
+    grad_norm: float = float("nan")
+    history: np.ndarray = field(default_factory=lambda: np.empty(0))
+    source: str | None = None
+    source_path: Path | None = None
+    objective: object = None
+    derivation: object = None
+    optimizer: object = None
+    precision: str = "double"
+    exact: dict = field(default_factory=dict)
+    predictor: object = None
+    buffers: dict = field(default_factory=dict)
+    diagnostics: object = None
+    backend: str = "numba"
+    conditioning: object = None
+    x0: np.ndarray | None = None
+    standardized: bool = False
+    starts: int = 1
+    optima: tuple = ()
+    fixed: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
+    at_bound: dict = field(default_factory=dict)
+    kkt: object = None
+    exact_x: tuple = field(default=(), repr=False, compare=False)
+    separation: object = None
+    normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)

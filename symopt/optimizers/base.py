@@ -28,7 +28,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ModelError
-from ..starts import SUGGESTED_STARTS
+
+#: The number of starts the advice suggests (a non-convex verdict, a saddle, a stall far from an optimum).
+SUGGESTED_STARTS = 20
 
 
 class Status(enum.IntEnum):
