@@ -46,7 +46,7 @@ from .optimizers import (  # noqa: E402
 from .parse import parse_expression  # noqa: E402
 from .result import ClosedForm, Result  # noqa: E402
 from .problem import Problem  # noqa: E402
-from .convex import Convexity, Witness  # noqa: E402
+from .closed_form.convexity import Convexity, Witness  # noqa: E402
 from .starts import Optimum  # noqa: E402
 from .conditioning import Conditioning  # noqa: E402
 from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402

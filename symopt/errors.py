@@ -10,6 +10,10 @@ from __future__ import annotations
 import sys
 import warnings
 
+#: The number of starts the advice in messages suggests (a non-convex verdict, a saddle, a stall far from an
+#: optimum): ``solve(..., starts=20)``.
+SUGGESTED_STARTS = 20
+
 
 class SymoptError(Exception):
     """Root of every error raised by symopt."""

@@ -12,7 +12,7 @@ catch; each stays readable as ``symopt.<name>`` too.
 
 from .analyse import Analysis
 from .conditioning import Conditioning
-from .convex import Convexity, Witness
+from .closed_form.convexity import Convexity, Witness
 from .derive import Derivation
 from .gradcheck import CodeCheck, GradientCheck
 from .result import ClosedForm, Provenance, Result, Trained

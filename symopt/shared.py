@@ -23,7 +23,7 @@ from ._version import __version__
 from .analyse import symbolic_stage
 from .closed_form.linear import find_linear_form
 from .codegen import cache
-from .convex import prove
+from .closed_form.convexity import prove
 from .codegen.render import Rendered, render, render_fingerprint, render_key
 from .derive import Derivation, derive
 from .errors import ModelError
@@ -42,7 +42,7 @@ LOAD_SECONDS = 0.0
 #: analysis and its compiled modules: a few hundred kB to a few MB.
 MAX_PROBLEMS = 128
 #: Bumped when what the analysis records hold changes meaning, so records of another layout are not read.
-RECORD_VERSION = "2"  # 2: LinearForm moved to symopt.closed_form.records
+RECORD_VERSION = "3"  # 2: LinearForm moved to symopt.closed_form.records; 3: Convexity to symopt.closed_form.convexity
 
 
 class StageFuture(Future):

@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import ModelError
-from .optimizers.base import SUGGESTED_STARTS  # noqa: F401  (read here by the modules that advise many starts)
+from .errors import SUGGESTED_STARTS, ModelError  # noqa: F401  (SUGGESTED_STARTS: read here by the modules that advise many starts)
 
 #: Two converged starts reached the same optimum when every parameter agrees within this fraction of
 #: max(|value|, 1): an iterative stop pins the parameters to about the square root of the gradient

@@ -27,11 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import ModelError
-
-#: The number of starts the advice suggests (a non-convex verdict, a saddle, a stall far from an optimum).
-SUGGESTED_STARTS = 20
-
+from ..errors import SUGGESTED_STARTS, ModelError
 
 class Status(enum.IntEnum):
     """Why a run stopped: one code shared by the Python drivers and the generated modules, which define
