@@ -27,7 +27,7 @@ from .errors import (  # noqa: E402
     RankDeficiencyWarning,
     SymoptError,
 )
-from .functions import sigmoid, softplus  # noqa: E402
+from .symbolic.functions import sigmoid, softplus  # noqa: E402
 from .gradcheck import CodeCheck, GradientCheck  # noqa: E402
 from .model import LinearModel, Model, params  # noqa: E402
 from .network import Activation, Dense, Network  # noqa: E402
@@ -43,7 +43,7 @@ from .optimizers import (  # noqa: E402
     Optimizer,
     RMSProp,
 )
-from .parse import parse_expression  # noqa: E402
+from .symbolic.parse import parse_expression  # noqa: E402
 from .result import ClosedForm, Result  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .closed_form.convexity import Convexity, Witness  # noqa: E402

@@ -19,7 +19,7 @@ from .closed_form.records import LinearForm
 from .closed_form.statistics import MAX_BEZOUT, MAX_SYMBOLIC_PARAMS, Statistics, bezout_bound, separate, solve_symbolic
 from .derive import Derivation, derive
 from .errors import ModelError
-from .escape import latex, markdown_escape
+from .symbolic.escape import latex, markdown_escape
 from .network import Z
 from .objective import Objective
 

@@ -15,8 +15,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import DataError, ModelError
-from .numeric import evaluate
-from .parse import show
+from .symbolic.numeric import evaluate
+from .symbolic.parse import show
 
 
 @dataclass(frozen=True)

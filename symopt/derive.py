@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import ModelError
-from .escape import latex
-from .functions import almost_everywhere
+from .symbolic.escape import latex
+from .symbolic.functions import almost_everywhere
 from .objective import ETA, OUTPUT, Objective
-from .parse import clip, show
-from .partials import contains, partials
+from .symbolic.parse import clip, show
+from .symbolic.partials import contains, partials
 
 MAX_HESSIAN_PARAMS = 50
 
@@ -59,7 +59,7 @@ class Derivation:
 
     def latex(self, environment: str = "align") -> str:
         """The derivation as LaTeX, one row per line of an ``align`` environment (``"aligned"`` inside display
-        math). Every name in it is escaped (:func:`symopt.escape.latex`): a user's shows as itself."""
+        math). Every name in it is escaped (:func:`symopt.symbolic.escape.latex`): a user's shows as itself."""
         o = self.objective
         rows = [r"\ell &= " + latex(self.per_sample)]
         rows += _LATEX[o.form.name](self)
@@ -100,7 +100,7 @@ def _derive_wide(objective, ell) -> Derivation:
 def _derive_expression(objective, ell) -> Derivation:
     params = objective.params
     deltas: set = set()
-    # Past the Hessian's limit, one walk of l for every parameter at once (symopt.partials): SymPy's diff
+    # Past the Hessian's limit, one walk of l for every parameter at once (symopt.symbolic.partials): SymPy's diff
     # walks all of l once per parameter, quadratic in a basis of hundreds of terms.
     many = len(params) > MAX_HESSIAN_PARAMS
     derivatives = partials(ell, params) if many else tuple(sp.diff(ell, p) for p in params)
@@ -186,7 +186,7 @@ _LATEX = {"expression": _expression_latex, "wide": _eta_latex, "multiclass": _et
 
 def _almost_everywhere(derivative: sp.Expr, seen: set) -> sp.Expr:
     """``derivative`` with every ``DiracDelta(u)`` (and derivative of ``sign``) set to 0, recorded in ``seen``
-    (:func:`symopt.functions.almost_everywhere`). L1 and Huber-like losses are common; the derivation says so
+    (:func:`symopt.symbolic.functions.almost_everywhere`). L1 and Huber-like losses are common; the derivation says so
     (:func:`_delta_notes`)."""
     out, dropped = almost_everywhere(derivative)
     seen.update(dropped)

@@ -29,7 +29,7 @@ from . import softmax
 from .errors import ModelError
 from .model import LinearModel
 from .network import Network
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 
 #: The linear predictor ``eta = intercept + x . coef`` of a linear model over a data matrix.
 ETA = sp.Symbol("eta", real=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
-from .escape import markdown_escape
+from .symbolic.escape import markdown_escape
 from .sizes import FLOAT, check_count, check_seed, whole_number
 
 #: The central-difference error, relative to the gradient's size, above which a direction fails.

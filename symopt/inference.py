@@ -35,7 +35,7 @@ from . import separation
 from .covariance import COV_TYPES
 from .distributions import normal_quantile, t_quantile, two_sided_p
 from .errors import ModelError
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 
 #: Above this many parameters no covariance is formed: it is a p x p matrix of doubles (4,096 parameters
 #: take 134 MB; 10,000 would take 800 MB), and the QR of the n x p Jacobian behind it costs n p^2.

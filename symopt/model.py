@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError, ParseError
-from .parse import (DOUBLE_MAX, DOUBLE_TINY, NON_FINITE, check_name, constant_problem, parse_expression, show,
+from .symbolic.parse import (DOUBLE_MAX, DOUBLE_TINY, NON_FINITE, check_name, constant_problem, parse_expression, show,
                     size_problem, unsupported)
 
 #: Longest expression text quoted in an error message.
@@ -94,7 +94,7 @@ def as_expression(expr, symbols: dict[str, sp.Symbol], what: str = "expression",
 
 def check_size(expr: sp.Basic, what: str, hint: str = "") -> None:
     """Raise ModelError if ``expr`` passes a limit on expression text (nesting, nodes, length: see
-    :func:`symopt.parse.size_problem`), naming the limit; ``hint`` says what to do instead."""
+    :func:`symopt.symbolic.parse.size_problem`), naming the limit; ``hint`` says what to do instead."""
     why = size_problem(expr)
     if why:
         hint = hint or ("state it in fewer terms, or a model linear in many parameters as LinearModel() over a "
@@ -105,7 +105,7 @@ def check_size(expr: sp.Basic, what: str, hint: str = "") -> None:
 def check_functions(expr: sp.Expr, what: str = "expression", functions: bool = True) -> None:
     """Raise ModelError naming the first function (or unevaluated operation, or undefined function) in ``expr``
     that symopt cannot differentiate, evaluate and print, and listing what is supported: refused when the
-    model is built rather than when its code is generated (:func:`symopt.parse.unsupported`)."""
+    model is built rather than when its code is generated (:func:`symopt.symbolic.parse.unsupported`)."""
     found = unsupported(expr, functions)
     if found:
         node, why = found

@@ -17,10 +17,10 @@ import numpy as np
 import sympy as sp
 
 from .errors import ModelError, PrinterError
-from .functions import almost_everywhere, sigmoid, softplus
+from .symbolic.functions import almost_everywhere, sigmoid, softplus
 from .model import as_expression
-from .parse import clip, show
-from .printer import print_block
+from .symbolic.parse import clip, show
+from .symbolic.printer import print_block
 from .optimizers.base import plain_number
 from .sizes import FLOAT, check_fits, most_that_fit
 
@@ -63,7 +63,7 @@ def _unknown_activation(name: str) -> ModelError:
 
 def _closed_derivative(expr: sp.Expr) -> sp.Expr:
     """SymPy's derivative of the activation, its derivatives of sign (a DiracDelta) taken as 0, their value
-    almost everywhere (:func:`symopt.functions.almost_everywhere`), as generated code takes them."""
+    almost everywhere (:func:`symopt.symbolic.functions.almost_everywhere`), as generated code takes them."""
     derivative = almost_everywhere(sp.diff(expr, Z))[0]
     if derivative.atoms(sp.Derivative):
         raise ModelError(f"SymPy cannot differentiate the activation {show(expr)} in closed form; "
@@ -94,7 +94,7 @@ class Activation:
     def saturates(self) -> bool:
         """True when the derivative vanishes for large ``|z|`` on both sides (tanh, sigmoid), so a large
         share of tiny derivatives means saturation; for relu-like activations it is normal."""
-        from .numeric import evaluate
+        from .symbolic.numeric import evaluate
 
         try:
             ends = [abs(float(evaluate(self.derivative, {Z: v}))) for v in (-12.0, 12.0)]

@@ -21,11 +21,11 @@ import sympy as sp
 
 from .errors import ModelError
 from .forms import ETA, WideForm, form_of
-from .functions import softplus
+from .symbolic.functions import softplus
 from .model import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
 from .network import Z as OUTPUT
 from .network import Network
-from .parse import check_name, show
+from .symbolic.parse import check_name, show
 
 REDUCTIONS = ("mean", "sum")
 #: How a weighted least-squares covariance is scaled: by the residual variance (statsmodels' WLS, lmfit), or

@@ -19,7 +19,7 @@ import sympy as sp
 from . import softmax
 from .data import _as_float_array, _check_indexes, _short, check_scores
 from .errors import DataError, ModelError
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 from .objective import prediction
 
 

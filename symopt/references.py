@@ -42,7 +42,7 @@ import sympy as sp
 
 from . import softmax
 from .closed_form.design import design_for
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 
 
 @dataclass(frozen=True)

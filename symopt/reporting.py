@@ -3,7 +3,7 @@
 The model, the objective, its gradient and Hessian, the closed-form attempt (the formula, or why there is
 none), the convexity verdict, the method ``solve`` would use and an excerpt of the generated code; with
 data, the result and its verification. A report is a list of blocks (text, math, code), rendered per
-format with that format's escaping function (:mod:`symopt.escape`): whatever came from a user (names,
+format with that format's escaping function (:mod:`symopt.symbolic.escape`): whatever came from a user (names,
 expressions printed as text, messages) shows as itself and is never read as markup.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .escape import html_escape, latex, latex_escape, markdown_escape
+from .symbolic.escape import html_escape, latex, latex_escape, markdown_escape
 from .objective import prediction
-from .show import params_line
+from .symbolic.show import params_line
 
 #: Lines of generated code the report shows.
 CODE_LINES = 40
@@ -25,7 +25,7 @@ CODE_LINES = 40
 @dataclass(frozen=True)
 class Block:
     """One piece of a section: ``kind`` "text" (prose, escaped per format), "math" (LaTeX built by symopt
-    from SymPy; user text in it is escaped by :func:`~symopt.escape.latex_escape`) or "code" (shown as is)."""
+    from SymPy; user text in it is escaped by :func:`~symopt.symbolic.escape.latex_escape`) or "code" (shown as is)."""
 
     kind: str
     body: str

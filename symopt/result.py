@@ -27,8 +27,8 @@ from .predict import predict_with_band
 from .baseline import worse_than_constant
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .errors import ModelError
-from .escape import html_escape, markdown_escape
-from .show import params_line
+from .symbolic.escape import html_escape, markdown_escape
+from .symbolic.show import params_line
 from .summary import Summary
 
 #: How many of the distinct optima ``print(result)`` lists.

@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 from .objective import prediction
 from .optimizers.base import STATUS, Status
 from .threads import one_blas_thread

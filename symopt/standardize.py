@@ -29,7 +29,7 @@ from .closed_form.size import EXPAND_LIMIT, expansion_size
 from .errors import ModelError, PrecisionError
 from .model import SHOWN
 from .objective import prediction
-from .parse import show
+from .symbolic.parse import show
 
 
 @dataclass(frozen=True)

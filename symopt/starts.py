@@ -58,7 +58,7 @@ class Optimum:
         return len(self.starts)
 
     def __str__(self) -> str:
-        from .show import params_line
+        from .symbolic.show import params_line
 
         return f"F = {self.fun:.10g} at {params_line(self.params)}, reached by {self.count} start(s)"
 

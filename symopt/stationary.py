@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from .evaluate import objective_size
-from .numeric import evaluate
+from .symbolic.numeric import evaluate
 from .starts import SUGGESTED_STARTS
 
 #: A step-size stop is at a stationary point when no parameter's relative change moves F by more than this

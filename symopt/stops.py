@@ -13,7 +13,7 @@ import numbers
 import time
 
 from .errors import ModelError
-from .parse import clip
+from .symbolic.parse import clip
 from .optimizers.base import CALLBACK_STOP, OUT_OF_TIME
 
 

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .escape import html_escape
+from .symbolic.escape import html_escape
 
 #: How many parameters the table lists (a wide model's thousands are cut, with a line saying how many more).
 SHOWN_PARAMETERS = 40

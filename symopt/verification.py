@@ -41,10 +41,10 @@ from . import baseline
 from .errors import ModelError
 from .gradcheck import GradientCheck, check_gradient
 from .references import reference_fit
-from .escape import markdown_escape
+from .symbolic.escape import markdown_escape
 from .sizes import check_seed
 from .run import starting_point
-from .show import params_line
+from .symbolic.show import params_line
 from .starts import SUGGESTED_STARTS, check_starts, spread_points, start_points
 from .stationary import curvature_verdict, step_stop_verdict
 

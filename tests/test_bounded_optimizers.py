@@ -9,7 +9,7 @@ import pytest
 
 import symopt
 from symopt.data import prepare
-from symopt.numeric import evaluate
+from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING, ProjectedLevenbergMarquardt
 from test_optimizers import BACKENDS, FIRST_ORDER, Stepper, objective, reference_functions
 from test_projection import projection_parts

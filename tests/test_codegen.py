@@ -16,7 +16,7 @@ import sympy as sp
 import symopt
 from symopt.codegen import cache
 from symopt.optimizers import ProjectedLevenbergMarquardt
-from symopt.printer import NumbaPrinter
+from symopt.symbolic.printer import NumbaPrinter
 from symopt.codegen.network import render_network
 from symopt.codegen.render import render
 from symopt.data import prepare
@@ -199,11 +199,11 @@ def test_split_log1p_terms():
     """Only c * log1p(u) with u known >= 0 is split off; everything else stays in the rest."""
     from sympy.codegen.cfunctions import log1p
 
-    from symopt.printer import split_log1p_terms
-    from symopt.functions import exp_neg_abs
+    from symopt.symbolic.printer import split_log1p_terms
+    from symopt.symbolic.functions import exp_neg_abs
 
     eta = sp.Symbol("eta", real=True)
-    rest, terms = split_log1p_terms(symopt.functions.softplus(eta) - 2 * eta)
+    rest, terms = split_log1p_terms(symopt.symbolic.functions.softplus(eta) - 2 * eta)
     assert terms == [(1, exp_neg_abs(eta))] and rest == sp.Max(0, eta) - 2 * eta
     rest, terms = split_log1p_terms(3 * log1p(eta**2) + log1p(eta) + sp.log(1 + eta**2))
     assert terms == [(3, eta**2)] and rest == log1p(eta) + sp.log(1 + eta**2)
@@ -329,7 +329,7 @@ def test_one_and_two_threads_agree(wide, rng):
 
 def test_integers_past_int64_are_printed_as_doubles(rng):
     """Numba types an integer literal as int64: 10**300 (from the text 1e300) failed to compile."""
-    from symopt.printer import print_block
+    from symopt.symbolic.printer import print_block
 
     x = sp.Symbol("x", real=True)
     _, printed = print_block([sp.Integer(10) ** 300 / x, x + sp.Rational(1, 3), x + sp.Rational(10**20, 3)], {x: "x"})

@@ -89,4 +89,4 @@ def test_latex_of_a_power_of_sigmoid_or_softplus():
     """SymPy hands the power to _latex (found by tests/test_fuzz.py: a TypeError before)."""
     latex = symopt.derive(symopt.Objective("sigmoid(a)*x", "a")).latex()
     assert r"\sigma\left(a\right)^{2}" in latex
-    assert sp.latex(symopt.functions.softplus(sp.Symbol("a")) ** 3) == r"\operatorname{softplus}\left(a\right)^{3}"
+    assert sp.latex(symopt.symbolic.functions.softplus(sp.Symbol("a")) ** 3) == r"\operatorname{softplus}\left(a\right)^{3}"

@@ -1,4 +1,4 @@
-"""Every function the expression parser accepts (symopt.parse.FUNCTIONS), differentiated twice through the
+"""Every function the expression parser accepts (symopt.symbolic.parse.FUNCTIONS), differentiated twice through the
 generated code (issue 12, item 6): the module renders and runs, and its objective, its gradient
 (problem.value_and_grad) and the Hessian the Newton module computes (objective_gradient_hessian) match SymPy's
 derivatives evaluated to 40 digits, at points across each function's domain (tiny and huge arguments,
@@ -27,8 +27,8 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 import symopt
 from symopt.data import prepare
-from symopt.functions import sigmoid, softplus
-from symopt.parse import FUNCTIONS
+from symopt.symbolic.functions import sigmoid, softplus
+from symopt.symbolic.parse import FUNCTIONS
 
 #: Arguments u at which each function is checked, all in its domain (aliases share an entry).
 POINTS: dict = {

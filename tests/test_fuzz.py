@@ -26,7 +26,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import symopt  # noqa: E402
 from symopt.errors import SymoptError  # noqa: E402
-from symopt.parse import FUNCTIONS  # noqa: E402
+from symopt.symbolic.parse import FUNCTIONS  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SYMOPT_FUZZ_EXAMPLES", "2000"))
 SOLVES = int(os.environ.get("SYMOPT_FUZZ_SOLVES", "100"))

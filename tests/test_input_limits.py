@@ -14,7 +14,7 @@ import sympy as sp
 
 import symopt
 from symopt.errors import ModelError
-from symopt.parse import MAX_DEPTH, MAX_LENGTH, MAX_NODES
+from symopt.symbolic.parse import MAX_DEPTH, MAX_LENGTH, MAX_NODES
 
 a = sp.Symbol("a", real=True)
 x = sp.Symbol("x", real=True)
@@ -50,7 +50,7 @@ def test_a_sum_of_many_terms_is_refused_naming_the_node_limit(many_terms):
 
 def test_counting_nodes_stops_at_the_limit(many_terms):
     """Refusing a huge expression costs the count of one node more than the limit, however big it is."""
-    from symopt.parse import count_nodes
+    from symopt.symbolic.parse import count_nodes
 
     assert count_nodes(many_terms) == MAX_NODES + 1
     assert count_nodes(many_terms, limit=10) == 11
@@ -166,9 +166,9 @@ def test_a_quadratic_in_more_parameters_than_the_hessian_limit_is_solved_in_clos
 
 
 def test_the_one_walk_gradient_agrees_with_sympy():
-    """symopt.partials, the gradient a derivation takes past 50 parameters, against sp.diff term by term."""
-    from symopt.functions import sigmoid, softplus
-    from symopt.partials import partials
+    """symopt.symbolic.partials, the gradient a derivation takes past 50 parameters, against sp.diff term by term."""
+    from symopt.symbolic.functions import sigmoid, softplus
+    from symopt.symbolic.partials import partials
 
     b, y = sp.symbols("b y", real=True)
     for expr in [(y - a * sp.exp(-b * x)) ** 2, softplus(a + b * x) - y * (a + b * x), sp.Abs(y - a * x),

@@ -309,7 +309,7 @@ def test_unsupported_functions_in_an_activation_are_refused_when_the_network_is_
 
 
 def test_sign_and_the_functions_text_calls_are_accepted_as_sympy_objects():
-    from symopt.parse import FUNCTIONS
+    from symopt.symbolic.parse import FUNCTIONS
 
     for name, f in FUNCTIONS.items():
         model = symopt.Model(_a * f(_b * _x + 2), [_a, _b])

@@ -13,7 +13,7 @@ from symopt.codegen import cache
 from symopt.codegen.render import render
 from symopt.data import prepare
 from symopt.evaluate import objective_terms
-from symopt.numeric import evaluate
+from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING
 
 

@@ -11,7 +11,7 @@ import sympy as sp
 
 import symopt
 from symopt.errors import ParseError, SymoptError
-from symopt.parse import parse_expression
+from symopt.symbolic.parse import parse_expression
 
 
 def test_parses_arithmetic_and_known_functions():

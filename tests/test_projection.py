@@ -9,7 +9,7 @@ import pytest
 import symopt
 from symopt import drivers
 from symopt.data import prepare
-from symopt.numeric import evaluate
+from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING, ProjectedLevenbergMarquardt
 from symopt.projection import separable
 from test_optimizers import BACKENDS, Stepper

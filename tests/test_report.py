@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.escape import html_escape, latex_escape, markdown_escape
+from symopt.symbolic.escape import html_escape, latex_escape, markdown_escape
 from symopt.reporting import Block, Report
 from test_security import HOSTILE
 

@@ -325,7 +325,7 @@ def _unescaped_markup(text: str) -> list[str]:
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
 def test_hostile_names_show_as_themselves_in_the_derivation_latex(name):
-    from symopt.escape import latex_escape
+    from symopt.symbolic.escape import latex_escape
 
     _, derivation = _hostile_derivation(name)
     for shown in (derivation.latex(), derivation._repr_latex_()):
@@ -340,7 +340,7 @@ def test_hostile_names_show_as_themselves_in_the_report_and_the_analysis(name):
     from dataclasses import replace
 
     from symopt import reporting
-    from symopt.escape import latex_escape
+    from symopt.symbolic.escape import latex_escape
 
     objective, derivation = _hostile_derivation(name)
     analysis = symopt.analyse(symopt.Objective("log(lam) - lam*x", "lam", maximize=True))
@@ -363,7 +363,7 @@ def test_hostile_names_show_as_themselves_in_the_report_and_the_analysis(name):
 def test_plain_names_keep_sympy_s_notation_and_stay_balanced(name):
     """Names symopt accepts are letters, digits and '_': SymPy writes them with Greek letters, subscripts and
     accents, as before, and what it writes is balanced."""
-    from symopt.escape import latex
+    from symopt.symbolic.escape import latex
 
     symbol = sp.Symbol(name, real=True)
     assert latex(symbol ** 2 + sp.Function(name)(symbol)) == sp.latex(symbol ** 2 + sp.Function(name)(symbol))

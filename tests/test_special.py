@@ -10,8 +10,8 @@ import sympy as sp
 
 import symopt
 from symopt.errors import PrinterError
-from symopt.numeric import _np_polygamma
-from symopt.printer import print_block
+from symopt.symbolic.numeric import _np_polygamma
+from symopt.symbolic.printer import print_block
 
 POINTS = np.array([1e-8, 0.1, 0.5, 1.0, 2.5, 7.0, 9.99, 10.0, 12.0, 100.0, 1e5, 1e12, -0.5, -2.7, -10.3])
 

@@ -95,7 +95,7 @@ def test_a_reference_value_that_is_not_auto_or_none_is_refused():
 
 
 def test_markdown_output_escapes_what_came_from_a_user():
-    from symopt.escape import markdown_escape
+    from symopt.symbolic.escape import markdown_escape
 
     hostile = "a | b <script>alert(1)</script> *x* [link](http://e) `code` \\ # h\n- item"
     out = markdown_escape(hostile)

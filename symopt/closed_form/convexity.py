@@ -16,8 +16,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SUGGESTED_STARTS
-from ..escape import markdown_escape
-from ..show import params_line
+from ..symbolic.escape import markdown_escape
+from ..symbolic.show import params_line
 from .sandbox import ChildFailed, Timeout, run_with_budget
 
 #: Expression models up to this many parameters get the principal-minor proof (2**p - 1 minors).

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DataError, ModelError
-from ..numeric import evaluate
+from ..symbolic.numeric import evaluate
 from . import normal_equations
 from .records import LinearSolution
 

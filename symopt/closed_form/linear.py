@@ -32,7 +32,7 @@ import sympy as sp
 
 from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
 from ..linalg import triangular_solve
-from ..numeric import evaluate
+from ..symbolic.numeric import evaluate
 
 from .bvls import bounded_least_squares
 from .design import column, data_overflow, design_for, overflows

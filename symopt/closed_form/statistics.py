@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from ..evaluate import objective_terms
-from ..numeric import evaluate
+from ..symbolic.numeric import evaluate
 from .sandbox import ChildFailed, Timeout, run_with_budget
 from .size import EXPAND_LIMIT, expansion_size
 

@@ -10,7 +10,7 @@ import sympy as sp
 from .._version import __version__
 from ..network import Z
 from ..optimizers.first_order import _FirstOrder
-from ..printer import print_block
+from ..symbolic.printer import print_block
 from .cache import numba_version
 from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked, special_functions
 from .text import names_in

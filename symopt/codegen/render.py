@@ -20,10 +20,10 @@ import sympy as sp
 from .._version import __version__
 from ..data import NO_DATA
 from ..errors import CodegenError
-from ..functions import exp_neg_abs
+from ..symbolic.functions import exp_neg_abs
 from ..objective import ETA
 from ..optimizers.base import GENERATED_STATUSES
-from ..printer import print_block, split_log1p_terms
+from ..symbolic.printer import print_block, split_log1p_terms
 from .cache import numba_version
 from .text import doc_text, names_in
 

@@ -48,7 +48,7 @@ def html_escape(text: str) -> str:
 
 
 #: A name SymPy's LaTeX printer may write as it likes (subscripts after ``_``, Greek letters, accents): letters,
-#: digits and ``_``, as symopt's own names are (:func:`symopt.parse.check_name`). Its output is then letters,
+#: digits and ``_``, as symopt's own names are (:func:`symopt.symbolic.parse.check_name`). Its output is then letters,
 #: digits, braces it balances and macros it chose.
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 

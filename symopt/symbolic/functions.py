@@ -84,7 +84,7 @@ def almost_everywhere(derivative: sp.Expr) -> tuple[sp.Expr, set]:
     ``sign`` gives. So every ``DiracDelta`` (of any order) is 0, and so is a derivative of ``sign`` that SymPy
     leaves unevaluated (``Derivative(sign(log(a)), a)``, where it cannot tell that the argument is real).
     Whoever differentiates calls this (the derivation, which says so in its notes) and the code printer does
-    too (:func:`symopt.printer.print_forms`), so a derivative taken later (a residual's Jacobian and
+    too (:func:`symopt.symbolic.printer.print_forms`), so a derivative taken later (a residual's Jacobian and
     curvature for Levenberg-Marquardt) prints as well.
     """
     dropped = set(derivative.atoms(sp.DiracDelta))

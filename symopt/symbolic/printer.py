@@ -8,10 +8,10 @@ whose derivative it cannot print. Every symbol must have a code name
 generated ones or with Python keywords), and a function the printer has no numerically safe form for is an error that
 names it, never silently wrong code. ``sigmoid``, ``softplus`` and ``tanh``
 are rewritten first into stable forms around a shared ``exp(-|z|)``
-(:func:`symopt.functions.stable_forms`), after the complements their
+(:func:`symopt.symbolic.functions.stable_forms`), after the complements their
 derivatives are made of, ``1 - sigmoid(z)`` and ``1 - tanh(z)**2``, are
 rewritten so as not to cancel (:func:`complement_forms`). A ``DiracDelta``, the derivative of ``sign`` (a
-model cannot hold one: :func:`symopt.parse.unsupported`), is printed as its value almost everywhere, 0.
+model cannot hold one: :func:`symopt.symbolic.parse.unsupported`), is printed as its value almost everywhere, 0.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from .errors import PrinterError
+from ..errors import PrinterError
 from .functions import almost_everywhere, exp_neg_abs, sigmoid, stable_forms
 
 
@@ -141,7 +141,7 @@ def complement_forms(expr: sp.Expr) -> sp.Expr:
     ``sigmoid(z)`` rounds to 1 for z > 37 and ``tanh(z)**2`` for |z| > 19, so the complements as SymPy
     writes them (``sigmoid' = sigmoid*(1 - sigmoid)``, ``tanh' = 1 - tanh**2``) lose every digit well
     before the values underflow: 0 where ``exp(-40)`` is meant. The forms here keep relative accuracy for
-    every z. The NumPy evaluator uses them as they are (:func:`symopt.numeric.evaluate`); the printer turns
+    every z. The NumPy evaluator uses them as they are (:func:`symopt.symbolic.numeric.evaluate`); the printer turns
     them into the stable forms of :func:`print_forms`.
     """
     if not expr.has(sigmoid, sp.tanh):
@@ -170,11 +170,11 @@ def _complement_sum(total: sp.Expr) -> sp.Expr:
 
 def print_forms(expr: sp.Expr) -> sp.Expr:
     """``expr`` in the forms the printer prints: the derivatives of ``sign`` as 0, their value almost
-    everywhere (:func:`symopt.functions.almost_everywhere`), :func:`complement_forms`, then ``sigmoid(-z)`` (a
+    everywhere (:func:`symopt.symbolic.functions.almost_everywhere`), :func:`complement_forms`, then ``sigmoid(-z)`` (a
     complement) around the same ``e = exp(-|z|)`` as ``sigmoid(z)``, as ``e/(1 + e)`` for z >= 0 and
     ``1/(1 + e)`` otherwise, and ``1/cosh(z)**(2n)`` as ``(4 e/(1 + e)**2)**n`` with ``e = exp(-2|z|)``,
     the ``e`` tanh's stable form uses (no overflow, relative accuracy everywhere); then the stable forms
-    of :func:`symopt.functions.stable_forms`."""
+    of :func:`symopt.symbolic.functions.stable_forms`."""
     expr = complement_forms(almost_everywhere(sp.sympify(expr))[0])
 
     def negated_sigmoid(e):

@@ -28,7 +28,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.core.function import AppliedUndef, Application
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from .errors import ModelError, ParseError
+from ..errors import ModelError, ParseError
 from .functions import sigmoid, softplus
 from .numeric import evaluate
 

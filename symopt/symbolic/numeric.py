@@ -8,7 +8,7 @@ Unlike ``lambdify`` it builds no source text and runs no ``exec``; unlike a
 printer it never guesses: an unknown function is an error naming it. The
 complements in the derivatives of sigmoid, softplus and tanh are evaluated
 in forms that do not cancel, as the generated code evaluates them
-(:func:`symopt.printer.complement_forms`).
+(:func:`symopt.symbolic.printer.complement_forms`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .errors import PrinterError
+from ..errors import PrinterError
 from .functions import sigmoid, softplus
 from .printer import complement_forms
 
@@ -182,7 +182,7 @@ def _number(e, backend: str):
 @functools.lru_cache(maxsize=4096)
 def _program(expr: sp.Basic) -> tuple:
     """``expr`` as steps ``(op, arg, argument indices)``, each distinct subexpression once, arguments first
-    (``1 - sigmoid(z)`` and ``1 - tanh(z)**2`` as :func:`~symopt.printer.complement_forms` writes them)."""
+    (``1 - sigmoid(z)`` and ``1 - tanh(z)**2`` as :func:`~symopt.symbolic.printer.complement_forms` writes them)."""
     expr = complement_forms(expr)
     steps: list = []
     index: dict = {}
