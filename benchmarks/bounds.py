@@ -11,7 +11,7 @@ Run by hand:  python benchmarks/bounds.py [nist folder]
 2. Three likelihoods (Poisson and logistic regression, a gamma distribution's MLE) fitted by L-BFGS and by
    Newton from symopt's default start, unbounded and in a box of +-10 around the optimum.
 
-The generated code keeps the bounds by projection (symopt/bounds.py): where no step reaches a bound it takes
+The generated code keeps the bounds by projection (symopt/model/bounds.py): where no step reaches a bound it takes
 exactly the unbounded steps, so those runs show the same iterations and the same parameters to the last bit
 ("same"). Columns: the fewest correct digits over the certified parameters (LRE, capped at 15) and the
 iterations. The interpreted backend runs the generated code (the same algorithm as the compiled module;
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import symopt  # noqa: E402
 from nist_models import NONLINEAR_MODELS  # noqa: E402
-from symopt.reference.nist import lre  # noqa: E402
+from symopt.trust.nist import lre  # noqa: E402
 from test_nist_nonlinear import nist_problem  # noqa: E402
 
 

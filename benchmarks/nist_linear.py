@@ -17,7 +17,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import symopt  # noqa: E402
-from symopt.reference.nist import lre, read  # noqa: E402
+from symopt.trust.nist import lre, read  # noqa: E402
 from test_nist_linear import LINEAR_SETS, nist_model  # noqa: E402
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import symopt  # noqa: E402
 from nist_models import NONLINEAR_MODELS  # noqa: E402
-from symopt.reference.nist import lre  # noqa: E402
+from symopt.trust.nist import lre  # noqa: E402
 from test_nist_nonlinear import nist_problem  # noqa: E402
 
 

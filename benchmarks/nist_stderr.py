@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import symopt  # noqa: E402
 from nist_models import NONLINEAR_MODELS  # noqa: E402
-from symopt.reference.nist import lre, read  # noqa: E402
+from symopt.trust.nist import lre, read  # noqa: E402
 from test_nist_linear import LINEAR_SETS, nist_model  # noqa: E402
 from test_nist_nonlinear import nist_problem  # noqa: E402
 

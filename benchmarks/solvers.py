@@ -79,7 +79,7 @@ def logistic(n=200_000, m=64, rounds=7):
     X = rng.normal(size=(n, m))
     y = (X @ rng.normal(size=m) * 0.3 + rng.normal(size=n) > 0).astype(float)
     objective = symopt.log_loss(symopt.LinearModel())
-    # the parallel module: what solve runs at this size with more than one thread (symopt.threads)
+    # the parallel module: what solve runs at this size with more than one thread (symopt.numerics.threads)
     rendered = render(objective, symopt.derive(objective), symopt.LBFGS(), parallel=True)
     module, _ = cache.load(rendered.source, rendered.stem)
     w = rng.normal(size=m + 1) * 0.01

@@ -1,12 +1,12 @@
 """When should a kernel pass split its rows across threads? One pass of the serial and of the parallel module,
-on a quiet machine and beside a busy process (issue 26, item 10; symopt/threads.py's PARALLEL_MIN_WORK).
+on a quiet machine and beside a busy process (issue 26, item 10; symopt/numerics/threads.py's PARALLEL_MIN_WORK).
 
     python benchmarks/threads.py
 
 For each problem and row count: the mean time of one objective-and-gradient pass (mean, not median: the
 cost of a parallel region beside a busy core is in the tail), serial module against parallel module (2
 threads), alone and while another process spins on a core. Work is rows x (parameters + 1), the measure
-symopt/threads.py compares with PARALLEL_MIN_WORK.
+symopt/numerics/threads.py compares with PARALLEL_MIN_WORK.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import symopt  # noqa: E402
-from symopt.data import prepare  # noqa: E402
-from symopt.run import kernel_value_and_grad  # noqa: E402
+from symopt.model.data import prepare  # noqa: E402
+from symopt.run.loop import kernel_value_and_grad  # noqa: E402
 
 
 def _problems(rng, n):

@@ -9,9 +9,9 @@
 """
 
 from ._version import __version__  # noqa: E402,F401
-from .analyse import Analysis, analyse  # noqa: E402
+from .closed_form.analysis import Analysis, analyse  # noqa: E402
 from .codegen.cache import clear_cache  # noqa: E402
-from .derive import Derivation, derive  # noqa: E402
+from .derivation.derive import Derivation, derive  # noqa: E402
 from .errors import (  # noqa: E402
     CacheError,
     CacheWarning,
@@ -27,11 +27,11 @@ from .errors import (  # noqa: E402
     RankDeficiencyWarning,
     SymoptError,
 )
+from .model.expression import LinearModel, Model, params  # noqa: E402
+from .model.network import Activation, Dense, Network  # noqa: E402
+from .model.objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
 from .symbolic.functions import sigmoid, softplus  # noqa: E402
-from .gradcheck import CodeCheck, GradientCheck  # noqa: E402
-from .model import LinearModel, Model, params  # noqa: E402
-from .network import Activation, Dense, Network  # noqa: E402
-from .objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
+from .trust.gradcheck import CodeCheck, GradientCheck  # noqa: E402
 from .optimizers import (  # noqa: E402
     LBFGS,
     Adam,
@@ -43,15 +43,15 @@ from .optimizers import (  # noqa: E402
     Optimizer,
     RMSProp,
 )
-from .symbolic.parse import parse_expression  # noqa: E402
-from .result import ClosedForm, Result  # noqa: E402
-from .problem import Problem  # noqa: E402
-from .closed_form.convexity import Convexity, Witness  # noqa: E402
-from .starts import Optimum  # noqa: E402
-from .conditioning import Conditioning  # noqa: E402
-from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402
-from .verification import Solution, Verification  # noqa: E402
 from . import records  # noqa: E402,F401
+from .closed_form.conditioning import Conditioning  # noqa: E402
+from .closed_form.convexity_proof import Convexity, Witness  # noqa: E402
+from .problem import Problem  # noqa: E402
+from .result import ClosedForm, Result  # noqa: E402
+from .run.starts import Optimum  # noqa: E402
+from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402
+from .symbolic.parse import parse_expression  # noqa: E402
+from .trust.verify import Solution, Verification  # noqa: E402
 
 #: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
 #: warnings also in :mod:`symopt.errors`), sorted.

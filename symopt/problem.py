@@ -3,7 +3,7 @@ many times.
 
 Everything that does not depend on the data is done once per *structure* of objective (its expression,
 parameters, sense, reduction and model shape; :meth:`symopt.Objective.structure`) and kept in this process,
-in a least-recently-used table of :data:`symopt.shared.MAX_PROBLEMS` entries (:mod:`symopt.shared`): the
+in a least-recently-used table of :data:`symopt.run.shared.MAX_PROBLEMS` entries (:mod:`symopt.run.shared`): the
 derivation, the closed-form analysis and the compiled solver modules. Numbers are run-time arguments, not structure: objectives that differ only in
 ``l2`` (or a network's ``init`` and ``seed``) share the derivation and the compiled code; only the symbolic
 tier, whose formulas contain ``l2``, is redone per value. The analysis is also kept in the cache folder
@@ -20,32 +20,32 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import bounds as bounds_module
-from . import convex as convexity_module
-from . import fixing
-from . import gradcheck
-from . import inference
-from . import separation
-from . import verification
-from .analyse import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
-from .closed_solution import checked, linear_result, symbolic_result
-from .conditioning import Conditioning, scaled_condition, warn_if_ill
-from .data import prepare
-from .drivers import driver_for
+from .closed_form.analysis import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
+from .closed_form.conditioning import Conditioning, scaled_condition, warn_if_ill
+from .closed_form.on_data import checked, linear_result, symbolic_result
+from .closed_form.standardize import scaling_for
+from .derivation.totals import gradient as gradient_at_point
+from .derivation.totals import objective_value
 from .errors import ModelError, PrecisionError
-from .evaluate import gradient as gradient_at_point
-from .evaluate import objective_value
-from .objective import Objective
-from .options import SolveOptions
+from .model import bounds as bounds_module
+from .model import fixing
+from .model.data import prepare
+from .model.objective import Objective
+from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
-from .run import starting_point
-from .shared import shared_for
-from .sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
-from .standardize import scaling_for
-from .starts import USER_STOPS, best_of, run_starts, start_points
-from .stationary import curvature_verdict, hessian_at
-from .stops import Stops
+from .run.drivers import driver_for
+from .run.loop import starting_point
+from .run.options import SolveOptions
+from .run.shared import shared_for
+from .run.starts import USER_STOPS, best_of, run_starts, start_points
+from .run.stationary import curvature_verdict, hessian_at
+from .run.stops import Stops
+from .stats import inference
+from .stats import separation
+from .trust import convexity as convexity_module
+from .trust import gradcheck
+from .trust import verify as verification
 
 METHODS = ("auto", "linear", "symbolic", "iterative")
 PRECISIONS = ("double", "high")
@@ -104,11 +104,11 @@ class Problem:
     kept in the cache folder); ``"python"`` runs its interpreted twin (the same module with ``njit`` a no-op:
     no compile wait, slower per row); ``"auto"`` loads the compiled module where the cache folder holds it
     (a fraction of a second, at the first solve), and otherwise takes the twin for data of at most
-    :data:`symopt.drivers.PYTHON_MAX_WORK` rows x parameters, handing over to compiled code once this
+    :data:`symopt.run.drivers.PYTHON_MAX_WORK` rows x parameters, handing over to compiled code once this
     problem's interpreted runs have together taken as long as compiling would
-    (:data:`symopt.shared.COMPILE_SECONDS`), even in the middle of a run. Compiled code runs serial kernels,
+    (:data:`symopt.run.shared.COMPILE_SECONDS`), even in the middle of a run. Compiled code runs serial kernels,
     or for large data kernels that split the rows across the threads the caller allows
-    (:mod:`symopt.threads`). ``Result.backend`` says what ran. Networks are always compiled. ``problem.solve(data, x0=None,
+    (:mod:`symopt.numerics.threads`). ``Result.backend`` says what ran. Networks are always compiled. ``problem.solve(data, x0=None,
     progress=True)`` gives a :class:`~symopt.Result`; ``problem.value_and_grad(data, params)`` the objective
     and its gradient (by name) through the code that runs.
 
@@ -129,9 +129,9 @@ class Problem:
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
         #: The objective as stated (``self.objective`` is the one solved: without the fixed parameters).
         self.full_objective = objective
-        #: The fixed parameters' values (:mod:`symopt.fixing`); which are fixed is this problem's structure.
+        #: The fixed parameters' values (:mod:`symopt.model.fixing`); which are fixed is this problem's structure.
         self.fixed = fixing.check_fixed(objective, fixed)
-        #: The bounds on the free parameters (:mod:`symopt.bounds`); which are bounded is structure.
+        #: The bounds on the free parameters (:mod:`symopt.model.bounds`); which are bounded is structure.
         self.box = bounds_module.check_bounds(objective, bounds, self.fixed)
         if self.fixed:
             objective = objective.fixing(self.fixed)
@@ -154,7 +154,7 @@ class Problem:
         self.precision, self.budget, self.backend = precision, float(budget), backend
         self._shared = shared_for(objective)
         self.derivation = self._shared.derivation_for(objective)
-        self._driver = driver(self)  # how an iterative solve runs (symopt.drivers)
+        self._driver = driver(self)  # how an iterative solve runs (symopt.run.drivers)
         self._symbolic_later = None  # a Future of the symbolic stage, while it is worked out in the background
         self._settle_analysis()
 
@@ -275,7 +275,7 @@ class Problem:
         return self.solve_with(data, options, x0=x0, fixed=fixed, bounds=bounds)
 
     def solve_with(self, data, options: SolveOptions, *, x0=None, fixed=None, bounds=None) -> Result:
-        """:meth:`solve` with its options as one checked record (:class:`symopt.options.SolveOptions`, whose
+        """:meth:`solve` with its options as one checked record (:class:`symopt.run.options.SolveOptions`, whose
         ``started`` is where ``max_time`` counts from: :func:`symopt.solve` gives the moment it was called,
         before it built this problem). ``x0``, ``fixed`` and ``bounds`` are read here, once, against the data:
         what runs the solve takes the flat start, the fixed values and the box."""
@@ -326,7 +326,7 @@ class Problem:
     def _bounded_finish(self, result: Outcome, dataset, flat) -> Outcome:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
         condition checked there, and the bounds recorded (``flat``: the bounds along the flat vector,
-        :class:`symopt.bounds.FlatBox`)."""
+        :class:`symopt.model.bounds.FlatBox`)."""
         bounds = flat.box.as_dict()
         if not result.x.size or not np.all(np.isfinite(result.x)):
             return replace(result, bounds=bounds)
@@ -365,7 +365,7 @@ class Problem:
         return fixing.check_same_names(self.fixed, values)
 
     def _solve_standardized(self, dataset, start, options: SolveOptions) -> Outcome:
-        """The solve on centred and scaled features (:mod:`symopt.standardize`), mapped back to ``dataset``'s
+        """The solve on centred and scaled features (:mod:`symopt.closed_form.standardize`), mapped back to ``dataset``'s
         (``start``: the flat start in the user's parameters, or None)."""
         form = self.objective.form
         scaling = scaling_for(self.objective, self._shared.standardize_plan(self.objective), dataset,
@@ -387,7 +387,7 @@ class Problem:
     def _solve(self, dataset, start, options: SolveOptions, scaling=None, box=None) -> Outcome:
         """The solve on ``dataset`` from ``start`` (flat, or None for the default start); ``scaling`` (where
         ``dataset`` is the standardized data) maps a flat vector back to the user's parameters, for the
-        callback and the advice; ``box``: the bounds along the flat vector (:class:`symopt.bounds.FlatBox`), or
+        callback and the advice; ``box``: the bounds along the flat vector (:class:`symopt.model.bounds.FlatBox`), or
         None."""
         objective, method, precision = self.objective, self.method, self.precision
         standardized = scaling is not None
@@ -450,9 +450,9 @@ class Problem:
     def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True,
                  box=None) -> Outcome:
         """The iterative solve: the optimizer chosen (or given), the generated code run to a stop by the
-        problem's driver (:mod:`symopt.drivers`), the curvature and the conditioning checked (and warned
+        problem's driver (:mod:`symopt.run.drivers`), the curvature and the conditioning checked (and warned
         about where ``warn``). With bounds (``box``), the generated code keeps every iterate inside them
-        (:mod:`symopt.bounds`)."""
+        (:mod:`symopt.model.bounds`)."""
         objective, driver = self.objective, self._driver
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
@@ -494,7 +494,7 @@ class Problem:
 
     def _iterate_from_many(self, dataset, x0, progress, cf, stops, starts, seed, standardized=False,
                            box=None) -> Outcome:
-        """The iterative solve from ``starts`` points (:mod:`symopt.starts`, drawn as the runs need them), one
+        """The iterative solve from ``starts`` points (:mod:`symopt.run.starts`, drawn as the runs need them), one
         compiled problem for all; ``max_time`` bounds the whole call."""
         objective = self.objective
         first = starting_point(objective, self.derivation, dataset, x0)
@@ -533,7 +533,7 @@ class Problem:
         return self._driver.next_backend(dataset, sum(size for _, size in self.objective.form.blocks(dataset)))
 
     def flat_value_and_grad(self, dataset, theta, backend: str | None = None) -> tuple[float, np.ndarray]:
-        """``(F, flat gradient)`` at the flat vector ``theta`` on a prepared ``dataset`` (:func:`symopt.data.prepare`):
+        """``(F, flat gradient)`` at the flat vector ``theta`` on a prepared ``dataset`` (:func:`symopt.model.data.prepare`):
         through the code that runs (:meth:`code_that_runs`), or through ``backend``'s ("numpy": the NumPy
         evaluation of the derivation; "numba": the compiled module; "python": its interpreted twin)."""
         objective = self.objective
@@ -570,7 +570,7 @@ class Problem:
 
     def convexity_proof(self) -> tuple:
         """``(Convexity, "")`` proved from the derivation (for all data), or ``(None, why not)``; worked out
-        once per structure (:mod:`symopt.convex`)."""
+        once per structure (:mod:`symopt.trust.convexity`)."""
         return self._shared.convexity_stage(self.objective, self.derivation)
 
     def convexity(self, data=None, samples: int = convexity_module.DEFAULT_SAMPLES, seed: int = 0):

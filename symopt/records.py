@@ -10,14 +10,14 @@ parts in :class:`Trained`, the closed-form analysis in :class:`ClosedForm`, the 
 catch; each stays readable as ``symopt.<name>`` too.
 """
 
-from .analyse import Analysis
-from .conditioning import Conditioning
-from .closed_form.convexity import Convexity, Witness
-from .derive import Derivation
-from .gradcheck import CodeCheck, GradientCheck
+from .closed_form.analysis import Analysis
+from .closed_form.conditioning import Conditioning
+from .closed_form.convexity_proof import Convexity, Witness
+from .derivation.derive import Derivation
 from .result import ClosedForm, Provenance, Result, Trained
-from .starts import Optimum
-from .verification import Solution, Verification
+from .run.starts import Optimum
+from .trust.gradcheck import CodeCheck, GradientCheck
+from .trust.verify import Solution, Verification
 
 __all__ = [
     "Analysis", "ClosedForm", "CodeCheck", "Conditioning", "Convexity", "Derivation", "GradientCheck", "Optimum",

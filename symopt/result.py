@@ -7,8 +7,8 @@ solve's bounds and fixed values and one reference to where it came from (its ``o
 when needed, and the data). A Result is a plain immutable record: the core a SciPy or lmfit user expects as
 fields, how it was found in :attr:`Result.provenance`, a network's trained parts in :attr:`Result.network`.
 Its services (standard errors, intervals, summary, predict, profile, plot, verify, convexity) call the
-modules below this one (:mod:`symopt.inference`, :mod:`symopt.profile`, :mod:`symopt.plots`,
-:mod:`symopt.verification`, :mod:`symopt.convex`), handing them the problem and the data from the origin;
+modules below this one (:mod:`symopt.stats.inference`, :mod:`symopt.stats.profile`, :mod:`symopt.reporting.plots`,
+:mod:`symopt.trust.verify`, :mod:`symopt.trust.convexity`), handing them the problem and the data from the origin;
 what they work out is kept in the origin (as statsmodels' ``cache_readonly``), never set on the Result.
 Pickled, a Result keeps its statistics and drops the data: verify, profile and plot then take ``data=``.
 """
@@ -20,16 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import convex, plots, profile, verification
-from .inference import Inference, Intervals, check_cov_type, infer
-from .predict import predict as predict_rows
-from .predict import predict_with_band
-from .baseline import worse_than_constant
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .errors import ModelError
+from .numerics.covariance import check_cov_type
+from .reporting import plots
+from .reporting.summary import Summary
+from .stats import profile
+from .stats.baseline import worse_than_constant
+from .stats.inference import Inference, Intervals, infer
+from .stats.predict import predict as predict_rows
+from .stats.predict import predict_with_band
 from .symbolic.escape import html_escape, markdown_escape
 from .symbolic.show import params_line
-from .summary import Summary
+from .trust import convexity as convex, verify as verification
 
 #: How many of the distinct optima ``print(result)`` lists.
 SHOWN_OPTIMA = 5
@@ -43,16 +46,16 @@ class Provenance:
     ``optimizer``: what was solved and how (the objective without its fixed parameters; the optimizer that
     ran, None for a closed form). ``precision``: "double" or "high". ``source``, ``source_path``: the
     generated module that ran, and where it is in the cache folder. ``history``: F per iteration.
-    ``conditioning``: how well the solve's matrix is conditioned (:class:`symopt.conditioning.Conditioning`:
+    ``conditioning``: how well the solve's matrix is conditioned (:class:`symopt.closed_form.conditioning.Conditioning`:
     the design's condition number for linear least squares, the Jacobi-scaled Hessian's at the solution on
     the other paths), or None where it was not formed. ``x0``: the flat point an iterative run started from
     (:meth:`Result.plot` replays the path). ``standardized``: whether ``standardize=True`` fitted on centred
     and scaled features (mapped back). ``starts``, ``optima``: how many starts ran (``solve(...,
     starts=N)``), and the distinct optima the converged ones reached, best first (:class:`symopt.Optimum`).
     ``exact``, ``exact_x``: the high-precision solution (``precision="high"``) as text by name, and as mpmath
-    numbers. ``kkt``: the KKT check at the bounds (:class:`symopt.bounds.BoundCheck`), None without bounds.
+    numbers. ``kkt``: the KKT check at the bounds (:class:`symopt.model.bounds.BoundCheck`), None without bounds.
     ``separation``: where the classes are separated (status ``separated``), the
-    :class:`symopt.separation.Separation`. ``normal_factor``: a tall ``LinearModel()`` least-squares fit
+    :class:`symopt.stats.separation.Separation`. ``normal_factor``: a tall ``LinearModel()`` least-squares fit
     solved by the normal equations keeps their factor ``R`` (``R^T R = [1, X]^T [1, X]``), from which the
     covariance is formed with no copy of the data.
     """
@@ -231,7 +234,7 @@ class Result:
         is not needed). A network predicts in inference mode (no dropout; batch norm's running statistics).
 
         ``interval="confidence"`` (the band of the fitted mean) or ``"prediction"`` (of a new observation:
-        the residual variance added) gives a :class:`symopt.predict.Prediction` ``(value, low, high, se)`` at
+        the residual variance added) gives a :class:`symopt.stats.predict.Prediction` ``(value, low, high, se)`` at
         ``level``, by the delta method with the exact gradient of the model (a squared loss on a model with
         standard errors; statsmodels' ``get_prediction``, lmfit's ``eval_uncertainty``).
         """
@@ -249,7 +252,7 @@ class Result:
         closed-form optimum as a reference line where there is one), ``"fit"`` and ``"residuals"`` (a
         squared loss on a model of one feature), ``"surface"`` (one or two parameters: the objective with
         the path taken), ``"training"`` (networks trained by epochs: loss and per-layer gradient size, the
-        vanishing and exploding bands marked). See :mod:`symopt.plots`. ``data``: the data to draw with, in
+        vanishing and exploding bands marked). See :mod:`symopt.reporting.plots`. ``data``: the data to draw with, in
         place of the data it was solved on (needed after unpickling: a pickled result drops its data)."""
         dataset = self._data(data, "result.plot()")
         return plots.plot(self, kind, path, self.origin.problem(), dataset)
@@ -259,10 +262,10 @@ class Result:
         """The condition number in :attr:`conditioning` (None where there is none)."""
         return None if self.conditioning is None else self.conditioning.number
 
-    # --- inference (symopt.inference): worked out when first asked for, then kept ------------------------------
+    # --- inference (symopt.stats.inference): worked out when first asked for, then kept ------------------------------
 
     def inference(self, cov_type: str | None = None, data=None):
-        """The :class:`symopt.inference.Inference` record at this solution: covariance (``cov_type``: the
+        """The :class:`symopt.stats.inference.Inference` record at this solution: covariance (``cov_type``: the
         result's own, "nonrobust" unless ``solve(..., cov_type=...)`` said otherwise, or "HC0" to "HC3"),
         the reason where there is none, and the fit statistics. Worked out once per ``cov_type`` (a pickled
         result keeps its own ``cov_type``'s; another then needs ``data=``)."""
@@ -391,7 +394,7 @@ class Result:
         return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
 
     def profile(self, level: float = 0.95, data=None) -> dict:
-        """Profile-likelihood intervals in full (:mod:`symopt.profile`): name -> :class:`symopt.profile.Profile`
+        """Profile-likelihood intervals in full (:mod:`symopt.stats.profile`): name -> :class:`symopt.stats.profile.Profile`
         (``low``, ``high``, the statistic at each, its quantile, the re-fits it took, notes); worked out
         once per level. ``data``: the data it was solved on, needed after unpickling (a pickled result
         drops its data)."""
@@ -402,7 +405,7 @@ class Result:
         return memo[key]
 
     def summary(self):
-        """The fit report (:class:`symopt.summary.Summary`): parameters with estimate, standard error, t or
+        """The fit report (:class:`symopt.reporting.summary.Summary`): parameters with estimate, standard error, t or
         z, p-value and interval; the fit statistics; method and convergence; warnings. Prints as text,
         shows as HTML in Jupyter."""
         return Summary(self)

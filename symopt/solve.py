@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 
-from .analyse import DEFAULT_BUDGET
+from .closed_form.analysis import DEFAULT_BUDGET
 from .errors import ModelError
-from .objective import Objective
+from .model.objective import Objective
 from .problem import Problem
 from .result import Result
-from .options import SolveOptions
+from .run.options import SolveOptions
 
 
 def solve(objective: Objective, data=None, *, optimizer=None, method: str = "auto", precision: str = "double",
@@ -64,7 +64,7 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     column-scaled design for linear least squares, else the Jacobi-scaled Hessian at the solution); above
     1e8 the solve warns (:class:`symopt.IllConditionedWarning`) with advice.
 
-    Uncertainty is worked out when first asked for (:mod:`symopt.inference`): ``Result.cov``, ``corr``,
+    Uncertainty is worked out when first asked for (:mod:`symopt.stats.inference`): ``Result.cov``, ``corr``,
     ``stderr``, ``conf_int()``, ``rss``, ``residual_sd``, ``r2``, ``loglik``, ``aic``, ``bic`` and
     ``summary()``, for least squares (from the exact Jacobian of the residuals) and likelihoods (from the
     observed information); ``Result.stderr_reason`` says why where they do not apply. ``cov_type`` chooses
@@ -80,7 +80,7 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     over a data matrix takes ``{"coef": (0, None)}`` (every coefficient) or arrays of one bound each. Linear
     least squares is solved exactly with the bounds (an active-set method), symbolic candidates outside them
     are rejected, and the generated iterative solvers keep every iterate feasible by projected steps (a
-    parameter on a bound with the gradient pointing out held there; :mod:`symopt.bounds`).
+    parameter on a bound with the gradient pointing out held there; :mod:`symopt.model.bounds`).
     ``Result.at_bound`` names the parameters that end on a bound, ``Result.kkt`` checks the gradient points
     out of the bounds there, and their standard errors are None (the others are computed with them held
     there). Whether there are bounds is structure, their values run-time.
@@ -119,7 +119,7 @@ def check_gradient(objective, data=None, params=None, directions: int = 6, seed:
     per entry (a point where nothing is zero by accident). ``directions`` seeded random unit directions
     (``seed``); ``tol`` bounds the central-difference error relative to the gradient's size. ``compiled``:
     also check the compiled module where the code that runs is another one. Returns a
-    :class:`symopt.GradientCheck`; see :mod:`symopt.gradcheck` for the two tests.
+    :class:`symopt.GradientCheck`; see :mod:`symopt.trust.gradcheck` for the two tests.
     """
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     return problem.check_gradient(data, params, directions, seed, tol, compiled)
@@ -134,9 +134,9 @@ def verify(objective, data=None, x0=None, reference: str | None = "auto", gradie
     the iterative solver's starts in all (None: 4): the first, the default start where ``x0`` is given, one
     drawn around the first, the rest spread over the plausible range (each parameter within
     ``+-max(10 |x|, 1)``) around the first start and the solution, drawn with ``seed``. ``reference``: "auto"
-    picks the library fit for the problem's shape (:mod:`symopt.references`), None skips it. ``gradient``:
+    picks the library fit for the problem's shape (:mod:`symopt.trust.references`), None skips it. ``gradient``:
     also run :func:`check_gradient` (at ``x0`` where given). Returns a :class:`symopt.Verification`; see
-    :mod:`symopt.verification`.
+    :mod:`symopt.trust.verify`.
     """
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     return problem.verify(data, x0, reference, gradient, seed, starts)
@@ -147,13 +147,13 @@ def convexity(objective, data=None, samples: int = 8, seed: int = 0):
     ("convex", "concave", "non-convex", "unknown"), ``certainty`` ("proved": from the derivation, for all
     data; "numerical": from Hessians at ``samples`` points on ``data``), the ``reason`` and, for non-convex,
     a ``witness`` (a point and a direction along which F curves the wrong way, checked on F itself).
-    ``objective`` may be a :class:`symopt.Problem`. See :mod:`symopt.convex`."""
+    ``objective`` may be a :class:`symopt.Problem`. See :mod:`symopt.trust.convexity`."""
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     return problem.convexity(data, samples, seed)
 
 
 def report(objective, data=None, x0=None, verify: bool = True):
-    """The derivation report (:class:`symopt.reporting.Report`: Markdown with LaTeX, shown as such in Jupyter;
+    """The derivation report (:class:`symopt.reporting.report.Report`: Markdown with LaTeX, shown as such in Jupyter;
     ``to_html()`` for a standalone page): the model, the objective, gradient and Hessian, the closed-form
     attempt (its formula, or why there is none), the convexity verdict, the method ``solve`` uses and an
     excerpt of the generated code. With ``data`` (or for an objective that reads none), also the result of
@@ -161,8 +161,8 @@ def report(objective, data=None, x0=None, verify: bool = True):
 
     ``objective``: a :class:`symopt.Objective` or a :class:`symopt.Problem`.
     """
-    from . import reporting
-    from .data import prepare
+    from .reporting import report as reporting
+    from .model.data import prepare
 
     problem = objective if isinstance(objective, Problem) else Problem(objective)
     dataset = result = verification = None

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.drivers as drivers_module
-import symopt.shared as shared_module
+import symopt.run.drivers as drivers_module
+import symopt.run.shared as shared_module
 from symopt.codegen.render import render
 from symopt.errors import ConvergenceWarning
 

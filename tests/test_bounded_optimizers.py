@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.data import prepare
+from symopt.model.data import prepare
 from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING, ProjectedLevenbergMarquardt
 from test_optimizers import BACKENDS, FIRST_ORDER, Stepper, objective, reference_functions
@@ -118,7 +118,7 @@ def decay_offset():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_projection_with_a_bounded_inner_solve_matches_reference(decay_offset, backend):
-    """a and c are solved for by bounded least squares (the reference's is symopt.closed_form.bvls, written
+    """a and c are solved for by bounded least squares (the reference's is symopt.numerics.bvls, written
     apart from the generated Stark-Parker loop): a is held on its upper bound (the optimum is near 2), c on
     its lower at the start and free afterwards; b is iterated on."""
     obj = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))

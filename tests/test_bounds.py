@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 import symopt
-from symopt import bounds as bounds_module
+from symopt.model import bounds as bounds_module
 from symopt.errors import ModelError
 
 

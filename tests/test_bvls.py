@@ -1,11 +1,11 @@
-"""The exact bounded least-squares solver (symopt.closed_form.bvls) against SciPy's nnls and lsq_linear."""
+"""The exact bounded least-squares solver (symopt.numerics.bvls) against SciPy's nnls and lsq_linear."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from symopt.closed_form.bvls import BoundedSolution, bounded_least_squares, kkt_violation
+from symopt.numerics.bvls import BoundedSolution, bounded_least_squares, kkt_violation
 from symopt.errors import DataError, ModelError
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.shared as shared_module
+import symopt.run.shared as shared_module
 from symopt.codegen import cache
 from symopt.codegen import compiled as numba_files
 from symopt.errors import CacheError, CacheWarning, CodegenError
@@ -51,7 +51,7 @@ print(json.dumps({"path": str(r.source_path), "success": r.success,
 # Two loads in one process whose cache folder cannot be used: the first compiles, the second reuses.
 TWICE = """
 import json, warnings
-import symopt.shared as shared_module
+import symopt.run.shared as shared_module
 from symopt.codegen import cache
 source = "from numba import njit\\n@njit(cache=True)\\ndef start(x):\\n    return x + 1.0\\n"
 with warnings.catch_warnings(record=True) as caught:
@@ -462,7 +462,7 @@ def test_cache_dir_default_and_override(monkeypatch, tmp_path):
 def test_a_new_process_takes_the_rendered_module_from_the_cache_folder(tmp_path, monkeypatch):
     """The sources of a generated module are kept on disk under the problem's structure (and the templates'
     contents): a problem solved before is neither printed nor rendered again (0.26 s of a warm start)."""
-    from symopt import shared
+    from symopt.run import shared
 
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
     objective = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c*x", "a b c"))

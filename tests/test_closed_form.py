@@ -96,7 +96,7 @@ def test_no_real_solution_is_reported():
 
 def test_symbolic_timeout_is_reported_and_auto_goes_iterative(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))  # no analysis from another test's solve
-    symopt.shared.clear_problems()
+    symopt.run.shared.clear_problems()
     obj = symopt.Objective("log(lam) - lam*x", symopt.params("lam", positive=True), maximize=True)
     # A budget no worker can answer in (a reused worker, SymPy already imported, takes milliseconds).
     a = symopt.analyse(obj, budget=1e-5)
@@ -211,7 +211,7 @@ def test_huge_expansions_are_declined_quickly_with_a_reason():
 
 
 def test_size_bounds():
-    from symopt.closed_form.size import degree_bound, expansion_size
+    from symopt.closed_form.expression_size import degree_bound, expansion_size
 
     a, b, x = sp.symbols("a b x")
     assert expansion_size((a + b) ** 3) == 4 and expansion_size((a + b) * (a + x + 1)) == 6
@@ -247,7 +247,7 @@ def test_tall_normal_equations_match_a_centred_qr(kind, rng):
 def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(options, rng):
     """The fast path takes F from one product with X and the gradient from its sums: F must equal the
     objective evaluated afresh on the data, and the gradient must be as small as the data's own."""
-    from symopt.evaluate import value_and_gradient
+    from symopt.derivation.totals import value_and_gradient
 
     options = dict(options)
     model = symopt.LinearModel(intercept=options.pop("intercept", True))
@@ -257,7 +257,7 @@ def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(opt
     y = X @ rng.normal(size=m) + 2.0 + rng.normal(size=n)
     fit = symopt.solve(objective, (X, y))
     assert "one pass over the data" in fit.closed_form.detail
-    fun, grad = value_and_gradient(objective, fit.derivation, symopt.data.prepare(objective, (X, y)), fit.x)
+    fun, grad = value_and_gradient(objective, fit.derivation, symopt.model.data.prepare(objective, (X, y)), fit.x)
     assert fit.fun == pytest.approx(fun, rel=1e-13)
     scale = np.max(np.abs(grad)) + 1e-12 * fun
     assert fit.grad_norm <= 100 * scale

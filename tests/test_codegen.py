@@ -17,11 +17,11 @@ import symopt
 from symopt.codegen import cache
 from symopt.optimizers import ProjectedLevenbergMarquardt
 from symopt.symbolic.printer import NumbaPrinter
-from symopt.codegen.network import render_network
+from symopt.codegen.network_trainer import render_network
 from symopt.codegen.render import render
-from symopt.data import prepare
+from symopt.model.data import prepare
 from symopt.errors import PrinterError
-from symopt.evaluate import objective_terms
+from symopt.derivation.totals import objective_terms
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
@@ -241,7 +241,7 @@ def test_wide_kernel_sums_unbounded_log1p_terms_without_overflow(rng):
     constructor: the public wide objectives have only log loss's bounded u."""
     from sympy.codegen.cfunctions import log1p
 
-    from symopt.objective import ETA, Objective
+    from symopt.model.objective import ETA, Objective
 
     model = symopt.LinearModel()
     y = sp.Symbol("y", real=True)

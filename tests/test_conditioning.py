@@ -11,8 +11,8 @@ import pytest
 import sympy as sp
 
 import symopt
-from symopt.conditioning import ILL_CONDITIONED, Conditioning, scaled_condition
-from symopt.reference.nist import lre, read
+from symopt.closed_form.conditioning import ILL_CONDITIONED, Conditioning, scaled_condition
+from symopt.trust.nist import lre, read
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_nist_linear import nist_model  # noqa: E402

@@ -69,7 +69,7 @@ def _zoo(rng):
 def test_the_zoo_gets_the_right_verdicts_and_no_wrong_proof(monkeypatch):
     # Every proof here takes SymPy 0.01 to 2 s on a quiet machine; under load the 5 s budget ran out (the
     # affine objective's, on fa7e8b8). A budget no proof here needs keeps the verdicts about the mathematics.
-    monkeypatch.setattr(symopt.closed_form.convexity, "PROOF_BUDGET", 120.0)
+    monkeypatch.setattr(symopt.closed_form.convexity_proof, "PROOF_BUDGET", 120.0)
     rng = np.random.default_rng(11)
     zoo = _zoo(rng)
     assert len(zoo) >= 20
@@ -88,7 +88,7 @@ def test_the_zoo_gets_the_right_verdicts_and_no_wrong_proof(monkeypatch):
             assert w is not None and w.curvature < 0, name
             # the witness is a fact: F's second difference along d at x is negative
             problem = symopt.Problem(objective)
-            from symopt.data import prepare
+            from symopt.model.data import prepare
 
             dataset = prepare(objective, data)
             f = lambda t: problem.flat_value_and_grad(dataset, t)[0]  # noqa: E731

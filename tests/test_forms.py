@@ -1,4 +1,4 @@
-"""The four forms of problem behind one interface (symopt.forms): layout, start point, data, NumPy evaluation.
+"""The four forms of problem behind one interface (symopt.model.forms): layout, start point, data, NumPy evaluation.
 
 NumPy only: nothing here compiles generated code."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.data import prepare
-from symopt.derive import derive
-from symopt.forms import EvaluableForm, ExpressionForm, Form, MulticlassForm, NetworkForm, WideForm
+from symopt.model.data import prepare
+from symopt.derivation.derive import derive
+from symopt.model.forms import EvaluableForm, ExpressionForm, Form, MulticlassForm, NetworkForm, WideForm
 
 
 def _cases():
@@ -95,7 +95,7 @@ def test_forms_without_a_numpy_hessian_say_none():
 def test_a_network_form_is_evaluated_by_its_generated_code_only():
     _, _, objective, data = CASES[3]
     assert not objective.form.evaluable
-    from symopt.evaluate import objective_value
+    from symopt.derivation.totals import objective_value
 
     with pytest.raises(symopt.ModelError, match="network objective is evaluated by its generated code"):
         objective_value(objective, prepare(objective, data), objective.model.initial())

@@ -26,7 +26,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 import symopt
-from symopt.data import prepare
+from symopt.model.data import prepare
 from symopt.symbolic.functions import sigmoid, softplus
 from symopt.symbolic.parse import FUNCTIONS
 

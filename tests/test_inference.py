@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt import distributions
+from symopt.numerics import distributions
 from symopt.errors import ModelError
 
 sm = pytest.importorskip("statsmodels.api")
@@ -408,7 +408,7 @@ def test_the_standard_errors_of_a_tall_fit_need_no_copy_of_the_data():
     above the solve's 16 MB, 36 s); now within the solve's own peak plus p x p matrices and a block of rows."""
     import tracemalloc
 
-    from symopt.covariance import BLOCK_ROWS
+    from symopt.numerics.covariance import BLOCK_ROWS
 
     rng = np.random.default_rng(0)
     n, m = 200_000, 8

@@ -1,7 +1,8 @@
 """The package's imports point one way (issue 27): read from the source (function-local imports included),
-the modules of ``symopt/`` form no circle, nothing imports the package root, and the layers the docs'
-architecture page names hold: ``problem`` above ``result`` above the insight services, which never reach
-``Problem`` or ``Result`` by import (they are handed the problem)."""
+the modules of ``symopt/`` form no circle, nothing imports the package root, the top level holds only the
+public surfaces, and the layers the docs' architecture page names hold: every import between stage folders
+points down the order below, so ``problem`` sits above ``result`` above the insight folders, which never
+reach ``Problem`` or ``Result`` by import (they are handed the problem)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,27 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "symopt"
 
 #: The insight services a Result's methods call; they take the problem as an argument.
-INSIGHT = {"inference", "profile", "predict", "plots", "verification", "convex", "summary", "baseline"}
+INSIGHT = {"stats.inference", "stats.profile", "stats.predict", "reporting.plots", "trust.verify",
+           "trust.convexity", "reporting.summary", "stats.baseline"}
 ABOVE_INSIGHT = {"problem", "solve", "result", "records", "__init__"}
+
+#: The layers, top first (docs/architecture.md): a module imports only from its own layer's folders (without a
+#: circle) or from the layers below it.
+LAYERS = [
+    {"__init__", "solve", "records"},
+    {"problem"},
+    {"result"},
+    {"stats", "trust", "reporting"},
+    {"run"},
+    {"closed_form", "codegen"},
+    {"derivation"},
+    {"model"},
+    {"optimizers"},
+    {"symbolic", "numerics"},
+    {"errors", "_version"},
+]
+#: What may sit at the top of ``symopt/`` as a module: the public surfaces and the two records everything uses.
+TOP_LEVEL = {"__init__", "solve", "problem", "result", "records", "errors", "_version", "__main__"}
 
 
 def _modules() -> dict:
@@ -82,3 +102,43 @@ def test_nothing_imports_the_package_root_and_the_insight_services_sit_below_pro
     assert not short["symopt.result"] & {"problem", "solve", "records"}
     assert "problem" in short["symopt.solve"] and "result" in short["symopt.problem"]
     assert INSIGHT - {"summary", "baseline", "predict"} <= short["symopt.result"] | short["symopt.problem"]
+
+
+def _room(module: str) -> str:
+    """The stage folder a module is in, or its own name for a top-level module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_the_top_level_holds_only_the_public_surfaces_and_every_folder_is_a_layer():
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert top <= TOP_LEVEL, sorted(top - TOP_LEVEL)
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    rooms = set().union(*LAYERS)
+    assert folders | (top - {"__main__"}) == rooms, sorted((folders | top) ^ rooms)
+    for folder in folders:
+        doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and "Takes" in doc and "gives" in doc, f"symopt/{folder}/__init__.py: say what the stage takes and gives"
+
+
+def test_imports_between_stage_folders_point_down_the_layers_without_a_circle():
+    layer = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
+    graph = _graph()
+    climbing, between = [], {}
+    for module, deps in graph.items():
+        for dep in deps:
+            a, b = _room(module), _room(dep)
+            if a == b:
+                continue
+            between.setdefault(a, set()).add(b)
+            if layer[b] < layer[a]:
+                climbing.append(f"{module} -> {dep}")
+    assert not climbing, climbing
+    for start in between:  # folders of one layer may import each other one way only
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in between.get(todo.pop(), ()):
+                assert nxt != start, f"a circle between stage folders through {start}"
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)

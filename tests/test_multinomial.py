@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt import softmax
-from symopt.data import prepare
+from symopt.model import softmax
+from symopt.model.data import prepare
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Networks trained on all rows at once by L-BFGS: the generated module's full-batch objective driven by
-symopt.run like any other problem, the default for small networks without dropout or batch norm, and the
+symopt.run.loop like any other problem, the default for small networks without dropout or batch norm, and the
 refusals where a full-batch optimizer has no meaning."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_full_batch_optimizers_are_refused_where_they_have_no_meaning(iris):
         symopt.solve(dropped, (X, y), optimizer=symopt.LBFGS(), progress=False)
     with pytest.raises(symopt.ModelError, match="Newton cannot train a network.*second derivatives"):
         symopt.solve(dropped, (X, y), optimizer=symopt.Newton(), progress=False)
-    from symopt.train import FULL_BATCH_MAX_WORK, default_optimizer
+    from symopt.run.epochs import FULL_BATCH_MAX_WORK, default_optimizer
 
     chosen, why = default_optimizer(dropped.model, X.shape[0])  # what solve gives it without an optimizer
     assert isinstance(chosen, symopt.Adam) and "dropout or batch norm" in why

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import symopt
-from symopt.reference.nist import lre, read
+from symopt.trust.nist import lre, read
 
 LINEAR_SETS = ["Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley",
                "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5"]

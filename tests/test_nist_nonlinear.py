@@ -10,7 +10,7 @@ import pytest
 
 import symopt
 from nist_models import LOG_RESPONSE, NONLINEAR_MODELS, RELABELLINGS
-from symopt.reference.nist import lre, read
+from symopt.trust.nist import lre, read
 
 
 def nist_problem(folder, name):

@@ -11,8 +11,8 @@ import pytest
 import symopt
 from symopt.codegen import cache
 from symopt.codegen.render import render
-from symopt.data import prepare
-from symopt.evaluate import objective_terms
+from symopt.model.data import prepare
+from symopt.derivation.totals import objective_terms
 from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING
 

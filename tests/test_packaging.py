@@ -18,9 +18,12 @@ def test_wheel_contains_templates(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     wheel = next(tmp_path.glob("symopt-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    templates = sorted(p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.jinja"))
-    assert templates and all(f"symopt/templates/{t}" in names for t in templates)
-    assert "symopt/closed_form/sandbox.py" in names and "symopt/reference/nist.py" in names
+    folder = ROOT / "symopt" / "codegen" / "templates"
+    templates = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.jinja"))
+    assert templates and all(f"symopt/codegen/templates/{t}" in names for t in templates)
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "symopt").rglob("*.py"))
+    assert "symopt/closed_form/sandbox.py" in modules and "symopt/trust/nist.py" in modules
+    assert [m for m in modules if m not in names] == []  # every stage folder's modules ship
 
 
 def quick_start_lines() -> list[str]:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.closed_form.statistics as statistics
+import symopt.closed_form.sufficient_statistics as statistics
 import symopt.codegen.cache as cache_module
 import symopt.problem as problem_module
-import symopt.shared as shared_module
+import symopt.run.shared as shared_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -128,7 +128,7 @@ def test_analysis_is_read_from_the_disk_cache_in_a_new_process(fresh):
     script = textwrap.dedent("""
         import sys
         import numpy as np
-        import symopt, symopt.closed_form.statistics as st
+        import symopt, symopt.closed_form.sufficient_statistics as st
         if sys.argv[1] == "second":
             def refuse(*args):
                 raise AssertionError("SymPy's solve ran again")
@@ -205,9 +205,9 @@ def test_x0_by_name_for_a_network(rng):
 
 
 def test_serial_and_parallel_kernel_paths_give_the_same_numbers(rng, monkeypatch):
-    import symopt.threads
+    import symopt.numerics.threads
 
-    monkeypatch.setattr(symopt.threads, "PARALLEL_MIN_WORK", 0)  # the parallel module for 10,000 rows
+    monkeypatch.setattr(symopt.numerics.threads, "PARALLEL_MIN_WORK", 0)  # the parallel module for 10,000 rows
     a, b = symopt.params("a b")
     objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", [a, b]))
     problem = symopt.Problem(objective, backend="numba")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.distributions import chi2_quantile, f_quantile
+from symopt.numerics.distributions import chi2_quantile, f_quantile
 from symopt.errors import ModelError
 
 

@@ -1,4 +1,4 @@
-"""Variable projection (symopt.projection, ProjectedLevenbergMarquardt): which parameters are solved for, the
+"""Variable projection (symopt.closed_form.projection, ProjectedLevenbergMarquardt): which parameters are solved for, the
 generated module against its NumPy reference, the choice and its words, and the fallback to the full solver."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt import drivers
-from symopt.data import prepare
+from symopt.run import drivers
+from symopt.model.data import prepare
 from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING, ProjectedLevenbergMarquardt
-from symopt.projection import separable
+from symopt.closed_form.projection import separable
 from test_optimizers import BACKENDS, Stepper
 
 
@@ -152,7 +152,7 @@ def test_why_a_projected_run_stopped_names_where_not_the_users_data(decay, monke
 def test_projection_cuts_the_iterations_on_nist_mgh10(nist):
     """MGH10 from NIST's first start: the full solver needs 1818 iterations, projection 73 (measured)."""
     from test_nist_nonlinear import nist_problem
-    from symopt.reference.nist import lre
+    from symopt.trust.nist import lre
 
     problem, names, objective, data = nist_problem(nist, "MGH10")
     x0 = {n: problem.starts[0][n] for n in names}

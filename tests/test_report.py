@@ -9,7 +9,7 @@ import pytest
 
 import symopt
 from symopt.symbolic.escape import html_escape, latex_escape, markdown_escape
-from symopt.reporting import Block, Report
+from symopt.reporting.report import Block, Report
 from test_security import HOSTILE
 
 

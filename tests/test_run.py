@@ -8,7 +8,7 @@ import numpy as np
 
 import symopt
 from symopt.optimizers import RUNNING
-from symopt.run import _drive, _Driver
+from symopt.run.loop import _drive, _Driver
 
 
 def drive(module, *args, **kwargs):

@@ -21,7 +21,7 @@ import sympy as sp
 
 import symopt
 from symopt.codegen import cache
-from symopt.codegen import network as network_codegen
+from symopt.codegen import network_trainer as network_codegen
 from symopt.codegen import render as render_module
 from symopt.codegen.render import render, template_dir
 from symopt.codegen.text import doc_text
@@ -339,7 +339,7 @@ def test_hostile_names_show_as_themselves_in_the_derivation_latex(name):
 def test_hostile_names_show_as_themselves_in_the_report_and_the_analysis(name):
     from dataclasses import replace
 
-    from symopt import reporting
+    from symopt.reporting import report as reporting
     from symopt.symbolic.escape import latex_escape
 
     objective, derivation = _hostile_derivation(name)

@@ -132,7 +132,7 @@ def test_bounds_that_stop_the_direction_leave_an_optimum():
 
 
 def test_an_estimate_that_exists_is_certified_without_a_linear_program(monkeypatch):
-    from symopt import separation
+    from symopt.stats import separation
 
     def refuse(*args, **kwargs):
         raise AssertionError("the linear program ran on a fit whose estimate exists")
@@ -157,6 +157,6 @@ def test_the_check_is_on_the_data_not_on_large_parameters():
     y[[99, 100]] = y[[100, 99]]  # two rows either side of 0 swapped: not separable
     r = _solve(symopt.log_loss(LINE), {"x": x, "y": y})
     assert r.success and r.params["b"] > 50 and r.separation is None
-    from symopt import separation
+    from symopt.stats import separation
 
-    assert separation.check(r.objective, symopt.data.prepare(r.objective, {"x": x, "y": y}), r.x) is None
+    assert separation.check(r.objective, symopt.model.data.prepare(r.objective, {"x": x, "y": y}), r.x) is None

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt import sizes
+from symopt.numerics import sizes
 
 #: A test that a refusal came before the allocation: the peak of Python's traced allocations stays below this.
 SMALL_PEAK = 64 * 2 ** 20

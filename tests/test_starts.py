@@ -9,10 +9,10 @@ import pytest
 import sympy as sp
 
 import symopt
-from symopt import shared as shared_module
+from symopt.run import shared as shared_module
 from symopt.codegen import cache as cache_module
-from symopt.data import prepare
-from symopt.starts import SAME_OPTIMUM, distinct_optima, start_points
+from symopt.model.data import prepare
+from symopt.run.starts import SAME_OPTIMUM, distinct_optima, start_points
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_runs_within_the_tolerance_are_one_optimum_and_none_converged_is_a_failu
             result([7.0], 0.0, success=False)]
     optima = distinct_optima(runs, maximize=False)
     assert [(o.fun, o.starts) for o in optima] == [(0.1, (2,)), (0.5, (0, 1))]
-    from symopt.starts import best_of
+    from symopt.run.starts import best_of
 
     best = best_of(runs, 0, maximize=False)
     assert best.fun == 0.1 and best.success and best.optima == optima

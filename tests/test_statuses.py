@@ -259,9 +259,9 @@ def test_a_step_stop_after_running_off_along_a_valley_is_judged_more_strictly():
     """Where a and c cancel at 1e7 the residuals are orthogonal to the Jacobian's columns (Levenberg-Marquardt
     stops at its precision floor), and a 1% change of a moves F by only 9e-5 of its size: below the usual
     STATIONARY_TOL, but the run got there from a start of size 1, which RUNOFF_TOL judges."""
-    from symopt.data import prepare
-    from symopt.evaluate import gradient
-    from symopt.stationary import RUNOFF_TOL, STATIONARY_TOL, step_stop_verdict
+    from symopt.model.data import prepare
+    from symopt.derivation.totals import gradient
+    from symopt.run.stationary import RUNOFF_TOL, STATIONARY_TOL, step_stop_verdict
 
     objective, data = _offset_decay()
     dataset = prepare(objective, data)

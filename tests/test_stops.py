@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.data import prepare
-from symopt.evaluate import objective_value
+from symopt.model.data import prepare
+from symopt.derivation.totals import objective_value
 
 # The warm-up runs stop at max_iter on purpose; the tiny network's saturation advice is beside the point.
 pytestmark = [pytest.mark.filterwarnings("ignore::symopt.errors.ConvergenceWarning"),
@@ -147,7 +147,7 @@ def _fresh_problems(monkeypatch, tmp_path):
     """An empty cache folder and no problems kept in this process: the next solve analyses and compiles."""
     from collections import OrderedDict
 
-    import symopt.shared as shared_module
+    import symopt.run.shared as shared_module
 
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(shared_module, "_SHARED", OrderedDict())

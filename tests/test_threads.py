@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symopt
-import symopt.threads as threads
+import symopt.numerics.threads as threads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,8 +101,8 @@ def test_large_data_take_the_thread_budget_the_caller_gives(big_poisson, tmp_pat
 
 def test_serial_and_parallel_modules_give_the_same_numbers(big_poisson):
     """The two modules split the rows into the same blocks and add them in the same order."""
-    from symopt.data import prepare
-    from symopt.run import kernel_value_and_grad
+    from symopt.model.data import prepare
+    from symopt.run.loop import kernel_value_and_grad
 
     objective, data = big_poisson
     problem = symopt.Problem(objective, backend="numba")

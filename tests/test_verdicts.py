@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt import starts as starts_module
-from symopt.data import prepare
+from symopt.run import starts as starts_module
+from symopt.model.data import prepare
 
 
 # --- item 3: "probably global" on a bad local optimum ------------------------------------------------------
@@ -89,7 +89,7 @@ def test_spread_points_cover_ten_times_the_scale_and_keep_positive_parameters_po
 
 
 def test_the_constant_model_is_the_mean_or_the_base_rate():
-    from symopt.baseline import constant_loss
+    from symopt.stats.baseline import constant_loss
 
     y = np.array([0.0, 1.0, 1.0, 1.0])
     logistic = symopt.log_loss(symopt.Model("a + b*x", "a b"))
@@ -158,7 +158,7 @@ def test_a_linear_model_solved_iteratively_at_an_exact_fit_converges(calibration
 
 
 def test_the_gradient_rounding_level_scales_with_the_parameters_not_with_f(calibration):
-    from symopt.stationary import gradient_rounding
+    from symopt.run.stationary import gradient_rounding
 
     x, y = calibration
     objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
@@ -292,8 +292,8 @@ def test_verify_starts_the_reference_where_it_can_converge(offset_growth):
 
 
 def test_a_reference_that_did_not_converge_is_reported_not_compared(offset_growth):
-    from symopt.references import reference_fit
-    from symopt.verification import _stationarity
+    from symopt.trust.references import reference_fit
+    from symopt.trust.verify import _stationarity
 
     objective, data = offset_growth
     problem = symopt.Problem(objective, backend="python")
@@ -306,7 +306,7 @@ def test_a_reference_that_did_not_converge_is_reported_not_compared(offset_growt
     assert v.ok, str(v)
     assert v.solutions[-1].success and v.solutions[-1].role == "reference"
     # the same verification with that reference in place: reported as not converged, and still ok
-    from symopt.verification import Solution, _judge
+    from symopt.trust.verify import Solution, _judge
 
     far = problem.flat_value_and_grad(dataset, alone.x)[0]
     stalled = Solution(alone.name, objective.form.unflatten(dataset, alone.x), alone.x, far, 0.0, False,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import symopt
-from symopt.reference.nist import read
-from symopt.verification import DEFAULT_STARTS, MIN_DIGITS, agreement
+from symopt.trust.nist import read
+from symopt.trust.verify import DEFAULT_STARTS, MIN_DIGITS, agreement
 
 from test_nist_linear import nist_model
 

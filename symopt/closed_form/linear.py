@@ -31,13 +31,13 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
-from ..linalg import triangular_solve
+from ..numerics.linalg import triangular_solve
 from ..symbolic.numeric import evaluate
 
-from .bvls import bounded_least_squares
+from ..numerics.bvls import bounded_least_squares
 from .design import column, data_overflow, design_for, overflows
+from .expression_size import EXPAND_LIMIT, degree_bound, expansion_size
 from .records import LinearForm, LinearSolution
-from .size import EXPAND_LIMIT, degree_bound, expansion_size
 
 HIGH_PRECISION_MAX_PARAMS = 30
 HIGH_PRECISION_MAX_ROWS = 100_000
@@ -105,7 +105,7 @@ def _names(params, shown: int = 10) -> str:
     return head + (f", ... ({len(params)} in all)" if len(params) > shown else "")
 
 
-#: How each form of problem is matched to a linear form (networks have none: :func:`symopt.analyse.analyse`).
+#: How each form of problem is matched to a linear form (networks have none: :func:`symopt.closed_form.analysis.analyse`).
 _FINDERS = {"expression": _find_expression, "wide": _find_matrix, "multiclass": _find_multiclass}
 
 

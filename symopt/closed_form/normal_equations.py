@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..linalg import cholesky_solve
+from ..numerics.linalg import cholesky_solve
 
 #: Use the normal equations only with at least this many rows per parameter ...
 ROWS_PER_PARAM = 20
@@ -74,7 +74,7 @@ def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     upper triangular factor of the unpenalised ``Phi^T Phi``, ``Phi = [1, X]`` (or ``X``), from the same
     Cholesky: with ``G_c = D L L^T D`` the centred Gram matrix, ``R = [[sqrt(n), sqrt(n) mu^T], [0, L^T D]]``
     (so ``R^T R = [[n, n mu^T], [n mu, G_c + n mu mu^T]]``); the covariance of the estimates is formed from
-    it (:func:`symopt.covariance.from_jacobian`), in ``p x p`` memory.
+    it (:func:`symopt.numerics.covariance.from_jacobian`), in ``p x p`` memory.
     """
     n, m = X.shape
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below

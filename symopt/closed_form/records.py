@@ -87,7 +87,7 @@ class ClosedForm:
 @dataclass(frozen=True)
 class Outcome:
     """What one way of solving gives: a closed form evaluated on the data, one iterative run, or the best of
-    many starts. The stages (:mod:`symopt.closed_solution`, :mod:`symopt.drivers`, :mod:`symopt.starts`)
+    many starts. The stages (:mod:`symopt.closed_form.on_data`, :mod:`symopt.run.drivers`, :mod:`symopt.run.starts`)
     hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values and builds the
     :class:`Result` from it (the fields mean what the Result's of the same name mean)."""
 

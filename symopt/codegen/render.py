@@ -18,11 +18,11 @@ import numpy as np
 import sympy as sp
 
 from .._version import __version__
-from ..data import NO_DATA
 from ..errors import CodegenError
-from ..symbolic.functions import exp_neg_abs
-from ..objective import ETA
+from ..model.data import NO_DATA
+from ..model.objective import ETA
 from ..optimizers.base import GENERATED_STATUSES
+from ..symbolic.functions import exp_neg_abs
 from ..symbolic.printer import print_block, split_log1p_terms
 from .cache import numba_version
 from .text import doc_text, names_in
@@ -35,13 +35,11 @@ TEMPLATE_VERSION = "18"
 
 
 def template_dir() -> Path:
-    """Where the templates are: inside the installed package, or the source tree's ``templates/``."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "templates", package.parent / "templates"):
-        if (candidate / "module.py.jinja").is_file():
-            return candidate
-    raise CodegenError(f"symopt's templates are missing (looked in {package / 'templates'} and "
-                       f"{package.parent / 'templates'}); reinstall symopt")
+    """Where the templates are: ``symopt/codegen/templates/``, shipped inside the package."""
+    folder = Path(__file__).resolve().parent / "templates"
+    if not (folder / "module.py.jinja").is_file():
+        raise CodegenError(f"symopt's templates are missing (looked in {folder}); reinstall symopt")
+    return folder
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,7 +47,7 @@ def environment() -> jinja2.Environment:
     """The one Jinja environment. ``doc`` (:func:`~symopt.codegen.text.doc_text`) is the filter every
     substitution inside a comment or docstring goes through (tests/test_security.py checks that). Jinja is
     imported here, on first need: a process whose rendered modules are on disk
-    (:meth:`symopt.shared.Shared.rendered_for`) never needs it."""
+    (:meth:`symopt.run.shared.Shared.rendered_for`) never needs it."""
     import jinja2
 
     env = jinja2.Environment(
@@ -94,7 +92,7 @@ def _code_name(prefix: str, name: str) -> str:
 
 def render(objective, derivation, optimizer, bounded: bool = False, parallel: bool = False) -> Rendered:
     """Render the solver module for ``objective`` and ``optimizer``; ``bounded``: the optimizer keeps every
-    iterate inside the box its ``lower`` and ``upper`` arguments give (:mod:`symopt.bounds`), else those
+    iterate inside the box its ``lower`` and ``upper`` arguments give (:mod:`symopt.model.bounds`), else those
     arguments are not read. ``parallel``: the kernels split the rows across Numba's threads (``prange``),
     for large data; else they are serial and never start Numba's thread pool, and the module has an
     interpreted twin (``python_source``)."""
@@ -137,12 +135,12 @@ def render(objective, derivation, optimizer, bounded: bool = False, parallel: bo
 
 def loops(parallel: bool) -> dict:
     """How a module's kernels loop over the rows: the decorator of a kernel that may split them across
-    threads, and the loop over row blocks (``templates/kernels/parallel.jinja`` has the per-row loop)."""
+    threads, and the loop over row blocks (``codegen/templates/kernels/parallel.jinja`` has the per-row loop)."""
     flags = "cache=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "") + ", fastmath=FASTMATH"
     return {"parallel": parallel, "kernel_jit": f"njit({flags})", "block_range": "prange" if parallel else "range"}
 
 
-#: The special functions generated code may call, defined by templates/kernels/special.py.jinja where used.
+#: The special functions generated code may call, defined by codegen/templates/kernels/special.py.jinja where used.
 SPECIAL_FUNCTIONS = ("digamma", "trigamma")
 
 
@@ -183,7 +181,7 @@ def render_fingerprint() -> str:
 
 def render_key(optimizer, bounded: bool = False, parallel: bool = False) -> tuple:
     """What of ``optimizer`` the generated code depends on (the fields :func:`render` and
-    :func:`~symopt.codegen.network.render_network` read from it), whether it keeps bounds and whether its
+    :func:`~symopt.codegen.network_trainer.render_network` read from it), whether it keeps bounds and whether its
     kernels run in parallel: optimizers with equal keys share one module for one problem; every other
     setting (and the bounds' values) is a run-time argument."""
     return (type(optimizer).__name__, optimizer.name, optimizer.template, optimizer.needs, optimizer.stochastic,
@@ -293,7 +291,7 @@ def _row_sums(per_sample, derivatives, names) -> dict:
 def _softmax_context(objective, derivation, flags) -> dict:
     """Multinomial logistic regression: the kernel is written out in the template (the loss and its
     derivatives are the softmax's, not printed from SymPy); which entries are free is compiled in."""
-    from ..softmax import reference_row
+    from ..model.softmax import reference_row
 
     target = objective.target
     intercept, reference = objective.model.intercept, reference_row(objective)
@@ -336,8 +334,8 @@ def _linear_context(objective, derivation, flags) -> dict:
     return context
 
 
-#: The kernel family of each form (:mod:`symopt.forms`): its template, the function that fills its context and
-#: the stem of the module's file name. Networks have a module of their own (:mod:`symopt.codegen.network`).
+#: The kernel family of each form (:mod:`symopt.model.forms`): its template, the function that fills its context and
+#: the stem of the module's file name. Networks have a module of their own (:mod:`symopt.codegen.network_trainer`).
 KERNELS = {
     "expression": ("kernels/expression.py.jinja", _expression_context, "expr"),
     "wide": ("kernels/linear.py.jinja", _linear_context, "linear"),

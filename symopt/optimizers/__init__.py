@@ -3,6 +3,9 @@
 Each is hyperparameters + a state layout + a template for its loop + a
 NumPy reference implementation (``reference``) that the tests compare with
 the generated code, iterate by iterate.
+
+Takes hyperparameters; gives the optimizer record the run and the templates read (its state, its template,
+its reference step).
 """
 
 from .base import RUNNING, STATUS, Optimizer

@@ -2,7 +2,7 @@
 a NumPy reference.
 
 The generated module of every optimizer defines two functions with one
-signature, so the Python driver (``symopt.run``) treats them alike::
+signature, so the Python driver (``symopt.run.loop``) treats them alike::
 
     start(theta, grad, fs, fw, iw, <data>, mask, l2, sign, hyper) -> status
     run(theta, grad, fs, fw, iw, <data>, mask, l2, sign, hyper,
@@ -49,8 +49,8 @@ class Status(enum.IntEnum):
     INTERRUPTED = 12  # the drivers' stops from here on: Ctrl-C,
     OUT_OF_TIME = 13  # max_time,
     CALLBACK_STOP = 14  # the callback,
-    STALLED = 15  # a small-step stop that symopt.stationary finds is no stationary point
-    SEPARATED = 16  # log loss or cross entropy on separated classes: no optimum exists (symopt.separation)
+    STALLED = 15  # a small-step stop that symopt.run.stationary finds is no stationary point
+    SEPARATED = 16  # log loss or cross entropy on separated classes: no optimum exists (symopt.stats.separation)
 
 
 RUNNING = Status.RUNNING
@@ -99,13 +99,13 @@ STATUS = {
                                            "not exist; add l2=, bound the parameters, or drop what separates them"),
 }
 #: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
-#: small step that is no stationary point (symopt.stationary).
+#: small step that is no stationary point (symopt.run.stationary).
 INTERRUPTED, OUT_OF_TIME, CALLBACK_STOP, STALLED = (Status.INTERRUPTED, Status.OUT_OF_TIME, Status.CALLBACK_STOP,
                                                    Status.STALLED)
 #: Stops on a small step (xtol, the precision floor): a success only at a point the driver verifies to be
 #: stationary. (A stop on ftol, a small relative change of F that the user asked for, is taken at its word.)
 STEP_STOPS = (Status.CONVERGED_XTOL, Status.CONVERGED_PRECISION)
-#: A run whose objective ended far above its start (set by the drivers, ``symopt.run`` and ``symopt.train``,
+#: A run whose objective ended far above its start (set by the drivers, ``symopt.run.loop`` and ``symopt.run.epochs``,
 #: by :func:`diverged`; not by generated code).
 DIVERGED_LOSS = Status.DIVERGED_LOSS
 #: The objective decreases without bound: a ray test in the generated code, or the driver's depth test.
@@ -128,7 +128,7 @@ def falls_without_bound(fun, theta, d, f: float, gd: float) -> float:
     falls without bound when it reaches -inf (the last finite step is returned), or when at every doubling it
     keeps the Armijo decrease with the slope no less steep than at ``t = 0`` (to 1e-9): over a range of 2**40
     in the step no curvature shows that could stop it, where any function bounded below must flatten. The
-    generated Newton and L-BFGS code apply the same test (``_ray``, and in ``_wolfe``); so does ``symopt.run``
+    generated Newton and L-BFGS code apply the same test (``_ray``, and in ``_wolfe``); so does ``symopt.run.loop``
     from where a run stopped.
     """
     t = 1.0
@@ -145,7 +145,7 @@ def falls_without_bound(fun, theta, d, f: float, gd: float) -> float:
 def held_on_bounds(theta, grad, lower, upper) -> np.ndarray:
     """Which parameters sit on a bound with the gradient (of the minimised ``sign * F``) pointing out of the
     box ``lower <= theta <= upper``: a bounded run holds them there for the step, and its stopping rules read
-    the others' gradient (the generated ``_free``; :mod:`symopt.bounds`)."""
+    the others' gradient (the generated ``_free``; :mod:`symopt.model.bounds`)."""
     with np.errstate(invalid="ignore"):
         return ((theta <= lower) & (grad > 0.0)) | ((theta >= upper) & (grad < 0.0))
 
@@ -235,7 +235,7 @@ class Optimizer:
 
     def work_size(self, p: int, n: int) -> int:
         """Floats the generated loop allocates beside its state for ``p`` parameters and ``n`` rows (its work
-        vectors and matrices: what :func:`symopt.sizes.check_run` counts before a run); a few vectors here."""
+        vectors and matrices: what :func:`symopt.numerics.sizes.check_run` counts before a run); a few vectors here."""
         return 4 * p
 
     @property

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from ..sizes import FLOAT, check_count
+from ..numerics.sizes import FLOAT, check_count
 from .base import Optimizer, _positive, box_of, held_on_bounds
 
 

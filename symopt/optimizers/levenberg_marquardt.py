@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..closed_form.bvls import bounded_least_squares
+from ..numerics.bvls import bounded_least_squares
 from .base import Optimizer, _flag, _positive, box_of, held_on_bounds
 
 
@@ -166,7 +166,7 @@ class ProjectedLevenbergMarquardt(LevenbergMarquardt):
     def reference(self, parts, theta0, iterations: int, lower=None, upper=None):
         """NumPy reference iterates. ``parts(theta) -> (rho, J)``: the scaled residuals whose squares sum to F
         (no penalty: projection needs l2=0) and their Jacobian in every parameter; ``lower``, ``upper``:
-        bounds (None: open; the inner solve by :func:`symopt.closed_form.bvls.bounded_least_squares`)."""
+        bounds (None: open; the inner solve by :func:`symopt.numerics.bvls.bounded_least_squares`)."""
         linear = list(self.linear)
         theta = np.array(theta0, dtype=float)
         lower, upper = box_of(theta.size, lower, upper)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import damped_direction
+from ..numerics.linalg import damped_direction
 from .base import Optimizer, box_of, falls_without_bound, held_on_bounds
 
 MAX_NEWTON_PARAMS = 200

@@ -58,7 +58,7 @@ def _np_loggamma(z):
 
 def _np_polygamma(order, z):
     """digamma (order 0) and trigamma (order 1) over an array, as the generated ``_digamma`` and ``_trigamma``
-    (templates/kernels/special.py.jinja) compute them: the recurrence up to x >= 10, the asymptotic series,
+    (codegen/templates/kernels/special.py.jinja) compute them: the recurrence up to x >= 10, the asymptotic series,
     reflection below 0, NaN at the poles 0, -1, -2, ..."""
     if order not in (0, 1):
         raise PrinterError(f"polygamma of order {order} has no numeric form here (orders 0 and 1, digamma and "

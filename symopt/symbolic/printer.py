@@ -83,7 +83,7 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_polygamma(self, expr):
         """digamma and trigamma (the derivatives of loggamma) as the module's own ``_digamma`` and
-        ``_trigamma`` (templates/kernels/special.py.jinja); higher orders have no numeric form here."""
+        ``_trigamma`` (codegen/templates/kernels/special.py.jinja); higher orders have no numeric form here."""
         order, arg = expr.args
         if order not in (0, 1):
             raise PrinterError(f"the code printer has no numeric form for polygamma of order {order} (orders 0 "
@@ -222,7 +222,7 @@ def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "
     """Stable forms (:func:`print_forms`), ``cse``, then print: ``([(temp, code)...], [code per expr])``.
 
     ``exp_neg_abs="inline"`` prints ``exp(-|z|)`` as a call to the module's own
-    branch-free ``_exp_neg_abs`` (templates/kernels/exp_neg_abs.py.jinja), for
+    branch-free ``_exp_neg_abs`` (codegen/templates/kernels/exp_neg_abs.py.jinja), for
     elementwise loops that LLVM can then vectorise; the default is ``math.exp``.
     """
     temps = sp.numbered_symbols(temp_prefix, real=True)

@@ -1,0 +1,329 @@
+"""Objectives: what is judged. A per-sample expression in data and
+parameters, a reduction over rows (mean or sum), an optional ridge penalty
+and a sense (minimise or maximise).
+
+The total objective is::
+
+    F(theta) = reduce_i l(theta; x_i, y_i) + l2 * sum_j theta_j**2     (minimise)
+    F(theta) = reduce_i l(theta; x_i, y_i) - l2 * sum_j theta_j**2     (maximise)
+
+The penalty is on the parameters, not per sample. For a :class:`LinearModel`
+the intercept is not penalised (as in scikit-learn).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ModelError
+from ..symbolic.functions import softplus
+from ..symbolic.parse import check_name, show
+from .expression import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
+from .forms import ETA, WideForm, form_of
+from .network import Network
+from .network import Z as OUTPUT
+
+REDUCTIONS = ("mean", "sum")
+#: How a weighted least-squares covariance is scaled: by the residual variance (statsmodels' WLS, lmfit), or
+#: not at all, the weights being exact (SciPy's ``curve_fit(absolute_sigma=True)``).
+SCALES = ("residual", "absolute")
+
+
+class Objective:
+    """A per-sample objective: ``Objective("log(lam) - lam*x", "lam", maximize=True)``.
+
+    ``expr`` is any per-sample expression in data and parameters (SymPy or
+    safe text), for example a log-likelihood to maximise.
+
+    ``likelihood=True`` declares it a likelihood: a negative log-likelihood per sample (minimised) or a
+    log-likelihood per sample (``maximize=True``). Then ``Result.cov`` and ``Result.stderr`` come from the
+    observed information (the Hessian of the summed negative log-likelihood) and ``Result.loglik``, ``aic``
+    and ``bic`` from its value as written (constants it leaves out are left out of them too).
+    """
+
+    def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean",
+                 likelihood: bool = False):
+        param_symbols = _as_param_symbols(params)
+        symbols = {p.name: p for p in param_symbols}
+        per_sample = as_expression(expr, symbols, "objective")
+        free = per_sample.free_symbols  # once, not once per parameter: it walks the whole tree
+        missing = [p.name for p in param_symbols if p not in free]
+        if missing:
+            raise ModelError(f"parameter(s) {', '.join(missing)} do not appear in the objective "
+                             f"{show(per_sample, SHOWN)}")
+        if not isinstance(likelihood, (bool, np.bool_)):
+            raise ModelError(f"likelihood must be True or False, got {likelihood!r}")
+        self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
+        #: Whether the per-sample objective is a (negative, when minimised) log-likelihood.
+        self.likelihood = bool(likelihood)
+
+    #: A squared loss's weighting: the residual's multiplier (``sqrt(w)`` or ``1/s``), None when unweighted.
+    residual_weight = None
+    #: The name of the weights (or standard deviations) column, and which ("weights" or "sigma").
+    weight_column = None
+    weight_kind = None
+    #: How the least-squares covariance is scaled (:data:`SCALES`).
+    scale = "residual"
+    #: The residual ``u`` of a (weighted) squared loss, per sample ``u**2`` (None otherwise).
+    _residual = None
+
+    @classmethod
+    def _from_model(cls, per_sample, model, target, kind, l2, reduction):
+        self = cls.__new__(cls)
+        if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
+            self._setup(per_sample, (), False, l2, reduction, kind=kind, model=model, target=target)
+        else:
+            expr_model = model.expression_model if isinstance(model, LinearModel) else model
+            self._setup(per_sample, expr_model.params, False, l2, reduction, kind=kind, model=model, target=target)
+        self.likelihood = kind in ("log", "cross_entropy")  # per sample, a negative log-likelihood
+        return self
+
+    def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target):
+        if not isinstance(maximize, (bool, np.bool_)):
+            raise ModelError(f"maximize must be True or False, got {maximize!r}")
+        maximize = bool(maximize)
+        if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, numbers.Real):
+            raise ModelError(f"l2 must be a number >= 0 (such as 0.1), got {l2!r}")
+        l2 = float(l2)
+        if not math.isfinite(l2) or l2 < 0:
+            raise ModelError(f"l2 must be a finite number >= 0, got {l2!r}")
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ModelError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        reduction = str(reduction)
+        self.per_sample: sp.Expr = per_sample
+        self.params: tuple[sp.Symbol, ...] = tuple(params)
+        self.maximize = maximize
+        self.l2 = l2
+        self.reduction = reduction
+        self.kind = kind
+        self.model = model
+        self.target = target
+        #: The problem's form (symopt.model.forms): its parameter layout, the data it reads, its NumPy evaluation.
+        self.form = form_of(model, kind)(self)
+        if self.form.matrix_data:
+            self.data_symbols = (target,)
+        else:
+            self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
+        # Which parameters the ridge penalty applies to (an intercept is not penalised).
+        unpenalised = set()
+        if isinstance(model, LinearModel) and not model.is_wide and model.intercept:
+            unpenalised.add(model.intercept_name)
+        self.penalised = tuple(p.name not in unpenalised for p in self.params)
+
+    #: Parameters held at values given at run time (:meth:`fixing`): read as data, not fitted.
+    fixed_params: tuple = ()
+
+    def fixing(self, names) -> "Objective":
+        """This objective with the parameters ``names`` held fixed: they leave :attr:`params` and are read as
+        data (one column of their value, given at run time), so one problem serves every value. For
+        :func:`symopt.solve`'s ``fixed=`` (:mod:`symopt.model.fixing`)."""
+        import copy
+
+        names = set(names)
+        new = copy.copy(self)
+        new.params = tuple(p for p in self.params if p.name not in names)
+        new.fixed_params = self.fixed_params + tuple(p for p in self.params if p.name in names)
+        new.penalised = tuple(pen for p, pen in zip(self.params, self.penalised) if p.name not in names)
+        new.form = type(self.form)(new)
+        new.data_symbols = sorted_symbols(self.per_sample.free_symbols - set(new.params))
+        return new
+
+    @property
+    def wide(self) -> bool:
+        """A ``LinearModel()`` over a data matrix (``coef`` an array), multinomial or not."""
+        return isinstance(self.form, WideForm)
+
+    @property
+    def network(self) -> bool:
+        return self.form.name == "network"
+
+    @property
+    def multiclass(self) -> bool:
+        """Multinomial logistic regression: ``cross_entropy`` over a ``LinearModel()`` (symopt.model.softmax)."""
+        return self.form.name == "multiclass"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def data_names(self) -> tuple[str, ...]:
+        """Names of the data arrays ``solve`` needs (``X`` and the target for a wide model)."""
+        return self.form.data_names()
+
+    @property
+    def sense(self) -> str:
+        return "maximise" if self.maximize else "minimise"
+
+    def penalty(self) -> sp.Expr:
+        """The ridge term as SymPy (``0`` without ``l2``); for wide models in ``coef``."""
+        if self.l2 == 0:
+            return sp.Integer(0)
+        l2 = sp.Float(self.l2, 17) if self.l2 != int(self.l2) else sp.Integer(int(self.l2))
+        return l2 * self.form.penalised_squares()
+
+    def sum_of_squares(self):
+        """``(u, c)`` when every per-sample term is ``c * u**2`` (c a positive number), else ``None``.
+
+        A squared loss is ``(y - f)**2``; a custom objective qualifies when it is
+        written as a positive multiple of a square. Such objectives can be fitted
+        by Levenberg-Marquardt on the residuals ``u`` with their Jacobian.
+        """
+        if not self.form.per_parameter or self.maximize:
+            return None
+        if self._residual is not None:
+            return self._residual, sp.Integer(1)
+        coeff, rest = self.per_sample.as_coeff_Mul()
+        if rest.is_Pow and rest.exp == 2 and coeff.is_number and coeff > 0:
+            return rest.base, coeff
+        return None
+
+    def structure(self) -> tuple:
+        """What generated code and the closed-form analysis depend on, as a hashable tuple: everything but the
+        numbers given at run time (``l2``, a network's ``init`` and ``seed``). Equal tuples mean one problem."""
+        shape = self.form.structure()
+        return (self.kind, self.per_sample, self.params, self.maximize, self.reduction, self.target,
+                self.penalised, shape, self._residual)
+
+    def describe(self, l2: str | None = None) -> str:
+        """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model).
+
+        ``l2="l2"`` writes the penalty with that name in place of its value, whatever the value (the
+        generated code takes ``l2`` as an argument, so one module serves every value)."""
+        text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
+        if self.weight_column is not None:
+            text += f" ({'weights' if self.weight_kind == 'weights' else 'standard deviations'} {self.weight_column})"
+        if self.fixed_params:
+            text += f" ({', '.join(p.name for p in self.fixed_params)} fixed)"
+        if self.l2 or l2 is not None:
+            squares = self.form.penalty_words()
+            weight = repr(self.l2) if l2 is None else l2
+            text += f" {'-' if self.maximize else '+'} {weight} * {squares}"
+        return self.form.describe(text)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.describe()})"
+
+
+def prediction(model) -> sp.Expr:
+    """The model's value in symbols: the expression, eta for a data matrix, the output z of a network."""
+    if isinstance(model, Network):
+        return OUTPUT
+    if isinstance(model, Model):
+        return model.expr
+    if isinstance(model, LinearModel):
+        return ETA if model.is_wide else model.expression_model.expr
+    raise ModelError(f"expected a symopt.Model or symopt.LinearModel, got {type(model).__name__}")
+
+
+def _target(model, target: str) -> sp.Symbol:
+    name = check_name(target, "target name")
+    taken = set()
+    if isinstance(model, Model):
+        taken = {s.name for s in model.expr.free_symbols}
+    elif isinstance(model, LinearModel) and not model.is_wide:
+        taken = {s.name for s in model.expression_model.expr.free_symbols}
+    if name in taken:
+        raise ModelError(
+            f"the target {name!r} already appears in the model; name the target something else (target='...')")
+    if (isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide)) and name in ("X", "eta", "z"):
+        what = "a Network" if isinstance(model, Network) else "a LinearModel over a data matrix"
+        raise ModelError(f"the target may not be named {name!r} for {what} ('X', 'eta' and 'z' are taken); "
+                         f"use target='y'")
+    return sp.Symbol(name, real=True)
+
+
+def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean", weights: str | None = None,
+                 sigma: str | None = None, scale: str = "residual") -> Objective:
+    """Squared error ``(y - f)**2`` per sample (mean squared error by default).
+
+    ``weights="w"`` names a data column of weights, ``w = 1/sigma**2``: per sample ``w*(y - f)**2``
+    (weighted least squares; a weight of 0 drops the row). ``sigma="s"`` names a column of the standard
+    deviations of ``y`` instead: per sample ``((y - f)/s)**2``. ``scale`` says how the covariance of the
+    estimates is scaled: ``"residual"`` (the default) by the residual variance of the weighted fit, as
+    statsmodels' WLS and lmfit do, so only the weights' ratios matter; ``"absolute"`` not at all, the
+    weights being the exact inverse variances (SciPy's ``curve_fit(..., absolute_sigma=True)``).
+    """
+    f = prediction(model)
+    y = _target(model, target)
+    if scale not in SCALES:
+        raise ModelError(f"scale must be 'residual' or 'absolute', got {scale!r}")
+    multiplier, column, kind = _weighting(model, y, weights, sigma)
+    if multiplier is None:
+        objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
+    else:
+        residual = multiplier * (y - f)
+        objective = Objective._from_model(residual ** 2, model, y, "squared", l2, reduction)
+        objective.residual_weight, objective.weight_column, objective.weight_kind = multiplier, column, kind
+        objective._residual = residual
+    objective.scale = scale
+    return objective
+
+
+def _weighting(model, y, weights, sigma) -> tuple:
+    """``(multiplier of the residual, column name, "weights" | "sigma")``, or ``(None, None, None)``."""
+    if weights is None and sigma is None:
+        return None, None, None
+    if weights is not None and sigma is not None:
+        raise ModelError("give weights= (w = 1/sigma**2) or sigma= (standard deviations of y), not both")
+    kind, given = ("weights", weights) if weights is not None else ("sigma", sigma)
+    if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
+        raise ModelError(f"{kind}= is not supported for {'a Network' if isinstance(model, Network) else 'a LinearModel over a data matrix'} "
+                         "yet; state the model by name (symopt.Model('a + b*x', ...) or "
+                         "LinearModel(basis=[...])) to fit it weighted")
+    name = check_name(given, f"the {kind} column name")
+    taken = {s.name for s in prediction(model).free_symbols} | {y.name}
+    if name in taken:
+        raise ModelError(f"the {kind} column {name!r} is already a name in the model or the target; "
+                         f"name it something else")
+    column = sp.Symbol(name, positive=True)
+    return (sp.sqrt(column) if kind == "weights" else 1 / column), name, kind
+
+
+def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+    """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
+
+    Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
+    any ``f``: softplus is evaluated as ``max(f,0) + log1p(exp(-|f|))``.
+    """
+    f = prediction(model)
+    y = _target(model, target)
+    if isinstance(model, Network) and model.n_outputs != 1:
+        raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
+                         "use cross_entropy for several classes")
+    return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+
+
+def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+    """Softmax cross-entropy, integer class labels ``0 .. K-1``: on a network's outputs, or over a
+    ``LinearModel()`` on a data matrix (multinomial logistic regression, ``K`` from the labels).
+
+    Per sample ``logsumexp(z) - z[y]``, evaluated with the maximum subtracted
+    (stable for any logits); its gradient is ``softmax(z) - onehot(y)``. For a ``LinearModel()`` the
+    scores are ``eta_k = intercept[k] + coef[k] @ x``; ``Result.params`` holds ``intercept`` (K,) and
+    ``coef`` (K, m). Class 0 is the reference: unpenalised, its intercept and coefficients are fixed
+    at 0 (as statsmodels' MNLogit); with ``l2``, every row of ``coef`` is free (as scikit-learn's
+    ``LogisticRegression``) and only ``intercept[0]`` is fixed at 0 (adding one number to every
+    intercept changes no probability; subtract the mean to compare with scikit-learn's).
+    """
+    if isinstance(network, LinearModel):
+        if not network.is_wide:
+            raise ModelError("cross_entropy over a LinearModel needs the data-matrix form LinearModel() (one "
+                             "row of coefficients per class); a LinearModel(basis=...) has one output: use "
+                             "log_loss for two classes")
+        y = _target(network, target)
+        per_sample = sp.Function("logsumexp")(ETA) - sp.Symbol(f"eta[{target}]", real=True)
+        return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)
+    if not isinstance(network, Network):
+        raise ModelError(f"cross_entropy takes a symopt.Network or a symopt.LinearModel(), got "
+                         f"{type(network).__name__}")
+    if network.n_outputs < 2:
+        raise ModelError("cross_entropy needs a network with at least 2 outputs (one per class); "
+                         "for two classes with one output use log_loss")
+    y = _target(network, target)
+    per_sample = sp.Function("logsumexp")(OUTPUT) - sp.Symbol(f"z[{target}]", real=True)
+    return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)

@@ -1,1 +1,0 @@
-"""Readers for external reference problems (NIST StRD) used to check accuracy."""

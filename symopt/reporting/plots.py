@@ -1,0 +1,250 @@
+"""``Result.plot``: pictures of a solve, drawn with matplotlib (the optional extra ``symopt[plot]``).
+
+Figures are made without pyplot (``matplotlib.figure.Figure`` on the Agg canvas), so nothing opens a
+window and no global state changes: it works headless, in scripts, tests and notebooks alike. Each kind
+returns the figure; given a ``path`` it is also written there as a PNG.
+
+- ``history``: the objective per iteration on a log scale (the gap above the best value where F is not
+  positive throughout), with the closed-form optimum as a reference line where the problem has one.
+- ``fit`` and ``residuals``: for a model of one feature, the data and the fitted curve, or the residuals.
+- ``surface``: for one or two parameters, the objective around the solution (a curve, or contours) with
+  the path the iterative solver took (replayed from its start through the same compiled problem).
+- ``training``: for a network trained by epochs, the loss and each layer's gradient size per epoch, with
+  the vanishing and exploding bands of the diagnostics marked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+
+KINDS = ("history", "fit", "residuals", "surface", "training")
+#: Grid points per axis of a surface plot.
+SURFACE_POINTS = 61
+
+
+def _matplotlib():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ModelError("Result.plot needs matplotlib: pip install 'symopt[plot]' (or pip install "
+                         "matplotlib)") from exc
+    return Figure, FigureCanvasAgg
+
+
+def plot(result, kind: str, path, problem, dataset):
+    """Draw ``kind`` (one of :data:`KINDS`) for ``result``; return the matplotlib figure (written to
+    ``path`` as a PNG when given). ``problem`` is the :class:`symopt.Problem` the result was solved by
+    (it evaluates, and its :meth:`~symopt.Problem.related` problems replay and re-solve), ``dataset`` the
+    prepared data to draw with."""
+    if kind not in KINDS:
+        raise ModelError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    target = None if path is None else writable_path(path)  # before drawing: a drawing may take seconds
+    Figure, Canvas = _matplotlib()
+    figure = Figure(figsize=(6.4, 4.4), layout="constrained")
+    Canvas(figure)
+    DRAW[kind](result, figure, problem, dataset)
+    if target is not None:
+        try:
+            figure.savefig(target, format="png", dpi=100)
+        except OSError as exc:  # no permission, a full disk, the folder removed meanwhile
+            raise ModelError(f"plot: could not write the PNG to path={str(target)!r}: {exc.strerror or exc}") from exc
+    return figure
+
+
+def writable_path(path) -> Path:
+    """``path`` (a str or ``os.PathLike``) as a Path to a file that can be written: its folder exists and it is
+    not itself a folder; else a ModelError naming what was given and what is needed."""
+    try:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError
+        target = Path(path).expanduser()  # a PathLike whose path is bytes is a TypeError too
+    except TypeError:
+        raise ModelError(f"plot: path must be a file path (a str or pathlib.Path) for the PNG, or None; got "
+                         f"{type(path).__name__} {path!r}") from None
+    folder = target.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ModelError(f"plot: path={str(path)!r} is in the folder {str(folder)!r}, which {what}; create it "
+                         f"first (pathlib.Path({str(folder)!r}).mkdir(parents=True)) or give another path")
+    if target.is_dir():
+        raise ModelError(f"plot: path={str(path)!r} is a folder; give a file name in it, such as "
+                         f"{str(target / 'plot.png')!r}")
+    return target
+
+
+def _needs_problem(result, kind: str, dataset) -> None:
+    if result.objective is None or dataset is None:
+        raise ModelError(f"plot(kind={kind!r}) needs the problem and data the result was solved on (a Result "
+                         "returned by symopt.solve or Problem.solve)")
+
+
+def _history(result, figure, problem, dataset) -> None:
+    ax = figure.add_subplot()
+    h = np.asarray(result.history, dtype=float)
+    reference = _closed_form_value(result, problem, dataset)
+    if h.size and np.all(h[np.isfinite(h)] > 0) and (reference is None or reference > 0):
+        ax.semilogy(np.arange(h.size), h, marker="." if h.size < 60 else None, label="F")
+        if reference is not None:
+            ax.axhline(reference, color="C3", linestyle="--", label=f"closed-form optimum {reference:.6g}")
+        ax.set_ylabel("objective F")
+    else:  # F takes values <= 0: show how far above the best it stood
+        best = min(float(np.nanmin(h)) if h.size else 0.0, reference if reference is not None else math.inf)
+        if result.objective is not None and result.objective.maximize:
+            best = max(float(np.nanmax(h)), reference if reference is not None else -math.inf)
+        gap = np.abs(h - best)
+        ax.semilogy(np.arange(h.size), np.where(gap > 0, gap, np.nan), marker=".", label="|F - best F|")
+        ax.set_ylabel(f"|F - {best:.6g}|")
+    ax.set_xlabel("iteration" if not (result.optimizer and result.optimizer.stochastic) else "epoch")
+    ax.set_title(f"{result.method}: {result.status}, F = {result.fun:.6g}")
+    ax.legend()
+
+
+def _closed_form_value(result, problem, dataset) -> float | None:
+    """F at the closed-form optimum, where the problem has one and this result did not come from it."""
+    if result.method != "iterative" or result.objective is None or dataset is None:
+        return None
+    if result.closed_form.status == "none":
+        return None
+    closed = problem.related(optimizer=None).solve(dataset, progress=False)
+    return float(closed.fun) if closed.method != "iterative" and closed.success else None
+
+
+def _one_feature(result, kind: str, dataset):
+    _needs_problem(result, kind, dataset)
+    objective = result.objective
+    if objective.form.name != "expression" or objective.kind != "squared":
+        raise ModelError(f"plot(kind={kind!r}) is for squared_loss on a model of one feature; this is "
+                         f"{objective.describe()}")
+    features = [s for s in objective.data_symbols if s != objective.target]
+    if len(features) != 1:
+        raise ModelError(f"plot(kind={kind!r}) needs a model of one feature; this one reads "
+                         f"{len(features)}: {', '.join(s.name for s in features) or 'none'}")
+    name = features[0].name
+    return name, dataset[name], dataset[objective.target.name]
+
+
+def _fit(result, figure, problem, dataset) -> None:
+    name, x, y = _one_feature(result, "fit", dataset)
+    ax = figure.add_subplot()
+    ax.plot(x, y, "o", markersize=3, label="data")
+    grid = np.linspace(float(np.min(x)), float(np.max(x)), 400)
+    with np.errstate(all="ignore"):
+        ax.plot(grid, result.predict({name: grid}), color="C1", label="fitted model")
+    ax.set_xlabel(name)
+    ax.set_ylabel(result.objective.target.name)
+    ax.set_title(f"fit: {result.objective.model.expr}")
+    ax.legend()
+
+
+def _residuals(result, figure, problem, dataset) -> None:
+    name, x, y = _one_feature(result, "residuals", dataset)
+    ax = figure.add_subplot()
+    residuals = y - result.predict({name: x})
+    ax.axhline(0.0, color="0.5", linewidth=1)
+    ax.plot(x, residuals, "o", markersize=3)
+    ax.set_xlabel(name)
+    ax.set_ylabel(f"{result.objective.target.name} - fitted")
+    rms = float(np.sqrt(np.mean(residuals ** 2)))
+    ax.set_title(f"residuals (root mean square {rms:.3g})")
+
+
+def _path(result, problem, dataset) -> np.ndarray:
+    """The iterates of the run, replayed from its start with a callback (the same compiled problem)."""
+    if result.method != "iterative" or result.x0 is None:
+        return np.asarray(result.x, dtype=float)[None, :]
+    points = [np.asarray(result.x0, dtype=float)]
+    # the backend that ran (compiled code and its interpreted twin may round apart near the end)
+    backend = "python" if result.backend == "python" else ("numba" if result.backend == "numba" else "auto")
+    replay = problem.related(optimizer=result.optimizer, backend=backend)
+    replay.solve(dataset, x0=result.x0, progress=False, standardize=result.standardized,
+                 callback=lambda k, f, params: points.append(result.objective.form.start(dataset, params)) and False)
+    if not np.array_equal(points[-1], result.x):  # the last iteration stops the run before a callback
+        points.append(np.asarray(result.x, dtype=float))
+    return np.array(points)
+
+
+def _surface(result, figure, problem, dataset) -> None:
+    _needs_problem(result, "surface", dataset)
+    p = result.x.size
+    if p not in (1, 2):
+        raise ModelError(f"plot(kind='surface') is for one- or two-parameter problems; this one has {p}")
+    path = _path(result, problem, dataset)
+    names = result.objective.form.flat_names(dataset)
+    lo, hi = path.min(axis=0), path.max(axis=0)
+    span = np.maximum(hi - lo, 0.25 * np.maximum(np.abs(result.x), 1.0))
+    lo, hi = lo - 0.15 * span, hi + 0.15 * span
+
+    def value(theta):
+        with np.errstate(all="ignore"):
+            try:
+                return problem.flat_value_and_grad(dataset, np.asarray(theta, dtype=float), "numpy")[0]
+            except (ArithmeticError, ValueError):
+                return math.nan
+
+    ax = figure.add_subplot()
+    if p == 1:
+        grid = np.linspace(lo[0], hi[0], 4 * SURFACE_POINTS)
+        ax.plot(grid, [value([t]) for t in grid], label="F")
+        ax.plot(path[:, 0], [value(t) for t in path], "o-", color="C3", markersize=3, label="path")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel("objective F")
+    else:
+        gx, gy = np.linspace(lo[0], hi[0], SURFACE_POINTS), np.linspace(lo[1], hi[1], SURFACE_POINTS)
+        F = np.array([[value([a, b]) for a in gx] for b in gy])
+        finite = F[np.isfinite(F)]
+        if finite.size:
+            low = float(np.min(finite))
+            levels = low + (float(np.percentile(finite, 95)) - low) * np.linspace(0.0, 1.0, 16) ** 2
+            levels = np.unique(levels)
+            if levels.size > 1:
+                contours = ax.contour(gx, gy, F, levels=levels, cmap="viridis")
+                figure.colorbar(contours, ax=ax, label="objective F")
+        ax.plot(path[:, 0], path[:, 1], "o-", color="C3", markersize=3, label="path")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+    ax.plot(*([result.x[0], value(result.x)] if p == 1 else [result.x[0], result.x[1]]), "*", color="k",
+            markersize=12, label="solution")
+    ax.set_title(f"{result.method}: {len(path) - 1} iterations to F = {result.fun:.6g}")
+    ax.legend()
+
+
+def _training(result, figure, problem, dataset) -> None:
+    if result.objective is None or not result.objective.network:
+        raise ModelError("plot(kind='training') is for networks")
+    d = result.diagnostics
+    if d is None or not d.grad_rms.size:
+        raise ModelError("plot(kind='training') needs per-epoch diagnostics, which networks trained by epochs "
+                         "record (a network trained on all rows by L-BFGS records none; use Adam, say)")
+    from ..run.epochs import EXPLODING_NORM, VANISHING_RATIO
+
+    loss_ax, grad_ax = figure.subplots(2, 1, sharex=True)
+    epochs = np.arange(1, d.grad_rms.shape[0] + 1)
+    h = np.asarray(result.history, dtype=float)
+    loss_ax.plot(np.arange(h.size), h, marker=".")
+    loss_ax.set_ylabel("loss")
+    loss_ax.set_title(f"training: {result.status}, loss {result.fun:.4g}")
+    for k in range(d.grad_rms.shape[1]):
+        grad_ax.semilogy(epochs, d.grad_rms[:, k], marker=".", label=f"layer {k + 1}")
+    top = float(np.nanmax(d.grad_rms)) if np.any(np.isfinite(d.grad_rms)) else 1.0
+    grad_ax.axhspan(1e-300, VANISHING_RATIO * top, color="C0", alpha=0.08,
+                    label=f"vanishing (< {VANISHING_RATIO:g} x the largest)")
+    grad_ax.axhspan(EXPLODING_NORM, max(10 * EXPLODING_NORM, 10 * top), color="C3", alpha=0.08,
+                    label=f"exploding (> {EXPLODING_NORM:g})")
+    positive = d.grad_rms[d.grad_rms > 0]
+    if positive.size:
+        bottom = min(float(np.min(positive)), VANISHING_RATIO * top) / 10
+        grad_ax.set_ylim(max(bottom, 1e-300), max(10 * top, 10 * EXPLODING_NORM))
+    grad_ax.set_xlabel("epoch")
+    grad_ax.set_ylabel("|grad W| (rms)")
+    grad_ax.legend(fontsize="small")
+
+
+#: What draws each kind.
+DRAW = {"history": _history, "fit": _fit, "residuals": _residuals, "surface": _surface, "training": _training}

@@ -1,0 +1,40 @@
+"""Choosing an optimizer by the problem's shape, and saying why."""
+
+from __future__ import annotations
+
+from ..errors import ModelError
+from ..optimizers import LBFGS, MAX_NEWTON_PARAMS, LevenbergMarquardt, Newton, Optimizer
+
+#: Newton is chosen automatically up to this many parameters (its Hessian pass costs p**2 per row), for an
+#: expression model and a ``LinearModel`` over a data matrix alike.
+AUTO_NEWTON_PARAMS = 50
+
+
+def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
+    """The default optimizer for this objective, with the reason in words."""
+    if objective.sum_of_squares() is not None:
+        return LevenbergMarquardt(), ("the objective is a sum of squares: Levenberg-Marquardt on the residuals "
+                                      "with their symbolic Jacobian and geodesic acceleration")
+    if n_params <= AUTO_NEWTON_PARAMS and objective.form.has_hessian(derivation):
+        return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
+                          f"{'symbolic ' if derivation.hessian is not None else ''}Hessian, one fused pass per iteration")
+    if objective.form.matrix_data:
+        return LBFGS(), (f"a wide linear model ({n_params} parameters): L-BFGS needs only the fused gradient "
+                         "pass and memory linear in the number of features")
+    return LBFGS(), f"{n_params} parameters is too many for Newton: L-BFGS needs only gradients"
+
+
+def check(objective, derivation, optimizer, n_params: int) -> None:
+    """Refuse an optimizer that cannot work on this objective, saying why."""
+    if not isinstance(optimizer, Optimizer):
+        raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
+    if isinstance(optimizer, LevenbergMarquardt) and objective.sum_of_squares() is None:
+        raise ModelError("LevenbergMarquardt needs a sum of squares to minimise (a squared_loss, or an Objective "
+                         "written as c*(residual)**2); use LBFGS or Newton for this objective")
+    if isinstance(optimizer, Newton):
+        if not objective.form.has_hessian(derivation):
+            raise ModelError(f"Newton needs the symbolic Hessian, which is not formed for {n_params} parameters; "
+                             "use LBFGS")
+        if n_params > MAX_NEWTON_PARAMS:
+            raise ModelError(f"Newton is for up to {MAX_NEWTON_PARAMS} parameters; this problem has {n_params}: "
+                             "use LBFGS")

@@ -1,0 +1,288 @@
+"""Reference fits from other libraries, for :func:`symopt.verify`: the same estimator, computed by code that
+is not symopt's, in symopt's parameter layout.
+
+Which reference applies follows the problem's shape (``reference="auto"``):
+
+- least squares on a ``LinearModel()`` over a data matrix: statsmodels ``OLS`` (QR), or with ``l2``
+  scikit-learn's ``Ridge`` (``alpha = n * l2`` for a mean, the intercept unpenalised as in symopt);
+- least squares on an expression model linear in its parameters, unpenalised: statsmodels ``OLS`` on the
+  design (the columns ``phi_j(x)``);
+- any other ``squared_loss`` on an expression model: SciPy's ``least_squares`` with the exact Jacobian of
+  the residuals (from SymPy; weighted ones as the objective weighs them), the ridge penalty as extra
+  residuals;
+- ``log_loss`` on a ``LinearModel()`` over a data matrix: statsmodels ``Logit``, or with ``l2``
+  scikit-learn's ``LogisticRegression`` (``C = 1 / (2 n l2)``);
+- ``cross_entropy`` on a ``LinearModel()``: statsmodels ``MNLogit`` (class 0 the reference, as symopt), or
+  with ``l2`` scikit-learn's multinomial ``LogisticRegression`` (its intercepts shifted so that class 0's is
+  0: adding one number to every class changes no probability).
+
+With bounds (:mod:`symopt.model.bounds`) the references are SciPy's bounded solvers: ``lsq_linear`` (``bvls``) for
+least squares linear in the parameters, ``least_squares`` (``trf``) for other least squares, and
+``minimize`` (``L-BFGS-B``) on the log loss of a ``LinearModel()`` over a data matrix.
+
+Anything else (a custom objective, a likelihood stated as an expression, a network) has no reference here,
+and :func:`reference_fit` says why.
+
+An iterative reference (``least_squares``, ``minimize``) starts from each of the starts it is given in turn
+(:func:`symopt.verify` gives symopt's own start search: the default start or ``x0``, then the draws of
+``solve(..., starts=N)``; never the result it checks) until the ``judge`` finds it stopped at a stationary
+point; every fit is judged, and one that did not converge says so (``converged=False``) rather than pass
+for an answer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import sympy as sp
+
+from ..closed_form.design import design_for
+from ..model import softmax
+from ..symbolic.numeric import evaluate
+
+
+@dataclass(frozen=True)
+class ReferenceFit:
+    """A reference library's solution (``x`` in symopt's flat layout) and its name, or None and why not;
+    ``converged``: whether the judge found it at a stationary point (``reason`` says why not)."""
+
+    name: str | None
+    x: np.ndarray | None
+    reason: str = ""
+    converged: bool = True
+    iterative: bool = False  # where it began mattered (SciPy's least_squares, minimize)
+
+
+def _missing(module: str) -> str | None:
+    if importlib.util.find_spec(module) is None:
+        return f"{module} is not installed (pip install {module.replace('sklearn', 'scikit-learn')})"
+    return None
+
+
+def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None) -> ReferenceFit:
+    """The reference fit for ``objective`` on ``dataset``. ``starts``: where an iterative reference begins, in
+    turn (an iterable of flat vectors, drawn as needed; a single flat vector is one start); ``bounds``: the
+    flat ``(lower, upper)`` arrays of a bounded problem, or None; ``judge(x, start) -> str``: "" where ``x``
+    is a stationary point, else why not (None: every fit is taken as converged)."""
+    form = objective.form.name
+    if objective.maximize:
+        return ReferenceFit(None, None, "no reference library fits a maximised objective of this kind")
+    fit = (_BOUNDED if bounds is not None else _TABLE).get((form, objective.kind))
+    if fit is None:
+        what = {"network": "a network", "expression": "an objective stated as a per-sample expression"}.get(
+            form, f"a {form} {objective.kind} problem")
+        return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
+                                        f"the same way")
+    if isinstance(starts, np.ndarray):
+        starts = (starts,)
+    tried, found = 0, None
+    for start in starts:
+        start = np.asarray(start, dtype=float)
+        if bounds is not None:
+            start = np.clip(start, *bounds)
+            found = fit(objective, analysis, dataset, start, bounds)
+        else:
+            found = fit(objective, analysis, dataset, start)
+        tried += 1
+        why = "" if found.x is None or judge is None else judge(found.x, start)
+        if not why:
+            return found
+        if not found.iterative:
+            return replace(found, converged=False, reason=f"its solution is no stationary point ({why})")
+        found = replace(found, converged=False, reason=f"from {tried} start(s) of symopt's start search it stopped "
+                                                       f"short of a stationary point (the last: {why})")
+    return found if found is not None else ReferenceFit(None, None, "no start to begin from")
+
+
+def _phi(objective, X) -> np.ndarray:
+    return np.column_stack([np.ones(X.shape[0]), X]) if objective.model.intercept else X
+
+
+def _alpha(objective, dataset) -> float:
+    """scikit-learn's penalty weight on ``sum of losses + alpha |coef|^2`` for symopt's ``l2``."""
+    return objective.l2 * (dataset.n_rows if objective.reduction == "mean" else 1)
+
+
+def _wide_squared(objective, analysis, dataset, start) -> ReferenceFit:
+    X, y = dataset["X"], dataset[objective.target.name]
+    if not objective.l2:
+        why = _missing("statsmodels")
+        if why:
+            return ReferenceFit(None, None, why)
+        import statsmodels.api as sm
+
+        return ReferenceFit("statsmodels OLS", np.asarray(sm.OLS(y, _phi(objective, X)).fit(method="qr").params))
+    why = _missing("sklearn")
+    if why:
+        return ReferenceFit(None, None, why)
+    from sklearn.linear_model import Ridge
+
+    fit = Ridge(alpha=_alpha(objective, dataset), fit_intercept=objective.model.intercept, solver="svd").fit(X, y)
+    x = np.r_[fit.intercept_, fit.coef_] if objective.model.intercept else np.asarray(fit.coef_)
+    return ReferenceFit("scikit-learn Ridge", x)
+
+
+def _expression_squared(objective, analysis, dataset, start) -> ReferenceFit:
+    form = analysis.linear
+    if form is not None and form.kind == "least_squares" and not objective.l2 and objective.kind == "squared":
+        why = _missing("statsmodels")
+        if why is None:
+            import statsmodels.api as sm
+
+            Phi, u, _, _ = design_for(objective, form).matrix(dataset)
+            return ReferenceFit("statsmodels OLS", np.asarray(sm.OLS(u, Phi).fit(method="qr").params))
+    return _least_squares(objective, dataset, start)
+
+
+def _least_squares(objective, dataset, start, bounds=None) -> ReferenceFit:
+    """SciPy's least_squares on the objective's residuals ``u`` (``F = c * sum u**2``: ``y - f`` with the
+    weights it carries) with the exact Jacobian, and ``sqrt(n l2 / c) theta`` rows for a ridge penalty;
+    ``trf`` within ``bounds``."""
+    from scipy.optimize import least_squares
+
+    params = objective.params
+    u, c = objective.sum_of_squares()
+    jac = [sp.diff(u, p) for p in params]
+    data = {s: dataset[s.name] for s in objective.data_symbols}
+    n = dataset.n_rows
+    ridge = math.sqrt(_alpha(objective, dataset) / float(c)) * np.array(objective.penalised, dtype=float)
+
+    def values(theta):
+        return {**data, **dict(zip(params, theta))}
+
+    def residuals(theta):
+        r = np.broadcast_to(np.asarray(evaluate(u, values(theta)), dtype=float), (n,))
+        return np.r_[r, ridge * theta] if objective.l2 else r
+
+    def jacobian(theta):
+        v = values(theta)
+        J = np.column_stack([np.broadcast_to(np.asarray(evaluate(g, v), dtype=float), (n,)) for g in jac])
+        return np.vstack([J, np.diag(ridge)]) if objective.l2 else J
+
+    method = "lm" if n + (len(params) if objective.l2 else 0) >= len(params) and bounds is None else "trf"
+    with np.errstate(all="ignore"):
+        fit = least_squares(residuals, start, jac=jacobian, method=method, xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                            max_nfev=2000 * (len(params) + 1),
+                            **({} if bounds is None else {"bounds": bounds, "x_scale": "jac"}))
+    return ReferenceFit(f"SciPy least_squares (method={method!r}, exact Jacobian{', bounds' if bounds else ''})",
+                        np.asarray(fit.x), iterative=True)
+
+
+def _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds) -> ReferenceFit:
+    """SciPy's ``lsq_linear`` (``bvls``) on the design within ``bounds``, the ridge penalty as extra rows."""
+    from scipy.optimize import lsq_linear
+
+    if objective.l2:
+        penalised = np.asarray(penalised, dtype=bool)
+        ridge = math.sqrt(_alpha(objective, dataset) / float(weight))
+        rows = np.diag(np.where(penalised, ridge, 0.0))[penalised]
+        Phi, u = np.vstack([Phi, rows]), np.r_[u, np.zeros(rows.shape[0])]
+    fit = lsq_linear(Phi, u, bounds=bounds, method="bvls", tol=1e-14)
+    return ReferenceFit("SciPy lsq_linear (method='bvls')", np.asarray(fit.x))
+
+
+def _wide_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    X = dataset["X"]
+    return _bounded_linear(_phi(objective, X), dataset[objective.target.name], 1.0,
+                           objective.form.penalty_mask(dataset) > 0, objective, dataset, bounds)
+
+
+def _expression_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    form = analysis.linear
+    if form is not None and form.kind == "least_squares" and objective.kind == "squared":
+        Phi, u, weight, penalised = design_for(objective, form).matrix(dataset)
+        return _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds)
+    return _least_squares(objective, dataset, start, bounds)
+
+
+def _wide_log_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
+    """SciPy's L-BFGS-B on the log loss, ``softplus(eta) - y eta`` written here in NumPy, within ``bounds``."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    X, y = dataset["X"], dataset[objective.target.name]
+    Phi = _phi(objective, X)
+    scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
+    pen = objective.l2 * objective.form.penalty_mask(dataset)
+
+    def fun(theta):
+        eta = Phi @ theta
+        value = scale * float(np.sum(np.logaddexp(0.0, eta) - y * eta)) + float(pen @ (theta * theta))
+        return value, scale * (Phi.T @ (expit(eta) - y)) + 2.0 * pen * theta
+
+    box = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(*bounds)]
+    fit = minimize(fun, start, jac=True, method="L-BFGS-B", bounds=box,
+                   options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000})
+    return ReferenceFit("SciPy minimize (method='L-BFGS-B')", np.asarray(fit.x), iterative=True)
+
+
+def _statsmodels_newton(model: str, objective, X, y):
+    """The parameters of statsmodels' ``Logit`` or ``MNLogit`` fitted by Newton to ``tol=1e-14``, or why not."""
+    why = _missing("statsmodels")
+    if why:
+        return why
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = getattr(sm, model)(y, _phi(objective, X)).fit(method="newton", disp=0, maxiter=200, tol=1e-14)
+    return np.asarray(fit.params)
+
+
+def _wide_log(objective, analysis, dataset, start) -> ReferenceFit:
+    X, y = dataset["X"], dataset[objective.target.name]
+    if not objective.l2:
+        params = _statsmodels_newton("Logit", objective, X, y)
+        if isinstance(params, str):
+            return ReferenceFit(None, None, params)
+        return ReferenceFit("statsmodels Logit", params)
+    fit = _sklearn_logistic(objective, dataset, X, y)
+    if isinstance(fit, str):
+        return ReferenceFit(None, None, fit)
+    x = np.r_[fit.intercept_, fit.coef_.ravel()] if objective.model.intercept else fit.coef_.ravel()
+    return ReferenceFit("scikit-learn LogisticRegression", x)
+
+
+def _sklearn_logistic(objective, dataset, X, y):
+    why = _missing("sklearn")
+    if why:
+        return why
+    from sklearn.linear_model import LogisticRegression
+
+    C = 1.0 / (2.0 * _alpha(objective, dataset))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LogisticRegression(C=C, fit_intercept=objective.model.intercept, solver="newton-cholesky",
+                                  tol=1e-12, max_iter=1000).fit(X, y)
+
+
+def _multiclass(objective, analysis, dataset, start) -> ReferenceFit:
+    X, y = dataset["X"], dataset[objective.target.name]
+    K, m = dataset.n_classes, X.shape[1]
+    if not objective.l2:
+        P = _statsmodels_newton("MNLogit", objective, X, y)  # (columns of Phi) x (K - 1): classes 1 .. K-1 vs 0
+        if isinstance(P, str):
+            return ReferenceFit(None, None, P)
+        B = np.zeros((K, P.shape[0]))
+        B[1:] = P.T
+        name = "statsmodels MNLogit"
+    else:
+        fit = _sklearn_logistic(objective, dataset, X, y)
+        if isinstance(fit, str):
+            return ReferenceFit(None, None, fit)
+        B = np.column_stack([fit.intercept_ - fit.intercept_[0], fit.coef_]) if objective.model.intercept \
+            else np.asarray(fit.coef_)
+        name = "scikit-learn LogisticRegression (multinomial)"
+    given = {"intercept": B[:, 0], "coef": B[:, 1:]} if objective.model.intercept else {"coef": B}
+    return ReferenceFit(name, softmax.start_from(objective, K, m, given, "the reference fit"))
+
+
+_TABLE = {("wide", "squared"): _wide_squared, ("expression", "squared"): _expression_squared,
+          ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass}
+#: The references for a problem with bounds.
+_BOUNDED = {("wide", "squared"): _wide_squared_bounded, ("expression", "squared"): _expression_squared_bounded,
+            ("wide", "log"): _wide_log_bounded}
