@@ -1,4 +1,4 @@
-"""Build the documentation site once per test run, for tests/test_docs.py and tests/test_examples.py.
+"""Build the documentation site once per test run, for tests/system/test_docs.py and tests/system/test_examples.py.
 
 The html build runs the gallery (every script in examples/, the digits one about 50 s), so both test files read
 the one build: a session fixture builds it under a lock in the folder pytest-xdist's workers share, and a worker

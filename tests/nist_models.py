@@ -1,6 +1,12 @@
 """The 27 NIST StRD nonlinear models, written as symopt.Model expressions
 (as NIST states them; ``pi`` is the constant, ``arctan`` in radians)."""
 
+import numpy as np
+
+import symopt
+from symopt.trust.nist import read
+
+
 NONLINEAR_MODELS = {
     "Misra1a": "b1*(1 - exp(-b2*x))",
     "Chwirut2": "exp(-b1*x)/(b2 + b3*x)",
@@ -40,7 +46,7 @@ def _relabellings():
     """Other parameter values that give the same model, per set: ``{name: sign * other}`` maps (a name left
     out maps to itself). Sums of terms of one shape are unchanged when the terms trade places (MGH17's two
     exponentials, Lanczos' three), and a Gaussian peak when its width changes sign (Gauss' b5**2, b8**2), so a
-    run may reach the certified optimum under another labelling; tests/test_nist_nonlinear.py checks each
+    run may reach the certified optimum under another labelling; tests/system/test_nist_nonlinear.py checks each
     map leaves the model unchanged before it compares through it."""
     from itertools import permutations, product
 
@@ -64,3 +70,23 @@ def _relabellings():
 
 #: set name -> the relabellings of its parameters that leave its model unchanged (see _relabellings).
 RELABELLINGS = _relabellings()
+
+
+def nist_model(problem) -> symopt.Model:
+    """The model as NIST states it: a polynomial in x, or B0 + B1*x1 + ... (Longley)."""
+    names = sorted(problem.certified, key=lambda n: int(n[1:]))
+    if "x" in problem.columns:
+        terms = [f"{n}*x**{int(n[1:])}" if int(n[1:]) > 1 else (f"{n}*x" if n != "B0" else n) for n in names]
+    else:
+        terms = [n if n == "B0" else f"{n}*x{int(n[1:])}" for n in names]
+    return symopt.Model(" + ".join(terms), names)
+
+
+def nist_problem(folder, name):
+    problem = read(folder / f"{name}.dat")
+    names = sorted(problem.certified, key=lambda n: int(n[1:]))
+    data = dict(problem.columns)
+    if name in LOG_RESPONSE:
+        data["y"] = np.log(data["y"])
+    objective = symopt.squared_loss(symopt.Model(NONLINEAR_MODELS[name], names))
+    return problem, names, objective, data

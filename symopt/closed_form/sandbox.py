@@ -363,7 +363,7 @@ def _die_with_parent(parent: int | None) -> None:
 
 
 def _echo_after_sleep(value, seconds: float = 0.0, ready_path: str | None = None):
-    """Return ``value`` after ``seconds``; exists for tests/test_sandbox.py.
+    """Return ``value`` after ``seconds``; exists for tests/closed_form/test_sandbox.py.
 
     If ``ready_path`` is given, first write this process's pid there, so a test
     knows the child is running the function and which process to watch.
@@ -376,7 +376,7 @@ def _echo_after_sleep(value, seconds: float = 0.0, ready_path: str | None = None
 
 
 def _pid():
-    """This process's id; exists for tests/test_sandbox.py (which worker served a call)."""
+    """This process's id; exists for tests/closed_form/test_sandbox.py (which worker served a call)."""
     return os.getpid()
 
 

@@ -45,7 +45,7 @@ def template_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one Jinja environment. ``doc`` (:func:`~symopt.codegen.text.doc_text`) is the filter every
-    substitution inside a comment or docstring goes through (tests/test_security.py checks that). Jinja is
+    substitution inside a comment or docstring goes through (tests/system/test_security.py checks that). Jinja is
     imported here, on first need: a process whose rendered modules are on disk
     (:meth:`symopt.run.shared.Shared.rendered_for`) never needs it."""
     import jinja2

@@ -7,7 +7,7 @@ would close a docstring and a line break would end a comment, and whatever
 followed would run when the module is imported. :func:`doc_text` makes any
 value safe in both places: one line of printable ASCII, with backslashes and
 double quotes escaped and everything else as a Python escape sequence. The
-templates reach it as the Jinja filter ``doc``; ``tests/test_security.py``
+templates reach it as the Jinja filter ``doc``; ``tests/system/test_security.py``
 checks that every substitution inside a comment or docstring goes through it.
 """
 

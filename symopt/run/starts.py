@@ -32,7 +32,7 @@ USER_STOPS = ("interrupted", "max_time", "stopped_by_callback")
 #: A progress bar over the starts appears once they have taken this long (with ``progress=True``).
 BAR_AFTER = 1.0
 #: The most starts one call runs. Each start is a whole iterative solve (1.7 ms for the two-parameter
-#: frequency fit of tests/test_starts.py, compiled): a million take half an hour at that speed, and more
+#: frequency fit of tests/run/test_starts.py, compiled): a million take half an hour at that speed, and more
 #: than that is a typo or a job for a loop that saves as it goes. ``starts=10**9`` drew every start vector
 #: before the first run (21 GB within minutes); now they are drawn one at a time, and this bounds the call.
 MAX_STARTS = 10 ** 6

@@ -59,7 +59,7 @@ ROUNDING_PROBES = 3
 #: (times the condition of the Hessian) of a point with a zero gradient. Measured on a*exp(b*x) fitted to 40
 #: points with noise 1e-9 (F = 1e-18: the 1% test read 1.1e4 x size(F) and said stalled): 0.3 to 2 at the
 #: stops of both backends and of the linear model a + b*x solved iteratively; at the false stops of
-#: tests/test_statuses.py (run off to 1e7, judged by RUNOFF_TOL before this test) 1e5 and more.
+#: tests/system/test_statuses.py (run off to 1e7, judged by RUNOFF_TOL before this test) 1e5 and more.
 ROUNDING_FACTOR = 100.0
 #: A run whose largest parameter ended beyond RIDGE_RUNOFF times the start's size (or 1), at a point with one
 #: direction of the plateau test (an eigenvalue of D H D below PLATEAU_TOL x size(F)), stopped on a ridge:

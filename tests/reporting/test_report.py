@@ -10,7 +10,7 @@ import pytest
 import symopt
 from symopt.symbolic.escape import html_escape, latex_escape, markdown_escape
 from symopt.reporting.report import Block, Report
-from test_security import HOSTILE
+from hostile import HOSTILE
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import symopt.run.shared as shared_module
 from symopt.codegen.render import render
 from symopt.errors import ConvergenceWarning
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ successful injection would create must never appear). A bounded sample also
 goes through ``solve`` on small data.
 
 ``SYMOPT_FUZZ_EXAMPLES`` (default 2000) and ``SYMOPT_FUZZ_SOLVES`` (default
-100) scale the runs by hand: ``SYMOPT_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py``.
+100) scale the runs by hand: ``SYMOPT_FUZZ_EXAMPLES=20000 pytest tests/system/test_fuzz.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """bounds=: parameters kept in a range on every path (issue 12 item 7): the exact bounded linear solve, symbolic
 candidates rejected outside the bounds, the projected steps of the generated iterative solvers (their iterates
-against NumPy references: tests/test_bounded_optimizers.py), at_bound, the KKT check, standard errors with
+against NumPy references: tests/optimizers/test_bounded_optimizers.py), at_bound, the KKT check, standard errors with
 at-bound parameters held, profiles that end on a bound."""
 
 from __future__ import annotations

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
 
 import symopt
+from nist_models import nist_model
 from symopt.closed_form.conditioning import ILL_CONDITIONED, Conditioning, scaled_condition
 from symopt.trust.nist import lre, read
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_nist_linear import nist_model  # noqa: E402
 
 
 def _nist(nist, name):

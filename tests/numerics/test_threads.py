@@ -17,7 +17,7 @@ import pytest
 import symopt
 import symopt.numerics.threads as threads
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _python(parts, cache, timeout: float = 600, **env) -> str:

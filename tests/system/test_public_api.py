@@ -1,7 +1,7 @@
 """The public names (issue 27 item 6): ``symopt.__all__`` is sorted, holds what users call and catch, and each
 name in it is documented (a docstring, and an entry in the API reference, docs/api.md); the records the functions
 return are listed in ``symopt.records`` and stay readable as ``symopt.<name>``; the errors are also in
-``symopt.errors``. (tests/test_docs.py checks that the built reference has an entry for each.)"""
+``symopt.errors``. (tests/system/test_docs.py checks that the built reference has an entry for each.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import symopt
 import symopt.errors
 import symopt.records
 
-API = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
+API = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 
 
 def documented(path: str) -> bool:

@@ -1,6 +1,6 @@
 """Limits on expressions given as SymPy objects, and analysis whose work grows with the size of the model.
 
-Text is limited (characters, syntax nodes, nesting: tests/test_parse.py); the same expression built in SymPy
+Text is limited (characters, syntax nodes, nesting: tests/symbolic/test_parse.py); the same expression built in SymPy
 met no limit, and ended in a MemoryError or a RecursionError minutes later. The size of the analysis is
 checked by counting the Python function calls it makes (SymPy's work), never by the clock.
 """

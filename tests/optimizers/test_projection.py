@@ -151,7 +151,7 @@ def test_why_a_projected_run_stopped_names_where_not_the_users_data(decay, monke
 
 def test_projection_cuts_the_iterations_on_nist_mgh10(nist):
     """MGH10 from NIST's first start: the full solver needs 1818 iterations, projection 73 (measured)."""
-    from test_nist_nonlinear import nist_problem
+    from nist_models import nist_problem
     from symopt.trust.nist import lre
 
     problem, names, objective, data = nist_problem(nist, "MGH10")

@@ -11,7 +11,7 @@ import symopt
 from symopt.trust.nist import read
 from symopt.trust.verify import DEFAULT_STARTS, MIN_DIGITS, agreement
 
-from test_nist_linear import nist_model
+from nist_models import nist_model
 
 
 def test_nist_longley_agrees_across_closed_form_iterative_and_statsmodels(nist):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "symopt"
+PACKAGE = Path(__file__).resolve().parents[2] / "symopt"
 
 #: The insight services a Result's methods call; they take the problem as an argument.
 INSIGHT = {"stats.inference", "stats.profile", "stats.predict", "reporting.plots", "trust.verify",

@@ -186,7 +186,7 @@ def test_a_real_odd_root_is_written_with_a_real_base():
 @pytest.mark.parametrize("text", ["(1e-30**1e-30)**(-(x - a))", "a*(x - 1e-300**1e-300)", "a*x + sqrt(2)**(1/10**20)"])
 def test_a_constant_to_a_fraction_with_a_huge_denominator_is_a_number(text):
     """Kept exact, 1e-30**1e-30 is an algebraic number of degree 10**30: SymPy's assumptions tried to
-    build its minimal polynomial and used up 23 GB (found by tests/test_fuzz.py). It is a 17-digit number."""
+    build its minimal polynomial and used up 23 GB (found by tests/system/test_fuzz.py). It is a 17-digit number."""
     model = symopt.Model(text, "a")
     assert model.expr.atoms(sp.Float) and not any(p.is_Pow and p.exp.is_Rational and p.exp.q > 1000
                                                   for p in sp.preorder_traversal(model.expr))

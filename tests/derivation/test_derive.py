@@ -55,7 +55,7 @@ def test_derive_takes_an_objective(given):
 def test_a_derivative_sympy_leaves_unevaluated_is_a_model_error():
     a, b = symopt.params("a b")
     x = sp.Symbol("x", real=True)
-    # Such functions are refused when the model is built (tests/test_model.py); derive still says so for
+    # Such functions are refused when the model is built (tests/model/test_expression.py); derive still says so for
     # an expression that reaches it another way.
     objective = symopt.squared_loss(symopt.Model(a * x + b, [a, b]))
     objective.per_sample = (objective.target - sp.floor(a * x) - b) ** 2
@@ -86,7 +86,7 @@ def test_an_l1_fit_runs_in_generated_code(rng):
 
 
 def test_latex_of_a_power_of_sigmoid_or_softplus():
-    """SymPy hands the power to _latex (found by tests/test_fuzz.py: a TypeError before)."""
+    """SymPy hands the power to _latex (found by tests/system/test_fuzz.py: a TypeError before)."""
     latex = symopt.derive(symopt.Objective("sigmoid(a)*x", "a")).latex()
     assert r"\sigma\left(a\right)^{2}" in latex
     assert sp.latex(symopt.symbolic.functions.softplus(sp.Symbol("a")) ** 3) == r"\operatorname{softplus}\left(a\right)^{3}"

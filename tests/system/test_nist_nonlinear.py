@@ -5,22 +5,13 @@ Every certified parameter must have >= 6 correct significant digits."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import symopt
-from nist_models import LOG_RESPONSE, NONLINEAR_MODELS, RELABELLINGS
-from symopt.trust.nist import lre, read
+from nist_models import NONLINEAR_MODELS, RELABELLINGS, nist_problem
+from symopt.trust.nist import lre
 
 
-def nist_problem(folder, name):
-    problem = read(folder / f"{name}.dat")
-    names = sorted(problem.certified, key=lambda n: int(n[1:]))
-    data = dict(problem.columns)
-    if name in LOG_RESPONSE:
-        data["y"] = np.log(data["y"])
-    objective = symopt.squared_loss(symopt.Model(NONLINEAR_MODELS[name], names))
-    return problem, names, objective, data
 
 
 @pytest.mark.parametrize("start", [0, 1], ids=["start1", "start2"])

@@ -7,20 +7,13 @@ from __future__ import annotations
 import pytest
 
 import symopt
+from nist_models import nist_model
 from symopt.trust.nist import lre, read
 
 LINEAR_SETS = ["Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley",
                "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5"]
 
 
-def nist_model(problem) -> symopt.Model:
-    """The model as NIST states it: a polynomial in x, or B0 + B1*x1 + ... (Longley)."""
-    names = sorted(problem.certified, key=lambda n: int(n[1:]))
-    if "x" in problem.columns:
-        terms = [f"{n}*x**{int(n[1:])}" if int(n[1:]) > 1 else (f"{n}*x" if n != "B0" else n) for n in names]
-    else:
-        terms = [n if n == "B0" else f"{n}*x{int(n[1:])}" for n in names]
-    return symopt.Model(" + ".join(terms), names)
 
 
 def min_lre(problem, precision) -> float:

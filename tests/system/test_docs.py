@@ -1,6 +1,6 @@
 """The documentation site (issue 27 item 7): it builds from the source tree with warnings as errors, the gallery
 running every example, and the examples on its pages (doctest blocks) give what the pages say they give. The
-build itself is shared with tests/test_examples.py (tests/docs_site.py), so each example runs once per test run."""
+build itself is shared with tests/system/test_examples.py (tests/docs_site.py), so each example runs once per test run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import symopt
 import symopt.errors
 import symopt.records
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
 
 

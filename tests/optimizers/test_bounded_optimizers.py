@@ -22,7 +22,7 @@ START = [1.0, 0.3]
 
 @pytest.fixture(scope="module")
 def curve():
-    """The data of tests/test_optimizers.py: y = 1.5 exp(-0.8 x) + noise."""
+    """The data of tests/optimizers/test_optimizers.py: y = 1.5 exp(-0.8 x) + noise."""
     rng = np.random.default_rng(5)
     x = rng.uniform(0, 1, 64)
     return {"x": x, "y": 1.5 * np.exp(-0.8 * x) + rng.normal(0, 0.02, 64)}

@@ -25,7 +25,7 @@ from symopt.codegen import cache
 from symopt.codegen import compiled as numba_files
 from symopt.errors import CacheError, CacheWarning, CodegenError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # The problem SCRIPT solves, also solved in this process by solve_script_problem.
 PROBLEM = """
@@ -407,7 +407,7 @@ def test_entry_bits_in_a_private_folder_are_not_held_against_it(tmp_path, monkey
 
 
 def test_a_disk_that_fails_everywhere_is_a_cache_error(tmp_path, monkeypatch):
-    # The cache folder degrades to the temporary folder (tests/test_cache_faults.py); if that fails too, say so.
+    # The cache folder degrades to the temporary folder (tests/system/test_cache_faults.py); if that fails too, say so.
     monkeypatch.setenv("SYMOPT_CACHE_DIR", str(tmp_path))
 
     def full(path, data):

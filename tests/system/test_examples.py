@@ -1,7 +1,7 @@
 """Every script in examples/ runs, and the quick start shows all three methods.
 
 The scripts run once per test run, in the documentation's gallery (tests/docs_site.py builds the site, sharing the
-build with tests/test_docs.py); this file checks what each printed, from the page the gallery wrote for it."""
+build with tests/system/test_docs.py); this file checks what each printed, from the page the gallery wrote for it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 

@@ -26,6 +26,7 @@ from symopt.codegen import render as render_module
 from symopt.codegen.render import render, template_dir
 from symopt.codegen.text import doc_text
 from symopt.errors import SymoptError
+from hostile import HOSTILE
 
 EXPR = re.compile(r"\{\{(.*?)\}\}")
 #: A substitution that only chooses between two literals the template itself wrote.
@@ -75,8 +76,6 @@ def test_the_scan_finds_an_unescaped_substitution():
     assert text_substitutions(source) == [(1, "problem"), (2, "a.b"), (3, "c | doc"), (5, "note")]
 
 
-HOSTILE = ('x """; open(SENTINEL, "w").write("pwned"); """ \' \'\'\'; open(SENTINEL, "w") \\\n'
-           '\nimport os; os.system("touch SENTINEL")  # \r\n\x00 \u2028 \x0c caf\u00e9 \\x41 \\')
 
 
 @pytest.mark.parametrize("text", [HOSTILE, '"""', '\\', "a\rb", "\x00", "\u00e9\u2028", "x" * 5000])
@@ -271,7 +270,7 @@ def test_the_template_version_names_the_escape():
 
 #: Names a user could give a function or a symbol made in SymPy: HTML, math that closes its group and
 #: starts a link, display-math delimiters, and the template payload above. symopt refuses undefined
-#: functions and such symbol names when a model is built (tests/test_model.py); each renderer still escapes
+#: functions and such symbol names when a model is built (tests/model/test_expression.py); each renderer still escapes
 #: whatever names reach it, tested here by giving them to it directly.
 HOSTILE_NAMES = ["<img src=x onerror=alert(1)>", "}\\href{javascript:alert(1)}{x", "$$<script>alert(1)</script>$$",
                  "a}\\\\ \\end{aligned} x", HOSTILE]
