@@ -27,8 +27,8 @@ from .errors import (  # noqa: E402
     RankDeficiencyWarning,
     SymoptError,
 )
-from .model.expression import LinearModel, Model, params  # noqa: E402
-from .model.network import Activation, Dense, Network  # noqa: E402
+from .model.models import LinearModel, Model, params  # noqa: E402
+from .model.layers import Activation, Dense, Network  # noqa: E402
 from .model.objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
 from .symbolic.functions import sigmoid, softplus  # noqa: E402
 from .trust.gradcheck import CodeCheck, GradientCheck  # noqa: E402

@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..derivation.derive import Derivation, derive
 from ..errors import ModelError
-from ..model.network import Z
+from ..model.layers import Z
 from ..model.objective import Objective
 from ..symbolic.escape import latex, markdown_escape
 from .linear import find_linear_form

@@ -1,5 +1,6 @@
 """The least-squares design of a linear closed form on data: ``min ||u - Phi theta||^2`` (plus ridge rows),
-one class per form of problem, so the solver asks the design and does not test what kind of model it has.
+one class per linear shape a kind of problem declares, so the solver asks the design and does not test what
+kind of model it has.
 
 - :class:`MatrixDesign`: a ``LinearModel()`` over a data matrix: ``Phi = [1, X]`` (or ``X``), ``u = y``; a
   tall one tries the normal equations first (:mod:`symopt.closed_form.normal_equations`);
@@ -193,9 +194,10 @@ def _mp_number(e: sp.Expr):
     return mpmath.mpf(int(e.p)) / int(e.q) if e.is_Rational else mpmath.mpf(str(sp.N(e, mpmath.mp.dps)))
 
 
-#: The design of each form that has a least-squares closed form.
-DESIGNS = {"expression": ExpressionDesign, "wide": MatrixDesign}
+#: The design of each linear shape a kind of problem may declare (:attr:`symopt.model.kinds.base.Form.linear_shape`).
+DESIGNS = {"expression": ExpressionDesign, "matrix": MatrixDesign}
 
 
 def design_for(objective, form) -> Design:
-    return DESIGNS[objective.form.name](objective, form)
+    """The least-squares design of ``objective``'s linear form ``form`` (a kind with a linear shape)."""
+    return DESIGNS[objective.form.linear_shape](objective, form)

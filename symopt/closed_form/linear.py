@@ -46,15 +46,10 @@ HIGH_PRECISION_DIGITS = 50
 
 def find_linear_form(objective, derivation):
     """Return ``(LinearForm, "")`` when the gradient is affine in theta, else ``(None, reason)``."""
-    finder = _FINDERS.get(objective.form.name)
-    if finder is None:
-        return None, f"a {objective.form.name} problem has no linear form"
-    return finder(objective, derivation)
-
-
-def _find_multiclass(objective, derivation):
-    return None, ("dl/deta = softmax(eta) - onehot(y) is not affine in eta, so the gradient is not affine "
-                  "in the parameters")
+    shape = objective.form.linear_shape
+    if shape is None:
+        return None, objective.form.no_linear_form
+    return FINDERS[shape](objective, derivation)
 
 
 def _find_matrix(objective, derivation):
@@ -105,8 +100,8 @@ def _names(params, shown: int = 10) -> str:
     return head + (f", ... ({len(params)} in all)" if len(params) > shown else "")
 
 
-#: How each form of problem is matched to a linear form (networks have none: :func:`symopt.closed_form.analysis.analyse`).
-_FINDERS = {"expression": _find_expression, "wide": _find_matrix, "multiclass": _find_multiclass}
+#: How a linear form is found, by the shape the kind of problem declares (:attr:`symopt.model.kinds.base.Form.linear_shape`).
+FINDERS = {"expression": _find_expression, "matrix": _find_matrix}
 
 
 def affine_parts(expr: sp.Expr, params) -> tuple[sp.Expr, dict] | None:

@@ -12,7 +12,7 @@ def separable(objective) -> tuple[tuple, str]:
 
     ``a*exp(-b*x) + c``: a and c; ``b1*(1 - exp(-b2*x))``: b1; ``exp(-b1*x)/(b2 + b3*x)``: none.
     """
-    if objective.form.name != "expression":
+    if not objective.form.per_parameter:
         return (), f"a {objective.form.name} problem is not projected"
     squares = objective.sum_of_squares()
     if squares is None:

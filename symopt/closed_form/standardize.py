@@ -26,7 +26,7 @@ import sympy as sp
 
 from ..errors import ModelError, PrecisionError
 from ..model import softmax
-from ..model.expression import SHOWN
+from ..model.models import SHOWN
 from ..model.objective import prediction
 from ..symbolic.parse import show
 from .expression_size import EXPAND_LIMIT, expansion_size
@@ -58,10 +58,8 @@ def plan_for(objective) -> Plan:
 
 def refusal(objective) -> str:
     """Why ``standardize=True`` does not apply to ``objective`` ("" where it does)."""
-    form = objective.form.name
-    if form == "network":
-        return ("a network's training path depends on the scale of its inputs (initialisation, step sizes), so "
-                "fitting on scaled inputs would not give the same fit mapped back; scale X yourself")
+    if objective.form.no_standardize:
+        return objective.form.no_standardize
     if objective.kind not in ("squared", "log", "cross_entropy"):
         return ("it needs a model in a loss (squared_loss, log_loss or cross_entropy), where the features are "
                 "known; in a custom objective which data are features is not")
@@ -72,7 +70,7 @@ def refusal(objective) -> str:
         return (f"with l2 = {objective.l2:g} the penalty on the coefficients would change with their scale (it "
                 "would penalise s_j*b_j for the feature's scale s_j), which is another estimator; standardize the "
                 "features yourself if that is the estimator you want")
-    if form in ("wide", "multiclass"):
+    if objective.form.matrix_data:
         return ""
     plan = _plan(objective)
     return plan if isinstance(plan, str) else ""
@@ -80,7 +78,7 @@ def refusal(objective) -> str:
 
 def _plan(objective):
     """The plan, or the reason there is none (a str), for an objective :func:`refusal` did not rule out."""
-    if objective.form.name in ("wide", "multiclass"):
+    if objective.form.matrix_data:  # network excluded by refusal()
         return Plan(features=("X",), intercept=0 if objective.model.intercept else None)
     f = prediction(objective.model)  # the model's value (its logit for log_loss)
     if expansion_size(f) > EXPAND_LIMIT:
@@ -164,7 +162,7 @@ class Scaling:
     def _map_matrix(self, theta, dataset, forward: bool):
         """``[intercept, coef]`` rows (one per class for a multinomial model) mapped row by row."""
         objective, m, s = self.objective, self.centre, self.scale
-        if objective.form.name == "multiclass":
+        if objective.multiclass:
             K, width = dataset.n_classes, dataset["X"].shape[1]
             B = softmax.full(objective, K, width, theta)
         else:
@@ -175,7 +173,7 @@ class Scaling:
         else:
             B[:, 1:] /= s
             B[:, 0] -= B[:, 1:] @ m
-        if objective.form.name == "multiclass":
+        if objective.multiclass:
             return B.ravel()[softmax.positions(objective, K, width)]
         return B[0] if objective.model.intercept else B[0, 1:]
 

@@ -8,12 +8,11 @@ import numpy as np
 import sympy as sp
 
 from .._version import __version__
-from ..model.network import Z
+from ..model.layers import Z
 from ..optimizers.first_order import _FirstOrder
-from ..symbolic.printer import print_block
+from ..symbolic.printer import names_in, print_block
 from .cache import numba_version
 from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checked, special_functions
-from .text import names_in
 
 A = sp.Symbol("a", real=True)
 

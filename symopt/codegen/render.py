@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from .._version import __version__
 from ..errors import CodegenError
 from ..model.data import NO_DATA
-from ..model.objective import ETA
 from ..optimizers.base import GENERATED_STATUSES
-from ..symbolic.functions import exp_neg_abs
-from ..symbolic.printer import print_block, split_log1p_terms
 from .cache import numba_version
-from .text import doc_text, names_in
+from .text import doc_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -86,10 +82,6 @@ class Rendered:
     python_source: str | None = None
 
 
-def _code_name(prefix: str, name: str) -> str:
-    return f"{prefix}_{name}"
-
-
 def render(objective, derivation, optimizer, bounded: bool = False, parallel: bool = False) -> Rendered:
     """Render the solver module for ``objective`` and ``optimizer``; ``bounded``: the optimizer keeps every
     iterate inside the box its ``lower`` and ``upper`` arguments give (:mod:`symopt.model.bounds`), else those
@@ -101,10 +93,11 @@ def render(objective, derivation, optimizer, bounded: bool = False, parallel: bo
         "with_residuals": optimizer.needs == "residuals",
         "stochastic": optimizer.stochastic,
     }
-    if objective.form.name not in KERNELS:
-        raise CodegenError(f"a {objective.form.name} problem has no kernel module here (networks: codegen.network)")
-    kernel_template, context_of, stem = KERNELS[objective.form.name]
-    context = context_of(objective, derivation, flags)
+    form = objective.form
+    if form.kernel_template is None:
+        raise CodegenError(f"a {form.name} problem has no kernel module here (networks: codegen.network_trainer)")
+    kernel_template, stem = form.kernel_template, form.module_stem
+    context = form.kernel_context(derivation, flags)
     data_names = objective.data_names or (NO_DATA,)
     context.update(flags)
     context.update(optimizer_context(objective, optimizer, bounded))
@@ -211,133 +204,3 @@ def optimizer_context(objective, optimizer, bounded: bool = False) -> dict:
                        linear_names=", ".join(names[j] for j in linear),
                        nonlinear_names=", ".join(names[j] for j in nonlinear))
     return context
-
-
-def _expression_context(objective, derivation, flags) -> dict:
-    names = {}
-    params = []
-    for p in objective.params:
-        names[p] = _code_name("p", p.name)
-        params.append({"name": p.name, "code": names[p]})
-    data = []
-    for s in objective.data_symbols:
-        names[s] = _code_name("d", s.name)
-        data.append({"name": s.name, "local": names[s], "array": _code_name("data", s.name)})
-    temps, printed = print_block([objective.per_sample, *derivation.gradient], names)
-    context = {
-        "params": params,
-        "data": data,
-        # An objective of its parameters alone reads no data: one stand-in array gives the row count (1).
-        "data_args": [d["array"] for d in data] or ["one_row"],
-        "temps": temps,
-        "loss": printed[0],
-        "grads": printed[1:],
-        "param_summary": ", ".join(p.name for p in objective.params),
-        "data_summary": ", ".join(f"{d['name']} -> {d['array']}" for d in data) or
-                        "none (a function of the parameters alone; one_row stands in for one row)",
-    }
-    p = len(objective.params)
-    if flags["with_hessian"]:
-        pairs = [(i, j) for i in range(p) for j in range(i, p)]
-        h_temps, h_printed = print_block(
-            [objective.per_sample, *derivation.gradient, *(derivation.hessian[i, j] for i, j in pairs)], names)
-        context["hessian"] = {
-            "temps": h_temps, "loss": h_printed[0], "grads": h_printed[1:p + 1],
-            "entries": [{"i": i, "j": j, "code": c} for (i, j), c in zip(pairs, h_printed[p + 1:])],
-        }
-    if flags["stochastic"]:
-        b_temps, b_printed = print_block(derivation.gradient, names)
-        context["batch"] = {"temps": b_temps, "grads": b_printed}
-    if flags["with_residuals"]:
-        context["residuals"] = _residual_context(objective, names)
-    return context
-
-
-def _residual_context(objective, names) -> dict:
-    u, _ = objective.sum_of_squares()
-    params = objective.params
-    jac = [sp.diff(u, q) for q in params]
-    temps, printed = print_block([u, *jac], names)
-    value_temps, value = print_block([u], names, temp_prefix="w")
-    v = [sp.Symbol(f"v_{j}", real=True) for j in range(len(params))]
-    local = {**names, **{s: s.name for s in v}}
-    curvature = sp.Add(*[sp.diff(jac[j], params[k]) * v[j] * v[k]
-                         for j in range(len(params)) for k in range(len(params))])
-    c_temps, c_printed = print_block([curvature], local, temp_prefix="c")
-    return {
-        "expr": str(u), "temps": temps, "value": printed[0], "jacobian": printed[1:],
-        "value_temps": value_temps, "value_only": value[0],
-        "curvature_temps": c_temps, "curvature": c_printed[0],
-        "curvature_uses": sorted(names_in(c_printed[0], *c_temps)),
-    }
-
-
-def _row_sums(per_sample, derivatives, names) -> dict:
-    """Print a linear kernel's per-row code: the loss (log1p terms apart, see
-    :func:`split_log1p_terms`) and its derivatives in eta, sharing one ``cse``."""
-    rest, log1p_terms = split_log1p_terms(per_sample)
-    temps, printed = print_block([rest, *derivatives, *(u for _, u in log1p_terms)], names)
-    k = 1 + len(derivatives)
-    return {
-        "temps": temps,
-        "loss": printed[0],
-        "derivatives": printed[1:k],
-        "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u),
-                         "at_most_one": isinstance(u, exp_neg_abs)}
-                        for (c, u), code in zip(log1p_terms, printed[k:])],
-    }
-
-
-def _softmax_context(objective, derivation, flags) -> dict:
-    """Multinomial logistic regression: the kernel is written out in the template (the loss and its
-    derivatives are the softmax's, not printed from SymPy); which entries are free is compiled in."""
-    from ..model.softmax import reference_row
-
-    target = objective.target
-    intercept, reference = objective.model.intercept, reference_row(objective)
-    free = "classes 1..K-1" if reference else "every class"
-    return {
-        "intercept": intercept,
-        "reference": reference,
-        "target_array": _code_name("data", target.name),
-        "data_args": ["X", _code_name("data", target.name)],
-        "param_summary": (("theta = the intercepts of classes 1..K-1, then " if intercept else "theta = ")
-                          + f"the rows of coef (K x m) of {free}, row by row (class 0's fixed entries are 0)"),
-        "data_summary": f"X (rows x features), {target.name} (class labels 0 .. K-1) -> {_code_name('data', target.name)}",
-    }
-
-
-def _linear_context(objective, derivation, flags) -> dict:
-    target = objective.target
-    names = {ETA: "eta", target: _code_name("d", target.name)}
-    rows = _row_sums(objective.per_sample, [derivation.gradient[0]], names)
-    intercept = objective.model.intercept
-    context = {
-        "intercept": intercept,
-        "target_array": _code_name("data", target.name),
-        "target_local": names[target],
-        "data_args": ["X", _code_name("data", target.name)],
-        "temps": rows["temps"],
-        "loss": rows["loss"],
-        "dloss": rows["derivatives"][0],
-        "log1p_terms": rows["log1p_terms"],
-        "param_summary": ("theta[0] = intercept, theta[1:] = coef" if intercept else "theta = coef"),
-        "data_summary": f"X (rows x features), {target.name} -> {_code_name('data', target.name)}",
-    }
-    if flags["with_hessian"]:
-        h = _row_sums(objective.per_sample, [derivation.gradient[0], derivation.hessian[0, 0]], names)
-        context["hessian"] = {"temps": h["temps"], "loss": h["loss"], "dloss": h["derivatives"][0],
-                              "d2loss": h["derivatives"][1], "log1p_terms": h["log1p_terms"]}
-    if flags["stochastic"]:
-        b_temps, b_printed = print_block([derivation.gradient[0]], names)
-        context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
-    return context
-
-
-#: The kernel family of each form (:mod:`symopt.model.forms`): its template, the function that fills its context and
-#: the stem of the module's file name. Networks have a module of their own (:mod:`symopt.codegen.network_trainer`).
-KERNELS = {
-    "expression": ("kernels/expression.py.jinja", _expression_context, "expr"),
-    "wide": ("kernels/linear.py.jinja", _linear_context, "linear"),
-    "multiclass": ("kernels/softmax.py.jinja", _softmax_context, "softmax"),
-}

@@ -13,7 +13,6 @@ checks that every substitution inside a comment or docstring goes through it.
 
 from __future__ import annotations
 
-import re
 
 #: Longest description kept in generated code; the rest is cut, with '...' and the length.
 DOC_LIMIT = 400
@@ -41,8 +40,3 @@ def doc_text(value, limit: int = DOC_LIMIT) -> str:
     return "".join(out)
 
 
-def names_in(*codes) -> set[str]:
-    """The identifiers that printed code (expressions, or ``(name, code)`` temporaries) reads: a kernel loads
-    only the parameters, data and directions its code uses (no unused locals in generated code)."""
-    text = " ".join(code if isinstance(code, str) else " ".join(code) for code in codes)
-    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))

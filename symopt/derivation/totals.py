@@ -3,7 +3,7 @@ evaluated on data with the NumPy tree walker (no generated code).
 
 Used to check closed-form candidates and to report the objective of a
 closed-form solution; the generated kernels do the same sums compiled. Each
-form (:mod:`symopt.model.forms`) does its own sums; these functions are the entry points.
+form (:mod:`symopt.model.kinds`) does its own sums; these functions are the entry points.
 """
 
 from __future__ import annotations
@@ -52,5 +52,5 @@ def gradient(objective, derivation, dataset, theta) -> np.ndarray:
 
 
 def value_and_gradient(objective, derivation, dataset, theta) -> tuple[float, np.ndarray]:
-    """``(F, gradient of F)`` at ``theta`` (any evaluable form: :meth:`symopt.model.forms.Form.value_and_gradient`)."""
+    """``(F, gradient of F)`` at ``theta`` (any evaluable form: :meth:`symopt.model.kinds.base.Form.value_and_gradient`)."""
     return _evaluable(objective).value_and_gradient(derivation, dataset, theta)

@@ -159,10 +159,8 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
         if not hasattr(bounds, "items"):
             raise ModelError(f"bounds must be a mapping from parameter names to (lower, upper) pairs, such as "
                              f"{{'a': (0, None), 'b': (-1, 1)}}; got {type(bounds).__name__}")
-        if bounds and form.name not in ("expression", "wide"):
-            what = "a network's weights" if form.name == "network" else \
-                "a multinomial model (cross_entropy over a LinearModel), whose reference class fixes entries"
-            raise ModelError(f"bounds are not supported on {what}; they apply to the named parameters of an "
+        if bounds and form.no_bounds:
+            raise ModelError(f"bounds are not supported on {form.no_bounds}; they apply to the named parameters of an "
                              f"expression model and to intercept and coef of a LinearModel over a data matrix")
         for name, pair in bounds.items():
             if name not in names:
@@ -224,7 +222,7 @@ SHOWN_AT_BOUND = 6
 @dataclass(frozen=True)
 class FlatBox:
     """The bounds along the flat parameter vector: ``names`` (one per entry, as
-    :meth:`symopt.model.forms.Form.flat_names`), ``lower`` and ``upper`` (``-inf`` / ``inf`` where open), and the
+    :meth:`symopt.model.kinds.base.Form.flat_names`), ``lower`` and ``upper`` (``-inf`` / ``inf`` where open), and the
     ``box`` by name they come from (:meth:`Box.flat`)."""
 
     names: tuple

@@ -22,10 +22,11 @@ import sympy as sp
 from ..errors import ModelError
 from ..symbolic.functions import softplus
 from ..symbolic.parse import check_name, show
-from .expression import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
-from .forms import ETA, WideForm, form_of
-from .network import Network
-from .network import Z as OUTPUT
+from .models import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
+from .kinds import ETA, MulticlassForm, NetworkForm, WideForm, form_of
+from .kinds.base import prediction
+from .layers import Network
+from .layers import Z as OUTPUT
 
 REDUCTIONS = ("mean", "sum")
 #: How a weighted least-squares covariance is scaled: by the residual variance (statsmodels' WLS, lmfit), or
@@ -102,7 +103,7 @@ class Objective:
         self.kind = kind
         self.model = model
         self.target = target
-        #: The problem's form (symopt.model.forms): its parameter layout, the data it reads, its NumPy evaluation.
+        #: The problem's form (symopt.model.kinds): its parameter layout, the data it reads, its NumPy evaluation.
         self.form = form_of(model, kind)(self)
         if self.form.matrix_data:
             self.data_symbols = (target,)
@@ -139,12 +140,13 @@ class Objective:
 
     @property
     def network(self) -> bool:
-        return self.form.name == "network"
+        """A layered network (trained by generated backpropagation)."""
+        return isinstance(self.form, NetworkForm)
 
     @property
     def multiclass(self) -> bool:
         """Multinomial logistic regression: ``cross_entropy`` over a ``LinearModel()`` (symopt.model.softmax)."""
-        return self.form.name == "multiclass"
+        return isinstance(self.form, MulticlassForm)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -207,17 +209,6 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective({self.describe()})"
-
-
-def prediction(model) -> sp.Expr:
-    """The model's value in symbols: the expression, eta for a data matrix, the output z of a network."""
-    if isinstance(model, Network):
-        return OUTPUT
-    if isinstance(model, Model):
-        return model.expr
-    if isinstance(model, LinearModel):
-        return ETA if model.is_wide else model.expression_model.expr
-    raise ModelError(f"expected a symopt.Model or symopt.LinearModel, got {type(model).__name__}")
 
 
 def _target(model, target: str) -> sp.Symbol:

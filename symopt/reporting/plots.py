@@ -119,7 +119,7 @@ def _closed_form_value(result, problem, dataset) -> float | None:
 def _one_feature(result, kind: str, dataset):
     _needs_problem(result, kind, dataset)
     objective = result.objective
-    if objective.form.name != "expression" or objective.kind != "squared":
+    if objective.form.matrix_data or objective.kind != "squared":
         raise ModelError(f"plot(kind={kind!r}) is for squared_loss on a model of one feature; this is "
                          f"{objective.describe()}")
     features = [s for s in objective.data_symbols if s != objective.target]

@@ -11,7 +11,7 @@ answers, whatever kind of model it is:
 
 :class:`GeneratedDriver` runs the solver module generated for an expression, a wide linear model or a
 multinomial model; :class:`NetworkDriver` a network's generated backpropagation module. ``driver_for``
-picks by the objective's form (:mod:`symopt.model.forms`), from the table :data:`DRIVERS`.
+picks the one the kind of problem names (:attr:`symopt.model.kinds.base.Form.driver`).
 """
 
 from __future__ import annotations
@@ -268,11 +268,10 @@ class NetworkDriver(Driver):
         return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
 
 
-#: The driver for each form (:attr:`symopt.model.forms.Form.name`).
-DRIVERS = {"expression": GeneratedDriver, "wide": GeneratedDriver, "multiclass": GeneratedDriver,
-           "network": NetworkDriver}
+#: The drivers, by the name a kind of problem gives (:attr:`symopt.model.kinds.base.Form.driver`).
+DRIVERS = {"generated": GeneratedDriver, "network": NetworkDriver}
 
 
 def driver_for(objective) -> type[Driver]:
     """The driver class for ``objective``'s form."""
-    return DRIVERS[objective.form.name]
+    return DRIVERS[objective.form.driver]

@@ -2,7 +2,7 @@
 N - 1 seeded draws around it; the best optimum kept, and the distinct optima listed with how many starts
 reached each.
 
-The draws are the form's (:meth:`symopt.model.forms.Form.draw_start`): each parameter moved by a standard normal
+The draws are the form's (:meth:`symopt.model.kinds.base.Form.draw_start`): each parameter moved by a standard normal
 draw times max(|its start|, 1); a parameter declared positive multiplied by exp of one instead; a network
 initialised afresh under a drawn seed. They are drawn one at a time as the runs need them (a million
 starts hold one start vector at a time, not a million), and what the runs found is kept as they end
@@ -104,7 +104,7 @@ def spread_points(form, dataset, around: np.ndarray, count: int, rng, bounds=Non
     the same half-width; ``x`` taken as 1 where it is not positive); a network initialised afresh under a
     drawn seed (its weights' plausible range is its initialisation's)."""
     around = np.asarray(around, dtype=float)
-    if form.name == "network":
+    if form.fresh_starts:
         for _ in range(count):
             yield form.draw_start(dataset, around, rng)
         return

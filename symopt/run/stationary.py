@@ -158,7 +158,7 @@ def gradient_rounding(objective, derivation, dataset, theta) -> np.ndarray | Non
 
 
 def hessian_at(objective, derivation, dataset, x) -> np.ndarray | None:
-    """The Hessian of F at ``x`` from the derivation (:meth:`symopt.model.forms.Form.hessian`), or None where the
+    """The Hessian of F at ``x`` from the derivation (:meth:`symopt.model.kinds.base.Form.hessian`), or None where the
     form has none, it is not finite, or the data are too big to form it cheaply
     (:data:`CURVATURE_CHECK_MAX_WORK` row-evaluations)."""
     p = len(x)

@@ -27,7 +27,7 @@ def constant_loss(objective, dataset) -> tuple[float, str] | None:
     """``(F, what the prediction is)`` of the best constant prediction under ``objective``'s loss on
     ``dataset``, or None where the objective is not a squared, log or cross-entropy loss on named data (a
     custom objective, a network)."""
-    if objective.maximize or objective.target is None or objective.form.name == "network":
+    if objective.maximize or objective.target is None or not objective.form.constant_baseline:
         return None
     if objective.target.name not in objective.data_names:
         return None

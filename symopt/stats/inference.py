@@ -178,10 +178,9 @@ def check_level(level) -> float:
 
 def kind_of(objective) -> tuple[str, str]:
     """``("least squares" | "likelihood" | "none", why none)``: which covariance applies to ``objective``."""
-    if objective.network:
-        return "none", ("a network's parameters are not identified (permuting hidden units, or flipping the sign "
-                        "of a tanh unit's weights, gives the same fit), so they have no standard errors")
-    if objective.form.name in ("expression", "wide") and not objective.maximize and \
+    if objective.form.unidentified:
+        return "none", f"{objective.form.unidentified}, so they have no standard errors"
+    if objective.form.has_residuals and not objective.maximize and \
             (objective.kind == "squared" or objective.sum_of_squares() is not None):
         return "least squares", ""
     if objective.likelihood:

@@ -9,17 +9,17 @@ says so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
 
-from ..errors import DataError, ModelError
-from ..model import softmax
-from ..model.data import _as_float_array, _check_indexes, _short, check_scores
-from ..model.objective import prediction
+from ..errors import ModelError
+from ..model.data import _as_float_array
+from ..model.kinds.base import prediction
+from ..model.kinds.expression import named_eta
+from ..model.kinds.wide import wide_matrix
 from ..symbolic.numeric import evaluate
 
 
@@ -32,64 +32,7 @@ def predict(objective, params: dict, data) -> np.ndarray:
                          "(symopt cannot tell which part of it is the prediction); state it as "
                          "squared_loss(symopt.Model(...)) or log_loss(...), or evaluate the expression at "
                          "result.params yourself")
-    return _PREDICTORS[objective.form.name](objective, params, data)
-
-
-def _classes(objective, params: dict, data) -> np.ndarray:
-    return softmax.predict(objective, params, _wide_matrix(params["coef"].shape[1], data))
-
-
-def _labels_or_values(objective, eta: np.ndarray) -> np.ndarray:
-    return (check_scores(eta, "the logits") > 0.0).astype(float) if objective.kind == "log" else eta
-
-
-def _wide_prediction(objective, params: dict, data) -> np.ndarray:
-    coef = np.asarray(params["coef"], dtype=float)
-    X = _wide_matrix(coef.size, data)
-    return _labels_or_values(objective, X @ coef + (params["intercept"] if objective.model.intercept else 0.0))
-
-
-def _named_prediction(objective, params: dict, data) -> np.ndarray:
-    return _labels_or_values(objective, _named_eta(objective, params, data))
-
-
-def _wide_matrix(m: int, data) -> np.ndarray:
-    """The data matrix ``X`` for ``predict`` of a model fitted on ``m`` features (from ``X``, ``(X, y)`` or a
-    mapping with ``X``)."""
-    if isinstance(data, tuple):
-        data = data[0]  # (X, y): the labels are not needed
-    elif isinstance(data, Mapping):
-        if "X" not in data:
-            raise DataError("predict() for a LinearModel over a data matrix takes X (rows x features), or a "
-                            "mapping with 'X'")
-        data = data["X"]
-    X = _as_float_array("X", data, 2)
-    if X.shape[1] != m:
-        raise DataError(f"data 'X' has {X.shape[1]} columns; the model was fitted on {m}")
-    return X
-
-
-def _named_eta(objective, params: dict, data) -> np.ndarray:
-    expr = prediction(objective.model)
-    fitted = (*objective.params, *objective.fixed_params)  # a fixed parameter's value is in params too
-    features = sorted((s for s in expr.free_symbols if s not in set(fitted)), key=lambda s: s.name)
-    if not hasattr(data, "keys") or not hasattr(data, "__getitem__"):
-        raise DataError(f"predict() takes a mapping from feature names to arrays (or a DataFrame); got "
-                        f"{type(data).__name__}. The model needs {', '.join(s.name for s in features)}")
-    keys = list(data.keys())
-    missing = [s.name for s in features if s.name not in keys]
-    if missing:
-        raise DataError(f"data has no array named {missing[0]!r}; the model needs "
-                        f"{', '.join(s.name for s in features)} and data has "
-                        f"{', '.join(_short(str(k), 30) for k in keys) or 'nothing'}")
-    _check_indexes({s.name: data[s.name] for s in features})
-    values = {s: _as_float_array(s.name, data[s.name], 1) for s in features}
-    lengths = {v.shape[0] for v in values.values()}
-    if len(lengths) > 1:
-        raise DataError(f"data arrays have different numbers of rows ({', '.join(f'{s.name}: {v.shape[0]}' for s, v in values.items())})")
-    values.update({p: float(params[p.name]) for p in fitted})
-    n = lengths.pop() if lengths else 1
-    return np.broadcast_to(np.asarray(evaluate(expr, values), dtype=float), (n,)).copy()
+    return objective.form.predict(params, data)
 
 
 class Prediction(NamedTuple):
@@ -115,10 +58,10 @@ def _gradient_rows(objective, params: dict, data) -> tuple[np.ndarray, np.ndarra
     """``(prediction, G)``: the model's value on ``data`` and its gradient in the parameters, one row each."""
     if objective.wide:
         coef = np.asarray(params["coef"], dtype=float)
-        X = _wide_matrix(coef.size, data)
+        X = wide_matrix(coef.size, data)
         value = X @ coef + (params["intercept"] if objective.model.intercept else 0.0)
         return value, (np.column_stack([np.ones(X.shape[0]), X]) if objective.model.intercept else X)
-    value = _named_eta(objective, params, data)
+    value = named_eta(objective, params, data)
     n = value.shape[0]
     fitted = (*objective.params, *objective.fixed_params)
     values = {s: _as_float_array(s.name, data[s.name], 1) for s in prediction(objective.model).free_symbols
@@ -140,7 +83,7 @@ def predict_with_band(result, data, interval: str, level: float) -> Prediction:
     if interval not in INTERVALS:
         raise ModelError(f"interval must be 'confidence' or 'prediction' (or None for the prediction alone); "
                          f"got {interval!r}")
-    if objective is None or objective.model is None or objective.form.name not in ("expression", "wide") \
+    if objective is None or objective.model is None or not objective.form.has_residuals \
             or objective.kind != "squared":
         raise ModelError("prediction bands are for a squared_loss on a model (the band of the fitted mean, "
                          "and of a new observation with the residual variance); this result's objective is "
@@ -161,7 +104,3 @@ def predict_with_band(result, data, interval: str, level: float) -> Prediction:
     se = np.sqrt(np.maximum(var, 0.0))
     q = inference.critical(level)
     return Prediction(value, value - q * se, value + q * se, se)
-
-
-#: How each form predicts (networks predict through their generated module: :mod:`symopt.run.epochs`).
-_PREDICTORS = {"expression": _named_prediction, "wide": _wide_prediction, "multiclass": _classes}

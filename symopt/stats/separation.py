@@ -45,9 +45,8 @@ from ..numerics.threads import one_blas_thread
 from ..optimizers.base import STATUS, Status
 from ..symbolic.numeric import evaluate
 
-#: The objectives whose estimate separation can take away, and the forms where the rows are known.
+#: The objectives whose estimate separation can take away (on any kind whose parameters are identified).
 KINDS = ("log", "cross_entropy")
-FORMS = ("expression", "wide", "multiclass")
 #: Rows per block of the passes over the data.
 BLOCK_ROWS = 8192
 #: The certificate of an optimum holds when the correction that makes the weights' sum exactly 0 changes no
@@ -105,7 +104,7 @@ class Separation:
 def applies(objective) -> bool:
     """Whether ``objective`` is one whose estimate separation can take away (log loss or multinomial cross
     entropy, on a model whose rows symopt can form; a network's parameters are not identified anyway)."""
-    return objective.kind in KINDS and objective.form.name in FORMS and not objective.maximize
+    return objective.kind in KINDS and not objective.form.unidentified and not objective.maximize
 
 
 def mark(result, dataset, bounds=None):
@@ -167,17 +166,17 @@ class _Rows:
 
     def __init__(self, objective, dataset, x, free):
         self.objective, self.dataset, self.x, self.free = objective, dataset, x, free
-        self.multinomial = objective.form.name == "multiclass"
+        self.multinomial = objective.multiclass
         self.nonfinite = False
         self._one = None  # the rows, where they make one block
-        if objective.form.name == "expression":
+        if objective.form.per_parameter:  # named data: the columns of eta, evaluated
             self._columns = self._expression_columns()
             self.nonfinite = not all(np.all(np.isfinite(c)) for c in self._columns)
 
     def all_of_a_wide_binary_model(self) -> bool:
         """Whether these are the rows of a binary ``LinearModel()`` over a data matrix with every parameter free
         (the certificate then reads the blocks of ``X`` directly: :func:`_certified_wide`)."""
-        return self.objective.form.name == "wide" and not self.multinomial and self.free.size == self.x.size
+        return self.objective.form.linear_shape == "matrix" and self.free.size == self.x.size
 
     def _expression_columns(self) -> list:
         """The predictor ``eta`` and its gradient in the free parameters, evaluated on every row (a named model's
@@ -219,7 +218,7 @@ class _Rows:
                 yield self._multinomial_block(lo, hi)
                 continue
             s = 2.0 * y[lo:hi] - 1.0
-            if o.form.name == "expression":
+            if o.form.per_parameter:
                 eta = self._columns[0][lo:hi]
                 phi = np.column_stack([c[lo:hi] for c in self._columns[1:]])
             else:

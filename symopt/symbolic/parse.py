@@ -289,7 +289,7 @@ def unsupported(expr: sp.Basic, functions: bool = True) -> tuple[sp.Basic, str] 
     derivative, sum or limit, a named constant other than pi and E, anything else that is not an arithmetic
     operation, and (``functions=True``) a function not in :data:`SUPPORTED_FUNCTIONS`. With
     ``functions=False`` any defined function passes (a network's activation: there the rule is what the code
-    printer can print, :func:`symopt.model.network._check_printable`)."""
+    printer can print, :func:`symopt.model.layers._check_printable`)."""
     seen, stack = set(), [expr]
     while stack:
         node = stack.pop()

@@ -16,6 +16,8 @@ model cannot hold one: :func:`symopt.symbolic.parse.unsupported`), is printed as
 
 from __future__ import annotations
 
+import re
+
 import math
 
 import sympy as sp
@@ -234,3 +236,15 @@ def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "
     printer = NumbaPrinter(local, exp_neg_abs)
     lines = [(sym.name, printer.doprint(value)) for sym, value in replacements]
     return lines, [printer.doprint(e) for e in reduced]
+
+
+def code_name(prefix: str, name: str) -> str:
+    """The name generated code gives a user's symbol: ``p_a`` for parameter ``a``, ``data_x`` for array ``x``."""
+    return f"{prefix}_{name}"
+
+
+def names_in(*codes) -> set[str]:
+    """The identifiers that printed code (expressions, or ``(name, code)`` temporaries) reads: a kernel loads
+    only the parameters, data and directions its code uses (no unused locals in generated code)."""
+    text = " ".join(code if isinstance(code, str) else " ".join(code) for code in codes)
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))

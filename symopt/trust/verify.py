@@ -6,7 +6,7 @@ For one problem on one data set, :func:`verify` puts together
 - the iterative solution from the given (or default) start;
 - the iterative solutions from other starts (:data:`DEFAULT_STARTS` in all, or ``starts=``): the default
   start where ``x0`` was given, one drawn around the first start as ``solve(..., starts=N)`` draws
-  (:meth:`symopt.model.forms.Form.draw_start`), and the rest spread over the plausible range around the first
+  (:meth:`symopt.model.kinds.base.Form.draw_start`), and the rest spread over the plausible range around the first
   start and the solution (:func:`symopt.run.starts.spread_points`: each parameter within +-max(10 |x|, 1)),
   so that a check is not confined to the basin of the answer it checks;
 - a reference fit by another library where one applies (:mod:`symopt.trust.references`), started from symopt's

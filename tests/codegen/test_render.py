@@ -282,7 +282,7 @@ def test_printer_is_strict():
     with pytest.raises(PrinterError, match="no code name for the symbol 'x'"):
         NumbaPrinter({}).doprint(x + 1)
     a = sp.Symbol("a", real=True)
-    # A model cannot hold it (refused when built, tests/model/test_expression.py); code printed for one would name it.
+    # A model cannot hold it (refused when built, tests/model/test_models.py); code printed for one would name it.
     with pytest.raises(symopt.ModelError, match="besselj"):
         symopt.Model(a * sp.besselj(0, a * sp.Symbol("x")), [a])
 

@@ -55,7 +55,7 @@ def test_derive_takes_an_objective(given):
 def test_a_derivative_sympy_leaves_unevaluated_is_a_model_error():
     a, b = symopt.params("a b")
     x = sp.Symbol("x", real=True)
-    # Such functions are refused when the model is built (tests/model/test_expression.py); derive still says so for
+    # Such functions are refused when the model is built (tests/model/test_models.py); derive still says so for
     # an expression that reaches it another way.
     objective = symopt.squared_loss(symopt.Model(a * x + b, [a, b]))
     objective.per_sample = (objective.target - sp.floor(a * x) - b) ** 2

@@ -270,7 +270,7 @@ def test_the_template_version_names_the_escape():
 
 #: Names a user could give a function or a symbol made in SymPy: HTML, math that closes its group and
 #: starts a link, display-math delimiters, and the template payload above. symopt refuses undefined
-#: functions and such symbol names when a model is built (tests/model/test_expression.py); each renderer still escapes
+#: functions and such symbol names when a model is built (tests/model/test_models.py); each renderer still escapes
 #: whatever names reach it, tested here by giving them to it directly.
 HOSTILE_NAMES = ["<img src=x onerror=alert(1)>", "}\\href{javascript:alert(1)}{x", "$$<script>alert(1)</script>$$",
                  "a}\\\\ \\end{aligned} x", HOSTILE]

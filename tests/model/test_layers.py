@@ -12,7 +12,7 @@ import pytest
 import symopt
 from symopt.run import epochs as train
 from symopt.model.data import prepare
-from symopt.model.network import BUILTIN_ACTIVATIONS
+from symopt.model.layers import BUILTIN_ACTIVATIONS
 from symopt.optimizers import Adam
 
 
@@ -216,7 +216,7 @@ def test_unknown_activation_names_are_refused_with_a_suggestion():
         symopt.Activation.of("x")  # a bare symbol is a typo, not the identity: that is "identity"
     assert symopt.Activation.of("identity").derivative == 1
     assert symopt.Activation.of(" relu ").name == "relu"
-    assert symopt.Activation.of("x*tanh(softplus(x))").expr.free_symbols == {symopt.model.network.Z}
+    assert symopt.Activation.of("x*tanh(softplus(x))").expr.free_symbols == {symopt.model.layers.Z}
 
 
 def test_layers_and_sizes_are_checked():

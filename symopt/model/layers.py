@@ -22,7 +22,7 @@ from ..optimizers.base import plain_number
 from ..symbolic.functions import almost_everywhere, sigmoid, softplus
 from ..symbolic.parse import clip, show
 from ..symbolic.printer import print_block
-from .expression import as_expression
+from .models import as_expression
 
 #: Arrays of rows x width a forward and backward pass keeps per layer (z, the activation, its derivative,
 #: the normalised z and its mask where used, the back-propagated error): what :meth:`Network.work_size` counts.

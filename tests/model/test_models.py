@@ -292,7 +292,7 @@ def test_an_unsupported_function_is_refused_when_the_model_is_built_and_the_supp
 
 
 def test_unsupported_functions_in_an_activation_are_refused_when_the_network_is_built():
-    """An activation's rule is the code printer's (tests/model/test_network.py): what it cannot print, and
+    """An activation's rule is the code printer's (tests/model/test_layers.py): what it cannot print, and
     unevaluated or undefined functions, are refused with the built-in activations listed."""
     for act, message in [(sp.Integral(_Z, _Z), "unevaluated Integral.*Built-in activations: identity, relu"),
                          (sp.Function("f")(_Z), "undefined function 'f'.*Built-in activations"),

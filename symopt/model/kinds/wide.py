@@ -1,0 +1,197 @@
+"""The wide kind: a ``LinearModel()`` over a data matrix, ``eta = intercept + X @ coef``, the loss a function of
+``eta``. SymPy derives ``dl/deta`` once and the gradient is ``dl/deta * [1, x]``, so 10,000 columns cost no
+more than one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import sympy as sp
+
+from ...errors import DataError
+from ...symbolic.escape import latex
+from ...symbolic.functions import exp_neg_abs
+from ...symbolic.numeric import evaluate
+from ...symbolic.printer import code_name, print_block, split_log1p_terms
+from .. import data as data_module
+from ..data import _as_float_array
+from .base import ETA, ROW_BLOCK, EvaluableForm, closed, labels_or_values, summed
+
+
+class WideForm(EvaluableForm):
+    """A ``LinearModel()`` over a data matrix: ``eta = intercept + X @ coef``, the loss a function of ``eta``."""
+
+    name = "wide"
+    kernel_template = "kernels/linear.py.jinja"
+    module_stem = "linear"
+    linear_shape = "matrix"
+    has_residuals = True
+    matrix_data = True
+
+    def has_hessian(self, derivation):  # d2l/deta2 * phi phi^T, summed by the kernel
+        return True
+
+    def read(self, data):
+        return data_module.read_matrix(self.objective, data)
+
+    def structure(self):
+        return ("wide", self.objective.model.intercept)
+
+    def penalised_squares(self):
+        coef = sp.Symbol("coef_j", real=True)
+        return sp.Sum(coef ** 2, (sp.Symbol("j", integer=True), 1, sp.Symbol("m", integer=True)))
+
+    def penalty_words(self):
+        return "||coef||^2"
+
+    def describe(self, text):
+        return text + (", where eta = intercept + X @ coef" if self.objective.model.intercept else ", where eta = X @ coef")
+
+    def blocks(self, dataset):
+        m = dataset["X"].shape[1]
+        return ([("intercept", 1)] if self.objective.model.intercept else []) + [("coef", m)]
+
+    def block_names(self):
+        return ("intercept", "coef") if self.objective.model.intercept else ("coef",)
+
+    def _is_array(self, name):
+        return name == "coef"
+
+    def penalty_mask(self, dataset):
+        m = dataset["X"].shape[1]
+        return np.r_[0.0, np.ones(m)] if self.objective.model.intercept else np.ones(m)
+
+    def _eta(self, X, theta):
+        if self.objective.model.intercept:
+            return theta[0] + X @ theta[1:]
+        return X @ theta
+
+    def sums(self, dataset, theta):
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        values = {ETA: self._eta(dataset["X"], theta), o.target: dataset[o.target.name]}
+        total, size = summed(o.per_sample, values, dataset.n_rows)
+        pen = self._penalty(theta, self.penalty_mask(dataset))
+        return self._scale(dataset) * total + pen, self._scale(dataset) * size + abs(pen)
+
+    def value_and_gradient(self, derivation, dataset, theta):
+        """``X @ coef`` formed once for both (two passes over ``X`` where the two apart take three)."""
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        X, n, scale = dataset["X"], dataset.n_rows, self._scale(dataset)
+        values = {ETA: self._eta(X, theta), o.target: dataset[o.target.name]}
+        dl = np.broadcast_to(evaluate(derivation.gradient[0], values), (n,))
+        mask = self.penalty_mask(dataset)
+        grad = scale * (X.T @ dl)
+        if o.model.intercept:
+            grad = np.r_[scale * dl.sum(), grad]
+        grad = grad + 2.0 * (-1.0 if o.maximize else 1.0) * o.l2 * mask * theta
+        total, _ = summed(o.per_sample, values, n)
+        return scale * total + self._penalty(theta, mask), grad
+
+    def hessian(self, derivation, dataset, theta):
+        """``scale * Phi^T diag(d2l/deta2) Phi`` with ``Phi = [1, X]``, plus the penalty's diagonal."""
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        X, n = dataset["X"], dataset.n_rows
+        values = {ETA: self._eta(X, theta), o.target: dataset[o.target.name]}
+        with np.errstate(all="ignore"):
+            w = np.broadcast_to(np.asarray(evaluate(derivation.hessian[0, 0], values), dtype=float), (n,))
+            Phi = np.column_stack([np.ones(n), X]) if o.model.intercept else X
+            hess = self._scale(dataset) * (Phi.T @ (w[:, None] * Phi))
+        return hess + np.diag(2.0 * (-1.0 if o.maximize else 1.0) * o.l2 * self.penalty_mask(dataset))
+
+    def row_gradients(self, derivation, dataset, theta, block=ROW_BLOCK):
+        o = self.objective
+        theta = np.asarray(theta, dtype=float)
+        for lo in range(0, dataset.n_rows, block):
+            X = dataset["X"][lo:lo + block]
+            with np.errstate(all="ignore"):
+                dl = np.broadcast_to(np.asarray(evaluate(derivation.gradient[0], {
+                    ETA: self._eta(X, theta), o.target: dataset[o.target.name][lo:lo + block]}), dtype=float),
+                    (X.shape[0],))
+                terms = X * dl[:, None]
+            yield lo, (np.column_stack([dl, terms]) if o.model.intercept else terms)
+
+    def differentiate(self, ell):
+        d1 = closed(sp.diff(ell, ETA), ell, "gradient")
+        d2 = closed(sp.diff(d1, ETA), ell, "Hessian")
+        return dict(gradient=(d1,), hessian=sp.Matrix([[d2]]), hessian_note="", notes=())
+
+    def derivation_rows(self, d, fmt):
+        return [f"dl/deta = {fmt(d.gradient[0])}"] + (["dl/dintercept = dl/deta"] if d.objective.model.intercept else []) + [
+            "dl/dcoef_j = dl/deta * x_j",
+            f"d2l/deta2 = {fmt(d.hessian[0, 0])}  (Hessian per sample: d2l/deta2 * phi phi^T, phi = [1, x])"]
+
+    def derivation_latex(self, d):
+        rows = [r"\frac{\partial \ell}{\partial \eta} &= " + latex(d.gradient[0])]
+        if d.hessian is not None:
+            rows.append(r"\frac{\partial^2 \ell}{\partial \eta^2} &= " + latex(d.hessian[0, 0]))
+        return rows
+
+    def predict(self, params, data):
+        coef = np.asarray(params["coef"], dtype=float)
+        X = wide_matrix(coef.size, data)
+        return labels_or_values(self.objective, X @ coef + (params["intercept"] if self.objective.model.intercept else 0.0))
+
+    def kernel_context(self, derivation, flags):
+        objective = self.objective
+        target = objective.target
+        names = {ETA: "eta", target: code_name("d", target.name)}
+        rows = row_sums(objective.per_sample, [derivation.gradient[0]], names)
+        intercept = objective.model.intercept
+        context = {
+            "intercept": intercept,
+            "target_array": code_name("data", target.name),
+            "target_local": names[target],
+            "data_args": ["X", code_name("data", target.name)],
+            "temps": rows["temps"],
+            "loss": rows["loss"],
+            "dloss": rows["derivatives"][0],
+            "log1p_terms": rows["log1p_terms"],
+            "param_summary": ("theta[0] = intercept, theta[1:] = coef" if intercept else "theta = coef"),
+            "data_summary": f"X (rows x features), {target.name} -> {code_name('data', target.name)}",
+        }
+        if flags["with_hessian"]:
+            h = row_sums(objective.per_sample, [derivation.gradient[0], derivation.hessian[0, 0]], names)
+            context["hessian"] = {"temps": h["temps"], "loss": h["loss"], "dloss": h["derivatives"][0],
+                                  "d2loss": h["derivatives"][1], "log1p_terms": h["log1p_terms"]}
+        if flags["stochastic"]:
+            b_temps, b_printed = print_block([derivation.gradient[0]], names)
+            context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
+        return context
+
+
+def wide_matrix(m: int, data) -> np.ndarray:
+    """The data matrix ``X`` for ``predict`` of a model fitted on ``m`` features (from ``X``, ``(X, y)`` or a
+    mapping with ``X``)."""
+    if isinstance(data, tuple):
+        data = data[0]  # (X, y): the labels are not needed
+    elif isinstance(data, Mapping):
+        if "X" not in data:
+            raise DataError("predict() for a LinearModel over a data matrix takes X (rows x features), or a "
+                            "mapping with 'X'")
+        data = data["X"]
+    X = _as_float_array("X", data, 2)
+    if X.shape[1] != m:
+        raise DataError(f"data 'X' has {X.shape[1]} columns; the model was fitted on {m}")
+    return X
+
+
+def row_sums(per_sample, derivatives, names) -> dict:
+    """Print a linear kernel's per-row code: the loss (log1p terms apart, see
+    :func:`split_log1p_terms`) and its derivatives in eta, sharing one ``cse``."""
+    rest, log1p_terms = split_log1p_terms(per_sample)
+    temps, printed = print_block([rest, *derivatives, *(u for _, u in log1p_terms)], names)
+    k = 1 + len(derivatives)
+    return {
+        "temps": temps,
+        "loss": printed[0],
+        "derivatives": printed[1:k],
+        "log1p_terms": [{"times": "" if c == 1 else f"{float(c)!r} * ", "arg": code, "expr": str(u),
+                         "at_most_one": isinstance(u, exp_neg_abs)}
+                        for (c, u), code in zip(log1p_terms, printed[k:])],
+    }
+
+
