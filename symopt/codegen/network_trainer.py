@@ -43,12 +43,17 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         if layer.batch_norm:
             entry.update(gamma_start=offset, beta_start=offset + w, mean_start=stat, var_start=stat + w)
             offset, stat = offset + 2 * w, stat + 2 * w
+        # What the forward pass hands the backward pass for this layer, in order (the template's _forward
+        # returns them, layer by layer: the last is the network's outputs).
+        entry["cached"] = [*([f"W{k}"] if k > 1 else []), *([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
+                           *([f"U{k}"] if act.expr != Z else []), f"P{k}", *([f"M{k}"] if layer.dropout else []), f"A{k}"]
         layers.append(entry)
         fan_in = w
     activations = [_activation_context(k, act) for k, act in enumerate(net.activations, start=1)]
     y = objective.target
     context = {
         "layers": layers, "activations": activations, "n_layers": len(layers),
+        "forward_names": [name for entry in layers for name in entry["cached"]],
         "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
         "mean": objective.reduction == "mean",

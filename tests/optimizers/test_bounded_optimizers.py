@@ -153,3 +153,26 @@ def test_projection_inside_loose_bounds_gives_the_unbounded_iterates_exactly(dec
     boxed = steps(Stepper(obj, opt, decay_offset, [0.0, 0.3, 0.0], "python", bounds=box), 6)
     for a, b in zip(free, boxed):
         assert np.array_equal(a, b), (a, b)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("optimizer", [symopt.LBFGS(), symopt.Newton(), symopt.LevenbergMarquardt()],
+                         ids=["lbfgs", "newton", "levenberg_marquardt"])
+def test_held_on_a_bound_is_one_rule_in_the_generated_code_and_in_numpy(curve, backend, optimizer):
+    """The generated modules' ``_held`` (which ``_free`` and the bounded convergence test read) and NumPy's
+    ``held_on_bounds`` (the references, the run's stopping rules) say the same for every case: inside, on
+    either bound with the gradient pointing in or out, a zero gradient, a NaN gradient, a box of one point."""
+    from symopt.optimizers.base import held_on_bounds
+
+    module = Stepper(objective(), optimizer, curve, START, backend, bounds=TIGHT).module
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, -np.inf])
+    upper = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, np.inf])
+    theta = np.array([0.5, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 3.0])
+    grad = np.array([2.0, 2.0, -2.0, -2.0, 2.0, 0.0, np.nan, 1.0, -1.0, 5.0])
+    expected = held_on_bounds(theta, grad, lower, upper)
+    assert expected.tolist() == [False, True, False, True, False, False, False, True, True, False]
+    got = [bool(module._held(theta[j], grad[j], lower[j], upper[j])) for j in range(theta.size)]
+    assert got == expected.tolist()
+    free = np.empty(theta.size)
+    module._free(theta, grad, lower, upper, free)
+    assert (free == 0.0).tolist() == expected.tolist()

@@ -160,3 +160,35 @@ def test_projection_cuts_the_iterations_on_nist_mgh10(nist):
     assert isinstance(r.optimizer, ProjectedLevenbergMarquardt) and r.success
     assert r.nit < 200
     assert min(lre(r.params[n], problem.certified[n]) for n in names) >= 6.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_generated_bounded_least_squares_is_the_numpy_bvls(decay, backend):
+    """The template's bounded least squares (the macro in optimizers/bvls.py.jinja, which variable projection
+    solves its bounded linear parameters with) gives what its independent NumPy reference,
+    symopt.numerics.bvls, gives: over random problems, some columns bounded on one side, some on both, some
+    open, some pinned by a box of one point."""
+    from symopt.numerics.bvls import bounded_least_squares
+
+    objective, data = decay
+    box = (np.array([-10.0, 0.0, -10.0]), np.array([10.0, 5.0, 10.0]))
+    module = Stepper(objective, ProjectedLevenbergMarquardt(linear=(0, 2)), data, [0.0, 0.5, 0.0], backend,
+                     bounds=box).module
+    rng = np.random.default_rng(11)
+    held = 0
+    for _ in range(40):
+        m = int(rng.integers(1, 6))
+        phi = rng.normal(size=(30, m))
+        u = 3.0 * rng.normal(size=30)
+        lo = rng.uniform(-1.0, 0.0, m)
+        hi = lo + rng.uniform(0.05, 1.5, m)
+        lo[rng.random(m) < 0.2] = -np.inf
+        hi[rng.random(m) < 0.2] = np.inf
+        pinned = rng.random(m) < 0.1
+        hi[pinned] = lo[pinned] = np.where(np.isfinite(lo[pinned]), lo[pinned], 0.0)
+        x = np.linalg.lstsq(phi, u, rcond=None)[0]  # where the generated solver starts, as the projection does
+        assert module._bounded_least_squares(phi, u, x, lo, hi)
+        expected = bounded_least_squares(phi, u, lo, hi).x
+        np.testing.assert_allclose(x, expected, rtol=1e-9, atol=1e-10)
+        held += int(np.sum((expected <= lo) | (expected >= hi)))
+    assert held > 20  # the box binds often: this is a test of the bounded solver, not of lstsq

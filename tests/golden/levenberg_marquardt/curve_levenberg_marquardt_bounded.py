@@ -199,12 +199,18 @@ def _clip(theta, lower, upper):
 
 
 @njit(cache=True)
+def _held(x, g, lo, hi):
+    """Whether a parameter at x sits on a bound with the gradient g (of the minimised sign * F) pointing out
+    of the box [lo, hi] there, so that no step along -g may move it: the one rule (symopt's NumPy
+    held_on_bounds is the same, and a test holds them equal)."""
+    return (x <= lo and g > 0.0) or (x >= hi and g < 0.0)
+
+
+@njit(cache=True)
 def _free(theta, grad, lower, upper, free):
-    """free[j] = 0.0 where theta[j] sits on a bound with the gradient (of the minimised sign * F) pointing
-    out of the box there, so that no step along -grad may move it; 1.0 elsewhere."""
+    """free[j] = 0.0 where theta[j] is held on a bound (_held), 1.0 elsewhere."""
     for j in range(theta.shape[0]):
-        held = (theta[j] <= lower[j] and grad[j] > 0.0) or (theta[j] >= upper[j] and grad[j] < 0.0)
-        free[j] = 0.0 if held else 1.0
+        free[j] = 0.0 if _held(theta[j], grad[j], lower[j], upper[j]) else 1.0
 
 
 @njit(cache=True)
@@ -212,7 +218,7 @@ def _projected_max_abs(theta, grad, lower, upper):
     """Largest |grad_j| over the parameters not held on a bound (NaN if any is NaN): the convergence test."""
     out = 0.0
     for j in range(theta.shape[0]):
-        if (theta[j] <= lower[j] and grad[j] > 0.0) or (theta[j] >= upper[j] and grad[j] < 0.0):
+        if _held(theta[j], grad[j], lower[j], upper[j]):
             continue
         a = abs(grad[j])
         if not a <= out:

@@ -114,19 +114,15 @@ def _uniform(rng):
 
 
 @njit(cache=True, error_model="numpy")
-def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
-                      batch_stats, update_stats, drop, rng, diag, want_diag):
-    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
+def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
+    """The forward pass, written once: for each layer what the backward pass reads
+    (H1, inv1, U1, P1, A1, W2, P2, A2); the last, A2, is the network's outputs.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
-    drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
-    fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    drop: apply dropout (training). In inference mode (all three False) this is the network's prediction.
     """
-    B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]))
-    for r in range(B):
-        A0[r] = X[rows[r]]
+    B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
     Z1 = A0 @ W1.T
@@ -170,6 +166,24 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     U2 = Z2
     P2 = U2
     A2 = P2
+    return H1, inv1, U1, P1, A1, W2, P2, A2
+
+
+@njit(cache=True, error_model="numpy")
+def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
+                      batch_stats, update_stats, drop, rng, diag, want_diag):
+    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
+
+    batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
+    update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
+    drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
+    fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    """
+    B = rows.shape[0]
+    A0 = np.empty((B, X.shape[1]))
+    for r in range(B):
+        A0[r] = X[rows[r]]
+    H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
     G = np.empty_like(A2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
@@ -294,32 +308,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode."""
-    B = X.shape[0]
-    A0 = X
-    W1 = theta[0:12].reshape((3, 4))
-    Z1 = A0 @ W1.T
-    b1 = theta[12:15]
-    for r in range(B):
-        for j in range(3):
-            Z1[r, j] += b1[j]
-    U1 = np.empty_like(Z1)
-    for j in range(3):
-        inv = 1.0 / math.sqrt(stats[3 + j] + 1e-5)
-        for r in range(B):
-            U1[r, j] = (theta[15 + j] * (Z1[r, j] - stats[0 + j]) * inv
-                                   + theta[18 + j])
-    A1 = np.empty_like(U1)
-    act_1(U1, np.zeros(3), A1)
-    W2 = theta[21:27].reshape((2, 3))
-    Z2 = A1 @ W2.T
-    b2 = theta[27:29]
-    for r in range(B):
-        for j in range(2):
-            Z2[r, j] += b2[j]
-    U2 = Z2
-    A2 = U2
-    return A2
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout)."""
+    return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[7]
 
 
 @njit(cache=True, error_model="numpy")

@@ -115,19 +115,15 @@ def _uniform(rng):
 
 
 @njit(cache=True, error_model="numpy")
-def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
-                      batch_stats, update_stats, drop, rng, diag, want_diag):
-    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
+def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
+    """The forward pass, written once: for each layer what the backward pass reads
+    (U1, P1, A1, W2, P2, A2); the last, A2, is the network's outputs.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
-    drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
-    fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    drop: apply dropout (training). In inference mode (all three False) this is the network's prediction.
     """
-    B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]))
-    for r in range(B):
-        A0[r] = X[rows[r]]
+    B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
     Z1 = A0 @ W1.T
@@ -146,6 +142,24 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     U2 = Z2
     P2 = U2
     A2 = P2
+    return U1, P1, A1, W2, P2, A2
+
+
+@njit(cache=True, error_model="numpy")
+def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
+                      batch_stats, update_stats, drop, rng, diag, want_diag):
+    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
+
+    batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
+    update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
+    drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
+    fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    """
+    B = rows.shape[0]
+    A0 = np.empty((B, X.shape[1]))
+    for r in range(B):
+        A0[r] = X[rows[r]]
+    U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
     G = np.empty_like(A2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
@@ -254,24 +268,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode."""
-    B = X.shape[0]
-    A0 = X
-    W1 = theta[0:12].reshape((3, 4))
-    Z1 = A0 @ W1.T
-    b1 = theta[12:15]
-    U1 = Z1
-    A1 = np.empty_like(U1)
-    act_1(U1, b1, A1)
-    W2 = theta[15:21].reshape((2, 3))
-    Z2 = A1 @ W2.T
-    b2 = theta[21:23]
-    for r in range(B):
-        for j in range(2):
-            Z2[r, j] += b2[j]
-    U2 = Z2
-    A2 = U2
-    return A2
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout)."""
+    return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[5]
 
 
 @njit(cache=True, error_model="numpy")

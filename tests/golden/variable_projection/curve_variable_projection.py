@@ -393,8 +393,8 @@ def run(theta, grad, fs, fw, iw, data_x, data_y, mask, l2, sign, hyper, lower, u
             fw[0] = lam * fw[1]
             fw[1] *= 2.0
             if not math.isfinite(fw[0]) or fw[0] > 1e32 * s[0] * s[0]:
-                # No damping gives a decrease: at the precision floor if rho is orthogonal to JK's
-                # columns, or if the fit is exact to rounding (F a tiny fraction of its start).
+                # No damping gives a decrease: at the precision floor if rho is orthogonal to
+                # JK's columns, or if the fit is exact to rounding (F a tiny fraction of its start).
                 worst = 0.0
                 rnorm = math.sqrt(_dot(rho, rho))
                 for j in range(q):
