@@ -28,6 +28,7 @@ from .errors import (  # noqa: E402
     SymoptError,
 )
 from .model.models import LinearModel, Model, params  # noqa: E402
+from .model.bounds import Box  # noqa: E402,F401
 from .model.layers import Activation, Dense, Network  # noqa: E402
 from .model.objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
 from .symbolic.functions import sigmoid, softplus  # noqa: E402

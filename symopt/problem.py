@@ -75,7 +75,7 @@ class _FormulaLater:
 
     def __reduce__(self):
         p = self.problem
-        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box.as_dict() or None, p.method, p.budget)
+        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box or None, p.method, p.budget)
 
 
 class _FormulaRebuilt:
@@ -327,7 +327,7 @@ class Problem:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
         condition checked there, and the bounds recorded (``flat``: the bounds along the flat vector,
         :class:`symopt.model.bounds.FlatBox`)."""
-        bounds = flat.box.as_dict()
+        bounds = flat.box
         if not result.x.size or not np.all(np.isfinite(result.x)):
             return replace(result, bounds=bounds)
         objective = self.objective
@@ -555,7 +555,7 @@ class Problem:
         services on a :class:`~symopt.Result` re-solve with (a profile holds one parameter fixed, a plot replays
         the run); problems of equal structure share their derivation, analysis and compiled modules."""
         options = dict(optimizer=self.optimizer, method=self.method, precision=self.precision, budget=self.budget,
-                       backend=self.backend, fixed=self.fixed or None, bounds=self.box.as_dict() or None)
+                       backend=self.backend, fixed=self.fixed or None, bounds=self.box or None)
         unknown = sorted(set(changes) - set(options))
         if unknown:
             raise TypeError(f"related() takes {', '.join(options)}; got {', '.join(unknown)}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
+from .model.bounds import Box
 from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
@@ -147,8 +148,8 @@ class Result:
     "iterative") with ``why`` it was chosen; ``backend`` (what ran: "numba", "python" (the interpreted
     twin), "python, then numba from iteration k", "numpy" (a closed form) or "mpmath" (one in high
     precision)); ``fixed`` (parameters held fixed, name -> value: in ``params``, not in ``x``); ``bounds``
-    (name -> ``(lower, upper)``, None on an open side: the bounds the solve kept, given or implied by
-    ``positive=True``); ``at_bound`` (parameters that ended on a bound, name -> "lower" or "upper": their
+    (a :class:`~symopt.records.Box`, read as name -> ``(lower, upper)`` with None on an open side: the bounds
+    the solve kept, given or implied by ``positive=True``; empty without bounds); ``at_bound`` (parameters that ended on a bound, name -> "lower" or "upper": their
     standard error is None and the others are computed with them held there); ``cov_type`` (which covariance
     :attr:`cov` and :attr:`stderr` give: "nonrobust" or "HC0" to "HC3").
 
@@ -178,7 +179,7 @@ class Result:
     grad_norm: float = float("nan")
     backend: str = "numba"
     fixed: dict = field(default_factory=dict)
-    bounds: dict = field(default_factory=dict)
+    bounds: Box = field(default_factory=Box.empty)
     at_bound: dict = field(default_factory=dict)
     cov_type: str = "nonrobust"
     network: Trained | None = None

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from ..model.bounds import Box
+
 
 @dataclass(frozen=True)
 class LinearForm:
@@ -122,7 +124,7 @@ class Outcome:
     starts: int = 1
     optima: tuple = ()
     fixed: dict = field(default_factory=dict)
-    bounds: dict = field(default_factory=dict)
+    bounds: Box = field(default_factory=Box.empty)
     at_bound: dict = field(default_factory=dict)
     kkt: object = None
     exact_x: tuple = field(default=(), repr=False, compare=False)

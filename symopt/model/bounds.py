@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,18 +55,42 @@ NARROW_SHARE = 1 / 3
 KKT_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
-class Box:
-    """The bounds on an objective's parameters: ``lower`` and ``upper`` map each bounded parameter's name to
-    a float (``-inf`` / ``inf`` on an open side), or, for an array parameter (``coef``), a float for every
-    entry or an array of one per entry; parameters not named are free. :meth:`flat` lays them out along the
-    flat parameter vector of a dataset."""
+@dataclass(frozen=True, eq=False)
+class Box(Mapping):
+    """The bounds on an objective's parameters, checked once where they come in (:func:`check_bounds`) and the
+    one type they travel as, to :attr:`symopt.Result.bounds`: ``lower`` and ``upper`` map each bounded
+    parameter's name to a float (``-inf`` / ``inf`` on an open side), or, for an array parameter (``coef``),
+    a float for every entry or an array of one per entry; parameters not named are free. :meth:`flat` lays
+    them out along the flat parameter vector of a dataset.
+
+    It reads as the mapping ``bounds=`` takes: ``box["b"]`` is ``(lower, upper)`` with None on an open side,
+    ``dict(box)`` the plain dict, and ``box == {"b": (1.0, None)}`` compares as one; given back as
+    ``bounds=`` it is taken as checked."""
 
     lower: dict
     upper: dict
 
+    @classmethod
+    def empty(cls) -> "Box":
+        """No bounds."""
+        return cls({}, {})
+
     def __bool__(self) -> bool:
         return bool(self.lower)
+
+    def __getitem__(self, name: str) -> tuple:
+        def given(v):
+            return v if np.ndim(v) else (None if math.isinf(v) else v)
+        return given(self.lower[name]), given(self.upper[name])
+
+    def __iter__(self):
+        return iter(self.lower)
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def __repr__(self) -> str:
+        return f"Box({self.as_dict()!r})"
 
     @property
     def names(self) -> tuple:
@@ -91,9 +116,7 @@ class Box:
 
     def as_dict(self) -> dict:
         """name -> ``(lower, upper)``, None on an open side (what ``bounds=`` takes; arrays as given)."""
-        def given(v):
-            return v if np.ndim(v) else (None if math.isinf(v) else v)
-        return {n: (given(self.lower[n]), given(self.upper[n])) for n in self.names}
+        return {n: self[n] for n in self.names}
 
     def describe(self) -> str:
         """``"b in [1, inf], coef in [0, inf]"`` (per-entry bounds of an array said so)."""
@@ -163,6 +186,9 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
             raise ModelError(f"bounds are not supported on {form.no_bounds}; they apply to the named parameters of an "
                              f"expression model and to intercept and coef of a LinearModel over a data matrix")
         for name, pair in bounds.items():
+            if isinstance(bounds, Box) and name in names:  # read and checked where it came in
+                given[name] = (bounds.lower[name], bounds.upper[name])
+                continue
             if name not in names:
                 raise ModelError(f"bounds names {name!r}, which is not a parameter of the objective "
                                  f"({', '.join(names)})")
@@ -174,7 +200,7 @@ def check_bounds(objective, bounds, fixed: dict) -> Box:
     merged = {}
     implied = assumed(objective.params)
     if not given and not implied:  # the common case, on every solve: nothing to intersect or check
-        return Box({}, {})
+        return Box.empty()
     for name in names:
         lo, hi = given.get(name, (-math.inf, math.inf))
         if name in implied:  # a scalar parameter's SymPy assumption

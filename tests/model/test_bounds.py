@@ -278,3 +278,24 @@ def test_verify_compares_a_bounded_fit_with_scipys_bounded_solvers(decay, expone
                             bounds={"coef": (0, None)}, progress=False)
     v = logistic.verify(gradient=False)
     assert v.ok and v.reference == "SciPy minimize (method='L-BFGS-B')" and v.digits >= 6, str(v)
+
+
+def test_bounds_travel_as_one_type_read_once_from_entry_to_the_result(decay, exponential, monkeypatch):
+    """bounds= is read into a Box where it comes in; the Box is what the solve keeps and what Result.bounds is
+    (read as the mapping bounds= takes, equal to it, pickled with the result), and given back as bounds= (as
+    verify and plot do, rebuilding the problem) it is taken as read: no number in it is parsed again."""
+    import pickle
+
+    reads = []
+    number = bounds_module._number
+    monkeypatch.setattr(bounds_module, "_number", lambda *args: reads.append(args[0]) or number(*args))
+    r = symopt.solve(exponential, decay, bounds={"b": (1.0, None), "a": (0, 10)}, progress=False)
+    assert sorted(reads) == ["a", "a", "b", "b"]  # each side of each bound, once
+    assert isinstance(r.bounds, symopt.records.Box)
+    assert r.bounds == {"a": (0.0, 10.0), "b": (1.0, None)} and r.bounds["b"] == (1.0, None)
+    assert dict(r.bounds) == r.bounds.as_dict() and repr(r.bounds).startswith("Box(")
+    again = symopt.solve(exponential, decay, bounds=r.bounds, progress=False)
+    assert len(reads) == 4 and again.bounds == r.bounds and again.params == pytest.approx(r.params)
+    assert pickle.loads(pickle.dumps(r)).bounds == r.bounds
+    unbounded = symopt.solve(exponential, decay, progress=False)
+    assert isinstance(unbounded.bounds, symopt.records.Box) and not unbounded.bounds and unbounded.bounds == {}
