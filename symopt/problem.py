@@ -8,6 +8,10 @@ derivation, the closed-form analysis and the compiled solver modules. Numbers ar
 ``l2`` (or a network's ``init`` and ``seed``) share the derivation and the compiled code; only the symbolic
 tier, whose formulas contain ``l2``, is redone per value. The analysis is also kept in the cache folder
 beside the generated code, so a new process does not run SymPy's ``solve`` again.
+
+It is one module past 400 lines because Problem conducts the pipeline (derive, analyse, the closed form or the
+generated solver, the run, bounds and standardisation, in order) and holds the Origin through which a Result
+reaches it again; the stages themselves live in the folders below it.
 """
 
 from __future__ import annotations

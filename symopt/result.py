@@ -11,6 +11,10 @@ modules below this one (:mod:`symopt.stats.inference`, :mod:`symopt.stats.profil
 :mod:`symopt.trust.verify`, :mod:`symopt.trust.convexity`), handing them the problem and the data from the origin;
 what they work out is kept in the origin (as statsmodels' ``cache_readonly``), never set on the Result.
 Pickled, a Result keeps its statistics and drops the data: verify, profile and plot then take ``data=``.
+
+It is one module past 400 lines because it holds the record and the records it is made of (Provenance, Trained,
+Layout), a read-only alias for each name users read before the grouping (a line each), and the services' entry
+points (each a few lines handing the problem to a module of stats/, trust/ or reporting/).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ the closed-form stage, below the run; the numerical check, which runs the proble
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import sympy as sp
@@ -20,8 +19,6 @@ from ..symbolic.escape import markdown_escape
 from ..symbolic.show import params_line
 from .sandbox import ChildFailed, Timeout, run_with_budget
 
-#: Expression models up to this many parameters get the principal-minor proof (2**p - 1 minors).
-MAX_MINOR_PARAMS = 4
 #: Expressions larger than this (SymPy operations) are not simplified: simplify may take minutes.
 MAX_PROOF_OPS = 400
 #: Seconds SymPy may spend on a proof.
@@ -130,12 +127,6 @@ def signs_in_child(exprs: tuple) -> tuple:
     return tuple((_nonnegative(e), _nonnegative(-e)) for e in exprs)
 
 
-def _principal_minors(H: sp.Matrix) -> list:
-    p = H.shape[0]
-    return [H.extract(list(idx), list(idx)).det(method="berkowitz")
-            for size in range(1, p + 1) for idx in combinations(range(p), size)]
-
-
 def prove(objective, derivation, budget: float | None = None) -> tuple:
     """``(Convexity, "")`` proved from the derivation alone (true for all data), or ``(None, why not)``;
     SymPy gets ``budget`` seconds (:data:`PROOF_BUDGET` by default)."""
@@ -143,47 +134,28 @@ def prove(objective, derivation, budget: float | None = None) -> tuple:
 
 
 def _prove(objective, derivation, budget):
-    form = objective.form.name
     if derivation.notes:
         return None, ("the objective has kinks (" + "; ".join(derivation.notes) + "), where its Hessian says "
                       "nothing, so no proof is attempted")
     penalty = None if not objective.l2 else ("concave" if objective.maximize else "convex")
-    if form == "multiclass":
-        return _proved("convex", penalty, "softmax cross-entropy is log-sum-exp of affine scores (its Hessian "
-                       "diag(p) - p p^T is positive semidefinite) less a linear term")
-    if form == "network":
-        net = objective.model
-        if len(net.layers) > 1:
-            return None, f"a network with {len(net.layers) - 1} hidden layer(s) is not covered by the proofs"
-        if not net.activations[-1].expr.is_Symbol:  # the output's activation is not the identity, z itself
-            return None, "a network whose outputs are not its affine scores (an output activation) is not covered"
-        loss = {"squared": "(y - z)**2 is convex in z", "log": "softplus(z) - y*z is convex in z",
-                "cross_entropy": "softmax cross-entropy is log-sum-exp of z less a linear term"}[objective.kind]
-        return _proved("convex", penalty, f"without hidden layers the outputs z are affine in the weights, and {loss}")
-    elif form == "wide":
-        exprs, words = (derivation.hessian[0, 0],), "d2l/deta2"
-    else:
-        H = derivation.hessian
-        if H is None:
-            return None, "the per-sample Hessian was not formed (too many parameters)"
-        p = H.shape[0]
-        if p > MAX_MINOR_PARAMS:
-            return None, f"{p} parameters is more than the principal-minor proof tries ({MAX_MINOR_PARAMS})"
-        exprs, words = tuple(_principal_minors(H)), "every principal minor of the per-sample Hessian"
+    case = objective.form.convexity_case(derivation)  # each kind says what is to be proved (symopt.model.kinds)
+    if "why_not" in case:
+        return None, case["why_not"]
+    if "proved" in case:
+        return _proved(case["proved"], penalty, case["reason"])
+    exprs, words, orders, variable = case["exprs"], case["words"], case["orders"], case["variable"]
     try:
         signs = run_with_budget(signs_in_child, (tuple(exprs),), budget)
     except Timeout:
         return None, f"SymPy could not decide the sign of {words} within {budget:g} s"
     except ChildFailed as exc:
         return None, f"SymPy failed deciding the sign of {words}: {str(exc).splitlines()[0]}"
-    if form == "expression":
+    if orders:
         # PSD: all principal minors >= 0. NSD: minors of order k have the sign (-1)**k.
-        sizes = [len(idx) for size in range(1, H.shape[0] + 1) for idx in combinations(range(H.shape[0]), size)]
         convex = all(nonneg for nonneg, _ in signs)
-        concave = all((nonneg if k % 2 == 0 else nonpos) for (nonneg, nonpos), k in zip(signs, sizes))
+        concave = all((nonneg if k % 2 == 0 else nonpos) for (nonneg, nonpos), k in zip(signs, orders))
     else:
         convex, concave = signs[0][0], signs[0][1]
-    variable = "eta" if form == "wide" else None
     if convex:
         what = (f"{words} = {exprs[0]} >= 0 for every real {variable}: the loss is convex in the linear predictor, "
                 "which is affine in the parameters") if variable else \

@@ -18,6 +18,10 @@ Two shapes are recognised, each solved stably (never ``inv``):
   maximum.
 
 ``precision="high"`` evaluates either in mpmath at 50 digits or more.
+
+It is one module past 400 lines because finding the linear form (the structural degree bound, the least-squares
+columns, a quadratic's Hessian) and solving it on data (QR, normal equations, ridge rows, bounds, high
+precision) share the LinearForm record; the design of each shape is in :mod:`symopt.closed_form.design`.
 """
 
 from __future__ import annotations

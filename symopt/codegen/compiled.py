@@ -37,6 +37,10 @@ Layout, in the cache folder's ``__pycache__``: ``<module stem>/g-<flavour>-<time
 each generation (the flavour names the Numba and Python versions and the machine, which Numba's files
 are only good for), ``.stage-<pid>-<random>/`` for a compiling process and ``.g-...tmp`` for a generation
 being assembled; both are removed when their process has gone.
+
+It is one module past 400 lines because its protocol is one argument about locks and files (compiled by one
+process, published whole, checked before it is loaded) together with the hooks of Numba's cache it overrides;
+split, the invariants would span files.
 """
 
 from __future__ import annotations

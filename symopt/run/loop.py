@@ -3,6 +3,10 @@
 Checks the start point, calls the compiled optimizer loop in chunks (so a
 long run shows progress and can be interrupted), turns its status code into
 words (with advice when it failed) and warns on non-convergence.
+
+It is one module past 400 lines because the run of a generated module, from the start checks through the chunked
+calls (progress, interrupts, the backend handover) to the stop verdicts, shares one state; the verdicts
+themselves are in :mod:`symopt.run.stationary` and :mod:`symopt.run.stops`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ Which covariance applies is the objective's:
 Robust covariances (``cov_type`` "HC0" to "HC3") are the sandwich forms statsmodels offers: all four for
 least squares, HC0 and HC1 for likelihoods. Intervals and p-values use Student's t with ``n - p`` degrees of
 freedom for classical least squares, the normal distribution otherwise (statsmodels' defaults).
+
+It is one module past 400 lines because every statistic here reads the same covariance record (which covariance
+applies to which objective, then RSS, R^2, the log-likelihood, AIC and BIC, Wald intervals and tests); the
+linear algebra they rest on is in :mod:`symopt.numerics.covariance`.
 """
 
 from __future__ import annotations

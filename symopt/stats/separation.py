@@ -30,6 +30,10 @@ Only the directions the objective leaves free are searched: with ``l2`` the pena
 bounded on both sides cannot move, one bounded below only moves up, one bounded above only moves down. For a
 model whose predictor is not linear in its parameters the check is of its linearisation at the point reached
 (at a finite optimum no linearised direction separates: the certificate above exists there).
+
+The certificate is one argument (the linear program that finds a separating direction, its check on the data
+block by block, the words that name the direction), so it is one module past 400 lines; split, each half would
+be about the other.
 """
 
 from __future__ import annotations

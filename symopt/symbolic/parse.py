@@ -13,6 +13,10 @@ nothing in it can run.
 Every name becomes a real SymPy symbol of that name: ``E``, ``I``, ``S``,
 ``N``, ``beta`` and ``gamma`` are user symbols, not SymPy constants. The one
 named constant is ``pi``.
+
+It is one module past 400 lines on purpose: the whitelist is a security boundary (the nodes, functions and
+constants allowed, the size limits, and every error that names what was refused), kept in one file so that it is
+read and audited in one place.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Two kinds of answer, labelled as such:
   ``LinearModel()`` over a data matrix, a network without hidden layers and with an identity output), the
   one-variable condition ``d2l/deta2 >= 0`` for every real ``eta``; softmax cross-entropy is log-sum-exp of
   affine scores, convex by its Hessian ``diag(p) - p p^T``; for an expression model of up to
-  :data:`MAX_MINOR_PARAMS` parameters, every principal minor of the per-sample Hessian ``>= 0`` for all
+  :data:`~symopt.model.kinds.expression.MAX_MINOR_PARAMS` parameters, every principal minor of the per-sample Hessian ``>= 0`` for all
   real parameters and data (positive semidefinite: convex), or of its negative (concave). SymPy decides
   each sign by its assumptions after simplifying (also rewritten in ``exp``), in a child process within
   a time budget; what it cannot decide is not proved. An objective with kinks (``|x|``, ``max``: their

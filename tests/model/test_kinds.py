@@ -177,8 +177,8 @@ def test_each_kind_declares_what_the_stages_above_it_read():
 
 def test_no_stage_outside_the_kinds_switches_on_a_kinds_name():
     """``objective.form.name`` may be printed in a message, never compared or used as a key outside
-    ``symopt/model/kinds/``. Two switches remain, listed here so that the list can only shrink: the convexity
-    proof's per-kind cases and the table of reference libraries by kind and loss."""
+    ``symopt/model/kinds/``. One table remains, listed here so that the list can only shrink: the reference
+    libraries by kind and loss (trust/references.py: which other library states each problem the same way)."""
     import re
     from pathlib import Path
 
@@ -190,4 +190,4 @@ def test_no_stage_outside_the_kinds_switches_on_a_kinds_name():
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if re.search(r"form\.name\b(?!\})", line):  # not an f-string's {form.name}
                 found.add(path.relative_to(package).as_posix())
-    assert found == {"closed_form/convexity_proof.py", "trust/references.py"}, sorted(found)
+    assert found == {"trust/references.py"}, sorted(found)

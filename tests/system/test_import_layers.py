@@ -142,3 +142,14 @@ def test_imports_between_stage_folders_point_down_the_layers_without_a_circle():
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
+
+
+def test_a_module_past_400_lines_says_why_at_its_top():
+    long = {}
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        if lines > 400:
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            if "past 400 lines" not in doc:
+                long[str(path.relative_to(PACKAGE))] = lines
+    assert not long, f"split these, or say at the top why each is one module: {long}"

@@ -203,6 +203,14 @@ class Form(abc.ABC):
     def derivation_latex(self, derivation) -> list[str]:
         """The derivation's rows as LaTeX (``lhs &= rhs``), every name escaped."""
 
+    @abc.abstractmethod
+    def convexity_case(self, derivation) -> dict:
+        """What the convexity proof (:mod:`symopt.closed_form.convexity_proof`) is to show for this kind:
+        ``{"proved": "convex", "reason": ...}`` where the kind's shape proves it outright; ``{"why_not": ...}``
+        where no proof is tried; else ``{"exprs", "words", "orders", "variable"}``: expressions whose signs
+        SymPy is to decide for all real values, in words, the orders of the principal minors they are (None:
+        one second derivative in ``variable``)."""
+
     def has_hessian(self, derivation) -> bool:
         """Whether the generated kernels can form the exact Hessian (Newton's method)."""
         return False

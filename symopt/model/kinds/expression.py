@@ -4,6 +4,7 @@ per symbol): a gradient entry per parameter, the Hessian up to :data:`MAX_HESSIA
 from __future__ import annotations
 
 import math
+from itertools import combinations
 
 import numpy as np
 import sympy as sp
@@ -20,6 +21,8 @@ from .base import (ROW_BLOCK, EvaluableForm, almost_everywhere_noted, closed, de
 
 #: Above this many parameters the Hessian is not formed (one walk of the loss gives the gradient).
 MAX_HESSIAN_PARAMS = 50
+#: Up to this many parameters the convexity proof tries the principal minors (2**p - 1 of them).
+MAX_MINOR_PARAMS = 4
 
 
 class ExpressionForm(EvaluableForm):
@@ -240,6 +243,19 @@ class ExpressionForm(EvaluableForm):
             "curvature_temps": c_temps, "curvature": c_printed[0],
             "curvature_uses": sorted(names_in(c_printed[0], *c_temps)),
         }
+
+    def convexity_case(self, derivation):
+        """Every principal minor of the per-sample Hessian (up to :data:`MAX_MINOR_PARAMS` parameters)."""
+        H = derivation.hessian
+        if H is None:
+            return {"why_not": "the per-sample Hessian was not formed (too many parameters)"}
+        p = H.shape[0]
+        if p > MAX_MINOR_PARAMS:
+            return {"why_not": f"{p} parameters is more than the principal-minor proof tries ({MAX_MINOR_PARAMS})"}
+        index_sets = [idx for size in range(1, p + 1) for idx in combinations(range(p), size)]
+        return {"exprs": tuple(H.extract(list(idx), list(idx)).det(method="berkowitz") for idx in index_sets),
+                "words": "every principal minor of the per-sample Hessian",
+                "orders": tuple(len(idx) for idx in index_sets), "variable": None}
 
 
 def named_eta(objective, params: dict, data) -> np.ndarray:

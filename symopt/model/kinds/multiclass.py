@@ -107,4 +107,6 @@ class MulticlassForm(WideForm):
             "data_summary": f"X (rows x features), {target.name} (class labels 0 .. K-1) -> {code_name('data', target.name)}",
         }
 
-
+    def convexity_case(self, derivation):
+        return {"proved": "convex", "reason": "softmax cross-entropy is log-sum-exp of affine scores (its Hessian "
+                "diag(p) - p p^T is positive semidefinite) less a linear term"}

@@ -137,3 +137,16 @@ class NetworkForm(Form):
 
     def derivation_latex(self, d):
         return [r"\frac{\partial \ell}{\partial z} &= " + latex(d.gradient[0])]
+
+    def convexity_case(self, derivation):
+        """Proved only without hidden layers and with affine outputs: then z is affine in the weights."""
+        net = self.objective.model
+        if len(net.layers) > 1:
+            return {"why_not": f"a network with {len(net.layers) - 1} hidden layer(s) is not covered by the proofs"}
+        if not net.activations[-1].expr.is_Symbol:  # the output's activation is not the identity, z itself
+            return {"why_not": "a network whose outputs are not its affine scores (an output activation) is not "
+                               "covered"}
+        loss = {"squared": "(y - z)**2 is convex in z", "log": "softplus(z) - y*z is convex in z",
+                "cross_entropy": "softmax cross-entropy is log-sum-exp of z less a linear term"}[self.objective.kind]
+        return {"proved": "convex", "reason": f"without hidden layers the outputs z are affine in the weights, and "
+                                              f"{loss}"}

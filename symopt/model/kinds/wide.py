@@ -162,6 +162,10 @@ class WideForm(EvaluableForm):
             context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
         return context
 
+    def convexity_case(self, derivation):
+        """The loss's second derivative in the linear predictor, which is affine in the parameters."""
+        return {"exprs": (derivation.hessian[0, 0],), "words": "d2l/deta2", "orders": None, "variable": "eta"}
+
 
 def wide_matrix(m: int, data) -> np.ndarray:
     """The data matrix ``X`` for ``predict`` of a model fitted on ``m`` features (from ``X``, ``(X, y)`` or a
