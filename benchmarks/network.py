@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SYMOPT_CACHE_DIR", tempfile.mkdtemp(prefix="symopt-bench-"))
 
 import symopt  # noqa: E402
-from symopt import train  # noqa: E402
+from symopt.run import epochs as train  # noqa: E402
 
 N, D, BATCH, LR, EPOCHS = 20_000, 64, 256, 0.05, 5
 
