@@ -28,6 +28,7 @@ from .closed_form.analysis import DEFAULT_BUDGET, Analysis, Attempt, SymbolicSta
 from .closed_form.conditioning import Conditioning, scaled_condition, warn_if_ill
 from .closed_form.on_data import checked, linear_result, symbolic_result
 from .closed_form.standardize import scaling_for
+from .derivation.task import Task
 from .derivation.totals import gradient as gradient_at_point
 from .derivation.totals import objective_value
 from .errors import ModelError, PrecisionError
@@ -458,29 +459,29 @@ class Problem:
         about where ``warn``). With bounds (``box``), the generated code keeps every iterate inside them
         (:mod:`symopt.model.bounds`)."""
         objective, driver = self.objective, self._driver
+        task = Task(objective, self.derivation, dataset)
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
         reason = driver.why(self.method, cf)
         bounds = None
         if box:
-            x0 = box.inside(starting_point(objective, self.derivation, dataset, x0), default=x0 is None)
+            x0 = box.inside(starting_point(task, x0), default=x0 is None)
             bounds = box.arrays()
             chosen = f"{chosen}; {bounds_module.describe(box, optimizer)}"
-        run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
+        run, code, extras = driver.run(task, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
                 run.status not in (*USER_STOPS, "max_iter"):
             chosen = (f"{chosen}; the projected run stopped ({_projected_stop(run, objective.form.flat_names(dataset))}), "
                       f"so the full Levenberg-Marquardt ran from the same start")
             optimizer = optimizer.full()
-            run, code, extras = driver.run(dataset, optimizer, x0, progress, stops, bounds)
+            run, code, extras = driver.run(task, optimizer, x0, progress, stops, bounds)
         status, success, message = run.status, run.success, run.message
         conditioning = None
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
             # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
             # points; the conditioning is of the free parameters' block.
-            hess = hessian_at(objective, self.derivation, dataset, run.x)
-            verdict = None if run.held else curvature_verdict(objective, self.derivation, dataset, run.x, hess,
-                                                               start=run.x0)
+            hess = hessian_at(task, run.x)
+            verdict = None if run.held else curvature_verdict(task, run.x, hess, start=run.x0)
             if verdict is not None:
                 (status, message), success = verdict, False
             if hess is not None:
@@ -501,7 +502,7 @@ class Problem:
         """The iterative solve from ``starts`` points (:mod:`symopt.run.starts`, drawn as the runs need them), one
         compiled problem for all; ``max_time`` bounds the whole call."""
         objective = self.objective
-        first = starting_point(objective, self.derivation, dataset, x0)
+        first = starting_point(Task(objective, self.derivation, dataset), x0)
         points = start_points(objective.form, dataset, first, starts, seed)
         if box:
             points = (box.inside(point, default=True) for point in points)
@@ -543,7 +544,7 @@ class Problem:
         objective = self.objective
         backend = backend or self.code_that_runs(dataset)
         if backend == "numpy":
-            return objective_value(objective, dataset, theta), gradient_at_point(objective, self.derivation, dataset, theta)
+            return objective_value(objective, dataset, theta), gradient_at_point(Task(objective, self.derivation, dataset), theta)
         return self._driver.value_and_grad(dataset, theta, backend)
 
     # --- checking ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ..model.bounds import SHOWN_AT_BOUND
 from .analysis import Analysis
 from .linear import (check_high_precision, solve_bounded_least_squares, solve_least_squares,
                                  solve_quadratic)
+from ..derivation.task import Task
 from ..derivation.totals import gradient as gradient_at_point
 from ..derivation.totals import value_and_gradient
 from .conditioning import Conditioning, warn_if_ill
@@ -37,7 +38,7 @@ def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, s
     # when the stationary point has the wrong curvature, or there is no stationary point at all.
     success = sol.direction is None and sol.curvature.startswith(wanted)
     if sol.fun is None:
-        fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
+        fun, g = value_and_gradient(Task(objective, analysis.derivation, dataset), sol.x)
     else:  # the solver's own, from the sums it formed (no further pass over the data)
         fun, g = sol.fun, sol.gradient
     names = objective.form.flat_names(dataset)
@@ -76,7 +77,7 @@ def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, pre
     objective = analysis.objective
     lower, upper = box.arrays()
     sol = solve_bounded_least_squares(objective, analysis.linear, dataset, lower, upper, precision)
-    fun, g = value_and_gradient(objective, analysis.derivation, dataset, sol.x)
+    fun, g = value_and_gradient(Task(objective, analysis.derivation, dataset), sol.x)
     at = {name: side for name, side in zip(box.names, sol.active) if side is not None}
     shown = [f"{n} ({s})" for n, s in at.items()]
     more = f" and {len(shown) - SHOWN_AT_BOUND} more" if len(shown) > SHOWN_AT_BOUND else ""
@@ -119,7 +120,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm,
                       derivation=analysis.derivation, precision=precision, backend=_closed_backend(precision))
     best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
     x = np.array([best.values[p.name] for p in objective.params])
-    g = gradient_at_point(objective, analysis.derivation, dataset, x)
+    g = gradient_at_point(Task(objective, analysis.derivation, dataset), x)
     exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
     return Outcome(params=dict(best.values), x=x, fun=best.objective, method="symbolic",
                   why="the stationarity equations separate into statistics of the data: a formula evaluated "

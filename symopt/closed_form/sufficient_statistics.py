@@ -20,6 +20,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..derivation.task import Task
 from ..derivation.totals import objective_terms
 from ..symbolic.numeric import evaluate
 from .expression_size import EXPAND_LIMIT, expansion_size
@@ -194,7 +195,7 @@ def check_candidates(objective, derivation, solutions, stat_values, dataset, pre
 
 def _classify(objective, derivation, values, exact, dataset) -> Candidate:
     theta = np.array([values[p.name] for p in objective.params])
-    fun, grad, grad_scale, hess = objective_terms(objective, derivation, dataset, theta)
+    fun, grad, grad_scale, hess = objective_terms(Task(objective, derivation, dataset), theta)
     if not math.isfinite(fun):
         return Candidate(values, False, "the objective is not finite there (outside the model's domain)")
     if np.any(np.abs(grad) > 1e-7 * grad_scale):  # judged again on the scale of the terms, which may cancel in a row

@@ -35,7 +35,7 @@ def _evaluable(objective):
     return objective.form
 
 
-def objective_terms(objective, derivation, dataset, theta, hessian: bool = True):
+def objective_terms(task, theta, hessian: bool = True):
     """``(F, grad F, per-component gradient scale, Hessian of F or None)`` for an expression objective.
 
     ``hessian=False`` skips the Hessian (``p (p + 1) / 2`` more passes over the data).
@@ -43,14 +43,14 @@ def objective_terms(objective, derivation, dataset, theta, hessian: bool = True)
     The gradient scale is the sum of absolute per-row contributions: a
     gradient is "near zero" relative to it, whatever the data's units.
     """
-    return _evaluable(objective).terms(derivation, dataset, theta, hessian)
+    return _evaluable(task.objective).terms(task.derivation, task.dataset, theta, hessian)
 
 
-def gradient(objective, derivation, dataset, theta) -> np.ndarray:
+def gradient(task, theta) -> np.ndarray:
     """The gradient of the total objective ``F`` at ``theta`` (any model shape)."""
-    return value_and_gradient(objective, derivation, dataset, theta)[1]
+    return value_and_gradient(task, theta)[1]
 
 
-def value_and_gradient(objective, derivation, dataset, theta) -> tuple[float, np.ndarray]:
+def value_and_gradient(task, theta) -> tuple[float, np.ndarray]:
     """``(F, gradient of F)`` at ``theta`` (any evaluable form: :meth:`symopt.model.kinds.base.Form.value_and_gradient`)."""
-    return _evaluable(objective).value_and_gradient(derivation, dataset, theta)
+    return _evaluable(task.objective).value_and_gradient(task.derivation, task.dataset, theta)

@@ -67,8 +67,8 @@ class Driver(abc.ABC):
         """The optimizer the run uses: the problem's, checked, or one chosen for it."""
 
     @abc.abstractmethod
-    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
-        """``(run, words for what ran, extras for the Result)``; ``bounds``: the flat ``(lower, upper)`` arrays
+    def run(self, task, optimizer, x0, progress, stops=None, bounds=None):
+        """``(run, words for what ran, extras for the Result)`` on ``task`` (:class:`~symopt.derivation.task.Task`); ``bounds``: the flat ``(lower, upper)`` arrays
         of a bounded problem."""
 
     @abc.abstractmethod
@@ -159,12 +159,14 @@ class GeneratedDriver(Driver):
         """The generated (Numba) module's source (the interpreted twin differs only in its import lines)."""
         return self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded).source
 
-    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
-        """``(Run, words for Result.why, Result fields this driver adds)``: the run on the backend
+    def run(self, task, optimizer, x0, progress, stops=None, bounds=None):
+        """``(Run, words for Result.why, Result fields this driver adds)``: the run on ``task`` (a
+        :class:`~symopt.derivation.task.Task` of this driver's objective and derivation) on the backend
         :meth:`backend_for` picks (compiled: the serial module, or the parallel one for large data with more
         than one thread to use, :mod:`symopt.numerics.threads`), handed over to compiled code as
         :class:`symopt.Problem` says, or redone compiled where the interpreter faulted."""
-        objective, derivation, shared = self.objective, self.derivation, self.shared
+        objective, derivation, dataset = task
+        shared = self.shared
         n_params = sum(size for _, size in objective.form.blocks(dataset))
         backend = self.backend_for(optimizer, dataset.n_rows, n_params)
         parallel = backend == "numba" and threads.parallel_wanted(dataset.n_rows, n_params)
@@ -176,12 +178,11 @@ class GeneratedDriver(Driver):
             switch = (max(left, 0.0), lambda: self.compiled(optimizer, "numba"))
         try:
             with threads.threads_for(parallel):
-                run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
-                                    compiled=self.compiled(optimizer, backend, parallel), switch=switch, stops=stops,
-                                    bounds=bounds)
+                run = run_iterative(task, optimizer, x0, progress, compiled=self.compiled(optimizer, backend, parallel),
+                                    switch=switch, stops=stops, bounds=bounds)
         except InterpreterFault as fault:
-            run = run_iterative(objective, derivation, dataset, optimizer, x0, progress,
-                                compiled=self.compiled(optimizer, "numba"), stops=stops, bounds=bounds)
+            run = run_iterative(task, optimizer, x0, progress, compiled=self.compiled(optimizer, "numba"),
+                                stops=stops, bounds=bounds)
             return run, f"{self.code} (compiled: the interpreted run met {fault} where compiled code gives " \
                         "inf or NaN)", {}
         if run.interpreted_seconds:
@@ -243,18 +244,16 @@ class NetworkDriver(Driver):
     def source(self, optimizer) -> str:
         return self.compiled(optimizer)[0].source
 
-    def run(self, dataset, optimizer, x0, progress, stops=None, bounds=None):
-        objective, net = self.objective, self.objective.model  # a network has no bounds (symopt.model.bounds)
+    def run(self, task, optimizer, x0, progress, stops=None, bounds=None):
+        objective, net, dataset = task.objective, task.objective.model, task.dataset  # a network has no bounds
         rendered, module, path = self.compiled(optimizer)
         code = "generated forward and backward code"
         if train.full_batch(optimizer):
             loop, code = None, code + ", on all rows"
-            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=(rendered, module, path), stops=stops)
+            run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops)
         else:
             loop = train.EpochLoop(module, objective, optimizer, dataset.n_rows)
-            run = run_iterative(objective, self.derivation, dataset, optimizer, x0, progress,
-                                compiled=(rendered, loop, path), stops=stops)
+            run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, loop, path), stops=stops)
         stats = loop.stats if loop is not None else net.initial_buffers()
         extras = {"buffers": net.unflatten(stats, net.buffer_shapes()),
                   "predictor": train.Predictor(module, objective, run.x, stats)}

@@ -102,10 +102,10 @@ def kernel_value_and_grad(module, rendered, objective, dataset, theta) -> tuple[
     return float(value), grad
 
 
-def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool = True, compiled=None,
-                  switch=None, stops=None, bounds=None) -> Run:
+def run_iterative(task, optimizer, x0, progress: bool = True, compiled=None, switch=None, stops=None,
+                  bounds=None) -> Run:
     """Drive the solver module (``compiled``, ``(rendered, module, path)`` from :func:`compile_solver`; made
-    here if None) to a stop.
+    here if None) to a stop on ``task`` (a :class:`~symopt.derivation.task.Task`: objective, derivation, data).
 
     Where ``module`` is the interpreted twin, ``switch`` (if given) is ``(seconds, get)``: once the run has
     spent ``seconds`` in the interpreter, ``get()`` gives the compiled ``(rendered, module, path)``, which takes over the same
@@ -124,8 +124,9 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     every iterate inside them; the start is put into the box, and the stopping verdicts read the gradient
     of the parameters not held on a bound (:func:`held_on_bounds`).
     """
+    objective, derivation, dataset = task
     rendered, module, path = compiled or compile_solver(objective, derivation, optimizer, bounds is not None)
-    theta = starting_point(objective, derivation, dataset, x0)
+    theta = starting_point(task, x0)
     if bounds is None:
         lower, upper = np.full(theta.size, -np.inf), np.full(theta.size, np.inf)
     else:
@@ -167,12 +168,11 @@ def run_iterative(objective, derivation, dataset, optimizer, x0, progress: bool 
     if code == RUNNING:
         code = Status.COMPLETED if optimizer.stochastic else Status.MAX_ITER
     free = None if bounds is None else ~held_on_bounds(theta, grad, lower, upper)
-    code, advice = _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs,
-                            sign * history[: done + 1], sign, free)
+    code, advice = _verdict(code, task, optimizer, theta, grad, fs, sign * history[: done + 1], sign, free)
     moving = grad if free is None else np.where(free, grad, 0.0)  # the gradient the stopping rules read
     if code in STEP_STOPS:
-        why_not = step_stop_verdict(objective, dataset, theta, moving, fs[0], sign * history[0],
-                                    objective.form.flat_names(dataset), start_size, derivation)
+        why_not = step_stop_verdict(task, theta, moving, fs[0], sign * history[0],
+                                    objective.form.flat_names(dataset), start_size)
         if why_not:
             code, advice = STALLED, why_not
     status, success = STATUS[code][:2]
@@ -255,7 +255,7 @@ class _Driver:
         return "python" if interpreted(self.module) else "numba"
 
 
-def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h, sign, free=None) -> tuple[int, str]:
+def _verdict(code, task, optimizer, theta, grad, fs, h, sign, free=None) -> tuple[int, str]:
     """The status code and advice, from what the driver sees and the compiled loop does not.
 
     ``free``: with bounds, which parameters are not held on a bound (the precision-floor and ray tests read
@@ -268,6 +268,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
     use); a failed line search (or max_iter with F still) at the precision floor (CONVERGED_PRECISION); the
     ray test from where a failed run stopped (UNBOUNDED); a fixed step that overshoots (advice only).
     """
+    objective, dataset = task.objective, task.dataset
     advice = STATUS[code][2]
     down = "rose" if objective.maximize else "fell"
     start, end = float(h[0]), float(h[-1])
@@ -276,7 +277,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
                       f"with no curvature in sight over a 2**40 range of steps, or to {'+' if sign < 0 else '-'}inf; "
                       f"{advice}")
     if code == NONFINITE_GRADIENT or (code not in (Status.DIVERGED, Status.NONFINITE_START) and not np.all(np.isfinite(grad))):
-        where = _nonfinite_where(objective, derivation, dataset, theta) if objective.form.evaluable else ""
+        where = _nonfinite_where(task, theta) if objective.form.evaluable else ""
         return NONFINITE_GRADIENT, f"{where}{'; ' if where else ''}{STATUS[NONFINITE_GRADIENT][2]}"
     if code == Status.DIVERGED and fs[1] == -math.inf:
         return UNBOUNDED, (f"F {down} to {'+' if sign < 0 else '-'}inf (the last finite value, {sign * end:.3g}, is "
@@ -291,12 +292,12 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
     if not objective.form.evaluable:
         return code, advice
     searched = (Status.MAX_ITER, Status.LINE_SEARCH_FAILED)  # stops that may be at the precision floor
-    ratio = _gradient_to_terms(objective, derivation, dataset, theta, free) if code in searched else math.inf
+    ratio = _gradient_to_terms(task, theta, free) if code in searched else math.inf
     if code == Status.LINE_SEARCH_FAILED and ratio <= PRECISION_FLOOR:
         return Status.CONVERGED_PRECISION, (f"{STATUS[Status.CONVERGED_PRECISION][2]} (the line search found no decrease with the gradient at the rounding of "
                    f"its terms: |dF/dtheta_j| <= {ratio:.2g} x sum_i |terms|)")
     if code in searched and ratio > PRECISION_FLOOR:
-        far = _ray_from(objective, derivation, dataset, theta, grad, end, sign) if free is None else None
+        far = _ray_from(task, theta, grad, end, sign) if free is None else None
         if far is not None:
             return UNBOUNDED, (f"from where the run stopped, F {down} along the steepest "
                                f"{'ascent' if objective.maximize else 'descent'} direction with no curvature in "
@@ -331,7 +332,7 @@ def _verdict(code, objective, derivation, dataset, optimizer, theta, grad, fs, h
     return code, advice
 
 
-def _ray_from(objective, derivation, dataset, theta, grad, f, sign):
+def _ray_from(task, theta, grad, f, sign):
     """The ray test (:func:`~symopt.optimizers.base.falls_without_bound`) from where a run stopped, along
     ``-grad`` with a first step of length ``max(1, |theta|)``: the minimised objective at the farthest point
     if it falls without bound, else None."""
@@ -342,16 +343,17 @@ def _ray_from(objective, derivation, dataset, theta, grad, f, sign):
 
     def fun(t):
         with np.errstate(all="ignore"):
-            value = sign * objective_value(objective, dataset, t)
-            g = sign * gradient(objective, derivation, dataset, t) if math.isfinite(value) else grad * np.nan
+            value = sign * objective_value(task.objective, task.dataset, t)
+            g = sign * gradient(task, t) if math.isfinite(value) else grad * np.nan
         return value, g
 
     far = falls_without_bound(fun, theta, d, f, float(grad @ d))
     return fun(theta + far * d)[0] if far > 0.0 else None
 
 
-def _nonfinite_where(objective, derivation, dataset, theta) -> str:
+def _nonfinite_where(task, theta) -> str:
     """Which row (and data values) make the gradient non-finite at ``theta``, or ""."""
+    objective, derivation, dataset = task
     for lo, terms in objective.form.row_gradients(derivation, dataset, theta):
         bad = ~np.isfinite(terms)
         rows = np.flatnonzero(bad.any(axis=1))
@@ -364,12 +366,12 @@ def _nonfinite_where(objective, derivation, dataset, theta) -> str:
     return where + (f" ({rows.size} rows in all)" if rows.size > 1 else "")
 
 
-def _gradient_to_terms(objective, derivation, dataset, theta, free=None) -> float:
+def _gradient_to_terms(task, theta, free=None) -> float:
     """max_j |dF/dtheta_j| / (sum of |per-row terms| of component j + |penalty|): how far the gradient stands
     above the rounding of the sums that form it (a non-finite gradient gives inf); over the ``free``
     components only, where given (a parameter held on a bound has a gradient that is not 0 there)."""
     with np.errstate(all="ignore"):
-        grad, size = gradient_and_size(objective, derivation, dataset, theta)
+        grad, size = gradient_and_size(task, theta)
         ratio = np.abs(grad) / (size + 1e-300)
     if free is not None:
         ratio = np.where(free, ratio, 0.0)
@@ -442,16 +444,17 @@ def _drive(driver, optimizer, args, history, progress: bool, stops=None, state=N
     return int(code), done, history
 
 
-def starting_point(objective, derivation, dataset, x0) -> np.ndarray:
+def starting_point(task, x0) -> np.ndarray:
     """Where an iterative run starts: ``x0`` as a flat vector, or the form's default start (for a form that
     retries it, the first of zeros, ones and halves where F is finite and the gradient is not zero)."""
-    theta = objective.form.start(dataset, x0)
-    if x0 is None and objective.form.retries_start:
-        theta = _default_start(objective, derivation, dataset, theta)
+    form = task.objective.form
+    theta = form.start(task.dataset, x0)
+    if x0 is None and form.retries_start:
+        theta = _default_start(task, theta)
     return theta
 
 
-def _default_start(objective, derivation, dataset, theta0):
+def _default_start(task, theta0):
     """The default start: zeros (ones for positive parameters), else ones, else halves.
 
     Zeros can be outside a model's domain (log(s) at s = 0), or a stationary point
@@ -462,10 +465,10 @@ def _default_start(objective, derivation, dataset, theta0):
     """
     first_finite = None
     for candidate in (theta0, np.ones_like(theta0), np.full_like(theta0, 0.5)):
-        if not math.isfinite(objective_value(objective, dataset, candidate)):
+        if not math.isfinite(objective_value(task.objective, task.dataset, candidate)):
             continue
         if first_finite is None:
             first_finite = candidate
-        if np.any(gradient(objective, derivation, dataset, candidate) != 0.0):
+        if np.any(gradient(task, candidate) != 0.0):
             return candidate
     return first_finite if first_finite is not None else theta0

@@ -78,16 +78,16 @@ SMOOTH_ADVICE = ("use a smooth loss: squared_loss, or a smooth version of abs(u)
                  "(pseudo-Huber, d small against the residuals' scale)")
 
 
-def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, start_size: float = 0.0,
-                      derivation=None) -> str:
+def step_stop_verdict(task, theta, grad, fun, start_fun, names, start_size: float = 0.0) -> str:
     """Why a stop on a small step at ``theta`` (gradient ``grad``, objective ``fun``; ``start_fun`` at the
     start, ``start_size`` its largest parameter in size; ``names`` one per entry of ``theta``) is not at a
     stationary point, or "" if it is (or cannot be judged).
 
     A stop that fails the relative test (:data:`STATIONARY_TOL`) but did not run off is still stationary
-    where the gradient is at its rounding level (:func:`gradient_rounding`, read from ``derivation``): an
+    where the gradient is at its rounding level (:func:`gradient_rounding`): an
     exact fit, where F is at the rounding of the data and the relative test compares with nothing. An
     objective with kinks gets the advice of :func:`kink_verdict` instead."""
+    objective, dataset = task.objective, task.dataset
     if objective.sum_of_squares() is not None and abs(fun) <= EXACT_FIT * abs(start_fun):
         return ""
     with np.errstate(all="ignore"):
@@ -103,8 +103,8 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, st
     tol = RUNOFF_TOL if ran_off else STATIONARY_TOL
     if relative <= tol:
         return ""
-    if not ran_off and derivation is not None and objective.form.evaluable:
-        rounding = gradient_rounding(objective, derivation, dataset, theta)
+    if not ran_off and objective.form.evaluable:
+        rounding = gradient_rounding(task, theta)
         if rounding is not None and np.all(np.abs(grad) <= ROUNDING_FACTOR * rounding):
             return ""
     kink = kink_verdict(objective, dataset, theta)
@@ -119,9 +119,10 @@ def step_stop_verdict(objective, dataset, theta, grad, fun, start_fun, names, st
             f"= {relative:.2g} x size(F), above {tol:g}); likely cause: {cause}")
 
 
-def gradient_and_size(objective, derivation, dataset, theta) -> tuple[np.ndarray, np.ndarray]:
+def gradient_and_size(task, theta) -> tuple[np.ndarray, np.ndarray]:
     """The gradient of F at ``theta`` from its per-row terms (NumPy), and per component the sum of the
     terms' sizes (the reduction and the penalty included): the size its rounding is relative to."""
+    objective, derivation, dataset = task
     total = size = 0.0
     for _, terms in objective.form.row_gradients(derivation, dataset, theta):
         total = total + terms.sum(axis=0)
@@ -132,7 +133,7 @@ def gradient_and_size(objective, derivation, dataset, theta) -> tuple[np.ndarray
     return scale * total + pen, scale * size + np.abs(pen)
 
 
-def gradient_rounding(objective, derivation, dataset, theta) -> np.ndarray | None:
+def gradient_rounding(task, theta) -> np.ndarray | None:
     """Per component, the gradient's rounding level at ``theta``: how far it moves when theta moves by
     :data:`ROUNDING_ULPS` units in the last place (the largest change over :data:`ROUNDING_PROBES` seeded
     sign patterns: the Hessian times theta's own rounding), plus machine epsilon times the sum of its
@@ -144,23 +145,23 @@ def gradient_rounding(objective, derivation, dataset, theta) -> np.ndarray | Non
     rng = np.random.default_rng(0)
     with np.errstate(all="ignore"):
         try:
-            g0, size = gradient_and_size(objective, derivation, dataset, theta)
+            g0, size = gradient_and_size(task, theta)
             moved = np.zeros_like(g0)
             for _ in range(ROUNDING_PROBES):
                 signs = rng.choice((-1.0, 1.0), size=theta.size)
                 step = ROUNDING_ULPS * np.spacing(np.abs(theta)) * signs
-                moved = np.maximum(moved, np.abs(gradient_and_size(objective, derivation, dataset,
-                                                                   theta + step)[0] - g0))
+                moved = np.maximum(moved, np.abs(gradient_and_size(task, theta + step)[0] - g0))
         except (ArithmeticError, ValueError):
             return None
         level = moved + np.finfo(float).eps * size
     return level if np.all(np.isfinite(level)) else None
 
 
-def hessian_at(objective, derivation, dataset, x) -> np.ndarray | None:
+def hessian_at(task, x) -> np.ndarray | None:
     """The Hessian of F at ``x`` from the derivation (:meth:`symopt.model.kinds.base.Form.hessian`), or None where the
     form has none, it is not finite, or the data are too big to form it cheaply
     (:data:`CURVATURE_CHECK_MAX_WORK` row-evaluations)."""
+    objective, derivation, dataset = task
     p = len(x)
     if derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > CURVATURE_CHECK_MAX_WORK:
         return None
@@ -169,7 +170,7 @@ def hessian_at(objective, derivation, dataset, x) -> np.ndarray | None:
     return hess if hess is not None and np.all(np.isfinite(hess)) else None
 
 
-def curvature_verdict(objective, derivation, dataset, x, hess=None, start=None) -> tuple[str, str] | None:
+def curvature_verdict(task, x, hess=None, start=None) -> tuple[str, str] | None:
     """``(status, message)`` if the zero-gradient point ``x`` is a saddle (``"saddle_point"``), a plateau
     (``"plateau"``), a ridge (``"ridge"``) or a point of an objective with kinks that the curvature cannot
     judge (``"not_differentiable"``, :func:`kink_verdict`) rather than the optimum asked for; None if it is
@@ -181,9 +182,10 @@ def curvature_verdict(objective, derivation, dataset, x, hess=None, start=None) 
     ``x`` where the caller has it (:func:`hessian_at`). ``start``: where the run started (flat), for the
     ridge test (:data:`RIDGE_RUNOFF`): without it there is none.
     """
+    objective, dataset = task.objective, task.dataset
     if not objective.form.per_parameter:
         return None
-    hess = hessian_at(objective, derivation, dataset, x) if hess is None else hess
+    hess = hessian_at(task, x) if hess is None else hess
     kinks = kink_arguments(objective)
     if hess is None:
         return kink_verdict(objective, dataset, x) if kinks else None

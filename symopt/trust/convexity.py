@@ -35,6 +35,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..closed_form.convexity_proof import Convexity, LowerPoint, Witness
+from ..derivation.task import Task
 from ..run.loop import starting_point
 from ..run.starts import spread_points
 
@@ -63,7 +64,7 @@ def evidence(problem, dataset, samples: int = DEFAULT_SAMPLES, seed: int = 0, po
     form = objective.form
     rng = np.random.default_rng(seed)
     with np.errstate(all="ignore"):
-        start = starting_point(objective, problem.derivation, dataset, None).astype(float)
+        start = starting_point(Task(objective, problem.derivation, dataset), None).astype(float)
     centres = [start, *(np.asarray(p, dtype=float) for p in points)]
     spreads = [spread_points(form, dataset, c, samples, rng) for c in centres]
     xs = centres + [next(spreads[k % len(centres)]) for k in range(max(samples - len(centres), 0))]

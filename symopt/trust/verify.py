@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..derivation.task import Task
 from ..errors import ModelError
 from ..numerics.sizes import check_seed
 from ..run.loop import starting_point
@@ -156,8 +157,9 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
     rng = np.random.default_rng(seed)
     box = problem.box.flat(form, dataset) if problem.box else None  # bounds: every start inside them
     with np.errstate(all="ignore"):
-        first = starting_point(objective, problem.derivation, dataset, x0)
-        default = starting_point(objective, problem.derivation, dataset, None) if x0 is not None else None
+        task = Task(objective, problem.derivation, dataset)
+        first = starting_point(task, x0)
+        default = starting_point(task, None) if x0 is not None else None
     if box:
         first = box.inside(first, default=x0 is None)
         default = None if default is None else box.inside(default, default=True)
@@ -238,7 +240,8 @@ def _other_starts(form, dataset, first, default, answer, count: int, rng, seed, 
 def _stationarity(problem, dataset, box):
     """``judge(x, start) -> ""`` where ``x`` is a stationary point (by :mod:`symopt.run.stationary`'s verdicts, as
     for symopt's own runs: the step-stop test from ``start``, the curvature verdict), else why not."""
-    objective, derivation = problem.objective, problem.derivation
+    objective = problem.objective
+    task = Task(objective, problem.derivation, dataset)
     names = objective.form.flat_names(dataset)
     sign = -1.0 if objective.maximize else 1.0
 
@@ -258,13 +261,12 @@ def _stationarity(problem, dataset, box):
             held = (near(lower) & (sign * grad > 0)) | (near(upper) & (sign * grad < 0))
             grad = np.where(held, 0.0, grad)
         start_size = float(np.max(np.abs(start))) if start.size else 0.0
-        why = step_stop_verdict(objective, dataset, x, grad, float(sign * fun), float(sign * start_fun), names,
-                                start_size, derivation)
+        why = step_stop_verdict(task, x, grad, float(sign * fun), float(sign * start_fun), names, start_size)
         if why:
             return why
         if not box:
             with np.errstate(all="ignore"):
-                found = curvature_verdict(objective, derivation, dataset, x, start=start)
+                found = curvature_verdict(task, x, start=start)
             if found is not None:
                 return f"{found[0]}: {found[1]}"
         return ""

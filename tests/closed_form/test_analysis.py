@@ -247,6 +247,7 @@ def test_tall_normal_equations_match_a_centred_qr(kind, rng):
 def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(options, rng):
     """The fast path takes F from one product with X and the gradient from its sums: F must equal the
     objective evaluated afresh on the data, and the gradient must be as small as the data's own."""
+    from symopt.derivation.task import Task
     from symopt.derivation.totals import value_and_gradient
 
     options = dict(options)
@@ -257,7 +258,7 @@ def test_tall_normal_equations_report_the_objective_and_gradient_of_the_data(opt
     y = X @ rng.normal(size=m) + 2.0 + rng.normal(size=n)
     fit = symopt.solve(objective, (X, y))
     assert "one pass over the data" in fit.closed_form.detail
-    fun, grad = value_and_gradient(objective, fit.derivation, symopt.model.data.prepare(objective, (X, y)), fit.x)
+    fun, grad = value_and_gradient(Task(objective, fit.derivation, symopt.model.data.prepare(objective, (X, y))), fit.x)
     assert fit.fun == pytest.approx(fun, rel=1e-13)
     scale = np.max(np.abs(grad)) + 1e-12 * fun
     assert fit.grad_norm <= 100 * scale

@@ -21,6 +21,7 @@ from symopt.codegen.network_trainer import render_network
 from symopt.codegen.render import render
 from symopt.model.data import prepare
 from symopt.errors import PrinterError
+from symopt.derivation.task import Task
 from symopt.derivation.totals import objective_terms
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "golden")
@@ -168,7 +169,7 @@ def test_expression_kernel_matches_numpy_and_finite_differences(rng):
     data = {"x": x, "y": 2 * np.exp(0.3 * x) + rng.normal(0, 0.1, 64)}
     theta = np.array([1.1, 0.2, -0.4])
     module, rendered, ds, f, grad = _check_kernel_against_numpy(obj, data, theta)
-    F, G, _, _ = objective_terms(obj, symopt.derive(obj), ds, theta)
+    F, G, _, _ = objective_terms(Task(obj, symopt.derive(obj), ds), theta)
     assert abs(f - F) <= 1e-12 * abs(F)
     np.testing.assert_allclose(grad, G, rtol=1e-12)
     h = 1e-6

@@ -12,6 +12,7 @@ import symopt
 from symopt.codegen import cache
 from symopt.codegen.render import render
 from symopt.model.data import prepare
+from symopt.derivation.task import Task
 from symopt.derivation.totals import objective_terms
 from symopt.symbolic.numeric import evaluate
 from symopt.optimizers import RUNNING
@@ -76,15 +77,15 @@ def reference_functions(obj, data):
     sign = -1.0 if obj.maximize else 1.0
 
     def fun(theta):
-        F, G, _, _ = objective_terms(obj, derivation, ds, theta)
+        F, G, _, _ = objective_terms(Task(obj, derivation, ds), theta)
         return sign * F, sign * G
 
     def hess(theta):
-        return sign * objective_terms(obj, derivation, ds, theta)[3]
+        return sign * objective_terms(Task(obj, derivation, ds), theta)[3]
 
     def batch_grad(theta, rows):
         sub = {k: v[rows] for k, v in ds.arrays.items()}
-        _, G, _, _ = objective_terms(obj, derivation, prepare(obj, sub), theta)
+        _, G, _, _ = objective_terms(Task(obj, derivation, prepare(obj, sub)), theta)
         return sign * G
 
     return fun, hess, batch_grad, ds

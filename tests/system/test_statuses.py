@@ -260,17 +260,19 @@ def test_a_step_stop_after_running_off_along_a_valley_is_judged_more_strictly():
     stops at its precision floor), and a 1% change of a moves F by only 9e-5 of its size: below the usual
     STATIONARY_TOL, but the run got there from a start of size 1, which RUNOFF_TOL judges."""
     from symopt.model.data import prepare
+    from symopt.derivation.task import Task
     from symopt.derivation.totals import gradient
     from symopt.run.stationary import RUNOFF_TOL, STATIONARY_TOL, step_stop_verdict
 
     objective, data = _offset_decay()
     dataset = prepare(objective, data)
     theta = np.array([-10087751.327368071, -3.502287693980874e-08, 10087751.935727887])  # a stop seen in CI
-    grad = gradient(objective, symopt.derive(objective), dataset, theta)
+    task = Task(objective, symopt.derive(objective), dataset)
+    grad = gradient(task, theta)
     fun = symopt.Problem(objective).value_and_grad(data, theta)[0]
     names = ["a", "b", "c"]
     relative = abs(theta[0] * grad[0]) / fun  # a squared loss: its size is F
     assert RUNOFF_TOL < relative < STATIONARY_TOL
-    why = step_stop_verdict(objective, dataset, theta, grad, fun, 1.0, names, start_size=1.0)
+    why = step_stop_verdict(task, theta, grad, fun, 1.0, names, start_size=1.0)
     assert "no stationary point" in why and "ran off to size 1.01e+07" in why and "x0=" in why
-    assert step_stop_verdict(objective, dataset, theta, grad, fun, 1.0, names, start_size=1e7) == ""
+    assert step_stop_verdict(task, theta, grad, fun, 1.0, names, start_size=1e7) == ""

@@ -158,12 +158,13 @@ def test_a_linear_model_solved_iteratively_at_an_exact_fit_converges(calibration
 
 
 def test_the_gradient_rounding_level_scales_with_the_parameters_not_with_f(calibration):
+    from symopt.derivation.task import Task
     from symopt.run.stationary import gradient_rounding
 
     x, y = calibration
     objective = symopt.squared_loss(symopt.Model("a*exp(b*x)", "a b"))
     dataset = prepare(objective, {"x": x, "y": y})
-    level = gradient_rounding(objective, symopt.derive(objective), dataset, np.array([1.5, 0.8]))
+    level = gradient_rounding(Task(objective, symopt.derive(objective), dataset), np.array([1.5, 0.8]))
     # F is 1e-18 here; theta's own rounding moves the gradient by about |H| eps |theta|, near 1e-14
     assert np.all((level > 1e-16) & (level < 1e-12)), level
 
