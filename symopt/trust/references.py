@@ -68,13 +68,12 @@ def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None)
     turn (an iterable of flat vectors, drawn as needed; a single flat vector is one start); ``bounds``: the
     flat ``(lower, upper)`` arrays of a bounded problem, or None; ``judge(x, start) -> str``: "" where ``x``
     is a stationary point, else why not (None: every fit is taken as converged)."""
-    form = objective.form.name
+    form = objective.form
     if objective.maximize:
         return ReferenceFit(None, None, "no reference library fits a maximised objective of this kind")
-    fit = (_BOUNDED if bounds is not None else _TABLE).get((form, objective.kind))
+    fit = (_BOUNDED if bounds is not None else _TABLE).get((form.name, objective.kind))
     if fit is None:
-        what = {"network": "a network", "expression": "an objective stated as a per-sample expression"}.get(
-            form, f"a {form} {objective.kind} problem")
+        what = form.noun if objective.kind == "custom" else f"{form.noun} under {objective.kind} loss"
         return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
                                         f"the same way")
     if isinstance(starts, np.ndarray):
@@ -281,6 +280,8 @@ def _multiclass(objective, analysis, dataset, start) -> ReferenceFit:
     return ReferenceFit(name, softmax.start_from(objective, K, m, given, "the reference fit"))
 
 
+#: The references by (kind of problem, loss): the verification stage's own table, which a new kind of problem
+#: joins only where another library states the same estimator (until then :func:`reference_fit` says none does).
 _TABLE = {("wide", "squared"): _wide_squared, ("expression", "squared"): _expression_squared,
           ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass}
 #: The references for a problem with bounds.

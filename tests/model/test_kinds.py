@@ -163,6 +163,7 @@ def test_each_kind_declares_what_the_stages_above_it_read():
     for name, cls, objective, _ in CASES:
         form = objective.form
         assert type(form) is cls and form.name == name
+        assert form.noun.startswith(("a ", "an ")), form.noun  # read in messages: "no reference library states ..."
         assert form.driver in DRIVERS
         if form.kernel_template is None:
             assert name == "network"  # its trainer is a module of its own

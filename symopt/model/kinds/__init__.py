@@ -13,14 +13,17 @@ its gradient, its per-row terms and the model's prediction on new data.
 
 **Adding a kind** (a convolutional network is next):
 
-1. a module here with a :class:`~.base.Form` subclass: ``name``, ``read``, ``blocks``, ``penalty_mask``,
+1. a module here with a :class:`~.base.Form` subclass: ``name``, ``noun``, ``read``, ``blocks``, ``penalty_mask``,
    ``differentiate``, ``derivation_rows``, ``derivation_latex`` (and, where NumPy can evaluate it, an
    :class:`~.base.EvaluableForm` with ``sums``, ``value_and_gradient``, ``row_gradients`` and ``predict``);
    Python refuses to build a kind that misses one of its abstract methods;
 2. a line in :func:`form_of` saying which models and losses make it;
-3. its kernel template in ``symopt/codegen/templates/`` and, where it has them, its driver, its least-squares
-   design and its kernel context, which the stages above the model still choose by the kind's ``name`` (the
-   docs' architecture page lists where).
+3. its kernel template in ``symopt/codegen/templates/`` (``kernel_template``, ``module_stem`` and
+   ``kernel_context``), and the attributes by which the stages above choose for it: ``driver`` (a key of
+   :data:`symopt.run.drivers.DRIVERS`), ``linear_shape`` (of :data:`symopt.closed_form.linear.FINDERS`) and the
+   flags on :class:`~.base.Form`. Nothing outside this folder compares a kind's ``name``, but for one table:
+   :mod:`symopt.trust.references` lists which other library states each (kind, loss) the same way, and a kind
+   joins it only where one does (until then ``verify`` says no reference library states it).
 """
 
 from __future__ import annotations

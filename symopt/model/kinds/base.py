@@ -149,6 +149,8 @@ class Form(abc.ABC):
 
     #: A short name: "expression", "wide", "multiclass" or "network".
     name = ""
+    #: What the kind is, in words a message can use ("a network").
+    noun = ""
     #: The kernel template of its solver modules (under ``symopt/codegen/templates/``) and the stem of their
     #: file names; a kind with one also has ``kernel_context(derivation, flags)``, what the template reads (the
     #: loss and its derivatives printed as code). None where the kind has its own generated module (a network's

@@ -29,6 +29,7 @@ class ExpressionForm(EvaluableForm):
     """A SymPy expression in named scalar parameters and named data arrays."""
 
     name = "expression"
+    noun = "an objective stated as a per-sample expression"
     kernel_template = "kernels/expression.py.jinja"
     module_stem = "expr"
     linear_shape = "expression"

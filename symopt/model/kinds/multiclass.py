@@ -18,6 +18,7 @@ class MulticlassForm(WideForm):
     """``cross_entropy`` over a ``LinearModel()``: scores ``eta_k = intercept[k] + coef[k] @ x`` per class."""
 
     name = "multiclass"
+    noun = "a multinomial model (cross_entropy over a LinearModel())"
     kernel_template = "kernels/softmax.py.jinja"
     module_stem = "softmax"
     linear_shape = None

@@ -16,6 +16,7 @@ class NetworkForm(Form):
     """A layered network: weight matrices and bias vectors, trained by the generated backpropagation module."""
 
     name = "network"
+    noun = "a network"
     matrix_data = True
     evaluable = False
     driver = "network"

@@ -23,6 +23,7 @@ class WideForm(EvaluableForm):
     """A ``LinearModel()`` over a data matrix: ``eta = intercept + X @ coef``, the loss a function of ``eta``."""
 
     name = "wide"
+    noun = "a LinearModel() over a data matrix"
     kernel_template = "kernels/linear.py.jinja"
     module_stem = "linear"
     linear_shape = "matrix"
