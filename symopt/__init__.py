@@ -6,53 +6,46 @@
     >>> result = symopt.solve(symopt.squared_loss(model), {"x": [0, 1, 2], "y": [1, 3, 5]})
     >>> round(result.params["b"], 12)
     2.0
+
+``import symopt`` is quick: the names below are imported when first used (PEP 562), so the command line's
+``--help`` and ``check`` start without SymPy and Numba, and a script pays for what it uses.
 """
 
-from ._version import __version__  # noqa: E402,F401
-from .closed_form.analysis import Analysis, analyse  # noqa: E402
-from .codegen.cache import clear_cache  # noqa: E402
-from .derivation.derive import Derivation, derive  # noqa: E402
-from .errors import (  # noqa: E402
-    CacheError,
-    CacheWarning,
-    CodegenError,
-    ConvergenceWarning,
-    DataError,
-    DiagnosticWarning,
-    IllConditionedWarning,
-    ModelError,
-    ParseError,
-    PrecisionError,
-    PrinterError,
-    RankDeficiencyWarning,
-    SymoptError,
-)
-from .model.models import LinearModel, Model, params  # noqa: E402
-from .model.bounds import Box  # noqa: E402,F401
-from .model.layers import Activation, Dense, Network  # noqa: E402
-from .model.objective import Objective, cross_entropy, log_loss, squared_loss  # noqa: E402
-from .symbolic.functions import sigmoid, softplus  # noqa: E402
-from .trust.gradcheck import CodeCheck, GradientCheck  # noqa: E402
-from .optimizers import (  # noqa: E402
-    LBFGS,
-    Adam,
-    GradientDescent,
-    LevenbergMarquardt,
-    Momentum,
-    Nesterov,
-    Newton,
-    Optimizer,
-    RMSProp,
-)
-from . import records  # noqa: E402,F401
-from .closed_form.conditioning import Conditioning  # noqa: E402
-from .closed_form.convexity_proof import Convexity, Witness  # noqa: E402
-from .problem import Problem  # noqa: E402
-from .result import ClosedForm, Result  # noqa: E402
-from .run.starts import Optimum  # noqa: E402
-from .solve import check_gradient, convexity, gradient, report, solve, verify  # noqa: E402
-from .symbolic.parse import parse_expression  # noqa: E402
-from .trust.verify import Solution, Verification  # noqa: E402
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+
+#: Where each public name lives (the module, relative to this package); imported on first use.
+_HOMES = {
+    "Activation": ".model.layers", "Dense": ".model.layers", "Network": ".model.layers",
+    "Adam": ".optimizers", "GradientDescent": ".optimizers", "LBFGS": ".optimizers",
+    "LevenbergMarquardt": ".optimizers", "Momentum": ".optimizers", "Nesterov": ".optimizers",
+    "Newton": ".optimizers", "Optimizer": ".optimizers", "RMSProp": ".optimizers",
+    "Analysis": ".closed_form.analysis", "analyse": ".closed_form.analysis",
+    "Box": ".model.bounds",
+    "CacheError": ".errors", "CacheWarning": ".errors", "CodegenError": ".errors", "ConvergenceWarning": ".errors",
+    "DataError": ".errors", "DiagnosticWarning": ".errors", "IllConditionedWarning": ".errors",
+    "ModelError": ".errors", "ParseError": ".errors", "PrecisionError": ".errors", "PrinterError": ".errors",
+    "RankDeficiencyWarning": ".errors", "SymoptError": ".errors",
+    "ClosedForm": ".result", "Result": ".result",
+    "CodeCheck": ".trust.gradcheck", "GradientCheck": ".trust.gradcheck",
+    "Conditioning": ".closed_form.conditioning",
+    "Convexity": ".closed_form.convexity_proof", "Witness": ".closed_form.convexity_proof",
+    "Derivation": ".derivation.derive", "derive": ".derivation.derive",
+    "LinearModel": ".model.models", "Model": ".model.models", "params": ".model.models",
+    "Objective": ".model.objective", "cross_entropy": ".model.objective", "log_loss": ".model.objective",
+    "squared_loss": ".model.objective",
+    "Optimum": ".run.starts",
+    "Problem": ".problem",
+    "Solution": ".trust.verify", "Verification": ".trust.verify",
+    "check_gradient": ".front", "convexity": ".front", "gradient": ".front", "report": ".front", "solve": ".front",
+    "verify": ".front",
+    "clear_cache": ".codegen.cache",
+    "parse_expression": ".symbolic.parse",
+    "sigmoid": ".symbolic.functions", "softplus": ".symbolic.functions",
+}
 
 #: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
 #: warnings also in :mod:`symopt.errors`), sorted.
@@ -64,3 +57,26 @@ __all__ = [
     "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "gradient", "log_loss", "params",
     "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]
+
+
+def __getattr__(name: str):
+    """A public name, imported from its home on first use (then kept here); a subpackage or module of
+    symopt by its name (``symopt.records``, ``symopt.model``)."""
+    home = _HOMES.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(home, __name__), name)
+    elif not name.startswith("__"):
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'symopt' has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module 'symopt' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -14,12 +14,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "symopt"
 #: The insight services a Result's methods call; they take the problem as an argument.
 INSIGHT = {"stats.inference", "stats.profile", "stats.predict", "reporting.plots", "trust.verify",
            "trust.convexity", "reporting.summary", "stats.baseline"}
-ABOVE_INSIGHT = {"problem", "solve", "result", "records", "__init__"}
+ABOVE_INSIGHT = {"problem", "front", "result", "records", "__init__"}
 
 #: The layers, top first (docs/architecture.md): a module imports only from its own layer's folders (without a
 #: circle) or from the layers below it.
 LAYERS = [
-    {"__init__", "solve", "records"},
+    {"__init__", "front", "records"},
     {"problem"},
     {"result"},
     {"stats", "trust", "reporting"},
@@ -32,7 +32,7 @@ LAYERS = [
     {"errors", "_version"},
 ]
 #: What may sit at the top of ``symopt/`` as a module: the public surfaces and the two records everything uses.
-TOP_LEVEL = {"__init__", "solve", "problem", "result", "records", "errors", "_version", "__main__"}
+TOP_LEVEL = {"__init__", "front", "problem", "result", "records", "errors", "_version", "__main__"}
 
 
 def _modules() -> dict:
@@ -99,8 +99,8 @@ def test_nothing_imports_the_package_root_and_the_insight_services_sit_below_pro
     short = {m: {d.removeprefix("symopt.") for d in deps} for m, deps in graph.items()}
     climbing = {m: sorted(short[f"symopt.{m}"] & ABOVE_INSIGHT) for m in INSIGHT if short[f"symopt.{m}"] & ABOVE_INSIGHT}
     assert not climbing, climbing
-    assert not short["symopt.result"] & {"problem", "solve", "records"}
-    assert "problem" in short["symopt.solve"] and "result" in short["symopt.problem"]
+    assert not short["symopt.result"] & {"problem", "front", "records"}
+    assert "problem" in short["symopt.front"] and "result" in short["symopt.problem"]
     assert INSIGHT - {"summary", "baseline", "predict"} <= short["symopt.result"] | short["symopt.problem"]
 
 

@@ -51,3 +51,20 @@ def test_errors_and_warnings_in_all_are_the_ones_in_symopt_errors():
     defined = {name for name, value in vars(symopt.errors).items() if isinstance(value, type)
                and issubclass(value, (Exception, Warning)) and value.__module__ == "symopt.errors"}
     assert exported == defined
+
+
+def test_import_symopt_is_lazy_and_every_public_name_has_one_home():
+    """``import symopt`` loads neither SymPy nor Numba (the command line's ``--help`` and ``check`` start without
+    them); each public name is imported from its home on first use, and is the object that home defines."""
+    import importlib
+    import subprocess
+    import sys
+
+    code = "import sys, symopt; print(sorted(m for m in ('sympy', 'numba', 'numpy', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    homes = symopt._HOMES
+    assert set(symopt.__all__) <= set(homes)
+    for name, home in homes.items():
+        assert getattr(symopt, name) is getattr(importlib.import_module(home, "symopt"), name), name
+    assert callable(symopt.solve) and callable(symopt.verify)  # not shadowed by a submodule of the same name

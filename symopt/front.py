@@ -1,7 +1,11 @@
-"""``solve`` and ``gradient``: the front door, through a :class:`~symopt.problem.Problem` kept per structure."""
+"""The one-call front doors (``solve``, ``verify``, ``report``, ``gradient``, ``convexity``, ``check_gradient``),
+each through a :class:`~symopt.problem.Problem` kept per structure.
+
+Named ``front`` rather than ``solve``: a submodule ``symopt.solve``, once imported, would take the package
+attribute ``symopt.solve`` from the function (the package's ``__init__`` imports its names lazily).
+"""
 
 from __future__ import annotations
-
 
 from .closed_form.analysis import DEFAULT_BUDGET
 from .errors import ModelError
