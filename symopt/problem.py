@@ -314,7 +314,7 @@ class Problem:
                       for name in self.full_objective.param_names if name in values or name in result.params}
         optimizer = result.optimizer if result.method == "iterative" else None
         return _result_of(result, params, values, options.cov_type,
-                          Origin(self.objective, dataset, optimizer, result.bounds))
+                          Origin(self.objective, dataset, optimizer, box), box)
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
         """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
@@ -330,15 +330,14 @@ class Problem:
 
     def _bounded_finish(self, result: Outcome, dataset, flat) -> Outcome:
         """``result`` (in the user's parameters) with the parameters on a bound put exactly on it, the KKT
-        condition checked there, and the bounds recorded (``flat``: the bounds along the flat vector,
+        condition checked there (``flat``: the bounds along the flat vector,
         :class:`symopt.model.bounds.FlatBox`)."""
-        bounds = flat.box
         if not result.x.size or not np.all(np.isfinite(result.x)):
-            return replace(result, bounds=bounds)
+            return result
         objective = self.objective
         if not result.at_bound and not flat.near(result.x):
             # every parameter well inside its bounds (the common case): nothing to put on a bound or to check
-            return replace(result, bounds=bounds, kkt=bounds_module.BoundCheck({}, True, ""))
+            return replace(result, kkt=bounds_module.BoundCheck({}, True, ""))
         _, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
         scale = max(abs(result.fun), 1e-300) if math.isfinite(result.fun) else 1.0
         x, at = flat.snap(result.x, grad, scale)
@@ -359,7 +358,7 @@ class Problem:
                         "optimum (try another x0, or starts=)")
         params = objective.form.unflatten(dataset, x)
         return replace(result, x=x, params=params, fun=fun, success=success, status=status, message=message,
-                       at_bound=at, kkt=check, bounds=bounds,
+                       at_bound=at, kkt=check,
                        grad_norm=float(np.max(np.abs([g for n, g in zip(flat.names, grad) if n not in at]),
                                           initial=0.0)))
 
@@ -675,9 +674,11 @@ class Origin:
         return state
 
 
-def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origin: Origin) -> Result:
+def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origin: Origin,
+               bounds: bounds_module.Box) -> Result:
     """The :class:`~symopt.Result` of a solve, built once, by keyword, from the :class:`~symopt.result.Outcome`
-    its path gave (with the fixed parameters' values in ``params``)."""
+    its path gave (with the fixed parameters' values in ``params``) and the solve's ``bounds``, the one
+    :class:`~symopt.model.bounds.Box` read where the solve came in."""
     s = outcome
     provenance = Provenance(
         closed_form=s.closed_form, objective=s.objective, derivation=s.derivation, optimizer=s.optimizer,
@@ -688,5 +689,5 @@ def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origi
         if origin.objective.network else None
     return Result(params=params, x=s.x, fun=s.fun, success=s.success, status=s.status, message=s.message,
                   method=s.method, why=s.why, provenance=provenance, nit=s.nit, nfev=s.nfev, njev=s.njev,
-                  grad_norm=s.grad_norm, backend=s.backend, fixed=fixed, bounds=s.bounds, at_bound=s.at_bound,
+                  grad_norm=s.grad_norm, backend=s.backend, fixed=fixed, bounds=bounds, at_bound=s.at_bound,
                   cov_type=cov_type, network=network, origin=origin)

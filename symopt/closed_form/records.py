@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ..model.bounds import Box
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,8 @@ class ClosedForm:
 class Outcome:
     """What one way of solving gives: a closed form evaluated on the data, one iterative run, or the best of
     many starts. The stages (:mod:`symopt.closed_form.on_data`, :mod:`symopt.run.drivers`, :mod:`symopt.run.starts`)
-    hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values and builds the
+    hand it up; :class:`symopt.Problem` adds the solve's bounds and fixed values (which are not the stages' to
+    know) and builds the
     :class:`Result` from it (the fields mean what the Result's of the same name mean)."""
 
     params: dict
@@ -123,8 +123,6 @@ class Outcome:
     standardized: bool = False
     starts: int = 1
     optima: tuple = ()
-    fixed: dict = field(default_factory=dict)
-    bounds: Box = field(default_factory=Box.empty)
     at_bound: dict = field(default_factory=dict)
     kkt: object = None
     exact_x: tuple = field(default=(), repr=False, compare=False)
