@@ -30,17 +30,22 @@ SYMOPT_HOME = Path(symopt.__file__).resolve().parents[1]  # the tree under test,
 COUNTING = '''
 """Counts the work this process does for a problem (imported first by the test's child scripts)."""
 import collections
+import os
 
 from numba.core import event
 
 from symopt.run import shared
+from symopt.sklearn import SymoptClassifier
 
 COUNTS = collections.Counter()
+COMPILED = set()  # the modules whose functions Numba compiled
+FITS = []  # per CountingClassifier.fit in this process: Numba's compiles during it
 
 
 class _Compiles(event.Listener):
     def on_start(self, e):
         COUNTS["numba_compile"] += 1
+        COMPILED.add(e.data["dispatcher"].py_func.__module__)
 
     def on_end(self, e):
         pass
@@ -62,9 +67,21 @@ for _name in ("derive", "find_linear_form", "symbolic_stage", "render"):
 
 def fit(problem, data):
     """A worker's task: the result of a solve, this process's counts and its id."""
-    import os
     result = problem.solve(data, progress=False)
     return result, dict(COUNTS), os.getpid()
+
+
+class CountingClassifier(SymoptClassifier):
+    """A SymoptClassifier that notes, as it fits, the compiles during the fit (compiled_, FITS), its process's
+    counts (counts_) and id (pid_)."""
+
+    def fit(self, X, y):
+        before = COUNTS["numba_compile"]
+        super().fit(X, y)
+        self.compiled_ = COUNTS["numba_compile"] - before
+        self.counts_, self.pid_ = dict(COUNTS), os.getpid()
+        FITS.append(self.compiled_)
+        return self
 '''
 
 #: What a process that finds everything in the cache folder does: one derivation, nothing else.
@@ -207,3 +224,42 @@ def test_an_unpickled_result_asks_for_its_data_where_a_service_needs_them():
     with pytest.raises(ModelError, match="data="):
         back.verify()
     assert back.verify(data=data()).ok
+
+
+GRID = """
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+X, y = load_breast_cancer(return_X_y=True)
+pipeline = make_pipeline(StandardScaler(), counting.CountingClassifier(backend="numba"))
+grid = GridSearchCV(pipeline, {"countingclassifier__l2": np.logspace(-5, 0, 50)}, cv=5).fit(X, y)
+serial, fits = dict(counting.COUNTS), list(counting.FITS)
+generated = sorted(m for m in counting.COMPILED if m.startswith("symopt_"))
+folds = cross_validate(pipeline.set_params(countingclassifier__l2=grid.best_params_["countingclassifier__l2"]), X, y,
+                       cv=5, n_jobs=2, return_estimator=True)
+alone = cross_validate(pipeline, X, y, cv=5)
+print(json.dumps({"fits": fits, "serial": serial, "generated": generated,
+                  "workers": [(e[-1].compiled_, e[-1].counts_, e[-1].pid_) for e in folds["estimator"]],
+                  "parallel_scores": folds["test_score"].tolist(), "serial_scores": alone["test_score"].tolist(),
+                  "pid": __import__("os").getpid(), "best": grid.best_score_}))
+"""
+
+
+def test_a_grid_search_over_l2_compiles_once_and_workers_load_the_compiled_module(sent, tmp_path):
+    """GridSearchCV over 50 values of l2 (breast cancer, 5 folds, backend="numba", an empty cache folder):
+    251 fits, one render and one compiled module, all compiled during the first fit; then cross_validate with
+    n_jobs=2 on the cache folder the grid search warmed: each worker derives once and compiles nothing (it
+    loads the compiled module), and the folds score as in this process."""
+    got = run(sent, GRID, cache=str(tmp_path / "grid"))
+    fits = got["fits"]
+    assert len(fits) == 50 * 5 + 1  # every fold of every value, and the refit on all the data
+    assert fits[0] > 0 and not any(fits[1:]), "compiles after the first fit"
+    assert len(got["generated"]) == 1, got["generated"]
+    assert got["serial"]["render"] == 1 and got["serial"]["derive"] == 1
+    assert got["best"] > 0.95
+    assert len(got["workers"]) == 5
+    for compiled, counts, pid in got["workers"]:
+        assert pid != got["pid"]
+        assert compiled == 0 and counts == WARM, counts
+    np.testing.assert_allclose(got["parallel_scores"], got["serial_scores"], rtol=1e-12)
