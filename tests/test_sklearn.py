@@ -173,3 +173,17 @@ def test_parameters_set_clone_and_a_fitted_estimator_pickles(binary):
     back = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(back.predict_proba(X), fitted.predict_proba(X))
     assert back.result_.params["coef"].tolist() == fitted.coef_[0].tolist()
+
+
+def test_bounds_and_fixed_parameters_reach_the_solve():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 3))
+    y = X @ [1.5, -0.7, 0.4] + 2.0 + rng.normal(0, 0.2, 80)
+    positive = SymoptRegressor(bounds={"coef": (0, None)}).fit(X, y)
+    np.testing.assert_allclose(positive.coef_, LinearRegression(positive=True).fit(X, y).coef_, atol=1e-8)
+    assert positive.coef_[1] == 0.0 and "coef[1]" in str(positive.result_.at_bound)
+    # fixed= holds named parameters (symopt.solve's rule: not the arrays of a LinearModel over X)
+    through_origin = SymoptRegressor(symopt.Model("a + b*x", "a b"), fixed={"a": 0.0}).fit(X[:, :1], y)
+    assert through_origin.params_["a"] == 0.0
+    assert through_origin.params_["b"] == pytest.approx(
+        LinearRegression(fit_intercept=False).fit(X[:, :1], y).coef_[0], rel=1e-10)
