@@ -59,12 +59,12 @@ class _SymoptEstimator(BaseEstimator):
         if not isinstance(self.standardize, (bool, np.bool_)):
             raise ModelError(f"{name}(standardize=...) must be True or False, got {self.standardize!r}")
 
-    def _validate(self, X, y=None, reset: bool = True, **y_options):
-        """``X`` (and ``y``) checked and converted by scikit-learn (finite float64 arrays, 2-d ``X``, the number
-        of features and their names as fitted)."""
-        if y is None and not reset:
+    def _validate(self, X, y=None, reset: bool = True, y_numeric: bool = False):
+        """``X`` (and ``y``, when fitting) checked and converted by scikit-learn: finite float64 arrays, 2-d
+        ``X``; fitting records the number of features and their names, predicting checks them."""
+        if not reset:
             return validate_data(self, X, reset=False, dtype=np.float64)
-        return validate_data(self, X, y, dtype=np.float64, y_numeric=y_options.get("y_numeric", False))
+        return validate_data(self, X, y, dtype=np.float64, y_numeric=y_numeric)
 
     def _data(self, model, X, y=None, target: str = "y") -> dict:
         """The data a symopt problem reads: ``X`` itself for ``LinearModel()``, else one column per feature
@@ -134,11 +134,6 @@ class _SymoptEstimator(BaseEstimator):
             return X @ self.result_.params["coef"].T + (self.result_.params.get("intercept", 0.0)
                                                         if model.intercept else 0.0)
         return named_eta(self.result_.objective, self.result_.params, self._data(model, X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 def _features(model) -> set:
