@@ -596,12 +596,12 @@ class Problem:
                                    starts=starts)
 
     def __reduce__(self):
-        # A problem holds this process's compiled modules, locks and background work: none of it travels.
-        raise ModelError("a symopt.Problem does not pickle: it holds this process's compiled code, locks and "
-                         "background work. Send its objective instead (symopt.Objective pickles: "
-                         "pickle.dumps(problem.full_objective)) and build symopt.Problem(objective, ...) in the "
-                         "other process (it finds the derivation and compiled code in the cache folder); a "
-                         "symopt.Result pickles")
+        # A problem holds this process's compiled modules, locks and background work: none of it travels. What
+        # builds it again does (by keyword): unpickled, the structure key finds the derivation, analysis and
+        # compiled modules in this process's table, or the analysis and compiled code in the cache folder.
+        return _rebuilt, (dict(objective=self.full_objective, optimizer=self.optimizer, method=self.method,
+                               precision=self.precision, budget=self.budget, backend=self.backend,
+                               fixed=self.fixed or None, bounds=self.box or None),)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
@@ -619,6 +619,11 @@ def _projected_stop(run, names) -> str:
     found = found.strip(" ;")
     at = ", ".join(f"{name} = {value:.6g}" for name, value in zip(names, run.x))
     return f"{run.status} after {run.nit} iterations at {at}" + (f": {found}" if found else "")
+
+
+def _rebuilt(options: dict) -> Problem:
+    """An unpickled :class:`Problem`: built again, by keyword, from its objective and options."""
+    return Problem(**options)
 
 
 class Origin:
