@@ -1,7 +1,7 @@
 """Results travel between processes (issue 26 item 19): a closed form's, an iterative one's, a bounded one's and a
 network's Result pickle and unpickle in a new process (as a joblib or multiprocessing worker sends them back) with
-equal parameters, standard errors, summary and predictions; a Problem refuses to pickle with a SymoptError saying
-what to send instead."""
+equal parameters, standard errors, summary and predictions; a Problem travels as what builds it again (issue 28
+item 5; tests/system/test_pickling.py follows it into new processes)."""
 
 from __future__ import annotations
 
@@ -108,12 +108,15 @@ def test_a_network_result_travels_and_predicts_the_same(tmp_path):
     np.testing.assert_array_equal(back.predictor.outputs(new), r.predictor.outputs(new))
 
 
-def test_a_problem_refuses_to_pickle_and_says_what_to_send(line):
-    problem = symopt.Problem(symopt.squared_loss(symopt.Model("a + b*x", "a b")))
-    with pytest.raises(SymoptError, match="a symopt.Problem does not pickle.*problem.full_objective.*Result pickles"):
-        pickle.dumps(problem)
-    objective = pickle.loads(pickle.dumps(problem.full_objective))
-    assert symopt.Problem(objective).solve(line).params == problem.solve(line).params
+def test_a_problem_travels_as_what_builds_it_and_solves_as_before(line):
+    """A Problem pickles as its objective and options (tests/system/test_pickling.py: in new processes, and
+    what the child derives, analyses and compiles); here the options and the solve survive the trip."""
+    problem = symopt.Problem(symopt.squared_loss(symopt.Model("a + b*x", "a b")), method="iterative",
+                             optimizer=symopt.LBFGS(max_iter=77), bounds={"b": (0, None)}, backend="python")
+    back = pickle.loads(pickle.dumps(problem))
+    assert (back.method, back.backend, back.optimizer.max_iter, dict(back.box)) == ("iterative", "python", 77,
+                                                                                   dict(problem.box))
+    assert back.solve(line).params == pytest.approx(problem.solve(line).params, rel=1e-12)
 
 
 def test_a_result_is_a_lean_record_with_no_function_valued_field(line):
