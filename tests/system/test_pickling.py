@@ -6,8 +6,8 @@ first (the problem solved here once, compiled once per session). The child impor
 counts, in its process, the derivations, the closed-form analyses (linear and symbolic), the renders of the
 generated module and Numba's compiles (its ``numba:compile`` event, which a load from the cache folder does
 not raise). A cold cache folder counts each of them (the control case), so a zero means the work was found,
-not skipped by chance. The derivation is not kept on disk: a new process derives once (a tenth of a second for
-these objectives), then every problem of that structure in the process shares it."""
+not skipped by chance. The derivation is kept on disk too: a new process that finds it there does not
+differentiate again."""
 
 from __future__ import annotations
 
@@ -84,8 +84,9 @@ class CountingClassifier(SymoptClassifier):
         return self
 '''
 
-#: What a process that finds everything in the cache folder does: one derivation, nothing else.
-WARM = {"derive": 1}
+#: What a process that finds everything in the cache folder does: nothing the counters count (no derivation,
+#: analysis, render or compile).
+WARM = {}
 
 
 def data():
@@ -157,7 +158,7 @@ def test_a_problem_keeps_its_options_fixed_parameters_and_bounds():
 
 
 def test_a_new_process_unpickles_a_problem_and_a_result_from_the_cache_folder(sent):
-    """The child derives once and finds the analysis, the rendered module and its compiled code on disk."""
+    """The child finds the derivation, the analysis, the rendered module and its compiled code on disk."""
     expected = pickle.loads((sent / "result.pkl").read_bytes())
     got = run(sent, """
         result = problem.solve(data, progress=False)
@@ -214,7 +215,7 @@ def test_workers_unpickle_problems_and_send_results_back(sent, how):
         np.testing.assert_allclose(one["x"], expected.x, rtol=1e-12, atol=1e-14)
         assert one["backend"] == "numba"
         assert one["pid"] != os.getpid()
-        # a worker derives at most once (a forked one inherits the parent's), and renders and compiles nothing
+        # a worker derives, renders and compiles nothing: it finds them in the cache folder (or, forked, inherits them)
         assert one["counts"] == WARM, one["counts"]
 
 
@@ -249,8 +250,8 @@ print(json.dumps({"fits": fits, "serial": serial, "generated": generated,
 def test_a_grid_search_over_l2_compiles_once_and_workers_load_the_compiled_module(sent, tmp_path):
     """GridSearchCV over 50 values of l2 (breast cancer, 5 folds, backend="numba", an empty cache folder):
     251 fits, one render and one compiled module, all compiled during the first fit; then cross_validate with
-    n_jobs=2 on the cache folder the grid search warmed: each worker derives once and compiles nothing (it
-    loads the compiled module), and the folds score as in this process."""
+    n_jobs=2 on the cache folder the grid search warmed: each worker derives and compiles nothing (it loads the
+    derivation and the compiled module), and the folds score as in this process."""
     got = run(sent, GRID, cache=str(tmp_path / "grid"))
     fits = got["fits"]
     assert len(fits) == 50 * 5 + 1  # every fold of every value, and the refit on all the data
