@@ -20,6 +20,9 @@ from .spec import Source, Spec, SpecError
 
 #: The data files a spec may name, by suffix.
 DATA_SUFFIXES = (".csv", ".npz", ".npy")
+#: The activations a layer may name (:data:`symopt.model.layers.BUILTIN_ACTIVATIONS`, which imports SymPy);
+#: any other activation is an expression, checked for syntax.
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "swish")
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def _names(spec: Spec, source: Source, kind: str) -> tuple[dict, tuple]:
             needed.setdefault(table.matrix, ("network" if kind == "network" else "model", "matrix"))
         if kind == "network":
             for k, layer in enumerate(spec.network.layers):
-                if layer.activation is not None:
+                if layer.activation is not None and layer.activation.strip() not in ACTIVATIONS:
                     _syntax(layer.activation, ("network", "layers", k, "activation"), source)
     if len(set(params)) != len(params):
         raise source.error(where + ("params",), "a parameter is named twice")

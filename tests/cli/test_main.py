@@ -66,3 +66,114 @@ def test_check_as_a_process(write_spec):
     out = run_process("check", write_spec(LINE_SPEC.replace('"y"', '"z"')))
     assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
     assert "objective.target" in out.stderr and "no column 'z'" in out.stderr
+
+
+def logistic_by_the_api(backend: str):
+    """The example spec's problem stated with the Python API, on the same backend."""
+    import numpy as np
+
+    import symopt
+
+    table = np.loadtxt(SPECS / "logistic.csv", delimiter=",", skiprows=1)
+    objective = symopt.log_loss(symopt.LinearModel(n_features=2), target="y")
+    return symopt.solve(objective, (table[:, :2], table[:, 2]), optimizer=symopt.LBFGS(max_iter=500, tol=1e-10),
+                        backend=backend, progress=False)
+
+
+def assert_same_result(doc: dict, result) -> None:
+    import numpy as np
+
+    assert doc["status"] == result.status and doc["method"] == result.method and doc["why"] == result.why
+    assert doc["success"] is True and doc["backend"] == result.backend
+    for name, value in result.params.items():
+        np.testing.assert_allclose(np.asarray(doc["params"][name]), value, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(np.asarray(doc["stderr"][name]), result.stderr[name], rtol=1e-12, atol=0)
+        low, high = result.conf_int()[name]
+        np.testing.assert_allclose(np.asarray(doc["conf_int"]["intervals"][name]), [low, high], rtol=1e-12, atol=0)
+    assert doc["fun"] == pytest.approx(result.fun, rel=1e-12, abs=0)
+
+
+def test_solve_json_equals_the_python_api(capsys):
+    assert main(["solve", str(SPECS / "logistic.toml"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert_same_result(doc, logistic_by_the_api(doc["backend"]))
+    assert doc["optimizer"]["name"] == "lbfgs" and doc["optimizer"]["max_iter"] == 500
+    assert doc["spec"]["optimizer"]["tol"] == 1e-10 and "optimizer.memory" in doc["defaults"]
+
+
+def test_solve_as_a_process_equals_the_python_api():
+    out = run_process("solve", SPECS / "logistic.toml", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert_same_result(doc, logistic_by_the_api(doc["backend"]))
+
+
+def test_solve_text_and_options_over_the_spec(capsys):
+    assert main(["solve", str(SPECS / "decay.toml"), "--set", "optimizer.name=lbfgs", "--method", "iterative",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("symopt result: success") and "LBFGS as requested" in out
+    assert main(["solve", str(SPECS / "decay.toml"), "--json", "--set", "optimizer.max_iter=2"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["success"] is False and doc["status"] == "max_iter" and doc["spec"]["optimizer"]["max_iter"] == 2
+
+
+def test_ctrl_c_keeps_the_point_reached_and_exits_130(capsys, monkeypatch):
+    import symopt.front
+
+    solve = symopt.front.solve
+
+    def interrupted_at_iteration_3(*args, **kwargs):
+        def callback(iteration, value, params):
+            if iteration >= 3:
+                raise KeyboardInterrupt
+
+        return solve(*args, callback=callback, **kwargs)
+
+    monkeypatch.setattr(symopt.front, "solve", interrupted_at_iteration_3)
+    assert main(["solve", str(SPECS / "logistic.toml"), "--json", "--set", "solve.backend=python"]) == 130
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "interrupted" and doc["nit"] >= 3 and len(doc["params"]["coef"]) == 2
+
+
+def test_derive(capsys):
+    assert main(["derive", str(SPECS / "decay.toml")]) == 0
+    assert "dl/da = " in capsys.readouterr().out
+    assert main(["derive", str(SPECS / "decay.toml"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["params"] == ["a", "b"] and len(doc["gradient"]) == 2 and len(doc["hessian"]) == 2
+    import sympy as sp
+
+    from symopt.symbolic.parse import parse_expression
+
+    symbols = {}
+    expected = sp.diff(parse_expression("(c - a*exp(-b*t))**2", symbols), symbols["a"])
+    assert sp.simplify(parse_expression(doc["gradient"][0], symbols) - expected) == 0
+
+
+def test_verify_report_and_plot(capsys, tmp_path):
+    assert main(["verify", str(SPECS / "poisson.toml"), "--reference", "none"]) == 0
+    assert capsys.readouterr().out.startswith("verification: ok")
+    assert main(["verify", str(SPECS / "poisson.toml"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["solutions"] and all("params" in s for s in doc["solutions"])
+    page = tmp_path / "report.html"
+    assert main(["report", str(SPECS / "poisson.toml"), "-o", str(page), "--no-verify"]) == 0
+    assert page.read_text().lstrip().startswith("<") and "wrote" in capsys.readouterr().out
+    assert main(["report", str(SPECS / "poisson.toml"), "--no-verify"]) == 0
+    assert capsys.readouterr().out.startswith("# symopt report")
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "fit.png"
+    assert main(["plot", str(SPECS / "decay.toml"), "--kind", "fit", "-o", str(picture)]) == 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("command", ["derive", "verify", "report", "plot"])
+def test_each_subcommand_as_a_process(command, tmp_path):
+    extra = {"verify": ["--reference", "none"], "report": ["--no-verify"],
+             "plot": ["-o", tmp_path / "history.png"]}.get(command, [])
+    if command == "plot":
+        pytest.importorskip("matplotlib")
+    out = run_process(command, SPECS / "poisson.toml", "--json", *extra)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["command"] == command
