@@ -5,8 +5,9 @@ Every subcommand reads a TOML problem spec (:mod:`symopt.cli.spec`), with option
 ``--set key.path=value`` and, where a solve runs, ``--method``, ``--precision``, ``--seed`` and ``--starts``.
 Output is human text, or one JSON document with ``--json`` (:mod:`symopt.cli.output`). An error is one line
 on stderr and a non-zero exit: 2 for a spec or usage error, 1 for an error while running; a solve that ends
-without success exits 3, one stopped by Ctrl-C 130 (after printing the best point reached). Only ``check``'s
-and ``--help``'s modules are imported up front: the library (SymPy, NumPy, Numba) when a subcommand needs it.
+without success exits 3, one stopped by Ctrl-C 130 (after printing the best point reached). ``--help`` imports
+argparse alone, ``check`` adds the spec's modules (pydantic), and the library (SymPy, NumPy, Numba) is imported
+when a subcommand needs it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import SymoptError
-from . import checks, spec as specs
-from .output import document, spec_text
 
 #: Exit codes (the docs' command-line page lists them).
 OK, RUN_ERROR, USAGE_ERROR, NOT_CONVERGED, INTERRUPTED = 0, 1, 2, 3, 130
@@ -48,6 +47,8 @@ class Command:
 
 def _load(args):
     """The spec with its options applied, checked: ``(spec, checked)``."""
+    from . import checks, spec as specs
+
     sets = [(f"--set {option}", option) for option in args.set]
     for name in ("method", "precision", "seed", "starts"):
         value = getattr(args, name, None)
@@ -59,6 +60,8 @@ def _load(args):
 
 
 def _check(args) -> int:
+    from .output import document, spec_text
+
     spec, checked = _load(args)
     columns = list(checked.columns)
     if args.json:
@@ -104,6 +107,7 @@ def _solved(args):
 
 
 def _solve(args) -> int:
+    from .output import document
     from .results import result_fields
 
     spec, result = _solved(args)
@@ -119,6 +123,7 @@ def _exit(result) -> int:
 
 def _derive(args) -> int:
     from ..derivation.derive import derive
+    from .output import document
     from .results import derivation_fields
 
     spec, objective, _, _ = _built(args)
@@ -136,6 +141,7 @@ def _problem(objective, options: dict):
 
 def _verify(args) -> int:
     from ..front import verify
+    from .output import document
     from .results import verification_fields
 
     spec, objective, data, options = _built(args)
@@ -148,6 +154,7 @@ def _verify(args) -> int:
 
 def _report(args) -> int:
     from ..front import report
+    from .output import document
 
     spec, objective, data, options = _built(args)
     built = report(_problem(objective, options), data, x0=options["x0"], verify=not args.no_verify)
@@ -165,6 +172,7 @@ def _report(args) -> int:
 
 
 def _plot(args) -> int:
+    from .output import document
     from .results import result_fields
 
     spec, result = _solved(args)
@@ -255,16 +263,15 @@ def main(argv=None) -> int:
     except UsageError as exc:
         return _fail(exc, USAGE_ERROR)
     if args.command is None:
-        parser().print_help(sys.stderr)
-        return USAGE_ERROR
+        return _fail(UsageError(f"give a command: {', '.join(COMMANDS)} (see 'symopt --help')"), USAGE_ERROR)
     with warnings.catch_warnings():
         warnings.showwarning = _warning_line
         try:
             return args.command_entry.run(args)
-        except specs.SpecError as exc:
-            return _fail(exc, USAGE_ERROR)
         except SymoptError as exc:
-            return _fail(exc, RUN_ERROR)
+            from .spec import SpecError  # loaded by then: every command reads its spec first
+
+            return _fail(exc, USAGE_ERROR if isinstance(exc, (SpecError, UsageError)) else RUN_ERROR)
         except (OSError, ImportError) as exc:
             return _fail(exc, RUN_ERROR)
         except KeyboardInterrupt:

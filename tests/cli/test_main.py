@@ -51,6 +51,7 @@ def test_errors_are_one_line_and_a_non_zero_exit(write_spec, capsys):
     assert main(["check", str(path.parent / "missing.toml")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert main([]) == 2
+    assert capsys.readouterr().err.startswith("symopt: error: give a command: check, derive, solve")
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
