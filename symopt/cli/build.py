@@ -9,6 +9,7 @@ constructors only (:class:`symopt.Model`, :class:`symopt.LinearModel`, :class:`s
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..errors import DataError
 from .checks import Checked
@@ -34,9 +35,13 @@ def read_arrays(spec: Spec, checked: Checked) -> dict:
         if suffix == ".npy":
             matrix = np.load(path, allow_pickle=False)
         else:
-            matrix = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=float, encoding="utf-8")
+            with warnings.catch_warnings():  # "input contained no data": said below, as a DataError
+                warnings.simplefilter("ignore", UserWarning)
+                matrix = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=float, encoding="utf-8-sig")
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path.name}: cannot read the data: {str(exc)[:200]}") from None
+    if matrix.size == 0:
+        raise DataError(f"{path.name}: no rows of data")
     matrix = matrix.reshape(len(matrix), -1) if matrix.ndim != 2 else matrix
     if matrix.shape[1] != len(checked.columns):
         raise DataError(f"{path.name}: {matrix.shape[1]} columns of numbers under a header of "

@@ -211,7 +211,7 @@ def data_columns(path: Path, spec: Spec, source: Source) -> list:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with open(path, newline="", encoding="utf-8") as handle:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
                 header = next(csv.reader(handle), [])
             columns = [name.strip() for name in header]
             if not columns or any(not name for name in columns):

@@ -290,5 +290,11 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def entry() -> None:
-    """The ``symopt`` script: exit with :func:`main`'s code."""
-    sys.exit(main())
+    """The ``symopt`` script (and ``python -m symopt``): exit with :func:`main`'s code; Ctrl-C before a command
+    runs (while modules load) exits 130 too."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("symopt: interrupted", file=sys.stderr)
+        code = INTERRUPTED
+    sys.exit(code)

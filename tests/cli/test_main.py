@@ -54,11 +54,34 @@ def test_errors_are_one_line_and_a_non_zero_exit(write_spec, capsys):
     assert capsys.readouterr().err.startswith("symopt: error: give a command: check, derive, solve")
 
 
+@pytest.mark.parametrize("csv, fragment", [("x,y\n", "no rows"), ("x,y\n1,2\n2,oops\n", "oops"),
+                                           ("x,y\n1,2\n2\n", "columns")])
+def test_unreadable_data_is_one_line_and_exit_1(write_spec, capsys, csv, fragment):
+    assert main(["solve", str(write_spec(LINE_SPEC, csv=csv))]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("symopt: error: line.csv: ") and fragment in err
+
+
+def test_a_csv_with_a_byte_order_mark(write_spec, capsys):
+    assert main(["check", str(write_spec(LINE_SPEC, csv="\ufeffx,y\n0,1\n1,3\n"))]) == 0
+
+
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_help_everywhere_with_an_example(command, capsys):
     assert main(([command] if command else []) + ["--help"]) == 0
     out = capsys.readouterr().out
     assert "example:\n  symopt " in out
+
+
+def test_help_as_a_process_loads_argparse_alone():
+    code = ("import runpy, sys; sys.argv = ['symopt', '--help'];\n"
+            "try:\n    runpy.run_module('symopt', run_name='__main__')\n"
+            "except SystemExit as exc:\n"
+            "    print(exc.code, sorted(m for m in ('pydantic', 'numpy', 'sympy', 'numba') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert "usage: symopt" in out.stdout
 
 
 def test_check_as_a_process(write_spec):
