@@ -11,13 +11,29 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..errors import DataError
+from ..errors import DataError, ModelError, ParseError
 from .checks import Checked
-from .spec import Spec
+from .spec import Source, Spec
+
+#: The key a problem's objective is stated at, by kind: where an error building it is located.
+STATED_AT = {"expression": ("model", "expr"), "linear": ("model",), "network": ("network",),
+             "likelihood": ("objective", "expr")}
 
 #: The optimizer class for each name of ``[optimizer] name``.
 OPTIMIZER_CLASSES = {"lbfgs": "LBFGS", "newton": "Newton", "lm": "LevenbergMarquardt", "gd": "GradientDescent",
                      "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSProp"}
+
+
+def located(source: Source, checked: Checked, make, key: tuple | None = None):
+    """``make()``, with a ModelError or ParseError of the library (a constant no double holds, an activation
+    it cannot differentiate, an optimizer's options that disagree) located at ``key`` (default: where the
+    objective is stated) as a :class:`~symopt.cli.spec.SpecError`."""
+    try:
+        return make()
+    except (ModelError, ParseError) as exc:
+        if getattr(exc, "key", None) is not None:  # already located
+            raise
+        raise source.error(key or STATED_AT[checked.kind], str(exc)) from None
 
 
 def read_arrays(spec: Spec, checked: Checked) -> dict:

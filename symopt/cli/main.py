@@ -45,8 +45,8 @@ class Command:
     arguments: Callable | None = None
 
 
-def _load(args):
-    """The spec with its options applied, checked: ``(spec, checked)``."""
+def _load(args, source: bool = False):
+    """The spec with its options applied, checked: ``(spec, checked)`` (and its ``Source`` if asked)."""
     from . import checks, spec as specs
 
     sets = [(f"--set {option}", option) for option in args.set]
@@ -55,8 +55,9 @@ def _load(args):
         if value is not None:
             text = str(value) if isinstance(value, int) else f'"{value}"'
             sets.append((f"--{name} {value}", f"solve.{name}={text}"))
-    spec, source = specs.read(args.spec, sets)
-    return spec, checks.check(spec, source, args.data)
+    spec, where = specs.read(args.spec, sets)
+    checked = checks.check(spec, where, args.data)
+    return (spec, checked, where) if source else (spec, checked)
 
 
 def _check(args) -> int:
@@ -90,9 +91,11 @@ def _built(args):
     """``(spec, objective, data, solve options)``."""
     from . import build
 
-    spec, checked = _load(args)
+    spec, checked, source = _load(args, source=True)
     arrays = build.read_arrays(spec, checked)
-    return spec, build.objective(spec, checked, arrays), build.data(spec, checked, arrays), build.solve_options(spec)
+    objective = build.located(source, checked, lambda: build.objective(spec, checked, arrays))
+    options = build.located(source, checked, lambda: build.solve_options(spec), ("optimizer",))
+    return spec, objective, build.data(spec, checked, arrays), options
 
 
 def _progress(args) -> bool:

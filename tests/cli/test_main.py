@@ -62,6 +62,17 @@ def test_unreadable_data_is_one_line_and_exit_1(write_spec, capsys, csv, fragmen
     assert err.count("\n") == 1 and err.startswith("symopt: error: line.csv: ") and fragment in err
 
 
+def test_the_librarys_refusals_of_a_spec_are_located(write_spec, capsys):
+    path = write_spec(LINE_SPEC.replace('"a + b*x"', '"a + b*x + log(0)"'))
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symopt: error: {path}:2: model.expr: ") and "log(0)" in err and err.count("\n") == 1
+    path = write_spec(LINE_SPEC + '[optimizer]\nname = "gd"\nline_search = false\n')
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symopt: error: {path}:10: optimizer: ") and "needs lr=" in err
+
+
 def test_a_csv_with_a_byte_order_mark(write_spec, capsys):
     assert main(["check", str(write_spec(LINE_SPEC, csv="\ufeffx,y\n0,1\n1,3\n"))]) == 0
 
