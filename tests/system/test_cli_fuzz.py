@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -179,3 +180,7 @@ def test_generated_argument_lists(before, after):
 
 def test_the_sentinel_was_never_created():
     assert not SENTINEL.exists()
+
+
+def teardown_module():
+    shutil.rmtree(FOLDER, ignore_errors=True)
