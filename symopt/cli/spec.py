@@ -204,7 +204,8 @@ class SolveSpec(Table):
 
 
 class Spec(Table):
-    """A whole spec: the tables above, and ``[start]`` (x0), ``[fixed]`` and ``[bounds]`` by parameter name."""
+    """A whole spec: the tables above, and ``[start]`` (x0: a number per parameter, a list for an array parameter
+    such as a linear model's ``coef``), ``[fixed]`` and ``[bounds]`` by parameter name."""
 
     model: ModelSpec | None = None
     network: NetworkSpec | None = None
@@ -212,7 +213,7 @@ class Spec(Table):
     data: DataSpec | None = None
     optimizer: OptimizerSpec | None = None
     solve: SolveSpec = SolveSpec()
-    start: dict[Name, Finite] = {}
+    start: dict[Name, Union[Finite, Annotated[list[Finite], Field(min_length=1, max_length=MAX_NAMES)]]] = {}
     fixed: dict[Name, Finite] = {}
     bounds: dict[Name, Annotated[list[Bound], Field(min_length=2, max_length=2)]] = {}
 

@@ -62,6 +62,16 @@ def test_linear_model_over_columns_and_basis(tmp_path):
     assert data["X"].shape == (8, 2)
     api = symopt.solve(symopt.squared_loss(symopt.LinearModel(n_features=2)), (np.column_stack([X, Z]), Y))
     same(symopt.solve(objective, data, **options), api)
+    text = '[model]\nkind = "linear"\ncolumns = ["x", "z"]\n[objective]\nloss = "log_loss"\n' \
+           '[optimizer]\nname = "lbfgs"\n[start]\nintercept = 0.1\ncoef = [0.2, -0.3]\n[bounds]\ncoef = [-1, inf]\n'
+    objective, data, options = built(tmp_path, text, {"x": X, "z": Z, "y": LABELS})
+    assert options["x0"] == {"intercept": 0.1, "coef": [0.2, -0.3]} and options["bounds"] == {"coef": (-1.0, None)}
+    api = symopt.solve(symopt.log_loss(symopt.LinearModel(n_features=2)), (np.column_stack([X, Z]), LABELS),
+                       optimizer=symopt.LBFGS(), x0={"intercept": 0.1, "coef": np.array([0.2, -0.3])},
+                       bounds={"coef": (-1, None)}, progress=False)
+    result = symopt.solve(objective, data, progress=False, **options)
+    assert result.method == "iterative" and np.array_equal(result.x0, [0.1, 0.2, -0.3])
+    same(result, api)
     objective, data, options = built(tmp_path, '[model]\nkind = "linear"\nbasis = ["x", "x**2"]\nintercept = false\n',
                                      {"x": X, "y": Y})
     assert objective.param_names == ("w1", "w2")
