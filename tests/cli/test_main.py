@@ -171,6 +171,26 @@ def test_ctrl_c_keeps_the_point_reached_and_exits_130(capsys, monkeypatch):
     assert doc["status"] == "interrupted" and doc["nit"] >= 3 and len(doc["params"]["coef"]) == 2
 
 
+def test_ctrl_c_on_a_running_process_exits_130():
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    args = [sys.executable, "-m", "symopt", "solve", str(SPECS / "decay.toml"), "--json", "--set", "optimizer.name=gd",
+            "--set", "optimizer.lr=1e-9", "--set", "optimizer.line_search=false", "--set", "optimizer.tol=0",
+            "--set", "optimizer.max_iter=1000000000", "--set", "solve.backend=python", "--set", "solve.max_time=300"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(8)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    if out:  # stopped in the run: the point reached is printed
+        doc = json.loads(out)
+        assert doc["status"] == "interrupted" and set(doc["params"]) == {"a", "b"}
+    else:  # stopped while modules loaded or code was generated
+        assert err.strip().splitlines()[-1] == "symopt: interrupted"
+
+
 def test_derive(capsys):
     assert main(["derive", str(SPECS / "decay.toml")]) == 0
     assert "dl/da = " in capsys.readouterr().out
