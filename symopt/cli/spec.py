@@ -229,10 +229,15 @@ class Source:
 
     def error(self, key: tuple, message: str) -> SpecError:
         """A SpecError at ``key`` (a path of names and indexes): the line of its longest prefix found in the
-        text, or the ``--set`` option that gave it."""
+        text, or the ``--set`` option that gave it (or gave a key inside it, for a table the text does not
+        state)."""
         for n in range(len(key), 0, -1):
             if key[:n] in self.overridden:
                 return SpecError(message, self.overridden[key[:n]], None, dotted(key))
+        if key and key not in self.lines:
+            inside = [label for given, label in self.overridden.items() if given[:len(key)] == key]
+            if inside:
+                return SpecError(message, inside[0], None, dotted(key))
         for n in range(len(key), -1, -1):
             if key[:n] in self.lines:
                 return SpecError(message, self.file, self.lines[key[:n]], dotted(key))

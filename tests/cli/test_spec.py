@@ -103,6 +103,10 @@ def test_set_options_override_and_are_named_in_errors():
     assert spec.optimizer.name == "adam" and spec.optimizer.lr == 0.5
     error = refusal(BASE, [("--set solve.starts=0", "solve.starts=0")])
     assert error.file == "--set solve.starts=0" and error.key == "solve.starts" and error.line is None
+    spec, source = specs.parse(BASE, "s.toml", [("--set optimizer.name=gd", "optimizer.name=gd")])
+    error = source.error(("optimizer",), "needs lr=")
+    assert (error.file, error.line, error.key) == ("--set optimizer.name=gd", None, "optimizer")
+    assert source.error(("model",), "x").line == 1
     error = refusal(BASE, [("--set =1", "=1")])
     assert "key path" in str(error)
     error = refusal(BASE, [("--set model.expr.x=1", "model.expr.x=1")])
