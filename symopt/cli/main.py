@@ -35,8 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: ``run(args) -> exit code``, its help line and example, and whether it solves (and so
-    takes the options of a solve)."""
+    """One subcommand: ``run(args) -> exit code``, its help line and example, whether it solves (and so takes
+    the options of a solve), and ``arguments(parser)``, which adds its own options."""
 
     run: Callable
     help: str

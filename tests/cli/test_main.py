@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from cli_specs import LINE_SPEC
@@ -82,6 +83,18 @@ def test_help_everywhere_with_an_example(command, capsys):
     assert main(([command] if command else []) + ["--help"]) == 0
     out = capsys.readouterr().out
     assert "example:\n  symopt " in out
+
+
+def test_the_script_entry_point_is_main():
+    import importlib
+    import tomllib
+
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["symopt"]
+    module, name = target.split(":")
+    entry = getattr(importlib.import_module(module), name)
+    with pytest.raises(SystemExit) as info, mock.patch.object(sys, "argv", ["symopt", "--version"]):
+        entry()
+    assert info.value.code == 0
 
 
 def test_help_as_a_process_loads_argparse_alone():
