@@ -35,35 +35,23 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from ..errors import ModelError, ParseError
 from .functions import sigmoid, softplus
 from .numeric import evaluate
+from .syntax import (CONSTANT_NAMES, FUNCTION_NAMES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, OPERATOR_HINTS,
+                     describe_node as _describe)
 
-#: Functions expression text may call, by the name the text uses.
-FUNCTIONS: dict[str, type] = {
-    "exp": sp.exp,
-    "log": sp.log,
-    "ln": sp.log,
-    "log1p": log1p,
-    "expm1": expm1,
-    "sqrt": sp.sqrt,
-    "abs": sp.Abs,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "tan": sp.tan,
-    "asin": sp.asin,
-    "acos": sp.acos,
-    "atan": sp.atan,
-    "arctan": sp.atan,
-    "sinh": sp.sinh,
-    "cosh": sp.cosh,
-    "tanh": sp.tanh,
-    "erf": sp.erf,
-    "lgamma": sp.loggamma,
-    "loggamma": sp.loggamma,
-    "sigmoid": sigmoid,
-    "softplus": softplus,
+#: SymPy's function for each name of :data:`symopt.symbolic.syntax.FUNCTION_NAMES` (the one whitelist).
+_SYMPY_FUNCTIONS: dict[str, type] = {
+    "exp": sp.exp, "log": sp.log, "ln": sp.log, "log1p": log1p, "expm1": expm1, "sqrt": sp.sqrt, "abs": sp.Abs,
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
+    "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "lgamma": sp.loggamma,
+    "loggamma": sp.loggamma, "sigmoid": sigmoid, "softplus": softplus,
 }
+_SYMPY_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
+
+#: Functions expression text may call, by the name the text uses: the whitelist's names only.
+FUNCTIONS: dict[str, type] = {name: _SYMPY_FUNCTIONS[name] for name in FUNCTION_NAMES}
 
 #: Named constants expression text may use.
-CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
+CONSTANTS: dict[str, sp.Expr] = {name: _SYMPY_CONSTANTS[name] for name in CONSTANT_NAMES}
 
 #: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
 #: not a function), and ``sign``, the derivative of ``abs``, which the printer and the evaluator know. Anything
@@ -75,13 +63,12 @@ SUPPORTED_CONSTANTS: frozenset = frozenset({sp.pi, sp.E})
 #: SymPy classes that stand for an operation not carried out: symopt needs their result.
 UNEVALUATED = (sp.Integral, sp.Derivative, sp.Sum, sp.Product, sp.Limit, sp.Subs)
 
-#: Limits on expression text, in characters, syntax nodes (``ast.walk``) and levels of nesting. An expression
-#: given as a SymPy object meets the same numbers, counted on its own tree and its text (:func:`size_problem`).
-MAX_LENGTH = 10_000
-MAX_NODES = 5_000
-#: Nesting allowed in text and in SymPy objects. SymPy recurses several frames per level: measured here,
-#: exp() nested 150 deep overflows Python's stack in ``diff``, 120 deep passes every stage.
-MAX_DEPTH = 100
+# Limits on expression text (:mod:`symopt.symbolic.syntax`, with the whitelist), in characters, syntax nodes
+# (``ast.walk``) and levels of nesting. An expression given as a SymPy object meets the same numbers, counted on
+# its own tree and its text (:func:`size_problem`). Nesting: SymPy recurses several frames per level; measured
+# here, exp() nested 150 deep overflows Python's stack in ``diff``, 120 deep passes every stage.
+
+#: The largest exponent a power in text may have.
 MAX_EXPONENT = 1_000
 #: A constant raised to a fraction whose denominator is larger than this becomes a 17-digit number.
 MAX_ROOT = 1_000
@@ -100,14 +87,6 @@ _BINARY = {
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
 }
-_OPERATOR_HINTS = {
-    ast.BitXor: "'^' is not a power here; write '**' (x**2)",
-    ast.FloorDiv: "'//' is not allowed; write '/'",
-    ast.Mod: "'%' is not allowed",
-    ast.MatMult: "'@' is not allowed; state a LinearModel for matrix data",
-}
-
-
 def check_name(name: str, where: str = "name") -> str:
     """Return ``name`` if it can name a parameter or data symbol, else raise."""
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
@@ -472,8 +451,8 @@ class _Builder:
 
     def binary(self, node: ast.BinOp, depth: int) -> sp.Expr:
         op = type(node.op)
-        if op in _OPERATOR_HINTS:
-            raise self.fail(node, _OPERATOR_HINTS[op])
+        if op in OPERATOR_HINTS:
+            raise self.fail(node, OPERATOR_HINTS[op])
         left = self.build(node.left, depth + 1)
         right = self.build(node.right, depth + 1)
         if op in _BINARY:
@@ -521,21 +500,3 @@ class _Builder:
             raise self.fail(node, f"{fname}() of a whole or half-integer constant above {MAX_LGAMMA} is not "
                                   f"supported; write its value ({value:.17g}) instead")
         return FUNCTIONS[fname](arg)
-
-
-def _describe(node: ast.AST) -> str:
-    names = {
-        ast.Attribute: "attribute access ('.')",
-        ast.Subscript: "indexing ('[...]')",
-        ast.Lambda: "a lambda",
-        ast.Compare: "a comparison",
-        ast.BoolOp: "'and'/'or'",
-        ast.IfExp: "an if-expression",
-        ast.List: "a list",
-        ast.Tuple: "a tuple",
-        ast.Dict: "a dict",
-        ast.Starred: "'*' unpacking",
-        ast.JoinedStr: "an f-string",
-        ast.NamedExpr: "':='",
-    }
-    return names.get(type(node), f"a {type(node).__name__} node")

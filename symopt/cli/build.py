@@ -1,0 +1,148 @@
+"""A checked spec into what the library takes: the objective, the data and the options of :func:`symopt.solve`.
+
+Every function here imports the library (and with it SymPy, NumPy and Numba) inside itself, so that
+``symopt --help`` and ``symopt check`` never pay for them. The objective is built through the public
+constructors only (:class:`symopt.Model`, :class:`symopt.LinearModel`, :class:`symopt.Network`, the losses,
+:class:`symopt.Objective`), so expression text goes through the whitelist parser and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from ..errors import DataError, ModelError, ParseError
+from .checks import Checked
+from .spec import Source, Spec
+
+#: The key a problem's objective is stated at, by kind: where an error building it is located.
+STATED_AT = {"expression": ("model", "expr"), "linear": ("model",), "network": ("network",),
+             "likelihood": ("objective", "expr")}
+
+#: The optimizer class for each name of ``[optimizer] name``.
+OPTIMIZER_CLASSES = {"lbfgs": "LBFGS", "newton": "Newton", "lm": "LevenbergMarquardt", "gd": "GradientDescent",
+                     "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSProp"}
+
+
+def located(source: Source, checked: Checked, make, key: tuple | None = None):
+    """``make()``, with a ModelError or ParseError of the library (a constant no double holds, an activation
+    it cannot differentiate, an optimizer's options that disagree) located at ``key`` (default: where the
+    objective is stated) as a :class:`~symopt.cli.spec.SpecError`."""
+    try:
+        return make()
+    except (ModelError, ParseError) as exc:
+        if getattr(exc, "key", None) is not None:  # already located
+            raise
+        raise source.error(key or STATED_AT[checked.kind], str(exc)) from None
+
+
+def read_arrays(spec: Spec, checked: Checked) -> dict:
+    """The data file's columns (a CSV's, an .npy matrix's by ``data.columns``) or arrays (an .npz's) by name."""
+    import numpy as np
+
+    path = checked.data_path
+    if path is None:
+        return {}
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
+        if suffix == ".npy":
+            matrix = np.load(path, allow_pickle=False)
+        else:
+            with warnings.catch_warnings():  # "input contained no data": said below, as a DataError
+                warnings.simplefilter("ignore", UserWarning)
+                matrix = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=float, encoding="utf-8-sig")
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path.name}: cannot read the data: {str(exc)[:200]}") from None
+    if matrix.size == 0:
+        raise DataError(f"{path.name}: no rows of data")
+    matrix = matrix.reshape(len(matrix), -1) if matrix.ndim != 2 else matrix
+    if matrix.shape[1] != len(checked.columns):
+        raise DataError(f"{path.name}: {matrix.shape[1]} columns of numbers under a header of "
+                        f"{len(checked.columns)} names")
+    return {name: matrix[:, k] for k, name in enumerate(checked.columns)}
+
+
+def data(spec: Spec, checked: Checked, arrays: dict):
+    """What :func:`symopt.solve` takes as data: arrays by name, or ``{"X": ..., target: ...}`` for a linear
+    model over columns or a matrix and for a network; None where the problem reads no data."""
+    import numpy as np
+
+    if checked.data_path is None:
+        return None
+    table = spec.network if checked.kind == "network" else spec.model
+    target = spec.objective.target
+    if checked.kind in ("network", "linear") and (table.columns is not None or table.matrix is not None):
+        X = arrays[table.matrix] if table.matrix is not None else np.column_stack([arrays[c] for c in table.columns])
+        return {"X": X, target: arrays[target]}
+    return {name: arrays[name] for name in checked.needed}
+
+
+def objective(spec: Spec, checked: Checked, arrays: dict):
+    """The :class:`symopt.Objective` the spec states (``arrays``: the data, for a network's input width)."""
+    from ..model.objective import Objective, cross_entropy, log_loss, squared_loss
+
+    o = spec.objective
+    if checked.kind == "likelihood":
+        return Objective(o.expr, _symbols(o.params, o.positive), maximize=o.maximize, l2=o.l2,
+                                reduction=o.reduction, likelihood=True)
+    model = _model(spec, checked, arrays)
+    if o.loss == "squared":
+        return squared_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights,
+                                   sigma=o.sigma, scale=o.scale)
+    loss = log_loss if o.loss == "log_loss" else cross_entropy
+    return loss(model, target=o.target, l2=o.l2, reduction=o.reduction)
+
+
+def _symbols(names, positive) -> list:
+    from ..model.models import params
+
+    return [params(name, positive=name in positive) for name in names]
+
+
+def _model(spec: Spec, checked: Checked, arrays: dict):
+    from ..model.layers import Dense, Network
+    from ..model.models import LinearModel, Model
+
+    if checked.kind == "expression":
+        return Model(spec.model.expr, _symbols(spec.model.params, spec.model.positive))
+    if checked.kind == "linear":
+        m = spec.model
+        if m.basis is not None:
+            return LinearModel(basis=list(m.basis), intercept=m.intercept)
+        return LinearModel(n_features=len(m.columns) if m.columns else None, intercept=m.intercept)
+    n = spec.network
+    if n.columns is not None:
+        n_inputs = len(n.columns)
+    elif n.matrix in arrays:
+        shape = arrays[n.matrix].shape
+        n_inputs = shape[1] if len(shape) == 2 else 1
+    else:
+        raise DataError(f"the network's input matrix {n.matrix!r} is not in the data")
+    layers = [Dense(layer.units, layer.activation, layer.dropout, layer.batch_norm) for layer in n.layers]
+    return Network(n_inputs, layers, init=n.init, seed=n.seed)
+
+
+def optimizer(spec: Spec):
+    """The optimizer ``[optimizer]`` names, with the options it sets (the rest the optimizer's defaults), or
+    None (symopt chooses)."""
+    if spec.optimizer is None:
+        return None
+    from .. import optimizers
+
+    options = {name: getattr(spec.optimizer, name) for name in spec.optimizer.model_fields_set if name != "name"}
+    return getattr(optimizers, OPTIMIZER_CLASSES[spec.optimizer.name])(**options)
+
+
+def solve_options(spec: Spec) -> dict:
+    """The keyword options of :func:`symopt.solve` the spec states (``[solve]``, ``[start]``, ``[fixed]``,
+    ``[bounds]``, the optimizer); an infinite bound is an open side (None)."""
+    options = spec.solve.model_dump()
+    options["optimizer"] = optimizer(spec)
+    options["x0"] = dict(spec.start) or None
+    options["fixed"] = dict(spec.fixed) or None
+    options["bounds"] = {name: tuple(None if math.isinf(v) else v for v in pair)
+                         for name, pair in spec.bounds.items()} or None
+    return options

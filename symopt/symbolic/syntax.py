@@ -1,0 +1,130 @@
+"""The whitelist of expression text, and a check of text against it without SymPy.
+
+:data:`FUNCTION_NAMES` and :data:`CONSTANT_NAMES` are the one whitelist: :mod:`symopt.symbolic.parse` builds its
+table of SymPy functions from them (a name missing here can never be parsed; a name here without a SymPy
+function fails when that module is imported). :func:`check_syntax` walks text with Python's ``ast`` as the
+parser does (the same nodes, functions and limits) and returns the names it uses, so that the command line's
+``check`` can say which data columns a spec needs, and refuse text that could never parse, before SymPy is
+imported. It builds nothing: the parser stays the one that turns text into mathematics, and text that passes
+here can still be refused there (a constant a double cannot hold, ``log(0)``).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..errors import ParseError
+
+#: Functions expression text may call, by the name the text uses (:data:`symopt.symbolic.parse.FUNCTIONS` maps
+#: each to SymPy).
+FUNCTION_NAMES: tuple = ("exp", "log", "ln", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
+                         "atan", "arctan", "sinh", "cosh", "tanh", "erf", "lgamma", "loggamma", "sigmoid", "softplus")
+#: Named constants expression text may use.
+CONSTANT_NAMES: tuple = ("pi",)
+
+#: Limits on expression text, in characters, syntax nodes (``ast.walk``) and levels of nesting (why these
+#: numbers: :mod:`symopt.symbolic.parse`).
+MAX_LENGTH = 10_000
+MAX_NODES = 5_000
+MAX_DEPTH = 100
+
+_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_UNARY = (ast.UAdd, ast.USub)
+#: What to write instead of an operator expression text may not use.
+OPERATOR_HINTS = {
+    ast.BitXor: "'^' is not a power here; write '**' (x**2)",
+    ast.FloorDiv: "'//' is not allowed; write '/'",
+    ast.Mod: "'%' is not allowed",
+    ast.MatMult: "'@' is not allowed; state a LinearModel for matrix data",
+}
+
+
+def check_syntax(text, what: str = "expression") -> frozenset:
+    """The names (parameters and data) ``text`` uses, if it is in the whitelist; else a
+    :class:`~symopt.errors.ParseError` naming ``what`` and the first thing refused.
+
+    >>> sorted(check_syntax("a*exp(-b*x)"))
+    ['a', 'b', 'x']
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"{what}: expected expression text, got {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise ParseError(f"{what}: the expression text is empty")
+    if len(stripped) > MAX_LENGTH:
+        raise ParseError(f"{what}: the expression text is {len(stripped)} characters long; the limit is {MAX_LENGTH}")
+    try:
+        tree = ast.parse(stripped, mode="eval")
+    except SyntaxError as exc:
+        raise ParseError(f"{what}: cannot parse {_clip(repr(stripped))}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ParseError(f"{what}: the expression is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # null bytes
+        raise ParseError(f"{what}: cannot parse {_clip(repr(stripped))}: {exc}") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_NODES:
+        raise ParseError(f"{what}: the expression has {count} syntax nodes; the limit is {MAX_NODES}")
+    names, stack = set(), [(tree.body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ParseError(f"{what}: the expression is nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in _children(node, what, names))
+    return frozenset(names)
+
+
+def _children(node: ast.AST, what: str, names: set) -> list:
+    """The sub-expressions of an allowed node (``names`` gains the names it uses), or a ParseError."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ParseError(f"{what}: the constant {_clip(repr(node.value))} is not a number")
+        return []
+    if isinstance(node, ast.Name):
+        if node.id in FUNCTION_NAMES:
+            raise ParseError(f"{what}: {node.id!r} is a function; call it, as in {node.id}(x)")
+        if node.id not in CONSTANT_NAMES:
+            if not node.id.isascii() or node.id.startswith("_"):
+                raise ParseError(f"{what}: {_clip(repr(node.id))} is not a valid name: use ASCII letters, digits "
+                                 "and '_', starting with a letter")
+            names.add(node.id)
+        return []
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, _UNARY):
+        return [node.operand]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
+        return [node.left, node.right]
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise ParseError(f"{what}: only plain function names may be called, not {describe_node(node.func)}")
+        if node.func.id not in FUNCTION_NAMES:
+            raise ParseError(f"{what}: unknown function {_clip(repr(node.func.id))}; known functions: "
+                             f"{', '.join(sorted(FUNCTION_NAMES))}")
+        if node.keywords or len(node.args) != 1:
+            raise ParseError(f"{what}: {node.func.id}() takes exactly one positional argument")
+        return [node.args[0]]
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        hint = OPERATOR_HINTS.get(type(node.op), f"the operator {type(node.op).__name__} is not allowed")
+        raise ParseError(f"{what}: {hint}")
+    raise ParseError(f"{what}: {describe_node(node)} is not allowed in an expression")
+
+
+def describe_node(node: ast.AST) -> str:
+    """A syntax node in words, for messages: ``attribute access ('.')``, ``a lambda``, ..."""
+    names = {
+        ast.Attribute: "attribute access ('.')",
+        ast.Subscript: "indexing ('[...]')",
+        ast.Lambda: "a lambda",
+        ast.Compare: "a comparison",
+        ast.BoolOp: "'and'/'or'",
+        ast.IfExp: "an if-expression",
+        ast.List: "a list",
+        ast.Tuple: "a tuple",
+        ast.Dict: "a dict",
+        ast.Starred: "'*' unpacking",
+        ast.JoinedStr: "an f-string",
+        ast.NamedExpr: "':='",
+    }
+    return names.get(type(node), f"a {type(node).__name__} node")
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
