@@ -230,3 +230,46 @@ def test_export_refuses_what_it_cannot_write(folder):
         export(Problem(_model(), optimizer=symopt.Adam(batch_size=8)), folder / "no.py")
     with pytest.raises(ModelError, match="does not exist"):
         export(Problem(_model()), folder / "nowhere" / "no.py")
+
+
+def _load(path):
+    """The exported module at ``path``, imported in this process (importlib's recipe)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"loaded_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_exported_fit_refuses_bad_input_with_a_clear_error(expression_runs, decay):
+    module = _load(expression_runs["lm"][2])
+    with pytest.raises(module.FitError, match="no column 'y'"):
+        module.fit({"x": decay["x"]})
+    with pytest.raises(module.FitError, match=r"'x' has a non-finite value .* at \(3,\)"):
+        module.fit({"x": np.where(np.arange(60) == 3, np.nan, decay["x"]), "y": decay["y"]})
+    with pytest.raises(module.FitError, match="differ in length"):
+        module.fit({"x": decay["x"], "y": decay["y"][:-1]})
+    with pytest.raises(module.FitError, match="unknown parameter.*q"):
+        module.fit(decay, x0={"a": 1.0, "b": 1.0, "c": 0.0, "q": 1.0})
+    with pytest.raises(module.FitError, match="gives no value for c"):
+        module.fit(decay, x0={"a": 1.0, "b": 1.0})
+    with pytest.raises(module.FitError, match="exported from a problem without bounds"):
+        module.fit(decay, bounds={"b": (0.0, 1.0)})
+
+
+def test_an_optimizer_state_that_export_cannot_size_is_refused():
+    from dataclasses import dataclass
+
+    from symopt.errors import CodegenError
+    from symopt.standalone.export import _state_coefficients
+
+    @dataclass(frozen=True)
+    class Cubic(symopt.LBFGS):
+        def state_size(self, p, n):
+            return p ** 3, 1
+
+    with pytest.raises(CodegenError, match="cannot size it"):
+        _state_coefficients(Cubic())
+    assert _state_coefficients(symopt.LBFGS(memory=5)) == ((5, 10, 0, 0), (2, 0, 0, 0))
