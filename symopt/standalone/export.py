@@ -65,6 +65,8 @@ def export(problem, path, *, data=None, optimizer=None) -> Path:
     if kind is None:
         raise ModelError(f"export() does not write {form.noun} yet: it exports expression models, linear "
                          f"models over a data matrix and networks")
+    if problem.box and kind != "expression":
+        raise ModelError(f"export() of {form.noun} with bounds= is not supported yet (expression models take them)")
     if problem.fixed:
         raise ModelError("export() of a problem with fixed= parameters is not supported: build the problem with "
                          "those parameters written into the model as numbers")
@@ -258,7 +260,8 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         wide_hessian=wide_hessian, residual=residual,
         prediction=_block([objective.model.expr], names) if kind == "expression" else None,
         has_hessian=hessian is not None and form.per_parameter, log_labels=objective.kind == "log",
-        bounded=bounded, projected=isinstance(optimizer, ProjectedLevenbergMarquardt),
+        bounded=bounded, default_bounds=repr({name: tuple(problem.box[name]) for name in problem.box}),
+        projected=isinstance(optimizer, ProjectedLevenbergMarquardt),
     )
 
 
