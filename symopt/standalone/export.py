@@ -229,7 +229,7 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         derivation_lines=str(derivation).splitlines(),
         start_words=("zeros" if wide else "zeros (ones for positive parameters), else ones, else halves, the first "
                      "where F is finite and its gradient not zero" if form.retries_start else "symopt's default"),
-        wide=wide, network=network, matrix=wide or network, kind=kind, kind_name=objective.kind,
+        wide=wide, network=network, matrix=wide or network, kind=kind, kind_name=objective.kind, cross_entropy=objective.kind == "cross_entropy",
         target_ndim=2 if _y_matrix(objective) else 1,
         n_inputs=net.n_inputs if network else 0, n_outputs=net.n_outputs if network else 0,
         shapes=repr([(name, tuple(int(k) for k in shape)) for name, shape in net.shapes()]) if network else "[]",

@@ -275,3 +275,20 @@ def test_an_optimizer_state_that_export_cannot_size_is_refused():
     with pytest.raises(CodegenError, match="cannot size it"):
         _state_coefficients(Cubic())
     assert _state_coefficients(symopt.LBFGS(memory=5)) == ((5, 10, 0, 0), (2, 0, 0, 0))
+
+
+def test_every_description_in_the_standalone_template_goes_through_the_escape():
+    """The rule tests/system/test_security.py keeps for symopt's generated code holds for the exported module's
+    template too: text substituted into a comment or docstring goes through the ``doc`` filter."""
+    import re
+    from pathlib import Path
+
+    from system.test_security import LITERAL_CHOICE, text_substitutions
+
+    import symopt.standalone.export as exporting
+
+    source = (Path(exporting.__file__).parent / "templates" / "standalone.py.jinja").read_text(encoding="utf-8")
+    found = text_substitutions(source)
+    assert len(found) > 20
+    bare = [(line, expr) for line, expr in found if not (re.search(r"\|\s*doc$", expr) or LITERAL_CHOICE.match(expr))]
+    assert not bare, bare
