@@ -227,8 +227,9 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         problem=objective.describe(), optimizer_repr=repr(optimizer), optimizer_title=type(optimizer).__name__, module_name=module_name,
         data_example=example, param_summary=param_summary, data_summary=data_summary,
         derivation_lines=str(derivation).splitlines(),
-        start_words=("zeros" if wide else "zeros (ones for positive parameters), else ones, else halves, the first "
-                     "where F is finite and its gradient not zero" if form.retries_start else "symopt's default"),
+        start_words=("zeros" if wide else "the network's seeded initialisation, as symopt draws it" if network else
+                     "zeros (ones for positive parameters), else ones, else halves, the first where F is finite and "
+                     "its gradient not zero" if form.retries_start else "symopt's default"),
         wide=wide, network=network, matrix=wide or network, kind=kind, kind_name=objective.kind, cross_entropy=objective.kind == "cross_entropy",
         target_ndim=2 if _y_matrix(objective) else 1,
         n_inputs=net.n_inputs if network else 0, n_outputs=net.n_outputs if network else 0,
