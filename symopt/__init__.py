@@ -43,6 +43,7 @@ _HOMES = {
     "check_gradient": ".front", "convexity": ".front", "gradient": ".front", "report": ".front", "solve": ".front",
     "verify": ".front",
     "clear_cache": ".codegen.cache",
+    "export": ".standalone.export",
     "parse_expression": ".symbolic.parse",
     "sigmoid": ".symbolic.functions", "softplus": ".symbolic.functions",
 }
@@ -54,7 +55,7 @@ __all__ = [
     "DiagnosticWarning", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
     "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
-    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "gradient", "log_loss", "params",
+    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "gradient", "log_loss", "params",
     "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]
 

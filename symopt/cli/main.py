@@ -114,8 +114,15 @@ def _solve(args) -> int:
     from .results import result_fields
 
     spec, result = _solved(args)
-    print(document("solve", spec, **result_fields(result)) if args.json else str(result))
+    print(document("solve", spec, **result_fields(result)) if args.json else _text(result))
     return _exit(result)
+
+
+def _text(result) -> str:
+    """A solve as text: the result (status, method and why, parameters, optimum, generated code) and, as a
+    statsmodels user reads a fit, its summary table (standard errors, t, p and 95% intervals where they
+    exist)."""
+    return f"{result}\n\n{result.summary()}"
 
 
 def _exit(result) -> int:
@@ -174,6 +181,19 @@ def _report(args) -> int:
     return OK
 
 
+def _export(args) -> int:
+    from ..standalone.export import export
+    from .output import document
+
+    spec, objective, data, options = _built(args)
+    path = export(_problem(objective, options), args.output, data=data)
+    if args.json:
+        print(document("export", spec, path=str(path)))
+    else:
+        print(f"wrote {path} (run it where symopt is not installed: python {path.name} data.csv --json)")
+    return OK
+
+
 def _plot(args) -> int:
     from .output import document
     from .results import result_fields
@@ -198,13 +218,17 @@ def _report_arguments(parser) -> None:
     parser.add_argument("--no-verify", action="store_true", help="leave the verification out of the report")
 
 
+def _export_arguments(parser) -> None:
+    parser.add_argument("--output", "-o", required=True, help="the Python module to write (fit_decay.py)")
+
+
 def _plot_arguments(parser) -> None:
     parser.add_argument("--kind", default="history", choices=("history", "fit", "residuals", "surface", "training"),
                         help="what to draw (default: history)")
     parser.add_argument("--output", "-o", required=True, help="the PNG file to write")
 
 
-#: The subcommands, in the order ``--help`` lists them. ``export`` joins as one entry here.
+#: The subcommands, in the order ``--help`` lists them.
 COMMANDS = {
     "check": Command(_check, "validate a spec and print the resolved problem (no SymPy, no solve)",
                      "symopt check examples/specs/logistic.toml", solves=False),
@@ -216,6 +240,8 @@ COMMANDS = {
                       "symopt verify examples/specs/decay.toml --reference none", arguments=_verify_arguments),
     "report": Command(_report, "write the derivation report (Markdown or HTML)",
                       "symopt report examples/specs/decay.toml -o report.html", arguments=_report_arguments),
+    "export": Command(_export, "write a standalone solver module (runs with NumPy, Numba and SciPy only)",
+                      "symopt export examples/specs/decay.toml -o fit_decay.py", arguments=_export_arguments),
     "plot": Command(_plot, "solve and draw a picture of the result (needs matplotlib)",
                     "symopt plot examples/specs/decay.toml --kind fit -o fit.png", arguments=_plot_arguments),
 }

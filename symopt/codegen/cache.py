@@ -369,7 +369,9 @@ def _source_fault(path: Path, data: bytes) -> str | None:
     return "does not hold the source its name is the hash of (truncated or altered)"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: into a private temporary file beside it (mode 0600),
+    then renamed over ``path``; the temporary file is removed if anything fails."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -379,6 +381,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+#: The name the cache's own writes call (and its fault tests replace).
+_write_atomically = write_atomically
 
 
 def _execute(path: Path, source: str):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 from cli_specs import LINE_SPEC
 
@@ -161,6 +162,7 @@ def test_solve_text_and_options_over_the_spec(capsys):
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("symopt result: success") and "LBFGS as requested" in out
+    assert "symopt fit summary" in out and "std err" in out and "[0.025" in out  # the table a statsmodels user reads
     assert main(["solve", str(SPECS / "decay.toml"), "--json", "--set", "optimizer.max_iter=2"]) == 3
     doc = json.loads(capsys.readouterr().out)
     assert doc["success"] is False and doc["status"] == "max_iter" and doc["spec"]["optimizer"]["max_iter"] == 2
@@ -245,3 +247,24 @@ def test_each_subcommand_as_a_process(command, tmp_path):
     out = run_process(command, SPECS / "poisson.toml", "--json", *extra)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["command"] == command
+
+
+def test_export_writes_a_standalone_module_that_fits_as_solve_does(capsys, tmp_path):
+    """``symopt export`` writes the module ``symopt.export`` writes (tests/standalone follows it into a process
+    without symopt); here it is imported and fitted on the spec's data."""
+    import importlib.util
+
+    target = tmp_path / "fit_decay.py"
+    assert main(["export", str(SPECS / "decay.toml"), "-o", str(target), "--set", "optimizer.name=lbfgs"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {target}")
+    assert main(["solve", str(SPECS / "decay.toml"), "--json", "--set", "optimizer.name=lbfgs",
+                 "--set", "solve.backend='numba'"]) == 0
+    solved = json.loads(capsys.readouterr().out)
+    spec = importlib.util.spec_from_file_location("fit_decay_cli_test", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    columns = np.genfromtxt(SPECS / "decay.csv", delimiter=",", names=True)
+    fitted = module.fit({"t": columns["t"], "c": columns["c"]}, x0={"a": 100.0, "b": 0.1})
+    assert fitted.status == solved["status"]
+    for name, value in solved["params"].items():
+        assert fitted.params[name] == pytest.approx(value, rel=1e-10)

@@ -19,7 +19,9 @@ ABOVE_INSIGHT = {"problem", "front", "result", "records", "__init__"}
 #: The layers, top first (docs/architecture.md): a module imports only from its own layer's folders (without a
 #: circle) or from the layers below it.
 LAYERS = [
-    {"__init__", "front", "records", "sklearn", "cli", "__main__"},
+    {"__main__"},
+    {"cli"},
+    {"__init__", "front", "records", "sklearn", "standalone"},
     {"problem"},
     {"result"},
     {"stats", "trust", "reporting"},
