@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
 import os
 import re
 import platform
@@ -24,13 +25,13 @@ import numpy as np
 from .._version import __version__
 from ..codegen.cache import numba_version, write_atomically
 from ..codegen.render import environment
-from ..errors import CodegenError, ModelError
+from ..errors import SUGGESTED_STARTS, CodegenError, ModelError
 from ..model.bounds import AT_BOUND, KKT_TOLERANCE, NARROW_SHARE
 from ..model.data import prepare
 from ..model.kinds.wide import ETA
 from ..numerics.covariance import RANK_TOLERANCE
 from ..optimizers import ProjectedLevenbergMarquardt
-from ..optimizers.base import DIVERGED_FACTOR, STATUS, Status
+from ..optimizers.base import DIVERGED_FACTOR, STATUS, Status, falls_without_bound
 from ..codegen.network_trainer import render_network
 from ..run import loop, stationary
 from ..run.epochs import full_batch
@@ -174,7 +175,7 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
             names[by_name[name]] = code_name("d", name)
             entry = {"name": name, "local": code_name("d", name), "array": code_name("data", name)}
             data.append(entry)
-            if by_name[name] in objective.model.expr.free_symbols:
+            if objective.model is not None and by_name[name] in objective.model.expr.free_symbols:
                 features.append(entry)
         kernel_args = ", ".join(d["array"] for d in data)
         data_names = list(rendered.data_names)
@@ -199,6 +200,7 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
                    "entries": [{"i": i, "j": j, "code": c} for (i, j), c in zip(pairs, block["exprs"])]}
     if wide and derivation.hessian is not None:
         wide_hessian = _block([derivation.hessian[0, 0]], names)
+    kink = _kinks(objective, names) if kind == "expression" else None
     if cov_kind == "likelihood" and hessian is None and wide_hessian is None:
         cov_kind, cov_reason = "none", "the Hessian of the objective was not derived, so there is no observed information"
     sign = -1.0 if objective.maximize else 1.0
@@ -236,9 +238,9 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         shapes=repr([(name, tuple(int(k) for k in shape)) for name, shape in net.shapes()]) if network else "[]",
         buffers=repr([float(v) for v in net.initial_buffers()]) if network else "[]", intercept=bool(wide and objective.model.intercept), params=params, data=data,
         features=features, feature_args=", ".join(d["array"] for d in features) or "_none",
-        kernel_args=kernel_args, target_local=names.get(target, ""), target_array=code_name("data", target.name),
+        kernel_args=kernel_args, target_local=names.get(target, ""), target_array=code_name("data", target.name) if target is not None else "",
         param_names=repr([] if wide else form.flat_names(None) if network else [p.name for p in objective.params]),
-        data_names=repr(data_names), target=repr(target.name),
+        data_names=repr(data_names), target=repr(target.name if target is not None else None),
         mask=repr([] if wide else [float(v) for v in form.penalty_mask(None)]),
         l2=repr(float(objective.l2)), sign=repr(sign), mean=repr(objective.reduction == "mean"),
         hyper=repr([float(v) for v in optimizer.hyper()]), hyper_names=list(optimizer.hyper_names),
@@ -259,11 +261,36 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         sum_of_squares=objective.sum_of_squares() is not None,
         rows=None if network else _block([objective.per_sample, *derivation.gradient], names), hessian=hessian,
         wide_hessian=wide_hessian, residual=residual,
-        prediction=_block([objective.model.expr], names) if kind == "expression" else None,
-        has_hessian=hessian is not None and form.per_parameter, log_labels=objective.kind == "log",
+        prediction=_block([objective.model.expr], names) if kind == "expression" and objective.model else None,
+        has_hessian=hessian is not None and form.per_parameter, kink=kink,
+        curvature=kind == "expression" and form.per_parameter and (hessian is not None or kink is not None),
+        precision_floor=repr(loop.PRECISION_FLOOR), still_iterations=repr(loop.STILL_ITERATIONS),
+        ridge_runoff=repr(stationary.RIDGE_RUNOFF), at_kink=repr(stationary.AT_KINK),
+        smooth_advice=stationary.SMOOTH_ADVICE, suggested_starts=repr(SUGGESTED_STARTS),
+        curvature_check_max_work=repr(stationary.CURVATURE_CHECK_MAX_WORK),
+        ray_test=inspect.getsource(falls_without_bound), log_labels=objective.kind == "log",
         bounded=bounded, default_bounds=repr({name: tuple(problem.box[name]) for name in problem.box}),
         projected=isinstance(optimizer, ProjectedLevenbergMarquardt),
     )
+
+
+def _kinks(objective, names) -> dict | None:
+    """The kinks of an expression model's objective (symopt's :func:`~symopt.run.stationary.kink_arguments`), for
+    the exported kink verdict: their arguments printed as a per-row kernel, and per argument its text, the
+    indices of the parameters it reads and whether it reads data; with the words symopt's messages name them
+    by. None where the objective has none."""
+    kinks = stationary.kink_arguments(objective)
+    if not kinks or not objective.form.per_parameter:
+        return None
+    params = list(objective.params)
+    block = _block([k.args[0] for k in kinks], names)
+    args = [(str(k.args[0]), sorted(params.index(q) for q in k.args[0].free_symbols & set(params)),
+             bool(k.args[0].free_symbols - set(params))) for k in kinks]
+    return {**block, "args": repr(args),
+            # as symopt.run.stationary.kink_verdict and symopt.run.loop._verdict word them
+            "words": ", ".join(str(k.args[0]) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else ""),
+            "calls": ", ".join(sorted({type(k).__name__.lower() for k in kinks})),
+            "listed": ", ".join(str(k) for k in kinks[:3])}
 
 
 def _y_matrix(objective) -> bool:
