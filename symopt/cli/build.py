@@ -12,12 +12,12 @@ import math
 import warnings
 
 from ..errors import DataError, ModelError, ParseError
-from .checks import Checked
+from .checks import OWN_EXPRESSION, Checked, check_width, wide
 from .spec import Source, Spec
 
 #: The key a problem's objective is stated at, by kind: where an error building it is located.
 STATED_AT = {"expression": ("model", "expr"), "linear": ("model",), "network": ("network",),
-             "likelihood": ("objective", "expr")}
+             "likelihood": ("objective", "expr"), "custom": ("objective", "expr")}
 
 #: The optimizer class for each name of ``[optimizer] name``.
 OPTIMIZER_CLASSES = {"lbfgs": "LBFGS", "newton": "Newton", "lm": "LevenbergMarquardt", "gd": "GradientDescent",
@@ -85,9 +85,9 @@ def objective(spec: Spec, checked: Checked, arrays: dict):
     from ..model.objective import Objective, cross_entropy, log_loss, squared_loss
 
     o = spec.objective
-    if checked.kind == "likelihood":
+    if checked.kind in OWN_EXPRESSION:
         return Objective(o.expr, _symbols(o.params, o.positive), maximize=o.maximize, l2=o.l2,
-                                reduction=o.reduction, likelihood=True)
+                         reduction=o.reduction, likelihood=checked.kind == "likelihood")
     model = _model(spec, checked, arrays)
     if o.loss == "squared":
         return squared_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights,
@@ -125,6 +125,25 @@ def _model(spec: Spec, checked: Checked, arrays: dict):
     return Network(n_inputs, layers, init=n.init, seed=n.seed)
 
 
+def check_parameters(spec: Spec, checked: Checked, source: Source, objective, data) -> None:
+    """[fixed] and [bounds] read as :func:`symopt.solve` reads them (:func:`symopt.model.fixing.check_fixed`,
+    :func:`symopt.model.bounds.check_bounds`), each refusal located at its key, and the ``coef`` lists of
+    [start] and [bounds] against the data matrix's width where ``check`` could not tell it (an .npy matrix)."""
+    from ..model.bounds import check_bounds
+    from ..model.fixing import check_fixed
+
+    options = solve_options(spec, with_optimizer=False)
+    fixed = options["fixed"] or {}
+    for name, value in fixed.items():
+        located(source, checked, lambda: check_fixed(objective, {name: value}), ("fixed", name))
+    fixed = located(source, checked, lambda: check_fixed(objective, fixed), ("fixed",))
+    for name, pair in (options["bounds"] or {}).items():
+        located(source, checked, lambda: check_bounds(objective, {name: pair}, fixed), ("bounds", name))
+    if checked.width is None and wide(spec, checked.kind) and spec.objective.loss != "cross_entropy" and data:
+        X = data["X"]
+        check_width(spec, source, X.shape[1] if X.ndim == 2 else 1, "the data's X")
+
+
 def optimizer(spec: Spec):
     """The optimizer ``[optimizer]`` names, with the options it sets (the rest the optimizer's defaults), or
     None (symopt chooses)."""
@@ -136,13 +155,15 @@ def optimizer(spec: Spec):
     return getattr(optimizers, OPTIMIZER_CLASSES[spec.optimizer.name])(**options)
 
 
-def solve_options(spec: Spec) -> dict:
+def solve_options(spec: Spec, with_optimizer: bool = True) -> dict:
     """The keyword options of :func:`symopt.solve` the spec states (``[solve]``, ``[start]``, ``[fixed]``,
-    ``[bounds]``, the optimizer); an infinite bound is an open side (None)."""
+    ``[bounds]``, the optimizer unless not ``with_optimizer``); an infinite bound given as one number is an
+    open side (None), a list of one bound per entry is passed as it is (``-inf`` / ``inf`` where open, as
+    ``bounds=`` takes it)."""
     options = spec.solve.model_dump()
-    options["optimizer"] = optimizer(spec)
+    options["optimizer"] = optimizer(spec) if with_optimizer else None
     options["x0"] = dict(spec.start) or None
     options["fixed"] = dict(spec.fixed) or None
-    options["bounds"] = {name: tuple(None if math.isinf(v) else v for v in pair)
+    options["bounds"] = {name: tuple(v if isinstance(v, list) else None if math.isinf(v) else v for v in pair)
                          for name, pair in spec.bounds.items()} or None
     return options

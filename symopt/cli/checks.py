@@ -18,6 +18,9 @@ from ..errors import ParseError
 from ..symbolic.syntax import check_syntax
 from .spec import Source, Spec, SpecError
 
+#: The losses that state their own per-sample expression in [objective] (no [model]): a likelihood (its
+#: standard errors from the observed information) and any other objective (``Objective(likelihood=False)``).
+OWN_EXPRESSION = ("likelihood", "custom")
 #: The data files a spec may name, by suffix.
 DATA_SUFFIXES = (".csv", ".npz", ".npy")
 #: The activations a layer may name (:data:`symopt.model.layers.BUILTIN_ACTIVATIONS`, which imports SymPy);
@@ -27,23 +30,26 @@ ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", 
 
 @dataclass(frozen=True)
 class Checked:
-    """A spec that passed the checks: ``kind`` ("expression", "linear", "network" or "likelihood"), the
+    """A spec that passed the checks: ``kind`` ("expression", "linear", "network", "likelihood" or "custom"), the
     parameter names where the spec states them (empty for a linear model over columns or a matrix, and for a
     network: the library names those), the data file (None where the problem reads no data), its columns
-    (its arrays, for .npz) and the columns the problem reads, each with the key that names it."""
+    (its arrays, for .npz), the columns the problem reads, each with the key that names it, and the width of a
+    linear model over columns or a matrix (its ``coef``'s entries) where the spec or the data's header tells it
+    (None elsewhere)."""
 
     kind: str
     params: tuple
     data_path: Path | None
     columns: tuple
     needed: dict
+    width: int | None = None
 
 
 def check(spec: Spec, source: Source, data_override: str | None = None) -> Checked:
     """Check ``spec`` as the module's docstring says; ``data_override``: the ``--data`` option's path."""
     kind = _kind(spec, source)
     needed, params = _names(spec, source, kind)
-    _check_parameter_tables(spec, source, params)
+    _check_parameter_tables(spec, source, params, kind)
     path = data_file(spec, source, data_override)
     if path is None:
         if needed:
@@ -57,29 +63,33 @@ def check(spec: Spec, source: Source, data_override: str | None = None) -> Check
             hint = f"; did you mean {close[0]!r}?" if close else ""
             shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
             raise source.error(key, f"the data file {path.name} has no column {name!r}{hint} (it has: {shown})")
-    return Checked(kind, params, path, tuple(columns), needed)
+    width = _width(spec, kind, path)
+    if width is not None:
+        check_width(spec, source, width, path.name)
+    return Checked(kind, params, path, tuple(columns), needed, width)
 
 
 def _kind(spec: Spec, source: Source) -> str:
     objective = spec.objective
-    if objective.loss == "likelihood":
+    if objective.loss in OWN_EXPRESSION:
+        what = "a likelihood" if objective.loss == "likelihood" else "a custom objective"
         for table in ("model", "network"):
             if getattr(spec, table) is not None:
-                raise source.error((table,), f'a likelihood states its own expr and params in [objective]; '
+                raise source.error((table,), f'{what} states its own expr and params in [objective]; '
                                              f'remove [{table}]')
         for field in ("expr", "params"):
             if getattr(objective, field) is None:
-                raise source.error(("objective", "loss"), f'loss = "likelihood" needs objective.{field}')
+                raise source.error(("objective", "loss"), f'loss = "{objective.loss}" needs objective.{field}')
         for field in ("weights", "sigma"):
             if getattr(objective, field) is not None:
                 raise source.error(("objective", field), f"{field} applies to loss = \"squared\" only")
-        return "likelihood"
+        return objective.loss
     for field in ("expr", "params", "positive"):
         if getattr(objective, field):
-            raise source.error(("objective", field), f'objective.{field} is for loss = "likelihood"; the model\'s '
-                                                     'go in [model]')
+            raise source.error(("objective", field), f'objective.{field} is for loss = "likelihood" or '
+                                                     f'"custom"; the model\'s go in [model]')
     if objective.maximize:
-        raise source.error(("objective", "maximize"), f'maximize applies to loss = "likelihood"; a '
+        raise source.error(("objective", "maximize"), f'maximize applies to loss = "likelihood" or "custom"; a '
                                                       f'{objective.loss} loss is minimised')
     if objective.loss != "squared":
         for field in ("weights", "sigma"):
@@ -126,7 +136,7 @@ def _one_of(table, fields: tuple, key: tuple, source: Source) -> None:
 def _names(spec: Spec, source: Source, kind: str) -> tuple[dict, tuple]:
     """The data columns the problem reads (name -> the key naming it) and its parameter names (if stated)."""
     objective, needed = spec.objective, {}
-    if kind == "likelihood":
+    if kind in OWN_EXPRESSION:
         params, positive = tuple(objective.params), objective.positive
         texts = {("objective", "expr"): objective.expr}
         where = ("objective",)
@@ -168,17 +178,98 @@ def _syntax(text: str, key: tuple, source: Source) -> frozenset:
         raise source.error(key, str(exc).removeprefix("expression: ")) from None
 
 
-def _check_parameter_tables(spec: Spec, source: Source, params: tuple) -> None:
-    """Names in [start], [fixed] and [bounds] are parameters (where the spec states them); a bound is ordered."""
+def wide(spec: Spec, kind: str) -> bool:
+    """Whether the problem is a linear model over data columns or a matrix (parameters ``intercept`` and the
+    array ``coef``)."""
+    return kind == "linear" and spec.model.basis is None
+
+
+def _check_parameter_tables(spec: Spec, source: Source, params: tuple, kind: str) -> None:
+    """Names in [start], [fixed] and [bounds] are parameters (where the spec states them, or a linear model over
+    columns or a matrix has them: ``intercept`` and ``coef``); [fixed] and [bounds] only where ``symopt.solve``
+    takes them; a list (one value per entry) only for an array parameter; a bound is ordered, entry by entry."""
+    arrays = ()
+    if wide(spec, kind):
+        params = ("intercept", "coef") if spec.model.intercept else ("coef",)
+        arrays = params if spec.objective.loss == "cross_entropy" else ("coef",)  # K intercepts, K rows of coef
+    for name in spec.fixed:
+        if kind == "network":
+            raise source.error(("fixed", name), "symopt.solve's fixed= holds named parameters, and a network has "
+                                                "none (its weights are arrays the library names)")
+        if wide(spec, kind):
+            raise source.error(("fixed", name), f"symopt.solve's fixed= holds named parameters, and a linear model "
+                                                f"over columns or a matrix has none ({name!r} is not one): bound it "
+                                                f"to a narrow range in [bounds], or state the model by basis names "
+                                                f"(basis = [...]), each coefficient a named parameter")
+    for name in spec.bounds:
+        if kind == "network" or (wide(spec, kind) and spec.objective.loss == "cross_entropy"):
+            which = "a network's weights" if kind == "network" else "a multinomial model (cross_entropy over " \
+                                                                    "a linear model)"
+            raise source.error(("bounds", name), f"bounds are not supported on {which}; they apply to the named "
+                                                 f"parameters of an expression model and to intercept and coef "
+                                                 f"of a linear model over columns or a matrix")
     for table in ("start", "fixed", "bounds"):
         for name in getattr(spec, table):
             if params and name not in params:
                 close = difflib.get_close_matches(name, params, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise source.error((table, name), f"{name!r} is not a parameter ({', '.join(params)}){hint}")
-    for name, (low, high) in spec.bounds.items():
-        if low > high:
-            raise source.error(("bounds", name), f"the lower bound {low!r} is above the upper bound {high!r}")
+    scalar = [name for name in params if name not in arrays]  # empty where the library names the parameters
+    for name, value in spec.start.items():
+        if name in scalar and isinstance(value, list):
+            raise source.error(("start", name), f"{name!r} is one number: a list is for an array parameter "
+                                                f"(coef of a linear model over columns or a matrix)")
+    for name, pair in spec.bounds.items():
+        for side, value in enumerate(pair):
+            if name in scalar and isinstance(value, list):
+                raise source.error(("bounds", name, side), f"{name!r} is one number, so its bounds are numbers: "
+                                                           f"a list of one bound per entry is for an array "
+                                                           f"parameter (coef of a linear model over columns or "
+                                                           f"a matrix)")
+        low, high = pair
+        if isinstance(low, list) and isinstance(high, list) and len(low) != len(high):
+            raise source.error(("bounds", name), f"{len(low)} lower bounds and {len(high)} upper bounds: give one "
+                                                 f"of each per entry (or one number for every entry)")
+        lows = low if isinstance(low, list) else [low] * (len(high) if isinstance(high, list) else 1)
+        highs = high if isinstance(high, list) else [high] * len(lows)
+        for entry, (lo, hi) in enumerate(zip(lows, highs)):
+            if lo > hi:
+                at = f" at entry {entry}" if isinstance(low, list) or isinstance(high, list) else ""
+                raise source.error(("bounds", name), f"the lower bound {lo!r} is above the upper bound "
+                                                     f"{hi!r}{at}")
+
+
+def check_width(spec: Spec, source: Source, width: int, where: str) -> None:
+    """The lists for ``coef`` in [start] and [bounds] have one entry per column of the data matrix, ``width``
+    (``where``: what tells it, for the message)."""
+    sides = {("start", "coef"): spec.start.get("coef")}
+    for side, value in enumerate(spec.bounds.get("coef", ())):
+        sides[("bounds", "coef", side)] = value
+    for key, value in sides.items():
+        if isinstance(value, list) and len(value) != width:
+            raise source.error(key, f"{len(value)} entries for coef, which has {width} here (one per column of "
+                                    f"the data matrix, {where}): give {width}"
+                                    f"{', or one number for every entry' if key[0] == 'bounds' else ''}")
+
+
+def _width(spec: Spec, kind: str, path: Path) -> int | None:
+    """The width of a linear model's data matrix, where the spec or the data's header tells it: its columns, or
+    the shape in an .npz member's header (None for a multinomial model, whose coef is a matrix)."""
+    if not wide(spec, kind) or spec.objective.loss == "cross_entropy":
+        return None
+    if spec.model.columns is not None:
+        return len(spec.model.columns)
+    if path.suffix.lower() != ".npz":
+        return None
+    import numpy as np
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{spec.model.matrix}.npy") as member:
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape = read[np.lib.format.read_magic(member)](member)[0]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # said when the data is read
+    return shape[1] if len(shape) == 2 else (1 if len(shape) == 1 else None)
 
 
 def data_file(spec: Spec, source: Source, override: str | None = None) -> Path | None:

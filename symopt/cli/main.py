@@ -79,8 +79,9 @@ def _check(args) -> int:
 
 def _problem_line(spec, checked) -> str:
     o = spec.objective
-    if checked.kind == "likelihood":
-        return f"{'maximise' if o.maximize else 'minimise'} the likelihood {o.expr} in {', '.join(checked.params)}"
+    if checked.kind in ("likelihood", "custom"):
+        what = "the likelihood" if checked.kind == "likelihood" else "the objective"
+        return f"{'maximise' if o.maximize else 'minimise'} {what} {o.expr} in {', '.join(checked.params)}"
     model = {"expression": lambda: f"the model {spec.model.expr} in {', '.join(checked.params)}",
              "linear": lambda: "a linear model", "network": lambda: f"a network of {len(spec.network.layers)} "
                                                                    f"layer(s)"}[checked.kind]()
@@ -95,7 +96,9 @@ def _built(args):
     arrays = build.read_arrays(spec, checked)
     objective = build.located(source, checked, lambda: build.objective(spec, checked, arrays))
     options = build.located(source, checked, lambda: build.solve_options(spec), ("optimizer",))
-    return spec, objective, build.data(spec, checked, arrays), options
+    data = build.data(spec, checked, arrays)
+    build.check_parameters(spec, checked, source, objective, data)
+    return spec, objective, data, options
 
 
 def _progress(args) -> bool:

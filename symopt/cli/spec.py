@@ -6,6 +6,10 @@ A spec states data, never code: expressions are text for the whitelist parser (c
 file's, relative to the spec's own folder and refused where it leads outside that folder. Numbers are TOML
 numbers (strings for numbers are refused: the schema is strict); ``inf`` may open a bound, and NaN and infinite
 values are refused everywhere else.
+
+The module is past 400 lines because the schema and the sentences its refusals become belong together: each
+sentence reads the schema's tables (the keys a table allows, for a did-you-mean; a field's choices; where a
+value's shape tag sits in an error's location).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from ..errors import ParseError
 from ..symbolic.syntax import MAX_LENGTH
@@ -55,6 +59,21 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=100)]
 Names = Annotated[list[Name], Field(min_length=1, max_length=MAX_NAMES)]
 Expression = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
 Bound = Annotated[float, AfterValidator(_no_nan)]
+
+
+def _shape(value) -> str:
+    return "array" if isinstance(value, list) else "number"
+
+
+def number_or_array(item):
+    """``item`` or a list of them (an array parameter's value, one per entry); pydantic's location of an error
+    inside holds the member's tag ("number" or "array"), which :func:`_schema_key` leaves out of the key path."""
+    array = Annotated[list[item], Field(min_length=1, max_length=MAX_NAMES)]
+    return Annotated[Union[Annotated[item, Tag("number")], Annotated[array, Tag("array")]], Discriminator(_shape)]
+
+
+#: The tags :func:`number_or_array` puts in an error's location.
+SHAPE_TAGS = ("number", "array")
 
 
 class Table(BaseModel):
@@ -100,10 +119,12 @@ class NetworkSpec(Table):
 
 class ObjectiveSpec(Table):
     """``[objective]``: the ``loss`` on the model's prediction of ``target`` (``weights`` or ``sigma`` columns
-    and ``scale`` for squared loss), or ``loss = "likelihood"`` with its own ``expr``, ``params`` and
-    ``maximize``; ``l2`` and ``reduction`` for all."""
+    and ``scale`` for squared loss), or ``loss = "likelihood"`` (a log-likelihood, or a negative one, per
+    sample: ``Objective(likelihood=True)``) or ``"custom"`` (any other per-sample objective,
+    ``Objective(likelihood=False)``) with its own ``expr``, ``params`` and ``maximize``; ``l2`` and
+    ``reduction`` for all."""
 
-    loss: Literal["squared", "log_loss", "cross_entropy", "likelihood"] = "squared"
+    loss: Literal["squared", "log_loss", "cross_entropy", "likelihood", "custom"] = "squared"
     target: Name = "y"
     weights: Name | None = None
     sigma: Name | None = None
@@ -205,7 +226,9 @@ class SolveSpec(Table):
 
 class Spec(Table):
     """A whole spec: the tables above, and ``[start]`` (x0: a number per parameter, a list for an array parameter
-    such as a linear model's ``coef``), ``[fixed]`` and ``[bounds]`` by parameter name."""
+    such as a linear model's ``coef``), ``[fixed]`` (a number per parameter: ``fixed=`` holds named parameters
+    only) and ``[bounds]`` by parameter name: ``[lower, upper]``, each side a number (``inf`` / ``-inf``
+    open) or, for an array parameter, a list of one bound per entry (``bounds=``'s pair of arrays)."""
 
     model: ModelSpec | None = None
     network: NetworkSpec | None = None
@@ -213,9 +236,9 @@ class Spec(Table):
     data: DataSpec | None = None
     optimizer: OptimizerSpec | None = None
     solve: SolveSpec = SolveSpec()
-    start: dict[Name, Union[Finite, Annotated[list[Finite], Field(min_length=1, max_length=MAX_NAMES)]]] = {}
+    start: dict[Name, number_or_array(Finite)] = {}
     fixed: dict[Name, Finite] = {}
-    bounds: dict[Name, Annotated[list[Bound], Field(min_length=2, max_length=2)]] = {}
+    bounds: dict[Name, Annotated[list[number_or_array(Bound)], Field(min_length=2, max_length=2)]] = {}
 
 
 class Source:
@@ -325,6 +348,14 @@ def describe(error: dict, key: tuple) -> str:
     if kind == "missing":
         return "this key is required"
     given = error.get("input")
+    if key[:1] == ("bounds",) and len(key) == 2 and kind in ("too_long", "too_short"):
+        return (f"bounds are a pair [lower, upper] (got {_show(given)}); for an array parameter each side may "
+                f"be a list of one bound per entry: coef = [[lower of each entry], [upper of each entry]]")
+    if key[:1] == ("fixed",) and len(key) == 2 and isinstance(given, list):
+        return (f"a fixed value is a number ({_show(given)} is a list): symopt.solve's fixed= holds named "
+                f"parameters only, not an array such as coef; bound it to a narrow range in [bounds] instead, or "
+                f"state the model by basis names (kind = \"linear\", basis = [...]), each coefficient a named "
+                f"parameter")
     if kind == "union_tag_invalid":
         given = (error.get("ctx") or {}).get("tag")
     if kind in ("literal_error", "union_tag_invalid"):
@@ -362,6 +393,9 @@ def _schema_key(loc: tuple) -> tuple:
     key = tuple(loc)
     if len(key) > 1 and key[0] == "optimizer" and key[1] in OPTIMIZERS:
         key = key[:1] + key[2:]
+    tag = {"start": 2, "bounds": 3}.get(key[0] if key else None)  # start.coef[.tag], bounds.coef[0][.tag]
+    if tag is not None and len(key) > tag and key[tag] in SHAPE_TAGS:
+        key = key[:tag] + key[tag + 1:]
     return key
 
 

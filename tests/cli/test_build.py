@@ -3,6 +3,8 @@ and solves to the same result."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,78 @@ def test_each_optimizer_builds_with_only_the_options_given(name):
     assert optimizer.name == name and optimizer.max_iter == 7
     default = type(optimizer)(**extra)
     assert optimizer.tol == default.tol
+
+
+W = np.array([0.3, 1.2, -0.7, 2.0, 0.1, -1.5, 0.9, 0.4])
+WIDE_Y = 1.0 + 2.0 * X - 0.5 * Z + 3.0 * W + np.array([0.1, -0.1, 0.05, 0.0, -0.05, 0.1, -0.1, 0.02])
+
+
+def test_per_entry_bounds_of_coef_give_the_apis_fit(tmp_path):
+    """``coef = [[lower of each], [upper of each]]`` (and one side a number) is bounds={"coef": (lower, upper)}."""
+    text = '[model]\nkind = "linear"\ncolumns = ["x", "z", "w"]\n[bounds]\ncoef = [[0, -inf, 0], [1.5, 0, inf]]\n' \
+           'intercept = [-inf, 0.5]\n'
+    objective, data, options = built(tmp_path, text, {"x": X, "z": Z, "w": W, "y": WIDE_Y})
+    assert options["bounds"] == {"coef": ([0.0, -np.inf, 0.0], [1.5, 0.0, np.inf]), "intercept": (None, 0.5)}
+    api = symopt.solve(symopt.squared_loss(symopt.LinearModel(n_features=3)), (np.column_stack([X, Z, W]), WIDE_Y),
+                       bounds={"coef": (np.array([0, -np.inf, 0]), np.array([1.5, 0, np.inf])),
+                               "intercept": (None, 0.5)})
+    result = symopt.solve(objective, data, **options)
+    assert result.at_bound == api.at_bound and "coef[0]" in result.at_bound and "intercept" in result.at_bound
+    same(result, api)
+    np.testing.assert_allclose(result.params["coef"], api.params["coef"], rtol=1e-12, atol=0)
+    objective, data, options = built(tmp_path, text.replace("[[0, -inf, 0], [1.5, 0, inf]]", "[0, [1.5, inf, 2.5]]"),
+                                     {"x": X, "z": Z, "w": W, "y": WIDE_Y})
+    api = symopt.solve(symopt.squared_loss(symopt.LinearModel(n_features=3)), (np.column_stack([X, Z, W]), WIDE_Y),
+                       bounds={"coef": (0, [1.5, np.inf, 2.5]), "intercept": (None, 0.5)})
+    result = symopt.solve(objective, data, **options)
+    assert result.at_bound == api.at_bound and result.at_bound["coef[2]"] == "upper"
+    np.testing.assert_allclose(result.params["coef"], api.params["coef"], rtol=1e-12, atol=0)
+
+
+def test_what_only_the_library_or_the_data_can_tell_is_refused_at_build_time_located(tmp_path):
+    """A bound with no room (the library's check_bounds), one that a positive parameter's assumption empties,
+    and a coef list against the matrix read where check could not measure it: each at its key and line."""
+    for text, key, fragment in [
+        ('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[bounds]\nb = [1, 1]\n', "bounds.b", "fixed={'b': 1}"),
+        ('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\npositive = ["b"]\n[bounds]\nb = [-2, -1]\n', "bounds.b",
+         "leave no room"),
+        ('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[fixed]\nb = 3.0\n[bounds]\nb = [0, 1]\n', "bounds.b",
+         "outside its bounds"),
+    ]:
+        objective, data, _ = built(tmp_path, text, {"x": X, "y": Y})
+        spec, source = specs.read(tmp_path / "s.toml")
+        with pytest.raises(specs.SpecError) as info:
+            build.check_parameters(spec, checks.check(spec, source), source, objective, data)
+        assert (info.value.line, info.value.key) == (text.count("\n"), key) and fragment in info.value.reason
+    np.savez(tmp_path / "m.npz", X=np.column_stack([X, Z]), y=Y)
+    (tmp_path / "s.toml").write_text('[model]\nkind = "linear"\nmatrix = "X"\n[data]\npath = "m.npz"\n'
+                                     '[start]\ncoef = [1, 2, 3]\n')
+    spec, source = specs.read(tmp_path / "s.toml")
+    with pytest.raises(specs.SpecError) as info:  # check measures the .npz member's header
+        checks.check(spec, source)
+    assert (info.value.line, info.value.key) == (7, "start.coef") and "which has 2 here" in info.value.reason
+    spec, source = specs.read(tmp_path / "s.toml", [("--set", "start.coef=[1, 2]")])
+    unmeasured = dataclasses.replace(checks.check(spec, source), width=None)
+    spec, source = specs.read(tmp_path / "s.toml")
+    arrays = build.read_arrays(spec, unmeasured)
+    with pytest.raises(specs.SpecError) as info:  # the build measures the matrix it read
+        build.check_parameters(spec, unmeasured, source, build.objective(spec, unmeasured, arrays),
+                               build.data(spec, unmeasured, arrays))
+    assert (info.value.line, info.value.key) == (7, "start.coef") and "the data's X" in info.value.reason
+
+
+def test_a_custom_objective_is_objective_without_likelihood(tmp_path):
+    """``loss = "custom"``: Objective(expr, params, likelihood=False), so its standard errors are not the
+    observed information's; the same fit and the same refusal of a likelihood's statistics as the API."""
+    text = '[objective]\nloss = "custom"\nexpr = "(y - m)**2 + 0.1*(m - 1)**2"\nparams = ["m"]\n'
+    objective, data, options = built(tmp_path, text, {"y": Y})
+    assert objective.likelihood is False and objective.kind == "custom"
+    api = symopt.solve(symopt.Objective("(y - m)**2 + 0.1*(m - 1)**2", "m"), {"y": Y})
+    result = symopt.solve(objective, data, **options)
+    same(result, api)
+    assert result.stderr is None and "declared a likelihood" in result.stderr_reason
+    assert result.stderr_reason == api.stderr_reason and result.loglik == api.loglik
+    spec, source = specs.read(tmp_path / "s.toml")
+    assert checks.check(spec, source).kind == "custom"
+    likelihood, _, _ = built(tmp_path, text.replace('"custom"', '"likelihood"'), {"y": Y})
+    assert likelihood.likelihood is True

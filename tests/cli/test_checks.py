@@ -111,3 +111,57 @@ def test_check_imports_neither_sympy_nor_numba(write_spec):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+LINEAR = '''[model]
+kind = "linear"
+columns = ["x1", "x2", "x3"]
+
+[data]
+path = "line.csv"
+'''
+WIDE_CSV = "x1,x2,x3,y\n0,1,2,3\n1,0,1,2\n2,2,0,1\n"
+
+
+def test_per_entry_lists_are_checked_against_the_width_the_header_tells(write_spec, tmp_path):
+    result = checked(write_spec(LINEAR + "[bounds]\ncoef = [[0, 0, -inf], inf]\n[start]\ncoef = [1, 2, 3]\n",
+                                csv=WIDE_CSV))
+    assert result.width == 3
+    error = refusal(write_spec(LINEAR + "[bounds]\ncoef = [0, [1, 2]]\n", csv=WIDE_CSV))
+    assert (error.line, error.key) == (8, "bounds.coef[1]")
+    assert "2 entries for coef, which has 3 here" in error.reason and "one number for every entry" in error.reason
+    error = refusal(write_spec(LINEAR + "[start]\ncoef = [1, 2]\n", csv=WIDE_CSV))
+    assert (error.line, error.key) == (8, "start.coef") and "give 3" in error.reason
+    import numpy as np  # an .npz matrix: the width from its member's header
+
+    np.savez(tmp_path / "m.npz", X=np.zeros((4, 5)), y=np.zeros(4))
+    text = '[model]\nkind = "linear"\nmatrix = "X"\n[data]\npath = "m.npz"\n[bounds]\ncoef = [[0, 0, 0, 0], 1]\n'
+    error = refusal(write_spec(text))
+    assert (error.line, error.key) == (7, "bounds.coef[0]") and "which has 5 here" in error.reason
+    assert checked(write_spec(text.replace("[0, 0, 0, 0]", "[0, 0, 0, 0, 0]"))).width == 5
+
+
+@pytest.mark.parametrize("tables, key, fragment", [
+    ("[bounds]\ncoef = [[0, 2, 1], [1, 3, 0]]\n", "bounds.coef", "above the upper bound 0.0 at entry 2"),
+    ("[bounds]\ncoef = [[0, 1, 2], [1, 2]]\n", "bounds.coef", "3 lower bounds and 2 upper bounds"),
+    ("[bounds]\nintercept = [[0], 1]\n", "bounds.intercept[0]", "'intercept' is one number"),
+    ("[start]\nintercept = [0.5]\n", "start.intercept", "'intercept' is one number"),
+    ("[bounds]\ncoeff = [0, 1]\n", "bounds.coeff", "did you mean 'coef'?"),
+    ("[fixed]\ncoef = 1.0\n", "fixed.coef", "fixed= holds named parameters"),
+])
+def test_a_linear_model_over_columns_names_intercept_and_coef(write_spec, tables, key, fragment):
+    error = refusal(write_spec(LINEAR + tables, csv=WIDE_CSV))
+    assert (error.line, error.key) == (8, key) and fragment in error.reason
+
+
+def test_lists_for_named_parameters_and_bounds_where_solve_refuses_them(write_spec):
+    error = refusal(write_spec(LINE_SPEC + "[bounds]\nb = [[0, 1], 2]\n"))
+    assert (error.line, error.key) == (11, "bounds.b[0]") and "'b' is one number" in error.reason
+    network = '[network]\ncolumns = ["x"]\n[[network.layers]]\nunits = 1\n[data]\npath = "line.csv"\n'
+    error = refusal(write_spec(network + "[bounds]\nW1 = [0, 1]\n"))
+    assert error.key == "bounds.W1" and "not supported on a network's weights" in error.reason
+    error = refusal(write_spec(network + "[fixed]\nb1 = 0.0\n"))
+    assert error.key == "fixed.b1" and "a network has none" in error.reason
+    multinomial = LINEAR + '[objective]\nloss = "cross_entropy"\n[bounds]\ncoef = [0, 1]\n'
+    error = refusal(write_spec(multinomial, csv=WIDE_CSV))
+    assert error.key == "bounds.coef" and "multinomial" in error.reason

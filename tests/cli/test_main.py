@@ -268,3 +268,24 @@ def test_export_writes_a_standalone_module_that_fits_as_solve_does(capsys, tmp_p
     assert fitted.status == solved["status"]
     for name, value in solved["params"].items():
         assert fitted.params[name] == pytest.approx(value, rel=1e-10)
+
+
+def test_per_entry_bounds_solve_through_main_and_a_build_refusal_is_a_located_spec_error(write_spec, capsys):
+    """``coef = [[...], [...]]`` solves as bounds= does (at_bound, params in the JSON document); a bound the
+    library refuses (no room) exits 2 with the spec's line and key, as a check refusal does."""
+    csv = "x1,x2,y\n0,1,1.1\n1,0,2.9\n2,2,3.2\n3,1,6.1\n4,3,6.8\n"
+    text = '[model]\nkind = "linear"\ncolumns = ["x1", "x2"]\n[data]\npath = "line.csv"\n[bounds]\n' \
+           'coef = [[0, 0], [1.5, inf]]\n'
+    assert main(["solve", str(write_spec(text, csv=csv)), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    data = np.loadtxt(write_spec(text, csv=csv).parent / "line.csv", delimiter=",", skiprows=1)
+    import symopt
+
+    api = symopt.solve(symopt.squared_loss(symopt.LinearModel(n_features=2)), (data[:, :2], data[:, 2]),
+                       bounds={"coef": ([0, 0], [1.5, np.inf])})
+    assert doc["at_bound"] == api.at_bound and doc["spec"]["bounds"]["coef"] == [[0.0, 0.0], [1.5, None]]
+    np.testing.assert_allclose(doc["params"]["coef"], api.params["coef"], rtol=1e-12, atol=0)
+    path = write_spec(text.replace("[[0, 0], [1.5, inf]]", "[[0, 1], [1.5, 1]]"), csv=csv)
+    assert main(["solve", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symopt: error: {path}:7: bounds.coef: ") and "leave no room at entry 1" in err

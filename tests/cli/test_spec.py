@@ -64,7 +64,7 @@ def test_nan_bound_refused_inf_bound_accepted():
     error = refusal(BASE + "[bounds]\na = [nan, 1]\n")
     assert (error.line, error.key) == (5, "bounds.a[0]") and "NaN" in error.reason
     error = refusal(BASE + "[bounds]\na = [0]\n")
-    assert error.key == "bounds.a" and "at least 2" in error.reason
+    assert error.key == "bounds.a" and "a pair [lower, upper]" in error.reason
 
 
 def test_array_of_tables_entries_located_by_index():
@@ -136,3 +136,58 @@ def test_the_schema_is_the_librarys_options():
         assert cls.name == name
         library = {f.name for f in dataclasses.fields(cls)}
         assert set(table.model_fields) - {"name"} == library, name
+
+
+def test_bounds_of_an_array_parameter_take_a_list_per_side():
+    """``coef = [lower, upper]``, each side a number (every entry) or a list (one per entry), as bounds= does."""
+    spec, _ = specs.parse(BASE + "[bounds]\ncoef = [[0, -inf, 1], 2.5]\nb = [-1, [2]]\n", "s.toml")
+    assert spec.bounds == {"coef": [[0.0, float("-inf"), 1.0], 2.5], "b": [-1.0, [2.0]]}
+    error = refusal(BASE + "[bounds]\ncoef = [[0, 1, nan], inf]\n")
+    assert (error.line, error.key) == (5, "bounds.coef[0][2]") and "NaN" in error.reason
+    error = refusal(BASE + "[bounds]\ncoef = [[0, inf], [-1, 1], [0, 2]]\n")
+    assert error.key == "bounds.coef" and "[[lower of each entry], [upper of each entry]]" in error.reason
+    error = refusal(BASE + "[bounds]\ncoef = [[], 1]\n")
+    assert error.key == "bounds.coef[0]" and "at least 1" in error.reason
+    error = refusal(BASE + '[bounds]\ncoef = [["0"], 1]\n')
+    assert error.key == "bounds.coef[0][0]" and "valid number" in error.reason
+
+
+def test_start_errors_name_the_entry_and_fixed_takes_numbers_only():
+    error = refusal(BASE + "[start]\ncoef = [1, nan]\n")
+    assert (error.line, error.key) == (5, "start.coef[1]") and "finite" in error.reason
+    error = refusal(BASE + '[start]\na = "1"\n')
+    assert error.key == "start.a" and "(and" not in error.reason  # one error: the member the value's shape picks
+    error = refusal(BASE + "[fixed]\ncoef = [1, 2]\n")
+    assert (error.line, error.key) == (5, "fixed.coef") and "named parameters only" in error.reason
+
+
+def test_the_model_tables_are_the_constructors_arguments():
+    """[objective], [model], [network] and its layers: the choices and defaults of the losses, Objective,
+    LinearModel, Network and Dense, so that a key left out means what the argument left out means."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from symopt.model import layers, models, objective
+
+    def defaults(function) -> dict:
+        return {name: p.default for name, p in inspect.signature(function).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    def choices(table, name) -> tuple:
+        return typing.get_args(table.model_fields[name].annotation)
+
+    o = specs.ObjectiveSpec.model_fields
+    for loss in (objective.squared_loss, objective.log_loss, objective.cross_entropy, objective.Objective):
+        for name, default in defaults(loss).items():
+            if name != "likelihood":  # which loss says it: "likelihood" or "custom"
+                assert o[name].default == default, (loss.__name__, name)
+    assert choices(specs.ObjectiveSpec, "reduction") == objective.REDUCTIONS
+    assert choices(specs.ObjectiveSpec, "scale") == objective.SCALES
+    assert specs.ModelSpec.model_fields["intercept"].default == defaults(models.LinearModel)["intercept"]
+    network = defaults(layers.Network)
+    assert {name: specs.NetworkSpec.model_fields[name].default for name in network} == network
+    assert choices(specs.NetworkSpec, "init") == layers.INITS
+    dense = {f.name: f.default for f in dataclasses.fields(layers.Dense) if f.name != "width"}
+    assert {name: specs.LayerSpec.model_fields[name].default for name in dense} == dense
+    assert set(specs.LayerSpec.model_fields) == set(dense) | {"units"}  # units: Dense's width

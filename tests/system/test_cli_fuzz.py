@@ -42,10 +42,11 @@ KEYS = ["model", "network", "objective", "data", "optimizer", "solve", "start", 
         "positive", "kind", "columns", "matrix", "basis", "intercept", "layers", "units", "activation", "dropout",
         "batch_norm", "init", "seed", "loss", "target", "weights", "sigma", "scale", "l2", "reduction", "maximize",
         "path", "name", "max_iter", "tol", "ftol", "lr", "method", "precision", "backend", "budget", "max_time",
-        "starts", "standardize", "cov_type", "a", "b", "max_itr", "modle", "__class__", "template", "module"]
+        "starts", "standardize", "cov_type", "a", "b", "max_itr", "modle", "__class__", "template", "module",
+        "coef"]
 WORDS = ["a + b*x", "a*exp(-b*x)", "x", "y", "w", "a", "b", "squared", "log_loss", "likelihood", "cross_entropy",
-         "linear", "expression", "auto", "iterative", "double", "high", "python", "lbfgs", "adam", "gd", "tanh",
-         "relu", "z*sigmoid(z)", *OPTIMIZERS, *PATHS, *HOSTILE]
+         "custom", "linear", "expression", "auto", "iterative", "double", "high", "python", "lbfgs", "adam", "gd",
+         "tanh", "relu", "z*sigmoid(z)", *OPTIMIZERS, *PATHS, *HOSTILE]
 
 scalars = st.one_of(
     st.sampled_from(WORDS), st.text(max_size=30), st.booleans(), st.integers(-10**20, 10**20),
@@ -110,8 +111,10 @@ def _value(value) -> str:
 OPTIONS = ["--json", "--set", "--data", "--method", "--precision", "--seed", "--starts", "--no-progress", "-o",
            "--output", "--kind", "--reference", "--no-verify", "--help", "--version", "-h"]
 SETS = st.builds(lambda k, v: f"{k}={v}", st.sampled_from(["optimizer.max_iter", "solve.method", "model.expr",
-                                                            "data.path", "bounds.a", "x", "model.expr.deep", ""]),
-                 st.one_of(st.sampled_from(WORDS + ["[0, inf]", "{a = 1}", "nan", '"5"']), st.text(max_size=20)))
+                                                            "data.path", "bounds.a", "bounds.coef", "start.coef",
+                                                            "x", "model.expr.deep", ""]),
+                 st.one_of(st.sampled_from(WORDS + ["[0, inf]", "{a = 1}", "nan", '"5"', "[[0, nan], [1, inf]]",
+                                                       "[0, [1, 2]]"]), st.text(max_size=20)))
 argument_lists = st.lists(st.one_of(st.sampled_from(OPTIONS), SETS, st.sampled_from(WORDS), st.text(max_size=15)),
                           max_size=6)
 
