@@ -245,15 +245,20 @@ def test_verify_report_and_plot(capsys, tmp_path):
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("command", ["derive", "verify", "report", "plot"])
+@pytest.mark.parametrize("command", ["derive", "verify", "report", "plot", "export"])
 def test_each_subcommand_as_a_process(command, tmp_path):
     extra = {"verify": ["--reference", "none"], "report": ["--no-verify"],
-             "plot": ["-o", tmp_path / "history.png"]}.get(command, [])
+             "plot": ["-o", tmp_path / "history.png"], "export": ["-o", tmp_path / "fit_poisson.py"]}.get(command, [])
     if command == "plot":
         pytest.importorskip("matplotlib")
     out = run_process(command, SPECS / "poisson.toml", "--json", *extra)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["command"] == command
+    doc = json.loads(out.stdout)
+    assert doc["command"] == command
+    if command == "export":  # a module Python can compile, with its fit and its own command line
+        source = (tmp_path / "fit_poisson.py").read_text(encoding="utf-8")
+        compile(source, doc["path"], "exec")
+        assert doc["path"] == str(tmp_path / "fit_poisson.py") and "def fit(" in source and "def main(" in source
 
 
 def test_export_writes_a_standalone_module_that_fits_as_solve_does(capsys, tmp_path):
