@@ -28,8 +28,26 @@ class Dataset:
     n_rows: int
     n_classes: int = 0
 
+    def __post_init__(self):
+        object.__setattr__(self, "arrays", {name: read_only(a) for name, a in self.arrays.items()})
+
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """``array`` seen read-only (a view: nothing is copied).
+
+    Numba compiles one specialisation per argument type, and an array's writability is part of its type. Data
+    reach the generated kernels only through here, always read-only, so a user's read-only input (a memory-mapped
+    file, scikit-learn's ``readonly_memmap`` checks, an array a library froze) and a fresh writable one call the
+    same compiled code: otherwise each would compile the module's functions again, and a process of one kind would
+    mark a cache generation compiled by the other kind incomplete (the next process then compiles afresh)."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _short(value, limit: int = 60) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from ..codegen import cache
 from ..codegen.network_trainer import render_network
 from ..errors import DataError, DiagnosticWarning, ModelError
-from ..model.data import check_scores
+from ..model.data import check_scores, read_only
 from ..model.data import is_number
 from ..numerics.sizes import check_run
 from ..optimizers import LBFGS, RUNNING, Adam
@@ -321,5 +321,5 @@ def _inputs(X, n_inputs: int) -> np.ndarray:
         kind = "NaN" if np.isnan(arr[pos]) else "inf"
         raise DataError(f"predict: X has {int(bad.sum())} non-finite value(s); the first is {kind} at "
                         f"(row, column) {pos}: remove or impute it (its prediction would be meaningless)")
-    return arr
+    return read_only(arr)
 

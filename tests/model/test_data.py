@@ -167,3 +167,21 @@ def test_data_outside_a_likelihood_s_domain_is_named_on_every_path(method):
     with pytest.raises(DataError, match=r"term -loggamma\(y \+ 1\).* is -inf at row 2 \(y = -1.0; 1 row\(s\) in "
                                         r"all\).*negative counts in a Poisson likelihood"):
         symopt.solve(poisson, {"y": np.array([1.0, 2.0, -1.0, 3.0])}, method=method, progress=False)
+
+
+def test_prepared_arrays_are_read_only_views_that_leave_the_users_arrays_alone():
+    """Numba compiles per argument type, writability included: the kernels always see read-only data, so a
+    read-only input and a writable one call the same compiled code (tests/system/test_pickling.py holds that
+    across processes). Views, not copies: a large input is not duplicated."""
+    from symopt.model.data import prepare
+
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    frozen = y.copy()
+    frozen.flags.writeable = False
+    for target in (y, frozen):
+        dataset = prepare(symopt.log_loss(symopt.LinearModel()), (X, target))
+        assert not dataset["X"].flags.writeable and not dataset["y"].flags.writeable
+        assert np.shares_memory(dataset["X"], X) and np.shares_memory(dataset["y"], target)
+    assert X.flags.writeable and y.flags.writeable
+    X[0, 0] = 5.0  # still the user's to change
