@@ -37,6 +37,7 @@ _HOMES = {
     "LinearModel": ".model.models", "Model": ".model.models", "params": ".model.models",
     "Objective": ".model.objective", "cross_entropy": ".model.objective", "log_loss": ".model.objective",
     "squared_loss": ".model.objective",
+    "glm": ".model.glm", "Family": ".model.families",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -52,10 +53,10 @@ _HOMES = {
 #: warnings also in :mod:`symopt.errors`), sorted.
 __all__ = [
     "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "DataError", "Dense",
-    "DiagnosticWarning", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
+    "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
     "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
-    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "gradient", "log_loss", "params",
+    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "log_loss", "params",
     "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]
 

@@ -30,6 +30,7 @@ from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
 from .reporting.summary import Summary
+from .stats import glm as glm_stats
 from .stats import profile
 from .stats.baseline import worse_than_constant
 from .stats.inference import Inference, Intervals, infer
@@ -139,6 +140,16 @@ def _trained_alias(name: str, default) -> property:
     return property(lambda self: default() if self.network is None else getattr(self.network, name),
                     doc=f"``result.network.{name}`` (:class:`Trained`; {default()!r} for a problem that is not a "
                         f"network), read here too.")
+
+
+def _glm_alias(name: str, doc: str) -> property:
+    """A statistic of a GLM's :meth:`Result.glm_fit` (None for other objectives)."""
+
+    def get(self):
+        fitted = self.glm_fit()
+        return None if fitted is None else getattr(fitted, name)
+
+    return property(get, doc=doc)
 
 
 @dataclass(frozen=True)
@@ -372,6 +383,27 @@ class Result:
     def bic(self) -> float | None:
         """``-2 loglik + p log n``, or None."""
         return self.inference().bic
+
+    # --- a GLM's statistics (symopt.glm; statsmodels' GLMResults names in brackets) --------------------------------
+
+    def glm_fit(self, data=None):
+        """The :class:`symopt.stats.glm.GLMFit` of a GLM (an objective made by :func:`symopt.glm`) at this
+        solution: fitted means, deviance, Pearson's chi2, scale, null deviance, log-likelihood; None for any
+        other objective. Worked out once (``data=``: after unpickling, the data it was solved on)."""
+        if self.objective is None or getattr(self.objective, "glm", None) is None:
+            return None
+        memo = self._memo()
+        if "glm" not in memo:
+            memo["glm"] = glm_stats.fit(self.objective, self._data(data, "result.glm_fit()"), np.asarray(self.x))
+        return memo["glm"]
+
+    deviance = _glm_alias("deviance", "A GLM's deviance, ``sum w d(y, mu)`` [``deviance``], or None.")
+    null_deviance = _glm_alias("null_deviance", "A GLM's deviance with a constant alone (offset kept) "
+                                                "[``null_deviance``], or None.")
+    pearson_chi2 = _glm_alias("pearson_chi2", "A GLM's Pearson chi2, ``sum w (y - mu)^2 / V(mu)`` [``pearson_chi2``], "
+                                              "or None.")
+    scale = _glm_alias("scale", "A GLM's dispersion [``scale``]: Pearson's chi2 / (n - p) for the families that "
+                                "estimate it, else 1; None for other objectives.")
 
     def conf_int(self, level: float = 0.95, method: str = "wald", cov_type: str | None = None) -> dict | None:
         """Confidence intervals: name -> ``(low, high)`` (arrays for an array parameter), or None where there

@@ -172,6 +172,9 @@ def prepare(objective, data) -> Dataset:
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
     _check_weights(objective, arrays)
+    glm = getattr(objective, "glm", None)
+    if glm is not None:
+        glm.check(objective, arrays)
     return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
 
 

@@ -199,6 +199,9 @@ class Objective:
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
         if self.weight_column is not None:
             text += f" ({'weights' if self.weight_kind == 'weights' else 'standard deviations'} {self.weight_column})"
+        glm = getattr(self, "glm", None)
+        if glm is not None:
+            text += f" ({glm.family.name} family, {glm.link.name} link: half the unit deviance, less terms free of mu)"
         if self.fixed_params:
             text += f" ({', '.join(p.name for p in self.fixed_params)} fixed)"
         if self.l2 or l2 is not None:

@@ -58,9 +58,16 @@ class Summary:
         stats = [("RSS", inf.rss), ("residual SD", inf.residual_sd), ("R^2", inf.r2), ("log-likelihood", inf.loglik),
                  ("AIC", inf.aic), ("BIC", inf.bic)]
         rows += [(name, _number(value, 10)) for name, value in stats if value is not None]
+        fitted = r.glm_fit() if r.origin is not None and r.dataset is not None else None
+        if fitted is not None:  # statsmodels' GLM summary shows these
+            rows += [("family, link", f"{r.objective.glm.family.name}, {r.objective.glm.link.name}"),
+                     ("deviance", _number(fitted.deviance, 10)), ("Pearson chi2", _number(fitted.pearson_chi2, 10)),
+                     ("scale", _number(fitted.scale, 10)), ("null deviance", _number(fitted.null_deviance, 10))]
         if inf.cov is not None:
             what = {"least squares": "s^2 (J^T J)^-1, J the exact Jacobian of the residuals",
                     "likelihood": "the inverse of the observed information"}[inf.kind]
+            if fitted is not None:
+                what = "scale times the inverse of the expected (Fisher) information, as statsmodels' GLM"
             rows.append(("covariance", what if inf.cov_type == "nonrobust" else f"{inf.cov_type} (sandwich)"))
         return rows
 

@@ -74,9 +74,9 @@ def export(problem, path, *, data=None, optimizer=None) -> Path:
     if not objective.data_names:
         raise ModelError("export() needs an objective that reads data (this one is a function of its "
                          "parameters alone: solve it with symopt)")
-    if kind in ("wide", "network") and data is None and optimizer is None:
-        raise ModelError(f"export() of {form.noun} needs data= (or optimizer=): the optimizer symopt chooses "
-                         f"depends on the data's size")
+    if kind in ("wide", "network") and data is None and optimizer is None and problem.optimizer is None:
+        raise ModelError(f"export() of {form.noun} needs data= (or optimizer=, or a Problem built with an "
+                         f"optimizer): the optimizer symopt chooses depends on the data's size")
     optimizer = _optimizer(problem, objective, data, optimizer)
     bounded = bool(problem.box)
     if kind == "network":
@@ -180,7 +180,10 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         kernel_args = ", ".join(d["array"] for d in data)
         data_names = list(rendered.data_names)
     cov_kind, cov_reason = kind_of(objective)
-    if cov_kind != "none" and objective.l2:
+    if getattr(objective, "glm", None) is not None:
+        cov_kind, cov_reason = "none", ("a GLM's standard errors (the expected information, scaled by the estimated "
+                                        "dispersion) are not carried by the exported module: symopt.solve gives them")
+    elif cov_kind != "none" and objective.l2:
         cov_kind, cov_reason = "none", (f"a ridge penalty (l2={objective.l2!r}) biases the estimates, so the classical "
                                         f"standard errors do not apply (fit with l2=0 for them)")
     residual = None

@@ -39,6 +39,7 @@ from ..numerics import covariance
 from ..numerics.covariance import COV_TYPES, check_cov_type
 from ..numerics.distributions import normal_quantile, t_quantile, two_sided_p
 from ..symbolic.numeric import evaluate
+from . import glm as glm_stats
 from . import separation
 
 #: Above this many parameters no covariance is formed: it is a p x p matrix of doubles (4,096 parameters
@@ -318,6 +319,8 @@ def infer(result, cov_type: str, dataset) -> Inference:
     base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x, held=held)
     if kind == "least squares":
         return _least_squares(result, objective, dataset, base)
+    if getattr(objective, "glm", None) is not None:
+        return _glm(result, objective, dataset, base, why)
     stats = {}
     if kind == "likelihood" and not objective.l2:
         total = result.fun * (n if objective.reduction == "mean" else 1)
@@ -447,6 +450,28 @@ def _likelihood(result, objective, dataset, base, stats) -> Inference:
         if base["held"] else ()
     return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason,
                      not_identified=cov.not_identified, notes=notes, **base, **stats)
+
+
+def _glm(result, objective, dataset, base, why: str) -> Inference:
+    """A GLM's covariance as statsmodels' default: the inverse of the expected (Fisher) information, scaled by
+    the estimated dispersion where the family has one (:mod:`symopt.stats.glm`); the robust types as for any
+    likelihood (a sandwich, in which the scale cancels). Its log-likelihood is the family's, at that scale."""
+    fitted = glm_stats.fit(objective, dataset, base["x"])
+    stats = {"loglik": None if objective.l2 else fitted.loglik}
+    refusal = why or _refusal(result, objective, base["n_params"])
+    if refusal:
+        return Inference(kind="likelihood", cov=None, reason=refusal, **base, **stats)
+    if base["cov_type"] != "nonrobust":
+        return _likelihood(result, objective, dataset, base, stats)
+    free = [j for j in range(len(base["x"])) if j not in base["held"]]
+    cov = covariance.from_information(fitted.information[np.ix_(free, free)], _names(base, free))
+    notes = []
+    if objective.glm.family.scale == "pearson":
+        notes.append(f"scaled by the dispersion estimated as Pearson's chi2 / (n - p) = {fitted.scale:.6g}")
+    if base["held"]:
+        notes.append(f"{', '.join(base['names'][j] for j in base['held'])} at a bound: held there, no standard error")
+    return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(base["x"])), reason=cov.reason,
+                     not_identified=cov.not_identified, notes=tuple(notes), **base, **stats)
 
 
 def _names(base, free) -> tuple:

@@ -12,6 +12,8 @@ Which reference applies follows the problem's shape (``reference="auto"``):
   residuals;
 - ``log_loss`` on a ``LinearModel()`` over a data matrix: statsmodels ``Logit``, or with ``l2``
   scikit-learn's ``LogisticRegression`` (``C = 1 / (2 n l2)``);
+- :func:`symopt.glm` on a ``LinearModel()`` over a data matrix, unpenalised, of a built-in family and link
+  without offset, exposure, weights or trials: statsmodels ``GLM`` with the same family and link;
 - ``cross_entropy`` on a ``LinearModel()``: statsmodels ``MNLogit`` (class 0 the reference, as symopt), or
   with ``l2`` scikit-learn's multinomial ``LogisticRegression`` (its intercepts shifted so that class 0's is
   0: adding one number to every class changes no probability).
@@ -280,10 +282,31 @@ def _multiclass(objective, analysis, dataset, start) -> ReferenceFit:
     return ReferenceFit(name, softmax.start_from(objective, K, m, given, "the reference fit"))
 
 
+def _wide_glm(objective, analysis, dataset, start) -> ReferenceFit:
+    """statsmodels' GLM (IRLS to ``tol=1e-13``) with the same family and link, unpenalised and without
+    offset, exposure, weights or trials (a GLM with any of them, or of a family of the user's own, has none)."""
+    spec = objective.glm
+    if objective.l2 or spec.columns() or not spec.family.statsmodels or not spec.link.statsmodels:
+        return ReferenceFit(None, None, "statsmodels' GLM is the reference for an unpenalised GLM of a built-in "
+                                        "family and link without offset, exposure, weights or trials")
+    why = _missing("statsmodels")
+    if why:
+        return ReferenceFit(None, None, why)
+    import statsmodels.api as sm
+
+    (family, options), (link, link_options) = spec.family.statsmodels, spec.link.statsmodels
+    X, y = dataset["X"], dataset[objective.target.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its DomainWarning for the Gamma's canonical link, and the like
+        chosen = getattr(sm.families, family)(getattr(sm.families.links, link)(**link_options), **options)
+        fit = sm.GLM(y, _phi(objective, X), family=chosen).fit(tol=1e-13, maxiter=1000)
+    return ReferenceFit(f"statsmodels GLM ({family}, {link})", np.asarray(fit.params))
+
+
 #: The references by (kind of problem, loss): the verification stage's own table, which a new kind of problem
 #: joins only where another library states the same estimator (until then :func:`reference_fit` says none does).
 _TABLE = {("wide", "squared"): _wide_squared, ("expression", "squared"): _expression_squared,
-          ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass}
+          ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass, ("wide", "glm"): _wide_glm}
 #: The references for a problem with bounds.
 _BOUNDED = {("wide", "squared"): _wide_squared_bounded, ("expression", "squared"): _expression_squared_bounded,
             ("wide", "log"): _wide_log_bounded}

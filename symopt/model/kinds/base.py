@@ -304,7 +304,9 @@ class Form(abc.ABC):
         Anything with ``keys()`` (a dict, a ``pandas.Series``...) is read by name, never by position; ``label``
         names the argument in error messages."""
         if x0 is None:
-            return self.default_start(dataset)
+            start = self.default_start(dataset)
+            glm = getattr(self.objective, "glm", None)  # a GLM starts at the mean response (symopt.model.glm)
+            return start if glm is None else glm.start(self.objective, dataset, start)
         spec = self.blocks(dataset)
         if hasattr(x0, "keys"):
             x0 = by_name(x0, [n for n, _ in spec], label)
