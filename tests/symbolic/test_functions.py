@@ -1,7 +1,11 @@
-"""The derivatives of loggamma (digamma, trigamma): NumPy evaluation, the generated helpers on both backends,
-and the Gamma maximum-likelihood fit they make possible (it failed in the printer before)."""
+"""The special functions and their derivatives: loggamma's (digamma, trigamma), besseli, erfc, ndtr and
+log_ndtr (issue 29, item 6): the SymPy functions and their derivatives, NumPy evaluation, the generated helpers
+of loggamma's derivatives on both backends, and the maximum-likelihood fits they make possible (Gamma, negative
+binomial)."""
 
 from __future__ import annotations
+
+import math
 
 import mpmath
 import numpy as np
@@ -10,7 +14,9 @@ import sympy as sp
 
 import symopt
 from symopt.errors import PrinterError
-from symopt.symbolic.numeric import _np_polygamma
+from symopt.symbolic.escape import latex
+from symopt.symbolic.functions import (besseli_scaled, inv_mills, inv_mills_gap, log_ndtr, ndtr, scaled_bessel)
+from symopt.symbolic.numeric import _np_polygamma, evaluate
 from symopt.symbolic.printer import print_block
 
 POINTS = np.array([1e-8, 0.1, 0.5, 1.0, 2.5, 7.0, 9.99, 10.0, 12.0, 100.0, 1e5, 1e12, -0.5, -2.7, -10.3])
@@ -93,3 +99,78 @@ def test_negative_binomial_likelihood_from_the_default_start():
     assert fit.success and p == pytest.approx(r / (r + y.mean()), rel=1e-10)
     score = sum(mpmath.digamma(v + r) for v in y) - y.size * mpmath.digamma(r) + y.size * mpmath.log(p)
     assert abs(float(score)) < 1e-8 * y.size
+
+
+# --- besseli, erfc, ndtr and log_ndtr (issue 29, item 6) ---------------------------------------------------------
+
+X = sp.Symbol("x", real=True)
+K = sp.Symbol("k", positive=True)
+
+
+def _mp(f, x, dps=30):
+    with mpmath.workdps(dps):
+        return f(mpmath.mpf(float(x)))
+
+
+def test_log_ndtr_differentiates_into_the_inverse_mills_ratio_and_its_gap():
+    """d/dx log Phi = phi/Phi = inv_mills, d/dx inv_mills = -inv_mills*inv_mills_gap, d/dx inv_mills_gap =
+    1 - inv_mills*inv_mills_gap: checked against mpmath's numerical derivatives of the definitions."""
+    assert sp.diff(ndtr(X), X) == sp.exp(-X ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    assert sp.diff(log_ndtr(X), X) == inv_mills(X)
+    assert sp.diff(log_ndtr(X), X, 2) == -inv_mills(X) * inv_mills_gap(X)
+    definitions = {ndtr: mpmath.ncdf, log_ndtr: lambda v: mpmath.log(mpmath.ncdf(v)),
+                   inv_mills: lambda v: mpmath.npdf(v) / mpmath.ncdf(v),
+                   inv_mills_gap: lambda v: v + mpmath.npdf(v) / mpmath.ncdf(v)}
+    with mpmath.workdps(40):
+        for f, definition in definitions.items():
+            for v in (-30.0, -4.0, -0.3, 0.7, 6.0):
+                symbolic = sp.N(sp.diff(f(X), X).subs(X, sp.Float(v, 40)), 30)
+                numeric = mpmath.diff(definition, mpmath.mpf(v))
+                assert abs(float((mpmath.mpf(str(symbolic)) - numeric) / numeric)) < 1e-25, (f, v)
+    assert (ndtr(0), log_ndtr(0), inv_mills(0), inv_mills_gap(0)) == (
+        sp.Rational(1, 2), -sp.log(2), sp.sqrt(2 / sp.pi), sp.sqrt(2 / sp.pi))
+    assert ndtr(X).rewrite(sp.erfc) == sp.erfc(-X / sp.sqrt(2)) / 2
+    assert log_ndtr(X).is_real and log_ndtr(X).is_negative and inv_mills_gap(X).is_positive
+
+
+def test_log_ndtr_evaluates_in_both_tails():
+    """sp.N to 20 digits: log Phi(-40) and log Phi(10), which log(Phi) in doubles would make -inf and 0."""
+    assert float(sp.N(log_ndtr(-40), 20)) == pytest.approx(-804.6084420137538, rel=1e-15)
+    assert float(sp.N(log_ndtr(10), 20)) == pytest.approx(float(_mp(lambda v: -mpmath.ncdf(-v), 10)), rel=1e-15)
+    assert float(sp.N(inv_mills_gap(-40), 20)) == pytest.approx(0.02496884720726372, rel=1e-15)
+
+
+def test_the_new_functions_read_as_mathematics_in_latex():
+    assert latex(ndtr(X)) == r"\Phi\left(x\right)"
+    assert latex(log_ndtr(X)) == r"\log\Phi\left(x\right)"
+    assert latex(inv_mills(X)) == r"\frac{\varphi\left(x\right)}{\Phi\left(x\right)}"
+    assert r"x + \frac{\varphi" in latex(-inv_mills(X) * inv_mills_gap(X))
+
+
+@pytest.mark.parametrize("expr, printed_as", [
+    (sp.log(2 * sp.pi * sp.besseli(0, K)), sp.log(2 * sp.pi * besseli_scaled(0, K)) + K),
+    (sp.besseli(1, K) / sp.besseli(0, K), besseli_scaled(1, K) / besseli_scaled(0, K)),
+    (sp.diff(sp.log(sp.besseli(0, K)), K, 2),
+     sp.diff(sp.log(sp.besseli(0, K)), K, 2).replace(sp.besseli, besseli_scaled)),
+    (sp.besseli(0, K) + 1, sp.exp(K) * besseli_scaled(0, K) + 1),
+    (sp.besseli(1, X) * X, besseli_scaled(1, X) * X * sp.exp(sp.Abs(X))),
+    (sp.cos(X) + sp.log(X), sp.cos(X) + sp.log(X)),
+])
+def test_besseli_is_printed_scaled_with_only_the_exponentials_that_do_not_cancel(expr, printed_as):
+    """The von Mises objective, its gradient and its Hessian (homogeneous of degree 0 in besseli(., k)) keep no
+    exponential; a sum of terms of different degrees keeps one per besseli; no besseli, no change."""
+    assert scaled_bessel(expr) == printed_as
+
+
+def test_numpy_evaluation_of_besseli_past_its_overflow():
+    """besseli(0, 800) is past the largest double; its log and the ratio in the von Mises gradient are not."""
+    log_i0 = sp.log(sp.besseli(0, K))
+    ratio = sp.besseli(1, K) / sp.besseli(0, K)
+    for k in (0.5, 8.5, 800.0, 1e5):
+        for expr in (log_i0, ratio):
+            reference = float(_mp(lambda v: sp.lambdify(K, expr, "mpmath")(v), k))
+            assert evaluate(expr, {K: k}) == pytest.approx(reference, rel=4e-16)
+            assert float(evaluate(expr, {K: mpmath.mpf(k)}, "mpmath")) == pytest.approx(reference, rel=1e-15)
+    assert evaluate(sp.besseli(0, K), {K: 800.0}) == math.inf
+    got = evaluate(sp.log(sp.besseli(0, X)), {X: np.array([1.0, 750.0, -750.0])})  # |x| for a real x
+    assert np.all(np.isfinite(got)) and got[1] == got[2]
