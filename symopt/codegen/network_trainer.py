@@ -73,6 +73,6 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         temps, printed = print_block([objective.per_sample, derivation.gradient[0]], {Z: "z", y: "yy"},
                                      temp_prefix="q")
         context.update(loss_temps=temps, loss=printed[0], dloss=printed[1])
-    context["special"] = special_functions(context)
+    context.update(special_functions(context))
     source = render_checked("network/trainer.py.jinja", context)
     return Rendered(source, f"net_{optimizer.name}", ("X", y.name))

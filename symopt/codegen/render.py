@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,7 +102,7 @@ def render(objective, derivation, optimizer, bounded: bool = False, parallel: bo
     data_names = objective.data_names or (NO_DATA,)
     context.update(flags)
     context.update(optimizer_context(objective, optimizer, bounded))
-    context["special"] = special_functions(context)
+    context.update(special_functions(context))
     context.update(
         symopt_version=__version__,
         template_version=TEMPLATE_VERSION,
@@ -133,14 +134,43 @@ def loops(parallel: bool) -> dict:
     return {"parallel": parallel, "kernel_jit": f"njit({flags})", "block_range": "prange" if parallel else "range"}
 
 
-#: The special functions generated code may call, defined by codegen/templates/kernels/special.py.jinja where used.
-SPECIAL_FUNCTIONS = ("digamma", "trigamma")
+#: The special functions generated code may call, defined by codegen/templates/kernels/special.py.jinja where used,
+#: each with the helpers it calls (emitted with it).
+SPECIAL_FUNCTIONS = {
+    "digamma": (), "trigamma": (),
+    "ive": ("chebyshev",),
+    "ndtr": (),
+    "log_ndtr": ("mills_tail",),
+    "inv_mills": ("inv_mills_gap", "chebyshev", "mills_tail"),
+    "inv_mills_gap": ("chebyshev", "mills_tail"),
+}
+#: The tables of Chebyshev coefficients (:mod:`symopt.symbolic.special`) each helper sums.
+SPECIAL_TABLES = {"ive": ("BESSEL_I0_TAIL", "BESSEL_I1_TAIL"), "inv_mills_gap": ("MILLS_GAP_MIDDLE",)}
 
 
-def special_functions(context: dict) -> list[str]:
-    """Which of :data:`SPECIAL_FUNCTIONS` the printed code in ``context`` calls (``_digamma(...)``)."""
+def special_functions(context: dict) -> dict:
+    """``special``: which of :data:`SPECIAL_FUNCTIONS` the printed code in ``context`` calls (``_digamma(...)``),
+    with the helpers they call; ``special_tables``: the coefficient tables those need, as code text."""
+    from ..symbolic.special import tables
+
     text = repr(context)
-    return [name for name in SPECIAL_FUNCTIONS if f"_{name}(" in text]
+    called = [name for name in SPECIAL_FUNCTIONS if re.search(rf"(?<![A-Za-z0-9_])_{name}\(", text)]
+    needed = set(called)
+    for name in called:
+        needed.update(SPECIAL_FUNCTIONS[name])
+    ordered = [name for name in SPECIAL_FUNCTIONS if name in needed]
+    ordered += sorted(needed - set(ordered))
+    values = tables()
+    return {"special": ordered,
+            "special_tables": {table: table_text(values[table]) for name in ordered
+                               for table in SPECIAL_TABLES.get(name, ())}}
+
+
+def table_text(values) -> str:
+    """A tuple of floats as code, four to a line (each exactly as ``repr`` gives it, so read back unchanged)."""
+    items = [repr(float(v)) for v in values]
+    lines = [", ".join(items[i:i + 4]) + "," for i in range(0, len(items), 4)]
+    return "(\n" + "".join(f"    {line}\n" for line in lines) + ")"
 
 
 def render_checked(template: str, context: dict) -> str:

@@ -8,7 +8,10 @@ Unlike ``lambdify`` it builds no source text and runs no ``exec``; unlike a
 printer it never guesses: an unknown function is an error naming it. The
 complements in the derivatives of sigmoid, softplus and tanh are evaluated
 in forms that do not cancel, as the generated code evaluates them
-(:func:`symopt.symbolic.printer.complement_forms`).
+(:func:`symopt.symbolic.printer.complement_forms`), and ``besseli`` through its
+exponentially scaled form (:func:`symopt.symbolic.functions.scaled_bessel`); ``erfc``,
+``ndtr`` and ``log_ndtr`` are SciPy's, the scaled ``besseli`` and the inverse Mills ratio
+computed as the generated code computes them (:mod:`symopt.symbolic.special`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from ..errors import PrinterError
-from .functions import sigmoid, softplus
+from . import special
+from .functions import (besseli_scaled, inv_mills, inv_mills_gap, log_ndtr, mpmath_inv_mills, mpmath_inv_mills_gap,
+                        mpmath_log_ndtr, ndtr, scaled_bessel, sigmoid, softplus)
 from .printer import complement_forms
 
 
@@ -95,6 +100,18 @@ def _np_erf(z):
     return np.vectorize(erf, otypes=[float])(z)
 
 
+def _scipy(name: str):
+    """SciPy's special function ``name``, imported on first call (most evaluations need none)."""
+    def call(*args):
+        from scipy import special as scipy_special
+
+        out = getattr(scipy_special, name)(*args)
+        return out if np.ndim(out) else float(out)
+
+    call.__name__ = name
+    return call
+
+
 _NUMPY = {
     sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
     sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.asin: np.arcsin,
@@ -102,6 +119,8 @@ _NUMPY = {
     sp.tanh: np.tanh, sp.Abs: np.abs, sp.sign: np.sign, sp.erf: _np_erf, sp.loggamma: _np_loggamma,
     sp.polygamma: lambda order, z: _np_polygamma(int(order), z),
     sigmoid: _np_sigmoid, softplus: _np_softplus,
+    sp.erfc: _scipy("erfc"), ndtr: _scipy("ndtr"), log_ndtr: _scipy("log_ndtr"),
+    inv_mills: special.inv_mills, inv_mills_gap: special.inv_mills_gap, besseli_scaled: special.besseli_scaled,
 }
 
 _MPMATH = {
@@ -113,6 +132,9 @@ _MPMATH = {
     sp.polygamma: lambda order, z: mpmath.psi(int(order), z),
     sigmoid: lambda z: 1 / (1 + mpmath.exp(-z)),
     softplus: lambda z: mpmath.log1p(mpmath.exp(z)) if z < 0 else z + mpmath.log1p(mpmath.exp(-z)),
+    sp.erfc: mpmath.erfc, ndtr: mpmath.ncdf, log_ndtr: mpmath_log_ndtr,
+    inv_mills: mpmath_inv_mills, inv_mills_gap: mpmath_inv_mills_gap,
+    besseli_scaled: lambda order, z: mpmath.besseli(int(order), z) * mpmath.exp(-abs(z)),
 }
 
 
@@ -182,8 +204,9 @@ def _number(e, backend: str):
 @functools.lru_cache(maxsize=4096)
 def _program(expr: sp.Basic) -> tuple:
     """``expr`` as steps ``(op, arg, argument indices)``, each distinct subexpression once, arguments first
-    (``1 - sigmoid(z)`` and ``1 - tanh(z)**2`` as :func:`~symopt.symbolic.printer.complement_forms` writes them)."""
-    expr = complement_forms(expr)
+    (``1 - sigmoid(z)`` and ``1 - tanh(z)**2`` as :func:`~symopt.symbolic.printer.complement_forms` writes them,
+    ``besseli`` in its exponentially scaled form as :func:`~symopt.symbolic.functions.scaled_bessel` writes it)."""
+    expr = complement_forms(scaled_bessel(expr))
     steps: list = []
     index: dict = {}
 

@@ -33,17 +33,18 @@ from sympy.core.function import AppliedUndef, Application
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from ..errors import ModelError, ParseError
-from .functions import sigmoid, softplus
+from .functions import log_ndtr, ndtr, sigmoid, softplus
 from .numeric import evaluate
-from .syntax import (CONSTANT_NAMES, FUNCTION_NAMES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, OPERATOR_HINTS,
-                     describe_node as _describe)
+from .syntax import (CONSTANT_NAMES, FUNCTION_NAMES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, OPERATOR_HINTS, ORDERS,
+                     call_problem, describe_node as _describe)
 
 #: SymPy's function for each name of :data:`symopt.symbolic.syntax.FUNCTION_NAMES` (the one whitelist).
 _SYMPY_FUNCTIONS: dict[str, type] = {
     "exp": sp.exp, "log": sp.log, "ln": sp.log, "log1p": log1p, "expm1": expm1, "sqrt": sp.sqrt, "abs": sp.Abs,
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
-    "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "lgamma": sp.loggamma,
-    "loggamma": sp.loggamma, "sigmoid": sigmoid, "softplus": softplus,
+    "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "erfc": sp.erfc,
+    "lgamma": sp.loggamma, "loggamma": sp.loggamma, "besseli": sp.besseli, "ndtr": ndtr, "log_ndtr": log_ndtr,
+    "sigmoid": sigmoid, "softplus": softplus,
 }
 _SYMPY_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
@@ -55,8 +56,9 @@ CONSTANTS: dict[str, sp.Expr] = {name: _SYMPY_CONSTANTS[name] for name in CONSTA
 
 #: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
 #: not a function), and ``sign``, the derivative of ``abs``, which the printer and the evaluator know. Anything
-#: else (``Max``, ``Piecewise``, ``erfc``, an undefined ``Function('f')``, an unevaluated ``Integral``) is
-#: refused when the model is built (:func:`unsupported`), before it could fail in code generation.
+#: else (``Max``, ``Piecewise``, ``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is
+#: refused when the model is built (:func:`unsupported`), before it could fail in code generation, and so is a
+#: ``besseli`` of an order other than those of :data:`symopt.symbolic.syntax.ORDERS` (0 and 1).
 SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)} | {sp.sign})
 #: Named constants a SymPy expression may hold (besides numbers): pi, and E (``exp(1)``).
 SUPPORTED_CONSTANTS: frozenset = frozenset({sp.pi, sp.E})
@@ -300,7 +302,7 @@ def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
                     f"({float(node):.17g})")
         return None  # I, oo, nan and the like: check_constants names them
     if type(node) in SUPPORTED_FUNCTIONS:
-        return None
+        return _order_problem(node)
     name = clip(repr(getattr(node.func, "__name__", type(node).__name__)), 60)
     if isinstance(node, UNEVALUATED):
         return (f"is an unevaluated {type(node).__name__}: symopt differentiates and evaluates closed "
@@ -317,6 +319,16 @@ def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
     kind = type(node).__name__
     return (f"is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, which is not an arithmetic expression symopt can "
             f"differentiate; write the model with + - * / ** and the supported functions ({supported_names()})")
+
+
+def _order_problem(node: sp.Basic) -> str | None:
+    """Why a supported function's order is not one symopt evaluates (``besseli(2, x)``, ``besseli(nu, x)``)."""
+    for name, orders in ORDERS.items():
+        if type(node) is FUNCTIONS[name] and not (node.args[0].is_Integer and node.args[0] in orders):
+            allowed = " and ".join(str(v) for v in orders)
+            return (f"is {name} of order {show(node.args[0])}: symopt evaluates the orders {allowed} (and, in "
+                    f"derivatives, the orders they bring in)")
+    return None
 
 
 def _too_deep(text: str) -> ParseError:
@@ -491,8 +503,11 @@ class _Builder:
         if fname not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.fail(node, f"unknown function {clip(repr(fname))}; known functions: {known}")
-        if node.keywords or len(node.args) != 1:
-            raise self.fail(node, f"{fname}() takes exactly one positional argument")
+        problem = call_problem(node)
+        if problem:
+            raise self.fail(node, problem)
+        if fname in ORDERS:  # an order, written as the number (call_problem checked it)
+            return FUNCTIONS[fname](sp.Integer(node.args[0].value), self.build(node.args[1], depth + 1))
         arg = self.build(node.args[0], depth + 1)
         if FUNCTIONS[fname] is sp.loggamma and arg.is_Rational and arg.q <= 2 and arg > MAX_LGAMMA:
             # SymPy would evaluate it exactly, as the log of a factorial: slow, and too large for a double.

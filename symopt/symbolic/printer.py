@@ -12,6 +12,9 @@ are rewritten first into stable forms around a shared ``exp(-|z|)``
 derivatives are made of, ``1 - sigmoid(z)`` and ``1 - tanh(z)**2``, are
 rewritten so as not to cancel (:func:`complement_forms`). A ``DiracDelta``, the derivative of ``sign`` (a
 model cannot hold one: :func:`symopt.symbolic.parse.unsupported`), is printed as its value almost everywhere, 0.
+``besseli`` is printed through its exponentially scaled form (:func:`symopt.symbolic.functions.scaled_bessel`),
+and it, ``ndtr``, ``log_ndtr`` and the inverse Mills ratio as the module's own helpers (``_ive``, ``_ndtr``,
+``_log_ndtr``, ``_inv_mills``, ``_inv_mills_gap``: codegen/templates/kernels/special.py.jinja).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import PrinterError
-from .functions import almost_everywhere, exp_neg_abs, sigmoid, stable_forms
+from .functions import almost_everywhere, exp_neg_abs, scaled_bessel, sigmoid, stable_forms
+from .special import MAX_BESSEL_ORDER
 
 
 #: Integers beyond this are printed as doubles: every integer up to 2**53 is exact in a double.
@@ -91,6 +95,33 @@ class NumbaPrinter(PythonCodePrinter):
             raise PrinterError(f"the code printer has no numeric form for polygamma of order {order} (orders 0 "
                                f"and 1, digamma and trigamma, the first two derivatives of loggamma, do)")
         return f"{'_digamma' if order == 0 else '_trigamma'}({self._print(arg)})"
+
+    def _print_besseli(self, expr):
+        """Reached only by an order that is not a whole number: :func:`print_forms` writes every other
+        ``besseli`` in its scaled form (:func:`symopt.symbolic.functions.scaled_bessel`)."""
+        raise PrinterError(f"the code printer has no numeric form for besseli of order {expr.args[0]} (whole "
+                           f"orders 0 to {MAX_BESSEL_ORDER} have one)")
+
+    def _print_besseli_scaled(self, expr):
+        """``exp(-|x|) besseli(n, x)`` as the module's own ``_ive(n, x)``
+        (codegen/templates/kernels/special.py.jinja)."""
+        order, arg = expr.args
+        if not (order.is_Integer and 0 <= order <= MAX_BESSEL_ORDER):
+            raise PrinterError(f"the code printer has no numeric form for besseli of order {order} (orders 0 to "
+                               f"{MAX_BESSEL_ORDER} do: 0 and 1, and the orders their first two derivatives need)")
+        return f"_ive({int(order)}, {self._print(arg)})"
+
+    def _print_ndtr(self, expr):
+        return f"_ndtr({self._print(expr.args[0])})"
+
+    def _print_log_ndtr(self, expr):
+        return f"_log_ndtr({self._print(expr.args[0])})"
+
+    def _print_inv_mills(self, expr):
+        return f"_inv_mills({self._print(expr.args[0])})"
+
+    def _print_inv_mills_gap(self, expr):
+        return f"_inv_mills_gap({self._print(expr.args[0])})"
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.args
@@ -172,12 +203,13 @@ def _complement_sum(total: sp.Expr) -> sp.Expr:
 
 def print_forms(expr: sp.Expr) -> sp.Expr:
     """``expr`` in the forms the printer prints: the derivatives of ``sign`` as 0, their value almost
-    everywhere (:func:`symopt.symbolic.functions.almost_everywhere`), :func:`complement_forms`, then ``sigmoid(-z)`` (a
+    everywhere (:func:`symopt.symbolic.functions.almost_everywhere`), ``besseli`` in its exponentially scaled
+    form (:func:`symopt.symbolic.functions.scaled_bessel`), :func:`complement_forms`, then ``sigmoid(-z)`` (a
     complement) around the same ``e = exp(-|z|)`` as ``sigmoid(z)``, as ``e/(1 + e)`` for z >= 0 and
     ``1/(1 + e)`` otherwise, and ``1/cosh(z)**(2n)`` as ``(4 e/(1 + e)**2)**n`` with ``e = exp(-2|z|)``,
     the ``e`` tanh's stable form uses (no overflow, relative accuracy everywhere); then the stable forms
     of :func:`symopt.symbolic.functions.stable_forms`."""
-    expr = complement_forms(almost_everywhere(sp.sympify(expr))[0])
+    expr = complement_forms(scaled_bessel(almost_everywhere(sp.sympify(expr))[0]))
 
     def negated_sigmoid(e):
         return isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign()

@@ -18,7 +18,14 @@ from ..errors import ParseError
 #: Functions expression text may call, by the name the text uses (:data:`symopt.symbolic.parse.FUNCTIONS` maps
 #: each to SymPy).
 FUNCTION_NAMES: tuple = ("exp", "log", "ln", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
-                         "atan", "arctan", "sinh", "cosh", "tanh", "erf", "lgamma", "loggamma", "sigmoid", "softplus")
+                         "atan", "arctan", "sinh", "cosh", "tanh", "erf", "erfc", "lgamma", "loggamma", "besseli",
+                         "ndtr", "log_ndtr", "sigmoid", "softplus")
+#: Functions of more than one argument, and their arguments' names (every other function takes one).
+ARGUMENTS: dict = {"besseli": ("nu", "x")}
+#: Functions whose first argument is an order, and the orders text may write (as those numbers, literally):
+#: symopt evaluates the modified Bessel function ``besseli`` of orders 0 and 1 (and of the orders 2 and 3 their
+#: derivatives bring in).
+ORDERS: dict = {"besseli": (0, 1)}
 #: Named constants expression text may use.
 CONSTANT_NAMES: tuple = ("pi",)
 
@@ -98,13 +105,38 @@ def _children(node: ast.AST, what: str, names: set) -> list:
         if node.func.id not in FUNCTION_NAMES:
             raise ParseError(f"{what}: unknown function {_clip(repr(node.func.id))}; known functions: "
                              f"{', '.join(sorted(FUNCTION_NAMES))}")
-        if node.keywords or len(node.args) != 1:
-            raise ParseError(f"{what}: {node.func.id}() takes exactly one positional argument")
-        return [node.args[0]]
+        problem = call_problem(node)
+        if problem:
+            raise ParseError(f"{what}: {problem}")
+        return list(node.args[1:] if node.func.id in ORDERS else node.args)
     if isinstance(node, (ast.BinOp, ast.UnaryOp)):
         hint = OPERATOR_HINTS.get(type(node.op), f"the operator {type(node.op).__name__} is not allowed")
         raise ParseError(f"{what}: {hint}")
     raise ParseError(f"{what}: {describe_node(node)} is not allowed in an expression")
+
+
+def call_problem(node: ast.Call) -> str | None:
+    """What is wrong with the arguments of a call of a whitelisted function, or ``None``: their number (one,
+    or as :data:`ARGUMENTS` says), keywords, and an order (:data:`ORDERS`) that is not one of the numbers
+    allowed, written as such."""
+    name = node.func.id
+    arguments = ARGUMENTS.get(name, ("x",))
+    if node.keywords or len(node.args) != len(arguments):
+        if len(arguments) == 1:
+            return f"{name}() takes exactly one positional argument"
+        example = [str(ORDERS[name][0]), *arguments[1:]] if name in ORDERS else arguments
+        return (f"{name}() takes {len(arguments)} positional arguments, {name}({', '.join(arguments)}), as in "
+                f"{name}({', '.join(example)})")
+    orders = ORDERS.get(name)
+    if orders is not None:
+        order = node.args[0]
+        if not (isinstance(order, ast.Constant) and type(order.value) is int and order.value in orders):
+            allowed = " or ".join(str(v) for v in orders)
+            found = (_clip(repr(order.value)) if isinstance(order, ast.Constant) else
+                     f"the name {_clip(repr(order.id))}" if isinstance(order, ast.Name) else "an expression")
+            return (f"the order of {name}() (its first argument) must be written as the number {allowed}, the "
+                    f"orders symopt evaluates, not {found}")
+    return None
 
 
 def describe_node(node: ast.AST) -> str:

@@ -39,6 +39,15 @@ def _normalise(source: str) -> str:
     return re.sub(r"^# Built with .*$", "# Built with <versions>", source, flags=re.M)
 
 
+def _probit():
+    return symopt.Objective("-(y*log_ndtr(a + b*x) + (1 - y)*log_ndtr(-(a + b*x)))", "a b", likelihood=True)
+
+
+def _von_mises():
+    m, kappa = symopt.params("m"), symopt.params("kappa", positive=True)
+    return symopt.Objective("-(kappa*cos(x - m) - log(2*pi*besseli(0, kappa)))", [m, kappa], likelihood=True)
+
+
 def _golden_cases():
     """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
     (Levenberg-Marquardt with variable projection too), each optimizer family keeping bounds (the ``True``
@@ -49,6 +58,8 @@ def _golden_cases():
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
     plain_net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh"), symopt.Dense(2)]))
     return {
+        "newton/probit_newton.py": (_probit(), symopt.Newton(), "source"),
+        "newton/von_mises_newton.py": (_von_mises(), symopt.Newton(), "source"),
         "first_order/logistic_wide_gradient_descent.py": (logistic, symopt.GradientDescent(), "source"),
         "first_order/curve_adam_minibatch.py": (curve, symopt.Adam(batch_size=16), "source"),
         "first_order/curve_momentum.py": (curve, symopt.Momentum(), "source"),
@@ -286,6 +297,47 @@ def test_printer_is_strict():
     # A model cannot hold it (refused when built, tests/model/test_models.py); code printed for one would name it.
     with pytest.raises(symopt.ModelError, match="besselj"):
         symopt.Model(a * sp.besselj(0, a * sp.Symbol("x")), [a])
+
+
+@pytest.mark.parametrize("objective, optimizer, helpers", [
+    (_probit(), symopt.Newton(), {"_log_ndtr", "_inv_mills", "_inv_mills_gap", "_mills_tail", "_chebyshev"}),
+    (_probit(), symopt.LBFGS(), {"_log_ndtr", "_inv_mills", "_inv_mills_gap", "_mills_tail", "_chebyshev"}),
+    (_von_mises(), symopt.Newton(), {"_ive", "_chebyshev"}),
+    (symopt.Objective("(y - ndtr(a + b*x))**2", "a b"), symopt.LBFGS(), {"_ndtr"}),
+    (symopt.Objective("(y - erfc(a*x) - b)**2", "a b"), symopt.LBFGS(), set()),
+], ids=["probit-newton", "probit-lbfgs", "von-mises", "ndtr", "erfc"])
+def test_special_helpers_are_emitted_where_called_with_the_helpers_they_call(objective, optimizer, helpers):
+    """Each module defines the special helpers its printed code calls and those they call (the inverse Mills
+    ratio its gap, the gap its Chebyshev series and continued fraction), with their coefficient tables, and no
+    other (erfc is math.erfc)."""
+    source = render(objective, symopt.derive(objective), optimizer).source
+    defined = set(re.findall(r"^def (_[a-z_]+)\(", source, flags=re.M))
+    specials = {"_ive", "_ndtr", "_log_ndtr", "_inv_mills", "_inv_mills_gap", "_mills_tail", "_chebyshev",
+                "_digamma", "_trigamma"}
+    assert defined & specials == helpers
+    assert ("_BESSEL_I0_TAIL = (" in source) == ("_ive" in helpers)
+    assert ("_MILLS_GAP_MIDDLE = (" in source) == ("_inv_mills_gap" in helpers)
+    compile(source, "<test>", "exec")
+
+
+def test_helpers_are_found_in_printed_code_not_in_the_problem_text():
+    """``log_ndtr(x)`` in the problem's description is no call of ``_ndtr``; ``_log_ndtr(...)`` in code is."""
+    from symopt.codegen.render import special_functions
+
+    assert special_functions({"problem": "log_ndtr(a*x) + ndtr(b)", "loss": "a + b"})["special"] == []
+    found = special_functions({"loss": "_log_ndtr(d_x)"})
+    assert found["special"] == ["log_ndtr", "mills_tail"] and found["special_tables"] == {}
+
+
+def test_a_table_is_printed_as_code_that_reads_back_exactly():
+    import ast
+
+    from symopt.codegen.render import table_text
+    from symopt.symbolic.special import tables
+
+    for values in tables().values():
+        text = table_text(values)
+        assert ast.literal_eval(text) == values and max(len(line) for line in text.splitlines()) <= 120
 
 
 def test_generated_module_is_importable_by_path(tmp_path):

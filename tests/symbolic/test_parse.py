@@ -21,6 +21,19 @@ def test_parses_arithmetic_and_known_functions():
     assert e.has(sp.exp) and e.has(symopt.softplus)
 
 
+def test_the_special_functions_parse_to_their_sympy_functions():
+    """besseli (orders 0 and 1, written as numbers), erfc, ndtr and log_ndtr (issue 29, item 6)."""
+    from symopt.symbolic.functions import log_ndtr, ndtr
+
+    x, k = sp.Symbol("x", real=True), sp.Symbol("k", positive=True)
+    e = parse_expression("log(besseli(0, k)) + besseli(1, k*x) + erfc(x) + ndtr(x) + log_ndtr(-x)", {"k": k})
+    assert e == sp.log(sp.besseli(0, k)) + sp.besseli(1, k * x) + sp.erfc(x) + ndtr(x) + log_ndtr(-x)
+    with pytest.raises(ParseError, match=r"in 'a\*besseli\(2, x\)' at column 3: the order of besseli\(\)"):
+        parse_expression("a*besseli(2, x)")
+    with pytest.raises(ParseError, match="'ndtr' is the name of a built-in function"):
+        symopt.params("ndtr")
+
+
 def test_float_constants_become_exact_rationals():
     assert parse_expression("0.5*x") == sp.Rational(1, 2) * sp.Symbol("x", real=True)
     assert parse_expression("x**-.5") == sp.Symbol("x", real=True) ** sp.Rational(-1, 2)
@@ -116,7 +129,7 @@ def test_nesting_too_deep_for_python_is_a_parse_error(signs):
 def test_messages_quote_an_excerpt_not_the_whole_text(text):
     with pytest.raises(ParseError, match=r"\.\.\..*characters") as info:
         parse_expression(text)
-    assert len(str(info.value)) < 400
+    assert len(str(info.value)) < 500  # the excerpt (120 characters) and the list of known functions
 
 
 def test_syntax_error_reports_the_column():

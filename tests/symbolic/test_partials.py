@@ -5,7 +5,8 @@ derivatives evaluated to 40 digits, at points across each function's domain (tin
 saturation, near singularities), on the interpreted twin, the compiled module and the NumPy evaluation.
 
 A new whitelist entry is tested as soon as it is added; it needs its points in :data:`POINTS`, and until it has
-them its test fails and says so.
+them its test fails and says so. A function of an order (``besseli(nu, x)``) is checked at each order text may
+write, as ``besseli(0, u)`` and ``besseli(1, u)``, each with points of its own.
 
 Each point is a one-row dataset, so every point is checked on its own (a mean over rows would hide a wrong
 value at one of them). The per-sample objective is ``f(a*x + b)`` at ``a = 1/2``, ``b = 1/4``, with
@@ -27,8 +28,9 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 import symopt
 from symopt.model.data import prepare
-from symopt.symbolic.functions import sigmoid, softplus
+from symopt.symbolic.functions import log_ndtr, ndtr, sigmoid, softplus
 from symopt.symbolic.parse import FUNCTIONS
+from symopt.symbolic.syntax import ORDERS
 
 #: Arguments u at which each function is checked, all in its domain (aliases share an entry).
 POINTS: dict = {
@@ -49,6 +51,15 @@ POINTS: dict = {
     # tanh' = 1 - tanh**2 rounds to 0 for |u| > 19 unless it is computed as sech**2
     sp.tanh: (-30.0, -3.0, -1e-4, 1e-8, 0.1, 0.5, 5.0, 19.0, 30.0),
     sp.erf: (-5.0, -0.5, 1e-6, 0.2, 1.5, 5.0),
+    # erfc keeps relative accuracy in its right tail, where 1 - erf(u) would be 0
+    sp.erfc: (-5.0, -0.5, 1e-6, 0.2, 1.5, 5.0, 26.0),
+    # besseli through its exponentially scaled form: the series up to 8, the Chebyshev tail beyond
+    (sp.besseli, 0): (0.5, -5.0, 1e-6, 3.0, 8.0, 8.5, 30.0, 600.0),
+    (sp.besseli, 1): (0.5, -3.0, 1e-6, 7.9, 9.0, 50.0, 600.0),
+    # Phi down to -37 (below, it is subnormal), and log Phi in both tails: its derivatives are the inverse Mills
+    # ratio (0/0 written out below -38) and inv_mills * inv_mills_gap (a sum that cancels for u < 0)
+    ndtr: (-5.0, -37.0, -10.0, -1.0, 1e-6, 0.5, 3.0, 10.0),
+    log_ndtr: (-5.0, -1000.0, -40.0, -20.0, -5.5, -4.5, -1.0, 1e-6, 0.5, 3.0, 10.0, 30.0),
     # lgamma is log|Gamma|, below 0 too (its derivatives digamma and trigamma are real there)
     sp.loggamma: (1e-3, 0.5, 1.5, 3.0, 20.0, 200.0, -2.5),
     # sigmoid' = sigmoid*(1 - sigmoid) rounds to 0 for u > 37 unless the complement is sigmoid(-u)
@@ -67,12 +78,24 @@ ARG_ABS = 2e-15
 Z = sp.Symbol("z", real=True)
 
 
-def _function(name: str):
+def _calls(name: str) -> list:
+    """``(key, text)`` for each call of the whitelisted ``name`` checked: the key of :data:`POINTS` (the
+    function, or ``(function, order)``) and the call as text, with ``{}`` for the argument."""
     f = FUNCTIONS[name]
-    if f not in POINTS:
-        pytest.fail(f"the whitelisted function {name!r} ({f.__name__}) has no test points: add its domain to "
-                    f"POINTS in {__name__}")
-    return f
+    calls = [((f, n), f"{name}({n}, {{}})") for n in ORDERS[name]] if name in ORDERS else [(f, f"{name}({{}})")]
+    for key, _ in calls:
+        if key not in POINTS:
+            pytest.fail(f"the whitelisted function {name!r} ({key}) has no test points: add its domain to "
+                        f"POINTS in {__name__}")
+    return calls
+
+
+def _of_one_argument(key):
+    """The SymPy function of one argument a key of :data:`POINTS` stands for."""
+    if isinstance(key, tuple):
+        f, order = key
+        return lambda z: f(order, z)
+    return key
 
 
 def _argument(u: float) -> tuple[float, float]:
@@ -82,10 +105,11 @@ def _argument(u: float) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=None)
-def _derivatives(f, u: float) -> tuple[float, ...]:
+def _derivatives(key, u: float) -> tuple[float, ...]:
     """f(u), f'(u), f''(u), f'''(u) to 40 digits, from SymPy (DiracDelta, from abs, taken as 0; the real part,
-    as lgamma is log|Gamma| where SymPy's loggamma is complex)."""
-    expr = f(Z)
+    as lgamma is log|Gamma| where SymPy's loggamma is complex; ndtr, log_ndtr and the inverse Mills ratio in
+    their derivatives by mpmath, through their evalf)."""
+    expr = _of_one_argument(key)(Z)
     out = []
     for k in range(4):
         d = sp.diff(expr, Z, k) if k else expr
@@ -96,10 +120,10 @@ def _derivatives(f, u: float) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _reference(f, u: float):
+def _reference(key, u: float):
     """``(values, tolerances)`` for [F, dF/da, dF/db, d2F/da2, d2F/dadb, d2F/db2] at the point u."""
     x, u = _argument(u)
-    d = _derivatives(f, u)
+    d = _derivatives(key, u)
     X = mpmath.mpf(x)
     factors = [(0, 1), (1, X), (1, 1), (2, X * X), (2, X), (2, 1)]
     values, tolerances = [], []
@@ -109,12 +133,12 @@ def _reference(f, u: float):
     return values, tolerances
 
 
-def _check(name: str, u: float, got, backend: str):
-    values, tolerances = _reference(FUNCTIONS[name], u)
+def _check(key, text: str, u: float, got, backend: str):
+    values, tolerances = _reference(key, u)
     labels = ["F", "dF/da", "dF/db", "d2F/da2", "d2F/dadb", "d2F/db2"]
     bad = [f"{label} = {g!r}, expected {v!r} (off by {abs(g - v):.3g}, allowed {t:.3g})"
            for label, g, v, t in zip(labels, got, values, tolerances) if not abs(g - v) <= t]
-    assert not bad, f"{name}(u) at u = {u!r} on {backend}: " + "; ".join(bad)
+    assert not bad, f"{text.format('u')} at u = {u!r} on {backend}: " + "; ".join(bad)
 
 
 def _flat(value, grad, hess) -> list[float]:
@@ -137,29 +161,31 @@ def _problem(objective, backend: str):
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_every_whitelisted_function_has_test_points(name):
-    points = POINTS[_function(name)]
-    assert points and all(math.isfinite(float(v)) for v in _derivatives(FUNCTIONS[name], _argument(points[0])[1]))
+    for key, _ in _calls(name):
+        points = POINTS[key]
+        assert points and all(math.isfinite(float(v)) for v in _derivatives(key, _argument(points[0])[1]))
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_derivatives_through_the_interpreted_twin_and_numpy(name):
     """f(a*x + b) alone: its own module (as a user's objective would print), run by the interpreter, and the
     NumPy evaluation of the derivation (which the curvature and conditioning checks use)."""
-    f = _function(name)
-    objective = symopt.Objective(f"{name}(a*x + b)", "a b")
-    problem = _problem(objective, "python")
-    rendered, module, _ = problem._compiled(symopt.Newton(), "python")
-    for u in POINTS[f]:
-        x, _ = _argument(u)
-        data = {"x": np.array([x])}
-        dataset = prepare(objective, data)
-        assert problem.code_that_runs(dataset) == "python"
-        value, grad = problem.value_and_grad(data, {"a": A, "b": B})
-        k_value, k_grad, hess = _kernel_hessian(rendered, module, objective, dataset)
-        assert (k_value, list(k_grad)) == (value, [grad["a"], grad["b"]])
-        _check(name, u, _flat(value, [grad["a"], grad["b"]], hess), "python")
-        n_value, n_grad = problem.flat_value_and_grad(dataset, THETA, backend="numpy")
-        _check(name, u, _flat(n_value, n_grad, objective.form.hessian(problem.derivation, dataset, THETA)), "numpy")
+    for key, text in _calls(name):
+        objective = symopt.Objective(text.format("a*x + b"), "a b")
+        problem = _problem(objective, "python")
+        rendered, module, _ = problem._compiled(symopt.Newton(), "python")
+        for u in POINTS[key]:
+            x, _ = _argument(u)
+            data = {"x": np.array([x])}
+            dataset = prepare(objective, data)
+            assert problem.code_that_runs(dataset) == "python"
+            value, grad = problem.value_and_grad(data, {"a": A, "b": B})
+            k_value, k_grad, hess = _kernel_hessian(rendered, module, objective, dataset)
+            assert (k_value, list(k_grad)) == (value, [grad["a"], grad["b"]])
+            _check(key, text, u, _flat(value, [grad["a"], grad["b"]], hess), "python")
+            n_value, n_grad = problem.flat_value_and_grad(dataset, THETA, backend="numpy")
+            n_hess = objective.form.hessian(problem.derivation, dataset, THETA)
+            _check(key, text, u, _flat(n_value, n_grad, n_hess), "numpy")
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +194,10 @@ def every_function():
     ``w0*exp(a*x0 + b) + w1*log(a*x1 + b) + ...``; each weight 0 with its function at a point in its domain
     unless it is the one being checked. Its Newton module, compiled (and its twin)."""
     first = {}
-    for name, f in FUNCTIONS.items():
-        if f in POINTS:
-            first.setdefault(f, name)
-    text = " + ".join(f"w{i}*{name}(a*x{i} + b)" for i, name in enumerate(first.values()))
+    for name in FUNCTIONS:
+        for key, text in _calls(name):
+            first.setdefault(key, text)
+    text = " + ".join(f"w{i}*{call.format(f'a*x{i} + b')}" for i, call in enumerate(first.values()))
     objective = symopt.Objective(text, "a b")
     return objective, list(first)
 
@@ -180,21 +206,21 @@ def every_function():
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_derivatives_through_the_compiled_module(every_function, name, backend):
     objective, functions = every_function
-    f = _function(name)
     problem = _problem(objective, backend)
     rendered, module, _ = problem._compiled(symopt.Newton(), backend)
-    which = functions.index(f)
-    for u in POINTS[f]:
-        data = {}
-        for i, g in enumerate(functions):
-            data[f"x{i}"] = np.array([_argument(u if i == which else POINTS[g][0])[0]])
-            data[f"w{i}"] = np.array([1.0 if i == which else 0.0])
-        dataset = prepare(objective, data)
-        assert problem.code_that_runs(dataset) == backend
-        value, grad = problem.value_and_grad(data, {"a": A, "b": B})
-        k_value, k_grad, hess = _kernel_hessian(rendered, module, objective, dataset)
-        np.testing.assert_allclose([k_value, *k_grad], [value, grad["a"], grad["b"]], rtol=1e-15, atol=0)
-        _check(name, u, _flat(value, [grad["a"], grad["b"]], hess), backend)
+    for key, text in _calls(name):
+        which = functions.index(key)
+        for u in POINTS[key]:
+            data = {}
+            for i, g in enumerate(functions):
+                data[f"x{i}"] = np.array([_argument(u if i == which else POINTS[g][0])[0]])
+                data[f"w{i}"] = np.array([1.0 if i == which else 0.0])
+            dataset = prepare(objective, data)
+            assert problem.code_that_runs(dataset) == backend
+            value, grad = problem.value_and_grad(data, {"a": A, "b": B})
+            k_value, k_grad, hess = _kernel_hessian(rendered, module, objective, dataset)
+            np.testing.assert_allclose([k_value, *k_grad], [value, grad["a"], grad["b"]], rtol=1e-15, atol=0)
+            _check(key, text, u, _flat(value, [grad["a"], grad["b"]], hess), backend)
 
 
 def test_newton_iterations_on_a_mix_of_functions():
