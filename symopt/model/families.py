@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import ModelError
+from ..symbolic.functions import ndtr
 
 Y = sp.Symbol("y", real=True)
 MU = sp.Symbol("mu", positive=True)
@@ -73,6 +74,7 @@ LINKS = {
     "inverse": Link("inverse", 1 / MU, 1 / ETA, "eta > 0", ("InversePower", {})),
     "inverse_squared": Link("inverse_squared", MU ** -2, ETA ** sp.Rational(-1, 2), "eta > 0", ("InverseSquared", {})),
     "sqrt": Link("sqrt", sp.sqrt(MU), ETA ** 2, "eta >= 0", ("Sqrt", {})),
+    "probit": Link("probit", sp.sqrt(2) * sp.erfinv(2 * MU - 1), ndtr(ETA), "", ("Probit", {})),
     "cloglog": Link("cloglog", sp.log(-sp.log(1 - MU)), 1 - sp.exp(-sp.exp(ETA)), "", ("CLogLog", {})),
 }
 
@@ -90,8 +92,7 @@ def as_link(link) -> Link:
             pass
     if isinstance(link, str) and link in LINKS:
         return LINKS[link]
-    raise ModelError(f"unknown link {link!r}; links are {', '.join(LINKS)}, ('power', p) or 'power(p)' "
-                     "(the probit link is not available yet)")
+    raise ModelError(f"unknown link {link!r}; links are {', '.join(LINKS)}, ('power', p) or 'power(p)'")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
 from ..errors import DataError, ModelError
-from ..symbolic.functions import softplus
+from ..symbolic.functions import log_ndtr, ndtr, softplus
 from ..symbolic.parse import check_name
 from .families import ETA, MU, Y, Family, Link, as_family, as_link
 from .kinds.base import prediction
@@ -168,7 +168,8 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
 def _stable_logs(expr: sp.Expr) -> sp.Expr:
     """``log(c + exp(u))`` (``c > 0`` a number) as ``log(c) + softplus(u - log(c))``, which does not overflow for
     large ``u`` (the negative binomial with the log link has ``log(1/alpha + exp(eta))``), and ``log(1 - exp(u))``
-    as ``log(-expm1(u))`` (the complementary log-log link's ``log(mu)``, which loses every digit as mu -> 0)."""
+    as ``log(-expm1(u))`` (the complementary log-log link's ``log(mu)``, which loses every digit as mu -> 0), and
+    ``log(ndtr(u))``, ``log(1 - ndtr(u))`` as ``log_ndtr(u)``, ``log_ndtr(-u)`` (the probit link's)."""
 
     def stable(arg):
         c, rest = arg.as_coeff_Add()
@@ -176,6 +177,10 @@ def _stable_logs(expr: sp.Expr) -> sp.Expr:
             return sp.log(c) + softplus(rest.args[0] - sp.log(c))
         if c == 1 and isinstance(-rest, sp.exp):  # log(1 - exp(u)): log(-expm1(u)), accurate for u near 0
             return sp.log(-expm1((-rest).args[0]))
+        if isinstance(arg, ndtr):  # the probit link's log(mu) and log(1 - mu): log_ndtr, finite in both tails
+            return log_ndtr(arg.args[0])
+        if c == 1 and isinstance(-rest, ndtr):
+            return log_ndtr(-(-rest).args[0])
         return sp.log(arg)
 
     return expr.replace(lambda e: isinstance(e, sp.log), lambda e: stable(e.args[0]))

@@ -163,7 +163,7 @@ def _null_deviance(objective, dataset, y, w) -> float:
     if not np.any(shift):
         return float(np.sum(w * unit_deviance(family, y, np.full(n, mean))))
     derivative = sp.diff(inverse, ETA)
-    constant = float(_column(spec.link.link, {MU: np.array([mean])}, 1)[0]) - float(np.mean(shift))
+    constant = float(spec.link.link.subs(MU, mean)) - float(np.mean(shift))
     for _ in range(NULL_STEPS):
         eta = constant + shift
         mu = _column(inverse, {ETA: eta}, n)

@@ -7,6 +7,7 @@ deviance, log-likelihood, AIC and BIC."""
 from __future__ import annotations
 
 import warnings
+from math import erfc as _erfc
 
 import numpy as np
 import pytest
@@ -17,6 +18,9 @@ from symopt.errors import DataError, ModelError
 from symopt.model import families
 
 sm = pytest.importorskip("statsmodels.api")
+
+
+erfc = np.vectorize(_erfc)
 
 
 def _relative(a, b) -> float:
@@ -123,6 +127,7 @@ def test_tweedie_has_deviance_and_pearson_but_no_loglik(positive):
     ("negative_binomial", None, lambda: sm.families.NegativeBinomial(alpha=0.5)),
     ("poisson", "sqrt", lambda: sm.families.Poisson(sm.families.links.Sqrt())),
     ("binomial", "cloglog", lambda: sm.families.Binomial(sm.families.links.CLogLog())),
+    ("binomial", "probit", lambda: sm.families.Binomial(sm.families.links.Probit())),
 ])
 def test_other_families_and_links(positive, family, link, sm_family):
     X, mu, rng = positive
@@ -131,7 +136,8 @@ def test_other_families_and_links(positive, family, link, sm_family):
          "inverse_gaussian": lambda: rng.wald(mu, 8.0),
          "negative_binomial": lambda: rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float),
          "poisson": lambda: rng.poisson(mu).astype(float),
-         "binomial": lambda: (rng.uniform(size=mu.size) < 1 - np.exp(-mu)).astype(float)}[family]()
+         "binomial": lambda: (rng.uniform(size=mu.size) < (1 - np.exp(-mu) if link == "cloglog" else
+                                                            0.5 * erfc(-np.log(mu) / np.sqrt(2)))).astype(float)}[family]()
     options = {"alpha": 0.5} if family == "negative_binomial" else {}
     ref = _quiet_fit(sm.GLM(y, sm.add_constant(X), family=sm_family()))
     r = symopt.solve(symopt.glm(symopt.LinearModel(), family, link, **options), (X, y), progress=False)
@@ -176,6 +182,9 @@ def test_losses_are_the_half_deviance_in_stable_forms():
 
     cloglog = symopt.glm(model, "binomial", "cloglog").per_sample  # log(mu) = log(1 - exp(-exp(eta)))
     assert cloglog.has(expm1) and cloglog == sp.exp(eta) - y * sp.exp(eta) - y * sp.log(-expm1(-sp.exp(eta)))
+    probit = symopt.glm(model, "binomial", "probit").per_sample  # log(ndtr(eta)) is -inf past eta = -38
+    log_ndtr = symopt.symbolic.functions.log_ndtr
+    assert probit == y * log_ndtr(-eta) - y * log_ndtr(eta) - log_ndtr(-eta)
 
 
 def test_a_family_from_its_log_likelihood_derives_its_deviance():
