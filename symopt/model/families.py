@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import ClassVar
 
 import sympy as sp
 
@@ -102,6 +103,11 @@ class Family:
     ``link`` (its canonical link, or statsmodels' default where that is not canonical), whether the scale
     is estimated (``scale="pearson"``: Gaussian, Gamma, inverse Gaussian, Tweedie) or fixed at 1, and
     ``response``, the values ``y`` may take, in words and as a check."""
+
+    #: The symbols a family is written in (``symopt.Family.MU`` and so on: no import from the module needed).
+    Y: ClassVar[sp.Symbol] = Y
+    MU: ClassVar[sp.Symbol] = MU
+    PHI: ClassVar[sp.Symbol] = PHI
 
     name: str
     variance: sp.Expr

@@ -197,7 +197,11 @@ def test_ctrl_c_on_a_running_process_exits_130(tmp_path):
     args = [sys.executable, "-m", "symopt", "solve", str(SPECS / "decay.toml"), "--json", "--set", "optimizer.name=gd",
             "--set", "optimizer.lr=1e-9", "--set", "optimizer.line_search=false", "--set", "optimizer.tol=0",
             "--set", "optimizer.max_iter=1000000000", "--set", "solve.backend=python", "--set", "solve.max_time=300"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # A pytest-xdist worker can start its children with SIGINT ignored, and Python keeps an inherited SIG_IGN
+    # (then the command ran on to solve.max_time and exited 3: the fresh-clone CI run of 104b75d). A user's
+    # terminal gives the default, as this does.
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     waited = time.monotonic()
     while not list(cache.glob("symopt_analysis_*.pickle")) and process.poll() is None:
         assert time.monotonic() - waited < 600, "the command never reached its solve"
