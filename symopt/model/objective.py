@@ -105,8 +105,8 @@ class Objective:
         self.target = target
         #: The problem's form (symopt.model.kinds): its parameter layout, the data it reads, its NumPy evaluation.
         self.form = form_of(model, kind)(self)
-        if self.form.matrix_data:
-            self.data_symbols = (target,)
+        if self.form.matrix_data:  # the target, then the per-row columns the loss reads (a weight, an offset)
+            self.data_symbols = (target, *self.form.row_columns())
         else:
             self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
         # Which parameters the ridge penalty applies to (an intercept is not penalised).

@@ -249,8 +249,13 @@ class Form(abc.ABC):
 
     # -- data
     def data_names(self) -> tuple[str, ...]:
-        """Names of the data arrays the objective reads."""
-        return ("X", self.objective.target.name)
+        """Names of the data arrays the objective reads: the matrix ``X``, the target and any per-row columns."""
+        return ("X", *(s.name for s in self.objective.data_symbols))
+
+    def row_columns(self) -> tuple[sp.Symbol, ...]:
+        """The per-row data columns besides the target a kind over a data matrix reads (a weight, an offset),
+        in order of name; none by default."""
+        return ()
 
     @abc.abstractmethod
     def read(self, data) -> dict:
