@@ -59,8 +59,9 @@ def find_linear_form(objective, derivation):
 
 def _find_matrix(objective, derivation):
     """A loss in the linear predictor ``eta``: affine in the parameters exactly when dl/deta is affine in eta,
-    which among the losses offered is the squared loss ``(y - eta)**2``. Any other loss over the data matrix (one
-    that reads an offset, say) is left to the iterative solvers."""
+    which among the losses offered is the squared loss, weighted or not: ``(r*(y - eta))**2`` with ``r`` the
+    residual's multiplier (:class:`.design.MatrixDesign` scales the rows by it). Any other loss over the data
+    matrix (one that reads an offset, say) is left to the iterative solvers."""
     if objective.kind == "squared" and objective.maximize:
         return None, "a squared loss has no maximum: maximising it is unbounded"
     if objective.kind == "squared":

@@ -262,17 +262,24 @@ def _weighting(model, y, weights, sigma) -> tuple:
     if weights is not None and sigma is not None:
         raise ModelError("give weights= (w = 1/sigma**2) or sigma= (standard deviations of y), not both")
     kind, given = ("weights", weights) if weights is not None else ("sigma", sigma)
-    if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
-        raise ModelError(f"{kind}= is not supported for {'a Network' if isinstance(model, Network) else 'a LinearModel over a data matrix'} "
-                         "yet; state the model by name (symopt.Model('a + b*x', ...) or "
-                         "LinearModel(basis=[...])) to fit it weighted")
+    column = _weight_column(model, y, kind, given)
+    return (sp.sqrt(column) if kind == "weights" else 1 / column), column.name, kind
+
+
+def _weight_column(model, y, kind: str, given) -> sp.Symbol:
+    """The symbol of the data column ``given`` names (weights or standard deviations), checked: a valid name,
+    not a name in the model or the target (nor ``X``, ``eta`` or ``z`` over a data matrix), not on a Network."""
+    if isinstance(model, Network):
+        raise ModelError(f"{kind}= is not supported for a Network yet; fit a LinearModel() over the data matrix, "
+                         f"or state the model by name (symopt.Model('a + b*x', ...)), to fit it weighted")
     name = check_name(given, f"the {kind} column name")
     taken = {s.name for s in prediction(model).free_symbols} | {y.name}
+    if isinstance(model, LinearModel) and model.is_wide:
+        taken |= {"X", "eta", "z"}  # the data matrix, the linear predictor (and a network's output)
     if name in taken:
         raise ModelError(f"the {kind} column {name!r} is already a name in the model or the target; "
                          f"name it something else")
-    column = sp.Symbol(name, positive=True)
-    return (sp.sqrt(column) if kind == "weights" else 1 / column), name, kind
+    return sp.Symbol(name, positive=True)
 
 
 def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:

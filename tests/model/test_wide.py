@@ -77,6 +77,10 @@ def test_the_structure_differs_with_the_columns():
     structures = {_objective(W * (Y - ETA) ** 2).structure(), _objective(O * (Y - ETA) ** 2).structure(),
                   _objective((Y - ETA) ** 2).structure(), _objective(W * (Y - O - ETA) ** 2).structure()}
     assert len(structures) == 4
+    weighted = symopt.squared_loss(symopt.LinearModel(), weights="w")
+    assert weighted.structure() != symopt.squared_loss(symopt.LinearModel(), weights="v").structure()
+    assert weighted.structure() != symopt.squared_loss(symopt.LinearModel()).structure()
+    assert weighted.structure() == symopt.squared_loss(symopt.LinearModel(), weights="w").structure()
 
 
 @pytest.mark.parametrize("intercept", [True, False])

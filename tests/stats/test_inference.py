@@ -11,6 +11,7 @@ import pytest
 import symopt
 from symopt.numerics import distributions
 from symopt.errors import ModelError
+from weighted_data import weighted_rows
 
 sm = pytest.importorskip("statsmodels.api")
 
@@ -308,8 +309,10 @@ def test_bad_weights_are_refused_by_name(heteroscedastic):
         symopt.squared_loss(model, weights="x")
     with pytest.raises(ModelError, match="scale must be"):
         symopt.squared_loss(model, scale="relative")
-    with pytest.raises(ModelError, match="not supported for a LinearModel over a data matrix"):
-        symopt.squared_loss(symopt.LinearModel(), weights="w")
+    with pytest.raises(ModelError, match="not supported for a Network"):
+        symopt.squared_loss(symopt.Network(1, [symopt.Dense(1)]), weights="w")
+    with pytest.raises(ModelError, match="'X' is already a name"):
+        symopt.squared_loss(symopt.LinearModel(), weights="X")
     # a weight of 0 drops the row: the fit equals the one without it
     w = np.ones(60)
     w[:5] = 0.0
@@ -431,3 +434,34 @@ def test_the_standard_errors_of_a_tall_fit_need_no_copy_of_the_data():
     assert r.normal_factor is not None and se["coef"].shape == (m,)
     assert peak - before <= solve_peak + allowance, (peak - before, solve_peak)
     assert peak - before < X.nbytes / 2  # two vectors of n (the residuals, y centred for R^2), no n x p copy
+
+
+def test_a_weighted_least_squares_fit_over_a_data_matrix_gives_no_standard_errors_yet():
+    """The estimates are exact (tests/closed_form/test_design.py); the statistics wait on symopt.stats.inference
+    weighting this kind's residuals, and say so rather than give unweighted ones."""
+    rng = np.random.default_rng(1)
+    X, w = rng.normal(size=(40, 2)), rng.uniform(0.5, 2.0, 40)
+    r = symopt.solve(symopt.squared_loss(symopt.LinearModel(), weights="w"),
+                     {"X": X, "y": X @ [1.0, 2.0] + rng.normal(size=40), "w": w})
+    assert r.stderr is None and r.rss is None
+    assert "least-squares statistics of a weighted LinearModel() over a data matrix are not formed yet" in \
+        r.stderr_reason
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "symopt/stats/inference.py's _residuals forms a LinearModel()'s residuals and Jacobian unweighted (y - eta and "
+    "[1, X]); it is another engineer's file on this branch. The change: scale u by sqrt(w) (_weights) and return "
+    "covariance.MatrixRows(X, intercept, row_scale=sqrt(w)); then drop WideForm.unidentified's weighted case, and "
+    "this marker (strict: the pass will say so)"))
+@pytest.mark.parametrize("weighting", ["weights", "sigma"])
+def test_weighted_least_squares_over_a_data_matrix_has_the_standard_errors_of_statsmodels_wls(weighting):
+    X, y, w = weighted_rows(11, 80, [1.0, -2.0, 0.5], 0.7)
+    w[:4] = 0.0
+    ref = sm.WLS(y[4:], sm.add_constant(X[4:]), weights=w[4:]).fit()
+    data = {"X": X, "y": y, "w": w} if weighting == "weights" else {"X": X[4:], "y": y[4:], "s": 1 / np.sqrt(w[4:])}
+    objective = symopt.squared_loss(symopt.LinearModel(), **{weighting: "w" if weighting == "weights" else "s"})
+    for method in ("linear", "iterative"):
+        r = symopt.solve(objective, data, method=method, progress=False)
+        assert _relative(_flat(r.stderr), ref.bse) < 1e-10
+        assert r.dof == ref.df_resid and r.rss == pytest.approx(ref.ssr, rel=1e-12)
+        assert r.r2 == pytest.approx(ref.rsquared, rel=1e-12) and r.loglik == pytest.approx(ref.llf, rel=1e-12)

@@ -168,7 +168,8 @@ class Form(abc.ABC):
     #: Whether a squared loss on it is least squares on residuals ``y - f`` (standard errors from the residual
     #: Jacobian, prediction bands).
     has_residuals = False
-    #: Why its parameters are not identified (no standard errors, no separation certificate); "" where they are.
+    #: Why its parameters are not identified (no standard errors, no separation certificate), or why this
+    #: problem of the kind has no standard errors here; "" where they are identified and have them.
     unidentified = ""
     #: What ``bounds=`` cannot be put on, in words; "" where bounds apply.
     no_bounds = ""

@@ -38,6 +38,18 @@ class WideForm(EvaluableForm):
     def has_hessian(self, derivation):  # d2l/deta2 * phi phi^T, summed by the kernel
         return True
 
+    @property
+    def unidentified(self) -> str:
+        """A weighted squared loss has no standard errors here yet: :mod:`symopt.stats.inference` forms this
+        kind's residuals and their Jacobian unweighted (``y - eta`` and ``[1, X]``), which would give wrong ones;
+        once it scales both by the residual's multiplier (``covariance.MatrixRows`` takes ``row_scale=``), this
+        goes. The estimates themselves are exact."""
+        if self.objective.residual_weight is None:
+            return ""
+        return ("the least-squares statistics of a weighted LinearModel() over a data matrix are not formed yet "
+                "(the estimates are exact; for weighted standard errors state the model by name, "
+                "LinearModel(basis=[...]) or symopt.Model(...))")
+
     def read(self, data):
         return data_module.read_matrix(self.objective, data)
 
