@@ -64,7 +64,8 @@ class Objective:
 
     #: A squared loss's weighting: the residual's multiplier (``sqrt(w)`` or ``1/s``), None when unweighted.
     residual_weight = None
-    #: The name of the weights (or standard deviations) column, and which ("weights" or "sigma").
+    #: The name of the weights (or standard deviations) column of a weighted squared or log loss, and which
+    #: ("weights" or "sigma"; a log loss takes weights only).
     weight_column = None
     weight_kind = None
     #: How the least-squares covariance is scaled (:data:`SCALES`).
@@ -282,18 +283,29 @@ def _weight_column(model, y, kind: str, given) -> sp.Symbol:
     return sp.Symbol(name, positive=True)
 
 
-def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
+             weights: str | None = None) -> Objective:
     """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
 
     Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
     any ``f``: softplus is evaluated as ``max(f,0) + log1p(exp(-|f|))``.
+
+    ``weights="w"`` names a data column of weights ``w >= 0``: per sample ``w*(softplus(f) - y*f)``, the
+    negative log-likelihood of a binomial GLM with ``var_weights=w`` (statsmodels) or logistic regression with
+    ``sample_weight=w`` (scikit-learn); an integer weight counts its row that many times, a weight of 0 drops
+    it. On a model by name and on a ``LinearModel()`` over a data matrix; not on a ``Network``.
     """
     f = prediction(model)
     y = _target(model, target)
     if isinstance(model, Network) and model.n_outputs != 1:
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
                          "use cross_entropy for several classes")
-    return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+    if weights is None:
+        return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+    w = _weight_column(model, y, "weights", weights)
+    objective = Objective._from_model(w * (softplus(f) - y * f), model, y, "log", l2, reduction)
+    objective.weight_column, objective.weight_kind = w.name, "weights"
+    return objective
 
 
 def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:

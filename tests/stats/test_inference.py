@@ -436,6 +436,52 @@ def test_the_standard_errors_of_a_tall_fit_need_no_copy_of_the_data():
     assert peak - before < X.nbytes / 2  # two vectors of n (the residuals, y centred for R^2), no n x p copy
 
 
+@pytest.fixture(scope="module")
+def weighted_labels():
+    return weighted_rows(7, 300, [1.0, -1.0, 0.5], 0.3, weights=(0.2, 3.0), labels=True)
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_weighted_logistic_regression_is_statsmodels_binomial_glm_with_var_weights(weighted_labels, backend):
+    """log_loss(..., weights="w"), per row w*(softplus(eta) - y*eta): the parameters of GLM(Binomial,
+    var_weights=w), and its standard errors from the observed information of the weighted sum."""
+    X, y, w = weighted_labels
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial(), var_weights=w).fit(tol=1e-14)
+    r = symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"), {"X": X, "y": y, "w": w},
+                     backend=backend, progress=False)
+    assert r.success and r.inference().kind == "likelihood"
+    assert _relative(r.x, ref.params) < 1e-8
+    assert _relative(_flat(r.stderr), ref.bse) < 1e-6
+    assert r.loglik == pytest.approx(ref.llf, rel=1e-10)
+    named = symopt.solve(symopt.log_loss(symopt.Model("a + b*x1 + c*x2 + d*x3", "a b c d"), weights="w"),
+                         {"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "y": y, "w": w}, backend=backend,
+                         progress=False)
+    assert _relative(named.x, ref.params) < 1e-8
+    assert _relative([named.stderr[k] for k in "abcd"], ref.bse) < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_integer_weights_of_a_log_loss_are_repeated_rows(weighted_labels, backend):
+    X, y, _ = weighted_labels
+    counts = np.random.default_rng(3).integers(0, 4, size=len(y))
+    weighted = symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"),
+                            {"X": X, "y": y, "w": counts.astype(float)}, backend=backend, progress=False)
+    repeated = symopt.solve(symopt.log_loss(symopt.LinearModel()), (np.repeat(X, counts, axis=0), np.repeat(y, counts)),
+                            backend=backend, progress=False)
+    np.testing.assert_allclose(weighted.x, repeated.x, rtol=1e-10)
+    np.testing.assert_allclose(_flat(weighted.stderr), _flat(repeated.stderr), rtol=1e-8)
+
+
+def test_weighted_log_loss_refusals():
+    with pytest.raises(ModelError, match="weights= is not supported for a Network"):
+        symopt.log_loss(symopt.Network(2, [symopt.Dense(1)]), weights="w")
+    with pytest.raises(ModelError, match="'eta' is already a name"):
+        symopt.log_loss(symopt.LinearModel(), weights="eta")
+    with pytest.raises(symopt.errors.DataError, match="weights 'w' must be >= 0"):
+        symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"),
+                     {"X": np.ones((4, 1)), "y": np.array([0.0, 1, 0, 1]), "w": np.array([1.0, -1, 1, 1])})
+
+
 def test_a_weighted_least_squares_fit_over_a_data_matrix_gives_no_standard_errors_yet():
     """The estimates are exact (tests/closed_form/test_design.py); the statistics wait on symopt.stats.inference
     weighting this kind's residuals, and say so rather than give unweighted ones."""
