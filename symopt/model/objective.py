@@ -25,6 +25,7 @@ from ..symbolic.parse import check_name, show
 from .models import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
 from .kinds import ETA, MulticlassForm, NetworkForm, WideForm, form_of
 from .kinds.base import prediction
+from .kinds.wide import TAKEN
 from .layers import Network
 from .layers import Z as OUTPUT
 
@@ -274,9 +275,10 @@ def _weight_column(model, y, kind: str, given) -> sp.Symbol:
         raise ModelError(f"{kind}= is not supported for a Network yet; fit a LinearModel() over the data matrix, "
                          f"or state the model by name (symopt.Model('a + b*x', ...)), to fit it weighted")
     name = check_name(given, f"the {kind} column name")
+    if isinstance(model, LinearModel) and model.is_wide and name in TAKEN:
+        raise ModelError(f"the {kind} column may not be named {name!r} over a data matrix ('X' is the data matrix, "
+                         f"'eta' the linear predictor); name it something else")
     taken = {s.name for s in prediction(model).free_symbols} | {y.name}
-    if isinstance(model, LinearModel) and model.is_wide:
-        taken |= {"X", "eta", "z"}  # the data matrix, the linear predictor (and a network's output)
     if name in taken:
         raise ModelError(f"the {kind} column {name!r} is already a name in the model or the target; "
                          f"name it something else")

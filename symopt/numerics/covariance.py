@@ -127,7 +127,8 @@ class MatrixRows:
         return MatrixRows(self.X, self.intercept, [self.columns[j] for j in columns], self.row_scale)
 
     def __getitem__(self, rows) -> "MatrixRows":
-        """The rows ``rows`` (a boolean mask or indices, as NumPy reads them) only: those of weight above 0."""
+        """The rows ``rows`` (a boolean mask or indices, as NumPy reads them) only: those of weight above 0. It
+        copies those rows of ``X`` (NumPy's fancy indexing), as the array Jacobian's selection does."""
         return MatrixRows(self.X[rows], self.intercept, self.columns,
                           None if self.row_scale is None else self.row_scale[rows])
 

@@ -311,7 +311,7 @@ def test_bad_weights_are_refused_by_name(heteroscedastic):
         symopt.squared_loss(model, scale="relative")
     with pytest.raises(ModelError, match="not supported for a Network"):
         symopt.squared_loss(symopt.Network(1, [symopt.Dense(1)]), weights="w")
-    with pytest.raises(ModelError, match="'X' is already a name"):
+    with pytest.raises(ModelError, match="may not be named 'X' over a data matrix"):
         symopt.squared_loss(symopt.LinearModel(), weights="X")
     # a weight of 0 drops the row: the fit equals the one without it
     w = np.ones(60)
@@ -475,7 +475,7 @@ def test_integer_weights_of_a_log_loss_are_repeated_rows(weighted_labels, backen
 def test_weighted_log_loss_refusals():
     with pytest.raises(ModelError, match="weights= is not supported for a Network"):
         symopt.log_loss(symopt.Network(2, [symopt.Dense(1)]), weights="w")
-    with pytest.raises(ModelError, match="'eta' is already a name"):
+    with pytest.raises(ModelError, match="may not be named 'eta' over a data matrix"):
         symopt.log_loss(symopt.LinearModel(), weights="eta")
     with pytest.raises(symopt.errors.DataError, match="weights 'w' must be >= 0"):
         symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"),
