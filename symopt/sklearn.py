@@ -7,6 +7,11 @@ data with scikit-learn's own helpers and returns ``self``, and what was learned 
 :class:`symopt.Problem` and solves it; problems of one structure share their derivation, analysis and compiled
 module (the penalty is a run-time number, not structure), so a grid search over ``C`` or ``l2`` compiles once,
 and a worker process loads the compiled module from the cache folder. Needs ``pip install 'symopt[sklearn]'``.
+
+It is one module past 400 lines because a third of it is the numpydoc docstrings scikit-learn users read
+(each estimator's parameters, attributes, notes and examples), and ``symopt/`` keeps only the public surfaces at
+its top (tests/system/test_import_layers.py): the shared base in a module of its own would be one more top-level
+name for one class.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .errors import DataError, ModelError
 from .model.kinds.base import prediction
@@ -66,15 +71,28 @@ class _SymoptEstimator(BaseEstimator):
             return validate_data(self, X, reset=False, dtype=np.float64)
         return validate_data(self, X, y, dtype=np.float64, y_numeric=y_numeric)
 
-    def _data(self, model, X, y=None, target: str = "y") -> dict:
+    def _sample_weight(self, sample_weight, X) -> np.ndarray | None:
+        """``sample_weight`` checked by scikit-learn (one finite number >= 0 per row of ``X``), and not all 0;
+        None where none is given."""
+        if sample_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not np.any(weights > 0):  # scikit-learn's own check says so first, where its version has one
+            raise DataError(f"{type(self).__name__}.fit: sample_weight is zero for every sample, so no sample counts; "
+                            "give at least one positive weight")
+        return weights
+
+    def _data(self, model, X, y=None, target: str = "y", weights=None, weight: str | None = None) -> dict:
         """The data a symopt problem reads: ``X`` itself for ``LinearModel()``, else one column per feature
-        name (:meth:`_feature_names`)."""
+        name (:meth:`_feature_names`); the target, and the sample weights as the column ``weight``."""
         if isinstance(model, LinearModel) and model.is_wide:
             data = {"X": X}
         else:
             data = {name: X[:, j] for j, name in enumerate(self._columns(model))}
         if y is not None:
             data[target] = y
+        if weights is not None:
+            data[weight] = weights
         return data
 
     def _columns(self, model) -> list:
@@ -143,13 +161,24 @@ def _features(model) -> set:
     return expr.free_symbols - set(params)
 
 
-def _target_name(model) -> str:
-    """``"y"``, or a name that no feature of ``model`` takes."""
-    taken = set() if isinstance(model, LinearModel) and model.is_wide else {s.name for s in _features(model)}
-    name = "y"
+def _free_name(model, name: str, taken=()) -> str:
+    """``name``, or ``name`` with underscores added, so that no feature of ``model`` (nor a name in ``taken``)
+    is called so."""
+    taken = set(taken) | (set() if isinstance(model, LinearModel) and model.is_wide
+                          else {s.name for s in _features(model)})
     while name in taken:
         name += "_"
     return name
+
+
+def _target_name(model) -> str:
+    """``"y"``, or a name that no feature of ``model`` takes."""
+    return _free_name(model, "y")
+
+
+def _weight_name(model, target: str) -> str:
+    """The name of the sample weights' column: ``"w"``, or a name that neither a feature nor the target takes."""
+    return _free_name(model, "w", {target})
 
 
 class SymoptRegressor(RegressorMixin, _SymoptEstimator):
@@ -163,13 +192,15 @@ class SymoptRegressor(RegressorMixin, _SymoptEstimator):
         features reads the columns of ``X`` by name: a DataFrame's column names, else ``features``, else the
         model's features in alphabetical order.
     loss : "squared_error" or callable, default "squared_error"
-        A callable is called as ``loss(model, target=name, l2=l2)`` and returns a :class:`symopt.Objective`
+        A callable is called as ``loss(model, target=name, l2=l2)`` (with ``sample_weight``, also
+        ``weights=name``, the name of the weights' column) and returns a :class:`symopt.Objective`
         (``symopt.squared_loss`` and ``functools.partial`` of it, for example).
     optimizer : symopt optimizer, default None
         None lets symopt choose (``result_.why`` says which and why).
     l2 : float, default 0.0
         The ridge penalty on symopt's mean loss, ``mean((y - f)**2) + l2 * sum(coef**2)`` (the intercept
-        unpenalised): scikit-learn's ``Ridge(alpha)`` is ``l2 = alpha / n_samples``.
+        unpenalised): scikit-learn's ``Ridge(alpha)`` is ``l2 = alpha / n_samples``, with ``sample_weight`` too
+        (the weighted loss is ``sum(w * (y - f)**2) / n_samples``).
     fixed, bounds : dict, default None
         Parameters held at values, and bounds by parameter name (:func:`symopt.solve`).
     standardize : bool, default False
@@ -186,11 +217,18 @@ class SymoptRegressor(RegressorMixin, _SymoptEstimator):
     params_ : dict
         The fitted parameters by name.
     stderr_ : dict or None
-        Their standard errors (None with a penalty: ``result_.stderr_reason`` says why).
+        Their standard errors (None with a penalty, and for now with ``sample_weight`` on the default
+        ``LinearModel()``: ``result_.stderr_reason`` says why).
     coef_, intercept_ : ndarray, float
         For a ``LinearModel``: the slopes (in the order of the columns or the basis) and the intercept.
     n_features_in_, feature_names_in_ : int, ndarray
         As scikit-learn sets them (the names from a DataFrame).
+
+    Notes
+    -----
+    ``fit(X, y, sample_weight=w)`` fits the weighted loss ``w * (y - f)**2`` per row (``symopt.squared_loss(...,
+    weights=...)``), as ``LinearRegression`` and ``Ridge`` weigh their rows: an integer weight counts a row that
+    many times, a weight of 0 drops it.
 
     Examples
     --------
@@ -206,26 +244,41 @@ class SymoptRegressor(RegressorMixin, _SymoptEstimator):
                  standardize=False, features=None, method="auto", backend="auto"):
         super().__init__(model, loss, optimizer, l2, fixed, bounds, standardize, features, method, backend)
 
-    def fit(self, X, y):
-        """Fit on ``X`` (rows x features, or a DataFrame) and ``y`` (one number per row); returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (rows x features, or a DataFrame) and ``y`` (one number per row), each row weighted by
+        ``sample_weight`` (numbers >= 0, not all 0; None: every row weighs 1); returns ``self``."""
         self._check_options()
         model = self._model()
         X, y = self._validate(X, y, y_numeric=True)
+        weights = self._sample_weight(sample_weight, X)
         target = _target_name(model)
-        objective = self._objective(model, target)
-        self._learned(model, self._solve(objective, self._data(model, X, y, target)))
+        weight = None if weights is None else _weight_name(model, target)
+        objective = self._objective(model, target, weight)
+        self._learned(model, self._solve(objective, self._data(model, X, y, target, weights, weight)))
         return self
 
-    def _objective(self, model, target: str) -> Objective:
+    def _objective(self, model, target: str, weight: str | None = None) -> Objective:
         loss = REGRESSION_LOSSES.get(self.loss, self.loss) if isinstance(self.loss, str) else self.loss
         if isinstance(loss, str) or not callable(loss):
             raise ModelError(f"SymoptRegressor(loss=...) takes {', '.join(map(repr, REGRESSION_LOSSES))} or a "
                              f"function loss(model, target=, l2=) giving a symopt.Objective (such as "
                              f"symopt.squared_loss); got {self.loss!r}")
-        objective = loss(model, target=target, l2=self.l2)
+        name = getattr(loss, "__name__", loss)
+        if weight is None:
+            objective = loss(model, target=target, l2=self.l2)
+        elif not _takes_weights(loss):
+            raise ModelError(f"SymoptRegressor's loss function {name!r} takes no weights= argument, so it cannot "
+                             f"fit with sample_weight; give one that does (such as symopt.squared_loss), or fit "
+                             f"without sample_weight")
+        else:
+            objective = loss(model, target=target, l2=self.l2, weights=weight)
         if not isinstance(objective, Objective):
             raise ModelError(f"SymoptRegressor's loss function must return a symopt.Objective; "
-                             f"{getattr(loss, '__name__', loss)!r} returned {type(objective).__name__}")
+                             f"{name!r} returned {type(objective).__name__}")
+        if weight is not None and objective.weight_column != weight:
+            raise ModelError(f"SymoptRegressor's loss function {name!r} was given weights={weight!r} but returned an "
+                             f"objective that does not read them ({objective.describe()}): its sample_weight would "
+                             f"be ignored")
         return objective
 
     def predict(self, X) -> np.ndarray:
@@ -247,7 +300,9 @@ class SymoptClassifier(ClassifierMixin, _SymoptEstimator):
     optimizer : symopt optimizer, default None
     C : float, default 1.0
         Inverse penalty strength, as ``LogisticRegression``'s: symopt's mean log loss gets
-        ``l2 = 1 / (2 * n_samples * C)``, the same optimum (``C=np.inf``: no penalty).
+        ``l2 = 1 / (2 * n_samples * C)``, the same optimum (``C=np.inf``: no penalty), with ``sample_weight``
+        too (scikit-learn minimises ``C * sum(w * loss) + |coef|**2 / 2`` and symopt
+        ``sum(w * loss) / n_samples + l2 * |coef|**2``: the same minimiser, the weights not normalised).
     l2 : float, default None
         The penalty on symopt's mean loss, given directly (then ``C`` stays at 1.0).
     fixed, bounds, standardize, features, method, backend
@@ -264,6 +319,12 @@ class SymoptClassifier(ClassifierMixin, _SymoptEstimator):
     result_, params_, stderr_, n_features_in_, feature_names_in_
         As for :class:`SymoptRegressor`.
 
+    Notes
+    -----
+    ``fit(X, y, sample_weight=w)`` fits the weighted log loss ``w * (softplus(f) - y*f)`` per row
+    (``symopt.log_loss(..., weights=...)``), as ``LogisticRegression`` weighs its rows. It takes two classes
+    only: the multinomial model (more than two classes) does not take per-row weights yet, and says so.
+
     Examples
     --------
     >>> import numpy as np
@@ -279,14 +340,16 @@ class SymoptClassifier(ClassifierMixin, _SymoptEstimator):
         self.C = C
         super().__init__(model, loss, optimizer, l2, fixed, bounds, standardize, features, method, backend)
 
-    def fit(self, X, y):
-        """Fit on ``X`` (rows x features, or a DataFrame) and ``y`` (class labels); returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (rows x features, or a DataFrame) and ``y`` (class labels), each row weighted by
+        ``sample_weight`` (numbers >= 0, not all 0; two classes only); returns ``self``."""
         self._check_options()
         if self.loss not in CLASSIFICATION_LOSSES:
             raise ModelError(f"SymoptClassifier(loss=...) takes {', '.join(map(repr, CLASSIFICATION_LOSSES))}; "
                              f"got {self.loss!r}")
         model = self._model()
         X, y = self._validate(X, y)
+        weights = self._sample_weight(sample_weight, X)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -297,11 +360,19 @@ class SymoptClassifier(ClassifierMixin, _SymoptEstimator):
         if k > 2 and not wide:
             raise ModelError(f"y has {k} classes: a model in named features gives one logit (two classes); use "
                              f"model=None (LinearModel() over X: multinomial) for more")
+        if k > 2 and weights is not None:
+            raise ModelError(f"SymoptClassifier.fit takes sample_weight for two classes only; y has {k}, and the "
+                             f"multinomial model (cross_entropy over a LinearModel()) does not take per-row weights "
+                             f"yet: fit without sample_weight, or one class against the rest")
         target = _target_name(model)
         l2 = self._penalty(X.shape[0])
-        objective = (cross_entropy if k > 2 else log_loss)(model, target=target, l2=l2)
+        if k > 2:
+            objective, weight = cross_entropy(model, target=target, l2=l2), None
+        else:
+            weight = None if weights is None else _weight_name(model, target)
+            objective = log_loss(model, target=target, l2=l2, weights=weight)
         labels = encoder.transform(y).astype(float)
-        self._learned(model, self._solve(objective, self._data(model, X, labels, target)))
+        self._learned(model, self._solve(objective, self._data(model, X, labels, target, weights, weight)))
         if wide:
             self.coef_ = self.coef_.reshape(k if k > 2 else 1, -1)
             intercept = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
@@ -349,6 +420,17 @@ class SymoptClassifier(ClassifierMixin, _SymoptEstimator):
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
+
+
+def _takes_weights(loss) -> bool:
+    """Whether the function ``loss`` takes a ``weights=`` keyword (by name, or through ``**kwargs``)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call say
+        return True
+    return any(p.name == "weights" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _sigmoid(t: np.ndarray) -> np.ndarray:

@@ -22,13 +22,33 @@ from symopt.sklearn import SymoptClassifier, SymoptRegressor
 TIGHT = dict(tol=1e-12, max_iter=10_000)  # LogisticRegression to the optimum, to compare with
 
 
-# Every check applies and passes: no expected failures. (With SCIPY_ARRAY_API unset, scikit-learn skips its two
-# array-API checks itself.)
+#: The checks SymoptClassifier is expected to fail, and why. Both fit three classes with sample_weight, and the
+#: multinomial model (cross_entropy over a LinearModel()) takes no per-row weights yet: fit refuses it with a
+#: ModelError (test_weighted_fits_of_three_classes_are_refused_and_are_the_expected_failures checks that this is
+#: the failure). The binary fit takes sample_weight and passes every check.
+CLASSIFIER_EXPECTED_FAILURES = {
+    "check_sample_weights_list": "three classes with sample_weight: the multinomial model takes no weights yet",
+    "check_sample_weight_equivalence_on_dense_data": "three classes with sample_weight: the multinomial model takes "
+                                                     "no weights yet",
+}
+
+
+# Every other check applies and passes, the regressors' sample-weight checks included. (With SCIPY_ARRAY_API unset,
+# scikit-learn skips its two array-API checks itself.)
 @parametrize_with_checks([SymoptRegressor(), SymoptClassifier(),
                           SymoptRegressor(symopt.LinearModel(intercept=False), backend="python")],
-                         expected_failed_checks=lambda estimator: {})
+                         expected_failed_checks=lambda estimator: (CLASSIFIER_EXPECTED_FAILURES if isinstance(
+                             estimator, SymoptClassifier) else {}))
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
+
+
+def test_weighted_fits_of_three_classes_are_refused_and_are_the_expected_failures():
+    from sklearn.utils import estimator_checks
+
+    for name in CLASSIFIER_EXPECTED_FAILURES:
+        with pytest.raises(ModelError, match="takes sample_weight for two classes only; y has 3"):
+            getattr(estimator_checks, name)("SymoptClassifier", SymoptClassifier())
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +207,55 @@ def test_bounds_and_fixed_parameters_reach_the_solve():
     assert through_origin.params_["a"] == 0.0
     assert through_origin.params_["b"] == pytest.approx(
         LinearRegression(fit_intercept=False).fit(X[:, :1], y).coef_[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("C", [1.0, 0.05, np.inf])
+def test_the_classifier_weighs_its_rows_as_logistic_regression(binary, C):
+    """sample_weight on the same penalty gives LogisticRegression's coefficients: scikit-learn minimises
+    C * sum(w * loss) + |coef|^2 / 2 (its mean over sum(w) with 1 / (C sum(w))), symopt sum(w * loss) / n +
+    |coef|^2 / (2 n C): one minimiser, the weights taken as given."""
+    X, y = binary
+    w = np.random.default_rng(0).uniform(0.0, 3.0, len(y))
+    ours = SymoptClassifier(C=C).fit(X, y, sample_weight=w)
+    theirs = LogisticRegression(C=C, **TIGHT).fit(X, y, sample_weight=w)
+    assert ours.result_.objective.weight_column == "w"
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-8)
+    assert not np.allclose(ours.coef_, SymoptClassifier(C=C).fit(X, y).coef_, rtol=1e-3)  # the weights mattered
+
+
+def test_the_regressor_weighs_its_rows_as_linear_regression_and_ridge(decay):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.3 + rng.normal(0, 0.1, 50)
+    w = rng.uniform(0.0, 3.0, 50)
+    ours, theirs = SymoptRegressor().fit(X, y, sample_weight=w), LinearRegression().fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10)
+    assert ours.intercept_ == pytest.approx(theirs.intercept_, rel=1e-10)
+    assert ours.result_.method == "linear"
+    ridge = SymoptRegressor(l2=0.2).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ridge.coef_, Ridge(alpha=0.2 * 50).fit(X, y, sample_weight=w).coef_, rtol=1e-10)
+    # a model in named features reads the weights as one more column, named apart from its features
+    frame, target = decay
+    weights = np.linspace(0.5, 2.0, len(target))
+    named = SymoptRegressor(symopt.LinearModel(basis=["x", "t"])).fit(frame, target, sample_weight=weights)
+    reference = LinearRegression().fit(frame, target, sample_weight=weights)
+    np.testing.assert_allclose(named.coef_, reference.coef_, rtol=1e-10)
+    clash = SymoptRegressor(symopt.Model("a + b*w + c*y", "a b c")).fit(frame.rename(columns={"x": "w", "t": "y"}),
+                                                                         target, sample_weight=weights)
+    assert clash.result_.objective.weight_column == "w_" and clash.result_.objective.target.name == "y_"
+
+
+def test_sample_weight_is_checked_and_a_loss_must_take_it(binary):
+    X, y = binary
+    with pytest.raises(ValueError, match="Negative values in data passed to .sample_weight"):
+        SymoptClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="(sample_weight is zero for every sample|at least one non-zero number)"):
+        SymoptRegressor().fit(X, y.astype(float), sample_weight=np.zeros(len(y)))
+    with pytest.raises(ModelError, match="takes no weights= argument"):
+        SymoptRegressor(loss=lambda model, target, l2: symopt.squared_loss(model, target, l2)).fit(
+            X, y.astype(float), sample_weight=np.ones(len(y)))
+    with pytest.raises(ModelError, match="does not read them"):
+        SymoptRegressor(loss=lambda model, target, l2, weights=None: symopt.squared_loss(model, target, l2)).fit(
+            X, y.astype(float), sample_weight=np.ones(len(y)))

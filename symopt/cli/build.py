@@ -76,7 +76,8 @@ def data(spec: Spec, checked: Checked, arrays: dict):
     target = spec.objective.target
     if checked.kind in ("network", "linear") and (table.columns is not None or table.matrix is not None):
         X = arrays[table.matrix] if table.matrix is not None else np.column_stack([arrays[c] for c in table.columns])
-        return {"X": X, target: arrays[target]}
+        weighting = [name for name in (spec.objective.weights, spec.objective.sigma) if name is not None]
+        return {"X": X, target: arrays[target], **{name: arrays[name] for name in weighting}}
     return {name: arrays[name] for name in checked.needed}
 
 
@@ -92,8 +93,9 @@ def objective(spec: Spec, checked: Checked, arrays: dict):
     if o.loss == "squared":
         return squared_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights,
                                    sigma=o.sigma, scale=o.scale)
-    loss = log_loss if o.loss == "log_loss" else cross_entropy
-    return loss(model, target=o.target, l2=o.l2, reduction=o.reduction)
+    if o.loss == "log_loss":
+        return log_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights)
+    return cross_entropy(model, target=o.target, l2=o.l2, reduction=o.reduction)
 
 
 def _symbols(names, positive) -> list:

@@ -91,14 +91,18 @@ def _kind(spec: Spec, source: Source) -> str:
     if objective.maximize:
         raise source.error(("objective", "maximize"), f'maximize applies to loss = "likelihood" or "custom"; a '
                                                       f'{objective.loss} loss is minimised')
-    if objective.loss != "squared":
-        for field in ("weights", "sigma"):
-            if getattr(objective, field) is not None:
-                raise source.error(("objective", field), f'{field} applies to loss = "squared" only')
+    if objective.loss != "squared" and objective.sigma is not None:
+        raise source.error(("objective", "sigma"), 'sigma applies to loss = "squared" only')
+    if objective.loss not in ("squared", "log_loss") and objective.weights is not None:
+        raise source.error(("objective", "weights"), 'weights applies to loss = "squared" or "log_loss" only')
     if spec.model is not None and spec.network is not None:
         raise source.error(("network",), "give a [model] or a [network], not both")
     if spec.network is not None:
         _one_of(spec.network, ("columns", "matrix"), ("network",), source)
+        for field in ("weights", "sigma"):
+            if getattr(objective, field) is not None:
+                raise source.error(("objective", field), f"{field} is not supported on a network yet (a [model] "
+                                                         f"takes it)")
         return "network"
     if spec.model is None:
         raise source.error((), 'the spec needs a [model], a [network], or loss = "likelihood" with its expr in '

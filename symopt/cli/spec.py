@@ -119,7 +119,8 @@ class NetworkSpec(Table):
 
 class ObjectiveSpec(Table):
     """``[objective]``: the ``loss`` on the model's prediction of ``target`` (``weights`` or ``sigma`` columns
-    and ``scale`` for squared loss), or ``loss = "likelihood"`` (a log-likelihood, or a negative one, per
+    and ``scale`` for squared loss, ``weights`` for log loss: on an expression model or a linear model over
+    columns or a matrix; not on a network), or ``loss = "likelihood"`` (a log-likelihood, or a negative one, per
     sample: ``Objective(likelihood=True)``) or ``"custom"`` (any other per-sample objective,
     ``Objective(likelihood=False)``) with its own ``expr``, ``params`` and ``maximize``; ``l2`` and
     ``reduction`` for all."""

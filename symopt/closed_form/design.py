@@ -2,8 +2,9 @@
 one class per linear shape a kind of problem declares, so the solver asks the design and does not test what
 kind of model it has.
 
-- :class:`MatrixDesign`: a ``LinearModel()`` over a data matrix: ``Phi = [1, X]`` (or ``X``), ``u = y``; a
-  tall one tries the normal equations first (:mod:`symopt.closed_form.normal_equations`);
+- :class:`MatrixDesign`: a ``LinearModel()`` over a data matrix: ``Phi = [1, X]`` (or ``X``), ``u = y``, each row
+  scaled by the residual's multiplier ``r`` where the squared loss is weighted (``sqrt(w)``, or ``1/s``); a tall
+  one tries the normal equations first (:mod:`symopt.closed_form.normal_equations`, weighted by ``r**2``);
 - :class:`ExpressionDesign`: an expression model linear in its parameters: the columns ``phi_j(x)`` and the
   offset ``u0(x)`` of the :class:`~symopt.closed_form.records.LinearForm`, evaluated on the data.
 
@@ -94,29 +95,54 @@ class Design(abc.ABC):
 
 
 class MatrixDesign(Design):
-    """``Phi = [1, X]`` with an intercept (else ``X``) and ``u = y``."""
+    """``Phi = [1, X]`` with an intercept (else ``X``) and ``u = y``; a weighted squared loss scales each row by
+    the residual's multiplier ``r`` (``sqrt(w)``, or ``1/s``): ``Phi = r [1, X]``, ``u = r y``, so a row of
+    weight 0 is a row of zeros and drops out."""
+
+    def _per_row(self, dataset, expr) -> np.ndarray:
+        return column(expr, {s: dataset[s.name] for s in expr.free_symbols}, dataset.n_rows)
 
     def matrix(self, dataset):
         o = self.objective
         X, y = dataset["X"], dataset[o.target.name]
-        m = X.shape[1]
-        if not o.model.intercept:
-            return X, y, 1.0, np.ones(m, bool)
-        Phi = np.empty((dataset.n_rows, m + 1))
-        Phi[:, 0] = 1.0
-        Phi[:, 1:] = X
-        return Phi, y, 1.0, np.r_[False, np.ones(m, bool)]
+        m, first = X.shape[1], int(o.model.intercept)
+        penalised = np.r_[np.zeros(first, bool), np.ones(m, bool)]
+        r = None if o.residual_weight is None else self._per_row(dataset, o.residual_weight)
+        if r is None and not first:
+            return X, y, 1.0, penalised
+        Phi = np.empty((dataset.n_rows, m + first))
+        Phi[:, :first] = 1.0 if r is None else r[:, None]
+        with np.errstate(over="ignore"):  # a scale past double precision is named by unscalable()
+            np.multiply(X, 1.0 if r is None else r[:, None], out=Phi[:, first:])
+            return Phi, (y if r is None else y * r), 1.0, penalised
 
     def unscalable(self, dataset, Phi, j):
+        o = self.objective
         row = int(np.argmax(np.abs(Phi[:dataset.n_rows, j])))
-        col = j - int(self.objective.model.intercept)
+        col = j - int(o.model.intercept)
+        if o.weight_column is not None and (col < 0 or abs(dataset["X"][row, col]) < 2.0 ** 1023):
+            name = o.weight_column  # the weight, not X, is what is too large there
+            return _overflow(name, row, f"{name}[{row}] = {dataset[name][row]:.6g}",
+                             f"the scale of {'the intercept column' if col < 0 else f'column {col} of X'}, weighted,")
         return matrix_overflow(dataset, row, col, f"the scale of column {col} of X")
 
     def rows_high(self, dataset, Phi, u):
-        return [[mpmath.mpf(v) for v in row] for row in Phi], [mpmath.mpf(v) for v in u]
+        o = self.objective
+        if o.residual_weight is None:
+            return [[mpmath.mpf(v) for v in row] for row in Phi], [mpmath.mpf(v) for v in u]
+        # each row's multiplier (sqrt(w), 1/s) in mpmath, not rounded to double first
+        X, y, m = dataset["X"], dataset[o.target.name], o.residual_weight
+        symbols = sorted(m.free_symbols, key=lambda s: s.name)
+        rows, target = [], []
+        for i in range(dataset.n_rows):
+            r = evaluate(m, {s: mpmath.mpf(float(dataset[s.name][i])) for s in symbols}, "mpmath")
+            rows.append(([r] if o.model.intercept else []) + [r * mpmath.mpf(float(v)) for v in X[i]])
+            target.append(r * mpmath.mpf(float(y[i])))
+        return rows, target
 
     def fast(self, dataset):
-        """The normal equations by Cholesky for a tall design, where their condition allows."""
+        """The normal equations by Cholesky for a tall design, where their condition allows (weighted by
+        ``r**2``, the weights, for a weighted squared loss)."""
         o = self.objective
         X, y = dataset["X"], dataset[o.target.name]
         n, m = X.shape
@@ -124,8 +150,9 @@ class MatrixDesign(Design):
         p = m + intercept
         if not normal_equations.applies(n, p):
             return None
+        w = None if o.residual_weight is None else self._per_row(dataset, o.residual_weight ** 2)
         ridge = np.full(m, (n if o.reduction == "mean" else 1) * o.l2)
-        solved, cond, refined = normal_equations.solve(X, y, ridge, center=intercept)
+        solved, cond, refined = normal_equations.solve(X, y, ridge, center=intercept, weights=w)
         if solved is None:
             return None
         beta, c, gradient, factor = solved
@@ -134,8 +161,9 @@ class MatrixDesign(Design):
         residual = y - X @ beta
         if intercept:
             residual -= c
-        fun = scale * float(residual @ residual) + o.l2 * float(beta @ beta)
-        note = (f"normal equations by Cholesky on the {'centred, ' if intercept else ''}Jacobi-scaled Gram matrix, "
+        fun = scale * float(residual @ (residual if w is None else w * residual)) + o.l2 * float(beta @ beta)
+        note = (f"normal equations by Cholesky on the {'weighted, ' if w is not None else ''}"
+                f"{'centred, ' if intercept else ''}Jacobi-scaled Gram matrix, "
                 f"one pass over the data (condition number {cond:.3g}, below {normal_equations.MAX_CONDITION:g}"
                 + (f"; above {normal_equations.REFINE_ABOVE:g}, so one refinement step followed)" if refined else ")")
                 + "; F from one product with X, its gradient from the same sums")

@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, PrecisionError, RankDeficiencyWarning
+from ..model.kinds.base import ETA
 from ..numerics.linalg import triangular_solve
 from ..symbolic.numeric import evaluate
 
@@ -58,12 +59,24 @@ def find_linear_form(objective, derivation):
 
 def _find_matrix(objective, derivation):
     """A loss in the linear predictor ``eta``: affine in the parameters exactly when dl/deta is affine in eta,
-    which among the losses offered is the squared loss."""
-    if objective.kind == "squared" and not objective.maximize:
-        return LinearForm("least_squares"), ""
-    if objective.kind == "squared":
+    which among the losses offered is the squared loss, weighted or not: ``(r*(y - eta))**2`` with ``r`` the
+    residual's multiplier (:class:`.design.MatrixDesign` scales the rows by it). Any other loss over the data
+    matrix (one that reads an offset, say) is left to the iterative solvers."""
+    if objective.kind == "squared" and objective.maximize:
         return None, "a squared loss has no maximum: maximising it is unbounded"
+    if objective.kind == "squared":
+        if is_matrix_least_squares(objective):
+            return LinearForm("least_squares"), ""
+        return None, (f"the loss {objective.per_sample} is not squared_loss's (y - eta)**2 (weighted or not), the one "
+                      f"whose design the matrix closed form knows, so the iterative solvers fit it")
     return None, f"dl/deta = {derivation.gradient[0]} is not affine in eta, so the gradient is not affine in the parameters"
+
+
+def is_matrix_least_squares(objective) -> bool:
+    """Whether ``objective`` over a data matrix is squared_loss's ``(r*(y - eta))**2``, ``r`` the residual's
+    multiplier where weighted (the loss whose design :class:`.design.MatrixDesign` forms)."""
+    multiplier = sp.Integer(1) if objective.residual_weight is None else objective.residual_weight
+    return objective.kind == "squared" and objective.per_sample == (multiplier * (objective.target - ETA)) ** 2
 
 
 def _find_expression(objective, derivation):

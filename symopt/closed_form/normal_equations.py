@@ -49,8 +49,10 @@ def _blocks(n: int):
         yield slice(start, min(start + BLOCK_ROWS, n))
 
 
-def _bordered_gram(X: np.ndarray, y: np.ndarray, shift: np.ndarray, y_shift: float) -> np.ndarray:
-    """``B^T B`` summed over blocks, ``B = [X - shift, 1, y - y_shift]`` ((m + 2) x (m + 2))."""
+def _bordered_gram(X: np.ndarray, y: np.ndarray, shift: np.ndarray, y_shift: float,
+                   weights: np.ndarray | None = None) -> np.ndarray:
+    """``B^T W B`` summed over blocks, ``B = [X - shift, 1, y - y_shift]`` ((m + 2) x (m + 2)), ``W`` the
+    diagonal of ``weights`` (the identity where None): each block's rows scaled by the square roots."""
     n, m = X.shape
     buf = np.empty((min(BLOCK_ROWS, n), m + 2))
     buf[:, m] = 1.0
@@ -59,12 +61,23 @@ def _bordered_gram(X: np.ndarray, y: np.ndarray, shift: np.ndarray, y_shift: flo
         B = buf[: rows.stop - rows.start]
         np.subtract(X[rows], shift, out=B[:, :m])
         np.subtract(y[rows], y_shift, out=B[:, m + 1])
-        M += B.T @ B
+        if weights is not None:
+            root = np.sqrt(weights[rows])
+            B *= root[:, None]
+            M += B.T @ B
+            B[:, m] = 1.0  # the column of ones, scaled in place, for the next block
+        else:
+            M += B.T @ B
     return M
 
 
-def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
-    """Minimise ``||y - c - X beta||^2 + sum(ridge * beta**2)`` (``c`` only when ``center``).
+def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool, weights: np.ndarray | None = None):
+    """Minimise ``||y - c - X beta||^2 + sum(ridge * beta**2)`` (``c`` only when ``center``), or with
+    ``weights`` (``w >= 0``, not all 0) ``sum_i w_i (y_i - c - x_i beta)^2 + sum(ridge * beta**2)``.
+
+    Weighted, the Gram matrix is always formed a block at a time, each block's rows scaled by ``sqrt(w)``, and
+    centred about the weighted means (``n`` below is then ``sum(w)``): the same conditioning check, the same
+    factor ``R`` (``R^T R = Phi^T W Phi``).
 
     Returns ``((beta, c, gradient, R), condition, refined)``, or ``(None, condition, False)`` when the scaled
     Gram matrix is too ill-conditioned for the normal equations (or its products of the data overflow:
@@ -76,18 +89,19 @@ def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     (so ``R^T R = [[n, n mu^T], [n mu, G_c + n mu mu^T]]``); the covariance of the estimates is formed from
     it (:func:`symopt.numerics.covariance.from_jacobian`), in ``p x p`` memory.
     """
-    n, m = X.shape
+    rows, m = X.shape
+    n = rows if weights is None else float(np.sum(weights))  # the weighted count: what centring divides by
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
         probe = X[:BLOCK_ROWS]
         mean = probe.mean(axis=0)
-        near = not center or bool(np.all(np.abs(mean) <= NEAR_CENTRED * probe.std(axis=0)))
+        near = weights is None and (not center or bool(np.all(np.abs(mean) <= NEAR_CENTRED * probe.std(axis=0))))
         if near:  # BLAS over the whole matrix: X^T X is one symmetric product, read once
             G, b = X.T @ X, X.T @ y
             sums, y_sum = X.sum(axis=0), float(y.sum())
             shift, y_shift = np.zeros(m), 0.0
         else:
-            shift, y_shift = mean, float(y[:BLOCK_ROWS].mean())
-            M = _bordered_gram(X, y, shift, y_shift)
+            shift, y_shift = (mean, float(y[:BLOCK_ROWS].mean())) if center else (np.zeros(m), 0.0)
+            M = _bordered_gram(X, y, shift, y_shift, weights)
             G, b = M[:m, :m].copy(), M[:m, m + 1].copy()
             sums, y_sum = M[:m, m], M[m, m + 1]
         if center:  # exact centring from the sums
@@ -111,9 +125,10 @@ def solve(X: np.ndarray, y: np.ndarray, ridge: np.ndarray, center: bool):
     refined = condition > REFINE_ABOVE
     if refined:  # one step of refinement: the residual of the normal equations, recomputed from the data
         g = -ridge * beta
-        for rows in _blocks(n):
-            Xb = X[rows] - mu
-            g += Xb.T @ ((y[rows] - ybar) - Xb @ beta)
+        for block in _blocks(rows):
+            Xb = X[block] - mu
+            r = (y[block] - ybar) - Xb @ beta
+            g += Xb.T @ (r if weights is None else weights[block] * r)
         beta = beta + cholesky_solve(L, g / d) / d
     gradient = 2.0 * (G @ beta - b)
     if center:

@@ -280,13 +280,31 @@ def read_named(objective, data) -> dict:
 
 
 def read_matrix(objective, data) -> dict:
+    """The data matrix ``X``, the target and the loss's per-row columns (a weight, an offset: each a 1-D array
+    by name, so data with columns come as a mapping, not as ``(X, y)``)."""
     target = objective.target.name
+    columns = [s.name for s in objective.data_symbols if s.name != target]
+    if columns and isinstance(data, tuple):
+        wanted = "{" + ", ".join(f"{n!r}: ..." for n in ("X", target, *columns)) + "}"
+        raise DataError(f"the loss reads the per-row column{'s' if len(columns) > 1 else ''} "
+                        f"{', '.join(map(repr, columns))} besides X and {target!r}, so data must be a mapping "
+                        f"{wanted}, not (X, {target})")
     X, y = _pair(data, target, "a LinearModel")
     X = _as_float_array("X", X, 2)
     n_features = objective.model.n_features
     if n_features is not None and X.shape[1] != n_features:
         raise DataError(f"data 'X' has {X.shape[1]} columns but the LinearModel has n_features={n_features}")
-    return {"X": X, target: _as_float_array(target, y, 1)}
+    arrays = {"X": X, target: _as_float_array(target, y, 1)}
+    if not columns:
+        return arrays
+    missing = [name for name in columns if name not in data]
+    if missing:
+        raise DataError(f"data has no array named {missing[0]!r}; the loss reads {', '.join(map(repr, columns))} "
+                        f"besides 'X' and {target!r} (data: {{'X': ..., {target!r}: ..., "
+                        + ", ".join(f"{n!r}: ..." for n in columns) + "})")
+    _check_indexes({"X": data["X"], **{name: data[name] for name in columns}})
+    arrays.update((name, _as_float_array(name, data[name], 1)) for name in columns)
+    return arrays
 
 
 def read_network(objective, data) -> dict:

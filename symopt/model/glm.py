@@ -150,10 +150,6 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
     if "trials" in columns and not fam.trials:
         raise ModelError(f"trials= is for the binomial family (the number of trials per row); the {fam.name} "
                          "family has none")
-    if isinstance(model, LinearModel) and model.is_wide and columns:
-        raise ModelError(f"{', '.join(f'{r}=' for r in columns)} on a LinearModel over a data matrix is not "
-                         "available yet; state the model over named columns (LinearModel(basis=[...]) or "
-                         "symopt.Model) to use it")
     full = eta + columns.get("offset", 0) + (sp.log(columns["exposure"]) if "exposure" in columns else 0)
     mean = lk.inverse.subs(ETA, full)
     per_sample = _loss(fam, lk, full, y, columns.get("trials"))

@@ -25,6 +25,7 @@ from ..symbolic.parse import check_name, show
 from .models import SHOWN, LinearModel, Model, _as_param_symbols, as_expression, sorted_symbols
 from .kinds import ETA, MulticlassForm, NetworkForm, WideForm, form_of
 from .kinds.base import prediction
+from .kinds.wide import TAKEN
 from .layers import Network
 from .layers import Z as OUTPUT
 
@@ -64,7 +65,8 @@ class Objective:
 
     #: A squared loss's weighting: the residual's multiplier (``sqrt(w)`` or ``1/s``), None when unweighted.
     residual_weight = None
-    #: The name of the weights (or standard deviations) column, and which ("weights" or "sigma").
+    #: The name of the weights (or standard deviations) column of a weighted squared or log loss, and which
+    #: ("weights" or "sigma"; a log loss takes weights only).
     weight_column = None
     weight_kind = None
     #: How the least-squares covariance is scaled (:data:`SCALES`).
@@ -105,8 +107,8 @@ class Objective:
         self.target = target
         #: The problem's form (symopt.model.kinds): its parameter layout, the data it reads, its NumPy evaluation.
         self.form = form_of(model, kind)(self)
-        if self.form.matrix_data:
-            self.data_symbols = (target,)
+        if self.form.matrix_data:  # the target, then the per-row columns the loss reads (a weight, an offset)
+            self.data_symbols = (target, *self.form.row_columns())
         else:
             self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
         # Which parameters the ridge penalty applies to (an intercept is not penalised).
@@ -265,31 +267,50 @@ def _weighting(model, y, weights, sigma) -> tuple:
     if weights is not None and sigma is not None:
         raise ModelError("give weights= (w = 1/sigma**2) or sigma= (standard deviations of y), not both")
     kind, given = ("weights", weights) if weights is not None else ("sigma", sigma)
-    if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
-        raise ModelError(f"{kind}= is not supported for {'a Network' if isinstance(model, Network) else 'a LinearModel over a data matrix'} "
-                         "yet; state the model by name (symopt.Model('a + b*x', ...) or "
-                         "LinearModel(basis=[...])) to fit it weighted")
+    column = _weight_column(model, y, kind, given)
+    return (sp.sqrt(column) if kind == "weights" else 1 / column), column.name, kind
+
+
+def _weight_column(model, y, kind: str, given) -> sp.Symbol:
+    """The symbol of the data column ``given`` names (weights or standard deviations), checked: a valid name,
+    not a name in the model or the target (nor ``X``, ``eta`` or ``z`` over a data matrix), not on a Network."""
+    if isinstance(model, Network):
+        raise ModelError(f"{kind}= is not supported for a Network yet; fit a LinearModel() over the data matrix, "
+                         f"or state the model by name (symopt.Model('a + b*x', ...)), to fit it weighted")
     name = check_name(given, f"the {kind} column name")
+    if isinstance(model, LinearModel) and model.is_wide and name in TAKEN:
+        raise ModelError(f"the {kind} column may not be named {name!r} over a data matrix ('X' is the data matrix, "
+                         f"'eta' the linear predictor); name it something else")
     taken = {s.name for s in prediction(model).free_symbols} | {y.name}
     if name in taken:
         raise ModelError(f"the {kind} column {name!r} is already a name in the model or the target; "
                          f"name it something else")
-    column = sp.Symbol(name, positive=True)
-    return (sp.sqrt(column) if kind == "weights" else 1 / column), name, kind
+    return sp.Symbol(name, positive=True)
 
 
-def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
+             weights: str | None = None) -> Objective:
     """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
 
     Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
     any ``f``: softplus is evaluated as ``max(f,0) + log1p(exp(-|f|))``.
+
+    ``weights="w"`` names a data column of weights ``w >= 0``: per sample ``w*(softplus(f) - y*f)``, the
+    negative log-likelihood of a binomial GLM with ``var_weights=w`` (statsmodels) or logistic regression with
+    ``sample_weight=w`` (scikit-learn); an integer weight counts its row that many times, a weight of 0 drops
+    it. On a model by name and on a ``LinearModel()`` over a data matrix; not on a ``Network``.
     """
     f = prediction(model)
     y = _target(model, target)
     if isinstance(model, Network) and model.n_outputs != 1:
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
                          "use cross_entropy for several classes")
-    return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+    if weights is None:
+        return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+    w = _weight_column(model, y, "weights", weights)
+    objective = Objective._from_model(w * (softplus(f) - y * f), model, y, "log", l2, reduction)
+    objective.weight_column, objective.weight_kind = w.name, "weights"
+    return objective
 
 
 def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:

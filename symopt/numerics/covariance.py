@@ -98,10 +98,11 @@ class ArrayRows:
 class MatrixRows:
     """The rows of ``[1, X]`` (or ``X``), the Jacobian of a ``LinearModel()``'s residuals up to sign, formed a block
     of :data:`BLOCK_ROWS` rows at a time in one buffer (a block is valid until the next is asked for), so the
-    covariance of a tall fit never holds a copy of the data."""
+    covariance of a tall fit never holds a copy of the data. ``row_scale``: each row's multiplier, for a weighted
+    squared loss whose residuals are ``r (y - eta)`` (``r = sqrt(w)``, or ``1/s``): the rows of ``r [1, X]``."""
 
-    def __init__(self, X: np.ndarray, intercept: bool, columns=None):
-        self.X, self.intercept = X, intercept
+    def __init__(self, X: np.ndarray, intercept: bool, columns=None, row_scale: np.ndarray | None = None):
+        self.X, self.intercept, self.row_scale = X, intercept, row_scale
         width = X.shape[1] + int(intercept)
         self.columns = list(range(width)) if columns is None else list(columns)
         self.shape = (X.shape[0], len(self.columns))
@@ -110,15 +111,26 @@ class MatrixRows:
         X, n = self.X, self.X.shape[0]
         first = int(self.intercept)
         buf = np.empty((min(BLOCK_ROWS, n), X.shape[1] + first))
-        buf[:, 0] = 1.0
         every = len(self.columns) == buf.shape[1]
         for lo in range(0, n, BLOCK_ROWS):
             block = buf[:min(BLOCK_ROWS, n - lo)]
-            block[:, first:] = X[lo:lo + BLOCK_ROWS]
+            if self.row_scale is None:
+                block[:, :first] = 1.0
+                block[:, first:] = X[lo:lo + BLOCK_ROWS]
+            else:
+                r = self.row_scale[lo:lo + BLOCK_ROWS, None]
+                block[:, :first] = r
+                np.multiply(X[lo:lo + BLOCK_ROWS], r, out=block[:, first:])
             yield lo, block if every else block[:, self.columns]
 
     def select(self, columns) -> "MatrixRows":
-        return MatrixRows(self.X, self.intercept, [self.columns[j] for j in columns])
+        return MatrixRows(self.X, self.intercept, [self.columns[j] for j in columns], self.row_scale)
+
+    def __getitem__(self, rows) -> "MatrixRows":
+        """The rows ``rows`` (a boolean mask or indices, as NumPy reads them) only: those of weight above 0. It
+        copies those rows of ``X`` (NumPy's fancy indexing), as the array Jacobian's selection does."""
+        return MatrixRows(self.X[rows], self.intercept, self.columns,
+                          None if self.row_scale is None else self.row_scale[rows])
 
 
 def _triangular(rows) -> tuple[np.ndarray | None, str]:

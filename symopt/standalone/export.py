@@ -159,13 +159,16 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
     form, wide, network = objective.form, kind == "wide", kind == "network"
     target = objective.target
     names = {}
-    params, data, features = [], [], []
+    params, data, features, columns = [], [], [], []
     if network:
         kernel_args, data_names = "X, y", ["X", target.name]
-    elif wide:
-        names = {ETA: "eta", target: code_name("d", target.name)}
-        kernel_args = "X, " + code_name("data", target.name)
-        data_names = ["X", target.name]
+    elif wide:  # the target and the loss's per-row columns (a weight), each read by name
+        names = {ETA: "eta"}
+        for s in objective.data_symbols:
+            names[s] = code_name("d", s.name)
+            columns.append({"name": s.name, "local": names[s], "array": code_name("data", s.name)})
+        kernel_args = ", ".join(["X", *(c["array"] for c in columns)])
+        data_names = ["X", *(c["name"] for c in columns)]
     else:
         for p in objective.params:
             names[p] = code_name("p", p.name)
@@ -187,13 +190,12 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         cov_kind, cov_reason = "none", (f"a ridge penalty (l2={objective.l2!r}) biases the estimates, so the classical "
                                         f"standard errors do not apply (fit with l2=0 for them)")
     residual = None
-    if cov_kind == "least squares" and not wide:
-        if objective.residual_weight is not None:
-            cov_kind, cov_reason = "none", ("weighted least squares: the exported module does not carry the weights' "
-                                            "covariance (symopt.solve gives it)")
-        else:
-            u, _ = objective.sum_of_squares()
-            residual = _block([u, *(u.diff(q) for q in objective.params)], names)
+    if cov_kind == "least squares" and objective.residual_weight is not None:
+        cov_kind, cov_reason = "none", ("weighted least squares: the exported module does not carry the weights' "
+                                        "covariance (symopt.solve gives it)")
+    elif cov_kind == "least squares" and not wide:
+        u, _ = objective.sum_of_squares()
+        residual = _block([u, *(u.diff(q) for q in objective.params)], names)
     hessian = wide_hessian = None
     if kind == "expression" and derivation.hessian is not None:
         p = len(objective.params)
@@ -217,10 +219,12 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         data_summary = (f"(X, y) or {{'X': X, {target.name!r}: y}}: X rows x {net.n_inputs} inputs, "
                         f"y {'rows x outputs' if _y_matrix(objective) else 'one value per row'}")
     elif wide:
-        example = "(X, y)"
+        mapping = "{" + ", ".join(f"{n!r}: {n if n != target.name else 'y'}" for n in data_names) + "}"
+        example = "(X, y)" if len(columns) == 1 else mapping
         param_summary = ("intercept, coef[0..m-1]" if objective.model.intercept else "coef[0..m-1]") + \
             " (m: the columns of X)"
-        data_summary = f"(X, y) or {{'X': X, {target.name!r}: y}}: X rows x features"
+        data_summary = (f"(X, y) or {mapping}: X rows x features" if len(columns) == 1 else
+                        f"{mapping}: X rows x features, each other array one value per row")
     else:
         example = "{" + ", ".join(f"{n!r}: ..." for n in data_names) + "}"
         param_summary = ", ".join(p.name for p in objective.params)
@@ -241,7 +245,8 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         shapes=repr([(name, tuple(int(k) for k in shape)) for name, shape in net.shapes()]) if network else "[]",
         buffers=repr([float(v) for v in net.initial_buffers()]) if network else "[]", intercept=bool(wide and objective.model.intercept), params=params, data=data,
         features=features, feature_args=", ".join(d["array"] for d in features) or "_none",
-        kernel_args=kernel_args, target_local=names.get(target, ""), target_array=code_name("data", target.name) if target is not None else "",
+        weight_column=objective.weight_column or "", weight_kind=objective.weight_kind or "",
+        kernel_args=kernel_args, columns=columns, row_columns=repr([c["name"] for c in columns[1:]]),
         param_names=repr([] if wide else form.flat_names(None) if network else [p.name for p in objective.params]),
         data_names=repr(data_names), target=repr(target.name if target is not None else None),
         mask=repr([] if wide else [float(v) for v in form.penalty_mask(None)]),

@@ -6,7 +6,7 @@ where predicting the mean of y everywhere gives F = 0.49), or the model cannot r
 line through the origin fitted to data far from it). Either way the user should hear it.
 
 The best constant prediction is the mean of y for a squared loss (the weighted mean, with ``weights=`` or
-``sigma=``), the base rate of the positive class for log loss, and the class frequencies for
+``sigma=``), the base rate of the positive class for log loss (weighted, with ``weights=``), and the class frequencies for
 cross-entropy; the constant model's F is that loss at it, with the objective's reduction. The fit is
 compared on its loss alone (its F less the ridge penalty): the constant model has no parameters to
 penalise.
@@ -45,11 +45,16 @@ def constant_loss(objective, dataset) -> tuple[float, str] | None:
             what = "the weighted mean of y" if objective.weight_column is not None else "the mean of y"
             return scale * float(np.sum(w * (y - m) ** 2)), f"{what}, {m:.6g}, on every row"
         if objective.kind == "log":
-            p = float(np.mean(y))
+            w = _weights(objective, dataset, n)
+            total = float(np.sum(w))
+            if not total > 0:
+                return None
+            p = float(np.sum(w * y) / total)
             if not 0.0 <= p <= 1.0:
                 return None
             ent = 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1.0 - p) * math.log1p(-p))
-            return scale * n * ent, f"the base rate of y = 1, {p:.6g}, on every row"
+            what = "the weighted base rate" if objective.weight_column is not None else "the base rate"
+            return scale * total * ent, f"{what} of y = 1, {p:.6g}, on every row"
         if objective.kind == "cross_entropy":
             _, counts = np.unique(y, return_counts=True)
             freq = counts / n

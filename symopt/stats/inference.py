@@ -213,7 +213,11 @@ def _residuals(objective, dataset, x):
         np.subtract(y, u, out=u)
         if intercept:
             u -= x[0]
-        return u, covariance.MatrixRows(X, intercept)
+        w = _weights(objective, dataset)  # a weighted fit: residuals and Jacobian rows scaled by sqrt(w)
+        root = None if w is None else np.sqrt(w)
+        if root is not None:
+            u *= root
+        return u, covariance.MatrixRows(X, intercept, row_scale=root)
     u, _ = objective.sum_of_squares()
     values = {s: dataset[s.name] for s in objective.data_symbols}
     values.update(zip(objective.params, (float(v) for v in x)))

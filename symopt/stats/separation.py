@@ -13,7 +13,8 @@ ordering).
 
 By Gordan's theorem of the alternative, no separating direction exists exactly when some weights
 ``lambda_i > 0`` give ``sum_i lambda_i v_i = 0``. At a genuine optimum the fitted probabilities of the other
-class(es) are such weights (that sum is the gradient), so a converged fit is **certified** by them, without a
+class(es) are such weights (that sum is the gradient; with ``log_loss(..., weights="w")`` they are times ``w_i``,
+and rows of weight 0 are left out: they are no observations), so a converged fit is **certified** by them, without a
 linear program: the least correction ``delta`` that makes their sum exactly 0 (one pass over the rows for the
 ``p x p`` matrix ``sum lambda_i^2 v_i v_i^T``, one for ``delta``) must leave every weight positive (it changes
 none by more than :data:`CERTIFIED_CHANGE` of itself), and that matrix must be well conditioned (no direction
@@ -178,9 +179,10 @@ class _Rows:
             self.nonfinite = not all(np.all(np.isfinite(c)) for c in self._columns)
 
     def all_of_a_wide_binary_model(self) -> bool:
-        """Whether these are the rows of a binary ``LinearModel()`` over a data matrix with every parameter free
-        (the certificate then reads the blocks of ``X`` directly: :func:`_certified_wide`)."""
-        return self.objective.form.linear_shape == "matrix" and self.free.size == self.x.size
+        """Whether these are the rows of an unweighted binary ``LinearModel()`` over a data matrix with every
+        parameter free (the certificate then reads the blocks of ``X`` directly: :func:`_certified_wide`)."""
+        o = self.objective
+        return o.form.linear_shape == "matrix" and self.free.size == self.x.size and o.weight_column is None
 
     def _expression_columns(self) -> list:
         """The predictor ``eta`` and its gradient in the free parameters, evaluated on every row (a named model's
@@ -240,7 +242,13 @@ class _Rows:
             margin = s * eta
             with np.errstate(over="ignore"):
                 lam = 1.0 / (1.0 + np.exp(margin))  # sigmoid(-margin): the other class's probability
-            yield phi * s[:, None], lam, margin
+            if o.weight_column is None:
+                yield phi * s[:, None], lam, margin
+                continue
+            # weighted: row i's term of the gradient is w_i lambda_i v_i, and a row of weight 0 is no observation
+            w = dataset[o.weight_column][lo:hi]
+            kept = w > 0
+            yield (phi * s[:, None])[kept], (w * lam)[kept], margin[kept]
 
     def _multinomial_block(self, lo, hi):
         """The pairs (row, class ``k`` other than the row's own ``y``) of rows ``lo:hi``: ``v = (e_y - e_k) (x)

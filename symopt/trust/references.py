@@ -3,15 +3,17 @@ is not symopt's, in symopt's parameter layout.
 
 Which reference applies follows the problem's shape (``reference="auto"``):
 
-- least squares on a ``LinearModel()`` over a data matrix: statsmodels ``OLS`` (QR), or with ``l2``
-  scikit-learn's ``Ridge`` (``alpha = n * l2`` for a mean, the intercept unpenalised as in symopt);
+- least squares on a ``LinearModel()`` over a data matrix: statsmodels ``OLS`` (QR; ``WLS`` where weighted), or
+  with ``l2`` scikit-learn's ``Ridge`` (``alpha = n * l2`` for a mean, the intercept unpenalised as in symopt; the
+  weights as its ``sample_weight``);
 - least squares on an expression model linear in its parameters, unpenalised: statsmodels ``OLS`` on the
   design (the columns ``phi_j(x)``);
 - any other ``squared_loss`` on an expression model: SciPy's ``least_squares`` with the exact Jacobian of
   the residuals (from SymPy; weighted ones as the objective weighs them), the ridge penalty as extra
   residuals;
-- ``log_loss`` on a ``LinearModel()`` over a data matrix: statsmodels ``Logit``, or with ``l2``
-  scikit-learn's ``LogisticRegression`` (``C = 1 / (2 n l2)``);
+- ``log_loss`` on a ``LinearModel()`` over a data matrix: statsmodels ``Logit`` (weighted: its binomial ``GLM``
+  with ``var_weights``), or with ``l2`` scikit-learn's ``LogisticRegression`` (``C = 1 / (2 n l2)``; the weights as
+  its ``sample_weight``);
 - :func:`symopt.glm` on a ``LinearModel()`` over a data matrix, unpenalised, of a built-in family and link
   without offset, exposure, weights or trials: statsmodels ``GLM`` with the same family and link;
 - ``cross_entropy`` on a ``LinearModel()``: statsmodels ``MNLogit`` (class 0 the reference, as symopt), or
@@ -42,7 +44,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import sympy as sp
 
-from ..closed_form.design import design_for
+from ..closed_form.design import MatrixDesign, design_for
+from ..closed_form.linear import is_matrix_least_squares
 from ..model import softmax
 from ..symbolic.numeric import evaluate
 
@@ -108,21 +111,41 @@ def _alpha(objective, dataset) -> float:
     return objective.l2 * (dataset.n_rows if objective.reduction == "mean" else 1)
 
 
+def _row_weights(objective, dataset) -> np.ndarray | None:
+    """Each row's weight in a weighted loss (``w``; ``1/s**2`` for a squared loss given ``sigma=``), or None."""
+    if objective.weight_column is None:
+        return None
+    column = dataset[objective.weight_column]
+    return column if objective.weight_kind == "weights" else 1.0 / column ** 2
+
+
+#: Why a loss called squared over a data matrix that is not squared_loss's (it reads an offset, say) has no reference.
+NOT_SQUARED_LOSS = ("the loss over the data matrix is not squared_loss's (y - eta)**2, weighted or not, so no "
+                    "reference library states it the same way")
+
+
 def _wide_squared(objective, analysis, dataset, start) -> ReferenceFit:
+    if not is_matrix_least_squares(objective):
+        return ReferenceFit(None, None, NOT_SQUARED_LOSS)
     X, y = dataset["X"], dataset[objective.target.name]
+    w = _row_weights(objective, dataset)
     if not objective.l2:
         why = _missing("statsmodels")
         if why:
             return ReferenceFit(None, None, why)
         import statsmodels.api as sm
 
+        if w is not None:
+            return ReferenceFit("statsmodels WLS", np.asarray(sm.WLS(y, _phi(objective, X), weights=w).fit(
+                method="qr").params))
         return ReferenceFit("statsmodels OLS", np.asarray(sm.OLS(y, _phi(objective, X)).fit(method="qr").params))
     why = _missing("sklearn")
     if why:
         return ReferenceFit(None, None, why)
     from sklearn.linear_model import Ridge
 
-    fit = Ridge(alpha=_alpha(objective, dataset), fit_intercept=objective.model.intercept, solver="svd").fit(X, y)
+    fit = Ridge(alpha=_alpha(objective, dataset), fit_intercept=objective.model.intercept, solver="svd").fit(
+        X, y, sample_weight=w)
     x = np.r_[fit.intercept_, fit.coef_] if objective.model.intercept else np.asarray(fit.coef_)
     return ReferenceFit("scikit-learn Ridge", x)
 
@@ -187,9 +210,11 @@ def _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds) -> Re
 
 
 def _wide_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
-    X = dataset["X"]
-    return _bounded_linear(_phi(objective, X), dataset[objective.target.name], 1.0,
-                           objective.form.penalty_mask(dataset) > 0, objective, dataset, bounds)
+    """``lsq_linear`` on the closed form's design ``[1, X]``, its rows scaled by ``sqrt(w)`` where weighted."""
+    if not is_matrix_least_squares(objective):
+        return ReferenceFit(None, None, NOT_SQUARED_LOSS)
+    Phi, u, weight, penalised = MatrixDesign(objective, None).matrix(dataset)
+    return _bounded_linear(Phi, u, weight, penalised, objective, dataset, bounds)
 
 
 def _expression_squared_bounded(objective, analysis, dataset, start, bounds) -> ReferenceFit:
@@ -209,11 +234,13 @@ def _wide_log_bounded(objective, analysis, dataset, start, bounds) -> ReferenceF
     Phi = _phi(objective, X)
     scale = 1.0 / dataset.n_rows if objective.reduction == "mean" else 1.0
     pen = objective.l2 * objective.form.penalty_mask(dataset)
+    w = _row_weights(objective, dataset)
+    w = np.ones(dataset.n_rows) if w is None else w
 
     def fun(theta):
         eta = Phi @ theta
-        value = scale * float(np.sum(np.logaddexp(0.0, eta) - y * eta)) + float(pen @ (theta * theta))
-        return value, scale * (Phi.T @ (expit(eta) - y)) + 2.0 * pen * theta
+        value = scale * float(w @ (np.logaddexp(0.0, eta) - y * eta)) + float(pen @ (theta * theta))
+        return value, scale * (Phi.T @ (w * (expit(eta) - y))) + 2.0 * pen * theta
 
     box = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(*bounds)]
     fit = minimize(fun, start, jac=True, method="L-BFGS-B", bounds=box,
@@ -234,8 +261,28 @@ def _statsmodels_newton(model: str, objective, X, y):
     return np.asarray(fit.params)
 
 
+def _statsmodels_weighted_logit(objective, X, y, w):
+    """The parameters of statsmodels' binomial ``GLM`` with ``var_weights=w`` (the weighted log loss), by IRLS
+    to ``tol=1e-14``, or why not."""
+    why = _missing("statsmodels")
+    if why:
+        return why
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(y, _phi(objective, X), family=sm.families.Binomial(), var_weights=w).fit(tol=1e-14, maxiter=200)
+    return np.asarray(fit.params)
+
+
 def _wide_log(objective, analysis, dataset, start) -> ReferenceFit:
     X, y = dataset["X"], dataset[objective.target.name]
+    w = _row_weights(objective, dataset)
+    if not objective.l2 and w is not None:
+        params = _statsmodels_weighted_logit(objective, X, y, w)
+        if isinstance(params, str):
+            return ReferenceFit(None, None, params)
+        return ReferenceFit("statsmodels GLM (Binomial, var_weights)", params)
     if not objective.l2:
         params = _statsmodels_newton("Logit", objective, X, y)
         if isinstance(params, str):
@@ -258,7 +305,7 @@ def _sklearn_logistic(objective, dataset, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return LogisticRegression(C=C, fit_intercept=objective.model.intercept, solver="newton-cholesky",
-                                  tol=1e-12, max_iter=1000).fit(X, y)
+                                  tol=1e-12, max_iter=1000).fit(X, y, sample_weight=_row_weights(objective, dataset))
 
 
 def _multiclass(objective, analysis, dataset, start) -> ReferenceFit:

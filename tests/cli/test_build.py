@@ -81,6 +81,41 @@ def test_linear_model_over_columns_and_basis(tmp_path):
     same(symopt.solve(objective, data, **options), api)
 
 
+def test_a_linear_model_over_columns_or_a_matrix_takes_weights(tmp_path):
+    """weights= (and sigma=) on a LinearModel over a data matrix, from columns of a CSV or a matrix of an .npz: the
+    weights' column travels with X and the target, and the fit is the API's (squared loss by the closed form, log
+    loss weighted too)."""
+    W = np.array([1.0, 2.0, 0.5, 0.0, 3.0, 1.0, 1.5, 2.0])
+    columns = '[model]\nkind = "linear"\ncolumns = ["x", "z"]\n'
+    X2 = np.column_stack([X, Z])
+    objective, data, options = built(tmp_path, columns + '[objective]\nweights = "w"\n',
+                                     {"x": X, "z": Z, "y": Y, "w": W})
+    assert set(data) == {"X", "y", "w"} and objective.weight_column == "w"
+    np.testing.assert_array_equal(data["w"], W)
+    api = symopt.solve(symopt.squared_loss(symopt.LinearModel(n_features=2), weights="w"), {"X": X2, "y": Y, "w": W})
+    result = symopt.solve(objective, data, **options)
+    assert result.method == "linear"
+    same(result, api)
+    objective, data, options = built(tmp_path, columns + '[objective]\nsigma = "s"\n',
+                                     {"x": X, "z": Z, "y": Y, "s": W + 1.0})
+    same(symopt.solve(objective, data, **options),
+         symopt.solve(symopt.squared_loss(symopt.LinearModel(), sigma="s"), {"X": X2, "y": Y, "s": W + 1.0}))
+    objective, data, options = built(tmp_path, columns + '[objective]\nloss = "log_loss"\nweights = "w"\n',
+                                     {"x": X, "z": Z, "y": LABELS, "w": W})
+    api = symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"), {"X": X2, "y": LABELS, "w": W},
+                       progress=False)
+    same(symopt.solve(objective, data, progress=False, **options), api)
+    # a matrix of an .npz file
+    np.savez(tmp_path / "m.npz", M=X2, y=Y, w=W)
+    (tmp_path / "m.toml").write_text('[model]\nkind = "linear"\nmatrix = "M"\n[objective]\nweights = "w"\n'
+                                     '[data]\npath = "m.npz"\n')
+    spec, source = specs.read(tmp_path / "m.toml")
+    checked = checks.check(spec, source)
+    arrays = build.read_arrays(spec, checked)
+    same(symopt.solve(build.objective(spec, checked, arrays), build.data(spec, checked, arrays)),
+         symopt.solve(symopt.squared_loss(symopt.LinearModel(), weights="w"), {"X": X2, "y": Y, "w": W}))
+
+
 def test_likelihood_with_positive_parameter(tmp_path):
     text = '[objective]\nloss = "likelihood"\nexpr = "y*log(lam) - lam"\nparams = ["lam"]\npositive = ["lam"]\n' \
            'maximize = true\n'

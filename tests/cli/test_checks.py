@@ -77,8 +77,12 @@ def test_data_paths_stay_in_the_spec_folder(write_spec, tmp_path):
     (LINE_SPEC + "[bounds]\nb = [2, 1]\n", "bounds.b", "above the upper"),
     ('[model]\nkind = "linear"\nexpr = "a*x"\n', "model.expr", 'kind = "expression"'),
     ('[model]\nkind = "linear"\ncolumns = ["x"]\nmatrix = "X"\n', "model.matrix", "exactly one of"),
-    (LINE_SPEC.replace('target = "y"', 'target = "y"\nloss = "log_loss"\nweights = "x"'), "objective.weights",
-     "squared"),
+    (LINE_SPEC.replace('target = "y"', 'target = "y"\nloss = "log_loss"\nsigma = "x"'), "objective.sigma",
+     'loss = "squared" only'),
+    ('[model]\nkind = "linear"\ncolumns = ["x"]\n[objective]\nloss = "cross_entropy"\nweights = "w"\n',
+     "objective.weights", '"squared" or "log_loss" only'),
+    ('[network]\ncolumns = ["x"]\n[[network.layers]]\nunits = 1\n[objective]\nweights = "w"\n', "objective.weights",
+     "not supported on a network"),
     ("[solve]\nmethod = \"auto\"\n", "", "needs a [model]"),
 ])
 def test_tables_must_agree(write_spec, text, key, fragment):

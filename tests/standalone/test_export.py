@@ -1,8 +1,8 @@
 """symopt.export: the exported module runs without symopt, SymPy and mpmath (``python -I`` with an import
 blocker) and gives symopt.solve's parameters to 1e-12 relative and its standard errors to 1e-10, for an
 expression model (Levenberg-Marquardt with variable projection, and L-BFGS), the same with bounds, a
-logistic model over a data matrix, a network (parameters and predictions), and through its own command
-line."""
+logistic model over a data matrix (unweighted, and weighted by a per-row column), a network (parameters and
+predictions), and through its own command line."""
 
 from __future__ import annotations
 
@@ -178,6 +178,64 @@ def test_a_wide_logistic_model_exported_gives_symopts_coefficients_and_standard_
     assert relative(exported["params"], mine.params) <= 1e-12
     assert relative(exported["stderr"], mine.stderr) <= 1e-10
     assert np.array_equal(exported["predict"], mine.predict(data))  # the class labels
+
+
+@pytest.fixture(scope="module")
+def weighted(folder):
+    """A log loss and a squared loss over a data matrix, each weighted by a per-row column w (0 on a few rows)."""
+    rng = np.random.default_rng(4)
+    n, m = 200, 4
+    X = rng.standard_normal((n, m))
+    w = rng.uniform(0.0, 3.0, n)
+    w[:5] = 0.0
+    eta = X @ (0.5 * rng.standard_normal(m)) + 0.3
+    runs = {}
+    for name, loss, y in (("log", symopt.log_loss, (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(float)),
+                          ("squared", symopt.squared_loss, eta + rng.standard_normal(n) / np.sqrt(w + 0.1))):
+        data = {"X": X, "y": y, "w": w}
+        problem = Problem(loss(symopt.LinearModel(), weights="w"), method="iterative", backend="numba")
+        path = export(problem, folder / f"weighted_{name}.py", data=data)
+        runs[name] = (data, problem.solve(data, progress=False),
+                      run_exported(path, data, {"default": {}}, folder)["default"], path)
+    return runs
+
+
+def test_a_model_over_a_data_matrix_with_a_weights_column_exported_gives_symopts_fit(weighted):
+    """The exported fit takes the weights' column by name, as symopt does: the weighted log loss's parameters
+    and standard errors (from the observed information of the weighted sum), the weighted least squares'
+    parameters and, as symopt, no standard errors yet; predict needs X alone."""
+    data, mine, exported, _ = weighted["log"]
+    assert mine.success and exported["status"] == mine.status
+    assert relative(exported["params"], mine.params) <= 1e-12
+    assert relative(exported["stderr"], mine.stderr) <= 1e-10
+    assert np.array_equal(exported["predict"], mine.predict(data["X"]))
+    data, mine, exported, _ = weighted["squared"]
+    assert relative(exported["params"], mine.params) <= 1e-12
+    assert exported["stderr"] is None and mine.stderr is None
+    assert "weighted" in exported["stderr_reason"]  # symopt's reason; the module carries no weighted LS covariance
+
+
+def test_the_exported_module_reads_the_weights_column_by_name_and_checks_it(weighted, folder):
+    data, mine, _, path = weighted["log"]
+    module = _load(path)
+    assert module.DATA_ARRAYS == ["X", "y", "w"] and "{'X': X, 'y': y, 'w': w}" in module.__doc__
+    with pytest.raises(module.FitError, match="reads 'w' besides X and 'y', so data must be a mapping"):
+        module.fit((data["X"], data["y"]))
+    with pytest.raises(module.FitError, match="no column 'w'"):
+        module.fit({"X": data["X"], "y": data["y"]})
+    with pytest.raises(module.FitError, match="weights 'w' must be >= 0 .* row 7 is -1.0"):
+        module.fit({**data, "w": np.where(np.arange(200) == 7, -1.0, data["w"])})
+    with pytest.raises(module.FitError, match="weights 'w' are all 0"):
+        module.fit({**data, "w": np.zeros(200)})
+    # its command line: X is every column of the file but the target and the weights
+    csv = folder / "weighted.csv"
+    header = ",".join([f"x{j}" for j in range(4)] + ["w", "y"])
+    np.savetxt(csv, np.column_stack([data["X"], data["w"], data["y"]]), delimiter=",", header=header, comments="",
+               fmt="%.17g")
+    done = subprocess.run([sys.executable, "-I", str(path), str(csv), "--json"], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert relative(json.loads(done.stdout)["params"], mine.params) <= 1e-12
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,25 @@ def test_star98_binomial_counts_with_trials():
     _same_statistics(r, ref)
 
 
+def test_star98_over_a_data_matrix_with_trials_and_a_poisson_with_exposure():
+    """The same GLMs on a LinearModel() over a data matrix: the columns travel to the wide kernels."""
+    data = sm.datasets.star98.load()
+    exog, endog = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    ref = sm.GLM(endog, sm.add_constant(exog), family=sm.families.Binomial()).fit()
+    r = symopt.solve(symopt.glm(symopt.LinearModel(), "binomial", target="successes", trials="trials"),
+                     {"X": exog, "successes": endog[:, 0], "trials": endog.sum(axis=1)}, progress=False)
+    assert r.success
+    _same_statistics(r, ref)
+    rng = np.random.default_rng(8)
+    X, t = rng.normal(size=(300, 2)), rng.uniform(0.5, 3.0, size=300)
+    y = rng.poisson(t * np.exp(0.2 + X @ [0.4, -0.3])).astype(float)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(), exposure=t).fit()
+    r = symopt.solve(symopt.glm(symopt.LinearModel(), "poisson", exposure="t"), {"X": X, "y": y, "t": t},
+                     progress=False)
+    _same_statistics(r, ref)
+    assert "statsmodels' GLM is the reference for an unpenalised GLM" in r.verify().reference
+
+
 @pytest.fixture(scope="module")
 def counts():
     rng = np.random.default_rng(3)

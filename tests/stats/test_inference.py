@@ -11,6 +11,7 @@ import pytest
 import symopt
 from symopt.numerics import distributions
 from symopt.errors import ModelError
+from weighted_data import weighted_rows
 
 sm = pytest.importorskip("statsmodels.api")
 
@@ -308,8 +309,10 @@ def test_bad_weights_are_refused_by_name(heteroscedastic):
         symopt.squared_loss(model, weights="x")
     with pytest.raises(ModelError, match="scale must be"):
         symopt.squared_loss(model, scale="relative")
-    with pytest.raises(ModelError, match="not supported for a LinearModel over a data matrix"):
-        symopt.squared_loss(symopt.LinearModel(), weights="w")
+    with pytest.raises(ModelError, match="not supported for a Network"):
+        symopt.squared_loss(symopt.Network(1, [symopt.Dense(1)]), weights="w")
+    with pytest.raises(ModelError, match="may not be named 'X' over a data matrix"):
+        symopt.squared_loss(symopt.LinearModel(), weights="X")
     # a weight of 0 drops the row: the fit equals the one without it
     w = np.ones(60)
     w[:5] = 0.0
@@ -431,3 +434,63 @@ def test_the_standard_errors_of_a_tall_fit_need_no_copy_of_the_data():
     assert r.normal_factor is not None and se["coef"].shape == (m,)
     assert peak - before <= solve_peak + allowance, (peak - before, solve_peak)
     assert peak - before < X.nbytes / 2  # two vectors of n (the residuals, y centred for R^2), no n x p copy
+
+
+@pytest.fixture(scope="module")
+def weighted_labels():
+    return weighted_rows(7, 300, [1.0, -1.0, 0.5], 0.3, weights=(0.2, 3.0), labels=True)
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_weighted_logistic_regression_is_statsmodels_binomial_glm_with_var_weights(weighted_labels, backend):
+    """log_loss(..., weights="w"), per row w*(softplus(eta) - y*eta): the parameters of GLM(Binomial,
+    var_weights=w), and its standard errors from the observed information of the weighted sum."""
+    X, y, w = weighted_labels
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial(), var_weights=w).fit(tol=1e-14)
+    r = symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"), {"X": X, "y": y, "w": w},
+                     backend=backend, progress=False)
+    assert r.success and r.inference().kind == "likelihood"
+    assert _relative(r.x, ref.params) < 1e-8
+    assert _relative(_flat(r.stderr), ref.bse) < 1e-6
+    assert r.loglik == pytest.approx(ref.llf, rel=1e-10)
+    named = symopt.solve(symopt.log_loss(symopt.Model("a + b*x1 + c*x2 + d*x3", "a b c d"), weights="w"),
+                         {"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "y": y, "w": w}, backend=backend,
+                         progress=False)
+    assert _relative(named.x, ref.params) < 1e-8
+    assert _relative([named.stderr[k] for k in "abcd"], ref.bse) < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_integer_weights_of_a_log_loss_are_repeated_rows(weighted_labels, backend):
+    X, y, _ = weighted_labels
+    counts = np.random.default_rng(3).integers(0, 4, size=len(y))
+    weighted = symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"),
+                            {"X": X, "y": y, "w": counts.astype(float)}, backend=backend, progress=False)
+    repeated = symopt.solve(symopt.log_loss(symopt.LinearModel()), (np.repeat(X, counts, axis=0), np.repeat(y, counts)),
+                            backend=backend, progress=False)
+    np.testing.assert_allclose(weighted.x, repeated.x, rtol=1e-10)
+    np.testing.assert_allclose(_flat(weighted.stderr), _flat(repeated.stderr), rtol=1e-8)
+
+
+def test_weighted_log_loss_refusals():
+    with pytest.raises(ModelError, match="weights= is not supported for a Network"):
+        symopt.log_loss(symopt.Network(2, [symopt.Dense(1)]), weights="w")
+    with pytest.raises(ModelError, match="may not be named 'eta' over a data matrix"):
+        symopt.log_loss(symopt.LinearModel(), weights="eta")
+    with pytest.raises(symopt.errors.DataError, match="weights 'w' must be >= 0"):
+        symopt.solve(symopt.log_loss(symopt.LinearModel(), weights="w"),
+                     {"X": np.ones((4, 1)), "y": np.array([0.0, 1, 0, 1]), "w": np.array([1.0, -1, 1, 1])})
+
+
+@pytest.mark.parametrize("weighting", ["weights", "sigma"])
+def test_weighted_least_squares_over_a_data_matrix_has_the_standard_errors_of_statsmodels_wls(weighting):
+    X, y, w = weighted_rows(11, 80, [1.0, -2.0, 0.5], 0.7)
+    w[:4] = 0.0
+    ref = sm.WLS(y[4:], sm.add_constant(X[4:]), weights=w[4:]).fit()
+    data = {"X": X, "y": y, "w": w} if weighting == "weights" else {"X": X[4:], "y": y[4:], "s": 1 / np.sqrt(w[4:])}
+    objective = symopt.squared_loss(symopt.LinearModel(), **{weighting: "w" if weighting == "weights" else "s"})
+    for method in ("linear", "iterative"):
+        r = symopt.solve(objective, data, method=method, progress=False)
+        assert _relative(_flat(r.stderr), ref.bse) < 1e-10
+        assert r.dof == ref.df_resid and r.rss == pytest.approx(ref.ssr, rel=1e-12)
+        assert r.r2 == pytest.approx(ref.rsquared, rel=1e-12) and r.loglik == pytest.approx(ref.llf, rel=1e-12)

@@ -160,3 +160,17 @@ def test_the_check_is_on_the_data_not_on_large_parameters():
     from symopt.stats import separation
 
     assert separation.check(r.objective, symopt.model.data.prepare(r.objective, {"x": x, "y": y}), r.x) is None
+
+
+def test_rows_of_weight_zero_are_no_observations_for_separation():
+    """One row overlaps the classes; weighted 0 it is no observation, and the rest are separated. Weighted
+    above 0 it keeps an estimate, which the certificate (weights times the fitted probabilities) shows."""
+    x = np.r_[X1, 1.5]
+    y = np.r_[Y1, 0.0]
+    w = np.r_[np.ones(X1.size), 0.0]
+    for objective, data in ((symopt.log_loss(LINE, weights="w"), {"x": x, "y": y, "w": w}),
+                            (symopt.log_loss(symopt.LinearModel(), weights="w"), {"X": x[:, None], "y": y, "w": w})):
+        _is_separated(_solve(objective, data))
+        kept = _solve(objective, {**data, "w": np.r_[np.ones(X1.size), 0.5]})
+        assert kept.success and kept.separation is None and kept.stderr is not None
+    assert _solve(symopt.log_loss(LINE), {"x": x, "y": y}).success  # unweighted, the row overlaps

@@ -168,7 +168,8 @@ class Form(abc.ABC):
     #: Whether a squared loss on it is least squares on residuals ``y - f`` (standard errors from the residual
     #: Jacobian, prediction bands).
     has_residuals = False
-    #: Why its parameters are not identified (no standard errors, no separation certificate); "" where they are.
+    #: Why its parameters are not identified (no standard errors, no separation certificate), or why this
+    #: problem of the kind has no standard errors here; "" where they are identified and have them.
     unidentified = ""
     #: What ``bounds=`` cannot be put on, in words; "" where bounds apply.
     no_bounds = ""
@@ -249,8 +250,13 @@ class Form(abc.ABC):
 
     # -- data
     def data_names(self) -> tuple[str, ...]:
-        """Names of the data arrays the objective reads."""
-        return ("X", self.objective.target.name)
+        """Names of the data arrays the objective reads: the matrix ``X``, the target and any per-row columns."""
+        return ("X", *(s.name for s in self.objective.data_symbols))
+
+    def row_columns(self) -> tuple[sp.Symbol, ...]:
+        """The per-row data columns besides the target a kind over a data matrix reads (a weight, an offset),
+        in order of name; none by default."""
+        return ()
 
     @abc.abstractmethod
     def read(self, data) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ...errors import ModelError
 from ...symbolic.printer import code_name
 from .. import data as data_module
 from .. import softmax
@@ -26,6 +27,17 @@ class MulticlassForm(WideForm):
     no_bounds = "a multinomial model (cross_entropy over a LinearModel), whose reference class fixes entries"
     no_linear_form = ("dl/deta = softmax(eta) - onehot(y) is not affine in eta, so the gradient is not affine "
                       "in the parameters")
+
+    def row_columns(self):
+        """None: the softmax kernel is written out in its template and reads the labels alone."""
+        o = self.objective
+        extra = o.per_sample.free_symbols - {ETA, o.target, sp.Symbol(f"eta[{o.target.name}]", real=True)}
+        if extra:
+            raise ModelError(f"{self.noun} reads no per-row data columns besides the labels; this loss reads "
+                             f"{', '.join(sorted(s.name for s in extra))} (per-row weights or offsets of a "
+                             f"multinomial model are not supported: fit two classes with log_loss, which takes "
+                             f"weights=)")
+        return ()
 
     def check_rows(self, arrays, n_rows):
         return data_module.class_count(self.objective, arrays)

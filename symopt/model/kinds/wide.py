@@ -1,6 +1,7 @@
 """The wide kind: a ``LinearModel()`` over a data matrix, ``eta = intercept + X @ coef``, the loss a function of
-``eta``. SymPy derives ``dl/deta`` once and the gradient is ``dl/deta * [1, x]``, so 10,000 columns cost no
-more than one."""
+``eta``, the target and any further per-row data columns (a weight ``w``, an offset ``o``: named 1-D arrays of the
+data mapping, read and checked as the target is). SymPy derives ``dl/deta`` once and the gradient is
+``dl/deta * [1, x]``, so 10,000 columns of ``X`` cost no more than one."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
-from ...errors import DataError
+from ...errors import DataError, ModelError
 from ...symbolic.escape import latex
 from ...symbolic.functions import exp_neg_abs
 from ...symbolic.numeric import evaluate
-from ...symbolic.printer import code_name, print_block, split_log1p_terms
+from ...symbolic.printer import code_name, names_in, print_block, split_log1p_terms
 from .. import data as data_module
 from ..data import _as_float_array
 from .base import ETA, ROW_BLOCK, EvaluableForm, closed, labels_or_values, summed
+
+
+#: Names a per-row column of a LinearModel() over a data matrix may not take.
+TAKEN = ("X", "eta", "z")
 
 
 class WideForm(EvaluableForm):
@@ -36,6 +41,26 @@ class WideForm(EvaluableForm):
     def read(self, data):
         return data_module.read_matrix(self.objective, data)
 
+    def row_columns(self):
+        """The per-sample loss's symbols other than ``eta`` and the target: each a per-row column of the data,
+        by name (the names ``X``, ``eta`` and ``z`` are taken, and one name is one column)."""
+        o = self.objective
+        columns = sorted(o.per_sample.free_symbols - {ETA, o.target}, key=lambda s: s.name)
+        names = [s.name for s in columns]
+        for name in names:
+            if name in TAKEN or name == o.target.name or names.count(name) > 1:
+                why = (f"{name!r} is taken ('X' is the data matrix, 'eta' the linear predictor)" if name in TAKEN
+                       else f"two different symbols are named {name!r} (one with other assumptions, such as "
+                            f"real=True)" if name != o.target.name
+                       else f"a symbol named {name!r} other than the target (real=True) is in it")
+                raise ModelError(f"the loss over {self.noun} reads each symbol besides eta and the target as a "
+                                 f"per-row data column, and {why}; rename the column")
+        return tuple(columns)
+
+    def _values(self, dataset, eta, rows=slice(None)) -> dict:
+        """What the per-sample expressions read on ``rows``: ``eta`` there, the target and the per-row columns."""
+        return {ETA: eta, **{s: dataset[s.name][rows] for s in self.objective.data_symbols}}
+
     def structure(self):
         return ("wide", self.objective.model.intercept)
 
@@ -48,6 +73,26 @@ class WideForm(EvaluableForm):
 
     def describe(self, text):
         return text + (", where eta = intercept + X @ coef" if self.objective.model.intercept else ", where eta = X @ coef")
+    def row_columns(self):
+        """The per-sample loss's symbols other than ``eta`` and the target: each a per-row column of the data,
+        by name (the names ``X``, ``eta`` and ``z`` are taken, and one name is one column)."""
+        o = self.objective
+        columns = sorted(o.per_sample.free_symbols - {ETA, o.target}, key=lambda s: s.name)
+        names = [s.name for s in columns]
+        for name in names:
+            if name in TAKEN or name == o.target.name or names.count(name) > 1:
+                why = (f"{name!r} is taken ('X' is the data matrix, 'eta' the linear predictor)" if name in TAKEN
+                       else f"two different symbols are named {name!r} (one with other assumptions, such as "
+                            f"real=True)" if name != o.target.name
+                       else f"a symbol named {name!r} other than the target (real=True) is in it")
+                raise ModelError(f"the loss over {self.noun} reads each symbol besides eta and the target as a "
+                                 f"per-row data column, and {why}; rename the column")
+        return tuple(columns)
+
+    def _values(self, dataset, eta, rows=slice(None)) -> dict:
+        """What the per-sample expressions read on ``rows``: ``eta`` there, the target and the per-row columns."""
+        return {ETA: eta, **{s: dataset[s.name][rows] for s in self.objective.data_symbols}}
+
 
     def blocks(self, dataset):
         m = dataset["X"].shape[1]
@@ -71,8 +116,7 @@ class WideForm(EvaluableForm):
     def sums(self, dataset, theta):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
-        values = {ETA: self._eta(dataset["X"], theta), o.target: dataset[o.target.name]}
-        total, size = summed(o.per_sample, values, dataset.n_rows)
+        total, size = summed(o.per_sample, self._values(dataset, self._eta(dataset["X"], theta)), dataset.n_rows)
         pen = self._penalty(theta, self.penalty_mask(dataset))
         return self._scale(dataset) * total + pen, self._scale(dataset) * size + abs(pen)
 
@@ -81,7 +125,7 @@ class WideForm(EvaluableForm):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         X, n, scale = dataset["X"], dataset.n_rows, self._scale(dataset)
-        values = {ETA: self._eta(X, theta), o.target: dataset[o.target.name]}
+        values = self._values(dataset, self._eta(X, theta))
         dl = np.broadcast_to(evaluate(derivation.gradient[0], values), (n,))
         mask = self.penalty_mask(dataset)
         grad = scale * (X.T @ dl)
@@ -96,7 +140,7 @@ class WideForm(EvaluableForm):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         X, n = dataset["X"], dataset.n_rows
-        values = {ETA: self._eta(X, theta), o.target: dataset[o.target.name]}
+        values = self._values(dataset, self._eta(X, theta))
         with np.errstate(all="ignore"):
             w = np.broadcast_to(np.asarray(evaluate(derivation.hessian[0, 0], values), dtype=float), (n,))
             Phi = np.column_stack([np.ones(n), X]) if o.model.intercept else X
@@ -109,9 +153,9 @@ class WideForm(EvaluableForm):
         for lo in range(0, dataset.n_rows, block):
             X = dataset["X"][lo:lo + block]
             with np.errstate(all="ignore"):
-                dl = np.broadcast_to(np.asarray(evaluate(derivation.gradient[0], {
-                    ETA: self._eta(X, theta), o.target: dataset[o.target.name][lo:lo + block]}), dtype=float),
-                    (X.shape[0],))
+                values = self._values(dataset, self._eta(X, theta), slice(lo, lo + block))
+                dl = np.broadcast_to(np.asarray(evaluate(derivation.gradient[0], values), dtype=float),
+                                     (X.shape[0],))
                 terms = X * dl[:, None]
             yield lo, (np.column_stack([dl, terms]) if o.model.intercept else terms)
 
@@ -138,29 +182,35 @@ class WideForm(EvaluableForm):
 
     def kernel_context(self, derivation, flags):
         objective = self.objective
-        target = objective.target
-        names = {ETA: "eta", target: code_name("d", target.name)}
+        names = {ETA: "eta"}
+        columns = []  # the target, then the per-row columns: loaded per row, passed after X
+        for s in objective.data_symbols:
+            names[s] = code_name("d", s.name)
+            columns.append({"name": s.name, "local": names[s], "array": code_name("data", s.name)})
         rows = row_sums(objective.per_sample, [derivation.gradient[0]], names)
         intercept = objective.model.intercept
+        described = ", ".join(f"{c['name']} -> {c['array']}" for c in columns)
         context = {
             "intercept": intercept,
-            "target_array": code_name("data", target.name),
-            "target_local": names[target],
-            "data_args": ["X", code_name("data", target.name)],
+            "columns": columns,
+            "data_args": ["X", *(c["array"] for c in columns)],
             "temps": rows["temps"],
             "loss": rows["loss"],
             "dloss": rows["derivatives"][0],
             "log1p_terms": rows["log1p_terms"],
             "param_summary": ("theta[0] = intercept, theta[1:] = coef" if intercept else "theta = coef"),
-            "data_summary": f"X (rows x features), {target.name} -> {code_name('data', target.name)}",
+            "data_summary": f"X (rows x features), {described}",
         }
+        described = ", ".join(f"{c['name']} -> {c['array']}" for c in columns)
         if flags["with_hessian"]:
             h = row_sums(objective.per_sample, [derivation.gradient[0], derivation.hessian[0, 0]], names)
             context["hessian"] = {"temps": h["temps"], "loss": h["loss"], "dloss": h["derivatives"][0],
                                   "d2loss": h["derivatives"][1], "log1p_terms": h["log1p_terms"]}
         if flags["stochastic"]:
             b_temps, b_printed = print_block([derivation.gradient[0]], names)
-            context["batch"] = {"temps": b_temps, "dloss": b_printed[0]}
+            used = names_in(*b_printed, *b_temps)  # dl/deta may not read every column the loss reads
+            context["batch"] = {"temps": b_temps, "dloss": b_printed[0],
+                                "columns": [c for c in columns if c["local"] in used]}
         return context
 
     def convexity_case(self, derivation):
