@@ -36,13 +36,10 @@ class Dataset:
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
-    """``array`` seen read-only (a view: nothing is copied).
-
-    Numba compiles one specialisation per argument type, and an array's writability is part of its type. Data
-    reach the generated kernels only through here, always read-only, so a user's read-only input (a memory-mapped
-    file, scikit-learn's ``readonly_memmap`` checks, an array a library froze) and a fresh writable one call the
-    same compiled code: otherwise each would compile the module's functions again, and a process of one kind would
-    mark a cache generation compiled by the other kind incomplete (the next process then compiles afresh)."""
+    """``array`` seen read-only (a view: nothing is copied). Numba compiles one specialisation per argument type,
+    writability included: data reach the kernels only through here, so a read-only input (a memory-mapped file,
+    scikit-learn's ``readonly_memmap`` checks) and a writable one call the same compiled code, and neither marks
+    the other's cache generation incomplete (the next process would compile afresh)."""
     if not array.flags.writeable:
         return array
     view = array.view()
@@ -172,9 +169,8 @@ def prepare(objective, data) -> Dataset:
     n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
     _check_weights(objective, arrays)
-    glm = getattr(objective, "glm", None)
-    if glm is not None:
-        glm.check(objective, arrays)
+    if getattr(objective, "glm", None) is not None:
+        objective.glm.check(objective, arrays)
     return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
 
 

@@ -211,8 +211,8 @@ def test_a_model_over_a_data_matrix_with_a_weights_column_exported_gives_symopts
     assert np.array_equal(exported["predict"], mine.predict(data["X"]))
     data, mine, exported, _ = weighted["squared"]
     assert relative(exported["params"], mine.params) <= 1e-12
-    assert exported["stderr"] is None and mine.stderr is None
-    assert "weighted" in exported["stderr_reason"]  # symopt's reason; the module carries no weighted LS covariance
+    assert exported["stderr"] is None and mine.stderr is not None  # symopt has them; the module does not carry
+    assert "weighted" in exported["stderr_reason"]  # the weighted least-squares covariance, and says so
 
 
 def test_the_exported_module_reads_the_weights_column_by_name_and_checks_it(weighted, folder):

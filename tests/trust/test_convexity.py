@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import symopt
+from symopt.closed_form import convexity_proof
 
 a, b = symopt.params("a b")
 u, v = symopt.params("u v")
@@ -69,7 +70,7 @@ def _zoo(rng):
 def test_the_zoo_gets_the_right_verdicts_and_no_wrong_proof(monkeypatch):
     # Every proof here takes SymPy 0.01 to 2 s on a quiet machine; under load the 5 s budget ran out (the
     # affine objective's, on fa7e8b8). A budget no proof here needs keeps the verdicts about the mathematics.
-    monkeypatch.setattr(symopt.closed_form.convexity_proof, "PROOF_BUDGET", 120.0)
+    monkeypatch.setattr(convexity_proof, "PROOF_BUDGET", 120.0)
     rng = np.random.default_rng(11)
     zoo = _zoo(rng)
     assert len(zoo) >= 20
