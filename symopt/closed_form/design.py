@@ -81,7 +81,7 @@ class Design(abc.ABC):
     @abc.abstractmethod
     def matrix(self, dataset) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         """``(Phi, u, c, penalised)``: the design (n x p), the target, the weight ``c`` of each squared
-        residual and which parameters the ridge penalty applies to."""
+        residual and the ridge penalty's weight on each parameter (0: unpenalised)."""
 
     @abc.abstractmethod
     def unscalable(self, dataset, Phi, j: int) -> DataError:
@@ -106,7 +106,7 @@ class MatrixDesign(Design):
         o = self.objective
         X, y = dataset["X"], dataset[o.target.name]
         m, first = X.shape[1], int(o.model.intercept)
-        penalised = np.r_[np.zeros(first, bool), np.ones(m, bool)]
+        penalised = o.form.penalty_mask(dataset)  # the l2 weight of each column (0 on the intercept by default)
         r = None if o.residual_weight is None else self._per_row(dataset, o.residual_weight)
         if r is None and not first:
             return X, y, 1.0, penalised
@@ -188,7 +188,7 @@ class ExpressionDesign(Design):
                     raise data_overflow(o, dataset, row, f"{what} in the least-squares design, {expr},", expr)
                 raise ModelError(f"{what} in the least-squares design, {expr}, is not finite on the data "
                                  f"({col[row]} at row {row}): the model is undefined there")
-        return Phi, u, float(form.weight), np.array(o.penalised)
+        return Phi, u, float(form.weight), np.array(o.penalised, dtype=float)
 
     def unscalable(self, dataset, Phi, j):
         row = int(np.argmax(np.abs(Phi[:dataset.n_rows, j])))
@@ -213,7 +213,8 @@ class ExpressionDesign(Design):
                                 * mpmath.mpf(repr(o.l2)) / _mp_number(form.weight))
             for j, pen in enumerate(o.penalised):
                 if pen:
-                    rows.append([ridge if k == j else mpmath.mpf(0) for k in range(p)])
+                    weighted = ridge * mpmath.sqrt(mpmath.mpf(repr(float(pen))))
+                    rows.append([weighted if k == j else mpmath.mpf(0) for k in range(p)])
                     target.append(mpmath.mpf(0))
         return rows, target
 

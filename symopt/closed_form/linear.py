@@ -257,7 +257,7 @@ def _stacked(objective, design, dataset):
     scale_rows = Phi.shape[0] if objective.reduction == "mean" else 1
     ridge = math.sqrt(scale_rows * objective.l2 / weight) if objective.l2 else 0.0
     if ridge:
-        rows = np.diag(np.where(penalised, ridge, 0.0))[penalised]
+        rows = np.diag(ridge * np.sqrt(penalised))[penalised > 0]
         Phi = np.vstack([Phi, rows])
         u = np.r_[u, np.zeros(rows.shape[0])]
     return Phi, u
@@ -437,7 +437,7 @@ def solve_quadratic(objective, form, dataset, precision: str) -> LinearSolution:
     values = {s: dataset[s.name] for s in objective.data_symbols}
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
     sign = -1.0 if objective.maximize else 1.0
-    pen = np.array([2.0 * sign * objective.l2 if k else 0.0 for k in objective.penalised])
+    pen = np.array([2.0 * sign * objective.l2 * k for k in objective.penalised])
     if precision == "high":
         check_high_precision(n, p)
         return _quadratic_high(objective, form, dataset, pen)

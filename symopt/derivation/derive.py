@@ -40,7 +40,8 @@ class Derivation:
         o = self.objective
         sign = -1 if o.maximize else 1
         l2 = sp.nsimplify(o.l2) if o.l2 else 0
-        return tuple(sign * 2 * l2 * p if pen else sp.Integer(0) for p, pen in zip(o.params, o.penalised))
+        return tuple(sign * 2 * l2 * (1 if pen == 1.0 else sp.nsimplify(pen)) * p if pen else sp.Integer(0)
+                     for p, pen in zip(o.params, o.penalised))
 
     def _rows(self, fmt) -> list[str]:
         o = self.objective

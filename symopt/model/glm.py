@@ -109,7 +109,7 @@ class GLMSpec:
 
 def glm(model, family="gaussian", link=None, target: str = "y", offset: str | None = None,
         exposure: str | None = None, weights: str | None = None, trials: str | None = None, l2: float = 0.0,
-        reduction: str = "mean", **family_options) -> Objective:
+        reduction: str = "mean", l1: float = 0.0, **family_options) -> Objective:
     """A generalized linear model's objective: the mean unit deviance / 2 of ``family`` with mean
     ``mu = g^-1(eta)``, ``eta`` the model's prediction (plus ``offset``, plus ``log(exposure)``).
 
@@ -123,6 +123,10 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
     exposure whose log is (``eta + log(exposure)``: a rate model), weights multiplying each row's deviance
     (statsmodels' ``var_weights``), and for a binomial the number of trials per row, the target then being
     the number of successes (statsmodels' two-column ``(successes, failures)`` response).
+
+    ``l2`` and ``l1``: ridge and lasso penalties on the coefficients (not the intercept), a number or a mapping
+    by name or block (:mod:`symopt.model.penalties`); scikit-learn's ``PoissonRegressor(alpha)`` is
+    ``l2 = alpha/2``, glum's ``alpha, l1_ratio=r`` is ``l1 = alpha*r``, ``l2 = alpha*(1 - r)/2``.
 
     >>> import symopt
     >>> objective = symopt.glm(symopt.LinearModel(), "poisson")  # log link: per row exp(eta) - y*eta
@@ -155,7 +159,7 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
     per_sample = _loss(fam, lk, full, y, columns.get("trials"))
     if "weights" in columns:
         per_sample = columns["weights"] * per_sample
-    objective = Objective._from_model(per_sample, model, y, "glm", l2, reduction)
+    objective = Objective._from_model(per_sample, model, y, "glm", l2, reduction, l1)
     objective.likelihood = True
     objective.glm = GLMSpec(fam, lk, eta, mean, **{role: s.name for role, s in columns.items()})
     return objective

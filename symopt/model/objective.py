@@ -1,20 +1,22 @@
 """Objectives: what is judged. A per-sample expression in data and
-parameters, a reduction over rows (mean or sum), an optional ridge penalty
-and a sense (minimise or maximise).
+parameters, a reduction over rows (mean or sum), optional ridge and lasso
+penalties and a sense (minimise or maximise).
 
 The total objective is::
 
-    F(theta) = reduce_i l(theta; x_i, y_i) + l2 * sum_j theta_j**2     (minimise)
-    F(theta) = reduce_i l(theta; x_i, y_i) - l2 * sum_j theta_j**2     (maximise)
+    F(theta) = reduce_i l(theta; x_i, y_i) + l2 * sum_j w2_j theta_j**2 + l1 * sum_j w1_j |theta_j|  (minimise)
+    F(theta) = reduce_i l(theta; x_i, y_i) - l2 * sum_j w2_j theta_j**2 - l1 * sum_j w1_j |theta_j|  (maximise)
 
-The penalty is on the parameters, not per sample. For a :class:`LinearModel`
-the intercept is not penalised (as in scikit-learn).
+The penalties are on the parameters, not per sample. Given as numbers, every
+parameter is penalised with weight 1 (those ``penalize=`` names, for an
+``Objective``), except the intercept of a :class:`LinearModel` (as in
+scikit-learn); a mapping by name (or block, over a data matrix) aims them
+(:mod:`symopt.model.penalties`). The ``l1`` term has a kink at 0: symopt
+solves it with :class:`symopt.ProximalGradient` and checks the subgradient
+optimality condition at the end.
 """
 
 from __future__ import annotations
-
-import math
-import numbers
 
 import numpy as np
 import sympy as sp
@@ -26,6 +28,7 @@ from .models import SHOWN, LinearModel, Model, _as_param_symbols, as_expression,
 from .kinds import ETA, MulticlassForm, NetworkForm, WideForm, form_of
 from .kinds.base import prediction
 from .kinds.wide import TAKEN
+from . import penalties
 from .layers import Network
 from .layers import Z as OUTPUT
 
@@ -41,6 +44,10 @@ class Objective:
     ``expr`` is any per-sample expression in data and parameters (SymPy or
     safe text), for example a log-likelihood to maximise.
 
+    ``l2`` and ``l1``: a ridge penalty ``l2 * sum theta_j**2`` and a lasso penalty ``l1 * sum |theta_j|``
+    (subtracted when maximising), each a number or a mapping from parameter names to strengths (aimed);
+    ``penalize=["b", "c"]`` names the parameters a number applies to (every parameter by default).
+
     ``likelihood=True`` declares it a likelihood: a negative log-likelihood per sample (minimised) or a
     log-likelihood per sample (``maximize=True``). Then ``Result.cov`` and ``Result.stderr`` come from the
     observed information (the Hessian of the summed negative log-likelihood) and ``Result.loglik``, ``aic``
@@ -48,7 +55,7 @@ class Objective:
     """
 
     def __init__(self, expr, params, maximize: bool = False, l2: float = 0.0, reduction: str = "mean",
-                 likelihood: bool = False):
+                 likelihood: bool = False, l1: float = 0.0, penalize=None):
         param_symbols = _as_param_symbols(params)
         symbols = {p.name: p for p in param_symbols}
         per_sample = as_expression(expr, symbols, "objective")
@@ -59,7 +66,8 @@ class Objective:
                              f"{show(per_sample, SHOWN)}")
         if not isinstance(likelihood, (bool, np.bool_)):
             raise ModelError(f"likelihood must be True or False, got {likelihood!r}")
-        self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None)
+        self._setup(per_sample, param_symbols, maximize, l2, reduction, kind="custom", model=None, target=None,
+                    l1=l1, penalize=penalize)
         #: Whether the per-sample objective is a (negative, when minimised) log-likelihood.
         self.likelihood = bool(likelihood)
 
@@ -75,32 +83,27 @@ class Objective:
     _residual = None
 
     @classmethod
-    def _from_model(cls, per_sample, model, target, kind, l2, reduction):
+    def _from_model(cls, per_sample, model, target, kind, l2, reduction, l1=0.0):
         self = cls.__new__(cls)
         if isinstance(model, Network) or (isinstance(model, LinearModel) and model.is_wide):
-            self._setup(per_sample, (), False, l2, reduction, kind=kind, model=model, target=target)
+            self._setup(per_sample, (), False, l2, reduction, kind=kind, model=model, target=target, l1=l1)
         else:
             expr_model = model.expression_model if isinstance(model, LinearModel) else model
-            self._setup(per_sample, expr_model.params, False, l2, reduction, kind=kind, model=model, target=target)
+            self._setup(per_sample, expr_model.params, False, l2, reduction, kind=kind, model=model, target=target,
+                        l1=l1)
         self.likelihood = kind in ("log", "cross_entropy")  # per sample, a negative log-likelihood
         return self
 
-    def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target):
+    def _setup(self, per_sample, params, maximize, l2, reduction, *, kind, model, target, l1=0.0, penalize=None):
         if not isinstance(maximize, (bool, np.bool_)):
             raise ModelError(f"maximize must be True or False, got {maximize!r}")
         maximize = bool(maximize)
-        if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, numbers.Real):
-            raise ModelError(f"l2 must be a number >= 0 (such as 0.1), got {l2!r}")
-        l2 = float(l2)
-        if not math.isfinite(l2) or l2 < 0:
-            raise ModelError(f"l2 must be a finite number >= 0, got {l2!r}")
         if not isinstance(reduction, str) or reduction not in REDUCTIONS:
             raise ModelError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         reduction = str(reduction)
         self.per_sample: sp.Expr = per_sample
         self.params: tuple[sp.Symbol, ...] = tuple(params)
         self.maximize = maximize
-        self.l2 = l2
         self.reduction = reduction
         self.kind = kind
         self.model = model
@@ -111,11 +114,47 @@ class Objective:
             self.data_symbols = (target, *self.form.row_columns())
         else:
             self.data_symbols = sorted_symbols(per_sample.free_symbols - set(self.params))
-        # Which parameters the ridge penalty applies to (an intercept is not penalised).
-        unpenalised = set()
-        if isinstance(model, LinearModel) and not model.is_wide and model.intercept:
-            unpenalised.add(model.intercept_name)
-        self.penalised = tuple(p.name not in unpenalised for p in self.params)
+        self._read_penalties(l2, l1, penalize)
+
+    def _read_penalties(self, l2, l1, penalize) -> None:
+        """``l2`` and ``l1`` (numbers or mappings, :mod:`symopt.model.penalties`) as :class:`Penalty` records;
+        ``penalised``: the ``l2`` weight of each parameter (of an expression form)."""
+        model = self.model
+        if self.form.per_parameter:
+            unpenalised = set()
+            if isinstance(model, LinearModel) and not model.is_wide and model.intercept:
+                unpenalised.add(model.intercept_name)  # an intercept is not penalised (as in scikit-learn)
+            units = self.param_names
+            default = penalties.penalize_defaults(units, penalize, unpenalised)
+            what = "parameter"
+        else:
+            if penalize is not None:
+                raise ModelError("penalize= names the parameters of an Objective; over a data matrix aim the penalty "
+                                 "by block instead, such as l2={'coef': 0.1} or l1={'intercept': 0.0, 'coef': 0.1}")
+            units = self.form.block_names()
+            network = isinstance(model, Network)  # a network's biases are free, a matrix model's intercept too
+            default = tuple(0.0 if u == "intercept" or (network and u.startswith("b")) else 1.0 for u in units)
+            what = "block"
+        self.l2_penalty = penalties.read("l2", l2, units, default, what)
+        self.l1_penalty = penalties.read("l1", l1, units, default, what)
+        if self.kind == "cross_entropy" and isinstance(model, LinearModel) and self.l1_penalty:
+            raise ModelError("l1= on multinomial logistic regression is not supported yet; use l2=, or fit one "
+                             "log_loss per class")
+        if isinstance(model, Network) and (self.l2_penalty.aimed or self.l1_penalty):
+            raise ModelError("a Network takes l2= as one number (on its weights, not its biases); l1= and aimed "
+                             "penalties are for models by name and LinearModel(), not networks yet")
+        self.l2 = self.l2_penalty.strength if self.l2_penalty else 0.0
+        self.l1 = self.l1_penalty.strength if self.l1_penalty else 0.0
+
+    @property
+    def penalised(self) -> tuple:
+        """The ``l2`` weight of each parameter of an expression form (0: unpenalised); empty over a data matrix."""
+        return tuple(self.l2_penalty.weight(p.name) for p in self.params) if self.form.per_parameter else ()
+
+    @property
+    def l1_weights(self) -> tuple:
+        """The ``l1`` weight of each parameter of an expression form; empty over a data matrix."""
+        return tuple(self.l1_penalty.weight(p.name) for p in self.params) if self.form.per_parameter else ()
 
     #: Parameters held at values given at run time (:meth:`fixing`): read as data, not fitted.
     fixed_params: tuple = ()
@@ -130,9 +169,23 @@ class Objective:
         new = copy.copy(self)
         new.params = tuple(p for p in self.params if p.name not in names)
         new.fixed_params = self.fixed_params + tuple(p for p in self.params if p.name in names)
-        new.penalised = tuple(pen for p, pen in zip(self.params, self.penalised) if p.name not in names)
         new.form = type(self.form)(new)
         new.data_symbols = sorted_symbols(self.per_sample.free_symbols - set(new.params))
+        return new
+
+    def with_strength(self, l1: float | None = None, l2: float | None = None) -> "Objective":
+        """This objective with its ``l1`` (or ``l2``) penalty at another strength, the weights kept: the same
+        problem to symopt (one compiled module), another point of a regularisation path (:func:`symopt.path`)."""
+        import copy
+
+        new = copy.copy(self)
+        if l1 is not None:
+            new.l1_penalty = self.l1_penalty.with_strength(l1)
+            new.l1 = new.l1_penalty.strength if new.l1_penalty else 0.0
+        if l2 is not None:
+            new.l2_penalty = self.l2_penalty.with_strength(l2)
+            new.l2 = new.l2_penalty.strength if new.l2_penalty else 0.0
+        new.form = type(self.form)(new)
         return new
 
     @property
@@ -164,7 +217,8 @@ class Objective:
         return "maximise" if self.maximize else "minimise"
 
     def penalty(self) -> sp.Expr:
-        """The ridge term as SymPy (``0`` without ``l2``); for wide models in ``coef``."""
+        """The ridge term as SymPy (``0`` without ``l2``); for wide models in ``coef``. (The ``l1`` term is not
+        differentiable at 0: it is never part of a derivation, and the solvers for it handle it apart.)"""
         if self.l2 == 0:
             return sp.Integer(0)
         l2 = sp.Float(self.l2, 17) if self.l2 != int(self.l2) else sp.Integer(int(self.l2))
@@ -191,7 +245,7 @@ class Objective:
         numbers given at run time (``l2``, a network's ``init`` and ``seed``). Equal tuples mean one problem."""
         shape = self.form.structure()
         return (self.kind, self.per_sample, self.params, self.maximize, self.reduction, self.target,
-                self.penalised, shape, self._residual)
+                self.penalised, shape, self._residual, self.l2_penalty.weights, self.l1_penalty.weights, self.l1 > 0)
 
     def describe(self, l2: str | None = None) -> str:
         """One line: sense, reduction, per-sample expression, penalty (and eta for a wide model).
@@ -210,6 +264,8 @@ class Objective:
             squares = self.form.penalty_words()
             weight = repr(self.l2) if l2 is None else l2
             text += f" {'-' if self.maximize else '+'} {weight} * {squares}"
+        if self.l1:
+            text += f" {'-' if self.maximize else '+'} {self.l1!r} * {self.form.penalty_words(self.l1_penalty)}"
         return self.form.describe(text)
 
     def __repr__(self) -> str:
@@ -234,7 +290,7 @@ def _target(model, target: str) -> sp.Symbol:
 
 
 def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean", weights: str | None = None,
-                 sigma: str | None = None, scale: str = "residual") -> Objective:
+                 sigma: str | None = None, scale: str = "residual", l1: float = 0.0) -> Objective:
     """Squared error ``(y - f)**2`` per sample (mean squared error by default).
 
     ``weights="w"`` names a data column of weights, ``w = 1/sigma**2``: per sample ``w*(y - f)**2``
@@ -243,6 +299,11 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
     estimates is scaled: ``"residual"`` (the default) by the residual variance of the weighted fit, as
     statsmodels' WLS and lmfit do, so only the weights' ratios matter; ``"absolute"`` not at all, the
     weights being the exact inverse variances (SciPy's ``curve_fit(..., absolute_sigma=True)``).
+
+    ``l2`` and ``l1``: ridge and lasso penalties, each a number (on every coefficient but the intercept) or a
+    mapping by parameter name (or ``"coef"`` / ``"intercept"`` over a data matrix). scikit-learn's
+    ``Lasso(alpha)`` is ``l1 = 2*alpha`` here (symopt's squared loss has no 1/2), ``ElasticNet(alpha,
+    l1_ratio=r)`` is ``l1 = 2*alpha*r, l2 = alpha*(1 - r)``.
     """
     f = prediction(model)
     y = _target(model, target)
@@ -250,10 +311,10 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
         raise ModelError(f"scale must be 'residual' or 'absolute', got {scale!r}")
     multiplier, column, kind = _weighting(model, y, weights, sigma)
     if multiplier is None:
-        objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
+        objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction, l1)
     else:
         residual = multiplier * (y - f)
-        objective = Objective._from_model(residual ** 2, model, y, "squared", l2, reduction)
+        objective = Objective._from_model(residual ** 2, model, y, "squared", l2, reduction, l1)
         objective.residual_weight, objective.weight_column, objective.weight_kind = multiplier, column, kind
         objective._residual = residual
     objective.scale = scale
@@ -289,7 +350,7 @@ def _weight_column(model, y, kind: str, given) -> sp.Symbol:
 
 
 def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
-             weights: str | None = None) -> Objective:
+             weights: str | None = None, l1: float = 0.0) -> Objective:
     """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
 
     Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
@@ -299,6 +360,9 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
     negative log-likelihood of a binomial GLM with ``var_weights=w`` (statsmodels) or logistic regression with
     ``sample_weight=w`` (scikit-learn); an integer weight counts its row that many times, a weight of 0 drops
     it. On a model by name and on a ``LinearModel()`` over a data matrix; not on a ``Network``.
+
+    ``l2`` and ``l1``: ridge and lasso penalties (a number, or a mapping by name or block); scikit-learn's
+    ``LogisticRegression(C=C, l1_ratio=1)`` is ``l1 = 1/(n*C)`` with the mean reduction.
     """
     f = prediction(model)
     y = _target(model, target)
@@ -306,14 +370,14 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
                          "use cross_entropy for several classes")
     if weights is None:
-        return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction)
+        return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction, l1)
     w = _weight_column(model, y, "weights", weights)
-    objective = Objective._from_model(w * (softplus(f) - y * f), model, y, "log", l2, reduction)
+    objective = Objective._from_model(w * (softplus(f) - y * f), model, y, "log", l2, reduction, l1)
     objective.weight_column, objective.weight_kind = w.name, "weights"
     return objective
 
 
-def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean") -> Objective:
+def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = "mean", l1: float = 0.0) -> Objective:
     """Softmax cross-entropy, integer class labels ``0 .. K-1``: on a network's outputs, or over a
     ``LinearModel()`` on a data matrix (multinomial logistic regression, ``K`` from the labels).
 
@@ -332,7 +396,7 @@ def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = 
                              "log_loss for two classes")
         y = _target(network, target)
         per_sample = sp.Function("logsumexp")(ETA) - sp.Symbol(f"eta[{target}]", real=True)
-        return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)
+        return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction, l1)
     if not isinstance(network, Network):
         raise ModelError(f"cross_entropy takes a symopt.Network or a symopt.LinearModel(), got "
                          f"{type(network).__name__}")
@@ -341,4 +405,4 @@ def cross_entropy(network, target: str = "y", l2: float = 0.0, reduction: str = 
                          "for two classes with one output use log_loss")
     y = _target(network, target)
     per_sample = sp.Function("logsumexp")(OUTPUT) - sp.Symbol(f"z[{target}]", real=True)
-    return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction)
+    return Objective._from_model(per_sample, network, y, "cross_entropy", l2, reduction, l1)

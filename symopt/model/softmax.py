@@ -65,8 +65,11 @@ def unflatten(objective, n_classes: int, m: int, x) -> dict:
     return out
 
 
-def penalty_mask(objective, n_classes: int, m: int) -> np.ndarray:
-    return np.array([0.0 if p % (m + 1) == 0 else 1.0 for p in positions(objective, n_classes, m)])
+def penalty_mask(objective, n_classes: int, m: int, penalty=None) -> np.ndarray:
+    """The weight of each free entry in the ``l2`` penalty (``penalty``: another's, such as the ``l1``)."""
+    penalty = objective.l2_penalty if penalty is None else penalty
+    intercept, coef = penalty.weight("intercept"), penalty.weight("coef")
+    return np.array([intercept if p % (m + 1) == 0 else coef for p in positions(objective, n_classes, m)])
 
 
 def start_from(objective, n_classes: int, m: int, given: dict, label: str) -> np.ndarray:

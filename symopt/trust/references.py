@@ -173,7 +173,7 @@ def _least_squares(objective, dataset, start, bounds=None) -> ReferenceFit:
     jac = [sp.diff(u, p) for p in params]
     data = {s: dataset[s.name] for s in objective.data_symbols}
     n = dataset.n_rows
-    ridge = math.sqrt(_alpha(objective, dataset) / float(c)) * np.array(objective.penalised, dtype=float)
+    ridge = math.sqrt(_alpha(objective, dataset) / float(c)) * np.sqrt(np.array(objective.penalised, dtype=float))
 
     def values(theta):
         return {**data, **dict(zip(params, theta))}

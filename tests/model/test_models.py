@@ -222,7 +222,8 @@ def test_linear_model_accepts_numpy_bools_and_ints():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"l2": True}, r"l2 must be a number >= 0 \(such as 0.1\), got True"),
+    ({"l2": True}, r"l2 must be a number >= 0 \(such as 0.1\) or a mapping .*, got True"),
+    ({"l1": "0.1"}, "l1 must be a number >= 0 .*got '0.1'"),
     ({"l2": "0.1"}, "l2 must be a number >= 0 .*got '0.1'"),
     ({"l2": np.bool_(False)}, "l2 must be a number"),
     ({"maximize": 1}, "maximize must be True or False, got 1"),

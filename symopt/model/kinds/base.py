@@ -235,14 +235,17 @@ class Form(abc.ABC):
         return ()
 
     def penalised_squares(self) -> sp.Expr:
-        """The sum of squares the ``l2`` penalty weighs, as SymPy."""
+        """The weighted sum of squares the ``l2`` penalty weighs, as SymPy."""
         o = self.objective
-        return sp.Add(*[p ** 2 for p, pen in zip(o.params, o.penalised) if pen])
+        return sp.Add(*[(p ** 2 if pen == 1.0 else sp.nsimplify(pen) * p ** 2)
+                        for p, pen in zip(o.params, o.penalised) if pen])
 
-    def penalty_words(self) -> str:
-        """The same in words, for :meth:`~symopt.model.objective.Objective.describe`."""
-        o = self.objective
-        return "(" + " + ".join(f"{p.name}**2" for p, pen in zip(o.params, o.penalised) if pen) + ")"
+    def penalty_words(self, penalty=None) -> str:
+        """The same in words, for :meth:`~symopt.model.objective.Objective.describe` (``penalty``: the ``l1``
+        one's weighted sum of absolute values in its place)."""
+        if penalty is not None and penalty.kind == "l1":
+            return penalty.words(lambda u: f"|{u}|")
+        return self.objective.l2_penalty.words(lambda u: f"{u}**2")
 
     def describe(self, text: str) -> str:
         """The objective's one line, ``text``, with what this form adds (the linear predictor, the network)."""
@@ -293,8 +296,13 @@ class Form(abc.ABC):
         return out
 
     @abc.abstractmethod
-    def penalty_mask(self, dataset) -> np.ndarray:
-        """1 for each entry of ``x`` the ``l2`` penalty applies to, else 0 (intercepts and biases are free)."""
+    def penalty_mask(self, dataset, penalty=None) -> np.ndarray:
+        """The weight of each entry of ``x`` in the ``l2`` penalty (1 where it applies by default, 0 on intercepts
+        and biases; a mapping's weights where it is aimed); ``penalty``: another's, such as the ``l1``."""
+
+    def l1_mask(self, dataset) -> np.ndarray:
+        """The ``l1`` weight of each entry of ``x`` (its strength ``objective.l1`` apart)."""
+        return self.penalty_mask(dataset, self.objective.l1_penalty)
 
     def default_start(self, dataset) -> np.ndarray:
         return np.zeros(sum(size for _, size in self.blocks(dataset)))
@@ -339,11 +347,15 @@ class EvaluableForm(Form):
     def _scale(self, dataset) -> float:
         return 1.0 / dataset.n_rows if self.objective.reduction == "mean" else 1.0
 
-    def _penalty(self, theta, mask) -> float:
+    def _penalty(self, theta, mask, dataset=None) -> float:
+        """The ``l2`` term (``mask``: its weights) plus, where there is one, the ``l1`` term."""
         o = self.objective
-        if not o.l2:
-            return 0.0  # not 0 * sum(theta**2), which is NaN once theta**2 overflows
-        return (-1.0 if o.maximize else 1.0) * o.l2 * float(np.sum(mask * theta ** 2))
+        total = 0.0  # not 0 * sum(theta**2), which is NaN once theta**2 overflows
+        if o.l2:
+            total += o.l2 * float(np.sum(mask * theta ** 2))
+        if o.l1:
+            total += o.l1 * float(np.sum(self.l1_mask(dataset) * np.abs(theta)))
+        return (-1.0 if o.maximize else 1.0) * total
 
     @abc.abstractmethod
     def sums(self, dataset, theta) -> tuple[float, float]:

@@ -53,8 +53,10 @@ class ExpressionForm(EvaluableForm):
     def blocks(self, dataset):
         return [(p.name, 1) for p in self.objective.params]
 
-    def penalty_mask(self, dataset):
-        return np.array([1.0 if p else 0.0 for p in self.objective.penalised])
+    def penalty_mask(self, dataset, penalty=None):
+        """The ``l2`` weight of each parameter (``penalty``: another's, such as the ``l1``)."""
+        penalty = self.objective.l2_penalty if penalty is None else penalty
+        return np.array([penalty.weight(p.name) for p in self.objective.params], dtype=float)
 
     def default_start(self, dataset):
         return np.array([1.0 if getattr(p, "is_positive", False) else 0.0 for p in self.objective.params])
@@ -78,7 +80,7 @@ class ExpressionForm(EvaluableForm):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         total, size = summed(o.per_sample, self._values(dataset, theta), dataset.n_rows)
-        pen = self._penalty(theta, self.penalty_mask(dataset))
+        pen = self._penalty(theta, self.penalty_mask(dataset), dataset)
         return self._scale(dataset) * total + pen, self._scale(dataset) * size + abs(pen)
 
     def terms(self, derivation, dataset, theta, hessian: bool = True):
@@ -89,14 +91,17 @@ class ExpressionForm(EvaluableForm):
         theta = np.asarray(theta, dtype=float)
         n, scale = dataset.n_rows, self._scale(dataset)
         sign = -1.0 if o.maximize else 1.0
-        penalised = np.array(o.penalised, dtype=bool)
+        penalised = np.array(o.penalised, dtype=float)
+        l1 = np.array(o.l1_weights, dtype=float) * (1.0 if o.l1 else 0.0)
         values = self._values(dataset, theta)
         fun = self.sums(dataset, theta)[0]
         p = len(theta)
         grad, grad_scale = np.empty(p), np.empty(p)
         for j, g in enumerate(derivation.gradient):
             total, mag = summed(g, values, n)
-            pen = 2.0 * sign * o.l2 * theta[j] if penalised[j] else 0.0
+            pen = 2.0 * sign * o.l2 * penalised[j] * theta[j] if penalised[j] else 0.0
+            if l1[j]:  # a subgradient of the l1 term: exact where theta_j != 0, 0 at 0
+                pen += sign * o.l1 * l1[j] * np.sign(theta[j])
             grad[j] = scale * total + pen
             grad_scale[j] = scale * mag + abs(pen) + 1e-300
         hess = None
@@ -105,7 +110,7 @@ class ExpressionForm(EvaluableForm):
             for i in range(p):
                 for j in range(i, p):
                     hess[i, j] = hess[j, i] = scale * summed(derivation.hessian[i, j], values, n)[0]
-            hess += np.diag(np.where(penalised, 2.0 * sign * o.l2, 0.0))
+            hess += np.diag(2.0 * sign * o.l2 * penalised)
         return fun, grad, grad_scale, hess
 
     def term_scale(self, derivation, dataset, theta) -> np.ndarray:
@@ -119,7 +124,7 @@ class ExpressionForm(EvaluableForm):
         out = np.empty(len(theta))
         for j, g in enumerate(derivation.gradient):
             mag = summed(magnitude(g), values, n)[0] if g.is_Add else summed(g, values, n)[1]
-            out[j] = scale * mag + (2.0 * o.l2 * abs(theta[j]) if o.penalised[j] else 0.0) + 1e-300
+            out[j] = scale * mag + (2.0 * o.l2 * o.penalised[j] * abs(theta[j]) if o.penalised[j] else 0.0) + 1e-300
         return out
 
     def value_and_gradient(self, derivation, dataset, theta):

@@ -64,8 +64,8 @@ class MulticlassForm(WideForm):
     def unflatten(self, dataset, x):
         return softmax.unflatten(self.objective, *self._shape(dataset), x)
 
-    def penalty_mask(self, dataset):
-        return softmax.penalty_mask(self.objective, *self._shape(dataset))
+    def penalty_mask(self, dataset, penalty=None):
+        return softmax.penalty_mask(self.objective, *self._shape(dataset), penalty)
 
     def start(self, dataset, x0, label="x0"):
         if x0 is None or not hasattr(x0, "keys"):

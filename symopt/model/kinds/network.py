@@ -37,7 +37,7 @@ class NetworkForm(Form):
         return (net.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in net.layers),
                 tuple(act.expr for act in net.activations))
 
-    def penalty_words(self):
+    def penalty_words(self, penalty=None):
         return "||W||^2 (weights, not biases)"
 
     def describe(self, text):
@@ -63,7 +63,7 @@ class NetworkForm(Form):
     def unflatten(self, dataset, x):
         return self.objective.model.unflatten(x)
 
-    def penalty_mask(self, dataset):
+    def penalty_mask(self, dataset, penalty=None):
         return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name.startswith("W") else 0.0)
                                for name, shape in self.objective.model.shapes()])
 

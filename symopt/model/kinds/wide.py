@@ -17,6 +17,7 @@ from ...symbolic.numeric import evaluate
 from ...symbolic.printer import code_name, names_in, print_block, split_log1p_terms
 from .. import data as data_module
 from ..data import _as_float_array
+from ..penalties import flat_weights
 from .base import ETA, ROW_BLOCK, EvaluableForm, closed, labels_or_values, summed
 
 
@@ -65,11 +66,18 @@ class WideForm(EvaluableForm):
         return ("wide", self.objective.model.intercept)
 
     def penalised_squares(self):
+        pen = self.objective.l2_penalty
         coef = sp.Symbol("coef_j", real=True)
-        return sp.Sum(coef ** 2, (sp.Symbol("j", integer=True), 1, sp.Symbol("m", integer=True)))
+        out = sp.nsimplify(pen.weight("coef")) * sp.Sum(coef ** 2, (sp.Symbol("j", integer=True), 1,
+                                                                   sp.Symbol("m", integer=True)))
+        return out + sp.nsimplify(pen.weight("intercept")) * sp.Symbol("intercept", real=True) ** 2
 
-    def penalty_words(self):
-        return "||coef||^2"
+    def penalty_words(self, penalty=None):
+        penalty = self.objective.l2_penalty if penalty is None else penalty
+        norm = "||coef||_1" if penalty.kind == "l1" else "||coef||^2"
+        if not penalty.aimed:
+            return norm
+        return penalty.words(lambda u: norm if u == "coef" else (f"|{u}|" if penalty.kind == "l1" else f"{u}**2"))
 
     def describe(self, text):
         return text + (", where eta = intercept + X @ coef" if self.objective.model.intercept else ", where eta = X @ coef")
@@ -104,9 +112,9 @@ class WideForm(EvaluableForm):
     def _is_array(self, name):
         return name == "coef"
 
-    def penalty_mask(self, dataset):
-        m = dataset["X"].shape[1]
-        return np.r_[0.0, np.ones(m)] if self.objective.model.intercept else np.ones(m)
+    def penalty_mask(self, dataset, penalty=None):
+        """The weight of each entry of ``x`` in the ``l2`` penalty (``penalty``: another, such as the ``l1``)."""
+        return flat_weights(self.objective.l2_penalty if penalty is None else penalty, self.blocks(dataset))
 
     def _eta(self, X, theta):
         if self.objective.model.intercept:
@@ -117,7 +125,7 @@ class WideForm(EvaluableForm):
         o = self.objective
         theta = np.asarray(theta, dtype=float)
         total, size = summed(o.per_sample, self._values(dataset, self._eta(dataset["X"], theta)), dataset.n_rows)
-        pen = self._penalty(theta, self.penalty_mask(dataset))
+        pen = self._penalty(theta, self.penalty_mask(dataset), dataset)
         return self._scale(dataset) * total + pen, self._scale(dataset) * size + abs(pen)
 
     def value_and_gradient(self, derivation, dataset, theta):
@@ -132,8 +140,10 @@ class WideForm(EvaluableForm):
         if o.model.intercept:
             grad = np.r_[scale * dl.sum(), grad]
         grad = grad + 2.0 * (-1.0 if o.maximize else 1.0) * o.l2 * mask * theta
+        if o.l1:  # a subgradient of the l1 term: exact where theta_j != 0, 0 at 0
+            grad = grad + (-1.0 if o.maximize else 1.0) * o.l1 * self.l1_mask(dataset) * np.sign(theta)
         total, _ = summed(o.per_sample, values, n)
-        return scale * total + self._penalty(theta, mask), grad
+        return scale * total + self._penalty(theta, mask, dataset), grad
 
     def hessian(self, derivation, dataset, theta):
         """``scale * Phi^T diag(d2l/deta2) Phi`` with ``Phi = [1, X]``, plus the penalty's diagonal."""
