@@ -26,6 +26,7 @@ import numpy as np
 
 from .closed_form.analysis import DEFAULT_BUDGET, Analysis, Attempt, SymbolicStage, assemble, check_budget, symbolic_wanted
 from .closed_form.conditioning import Conditioning, scaled_condition, warn_if_ill
+from .closed_form.lasso import lasso_result
 from .closed_form.on_data import checked, linear_result, symbolic_result
 from .closed_form.standardize import scaling_for
 from .derivation.task import Task
@@ -33,11 +34,11 @@ from .derivation.totals import gradient as gradient_at_point
 from .derivation.totals import objective_value
 from .errors import ModelError, PrecisionError
 from .model import bounds as bounds_module
-from .model import fixing
+from .model import fixing, penalties
 from .model.data import prepare
 from .model.objective import Objective
 from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
-from .optimizers import Optimizer, ProjectedLevenbergMarquardt
+from .optimizers import CoordinateDescent, Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
 from .run.drivers import driver_for
 from .run.loop import starting_point
@@ -307,6 +308,8 @@ class Problem:
             result = self._solve(dataset, start, options, box=flat)
         if flat:
             result = self._bounded_finish(result, dataset, flat)
+        if self.objective.l1 and not (isinstance(result.optimizer, CoordinateDescent) and result.kkt is not None):
+            result = self._l1_finish(result, dataset, flat)  # (coordinate descent checks it on its Gram matrix)
         result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
         params = result.params
         if values:
@@ -361,6 +364,24 @@ class Problem:
                        at_bound=at, kkt=check,
                        grad_norm=float(np.max(np.abs([g for n, g in zip(flat.names, grad) if n not in at]),
                                           initial=0.0)))
+
+    def _l1_finish(self, result: Outcome, dataset, flat) -> Outcome:
+        """``result`` with the subgradient optimality condition of its ``l1`` penalty checked at ``x``
+        (:func:`symopt.model.penalties.l1_check`), in ``kkt`` beside the bounds' check where there is one."""
+        if not result.x.size or not np.all(np.isfinite(result.x)):
+            return result
+        _, grad = self.flat_value_and_grad(dataset, result.x, backend="numpy")
+        scale = max(abs(result.fun), 1e-300) if math.isfinite(result.fun) else 1.0
+        lower, upper = flat.arrays() if flat else (None, None)
+        check = penalties.l1_check(self.objective, dataset, result.x, grad, scale, lower, upper)
+        if result.kkt is not None:  # the bounds' check first
+            check = bounds_module.BoundCheck({**result.kkt.at_bound, **check.at_bound}, result.kkt.ok and check.ok,
+                                             "; ".join(m for m in (result.kkt.message, check.message) if m))
+        success, status, message = result.success, result.status, result.message
+        if success and not check.ok:
+            success, status = False, "kkt_failed"
+            message = f"{message}; {check.message}: not an optimum of the penalised problem"
+        return replace(result, kkt=check, success=success, status=status, message=message)
 
     def _fixed_values(self, given) -> dict:
         if given is None:
@@ -423,6 +444,10 @@ class Problem:
             raise ModelError(f"no symbolic closed form: {analysis.reason}")
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        if objective.l1 and starts == 1 and not standardized and options.callback is None:
+            lasso = self._coordinate_descent(dataset, start, cf, box)
+            if lasso is not None:
+                return lasso
         user = scaling or (lambda theta: theta)
         stops = None if options.max_time is None and options.callback is None else Stops(
             options.max_time, options.callback, lambda theta: objective.form.unflatten(dataset, user(theta)),
@@ -450,6 +475,23 @@ class Problem:
             if symbolic.success:
                 return checked(symbolic, unused)
         return replace(result, closed_form=self._closed_form)
+
+    def _coordinate_descent(self, dataset, start, cf, box) -> Outcome | None:
+        """An ``l1``-penalised least-squares fit by coordinate descent on the Gram matrix
+        (:mod:`symopt.closed_form.lasso`), or None where that does not apply (then proximal gradient runs)."""
+        given = self.optimizer
+        if given is not None and not isinstance(given, CoordinateDescent):
+            return None
+        form, _ = self._shared.linear_stage(self.objective, self.derivation)
+        outcome = None
+        if form is not None and form.kind == "least_squares" and not self.objective.maximize:
+            outcome = lasso_result(self.objective, self.derivation, form, dataset, given or CoordinateDescent(),
+                                   cf, start, box)
+        if outcome is None and given is not None:
+            raise ModelError("CoordinateDescent is for an l1 penalty on a least-squares objective linear in its "
+                             "parameters whose design is well enough conditioned for its Gram matrix; this one is "
+                             "not: use symopt.ProximalGradient()")
+        return outcome
 
     def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True,
                  box=None) -> Outcome:
@@ -480,7 +522,9 @@ class Problem:
             # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
             # points; the conditioning is of the free parameters' block.
             hess = hessian_at(task, run.x)
-            verdict = None if run.held else curvature_verdict(task, run.x, hess, start=run.x0)
+            # with an l1 penalty the gradient is not zero at the optimum (its subgradient condition is checked
+            # by _l1_finish): the interior curvature verdicts (saddle, plateau) are not for it
+            verdict = None if run.held or objective.l1 else curvature_verdict(task, run.x, hess, start=run.x0)
             if verdict is not None:
                 (status, message), success = verdict, False
             if hess is not None:

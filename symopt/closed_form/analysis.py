@@ -129,6 +129,14 @@ def network_analysis(objective: Objective, d: Derivation) -> Analysis:
     return Analysis(objective, d, "none", reason, (Attempt("network", "not applicable", reason),))
 
 
+def l1_analysis(objective: Objective, d: Derivation) -> Analysis:
+    """An objective with an ``l1`` penalty: no closed form (its optimality condition is a set inclusion, not
+    an equation to solve), solved by proximal gradient."""
+    reason = ("an l1 penalty is not differentiable at 0, so setting the gradient to zero has no meaning there "
+              "(the optimum satisfies a subgradient condition, and many coefficients sit exactly at 0)")
+    return Analysis(objective, d, "none", reason, (Attempt("l1", "not applicable", reason),))
+
+
 @dataclass(frozen=True)
 class SymbolicStage:
     """What the symbolic tier found: its attempt, the statistics and candidate formulas (or none), and

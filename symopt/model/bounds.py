@@ -377,6 +377,7 @@ PROJECTED = {
                                    "damped Gauss-Newton step solved for the others and projected onto the box",
     "LBFGS": "the parameters on a bound with the gradient pointing out left out of the direction, the line "
              "search along its projection onto the box",
+    "ProximalGradient": "every proximal step (soft-thresholding) clipped into the box",
     "Newton": "projected Newton (the Newton system solved for the parameters not held on a bound, the "
               "backtracking along the projection onto the box)",
 }

@@ -13,6 +13,8 @@ from .first_order import Adam, GradientDescent, Momentum, Nesterov, RMSProp
 from .lbfgs import LBFGS
 from .levenberg_marquardt import LevenbergMarquardt, ProjectedLevenbergMarquardt
 from .newton import MAX_NEWTON_PARAMS, Newton
+from .proximal import CoordinateDescent, ProximalGradient
 
 __all__ = ["RUNNING", "STATUS", "Optimizer", "Adam", "GradientDescent", "Momentum", "Nesterov", "RMSProp",
-           "LBFGS", "LevenbergMarquardt", "ProjectedLevenbergMarquardt", "Newton", "MAX_NEWTON_PARAMS"]
+           "LBFGS", "LevenbergMarquardt", "ProjectedLevenbergMarquardt", "Newton", "MAX_NEWTON_PARAMS", "ProximalGradient",
+           "CoordinateDescent"]

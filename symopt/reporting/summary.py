@@ -100,7 +100,8 @@ class Summary:
             out.append(f"no standard errors: {inf.reason}")
         out += list(inf.notes)
         if r.kkt is not None and r.kkt.message:
-            out.append(f"at bound: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
+            label = "optimality" if r.kkt.message.startswith("l1:") else "at bound"
+            out.append(f"{label}: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
         if r.conditioning is not None and r.conditioning.ill:
             out.append(f"ill-conditioned: {r.conditioning}")
         corr = inf.corr

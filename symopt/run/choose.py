@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..errors import ModelError
-from ..optimizers import LBFGS, MAX_NEWTON_PARAMS, LevenbergMarquardt, Newton, Optimizer
+from ..optimizers import (LBFGS, MAX_NEWTON_PARAMS, CoordinateDescent, LevenbergMarquardt, Newton, Optimizer,
+                          ProximalGradient)
 
 #: Newton is chosen automatically up to this many parameters (its Hessian pass costs p**2 per row), for an
 #: expression model and a ``LinearModel`` over a data matrix alike.
@@ -12,6 +13,10 @@ AUTO_NEWTON_PARAMS = 50
 
 def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
     """The default optimizer for this objective, with the reason in words."""
+    if objective.l1:
+        return ProximalGradient(), ("an l1 penalty has a kink at 0, where gradient methods stall: accelerated "
+                                    "proximal gradient (FISTA) with backtracking, whose soft-thresholding step "
+                                    "lands exactly on 0")
     if objective.sum_of_squares() is not None:
         return LevenbergMarquardt(), ("the objective is a sum of squares: Levenberg-Marquardt on the residuals "
                                       "with their symbolic Jacobian and geodesic acceleration")
@@ -28,6 +33,13 @@ def check(objective, derivation, optimizer, n_params: int) -> None:
     """Refuse an optimizer that cannot work on this objective, saying why."""
     if not isinstance(optimizer, Optimizer):
         raise ModelError(f"optimizer must be a symopt optimizer such as symopt.LBFGS(), got {optimizer!r}")
+    if objective.l1 and not isinstance(optimizer, (ProximalGradient, CoordinateDescent)):
+        raise ModelError(f"{type(optimizer).__name__} needs a smooth objective, and the l1 penalty has a kink at 0 "
+                         f"(it would stall near 0 and never reach it): use symopt.ProximalGradient() or, for least "
+                         f"squares linear in its parameters, symopt.CoordinateDescent() (the defaults with l1=)")
+    if isinstance(optimizer, ProximalGradient) and not objective.l1:
+        raise ModelError("ProximalGradient is for an objective with an l1 penalty (l1=); without one use LBFGS or "
+                         "Newton")
     if isinstance(optimizer, LevenbergMarquardt) and objective.sum_of_squares() is None:
         raise ModelError("LevenbergMarquardt needs a sum of squares to minimise (a squared_loss, or an Objective "
                          "written as c*(residual)**2); use LBFGS or Newton for this objective")

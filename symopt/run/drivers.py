@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from dataclasses import fields, replace
 
-from ..closed_form.analysis import network_analysis
+from ..closed_form.analysis import l1_analysis, network_analysis
 from ..codegen import cache
 from ..codegen.render import render_key
 from ..errors import ModelError
@@ -99,8 +99,9 @@ class GeneratedDriver(Driver):
         """Any backend runs this driver's code."""
 
     def analysis(self):
-        """None: the problem works out its closed-form analysis (a network's is fixed: :class:`NetworkDriver`)."""
-        return None
+        """None: the problem works out its closed-form analysis (a network's is fixed: :class:`NetworkDriver`;
+        with an ``l1`` penalty there is none)."""
+        return l1_analysis(self.objective, self.derivation) if self.objective.l1 else None
 
     def load(self, optimizer, backend, parallel=False):
         rendered = self.shared.rendered_for(self.objective, self.derivation, optimizer, self.bounded,

@@ -144,6 +144,8 @@ def run_iterative(task, optimizer, x0, progress: bool = True, compiled=None, swi
         optimizer.init_state(fw, iw, n)
     sign = -1.0 if objective.maximize else 1.0
     fixed = (objective.form.penalty_mask(dataset), float(objective.l2), sign, optimizer.hyper(), lower, upper)
+    if getattr(optimizer, "proximal", False):  # the l1 weights, its strength included (symopt.optimizers.proximal)
+        fixed += (objective.l1 * objective.form.l1_mask(dataset),)
     # The history grows with the run (max_iter may be far more than a run needs).
     history = np.full(min(optimizer.max_iter, 1023) + 1, np.nan)
     driver = _Driver(module, path, switch)
@@ -170,7 +172,7 @@ def run_iterative(task, optimizer, x0, progress: bool = True, compiled=None, swi
     free = None if bounds is None else ~held_on_bounds(theta, grad, lower, upper)
     code, advice = _verdict(code, task, optimizer, theta, grad, fs, sign * history[: done + 1], sign, free)
     moving = grad if free is None else np.where(free, grad, 0.0)  # the gradient the stopping rules read
-    if code in STEP_STOPS:
+    if code in STEP_STOPS and not getattr(optimizer, "proximal", False):  # (l1: checked after the run)
         why_not = step_stop_verdict(task, theta, moving, fs[0], sign * history[0],
                                     objective.form.flat_names(dataset), start_size)
         if why_not:
@@ -290,6 +292,10 @@ def _verdict(code, task, optimizer, theta, grad, fs, h, sign, free=None) -> tupl
     # The per-row tests below read the derivation row by row, which a network does not have: its losses
     # (squared, log, cross-entropy) are bounded below by 0, so it cannot be unbounded either.
     if not objective.form.evaluable:
+        return code, advice
+    if getattr(optimizer, "proximal", False):
+        # the per-row tests read the smooth gradient, which is not zero at an l1 optimum; the subgradient
+        # condition is checked after the run (symopt.model.penalties.l1_check)
         return code, advice
     searched = (Status.MAX_ITER, Status.LINE_SEARCH_FAILED)  # stops that may be at the precision floor
     ratio = _gradient_to_terms(task, theta, free) if code in searched else math.inf

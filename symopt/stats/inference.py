@@ -300,7 +300,7 @@ def _gaussian_loglik(objective, n: int, rss: float, w: np.ndarray | None) -> flo
     """The Gaussian log-likelihood of a squared loss at the estimate: with the variance at its maximum
     ``RSS / n`` (``scale="residual"``; weighted as statsmodels' WLS, ``+ sum(log w) / 2``), or with the
     variances ``1/w`` as given (``scale="absolute"``); over the rows of weight > 0 (``n`` of them)."""
-    if objective.kind != "squared" or objective.l2 or not rss > 0:
+    if objective.kind != "squared" or objective.l2 or objective.l1 or not rss > 0:
         return None
     logs = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
     if objective.scale == "absolute":
@@ -326,7 +326,7 @@ def infer(result, cov_type: str, dataset) -> Inference:
     if getattr(objective, "glm", None) is not None:
         return _glm(result, objective, dataset, base, why)
     stats = {}
-    if kind == "likelihood" and not objective.l2:
+    if kind == "likelihood" and not objective.l2 and not objective.l1:
         total = result.fun * (n if objective.reduction == "mean" else 1)
         stats["loglik"] = total if objective.maximize else -total
     refusal = why or _refusal(result, objective, p)
@@ -342,6 +342,10 @@ def _refusal(result, objective, p: int) -> str:
     if not result.success:
         return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
                 f"optimum")
+    if objective.l1:
+        return (f"an l1 penalty (l1={objective.l1!r}) sets coefficients to exactly 0 and biases the rest, so the "
+                "classical standard errors do not apply (refit the selected coefficients with l1=0 for them, or "
+                "bootstrap the penalised fit)")
     if objective.l2:
         return (f"a ridge penalty (l2={objective.l2!r}) biases the estimates and shrinks their spread, so the "
                 "classical standard errors do not apply (fit with l2=0 for them, or bootstrap the penalised fit)")
@@ -461,7 +465,7 @@ def _glm(result, objective, dataset, base, why: str) -> Inference:
     the estimated dispersion where the family has one (:mod:`symopt.stats.glm`); the robust types as for any
     likelihood (a sandwich, in which the scale cancels). Its log-likelihood is the family's, at that scale."""
     fitted = glm_stats.fit(objective, dataset, base["x"])
-    stats = {"loglik": None if objective.l2 else fitted.loglik}
+    stats = {"loglik": None if objective.l2 or objective.l1 else fitted.loglik}
     refusal = why or _refusal(result, objective, base["n_params"])
     if refusal:
         return Inference(kind="likelihood", cov=None, reason=refusal, **base, **stats)

@@ -146,9 +146,13 @@ def check(objective, dataset, x, bounds=None) -> Separation | None:
 
 
 def _free_directions(objective, dataset, p: int, bounds) -> tuple[np.ndarray, np.ndarray]:
-    """``(free, signs)``: the flat indices a direction may move (unpenalised with ``l2``; not bounded on both
+    """``(free, signs)``: the flat indices a direction may move (unpenalised with ``l2`` or ``l1``; not bounded on both
     sides) and, for each of them, +1 where it may only rise (a lower bound alone), -1 only fall, 0 either way."""
-    mask = np.ones(p, bool) if not objective.l2 else objective.form.penalty_mask(dataset) == 0.0
+    mask = np.ones(p, bool)
+    if objective.l2:
+        mask &= objective.form.penalty_mask(dataset) == 0.0
+    if objective.l1:  # an l1 penalty bounds its parameters as a ridge does
+        mask &= objective.form.l1_mask(dataset) == 0.0
     signs = np.zeros(p)
     if bounds is not None:
         lower, upper = (np.asarray(b, dtype=float) for b in bounds)

@@ -37,9 +37,10 @@ BACKENDS = ["numba", "python"]
 
 class Stepper:
     """Drives a generated module one iteration per call of `run`: the compiled one (backend "numba") or
-    its interpreted twin ("python")."""
+    its interpreted twin ("python"). ``extra``: arguments the module takes after the bounds (a proximal
+    module's l1 weights)."""
 
-    def __init__(self, obj, optimizer, data, theta0, backend="numba", bounds=None):
+    def __init__(self, obj, optimizer, data, theta0, backend="numba", bounds=None, extra=()):
         rendered = render(obj, symopt.derive(obj), optimizer, bounded=bounds is not None)
         if backend == "numba":
             self.module, _ = cache.load(rendered.source, rendered.stem)
@@ -56,7 +57,7 @@ class Stepper:
         lower, upper = bounds if bounds is not None else (np.full(p, -np.inf), np.full(p, np.inf))
         self.args = ([self.ds[name] for name in rendered.data_names],
                      (obj.form.penalty_mask(self.ds), obj.l2, sign, optimizer.hyper(), np.asarray(lower, float),
-                      np.asarray(upper, float)))
+                      np.asarray(upper, float), *extra))
         arrays, fixed = self.args
         assert self.module.start(self.theta, self.grad, self.fs, self.fw, self.iw, *arrays, *fixed) == RUNNING
         self.history = np.full(10_000, np.nan)
