@@ -19,10 +19,11 @@ from ._version import __version__
 
 #: Where each public name lives (the module, relative to this package); imported on first use.
 _HOMES = {
+    "CoordinateDescent": ".optimizers",
     "Activation": ".model.layers", "Dense": ".model.layers", "Network": ".model.layers",
     "Adam": ".optimizers", "GradientDescent": ".optimizers", "LBFGS": ".optimizers",
     "LevenbergMarquardt": ".optimizers", "Momentum": ".optimizers", "Nesterov": ".optimizers",
-    "Newton": ".optimizers", "Optimizer": ".optimizers", "RMSProp": ".optimizers",
+    "Newton": ".optimizers", "Optimizer": ".optimizers", "ProximalGradient": ".optimizers", "RMSProp": ".optimizers",
     "Analysis": ".closed_form.analysis", "analyse": ".closed_form.analysis",
     "Box": ".model.bounds",
     "CacheError": ".errors", "CacheWarning": ".errors", "CodegenError": ".errors", "ConvergenceWarning": ".errors",
@@ -38,6 +39,7 @@ _HOMES = {
     "Objective": ".model.objective", "cross_entropy": ".model.objective", "log_loss": ".model.objective",
     "squared_loss": ".model.objective",
     "glm": ".model.glm", "Family": ".model.families",
+    "path": ".paths", "RegularizationPath": ".paths",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -52,12 +54,12 @@ _HOMES = {
 #: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
 #: warnings also in :mod:`symopt.errors`), sorted.
 __all__ = [
-    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "DataError", "Dense",
+    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "CoordinateDescent", "DataError", "Dense",
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
-    "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
+    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
     "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "log_loss", "params",
-    "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
+    "parse_expression", "path", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]
 
 

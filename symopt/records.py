@@ -3,11 +3,12 @@
 ``symopt.solve`` returns a :class:`Result` (how it was found in its :class:`Provenance`, a network's trained
 parts in :class:`Trained`, the closed-form analysis in :class:`ClosedForm`, the distinct optima of many starts as
 :class:`Optimum`); ``symopt.derive`` a :class:`Derivation`; ``symopt.analyse`` an :class:`Analysis`;
-``result.bounds`` a :class:`Box`; ``symopt.verify`` a :class:`Verification` (each way of solving a :class:`Solution`); ``symopt.convexity`` a
-:class:`Convexity` (a point against it a :class:`Witness`); ``symopt.check_gradient`` a
-:class:`GradientCheck` (the compiled code's a :class:`CodeCheck`); ``result.conditioning`` a
-:class:`Conditioning`. They are listed here rather than in ``symopt.__all__``, which holds what you call and
-catch; each stays readable as ``symopt.<name>`` too.
+``result.bounds`` a :class:`Box`; ``symopt.verify`` a :class:`Verification` (each way of solving a
+:class:`Solution`); ``symopt.convexity`` a :class:`Convexity` (a point against it a :class:`Witness`);
+``symopt.check_gradient`` a :class:`GradientCheck` (the compiled code's a :class:`CodeCheck`);
+``result.conditioning`` a :class:`Conditioning`; ``symopt.path`` a :class:`RegularizationPath`. They are listed
+here rather than in ``symopt.__all__``, which holds what you call and catch; each stays readable as
+``symopt.<name>`` too.
 """
 
 from .closed_form.analysis import Analysis
@@ -15,6 +16,7 @@ from .closed_form.conditioning import Conditioning
 from .closed_form.convexity_proof import Convexity, Witness
 from .derivation.derive import Derivation
 from .model.bounds import Box
+from .paths import RegularizationPath
 from .result import ClosedForm, Provenance, Result, Trained
 from .run.starts import Optimum
 from .trust.gradcheck import CodeCheck, GradientCheck
@@ -22,5 +24,5 @@ from .trust.verify import Solution, Verification
 
 __all__ = [
     "Analysis", "Box", "ClosedForm", "CodeCheck", "Conditioning", "Convexity", "Derivation", "GradientCheck", "Optimum",
-    "Provenance", "Result", "Solution", "Trained", "Verification", "Witness",
+    "Provenance", "RegularizationPath", "Result", "Solution", "Trained", "Verification", "Witness",
 ]

@@ -21,7 +21,8 @@ STATED_AT = {"expression": ("model", "expr"), "linear": ("model",), "network": (
 
 #: The optimizer class for each name of ``[optimizer] name``.
 OPTIMIZER_CLASSES = {"lbfgs": "LBFGS", "newton": "Newton", "lm": "LevenbergMarquardt", "gd": "GradientDescent",
-                     "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSProp"}
+                     "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSProp",
+                     "proximal": "ProximalGradient"}
 
 
 def located(source: Source, checked: Checked, make, key: tuple | None = None):
@@ -88,14 +89,15 @@ def objective(spec: Spec, checked: Checked, arrays: dict):
     o = spec.objective
     if checked.kind in OWN_EXPRESSION:
         return Objective(o.expr, _symbols(o.params, o.positive), maximize=o.maximize, l2=o.l2,
-                         reduction=o.reduction, likelihood=checked.kind == "likelihood")
+                         reduction=o.reduction, likelihood=checked.kind == "likelihood", l1=o.l1,
+                         penalize=o.penalize)
     model = _model(spec, checked, arrays)
     if o.loss == "squared":
         return squared_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights,
-                                   sigma=o.sigma, scale=o.scale)
+                            sigma=o.sigma, scale=o.scale, l1=o.l1)
     if o.loss == "log_loss":
-        return log_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights)
-    return cross_entropy(model, target=o.target, l2=o.l2, reduction=o.reduction)
+        return log_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights, l1=o.l1)
+    return cross_entropy(model, target=o.target, l2=o.l2, reduction=o.reduction, l1=o.l1)
 
 
 def _symbols(names, positive) -> list:

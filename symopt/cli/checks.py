@@ -84,7 +84,7 @@ def _kind(spec: Spec, source: Source) -> str:
             if getattr(objective, field) is not None:
                 raise source.error(("objective", field), f"{field} applies to loss = \"squared\" only")
         return objective.loss
-    for field in ("expr", "params", "positive"):
+    for field in ("expr", "params", "positive", "penalize"):
         if getattr(objective, field):
             raise source.error(("objective", field), f'objective.{field} is for loss = "likelihood" or '
                                                      f'"custom"; the model\'s go in [model]')

@@ -122,8 +122,8 @@ class ObjectiveSpec(Table):
     and ``scale`` for squared loss, ``weights`` for log loss: on an expression model or a linear model over
     columns or a matrix; not on a network), or ``loss = "likelihood"`` (a log-likelihood, or a negative one, per
     sample: ``Objective(likelihood=True)``) or ``"custom"`` (any other per-sample objective,
-    ``Objective(likelihood=False)``) with its own ``expr``, ``params`` and ``maximize``; ``l2`` and
-    ``reduction`` for all."""
+    ``Objective(likelihood=False)``) with its own ``expr``, ``params`` and ``maximize`` (and ``penalize``, the
+    parameters ``l2`` and ``l1`` weigh); ``l2``, ``l1`` and ``reduction`` for all."""
 
     loss: Literal["squared", "log_loss", "cross_entropy", "likelihood", "custom"] = "squared"
     target: Name = "y"
@@ -131,6 +131,8 @@ class ObjectiveSpec(Table):
     sigma: Name | None = None
     scale: Literal["residual", "absolute"] = "residual"
     l2: NonNegative = 0.0
+    l1: NonNegative = 0.0
+    penalize: Names | None = None
     reduction: Literal["mean", "sum"] = "mean"
     expr: Expression | None = None
     params: Names | None = None
@@ -174,6 +176,12 @@ class LevenbergMarquardtSpec(_OptimizerSpec):
     projection: bool | None = None
 
 
+class ProximalGradientSpec(_OptimizerSpec):
+    name: Literal["proximal"]
+    step: Positive | None = None
+    growth: Annotated[float, Field(ge=1, le=4, allow_inf_nan=False)] | None = None
+
+
 class _FirstOrderSpec(_OptimizerSpec):
     batch_size: Count | None = None
     seed: Seed | None = None
@@ -206,9 +214,10 @@ class RMSPropSpec(_FirstOrderSpec):
 
 #: Each optimizer's spec by its name (the library's ``Optimizer.name``).
 OPTIMIZERS = {"lbfgs": LBFGSSpec, "newton": NewtonSpec, "lm": LevenbergMarquardtSpec, "gd": GradientDescentSpec,
-              "momentum": MomentumSpec, "nesterov": MomentumSpec, "adam": AdamSpec, "rmsprop": RMSPropSpec}
+              "momentum": MomentumSpec, "nesterov": MomentumSpec, "adam": AdamSpec, "rmsprop": RMSPropSpec,
+              "proximal": ProximalGradientSpec}
 OptimizerSpec = Annotated[Union[LBFGSSpec, NewtonSpec, LevenbergMarquardtSpec, GradientDescentSpec, MomentumSpec,
-                                AdamSpec, RMSPropSpec], Field(discriminator="name")]
+                                AdamSpec, RMSPropSpec, ProximalGradientSpec], Field(discriminator="name")]
 
 
 class SolveSpec(Table):

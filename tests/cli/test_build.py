@@ -233,3 +233,29 @@ def test_a_custom_objective_is_objective_without_likelihood(tmp_path):
     assert checks.check(spec, source).kind == "custom"
     likelihood, _, _ = built(tmp_path, text.replace('"custom"', '"likelihood"'), {"y": Y})
     assert likelihood.likelihood is True
+
+
+def test_l1_and_penalize_give_the_apis_lasso(tmp_path):
+    text = '''[objective]
+loss = "custom"
+expr = "(y - a - b*x - c*z)**2"
+params = ["a", "b", "c"]
+l1 = 0.4
+penalize = ["b", "c"]
+[optimizer]
+name = "proximal"
+tol = 1e-12
+'''
+    objective, data, options = built(tmp_path, text, {"x": X, "y": Y, "z": Z})
+    assert options["optimizer"] == symopt.ProximalGradient(tol=1e-12)
+    api = symopt.solve(symopt.Objective("(y - a - b*x - c*z)**2", "a b c", l1=0.4, penalize=["b", "c"]),
+                       {"x": X, "y": Y, "z": Z}, optimizer=symopt.ProximalGradient(tol=1e-12), progress=False)
+    result = symopt.solve(objective, data, progress=False, **options)
+    same(result, api)
+    assert result.kkt.ok and objective.l1_weights == (0.0, 1.0, 1.0)
+
+
+def test_penalize_is_for_an_objective_of_its_own(tmp_path):
+    text = '[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\nl1 = 0.1\npenalize = ["b"]\n'
+    with pytest.raises(specs.SpecError, match="objective.penalize is for loss"):
+        built(tmp_path, text, {"x": X, "y": Y})
