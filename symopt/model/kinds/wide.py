@@ -104,6 +104,14 @@ class WideForm(EvaluableForm):
     def _is_array(self, name):
         return name == "coef"
 
+    def flat_names(self, dataset):
+        """``coef[j]``, or the model's column names where it has them (``LinearModel(names=...)``: the labels of
+        ``Result.x_names`` and ``summary()``; the parameters stay ``intercept`` and ``coef``)."""
+        model = self.objective.model
+        if getattr(model, "names", None) is None:
+            return super().flat_names(dataset)
+        return ([model.intercept_label] if model.intercept else []) + list(model.names)
+
     def penalty_mask(self, dataset):
         m = dataset["X"].shape[1]
         return np.r_[0.0, np.ones(m)] if self.objective.model.intercept else np.ones(m)
