@@ -19,7 +19,9 @@ refused before any of it runs.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,7 +77,8 @@ class Design:
         for ``result.predict(design.matrix(new))``. A level not seen in the fit is refused."""
         frame = _frame(data, "new data")
         try:
-            X = self.spec.get_model_matrix(frame, context=_context(), na_action="raise")
+            with _strict(_formulaic()):
+                X = self.spec.get_model_matrix(frame, context=_context(), na_action="raise")
         except Exception as exc:  # formulaic's own errors (a missing column, an unseen level, a missing value)
             raise DataError(f"the design of {self.spec.formula} cannot be built on the new data: {_plain(exc)}") from None
         X = X.drop(columns=[self.names[0]]) if self.model.intercept else X
@@ -124,8 +127,9 @@ def formula(formula: str, data, columns: Sequence[str] = ()) -> Design:
     parsed = _parse(formulaic, formula)
     _check_terms(parsed, [str(c) for c in frame.columns], formula)
     try:
-        built = formulaic.model_matrix(parsed, frame, context=_context(), na_action="raise",
-                                       ensure_full_rank=True, output="pandas")
+        with _strict(formulaic):
+            built = formulaic.model_matrix(parsed, frame, context=_context(), na_action="raise",
+                                           ensure_full_rank=True, output="pandas")
     except Exception as exc:  # formulaic's errors: a column missing, a value missing, a term of the wrong kind
         raise DataError(f"the design of the formula {formula!r} cannot be built: {_plain(exc)}") from None
     lhs, rhs = built.lhs, built.rhs
@@ -211,6 +215,15 @@ def _check_terms(parsed, columns: list, text: str) -> None:
                     raise DataError(f"the formula {text!r} reads {factor.expr!r}, which is not a column of the data "
                                     f"(it has {', '.join(map(repr, columns[:20]))}"
                                     f"{', ...' if len(columns) > 20 else ''})")
+
+
+@contextmanager
+def _strict(formulaic):
+    """formulaic's data-mismatch warnings as errors: a level the fit did not see (or not among ``levels=``) would
+    be coded as the reference level's zeros, a silent wrong design."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", formulaic.errors.DataMismatchWarning)
+        yield
 
 
 def _context() -> dict:
