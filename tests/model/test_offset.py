@@ -89,3 +89,17 @@ def test_offset_columns_are_checked():
         symopt.log_loss(symopt.LinearModel(), offset="X")
     with pytest.raises(ModelError, match="Network"):
         symopt.squared_loss(symopt.Network(2, [symopt.Dense(1)]), offset="o")
+
+
+def test_the_exported_module_fits_the_offset_and_leaves_out_a_covariance_it_would_get_wrong(rows, tmp_path):
+    import importlib.util
+
+    problem = symopt.Problem(symopt.squared_loss(symopt.LinearModel(), offset="o"))
+    path = symopt.export(problem, tmp_path / "with_offset.py", data=rows)
+    spec = importlib.util.spec_from_file_location("with_offset", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fitted = module.fit({name: rows[name] for name in ("X", "y", "o")})
+    reference = sm.OLS(rows["y"] - rows["o"], sm.add_constant(rows["X"])).fit()
+    np.testing.assert_allclose(np.r_[fitted.params["intercept"], fitted.params["coef"]], reference.params, rtol=1e-7)
+    assert fitted.stderr is None and "offset" in fitted.stderr_reason
