@@ -100,7 +100,8 @@ def formula(formula: str, data, columns: Sequence[str] = ()) -> Design:
     The model's coefficients keep symopt's layout (``Result.params`` holds ``intercept`` and the array
     ``coef``, one entry per design column) and take the design's names as labels: ``Result.x_names``, the
     rows of ``summary()``, ``cov`` and ``corr`` read ``Intercept``, ``x1``, ``np.log(x2)``, ``C(group)[T.b]``
-    (statsmodels' ``params.index``); ``dict(zip(result.x_names, result.x))`` are the estimates by name. The
+    (statsmodels' ``params.index``, in the formula's order where statsmodels' patsy engine lists categorical
+    terms first: compare by name); ``dict(zip(result.x_names, result.x))`` are the estimates by name. The
     intercept is the model's own, so ``l2=`` leaves it unpenalised as in every ``LinearModel``.
 
     ``data`` of the :class:`Design` is ``{"X": ..., "y": ...}``: ``y`` is the response whatever the formula
