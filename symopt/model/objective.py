@@ -259,7 +259,8 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
     if scale not in SCALES:
         raise ModelError(f"scale must be 'residual' or 'absolute', got {scale!r}")
     multiplier, column, kind = _weighting(model, y, weights, sigma)
-    f = f + _offset_column(model, y, "squared_loss", offset, exposure, column)
+    o = _offset_column(model, y, "squared_loss", offset, exposure, column)
+    f = f if o is None else f + o
     if multiplier is None:
         objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction)
     else:
@@ -268,12 +269,12 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
         objective.residual_weight, objective.weight_column, objective.weight_kind = multiplier, column, kind
         objective._residual = residual
     objective.scale = scale
-    objective.offset_column = offset
+    objective.offset_column = None if o is None else o.name
     return objective
 
 
-def _offset_column(model, y, loss: str, offset, exposure, weight_column) -> sp.Expr:
-    """The offset's symbol (real: an offset may be negative), checked as a weights column is, or 0 without one.
+def _offset_column(model, y, loss: str, offset, exposure, weight_column) -> sp.Symbol | None:
+    """The offset's symbol (real: an offset may be negative), checked as a weights column is; None without one.
     ``exposure=`` is refused, with the reason: ``log(exposure)`` belongs on a log link's scale (:func:`symopt.glm`)."""
     if exposure is not None:
         raise ModelError(f"{loss} takes offset= but not exposure=: an exposure t enters the linear predictor as "
@@ -282,10 +283,11 @@ def _offset_column(model, y, loss: str, offset, exposure, weight_column) -> sp.E
                          f"for a rate use symopt.glm(model, 'poisson', exposure={exposure!r}) (glm takes both), "
                          f"or, if you mean log(t) added here, give a column holding it as offset=")
     if offset is None:
-        return sp.Integer(0)
+        return None
     symbol = _weight_column(model, y, "offset", offset)
     if symbol.name == weight_column:
-        raise ModelError(f"the offset column {symbol.name!r} is also the weights column; give two different columns")
+        raise ModelError(f"the offset column {symbol.name!r} is also the weights (or sigma) column; give two "
+                         f"different columns")
     return sp.Symbol(symbol.name, real=True)
 
 
@@ -339,12 +341,13 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
                          "use cross_entropy for several classes")
     w = None if weights is None else _weight_column(model, y, "weights", weights)
-    f = f + _offset_column(model, y, "log_loss", offset, exposure, None if w is None else w.name)
+    o = _offset_column(model, y, "log_loss", offset, exposure, None if w is None else w.name)
+    f = f if o is None else f + o
     objective = Objective._from_model((1 if w is None else w) * (softplus(f) - y * f), model, y, "log", l2,
                                       reduction)
     if w is not None:
         objective.weight_column, objective.weight_kind = w.name, "weights"
-    objective.offset_column = offset
+    objective.offset_column = None if o is None else o.name
     return objective
 
 

@@ -81,7 +81,7 @@ def test_exposure_is_refused_pointing_at_glm(loss):
 
 
 def test_offset_columns_are_checked():
-    with pytest.raises(ModelError, match="also the weights column"):
+    with pytest.raises(ModelError, match="also the weights \\(or sigma\\) column"):
         symopt.squared_loss(symopt.LinearModel(), weights="w", offset="w")
     with pytest.raises(ModelError, match="already a name in the model"):
         symopt.squared_loss(symopt.Model("a + b*x", "a b"), offset="x")
