@@ -40,6 +40,7 @@ _HOMES = {
     "squared_loss": ".model.objective",
     "glm": ".model.glm", "Family": ".model.families",
     "path": ".paths", "RegularizationPath": ".paths",
+    "formula": ".model.formula", "Design": ".model.formula",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -57,9 +58,10 @@ __all__ = [
     "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "CoordinateDescent", "DataError", "Dense",
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
-    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
-    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "log_loss", "params",
-    "parse_expression", "path", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
+    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError",
+    "analyse", "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "formula", "glm",
+    "gradient", "log_loss", "params", "parse_expression", "path", "report", "sigmoid", "softplus", "solve",
+    "squared_loss", "verify",
 ]
 
 

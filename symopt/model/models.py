@@ -237,12 +237,21 @@ class LinearModel:
       ``LinearModel(basis=["age", "dose"])`` is ``intercept + coef_age*age + coef_dose*dose``.
 
     ``intercept=False`` drops the intercept from either form.
+
+    ``names=[...]`` (the data-matrix form only) names the columns of ``X``, one each (and so fixes
+    ``n_features``): labels, not parameters. ``Result.params`` keeps ``intercept`` and the array ``coef``;
+    ``Result.x_names``, the rows of ``summary()``, ``cov`` and ``corr`` read ``intercept_label`` (``"intercept"``
+    unless given) and the names in place of ``coef[j]``. :func:`symopt.formula` gives them from a design.
     """
 
-    def __init__(self, n_features: int | None = None, basis: Sequence | None = None, intercept: bool = True):
+    def __init__(self, n_features: int | None = None, basis: Sequence | None = None, intercept: bool = True,
+                 names: Sequence[str] | None = None, intercept_label: str = "intercept"):
         if not isinstance(intercept, (bool, np.bool_)):
             raise ModelError(f"intercept must be True or False, got {intercept!r}")
         self.intercept = bool(intercept)
+        self.names, self.intercept_label = _column_labels(names, intercept_label, n_features, basis)
+        if self.names is not None:
+            n_features = len(self.names)
         if n_features is not None:
             integral = isinstance(n_features, numbers.Integral) and not isinstance(n_features, (bool, np.bool_))
             if not integral or n_features < 1:
@@ -292,6 +301,34 @@ class LinearModel:
         return self.basis is None
 
     def __repr__(self) -> str:
+        if self.is_wide and self.names is not None:
+            return f"LinearModel(names={list(self.names)}, intercept={self.intercept})"
         if self.is_wide:
             return f"LinearModel(n_features={self.n_features}, intercept={self.intercept})"
         return f"LinearModel(basis={[str(b) for b in self.basis]}, intercept={self.intercept})"
+
+
+def _column_labels(names, intercept_label, n_features, basis) -> tuple:
+    """``(names, intercept_label)`` of a ``LinearModel()`` over a data matrix, checked: text, one per column, no
+    two alike (a label read twice would name two estimates)."""
+    if not isinstance(intercept_label, str) or not intercept_label.strip():
+        raise ModelError(f"intercept_label must be a non-empty name, got {intercept_label!r}")
+    if names is None:
+        return None, intercept_label
+    if basis is not None:
+        raise ModelError("names= labels the columns of a data matrix (LinearModel(names=[...])); a "
+                         "LinearModel(basis=...) names its coefficients after its basis expressions")
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise ModelError(f"names must be a list of column names, one per column of X, got {names!r}")
+    names = tuple(names)
+    odd = next((n for n in names if not isinstance(n, str) or not n.strip()), None)
+    if odd is not None or not names:
+        raise ModelError(f"names must be non-empty text, one per column of X; got {odd!r}" if names else
+                         "names is empty: give one name per column of X")
+    if n_features is not None and n_features != len(names):
+        raise ModelError(f"n_features={n_features} but {len(names)} names were given")
+    repeated = sorted(n for n, k in Counter((intercept_label, *names)).items() if k > 1)
+    if repeated:
+        raise ModelError(f"the column names repeat (or repeat the intercept's label {intercept_label!r}): "
+                         f"{', '.join(map(repr, repeated))}; each label names one estimate")
+    return names, intercept_label

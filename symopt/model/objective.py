@@ -81,6 +81,8 @@ class Objective:
     scale = "residual"
     #: The residual ``u`` of a (weighted) squared loss, per sample ``u**2`` (None otherwise).
     _residual = None
+    #: The name of the offset column of a squared or log loss (added to the prediction), None without one.
+    offset_column = None
 
     @classmethod
     def _from_model(cls, per_sample, model, target, kind, l2, reduction, l1=0.0):
@@ -290,7 +292,8 @@ def _target(model, target: str) -> sp.Symbol:
 
 
 def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean", weights: str | None = None,
-                 sigma: str | None = None, scale: str = "residual", l1: float = 0.0) -> Objective:
+                 sigma: str | None = None, scale: str = "residual", offset: str | None = None,
+                 exposure: str | None = None, l1: float = 0.0) -> Objective:
     """Squared error ``(y - f)**2`` per sample (mean squared error by default).
 
     ``weights="w"`` names a data column of weights, ``w = 1/sigma**2``: per sample ``w*(y - f)**2``
@@ -299,6 +302,13 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
     estimates is scaled: ``"residual"`` (the default) by the residual variance of the weighted fit, as
     statsmodels' WLS and lmfit do, so only the weights' ratios matter; ``"absolute"`` not at all, the
     weights being the exact inverse variances (SciPy's ``curve_fit(..., absolute_sigma=True)``).
+
+    ``offset="o"`` names a data column added to the prediction, a known part of it with coefficient 1: per
+    sample ``(y - (f + o))**2``, the fit of ``y - o`` by ``f`` (statsmodels' ``OLS(y - o, X)``, its
+    ``GLM(..., offset=o)`` with the Gaussian family). ``predict`` gives ``f`` alone, as for :func:`symopt.glm`.
+    ``exposure=`` is refused: an exposure enters as ``log(exposure)`` on the scale of a log link, which a
+    squared loss on ``f`` does not have; use ``symopt.glm(model, "poisson", exposure=...)`` (or
+    ``glm(model, "gaussian", link="log", exposure=...)``), or give the column you mean as ``offset=``.
 
     ``l2`` and ``l1``: ridge and lasso penalties, each a number (on every coefficient but the intercept) or a
     mapping by parameter name (or ``"coef"`` / ``"intercept"`` over a data matrix). scikit-learn's
@@ -310,6 +320,8 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
     if scale not in SCALES:
         raise ModelError(f"scale must be 'residual' or 'absolute', got {scale!r}")
     multiplier, column, kind = _weighting(model, y, weights, sigma)
+    o = _offset_column(model, y, "squared_loss", offset, exposure, column)
+    f = f if o is None else f + o
     if multiplier is None:
         objective = Objective._from_model((y - f) ** 2, model, y, "squared", l2, reduction, l1)
     else:
@@ -318,7 +330,26 @@ def squared_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "me
         objective.residual_weight, objective.weight_column, objective.weight_kind = multiplier, column, kind
         objective._residual = residual
     objective.scale = scale
+    objective.offset_column = None if o is None else o.name
     return objective
+
+
+def _offset_column(model, y, loss: str, offset, exposure, weight_column) -> sp.Symbol | None:
+    """The offset's symbol (real: an offset may be negative), checked as a weights column is; None without one.
+    ``exposure=`` is refused, with the reason: ``log(exposure)`` belongs on a log link's scale (:func:`symopt.glm`)."""
+    if exposure is not None:
+        raise ModelError(f"{loss} takes offset= but not exposure=: an exposure t enters the linear predictor as "
+                         f"log(t), which makes a rate only under a log link, and {loss}'s prediction is on "
+                         f"{'the scale of y (identity link)' if loss == 'squared_loss' else 'the logit scale'}; "
+                         f"for a rate use symopt.glm(model, 'poisson', exposure={exposure!r}) (glm takes both), "
+                         f"or, if you mean log(t) added here, give a column holding it as offset=")
+    if offset is None:
+        return None
+    symbol = _weight_column(model, y, "offset", offset)
+    if symbol.name == weight_column:
+        raise ModelError(f"the offset column {symbol.name!r} is also the weights (or sigma) column; give two "
+                         f"different columns")
+    return sp.Symbol(symbol.name, real=True)
 
 
 def _weighting(model, y, weights, sigma) -> tuple:
@@ -350,7 +381,8 @@ def _weight_column(model, y, kind: str, given) -> sp.Symbol:
 
 
 def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
-             weights: str | None = None, l1: float = 0.0) -> Objective:
+             weights: str | None = None, offset: str | None = None, exposure: str | None = None,
+             l1: float = 0.0) -> Objective:
     """Binary log loss on the logit ``f``, labels 0/1: ``softplus(f) - y*f``.
 
     Equal to ``-(y*log(sigmoid(f)) + (1-y)*log(1-sigmoid(f)))`` but stable for
@@ -361,6 +393,10 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
     ``sample_weight=w`` (scikit-learn); an integer weight counts its row that many times, a weight of 0 drops
     it. On a model by name and on a ``LinearModel()`` over a data matrix; not on a ``Network``.
 
+    ``offset="o"`` names a data column added to the logit: per sample the loss at ``f + o`` (statsmodels'
+    ``Logit(y, X, offset=o)``, ``GLM(y, X, family=Binomial(), offset=o)``); ``predict`` gives the classes of
+    ``f`` alone. ``exposure=`` is refused (an exposure belongs on a log link's scale: :func:`symopt.glm`).
+
     ``l2`` and ``l1``: ridge and lasso penalties (a number, or a mapping by name or block); scikit-learn's
     ``LogisticRegression(C=C, l1_ratio=1)`` is ``l1 = 1/(n*C)`` with the mean reduction.
     """
@@ -369,11 +405,14 @@ def log_loss(model, target: str = "y", l2: float = 0.0, reduction: str = "mean",
     if isinstance(model, Network) and model.n_outputs != 1:
         raise ModelError(f"log_loss needs a network with 1 output (the logit); this one has {model.n_outputs}: "
                          "use cross_entropy for several classes")
-    if weights is None:
-        return Objective._from_model(softplus(f) - y * f, model, y, "log", l2, reduction, l1)
-    w = _weight_column(model, y, "weights", weights)
-    objective = Objective._from_model(w * (softplus(f) - y * f), model, y, "log", l2, reduction, l1)
-    objective.weight_column, objective.weight_kind = w.name, "weights"
+    w = None if weights is None else _weight_column(model, y, "weights", weights)
+    o = _offset_column(model, y, "log_loss", offset, exposure, None if w is None else w.name)
+    f = f if o is None else f + o
+    objective = Objective._from_model((1 if w is None else w) * (softplus(f) - y * f), model, y, "log", l2,
+                                      reduction, l1)
+    if w is not None:
+        objective.weight_column, objective.weight_kind = w.name, "weights"
+    objective.offset_column = None if o is None else o.name
     return objective
 
 

@@ -193,6 +193,9 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
     if cov_kind == "least squares" and objective.residual_weight is not None:
         cov_kind, cov_reason = "none", ("weighted least squares: the exported module does not carry the weights' "
                                         "covariance (symopt.solve gives it)")
+    elif cov_kind == "least squares" and wide and objective.offset_column is not None:
+        cov_kind, cov_reason = "none", ("least squares with an offset: the exported module's residuals are y - eta, "
+                                        "without it, so it does not carry the covariance (symopt.solve gives it)")
     elif cov_kind == "least squares" and not wide:
         u, _ = objective.sum_of_squares()
         residual = _block([u, *(u.diff(q) for q in objective.params)], names)

@@ -29,8 +29,8 @@ def constant_loss(objective, dataset) -> tuple[float, str] | None:
     custom objective, a network)."""
     if objective.maximize or objective.target is None or not objective.form.constant_baseline:
         return None
-    if objective.target.name not in objective.data_names:
-        return None
+    if objective.target.name not in objective.data_names or objective.offset_column is not None:
+        return None  # with an offset the best constant is no mean or base rate of y
     y = np.asarray(dataset[objective.target.name], dtype=float)
     if y.ndim != 1 or y.size == 0:
         return None

@@ -207,7 +207,7 @@ def _residuals(objective, dataset, x):
     of n, as the solve's own residual does)."""
     n = dataset.n_rows
     if objective.wide:
-        X, y = dataset["X"], dataset[objective.target.name]
+        X, y = dataset["X"], _response(objective, dataset)
         intercept = objective.model.intercept
         u = X @ (x[1:] if intercept else x)
         np.subtract(y, u, out=u)
@@ -263,6 +263,13 @@ def _refined_high(objective, dataset, x, digits: int = REFINE_DIGITS, steps: int
     return theta, res, rows
 
 
+def _response(objective, dataset) -> np.ndarray:
+    """What a squared loss fits: the target, less the offset where it has one (``squared_loss(...,
+    offset="o")`` fits ``y - o``, so its residuals, R^2 and scale are those of statsmodels' ``OLS(y - o, X)``)."""
+    y = dataset[objective.target.name]
+    return y if objective.offset_column is None else y - dataset[objective.offset_column]
+
+
 def _weights(objective, dataset) -> np.ndarray | None:
     """Each row's weight in a squared loss (``w``, or ``1/s**2``), or None where it is unweighted."""
     if objective.residual_weight is None:
@@ -287,7 +294,7 @@ def _r2(objective, dataset, constant: bool, rss, w) -> float | None:
     can fit a constant (``constant``: :func:`_fits_a_constant`), else uncentred."""
     if objective.kind != "squared":
         return None
-    y = dataset[objective.target.name]
+    y = _response(objective, dataset)
     if w is None:  # one vector of n at a time (a tall fit's inference stays within the solve's memory)
         d = y - y.mean() if constant else y
         tss = float(d @ d)
@@ -386,7 +393,7 @@ def _least_squares(result, objective, dataset, base) -> Inference:
                      f"others' are computed with it held, and the degrees of freedom count the free parameters")
     if rss == 0.0:
         notes.append("an exact fit (RSS = 0): the standard errors are 0")
-    y = dataset[objective.target.name] if objective.kind == "squared" else None
+    y = _response(objective, dataset) if objective.kind == "squared" else None
     size = 0.0 if y is None else float(y @ y) if w is None else float(np.sum(w * y * y))
     if rss == 0.0:
         stats["exact_fit"] = "an exact fit (RSS = 0): the standard errors are 0 and the intervals are points"

@@ -81,6 +81,9 @@ def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None)
         what = form.noun if objective.kind == "custom" else f"{form.noun} under {objective.kind} loss"
         return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
                                         f"the same way")
+    if objective.offset_column is not None and form.name == "wide":  # the fits below read X and y alone
+        return ReferenceFit(None, None, f"the loss reads the offset {objective.offset_column!r}, which the "
+                                        f"reference fits over a data matrix do not take")
     if isinstance(starts, np.ndarray):
         starts = (starts,)
     tried, found = 0, None

@@ -112,6 +112,13 @@ class WideForm(EvaluableForm):
     def _is_array(self, name):
         return name == "coef"
 
+    def flat_names(self, dataset):
+        """``coef[j]``, or the model's column names where it has them (``LinearModel(names=...)``: the labels of
+        ``Result.x_names`` and ``summary()``; the parameters stay ``intercept`` and ``coef``)."""
+        model = self.objective.model
+        if getattr(model, "names", None) is None:
+            return super().flat_names(dataset)
+        return ([model.intercept_label] if model.intercept else []) + list(model.names)
     def penalty_mask(self, dataset, penalty=None):
         """The weight of each entry of ``x`` in the ``l2`` penalty (``penalty``: another, such as the ``l1``)."""
         return flat_weights(self.objective.l2_penalty if penalty is None else penalty, self.blocks(dataset))
