@@ -31,7 +31,8 @@ from .errors import DataError, ModelError
 from .model.kinds.base import prediction
 from .model.kinds.expression import named_eta
 from .model.models import LinearModel, Model
-from .model.objective import Objective, cross_entropy, log_loss, squared_loss
+from .model.losses import cross_entropy, log_loss, squared_loss
+from .model.objective import Objective
 from .problem import BACKENDS, METHODS, Problem
 
 #: The losses by scikit-learn's names (its ``loss=`` words): the regressor's and the classifier's.

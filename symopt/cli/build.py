@@ -77,14 +77,16 @@ def data(spec: Spec, checked: Checked, arrays: dict):
     target = spec.objective.target
     if checked.kind in ("network", "linear") and (table.columns is not None or table.matrix is not None):
         X = arrays[table.matrix] if table.matrix is not None else np.column_stack([arrays[c] for c in table.columns])
-        weighting = [name for name in (spec.objective.weights, spec.objective.sigma) if name is not None]
+        o = spec.objective
+        weighting = [name for name in (o.weights, o.sigma, o.offset, o.exposure, o.trials) if name is not None]
         return {"X": X, target: arrays[target], **{name: arrays[name] for name in weighting}}
     return {name: arrays[name] for name in checked.needed}
 
 
 def objective(spec: Spec, checked: Checked, arrays: dict):
     """The :class:`symopt.Objective` the spec states (``arrays``: the data, for a network's input width)."""
-    from ..model.objective import Objective, cross_entropy, log_loss, squared_loss
+    from ..model.losses import cross_entropy, log_loss, squared_loss
+    from ..model.objective import Objective
 
     o = spec.objective
     if checked.kind in OWN_EXPRESSION:
@@ -94,9 +96,16 @@ def objective(spec: Spec, checked: Checked, arrays: dict):
     model = _model(spec, checked, arrays)
     if o.loss == "squared":
         return squared_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights,
-                            sigma=o.sigma, scale=o.scale, l1=o.l1)
+                            sigma=o.sigma, scale=o.scale, l1=o.l1, offset=o.offset, exposure=o.exposure)
+    if o.loss == "glm":
+        from ..model.glm import glm
+
+        options = {k: v for k, v in (("power", o.power), ("alpha", o.alpha)) if v is not None}
+        return glm(model, o.family, o.link, target=o.target, offset=o.offset, exposure=o.exposure,
+                   weights=o.weights, trials=o.trials, l2=o.l2, l1=o.l1, reduction=o.reduction, **options)
     if o.loss == "log_loss":
-        return log_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights, l1=o.l1)
+        return log_loss(model, target=o.target, l2=o.l2, reduction=o.reduction, weights=o.weights, l1=o.l1,
+                        offset=o.offset, exposure=o.exposure)
     return cross_entropy(model, target=o.target, l2=o.l2, reduction=o.reduction, l1=o.l1)
 
 

@@ -71,6 +71,7 @@ def check(spec: Spec, source: Source, data_override: str | None = None) -> Check
 
 def _kind(spec: Spec, source: Source) -> str:
     objective = spec.objective
+    _check_glm(objective, source)
     if objective.loss in OWN_EXPRESSION:
         what = "a likelihood" if objective.loss == "likelihood" else "a custom objective"
         for table in ("model", "network"):
@@ -80,9 +81,10 @@ def _kind(spec: Spec, source: Source) -> str:
         for field in ("expr", "params"):
             if getattr(objective, field) is None:
                 raise source.error(("objective", "loss"), f'loss = "{objective.loss}" needs objective.{field}')
-        for field in ("weights", "sigma"):
+        for field in ("weights", "sigma", "offset", "exposure"):
             if getattr(objective, field) is not None:
-                raise source.error(("objective", field), f"{field} applies to loss = \"squared\" only")
+                raise source.error(("objective", field), f"{field} applies to a loss on a [model] (loss = "
+                                                         f"\"squared\" or \"log_loss\") only")
         return objective.loss
     for field in ("expr", "params", "positive", "penalize"):
         if getattr(objective, field):
@@ -93,13 +95,15 @@ def _kind(spec: Spec, source: Source) -> str:
                                                       f'{objective.loss} loss is minimised')
     if objective.loss != "squared" and objective.sigma is not None:
         raise source.error(("objective", "sigma"), 'sigma applies to loss = "squared" only')
-    if objective.loss not in ("squared", "log_loss") and objective.weights is not None:
-        raise source.error(("objective", "weights"), 'weights applies to loss = "squared" or "log_loss" only')
+    for field in ("weights", "offset", "exposure"):
+        if objective.loss not in ("squared", "log_loss", "glm") and getattr(objective, field) is not None:
+            raise source.error(("objective", field), f'{field} applies to loss = "squared", "log_loss" or "glm" '
+                                                     f'only')
     if spec.model is not None and spec.network is not None:
         raise source.error(("network",), "give a [model] or a [network], not both")
     if spec.network is not None:
         _one_of(spec.network, ("columns", "matrix"), ("network",), source)
-        for field in ("weights", "sigma"):
+        for field in ("weights", "sigma", "offset", "exposure"):
             if getattr(objective, field) is not None:
                 raise source.error(("objective", field), f"{field} is not supported on a network yet (a [model] "
                                                          f"takes it)")
@@ -137,6 +141,22 @@ def _one_of(table, fields: tuple, key: tuple, source: Source) -> None:
                            f"give exactly one of {', '.join(fields)} (given: {what})")
 
 
+def _check_glm(objective, source: Source) -> None:
+    """``family`` and its options with ``loss = "glm"`` (and only there)."""
+    glm = objective.loss == "glm"
+    if glm and objective.family is None:
+        raise source.error(("objective", "family"), 'loss = "glm" needs objective.family ("poisson", "gamma", ...)')
+    for field in ("family", "link", "trials", "power", "alpha"):
+        if not glm and getattr(objective, field) is not None:
+            raise source.error(("objective", field), f'{field} applies to loss = "glm" only')
+    if objective.power is not None and objective.family != "tweedie":
+        raise source.error(("objective", "power"), 'power applies to family = "tweedie" only')
+    if objective.alpha is not None and objective.family != "negative_binomial":
+        raise source.error(("objective", "alpha"), 'alpha applies to family = "negative_binomial" only')
+    if objective.trials is not None and objective.family != "binomial":
+        raise source.error(("objective", "trials"), 'trials applies to family = "binomial" only')
+
+
 def _names(spec: Spec, source: Source, kind: str) -> tuple[dict, tuple]:
     """The data columns the problem reads (name -> the key naming it) and its parameter names (if stated)."""
     objective, needed = spec.objective, {}
@@ -146,7 +166,7 @@ def _names(spec: Spec, source: Source, kind: str) -> tuple[dict, tuple]:
         where = ("objective",)
     else:
         needed[objective.target] = ("objective", "target")
-        for field in ("weights", "sigma"):
+        for field in ("weights", "sigma", "offset", "exposure", "trials"):
             if getattr(objective, field) is not None:
                 needed[getattr(objective, field)] = ("objective", field)
         params, positive, texts, where = (), (), {}, ("model",)

@@ -123,9 +123,19 @@ class ObjectiveSpec(Table):
     columns or a matrix; not on a network), or ``loss = "likelihood"`` (a log-likelihood, or a negative one, per
     sample: ``Objective(likelihood=True)``) or ``"custom"`` (any other per-sample objective,
     ``Objective(likelihood=False)``) with its own ``expr``, ``params`` and ``maximize`` (and ``penalize``, the
-    parameters ``l2`` and ``l1`` weigh); ``l2``, ``l1`` and ``reduction`` for all."""
+    parameters ``l2`` and ``l1`` weigh); ``l2``, ``l1`` and ``reduction`` for all; ``offset`` (a column added to
+    the prediction) for squared and log loss (``exposure`` is refused there, with the reason); for ``loss = "glm"``
+    (:func:`symopt.glm`) the ``family`` (``power`` for the Tweedie, ``alpha`` for the negative binomial), its
+    ``link`` (the family's own by default), and the ``offset``, ``exposure``, ``weights`` and ``trials`` columns."""
 
-    loss: Literal["squared", "log_loss", "cross_entropy", "likelihood", "custom"] = "squared"
+    loss: Literal["squared", "log_loss", "cross_entropy", "glm", "likelihood", "custom"] = "squared"
+    family: Literal["gaussian", "binomial", "poisson", "gamma", "inverse_gaussian", "negative_binomial",
+                    "tweedie"] | None = None
+    link: Annotated[str, Field(pattern=r"^(identity|log|logit|probit|cloglog|inverse|inverse_squared|sqrt|"
+                                       r"power\([0-9.eE+-]{1,24}\))$")] | None = None
+    trials: Name | None = None
+    power: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    alpha: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     target: Name = "y"
     weights: Name | None = None
     sigma: Name | None = None
@@ -133,6 +143,8 @@ class ObjectiveSpec(Table):
     l2: NonNegative = 0.0
     l1: NonNegative = 0.0
     penalize: Names | None = None
+    offset: Name | None = None
+    exposure: Name | None = None
     reduction: Literal["mean", "sum"] = "mean"
     expr: Expression | None = None
     params: Names | None = None

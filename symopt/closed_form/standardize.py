@@ -27,7 +27,7 @@ import sympy as sp
 from ..errors import ModelError, PrecisionError
 from ..model import softmax
 from ..model.models import SHOWN
-from ..model.objective import prediction
+from ..model.kinds.base import prediction
 from ..symbolic.parse import show
 from .expression_size import EXPAND_LIMIT, expansion_size
 

@@ -28,7 +28,8 @@ from .families import ETA, MU, Y, Family, Link, as_family, as_link
 from .kinds.base import prediction
 from .layers import Network
 from .models import LinearModel, Model
-from .objective import Objective, _target
+from .losses import _target
+from .objective import Objective
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..model.objective import prediction
+from ..model.kinds.base import prediction
 from ..symbolic.escape import html_escape, latex, latex_escape, markdown_escape
 from ..symbolic.show import params_line
 

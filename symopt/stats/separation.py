@@ -45,7 +45,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ..model.objective import prediction
+from ..model.kinds.base import prediction
 from ..numerics.threads import one_blas_thread
 from ..optimizers.base import STATUS, Status
 from ..symbolic.numeric import evaluate

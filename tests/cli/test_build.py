@@ -259,3 +259,42 @@ def test_penalize_is_for_an_objective_of_its_own(tmp_path):
     text = '[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\nl1 = 0.1\npenalize = ["b"]\n'
     with pytest.raises(specs.SpecError, match="objective.penalize is for loss"):
         built(tmp_path, text, {"x": X, "y": Y})
+
+
+def test_an_offset_gives_the_apis_fit(tmp_path):
+    text = '[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\noffset = "z"\n'
+    objective, data, options = built(tmp_path, text, {"x": X, "y": Y, "z": Z})
+    api = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b"), offset="z"), {"x": X, "y": Y, "z": Z},
+                       progress=False)
+    same(symopt.solve(objective, data, progress=False, **options), api)
+    np.testing.assert_allclose(api.params["b"], np.polyfit(X, Y - Z, 1)[0], rtol=1e-10)
+
+
+def test_a_glm_spec_gives_the_apis_fit(tmp_path):
+    counts = np.array([1.0, 0.0, 2.0, 1.0, 4.0, 3.0, 5.0, 6.0])
+    exposure = np.array([1.0, 0.5, 2.0, 1.0, 2.0, 1.5, 1.0, 2.5])
+    text = ('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\nloss = "glm"\nfamily = "poisson"\n'
+            'exposure = "e"\n')
+    objective, data, options = built(tmp_path, text, {"x": X, "y": counts, "e": exposure})
+    api = symopt.solve(symopt.glm(symopt.Model("a + b*x", "a b"), "poisson", exposure="e"),
+                       {"x": X, "y": counts, "e": exposure}, progress=False)
+    result = symopt.solve(objective, data, progress=False, **options)
+    same(result, api)
+    assert result.deviance == pytest.approx(api.deviance, rel=1e-12)
+    tweedie = ('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\nloss = "glm"\nfamily = "tweedie"\n'
+               'power = 1.5\nlink = "log"\n')
+    objective, _, _ = built(tmp_path, tweedie, {"x": X, "y": counts})
+    assert objective.glm.family.name == "tweedie(power=1.5)" and objective.glm.link.name == "log"
+
+
+@pytest.mark.parametrize("extra, where, message", [
+    ('loss = "glm"\n', "family", "needs objective.family"),
+    ('family = "poisson"\n', "family", 'family applies to loss = "glm" only'),
+    ('loss = "glm"\nfamily = "poisson"\npower = 1.5\n', "power", 'power applies to family = "tweedie" only'),
+    ('loss = "glm"\nfamily = "poisson"\ntrials = "n"\n', "trials", 'trials applies to family = "binomial"'),
+])
+def test_glm_options_are_checked_where_they_are_written(tmp_path, extra, where, message):
+    text = '[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n[objective]\n' + extra
+    with pytest.raises(specs.SpecError, match=message) as caught:
+        built(tmp_path, text, {"x": X, "y": Y, "n": Z + 1})
+    assert where in str(caught.value)

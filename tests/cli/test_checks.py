@@ -80,7 +80,7 @@ def test_data_paths_stay_in_the_spec_folder(write_spec, tmp_path):
     (LINE_SPEC.replace('target = "y"', 'target = "y"\nloss = "log_loss"\nsigma = "x"'), "objective.sigma",
      'loss = "squared" only'),
     ('[model]\nkind = "linear"\ncolumns = ["x"]\n[objective]\nloss = "cross_entropy"\nweights = "w"\n',
-     "objective.weights", '"squared" or "log_loss" only'),
+     "objective.weights", '"squared", "log_loss" or "glm" only'),
     ('[network]\ncolumns = ["x"]\n[[network.layers]]\nunits = 1\n[objective]\nweights = "w"\n', "objective.weights",
      "not supported on a network"),
     ("[solve]\nmethod = \"auto\"\n", "", "needs a [model]"),

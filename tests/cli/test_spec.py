@@ -168,7 +168,7 @@ def test_the_model_tables_are_the_constructors_arguments():
     import inspect
     import typing
 
-    from symopt.model import layers, models, objective
+    from symopt.model import layers, losses, models, objective
 
     def defaults(function) -> dict:
         return {name: p.default for name, p in inspect.signature(function).parameters.items()
@@ -178,7 +178,7 @@ def test_the_model_tables_are_the_constructors_arguments():
         return typing.get_args(table.model_fields[name].annotation)
 
     o = specs.ObjectiveSpec.model_fields
-    for loss in (objective.squared_loss, objective.log_loss, objective.cross_entropy, objective.Objective):
+    for loss in (losses.squared_loss, losses.log_loss, losses.cross_entropy, objective.Objective):
         for name, default in defaults(loss).items():
             if name != "likelihood":  # which loss says it: "likelihood" or "custom"
                 assert o[name].default == default, (loss.__name__, name)

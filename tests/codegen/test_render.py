@@ -253,7 +253,8 @@ def test_wide_kernel_sums_unbounded_log1p_terms_without_overflow(rng):
     constructor: the public wide objectives have only log loss's bounded u."""
     from sympy.codegen.cfunctions import log1p
 
-    from symopt.model.objective import ETA, Objective
+    from symopt.model.kinds import ETA
+    from symopt.model.objective import Objective
 
     model = symopt.LinearModel()
     y = sp.Symbol("y", real=True)

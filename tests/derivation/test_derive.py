@@ -7,7 +7,7 @@ import sympy as sp
 
 import symopt
 from symopt.errors import ModelError
-from symopt.model.objective import ETA
+from symopt.model.kinds import ETA
 
 
 def test_gradient_and_hessian_of_expression_model():

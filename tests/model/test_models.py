@@ -8,7 +8,7 @@ import sympy as sp
 
 import symopt
 from symopt.errors import ModelError, ParseError
-from symopt.model.objective import ETA
+from symopt.model.kinds import ETA
 
 
 def test_params_are_real_symbols():

@@ -287,3 +287,21 @@ def test_an_exported_glm_fits_as_symopt_and_says_it_has_no_standard_errors(posit
     exported = module.fit((X, y), x0=solved.x0)  # symopt's GLM start (the intercept at log(mean y)); the
     np.testing.assert_allclose(exported.x, solved.x, rtol=1e-12)  # module's own default start is all zeros
     assert exported.stderr is None and "GLM's standard errors" in exported.stderr_reason
+
+
+def test_robust_covariance_equals_statsmodels_glm():
+    """The sandwich of a GLM (HC0) equals statsmodels' GLM with cov_type="HC0", Poisson and Gamma-log (where the
+    scale cancels); statsmodels' GLM gives the same for HC1-HC3 (no small-sample factor), symopt's HC1 has its
+    n/(n - p) as everywhere."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3))
+    mu = np.exp(0.3 + X @ [0.2, -0.1, 0.3])
+    for family, link, sm_family, y in (
+            ("poisson", None, sm.families.Poisson(), rng.poisson(mu).astype(float)),
+            ("gamma", "log", sm.families.Gamma(sm.families.links.Log()), rng.gamma(2.0, mu / 2.0))):
+        ref = sm.GLM(y, sm.add_constant(X), family=sm_family).fit(cov_type="HC0", tol=1e-13)
+        for cov_type, factor in (("HC0", 1.0), ("HC1", np.sqrt(400 / 396))):
+            r = symopt.solve(symopt.glm(symopt.LinearModel(), family, link), (X, y), cov_type=cov_type,
+                             progress=False)
+            se = np.r_[r.stderr["intercept"], r.stderr["coef"]]
+            assert _relative(se, factor * np.asarray(ref.bse)) < 1e-8, (family, cov_type)
