@@ -68,6 +68,9 @@ def export(problem, path, *, data=None, optimizer=None) -> Path:
                          f"models over a data matrix and networks")
     if problem.box and kind != "expression":
         raise ModelError(f"export() of {form.noun} with bounds= is not supported yet (expression models take them)")
+    if objective.l1:
+        raise ModelError("export() of an objective with an l1 penalty is not supported yet (its solvers, proximal "
+                         "gradient and coordinate descent, are not in the standalone module): solve it with symopt")
     if problem.fixed:
         raise ModelError("export() of a problem with fixed= parameters is not supported: build the problem with "
                          "those parameters written into the model as numbers")

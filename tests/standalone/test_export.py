@@ -288,6 +288,8 @@ def test_export_refuses_what_it_cannot_write(folder):
         export(Problem(symopt.log_loss(symopt.LinearModel()), bounds={"intercept": (0.0, None)}), folder / "no.py")
     with pytest.raises(ModelError, match="minibatch"):
         export(Problem(_model(), optimizer=symopt.Adam(batch_size=8)), folder / "no.py")
+    with pytest.raises(ModelError, match="with an l1 penalty is not supported yet"):
+        export(Problem(symopt.squared_loss(symopt.LinearModel(), l1=0.1)), folder / "no.py")
     with pytest.raises(ModelError, match="does not exist"):
         export(Problem(_model()), folder / "nowhere" / "no.py")
 
