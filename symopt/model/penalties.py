@@ -104,18 +104,26 @@ def flat_weights(penalty: Penalty, blocks) -> np.ndarray:
     return np.concatenate([np.full(size, penalty.weight(name)) for name, size in blocks]) if blocks else np.zeros(0)
 
 
+def l1_subgradient(objective, dataset, x, grad, lower=None, upper=None) -> np.ndarray:
+    """The minimum-norm subgradient of the minimised objective at ``x`` (``grad``: the gradient symopt's
+    evaluations give, whose ``l1`` part is ``l1 w_j sign(x_j)``), in the objective's own sense."""
+    from ..optimizers.proximal import minimum_norm_subgradient
+
+    sign = -1.0 if objective.maximize else 1.0
+    lam = objective.l1 * objective.form.l1_mask(dataset)
+    smooth = sign * np.asarray(grad, dtype=float) - lam * np.sign(x)
+    return sign * minimum_norm_subgradient(x, smooth, lam, lower, upper)
+
+
 def l1_check(objective, dataset, x, grad, scale: float, lower=None, upper=None):
     """The optimality condition of an ``l1``-penalised problem at ``x``, as a
     :class:`symopt.model.bounds.BoundCheck`: the minimum-norm subgradient of the minimised objective is 0
     (``grad``: the gradient NumPy gives at ``x``, whose ``l1`` part is ``l1 w_j sign(x_j)``; ``scale``: the
     objective's size, for what 0 is). ``at_bound`` names the parameters at exactly 0 (``"zero"``)."""
-    from ..optimizers.proximal import minimum_norm_subgradient
     from .bounds import KKT_TOLERANCE, BoundCheck
 
-    sign = -1.0 if objective.maximize else 1.0
     lam = objective.l1 * objective.form.l1_mask(dataset)
-    smooth = sign * np.asarray(grad, dtype=float) - lam * np.sign(x)
-    r = minimum_norm_subgradient(x, smooth, lam, lower, upper)
+    r = l1_subgradient(objective, dataset, x, grad, lower, upper)
     worst = float(np.max(np.abs(r), initial=0.0))
     ok = worst <= KKT_TOLERANCE * max(scale, 1e-300)
     names = objective.form.flat_names(dataset)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import abc
 from dataclasses import fields, replace
 
+import numpy as np
+
 from ..closed_form.analysis import l1_analysis, network_analysis
 from ..codegen import cache
 from ..codegen.render import render_key
@@ -205,10 +207,22 @@ class GeneratedDriver(Driver):
         try:
             rendered, module, _ = self.compiled(optimizer, backend, parallel)
             with threads.threads_for(parallel):
-                return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+                fun, grad = kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
         except InterpreterFault:
             rendered, module, _ = self.compiled(optimizer, "numba")
-            return kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+            fun, grad = kernel_value_and_grad(module, rendered, self.objective, dataset, theta)
+        return self._with_l1(dataset, theta, fun, grad)
+
+    def _with_l1(self, dataset, theta, fun, grad):
+        """The kernels' ``(F, gradient)`` (the smooth part) with the ``l1`` term and the subgradient
+        ``l1 w_j sign(theta_j)`` added, as the NumPy evaluation gives them (the proximal solvers handle the term
+        apart from the kernels)."""
+        o = self.objective
+        if not o.l1:
+            return fun, grad
+        lam = (-1.0 if o.maximize else 1.0) * o.l1 * o.form.l1_mask(dataset)
+        theta = np.asarray(theta, dtype=float)
+        return fun + float(lam @ np.abs(theta)), grad + lam * np.sign(theta)
 
 
 class NetworkDriver(Driver):

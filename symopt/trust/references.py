@@ -81,6 +81,8 @@ def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None)
         what = form.noun if objective.kind == "custom" else f"{form.noun} under {objective.kind} loss"
         return ReferenceFit(None, None, f"no reference library states {what}{' with bounds' if bounds else ''} "
                                         f"the same way")
+    if objective.l1:
+        return _l1_reference(objective, dataset, bounds)
     if objective.offset_column is not None and form.name == "wide":  # the fits below read X and y alone
         return ReferenceFit(None, None, f"the loss reads the offset {objective.offset_column!r}, which the "
                                         f"reference fits over a data matrix do not take")
@@ -151,6 +153,32 @@ def _wide_squared(objective, analysis, dataset, start) -> ReferenceFit:
         X, y, sample_weight=w)
     x = np.r_[fit.intercept_, fit.coef_] if objective.model.intercept else np.asarray(fit.coef_)
     return ReferenceFit("scikit-learn Ridge", x)
+
+
+def _l1_reference(objective, dataset, bounds) -> ReferenceFit:
+    """scikit-learn's ElasticNet (Lasso when l2 = 0) for an l1-penalised squared loss over a data matrix, its
+    penalty on every coefficient alike and not on the intercept: ``alpha = l2 + l1/2``, ``l1_ratio = (l1/2) /
+    alpha`` (symopt's squared loss has no 1/2); None, with the reason, for any other l1 problem."""
+    form = objective.form
+    plain = (form.name == "wide" and objective.kind == "squared" and objective.weight_column is None and
+             objective.offset_column is None and bounds is None and not objective.l1_penalty.aimed and
+             not objective.l2_penalty.aimed)
+    if not plain:
+        return ReferenceFit(None, None, "no reference library fits this l1-penalised objective the same way "
+                                        "(scikit-learn's ElasticNet takes an unweighted squared loss over a data "
+                                        "matrix with one penalty on every coefficient)")
+    why = _missing("sklearn")
+    if why:
+        return ReferenceFit(None, None, why)
+    from sklearn.linear_model import ElasticNet
+
+    X, y = dataset["X"], dataset[objective.target.name]
+    scale = 1.0 if objective.reduction == "mean" else float(dataset.n_rows)
+    alpha = scale * (objective.l2 + objective.l1 / 2.0)
+    fit = ElasticNet(alpha=alpha, l1_ratio=scale * objective.l1 / 2.0 / alpha, fit_intercept=objective.model.intercept,
+                     tol=1e-12, max_iter=1_000_000).fit(X, y)
+    x = np.r_[fit.intercept_, fit.coef_] if objective.model.intercept else np.asarray(fit.coef_)
+    return ReferenceFit("scikit-learn ElasticNet", x)
 
 
 def _expression_squared(objective, analysis, dataset, start) -> ReferenceFit:

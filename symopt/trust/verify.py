@@ -39,6 +39,7 @@ import numpy as np
 
 from ..derivation.task import Task
 from ..errors import ModelError
+from ..model.penalties import l1_subgradient
 from ..numerics.sizes import check_seed
 from ..run.loop import starting_point
 from ..run.starts import SUGGESTED_STARTS, check_starts, spread_points, start_points
@@ -167,6 +168,8 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
     def evaluated(label, x, success, status, res=None, role="answer"):
         with np.errstate(all="ignore"):
             fun, grad = problem.flat_value_and_grad(dataset, x)
+        if objective.l1:  # the minimum-norm subgradient: 0 at an optimum of the penalised problem
+            grad = l1_subgradient(objective, dataset, np.asarray(x, dtype=float), grad)
         return Solution(label, form.unflatten(dataset, x), np.asarray(x, dtype=float), float(fun),
                         float(np.max(np.abs(grad))) if grad.size else 0.0, bool(success), status, res, role)
 

@@ -196,3 +196,15 @@ def test_path_checks_its_grid():
         symopt.path(objective, data, l1=[1.0, -1.0])
     with pytest.raises(symopt.ModelError, match="an automatic grid is for l1"):
         symopt.path(objective, data, l2=5)
+
+
+def test_verify_compares_an_l1_fit_with_elastic_net_and_reports_the_subgradient():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = X @ [1.0, 0.0, 0.0, 2.0] + rng.normal(size=100)
+    check = symopt.verify(symopt.squared_loss(symopt.LinearModel(), l1=0.3, l2=0.1), (X, y))
+    assert check.ok and "scikit-learn ElasticNet" in str(check)
+    assert max(s.max_gradient for s in check.solutions) < 1e-6  # the minimum-norm subgradient, 0 at the optimum
+    labels = (y > 0).astype(float)
+    logistic = symopt.verify(symopt.log_loss(symopt.LinearModel(), l1=0.05), (X, labels))
+    assert logistic.ok and "no reference library fits this l1-penalised objective" in str(logistic)
