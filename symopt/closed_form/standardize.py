@@ -66,6 +66,10 @@ def refusal(objective) -> str:
     if objective.fixed_params:
         return ("with fixed parameters (fixed=) the model's other symbols are not all features; standardize the "
                 "features yourself")
+    if objective.l1:
+        return (f"with l1 = {objective.l1:g} the penalty on the coefficients would change with their scale (it "
+                "would penalise |s_j*b_j| for the feature's scale s_j), which is another estimator (glmnet's "
+                "standardize=TRUE); standardize the features yourself if that is the estimator you want")
     if objective.l2:
         return (f"with l2 = {objective.l2:g} the penalty on the coefficients would change with their scale (it "
                 "would penalise s_j*b_j for the feature's scale s_j), which is another estimator; standardize the "
