@@ -18,7 +18,8 @@ from .run.options import SolveOptions
 def solve(objective: Objective, data=None, *, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
-          standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
+          standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None, ties=None,
+          constraints=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     The options are keyword-only (``solve(objective, data, optimizer=symopt.LBFGS())``), as scikit-learn's are.
@@ -98,7 +99,8 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     options = SolveOptions(progress=progress, max_time=max_time, callback=callback, starts=starts, seed=seed,
                            standardize=standardize, cov_type=cov_type)
     deadline = None if max_time is None else options.started + max_time
-    problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, _deadline=deadline)
+    problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, ties, constraints,
+                      _deadline=deadline)
     return problem.solve_with(data, options, x0=x0)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .model.bounds import Box
+from .model.ties import Ties
 from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
@@ -198,6 +199,9 @@ class Result:
     at_bound: dict = field(default_factory=dict)
     cov_type: str = "nonrobust"
     network: Trained | None = None
+    #: The tied parameters (``ties=``, :class:`symopt.model.ties.Ties`: name -> expression text): in ``params``
+    #: at their values, not in ``x``; their standard errors by the delta method in :attr:`stderr`.
+    tied: Ties = field(default_factory=Ties.empty)
     #: Where the result came from (:class:`symopt.problem.Origin`): the problem (rebuilt when a service needs it)
     #: and the data (dropped when the result is pickled), with what the services have worked out.
     origin: object = field(default=None, repr=False, compare=False)
@@ -342,6 +346,8 @@ class Result:
                 if np.ndim(ones) and not np.all(ones):
                     shaped[name] = np.where(ones == 1.0, shaped[name], np.nan)
             shaped = self._without_at_bound(shaped)
+            if self.tied:  # the tied parameters' by the delta method (symopt.model.ties)
+                shaped.update(self.tied.stderr(self.params, self.x_names, self.cov))
         return shaped
 
     @property
@@ -495,6 +501,8 @@ class Result:
         """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""
         if name in self.fixed:
             return "fixed"
+        if name in self.tied:
+            return f"tied: {name} = {self.tied.exprs[name]}"
         if name in self.at_bound:
             return f"at its {self.at_bound[name]} bound"
         held = sum(1 for n in self.at_bound if n.startswith(f"{name}["))

@@ -78,6 +78,11 @@ class Summary:
         se = inf.stderr
         out = []
         fixed = [[name, _number(float(v), 8), "fixed", "", "", "", ""] for name, v in r.fixed.items()]
+        if r.tied:  # a tied parameter: its value, and its standard error by the delta method (symopt.model.ties)
+            tied_se = r.tied.stderr(r.params, names, inf.cov)
+            fixed += [[name, _number(float(r.params[name]), 8),
+                       "tied" if tied_se[name] is None else _number(tied_se[name], 6), "", "", "",
+                       f"= {r.tied.exprs[name]}"] for name in r.tied]
         if se is None:
             return [[name, _number(float(v), 8), f"at {r.at_bound[name]} bound" if name in r.at_bound else "",
                      "", "", "", ""] for name, v in zip(names, x)] + fixed
