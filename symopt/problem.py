@@ -34,12 +34,14 @@ from .derivation.totals import objective_value
 from .errors import ModelError, PrecisionError
 from .model import bounds as bounds_module
 from .model import fixing
+from .model import constraints as constraints_module
 from .model import ties as ties_module
 from .model.data import prepare
 from .model.objective import Objective
 from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
+from .run import constrained
 from .run.drivers import driver_for
 from .run.loop import starting_point
 from .run.options import SolveOptions
@@ -142,6 +144,9 @@ class Problem:
         ties_module.check_not_bounded(self.ties, bounds)
         objective = self._untied = self.ties.apply(objective)  # the tie's new parameters in it too
         self.fixed = fixing.check_fixed(objective, fixed)
+        #: Linear inequalities between the parameters (:mod:`symopt.model.constraints`), solved by
+        #: :mod:`symopt.run.constrained`.
+        self.constraints = constraints_module.check_constraints(objective, constraints, self.ties)
         #: The bounds on the free parameters (:mod:`symopt.model.bounds`); which are bounded is structure.
         self.box = bounds_module.check_bounds(objective, bounds, self.fixed)
         if self.fixed:
@@ -301,7 +306,11 @@ class Problem:
             outside = flat.violations(start) if flat else []
             if outside:
                 raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
-        if options.standardize:
+        if self.constraints:  # linear inequalities between parameters (symopt.run.constrained)
+            constrained.check_options(options)
+            rows = self.constraints.rows(self.objective, dataset, values)
+            result = constrained.solve(self, dataset, start, options, flat, self.constraints, rows)
+        elif options.standardize:
             result = self._solve_standardized(dataset, start, options)
             outside = flat.violations(result.x) if flat and result.x.size else []
             if outside:
@@ -311,7 +320,7 @@ class Problem:
                                  f"to keep them")
         else:
             result = self._solve(dataset, start, options, box=flat)
-        if flat:
+        if flat and not self.constraints:  # the constrained solve checks the bounds with the constraints
             result = self._bounded_finish(result, dataset, flat)
         result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
         params = result.params
@@ -322,7 +331,7 @@ class Problem:
             params = self.ties.complete(self.full_objective.param_names, params)
         optimizer = result.optimizer if result.method == "iterative" else None
         return _result_of(result, params, values, options.cov_type,
-                          Origin(self.objective, dataset, optimizer, box), box, self.ties)
+                          Origin(self.objective, dataset, optimizer, box, self.constraints), box, self.ties)
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
         """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
@@ -568,7 +577,7 @@ class Problem:
         the run); problems of equal structure share their derivation, analysis and compiled modules."""
         options = dict(optimizer=self.optimizer, method=self.method, precision=self.precision, budget=self.budget,
                        backend=self.backend, fixed=self.fixed or None, bounds=self.box or None,
-                       ties=self.ties or None)
+                       ties=self.ties or None, constraints=self.constraints or None)
         unknown = sorted(set(changes) - set(options))
         if unknown:
             raise TypeError(f"related() takes {', '.join(options)}; got {', '.join(unknown)}")
@@ -610,7 +619,8 @@ class Problem:
         # compiled modules in this process's table, or the analysis and compiled code in the cache folder.
         return _rebuilt, (dict(objective=self.full_objective, optimizer=self.optimizer, method=self.method,
                                precision=self.precision, budget=self.budget, backend=self.backend,
-                               fixed=self.fixed or None, bounds=self.box or None, ties=self.ties or None),)
+                               fixed=self.fixed or None, bounds=self.box or None, ties=self.ties or None,
+                               constraints=self.constraints or None),)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
@@ -647,10 +657,11 @@ class Origin:
     structure share their work), then kept. Pickled, it drops the data and the problem and keeps the rest:
     services that need data then take ``data=``."""
 
-    def __init__(self, objective, dataset, optimizer, bounds: dict):
+    def __init__(self, objective, dataset, optimizer, bounds: dict, constraints=None):
         self.objective = objective  # the objective solved: the fixed parameters' values substituted
         self.optimizer = optimizer  # the optimizer that ran (None for a closed form)
         self.bounds = bounds or None
+        self.constraints = constraints or None  # symopt.model.constraints.Constraints, kept by the re-solves
         self.dataset = dataset
         self.memo: dict = {}
         self._problem = None
@@ -669,7 +680,8 @@ class Origin:
         optimizer that ran and the bounds the solve kept, the other options at their defaults (a verification
         tries every method; a profile re-fits in double precision); built once."""
         if self._problem is None:
-            self._problem = Problem(self.objective, self.optimizer, bounds=self.bounds)
+            self._problem = Problem(self.objective, self.optimizer, bounds=self.bounds,
+                                    constraints=getattr(self, "constraints", None))
         return self._problem
 
     def data_for(self, data, service: str):

@@ -278,6 +278,12 @@ class Result:
         return plots.plot(self, kind, path, self.origin.problem(), dataset)
 
     @property
+    def multipliers(self) -> dict:
+        """The KKT multiplier of each constraint (``constraints=``; :mod:`symopt.run.constrained`), by its text:
+        0 where it is inactive; ``{}`` without constraints. ``result.kkt`` has the whole check."""
+        return dict(getattr(self.kkt, "multipliers", {}))
+
+    @property
     def condition_number(self) -> float | None:
         """The condition number in :attr:`conditioning` (None where there is none)."""
         return None if self.conditioning is None else self.conditioning.number
