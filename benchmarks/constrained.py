@@ -29,17 +29,17 @@ def lineshapes(split_max: float):
 
 
 def quadratic():
-    """Least squares of a plane with a + b <= 1 and a >= 2 b (both active)."""
+    """Least squares of a plane with a + c <= 1 and a - b <= 0.5 (both active)."""
     rng = np.random.default_rng(1)
     u, v = rng.normal(size=200), rng.normal(size=200)
     y = 1.5 + 0.8 * u - 0.7 * v + rng.normal(scale=0.3, size=200)
     model = symopt.Model("c + a*u + b*v", "a b c")
-    return symopt.squared_loss(model), {"u": u, "v": v, "y": y}, dict(constraints=["a + c <= 1", "a >= 2*b + 1"]), None
+    return symopt.squared_loss(model), {"u": u, "v": v, "y": y}, dict(constraints=["a + c <= 1", "a - b <= 0.5"]), None
 
 
 def main() -> None:
     for name, (objective, data, kw, x0) in {"lineshapes, split <= 3": lineshapes(3.0),
-                                            "quadratic, two active": quadratic()}.items():
+                                            "plane, two active": quadratic()}.items():
         result = symopt.solve(objective, data, x0=x0, **kw)
         problem = symopt.Problem(objective, **kw)
         dataset = prepare(problem.objective, data)

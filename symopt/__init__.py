@@ -38,7 +38,7 @@ _HOMES = {
     "Objective": ".model.objective", "cross_entropy": ".model.objective", "log_loss": ".model.objective",
     "squared_loss": ".model.objective",
     "glm": ".model.glm", "Family": ".model.families",
-    "Ties": ".model.ties", "ties": ".model.ties",
+    "Ties": ".model.ties", "ties": ".model.ties", "ConstraintCheck": ".run.constrained",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -56,7 +56,7 @@ __all__ = [
     "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "DataError", "Dense",
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
-    "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "Ties", "analyse",
+    "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
     "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "log_loss", "params",
     "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "ties", "verify",
 ]

@@ -90,8 +90,17 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     out of the bounds there, and their standard errors are None (the others are computed with them held
     there). Whether there are bounds is structure, their values run-time.
 
+    ``ties={"sigma_2": "sigma_1", "amp_2": "2*amp_1"}`` defines parameters as expressions of others (lmfit's
+    ``expr``), substituted before the derivation: ``Result.params`` has them at their values, ``Result.tied``
+    names them, ``Result.stderr`` gives their standard errors by the delta method; ``symopt.ties(..., new=...)``
+    declares new parameters a tie reads. ``constraints=["a <= b", "x + y <= 1"]`` keeps linear inequalities
+    between parameters (SLSQP on symopt's objective and gradient where the unconstrained optimum breaks one,
+    then Newton steps on the active set); ``Result.multipliers`` gives their KKT multipliers and
+    ``Result.kkt`` the check (:mod:`symopt.model.ties`, :mod:`symopt.model.constraints`,
+    :mod:`symopt.run.constrained`). Both are structure.
+
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed,
-    bounds).solve(data, x0=x0, progress=progress, ...)`` with the remaining options by keyword:
+    bounds, ties, constraints).solve(data, x0=x0, progress=progress, ...)`` with the remaining options by keyword:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """

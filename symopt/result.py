@@ -354,6 +354,7 @@ class Result:
             shaped = self._without_at_bound(shaped)
             if self.tied:  # the tied parameters' by the delta method (symopt.model.ties)
                 shaped.update(self.tied.stderr(self.params, self.x_names, self.cov))
+                shaped = {name: shaped[name] for name in self.params if name in shaped}
         return shaped
 
     @property

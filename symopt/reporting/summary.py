@@ -105,7 +105,8 @@ class Summary:
             out.append(f"no standard errors: {inf.reason}")
         out += list(inf.notes)
         if r.kkt is not None and r.kkt.message:
-            out.append(f"at bound: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
+            where = "constraints" if hasattr(r.kkt, "multipliers") else "at bound"  # symopt.run.constrained's check
+            out.append(f"{where}: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
         if r.conditioning is not None and r.conditioning.ill:
             out.append(f"ill-conditioned: {r.conditioning}")
         corr = inf.corr

@@ -29,6 +29,8 @@ import scipy.optimize
 from ..derivation.task import Task
 from ..errors import ModelError
 from ..model.bounds import KKT_TOLERANCE, BoundCheck
+from .loop import starting_point
+from .starts import USER_STOPS
 from .stationary import hessian_at
 
 #: A constraint whose slack is below this (relative to ``max(1, |b|)``) is active.
@@ -64,13 +66,15 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     first = problem._solve(dataset, start, options, box=flat)
     if flat:
         first = problem._bounded_finish(first, dataset, flat)
-    if not first.x.size or not np.all(np.isfinite(first.x)):
+    if not first.x.size:
         return first
     objective = problem.objective
     sign = -1.0 if objective.maximize else 1.0
     texts = constraints.texts
-    broken = [texts[i] for i in np.flatnonzero(A @ first.x - b > _slack(b))]
-    if not broken:
+    finite = bool(np.all(np.isfinite(first.x)))
+    broken = [repr(texts[i]) for i in np.flatnonzero(A @ first.x - b > _slack(b))] if finite else \
+        [f"no constraint (it stopped with status {first.status!r} at non-finite parameters)"]
+    if first.status in USER_STOPS or (not broken and first.success):
         bounds = first.kkt or BoundCheck({}, True, "")
         check = ConstraintCheck(bounds.at_bound, bounds.ok, bounds.message, dict.fromkeys(texts, 0.0), (), 0.0)
         return replace(first, kkt=check)
@@ -80,7 +84,8 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
         return sign * value, sign * grad
 
     lower, upper = flat.arrays() if flat else (np.full(A.shape[1], -np.inf), np.full(A.shape[1], np.inf))
-    x0 = np.clip(first.x, lower, upper)
+    x0 = first.x if finite else starting_point(Task(objective, problem.derivation, dataset), start)
+    x0 = np.clip(x0, lower, upper)
     run = scipy.optimize.minimize(f, x0, jac=True, method="SLSQP", bounds=list(zip(lower, upper)),
                                   constraints=[{"type": "ineq", "fun": lambda t: b - A @ t, "jac": lambda t: -A}],
                                   options=SLSQP)
@@ -92,11 +97,13 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     check = kkt(sign * grad, A, b, x, (lower, upper), active, held, texts, flat.names if flat else (), scale)
     success = bool(run.success) and check.ok
     status = "converged" if success else ("kkt_failed" if run.success else "constrained_failed")
-    message = (f"the constraints: {check.message}" if run.success else
+    message = (f"the constraints: {check.message or 'none active'}" if run.success else
                f"SLSQP stopped: {run.message}; {check.message}")
-    why = (f"{first.why}; its optimum breaks {', '.join(map(repr, broken))}, so SciPy's SLSQP solved with the "
-           f"constraints{' and bounds' if flat else ''} on symopt's objective and gradient ({run.nit} iterations), "
-           f"then {steps} Newton step(s) with the exact Hessian on the active set")
+    found = f"its optimum breaks {', '.join(broken)}" if first.success else \
+        f"it stopped ({first.status}){' breaking ' + ', '.join(broken) if broken else ''}"
+    why = (f"{first.why}; without the constraints {found}, so SciPy's SLSQP solved with them"
+           f"{' and the bounds' if flat else ''} on symopt's objective and gradient ({run.nit} iterations), then "
+           f"{steps} Newton step(s) with the exact Hessian on the active set")
     return replace(first, x=x, params=objective.form.unflatten(dataset, x), fun=fun, success=success,
                    status=status, message=message, why=why, nit=first.nit + int(run.nit),
                    nfev=first.nfev + int(run.nfev), njev=first.njev + int(run.njev), at_bound=check.at_bound,
@@ -190,5 +197,5 @@ def kkt(grad, A, b, x, box, active, held, texts, names, scale: float) -> Constra
         parts.insert(0, f"WRONG SIGN of the multiplier of {', '.join(wrong)}: F improves inside")
     if stationarity > tiny:
         parts.append(f"KKT stationarity residual {stationarity:.3g} above the tolerance {tiny:.3g}")
-    return ConstraintCheck(at, ok, "; ".join(parts) or "no constraint active", multipliers,
+    return ConstraintCheck(at, ok, "; ".join(parts), multipliers,
                            tuple(texts[i] for i in active), stationarity)

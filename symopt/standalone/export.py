@@ -68,6 +68,9 @@ def export(problem, path, *, data=None, optimizer=None) -> Path:
                          f"models over a data matrix and networks")
     if problem.box and kind != "expression":
         raise ModelError(f"export() of {form.noun} with bounds= is not supported yet (expression models take them)")
+    if getattr(problem, "ties", None) or getattr(problem, "constraints", None):
+        raise ModelError("export() of a problem with ties= or constraints= is not supported: the exported module "
+                         "fits the free parameters without them; write the tie into the model to export it")
     if problem.fixed:
         raise ModelError("export() of a problem with fixed= parameters is not supported: build the problem with "
                          "those parameters written into the model as numbers")
