@@ -710,10 +710,11 @@ def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origi
         closed_form=s.closed_form, objective=s.objective, derivation=s.derivation, optimizer=s.optimizer,
         precision=s.precision, source=s.source, source_path=s.source_path, history=s.history,
         conditioning=s.conditioning, x0=s.x0, standardized=s.standardized, starts=s.starts, optima=s.optima,
-        exact=s.exact, exact_x=s.exact_x, kkt=s.kkt, separation=s.separation, normal_factor=s.normal_factor)
+        exact=s.exact, exact_x=s.exact_x, kkt=s.kkt, separation=s.separation, normal_factor=s.normal_factor,
+        tied=tied or ties_module.Ties.empty())
     network = Trained(predictor=s.predictor, buffers=s.buffers, diagnostics=s.diagnostics) \
         if origin.objective.network else None
     return Result(params=params, x=s.x, fun=s.fun, success=s.success, status=s.status, message=s.message,
                   method=s.method, why=s.why, provenance=provenance, nit=s.nit, nfev=s.nfev, njev=s.njev,
                   grad_norm=s.grad_norm, backend=s.backend, fixed=fixed, bounds=bounds, at_bound=s.at_bound,
-                  cov_type=cov_type, network=network, origin=origin, tied=tied or ties_module.Ties.empty())
+                  cov_type=cov_type, network=network, origin=origin)

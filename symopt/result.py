@@ -64,7 +64,8 @@ class Provenance:
     ``separation``: where the classes are separated (status ``separated``), the
     :class:`symopt.stats.separation.Separation`. ``normal_factor``: a tall ``LinearModel()`` least-squares fit
     solved by the normal equations keeps their factor ``R`` (``R^T R = [1, X]^T [1, X]``), from which the
-    covariance is formed with no copy of the data.
+    covariance is formed with no copy of the data. ``tied``: the tied parameters (``ties=``,
+    :class:`symopt.model.ties.Ties`), empty without ties.
     """
 
     closed_form: ClosedForm
@@ -85,6 +86,9 @@ class Provenance:
     kkt: object = None
     separation: object = None
     normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The tied parameters (``ties=``, :class:`symopt.model.ties.Ties`: name -> expression text): in ``params``
+    #: at their values, not in ``x``; their standard errors by the delta method in :attr:`Result.stderr`.
+    tied: Ties = field(default_factory=Ties.empty)
 
 
 @dataclass(frozen=True)
@@ -199,9 +203,6 @@ class Result:
     at_bound: dict = field(default_factory=dict)
     cov_type: str = "nonrobust"
     network: Trained | None = None
-    #: The tied parameters (``ties=``, :class:`symopt.model.ties.Ties`: name -> expression text): in ``params``
-    #: at their values, not in ``x``; their standard errors by the delta method in :attr:`stderr`.
-    tied: Ties = field(default_factory=Ties.empty)
     #: Where the result came from (:class:`symopt.problem.Origin`): the problem (rebuilt when a service needs it)
     #: and the data (dropped when the result is pickled), with what the services have worked out.
     origin: object = field(default=None, repr=False, compare=False)
@@ -224,6 +225,7 @@ class Result:
     kkt = _provenance_alias("kkt")
     separation = _provenance_alias("separation")
     normal_factor = _provenance_alias("normal_factor")
+    tied = _provenance_alias("tied")
     predictor = _trained_alias("predictor", lambda: None)
     buffers = _trained_alias("buffers", dict)
     diagnostics = _trained_alias("diagnostics", lambda: None)

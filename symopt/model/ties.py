@@ -237,6 +237,7 @@ def check_ties(objective, ties, fixed: dict) -> Ties:
         if not expr.free_symbols:
             raise ModelError(f"the tie of {name!r} ({clip(repr(text))}) reads no parameter: to hold {name} at a "
                              f"value use fixed={{{name!r}: ...}}")
+        _check_sign(params[name], expr)
         parsed[name] = expr
     resolved = {name: _resolve(name, parsed, params, {}, ()) for name in parsed}
     free = [n for n in params if n not in resolved and n not in fixed]
@@ -247,6 +248,16 @@ def check_ties(objective, ties, fixed: dict) -> Ties:
         raise ModelError(f"new= declares {', '.join(unused)}, which no tie reads")
     return Ties({name: ties[name] for name in parsed}, resolved, {name: params[name] for name in parsed},
                 tuple(helpers.values()))
+
+
+def _check_sign(symbol: sp.Symbol, expr: sp.Expr) -> None:
+    """A parameter declared positive (negative, nonnegative, nonpositive) stays so under its tie, or the tie is
+    refused: the bound its assumption implies would otherwise be dropped without a word."""
+    for kind, op in (("positive", ">"), ("nonnegative", ">="), ("negative", "<"), ("nonpositive", "<=")):
+        if getattr(symbol, f"is_{kind}") and not getattr(expr, f"is_{kind}"):
+            raise ModelError(f"{symbol.name} is declared {kind}, and its tie {expr} is not known to be: tie it to "
+                             f"an expression that is (of parameters declared so), or keep it in range with "
+                             f"constraints=['{expr} {op.rstrip('=')}= 0']")
 
 
 def _resolve(name, parsed: dict, params: dict, done: dict, path: tuple) -> sp.Expr:
@@ -264,11 +275,13 @@ def _resolve(name, parsed: dict, params: dict, done: dict, path: tuple) -> sp.Ex
 
 
 def check_not_bounded(ties: Ties, bounds) -> None:
-    """A tied parameter takes its value from its tie: bounds on it are refused, with the way to say it."""
+    """A tied parameter takes its value from its tie: bounds on it are refused, with the constraints that
+    say the same (:mod:`symopt.model.constraints`)."""
     if not ties or not isinstance(bounds, Mapping):
         return
-    for name in bounds:
+    for name, pair in bounds.items():
         if name in ties.exprs:
-            raise ModelError(f"{name!r} is tied ({name} = {ties.exprs[name]}) and has bounds: a tied parameter "
-                             f"takes its value from its tie; bound it through a constraint on the tie instead "
-                             f"(constraints=['{ties.exprs[name]} >= ...'])")
+            sides = pair if isinstance(pair, (tuple, list)) and len(pair) == 2 else (None, None)
+            said = [f"'{ties.exprs[name]} {op} {value}'" for op, value in zip((">=", "<="), sides) if value is not None]
+            raise ModelError(f"{name!r} is tied ({name} = {ties.exprs[name]}) and has bounds: a tied parameter takes "
+                             f"its value from its tie; keep the tie in range with constraints=[{', '.join(said)}]")

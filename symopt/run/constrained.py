@@ -74,9 +74,12 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     finite = bool(np.all(np.isfinite(first.x)))
     broken = [repr(texts[i]) for i in np.flatnonzero(A @ first.x - b > _slack(b))] if finite else \
         [f"no constraint (it stopped with status {first.status!r} at non-finite parameters)"]
-    if first.status in USER_STOPS or (not broken and first.success):
+    if first.status in USER_STOPS or (not broken and first.success):  # stopped by the user, or feasible
         bounds = first.kkt or BoundCheck({}, True, "")
-        check = ConstraintCheck(bounds.at_bound, bounds.ok, bounds.message, dict.fromkeys(texts, 0.0), (), 0.0)
+        message = f"stopped before the constraints were solved: {', '.join(broken)} broken" if broken else ""
+        check = ConstraintCheck(bounds.at_bound, bounds.ok and not broken,
+                                "; ".join(m for m in (message, bounds.message) if m), dict.fromkeys(texts, 0.0),
+                                (), 0.0)
         return replace(first, kkt=check)
 
     def f(theta):
@@ -96,7 +99,7 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     scale = max(abs(fun), 1e-300) if math.isfinite(fun) else 1.0
     check = kkt(sign * grad, A, b, x, (lower, upper), active, held, texts, flat.names if flat else (), scale)
     success = bool(run.success) and check.ok
-    status = "converged" if success else ("kkt_failed" if run.success else "constrained_failed")
+    status = "converged" if success else ("kkt_failed" if run.success else "constraints_failed")
     message = (f"the constraints: {check.message or 'none active'}" if run.success else
                f"SLSQP stopped: {run.message}; {check.message}")
     found = f"its optimum breaks {', '.join(broken)}" if first.success else \

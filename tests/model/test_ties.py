@@ -152,3 +152,15 @@ def test_ties_that_are_refused_by_the_model():
                        ties=symopt.ties({"a": "2*b"}, new="b"))
     with pytest.raises(ModelError, match="no tie reads"):
         symopt.Problem(symopt.squared_loss(symopt.Model("a*x + b", "a b")), ties=symopt.ties({"a": "2*b"}, new="z"))
+
+
+def test_a_parameter_declared_positive_keeps_its_sign_under_its_tie():
+    a = symopt.params("a")
+    s1, s2 = symopt.params("s1 s2", positive=True)
+    model = symopt.Model(a * symopt.parse_expression("x") / s1 + s2 * symopt.parse_expression("x")**2, [a, s1, s2])
+    problem = symopt.Problem(symopt.squared_loss(model), ties={"s2": "2*s1"})  # positive: kept
+    assert problem.objective.param_names == ("a", "s1") and problem.box == {"s1": (0.0, None)}
+    with pytest.raises(ModelError, match=r"s2 is declared positive, and its tie s1 - 1 .*constraints=\['s1 - 1 >= 0'\]"):
+        symopt.Problem(symopt.squared_loss(model), ties={"s2": "s1 - 1"})
+    with pytest.raises(ModelError, match=r"constraints=\['s1 >= 0', 's1 <= 2'\]"):
+        symopt.Problem(symopt.squared_loss(model), ties={"a": "s1"}, bounds={"a": (0, 2)})
