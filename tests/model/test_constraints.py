@@ -3,6 +3,8 @@ multipliers in the Result."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -159,3 +161,29 @@ def test_constraints_refused_where_they_do_not_apply():
     with pytest.raises(ModelError, match="standardize=True with constraints"):
         symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {"x": [0.0, 1, 2], "y": [1.0, 2, 4]},
                      constraints=["b <= 1"], standardize=True)
+
+
+def test_the_services_keep_the_constraints_and_a_constrained_result_travels(tmp_path):
+    rng = np.random.default_rng(1)
+    u, v = rng.normal(size=200), rng.normal(size=200)
+    data = {"u": u, "v": v, "y": 1.5 + 0.8 * u - 0.7 * v + rng.normal(scale=0.3, size=200)}
+    objective = symopt.squared_loss(symopt.Model("c + a*u + b*v", "a b c"))
+    problem = symopt.Problem(objective, constraints=["a + c <= 1"])
+    back = pickle.loads(pickle.dumps(problem))
+    assert back.constraints.texts == ("a + c <= 1",)
+    r = back.solve(data, progress=False)
+    assert r.params["a"] + r.params["c"] == pytest.approx(1.0, rel=1e-14)
+    verdict = r.verify(reference=None, gradient=False)  # the other starts solve with the constraint too
+    assert verdict.ok and "SLSQP with the constraints" in str(verdict)
+    for s in verdict.solutions:
+        assert s.params["a"] + s.params["c"] == pytest.approx(1.0, rel=1e-9)
+    travelled = pickle.loads(pickle.dumps(r))
+    assert travelled.multipliers == r.multipliers and travelled.kkt.active == ("a + c <= 1",)
+    with pytest.raises(ModelError, match="export\\(\\) of a problem with ties= or constraints="):
+        symopt.export(problem, tmp_path / "fit.py")
+    # an inactive constraint: the classical standard errors and profile intervals, each profile re-fit kept in it
+    loose = symopt.solve(objective, data, constraints=["a + c <= 5"], progress=False)
+    plain = symopt.solve(objective, data, progress=False)
+    assert loose.multipliers == {"a + c <= 5": 0.0} and loose.stderr == pytest.approx(plain.stderr, rel=1e-12)
+    intervals = loose.conf_int(method="profile")
+    assert intervals["a"] == pytest.approx(plain.conf_int(method="profile")["a"], rel=1e-8)
