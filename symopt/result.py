@@ -27,6 +27,7 @@ import numpy as np
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .model.bounds import Box
 from .model.ties import Ties
+from .model.ties import wald as tied_wald
 from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
@@ -443,7 +444,11 @@ class Result:
             return None
         low, high = self._without_at_bound(self._shaped(bounds[0])), self._without_at_bound(self._shaped(bounds[1]))
         notes = [inference.exact_fit] if inference.exact_fit and inference.rss == 0.0 else []
-        return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
+        out = {name: None if low[name] is None else (low[name], high[name]) for name in low}
+        if self.tied:  # the tied parameters' from their delta-method standard errors (symopt.model.ties)
+            out.update(tied_wald(self.tied, self.params, self.x_names, inference.cov, inference.critical(level)))
+            out = {name: out[name] for name in self.params if name in out}
+        return Intervals(out, notes)
 
     def profile(self, level: float = 0.95, data=None) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.stats.profile`): name -> :class:`symopt.stats.profile.Profile`

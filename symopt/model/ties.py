@@ -161,6 +161,14 @@ class Ties(Mapping):
         return out
 
 
+def wald(ties: Ties, params: dict, x_names, cov, critical: float) -> dict:
+    """name -> ``(low, high)``, each tied parameter's value -/+ ``critical`` times its delta-method standard error
+    (None where it has none)."""
+    se = ties.stderr(params, x_names, cov)
+    return {name: None if se[name] is None else (params[name] - critical * se[name], params[name] + critical * se[name])
+            for name in ties}
+
+
 def _substituted_model(model, sub: dict, ties: Ties):
     """``model`` (a Model, a LinearModel with a basis, or None) with the ties substituted."""
     if model is None:

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..model.ties import wald as tied_wald
 from ..symbolic.escape import html_escape
 
 #: How many parameters the table lists (a wide model's thousands are cut, with a line saying how many more).
@@ -78,11 +79,14 @@ class Summary:
         se = inf.stderr
         out = []
         fixed = [[name, _number(float(v), 8), "fixed", "", "", "", ""] for name, v in r.fixed.items()]
-        if r.tied:  # a tied parameter: its value, and its standard error by the delta method (symopt.model.ties)
+        if r.tied:  # a tied parameter: its value, standard error by the delta method and Wald interval
             tied_se = r.tied.stderr(r.params, names, inf.cov)
-            fixed += [[name, _number(float(r.params[name]), 8),
-                       "tied" if tied_se[name] is None else _number(tied_se[name], 6), "", "", "",
-                       f"= {r.tied.exprs[name]}"] for name in r.tied]
+            band = tied_wald(r.tied, r.params, names, inf.cov, inf.critical(self.level))
+            fixed += [[name, _number(float(r.params[name]), 8), f"tied: = {r.tied.exprs[name]}", "", "", "", ""]
+                      if tied_se[name] is None else
+                      [name, _number(float(r.params[name]), 8), _number(tied_se[name], 6),
+                       f"tied: = {r.tied.exprs[name]}", "", _number(band[name][0], 6), _number(band[name][1], 6)]
+                      for name in r.tied]
         if se is None:
             return [[name, _number(float(v), 8), f"at {r.at_bound[name]} bound" if name in r.at_bound else "",
                      "", "", "", ""] for name, v in zip(names, x)] + fixed

@@ -98,6 +98,10 @@ def test_a_linear_tie_scales_the_standard_error_and_chains_resolve(decay):
     r = symopt.solve(objective, decay, ties={"a2": "2*a1"}, progress=False)
     assert r.params["a2"] == pytest.approx(2 * r.params["a1"], rel=1e-15)
     assert r.stderr["a2"] == pytest.approx(2 * r.stderr["a1"], rel=1e-12)
+    intervals = r.conf_int()  # Wald, from the delta-method standard error: twice a1's
+    assert list(intervals) == ["a1", "a2", "b"]
+    np.testing.assert_allclose(intervals["a2"], 2 * np.asarray(intervals["a1"]), rtol=1e-12)
+    assert "tied: = 2*a1" in str(r.summary())
     # the same fit written out by hand
     written = symopt.solve(symopt.squared_loss(symopt.Model("a1*exp(-b*x) + 2*a1*exp(-3*b*x)", "a1 b")), decay,
                            progress=False)
