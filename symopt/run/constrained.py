@@ -1,6 +1,8 @@
 """The solve with linear inequality constraints ``A theta <= b`` (:mod:`symopt.model.constraints`), and the
 KKT check of its answer.
 
+0. A linear programme with a zero objective (SciPy's HiGHS) checks that the constraints and bounds leave a
+   feasible point at all; if not, a clear error.
 1. The problem is solved as it would be without the constraints (its closed form or generated solver, bounds
    kept as they always are). Where that optimum satisfies every constraint it is the answer: no constraint is
    active and every multiplier is 0.
@@ -63,6 +65,7 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     """The :class:`symopt.result.Outcome` of ``problem`` on ``dataset`` with the constraints (``rows``:
     ``(A, b)``, ``constraints``: their record) and the bounds ``flat`` (a FlatBox or None)."""
     A, b = rows
+    _check_feasible(A, b, flat, constraints)
     first = problem._solve(dataset, start, options, box=flat)
     if flat:
         first = problem._bounded_finish(first, dataset, flat)
@@ -111,6 +114,17 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
                    status=status, message=message, why=why, nit=first.nit + int(run.nit),
                    nfev=first.nfev + int(run.nfev), njev=first.njev + int(run.njev), at_bound=check.at_bound,
                    kkt=check, method="iterative", grad_norm=check.stationarity)
+
+
+def _check_feasible(A, b, flat, constraints) -> None:
+    """A clear error where the constraints (with the bounds) leave no point at all: a linear programme with a
+    zero objective (SciPy's HiGHS) decides it exactly, before any solve."""
+    lower, upper = flat.arrays() if flat else (np.full(A.shape[1], -np.inf), np.full(A.shape[1], np.inf))
+    bounds = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(lower, upper)]
+    lp = scipy.optimize.linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if lp.status == 2:
+        raise ModelError(f"the constraints ({'; '.join(constraints.texts)}){' with the bounds' if flat else ''} leave "
+                         f"no feasible point: no parameters satisfy them all")
 
 
 def _slack(b) -> np.ndarray:

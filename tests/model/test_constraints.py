@@ -187,3 +187,15 @@ def test_the_services_keep_the_constraints_and_a_constrained_result_travels(tmp_
     assert loose.multipliers == {"a + c <= 5": 0.0} and loose.stderr == pytest.approx(plain.stderr, rel=1e-12)
     intervals = loose.conf_int(method="profile")
     assert intervals["a"] == pytest.approx(plain.conf_int(method="profile")["a"], rel=1e-8)
+
+
+def test_constraints_that_leave_no_feasible_point_are_an_error():
+    objective = symopt.Objective("(a - 1)**2 + (b - 2)**2", "a b")
+    with pytest.raises(ModelError, match="leave no feasible point"):
+        symopt.solve(objective, constraints=["a + b <= 0", "a + b >= 1"], progress=False)
+    with pytest.raises(ModelError, match=r"\(a \+ b <= 0\) with the bounds leave no feasible point"):
+        symopt.solve(objective, constraints=["a + b <= 0"], bounds={"a": (1, None), "b": (0, 2)}, progress=False)
+    # dependent active constraints: the multipliers are not unique, the KKT condition holds
+    r = symopt.solve(objective, constraints=["a + b <= 1", "2*a + 2*b <= 2"], progress=False)
+    assert r.kkt.ok and r.params == pytest.approx({"a": 0.0, "b": 1.0}, abs=1e-12)
+    assert r.multipliers["a + b <= 1"] + 2 * r.multipliers["2*a + 2*b <= 2"] == pytest.approx(2.0, rel=1e-12)
