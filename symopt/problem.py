@@ -138,11 +138,11 @@ class Problem:
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
         #: The objective as stated (``self.objective`` is the one solved: without the fixed parameters).
         self.full_objective = objective
-        #: The fixed parameters' values (:mod:`symopt.model.fixing`); which are fixed is this problem's structure.
         #: The tied parameters (:mod:`symopt.model.ties`): structure, substituted before the derivation.
         self.ties = ties_module.check_ties(objective, ties, fixed)
         ties_module.check_not_bounded(self.ties, bounds)
         objective = self._untied = self.ties.apply(objective)  # the tie's new parameters in it too
+        #: The fixed parameters' values (:mod:`symopt.model.fixing`); which are fixed is this problem's structure.
         self.fixed = fixing.check_fixed(objective, fixed)
         #: Linear inequalities between the parameters (:mod:`symopt.model.constraints`), solved by
         #: :mod:`symopt.run.constrained`.
