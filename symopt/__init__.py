@@ -41,6 +41,7 @@ _HOMES = {
     "glm": ".model.glm", "Family": ".model.families",
     "path": ".paths", "RegularizationPath": ".paths",
     "formula": ".model.formula", "Design": ".model.formula",
+    "Ties": ".model.ties", "ties": ".model.ties", "ConstraintCheck": ".run.constrained",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -61,7 +62,7 @@ __all__ = [
     "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError",
     "analyse", "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "formula", "glm",
     "gradient", "log_loss", "params", "parse_expression", "path", "report", "sigmoid", "softplus", "solve",
-    "squared_loss", "verify",
+    "squared_loss", "ties", "verify",
 ]
 
 

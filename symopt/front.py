@@ -18,7 +18,8 @@ from .run.options import SolveOptions
 def solve(objective: Objective, data=None, *, optimizer=None, method: str = "auto", precision: str = "double",
           x0=None, budget: float = DEFAULT_BUDGET, progress: bool = True, backend: str = "auto",
           max_time: float | None = None, callback=None, starts: int = 1, seed: int | None = 0,
-          standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None) -> Result:
+          standardize: bool = False, cov_type: str = "nonrobust", fixed=None, bounds=None, ties=None,
+          constraints=None) -> Result:
     """Find the optimum of ``objective`` on ``data``.
 
     The options are keyword-only (``solve(objective, data, optimizer=symopt.LBFGS())``), as scikit-learn's are.
@@ -89,8 +90,17 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     out of the bounds there, and their standard errors are None (the others are computed with them held
     there). Whether there are bounds is structure, their values run-time.
 
+    ``ties={"sigma_2": "sigma_1", "amp_2": "2*amp_1"}`` defines parameters as expressions of others (lmfit's
+    ``expr``), substituted before the derivation: ``Result.params`` has them at their values, ``Result.tied``
+    names them, ``Result.stderr`` gives their standard errors by the delta method; ``symopt.ties(..., new=...)``
+    declares new parameters a tie reads. ``constraints=["a <= b", "x + y <= 1"]`` keeps linear inequalities
+    between parameters (SLSQP on symopt's objective and gradient where the unconstrained optimum breaks one,
+    then Newton steps on the active set); ``Result.multipliers`` gives their KKT multipliers and
+    ``Result.kkt`` the check (:mod:`symopt.model.ties`, :mod:`symopt.model.constraints`,
+    :mod:`symopt.run.constrained`). Both are structure.
+
     The same as ``symopt.Problem(objective, optimizer, method, precision, budget, backend, fixed,
-    bounds).solve(data, x0=x0, progress=progress, ...)`` with the remaining options by keyword:
+    bounds, ties, constraints).solve(data, x0=x0, progress=progress, ...)`` with the remaining options by keyword:
     the derivation, analysis and compiled code are kept per structure of objective, so solving the same
     problem again (new data, another ``l2``) costs no SymPy and no compiling.
     """
@@ -98,7 +108,8 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     options = SolveOptions(progress=progress, max_time=max_time, callback=callback, starts=starts, seed=seed,
                            standardize=standardize, cov_type=cov_type)
     deadline = None if max_time is None else options.started + max_time
-    problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, _deadline=deadline)
+    problem = Problem(objective, optimizer, method, precision, budget, backend, fixed, bounds, ties, constraints,
+                      _deadline=deadline)
     return problem.solve_with(data, options, x0=x0)
 
 

@@ -35,11 +35,14 @@ from .derivation.totals import objective_value
 from .errors import ModelError, PrecisionError
 from .model import bounds as bounds_module
 from .model import fixing, penalties
+from .model import constraints as constraints_module
+from .model import ties as ties_module
 from .model.data import prepare
 from .model.objective import Objective
 from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .optimizers import CoordinateDescent, Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
+from .run import constrained
 from .run.drivers import driver_for
 from .run.loop import starting_point
 from .run.options import SolveOptions
@@ -81,18 +84,19 @@ class _FormulaLater:
 
     def __reduce__(self):
         p = self.problem
-        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box or None, p.method, p.budget)
+        return _FormulaRebuilt, (p.full_objective, p.fixed or None, p.box or None, p.method, p.budget,
+                                 p.ties or None)
 
 
 class _FormulaRebuilt:
     """An unpickled :class:`_FormulaLater`: the problem is built again (by keyword) when the formula is asked for."""
 
-    def __init__(self, objective, fixed, bounds, method, budget):
-        self.args = (objective, fixed, bounds, method, budget)
+    def __init__(self, objective, fixed, bounds, method, budget, ties=None):
+        self.args = (objective, fixed, bounds, method, budget, ties)
 
     def __call__(self) -> str | None:
-        objective, fixed, bounds, method, budget = self.args
-        problem = Problem(objective, method=method, budget=budget, fixed=fixed, bounds=bounds)
+        objective, fixed, bounds, method, budget, ties = self.args
+        problem = Problem(objective, method=method, budget=budget, fixed=fixed, bounds=bounds, ties=ties)
         return "\n".join(problem.analysis.formulas()) or None
 
     def __reduce__(self):
@@ -129,14 +133,21 @@ class Problem:
 
     def __init__(self, objective: Objective, optimizer: Optimizer | None = None, method: str = "auto",
                  precision: str = "double", budget: float = DEFAULT_BUDGET, backend: str = "auto", fixed=None,
-                 bounds=None, *, _deadline: float | None = None):
+                 bounds=None, ties=None, constraints=None, *, _deadline: float | None = None):
         if not isinstance(objective, Objective):
             raise ModelError(f"solve() (and symopt.Problem) takes a symopt.Objective first (for example "
                              f"symopt.squared_loss(model)), got {type(objective).__name__}")
         #: The objective as stated (``self.objective`` is the one solved: without the fixed parameters).
         self.full_objective = objective
+        #: The tied parameters (:mod:`symopt.model.ties`): structure, substituted before the derivation.
+        self.ties = ties_module.check_ties(objective, ties, fixed)
+        ties_module.check_not_bounded(self.ties, bounds)
+        objective = self._untied = self.ties.apply(objective)  # the tie's new parameters in it too
         #: The fixed parameters' values (:mod:`symopt.model.fixing`); which are fixed is this problem's structure.
         self.fixed = fixing.check_fixed(objective, fixed)
+        #: Linear inequalities between the parameters (:mod:`symopt.model.constraints`), solved by
+        #: :mod:`symopt.run.constrained`.
+        self.constraints = constraints_module.check_constraints(objective, constraints, self.ties)
         #: The bounds on the free parameters (:mod:`symopt.model.bounds`); which are bounded is structure.
         self.box = bounds_module.check_bounds(objective, bounds, self.fixed)
         if self.fixed:
@@ -296,7 +307,11 @@ class Problem:
             outside = flat.violations(start) if flat else []
             if outside:
                 raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
-        if options.standardize:
+        if self.constraints:  # linear inequalities between parameters (symopt.run.constrained)
+            constrained.check_options(options)
+            rows = self.constraints.rows(self.objective, dataset, values)
+            result = constrained.solve(self, dataset, start, options, flat, self.constraints, rows)
+        elif options.standardize:
             result = self._solve_standardized(dataset, start, options)
             outside = flat.violations(result.x) if flat and result.x.size else []
             if outside:
@@ -306,7 +321,7 @@ class Problem:
                                  f"to keep them")
         else:
             result = self._solve(dataset, start, options, box=flat)
-        if flat:
+        if flat and not self.constraints:  # the constrained solve checks the bounds with the constraints
             result = self._bounded_finish(result, dataset, flat)
         if self.objective.l1 and not (isinstance(result.optimizer, CoordinateDescent) and result.kkt is not None):
             result = self._l1_finish(result, dataset, flat)  # (coordinate descent checks it on its Gram matrix)
@@ -315,16 +330,18 @@ class Problem:
         if values:
             params = {name: values[name] if name in values else result.params[name]
                       for name in self.full_objective.param_names if name in values or name in result.params}
+        if self.ties:  # the tied parameters at their values (symopt.model.ties)
+            params = self.ties.complete(self.full_objective.param_names, params)
         optimizer = result.optimizer if result.method == "iterative" else None
         return _result_of(result, params, values, options.cov_type,
-                          Origin(self.objective, dataset, optimizer, box), box)
+                          Origin(self.objective, dataset, optimizer, box, self.constraints), box, self.ties)
 
     def _box_for(self, given, fixed_values) -> bounds_module.Box:
         """The bounds of this solve: the problem's, or ``given`` (any bounds, where the problem was built with
         bounds: its generated code keeps whatever values it is given)."""
         if given is None:
             return self.box
-        box = bounds_module.check_bounds(self.full_objective, given, fixed_values)
+        box = bounds_module.check_bounds(self._untied, given, fixed_values)
         if box and not self.box:
             raise ModelError(f"this Problem was built without bounds, so its generated code does not keep them; "
                              f"build it with bounds= (symopt.Problem(objective, bounds={box.as_dict()!r})), "
@@ -386,7 +403,7 @@ class Problem:
     def _fixed_values(self, given) -> dict:
         if given is None:
             return self.fixed
-        values = fixing.check_fixed(self.full_objective, given)
+        values = fixing.check_fixed(self._untied, given)
         return fixing.check_same_names(self.fixed, values)
 
     def _solve_standardized(self, dataset, start, options: SolveOptions) -> Outcome:
@@ -603,7 +620,8 @@ class Problem:
         services on a :class:`~symopt.Result` re-solve with (a profile holds one parameter fixed, a plot replays
         the run); problems of equal structure share their derivation, analysis and compiled modules."""
         options = dict(optimizer=self.optimizer, method=self.method, precision=self.precision, budget=self.budget,
-                       backend=self.backend, fixed=self.fixed or None, bounds=self.box or None)
+                       backend=self.backend, fixed=self.fixed or None, bounds=self.box or None,
+                       ties=self.ties or None, constraints=self.constraints or None)
         unknown = sorted(set(changes) - set(options))
         if unknown:
             raise TypeError(f"related() takes {', '.join(options)}; got {', '.join(unknown)}")
@@ -645,7 +663,8 @@ class Problem:
         # compiled modules in this process's table, or the analysis and compiled code in the cache folder.
         return _rebuilt, (dict(objective=self.full_objective, optimizer=self.optimizer, method=self.method,
                                precision=self.precision, budget=self.budget, backend=self.backend,
-                               fixed=self.fixed or None, bounds=self.box or None),)
+                               fixed=self.fixed or None, bounds=self.box or None, ties=self.ties or None,
+                               constraints=self.constraints or None),)
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
@@ -682,10 +701,11 @@ class Origin:
     structure share their work), then kept. Pickled, it drops the data and the problem and keeps the rest:
     services that need data then take ``data=``."""
 
-    def __init__(self, objective, dataset, optimizer, bounds: dict):
+    def __init__(self, objective, dataset, optimizer, bounds: dict, constraints=None):
         self.objective = objective  # the objective solved: the fixed parameters' values substituted
         self.optimizer = optimizer  # the optimizer that ran (None for a closed form)
         self.bounds = bounds or None
+        self.constraints = constraints or None  # symopt.model.constraints.Constraints, kept by the re-solves
         self.dataset = dataset
         self.memo: dict = {}
         self._problem = None
@@ -704,7 +724,8 @@ class Origin:
         optimizer that ran and the bounds the solve kept, the other options at their defaults (a verification
         tries every method; a profile re-fits in double precision); built once."""
         if self._problem is None:
-            self._problem = Problem(self.objective, self.optimizer, bounds=self.bounds)
+            self._problem = Problem(self.objective, self.optimizer, bounds=self.bounds,
+                                    constraints=getattr(self, "constraints", None))
         return self._problem
 
     def data_for(self, data, service: str):
@@ -724,7 +745,7 @@ class Origin:
 
 
 def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origin: Origin,
-               bounds: bounds_module.Box) -> Result:
+               bounds: bounds_module.Box, tied: ties_module.Ties | None = None) -> Result:
     """The :class:`~symopt.Result` of a solve, built once, by keyword, from the :class:`~symopt.result.Outcome`
     its path gave (with the fixed parameters' values in ``params``) and the solve's ``bounds``, the one
     :class:`~symopt.model.bounds.Box` read where the solve came in."""
@@ -733,7 +754,8 @@ def _result_of(outcome: Outcome, params: dict, fixed: dict, cov_type: str, origi
         closed_form=s.closed_form, objective=s.objective, derivation=s.derivation, optimizer=s.optimizer,
         precision=s.precision, source=s.source, source_path=s.source_path, history=s.history,
         conditioning=s.conditioning, x0=s.x0, standardized=s.standardized, starts=s.starts, optima=s.optima,
-        exact=s.exact, exact_x=s.exact_x, kkt=s.kkt, separation=s.separation, normal_factor=s.normal_factor)
+        exact=s.exact, exact_x=s.exact_x, kkt=s.kkt, separation=s.separation, normal_factor=s.normal_factor,
+        tied=tied or ties_module.Ties.empty())
     network = Trained(predictor=s.predictor, buffers=s.buffers, diagnostics=s.diagnostics) \
         if origin.objective.network else None
     return Result(params=params, x=s.x, fun=s.fun, success=s.success, status=s.status, message=s.message,

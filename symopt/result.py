@@ -26,6 +26,8 @@ import numpy as np
 
 from .closed_form.records import ClosedForm, Outcome  # noqa: F401  (Outcome: symopt.result.Outcome, as before)
 from .model.bounds import Box
+from .model.ties import Ties
+from .model.ties import wald as tied_wald
 from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
@@ -63,7 +65,8 @@ class Provenance:
     ``separation``: where the classes are separated (status ``separated``), the
     :class:`symopt.stats.separation.Separation`. ``normal_factor``: a tall ``LinearModel()`` least-squares fit
     solved by the normal equations keeps their factor ``R`` (``R^T R = [1, X]^T [1, X]``), from which the
-    covariance is formed with no copy of the data.
+    covariance is formed with no copy of the data. ``tied``: the tied parameters (``ties=``,
+    :class:`symopt.model.ties.Ties`), empty without ties.
     """
 
     closed_form: ClosedForm
@@ -84,6 +87,9 @@ class Provenance:
     kkt: object = None
     separation: object = None
     normal_factor: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The tied parameters (``ties=``, :class:`symopt.model.ties.Ties`: name -> expression text): in ``params``
+    #: at their values, not in ``x``; their standard errors by the delta method in :attr:`Result.stderr`.
+    tied: Ties = field(default_factory=Ties.empty)
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,7 @@ class Result:
     kkt = _provenance_alias("kkt")
     separation = _provenance_alias("separation")
     normal_factor = _provenance_alias("normal_factor")
+    tied = _provenance_alias("tied")
     predictor = _trained_alias("predictor", lambda: None)
     buffers = _trained_alias("buffers", dict)
     diagnostics = _trained_alias("diagnostics", lambda: None)
@@ -272,6 +279,12 @@ class Result:
         place of the data it was solved on (needed after unpickling: a pickled result drops its data)."""
         dataset = self._data(data, "result.plot()")
         return plots.plot(self, kind, path, self.origin.problem(), dataset)
+
+    @property
+    def multipliers(self) -> dict:
+        """The KKT multiplier of each constraint (``constraints=``; :mod:`symopt.run.constrained`), by its text:
+        0 where it is inactive; ``{}`` without constraints. ``result.kkt`` has the whole check."""
+        return dict(getattr(self.kkt, "multipliers", {}))
 
     @property
     def condition_number(self) -> float | None:
@@ -342,6 +355,9 @@ class Result:
                 if np.ndim(ones) and not np.all(ones):
                     shaped[name] = np.where(ones == 1.0, shaped[name], np.nan)
             shaped = self._without_at_bound(shaped)
+            if self.tied:  # the tied parameters' by the delta method (symopt.model.ties)
+                shaped.update(self.tied.stderr(self.params, self.x_names, self.cov))
+                shaped = {name: shaped[name] for name in self.params if name in shaped}
         return shaped
 
     @property
@@ -428,7 +444,11 @@ class Result:
             return None
         low, high = self._without_at_bound(self._shaped(bounds[0])), self._without_at_bound(self._shaped(bounds[1]))
         notes = [inference.exact_fit] if inference.exact_fit and inference.rss == 0.0 else []
-        return Intervals({name: None if low[name] is None else (low[name], high[name]) for name in low}, notes)
+        out = {name: None if low[name] is None else (low[name], high[name]) for name in low}
+        if self.tied:  # the tied parameters' from their delta-method standard errors (symopt.model.ties)
+            out.update(tied_wald(self.tied, self.params, self.x_names, inference.cov, inference.critical(level)))
+            out = {name: out[name] for name in self.params if name in out}
+        return Intervals(out, notes)
 
     def profile(self, level: float = 0.95, data=None) -> dict:
         """Profile-likelihood intervals in full (:mod:`symopt.stats.profile`): name -> :class:`symopt.stats.profile.Profile`
@@ -495,6 +515,8 @@ class Result:
         """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""
         if name in self.fixed:
             return "fixed"
+        if name in self.tied:
+            return f"tied: {name} = {self.tied.exprs[name]}"
         if name in self.at_bound:
             return f"at its {self.at_bound[name]} bound"
         held = sum(1 for n in self.at_bound if n.startswith(f"{name}["))

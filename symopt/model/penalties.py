@@ -44,6 +44,13 @@ class Penalty:
     def weight(self, unit: str) -> float:
         return self.weights[self.units.index(unit)] if unit in self.units else 0.0
 
+    def extended(self, units: tuple) -> "Penalty":
+        """The same penalty over ``units`` more (new parameters): weight 1 where it is a number, 0 where aimed."""
+        if not units:
+            return self
+        return Penalty(self.kind, self.strength, self.units + tuple(units),
+                       self.weights + (0.0 if self.aimed else 1.0,) * len(units), self.aimed)
+
     def with_strength(self, strength) -> "Penalty":
         """The same weights at another strength (a point of a regularisation path)."""
         return Penalty(self.kind, _strength(self.kind, strength), self.units, self.weights, self.aimed)

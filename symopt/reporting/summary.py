@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..model.ties import wald as tied_wald
 from ..symbolic.escape import html_escape
 
 #: How many parameters the table lists (a wide model's thousands are cut, with a line saying how many more).
@@ -78,6 +79,14 @@ class Summary:
         se = inf.stderr
         out = []
         fixed = [[name, _number(float(v), 8), "fixed", "", "", "", ""] for name, v in r.fixed.items()]
+        if r.tied:  # a tied parameter: its value, standard error by the delta method and Wald interval
+            tied_se = r.tied.stderr(r.params, names, inf.cov)
+            band = tied_wald(r.tied, r.params, names, inf.cov, inf.critical(self.level))
+            fixed += [[name, _number(float(r.params[name]), 8), f"tied: = {r.tied.exprs[name]}", "", "", "", ""]
+                      if tied_se[name] is None else
+                      [name, _number(float(r.params[name]), 8), _number(tied_se[name], 6),
+                       f"tied: = {r.tied.exprs[name]}", "", _number(band[name][0], 6), _number(band[name][1], 6)]
+                      for name in r.tied]
         if se is None:
             return [[name, _number(float(v), 8), f"at {r.at_bound[name]} bound" if name in r.at_bound else "",
                      "", "", "", ""] for name, v in zip(names, x)] + fixed
@@ -100,8 +109,10 @@ class Summary:
             out.append(f"no standard errors: {inf.reason}")
         out += list(inf.notes)
         if r.kkt is not None and r.kkt.message:
-            label = "optimality" if r.kkt.message.startswith("l1:") else "at bound"
-            out.append(f"{label}: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
+            # the label: symopt.run.constrained's check, an l1 penalty's optimality, or the bounds' KKT check
+            where = ("constraints" if hasattr(r.kkt, "multipliers") else
+                     "optimality" if r.kkt.message.startswith("l1:") else "at bound")
+            out.append(f"{where}: {r.kkt.message}" if r.kkt.ok else f"KKT check FAILED: {r.kkt.message}")
         if r.conditioning is not None and r.conditioning.ill:
             out.append(f"ill-conditioned: {r.conditioning}")
         corr = inf.corr

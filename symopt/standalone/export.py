@@ -71,6 +71,9 @@ def export(problem, path, *, data=None, optimizer=None) -> Path:
     if objective.l1:
         raise ModelError("export() of an objective with an l1 penalty is not supported yet (its solvers, proximal "
                          "gradient and coordinate descent, are not in the standalone module): solve it with symopt")
+    if getattr(problem, "ties", None) or getattr(problem, "constraints", None):
+        raise ModelError("export() of a problem with ties= or constraints= is not supported: the exported module "
+                         "fits the free parameters without them; write the tie into the model to export it")
     if problem.fixed:
         raise ModelError("export() of a problem with fixed= parameters is not supported: build the problem with "
                          "those parameters written into the model as numbers")

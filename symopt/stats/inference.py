@@ -346,6 +346,11 @@ def _refusal(result, objective, p: int) -> str:
     """Why no covariance is formed for a result whose objective has one, or ""."""
     if separation.refusal(result):
         return separation.refusal(result)
+    active = getattr(result.kkt, "active", ())  # symopt.run.constrained
+    if active:
+        return (f"the constraint(s) {', '.join(active)} hold with equality at the optimum, and the classical "
+                f"covariance ignores them; for the standard errors on that surface, say the active constraint "
+                f"as a tie (ties=) and solve again")
     if not result.success:
         return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
                 f"optimum")

@@ -185,7 +185,8 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
             solutions.append(own(f"closed form ({closed.method})", closed))
     iterative = problem.variant(method="iterative")
     if result is not None and result.method == "iterative":
-        solutions.append(own(f"this result: iterative ({type(result.optimizer).__name__})", result))
+        ran = type(result.optimizer).__name__ if result.optimizer is not None else "SLSQP with the constraints"
+        solutions.append(own(f"this result: iterative ({ran})", result))
     else:
         run = iterative.solve(dataset, x0=first, progress=False)
         start = "x0" if x0 is not None else "the default start"
