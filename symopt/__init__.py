@@ -38,6 +38,7 @@ _HOMES = {
     "Objective": ".model.objective", "cross_entropy": ".model.objective", "log_loss": ".model.objective",
     "squared_loss": ".model.objective",
     "glm": ".model.glm", "Family": ".model.families",
+    "huber_loss": ".model.robust", "quantile_loss": ".model.robust",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -56,8 +57,8 @@ __all__ = [
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
     "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
-    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "log_loss", "params",
-    "parse_expression", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
+    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "huber_loss", "log_loss",
+    "params", "parse_expression", "quantile_loss", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
 ]
 
 

@@ -39,6 +39,7 @@ from .model.objective import Objective
 from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .optimizers import Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
+from .run import kinked
 from .run.drivers import driver_for
 from .run.loop import starting_point
 from .run.options import SolveOptions
@@ -423,6 +424,10 @@ class Problem:
             raise ModelError(f"no symbolic closed form: {analysis.reason}")
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        # A kinked objective with an exact route of its own (symopt.run.kinked: quantile regression as an LP)
+        routed = kinked.route(self, dataset, start, box, cf, unused)
+        if routed is not None:
+            return routed
         user = scaling or (lambda theta: theta)
         stops = None if options.max_time is None and options.callback is None else Stops(
             options.max_time, options.callback, lambda theta: objective.form.unflatten(dataset, user(theta)),

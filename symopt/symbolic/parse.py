@@ -36,7 +36,7 @@ from ..errors import ModelError, ParseError
 from .functions import log_ndtr, ndtr, sigmoid, softplus
 from .numeric import evaluate
 from .syntax import (CONSTANT_NAMES, FUNCTION_NAMES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, OPERATOR_HINTS, ORDERS,
-                     call_problem, describe_node as _describe)
+                     VARIADIC, call_problem, describe_node as _describe)
 
 #: SymPy's function for each name of :data:`symopt.symbolic.syntax.FUNCTION_NAMES` (the one whitelist).
 _SYMPY_FUNCTIONS: dict[str, type] = {
@@ -44,7 +44,7 @@ _SYMPY_FUNCTIONS: dict[str, type] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
     "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "erfc": sp.erfc,
     "lgamma": sp.loggamma, "loggamma": sp.loggamma, "besseli": sp.besseli, "ndtr": ndtr, "log_ndtr": log_ndtr,
-    "sigmoid": sigmoid, "softplus": softplus,
+    "sigmoid": sigmoid, "softplus": softplus, "max": sp.Max, "min": sp.Min, "heaviside": sp.Heaviside,
 }
 _SYMPY_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
@@ -55,11 +55,18 @@ FUNCTIONS: dict[str, type] = {name: _SYMPY_FUNCTIONS[name] for name in FUNCTION_
 CONSTANTS: dict[str, sp.Expr] = {name: _SYMPY_CONSTANTS[name] for name in CONSTANT_NAMES}
 
 #: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
-#: not a function), and ``sign``, the derivative of ``abs``, which the printer and the evaluator know. Anything
-#: else (``Max``, ``Piecewise``, ``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is
-#: refused when the model is built (:func:`unsupported`), before it could fail in code generation, and so is a
-#: ``besseli`` of an order other than those of :data:`symopt.symbolic.syntax.ORDERS` (0 and 1).
-SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)} | {sp.sign})
+#: not a function; ``max``, ``min`` and ``heaviside`` are SymPy's ``Max``, ``Min`` and ``Heaviside``), ``sign``,
+#: the derivative of ``abs``, and ``Piecewise`` (a SymPy object only: text has no comparisons), whose conditions
+#: may hold comparisons, ``&``, ``|`` and ``~`` (:data:`CONDITIONS`); the printer and the evaluator know them all.
+#: Anything else (``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is refused when the
+#: model is built (:func:`unsupported`), before it could fail in code generation, and so is a ``besseli`` of an
+#: order other than those of :data:`symopt.symbolic.syntax.ORDERS` (0 and 1).
+SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)}
+                                           | {sp.sign, sp.Piecewise})
+#: What a ``Piecewise``'s conditions may be made of: its (value, condition) pairs, comparisons, and, or, not, and
+#: the constants true and false.
+CONDITIONS: tuple = (ExprCondPair, sp.core.relational.Relational, sp.And, sp.Or, sp.Not,
+                     sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)
 #: Named constants a SymPy expression may hold (besides numbers): pi, and E (``exp(1)``).
 SUPPORTED_CONSTANTS: frozenset = frozenset({sp.pi, sp.E})
 #: SymPy classes that stand for an operation not carried out: symopt needs their result.
@@ -290,7 +297,7 @@ def unsupported(expr: sp.Basic, functions: bool = True) -> tuple[sp.Basic, str] 
 
 def supported_names() -> str:
     """The functions a model may use, as text writes them."""
-    return ", ".join(sorted(FUNCTIONS)) + " and sign"
+    return ", ".join(sorted(FUNCTIONS)) + ", sign and Piecewise (a SymPy object)"
 
 
 def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
@@ -303,6 +310,8 @@ def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
         return None  # I, oo, nan and the like: check_constants names them
     if type(node) in SUPPORTED_FUNCTIONS:
         return _order_problem(node)
+    if isinstance(node, CONDITIONS):
+        return None  # a Piecewise's pairs and conditions: their parts are checked as any other
     name = clip(repr(getattr(node.func, "__name__", type(node).__name__)), 60)
     if isinstance(node, UNEVALUATED):
         return (f"is an unevaluated {type(node).__name__}: symopt differentiates and evaluates closed "
@@ -508,6 +517,8 @@ class _Builder:
             raise self.fail(node, problem)
         if fname in ORDERS:  # an order, written as the number (call_problem checked it)
             return FUNCTIONS[fname](sp.Integer(node.args[0].value), self.build(node.args[1], depth + 1))
+        if fname in VARIADIC:  # max(a, b, ...), min(a, b, ...)
+            return FUNCTIONS[fname](*(self.build(a, depth + 1) for a in node.args))
         arg = self.build(node.args[0], depth + 1)
         if FUNCTIONS[fname] is sp.loggamma and arg.is_Rational and arg.q <= 2 and arg > MAX_LGAMMA:
             # SymPy would evaluate it exactly, as the log of a factorial: slow, and too large for a double.

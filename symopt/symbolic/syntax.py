@@ -19,9 +19,12 @@ from ..errors import ParseError
 #: each to SymPy).
 FUNCTION_NAMES: tuple = ("exp", "log", "ln", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
                          "atan", "arctan", "sinh", "cosh", "tanh", "erf", "erfc", "lgamma", "loggamma", "besseli",
-                         "ndtr", "log_ndtr", "sigmoid", "softplus")
+                         "ndtr", "log_ndtr", "sigmoid", "softplus", "max", "min", "heaviside")
 #: Functions of more than one argument, and their arguments' names (every other function takes one).
 ARGUMENTS: dict = {"besseli": ("nu", "x")}
+#: Functions of two or more arguments (``max(a, b, c)``): their kinks, where two arguments tie, are handled as
+#: :mod:`symopt.symbolic.kinks` says.
+VARIADIC: tuple = ("max", "min")
 #: Functions whose first argument is an order, and the orders text may write (as those numbers, literally):
 #: symopt evaluates the modified Bessel function ``besseli`` of orders 0 and 1 (and of the orders 2 and 3 their
 #: derivatives bring in).
@@ -120,6 +123,10 @@ def call_problem(node: ast.Call) -> str | None:
     or as :data:`ARGUMENTS` says), keywords, and an order (:data:`ORDERS`) that is not one of the numbers
     allowed, written as such."""
     name = node.func.id
+    if name in VARIADIC:
+        if node.keywords or len(node.args) < 2:
+            return f"{name}() takes two or more positional arguments, as in {name}(x, 0)"
+        return None
     arguments = ARGUMENTS.get(name, ("x",))
     if node.keywords or len(node.args) != len(arguments):
         if len(arguments) == 1:
