@@ -236,6 +236,18 @@ def kink_arguments(objective) -> tuple:
     return kinks(objective.per_sample, objective.params)
 
 
+def kink_advice(objective) -> str:
+    """What to do about a stop on a kink: for a quantile loss (whose optimum lies on kinks by nature), what was
+    done and the exact route; for any other objective, a smooth loss (:data:`SMOOTH_ADVICE`)."""
+    robust = getattr(objective, "robust", None)
+    if robust is not None and robust.loss == "quantile":
+        return ("a quantile loss has its optimum on kinks (residuals of 0), so this is expected: L-BFGS ran until "
+                "its steps stalled on them, and its point is not certified. On a model linear in its parameters "
+                "(a LinearModel, without l2) symopt solves it exactly as a linear programme instead; here, try "
+                "other starts (starts=) to compare")
+    return SMOOTH_ADVICE
+
+
 def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] | None:
     """``("not_differentiable", message)`` where ``x`` sits on a kink of the objective (a row's kink argument
     within :data:`AT_KINK` of the largest in size), or where ``flat`` (the curvature of F is 0 here: between
@@ -278,11 +290,11 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
             f"({words}), "
             f"and {nearest[1]} is {nearest[0]:.2g} of its largest size{where if nearest[1].free_symbols - set(objective.params) else ''} here. At a kink the gradient jumps "
             f"and the Hessian is undefined, so neither a small gradient nor the curvature can confirm a "
-            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; {SMOOTH_ADVICE}")
+            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; {kink_advice(objective)}")
     if flat:
         return "not_differentiable", (
             f"the gradient-based verdicts cannot judge this point: the objective has kinks ({calls}) where these "
             f"arguments are 0 ({words}) and is linear between them (its curvature is 0 here and lives at the "
             f"kinks, where it is not differentiable), so a zero Hessian says nothing about an optimum; "
-            f"{SMOOTH_ADVICE}")
+            f"{kink_advice(objective)}")
     return None

@@ -124,7 +124,7 @@ def _derivatives(key, u: float) -> tuple[float, ...]:
     out = []
     for k in range(4):
         d = sp.diff(expr, Z, k) if k else expr
-        d = d.xreplace({delta: 0 for delta in d.atoms(sp.DiracDelta)})
+        d = d.xreplace({delta: sp.Integer(0) for delta in d.atoms(sp.DiracDelta)})
         d = d.replace(sigmoid, lambda w: 1 / (1 + sp.exp(-w))).replace(softplus, lambda w: sp.log(1 + sp.exp(w)))
         value = sp.re(sp.N(d.subs(Z, sp.Float(u, 40)), 40))
         out.append(mpmath.mpf(str(value)))
