@@ -2,7 +2,8 @@
 
 User text (``"a*exp(-b*x)"``) is parsed with :func:`ast.parse` and walked
 node by node. Only numbers, names, ``+ - * / **``, unary plus and minus and calls of
-the functions in :data:`FUNCTIONS` are accepted; anything else (attributes,
+the functions in :data:`FUNCTIONS` are accepted (and one comparison, ``<``, ``<=``, ``>`` or ``>=``, as the first
+argument of ``where(condition, a, b)``); anything else (attributes,
 subscripts, lambdas, strings, ``^``...) is a :class:`~symopt.errors.ParseError`
 that says what was found and where (quoting at most :data:`EXCERPT` characters
 of the text around it). A constant the text makes that a double cannot hold
@@ -45,6 +46,7 @@ _SYMPY_FUNCTIONS: dict[str, type] = {
     "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "erfc": sp.erfc,
     "lgamma": sp.loggamma, "loggamma": sp.loggamma, "besseli": sp.besseli, "ndtr": ndtr, "log_ndtr": log_ndtr,
     "sigmoid": sigmoid, "softplus": softplus, "max": sp.Max, "min": sp.Min, "heaviside": sp.Heaviside,
+    "where": sp.Piecewise,
 }
 _SYMPY_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
@@ -56,7 +58,7 @@ CONSTANTS: dict[str, sp.Expr] = {name: _SYMPY_CONSTANTS[name] for name in CONSTA
 
 #: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
 #: not a function; ``max``, ``min`` and ``heaviside`` are SymPy's ``Max``, ``Min`` and ``Heaviside``), ``sign``,
-#: the derivative of ``abs``, and ``Piecewise`` (a SymPy object only: text has no comparisons), whose conditions
+#: the derivative of ``abs``, and ``Piecewise`` (text writes ``where(x > 0, a, b)``, one comparison), whose conditions
 #: may hold comparisons, ``&``, ``|`` and ``~`` (:data:`CONDITIONS`); the printer and the evaluator know them all.
 #: Anything else (``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is refused when the
 #: model is built (:func:`unsupported`), before it could fail in code generation, and so is a ``besseli`` of an
@@ -89,6 +91,9 @@ DOUBLE_MAX = sys.float_info.max
 DOUBLE_TINY = math.ulp(0.0)  # the smallest positive double, about 4.9e-324
 #: SymPy's infinite and undefined numbers: oo, -oo, zoo (complex infinity), nan.
 NON_FINITE = (type(sp.oo), type(sp.S.NegativeInfinity), type(sp.zoo), type(sp.nan))
+
+#: The comparisons ``where()``'s condition may make (:data:`symopt.symbolic.syntax.COMPARISONS`).
+_RELATIONS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 
 _BINARY = {
     ast.Add: lambda a, b: a + b,
@@ -297,7 +302,7 @@ def unsupported(expr: sp.Basic, functions: bool = True) -> tuple[sp.Basic, str] 
 
 def supported_names() -> str:
     """The functions a model may use, as text writes them."""
-    return ", ".join(sorted(FUNCTIONS)) + ", sign and Piecewise (a SymPy object)"
+    return ", ".join(sorted(FUNCTIONS)) + " and sign"
 
 
 def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
@@ -517,6 +522,12 @@ class _Builder:
             raise self.fail(node, problem)
         if fname in ORDERS:  # an order, written as the number (call_problem checked it)
             return FUNCTIONS[fname](sp.Integer(node.args[0].value), self.build(node.args[1], depth + 1))
+        if fname == "where":  # where(left < right, a, b): Piecewise((a, left < right), (b, True))
+            test = node.args[0]
+            left, right = self.build(test.left, depth + 1), self.build(test.comparators[0], depth + 1)
+            condition = _RELATIONS[type(test.ops[0])](left, right)
+            a, b = self.build(node.args[1], depth + 1), self.build(node.args[2], depth + 1)
+            return sp.Piecewise((a, condition), (b, True))
         if fname in VARIADIC:  # max(a, b, ...), min(a, b, ...)
             return FUNCTIONS[fname](*(self.build(a, depth + 1) for a in node.args))
         arg = self.build(node.args[0], depth + 1)

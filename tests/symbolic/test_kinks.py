@@ -36,6 +36,17 @@ def test_text_writes_max_min_and_heaviside():
         parse_expression("heaviside(a, 1)")
 
 
+def test_text_writes_piecewise_as_where_with_one_comparison():
+    assert parse_expression("where(x > a, a*x, b)") == sp.Piecewise((A * X, X > A), (B, True))
+    assert parse_expression("where(x <= 1, x**2, 2*x - 1)") == sp.Piecewise((X ** 2, X <= 1), (2 * X - 1, True))
+    for bad, why in (("where(x, a, b)", "must be one comparison"), ("where(0 < x < 1, a, b)", "no chains"),
+                     ("where(x == 1, a, b)", "no chains, =="), ("where(x > 1, a)", "takes 3 positional"),
+                     ("x > 1", "a comparison is not allowed"), ("where(x > 1 and x < 2, a, b)", "must be one")):
+        for parse in (parse_expression, check_syntax):
+            with pytest.raises(ParseError, match=why):
+                parse(bad)
+
+
 def test_piecewise_is_accepted_as_a_sympy_object_and_other_functions_are_not():
     model = symopt.Model(sp.Piecewise((A * X, X > 0), (B * X, True)), params=[A, B])
     assert model.expr.has(sp.Piecewise)

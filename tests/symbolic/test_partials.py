@@ -7,7 +7,7 @@ saturation, near singularities), on the interpreted twin, the compiled module an
 A new whitelist entry is tested as soon as it is added; it needs its points in :data:`POINTS`, and until it has
 them its test fails and says so. A function of an order (``besseli(nu, x)``) is checked at each order text may
 write, as ``besseli(0, u)`` and ``besseli(1, u)``, each with points of its own; ``max`` and ``min`` as
-``max(1/3, u)``, on both sides of their kink.
+``max(1/3, u)``, on both sides of their kink, and ``where`` as ``where(u > 1/3, u**2, 2*u - 1/9)``.
 
 Each point is a one-row dataset, so every point is checked on its own (a mean over rows would hide a wrong
 value at one of them). The per-sample objective is ``f(a*x + b)`` at ``a = 1/2``, ``b = 1/4``, with
@@ -32,6 +32,11 @@ from symopt.model.data import prepare
 from symopt.symbolic.functions import log_ndtr, ndtr, sigmoid, softplus
 from symopt.symbolic.parse import FUNCTIONS
 from symopt.symbolic.syntax import ORDERS, VARIADIC
+
+def _where(z):
+    """What ``where(u > 1/3, u**2, 2*u - 1/9)`` parses to: a Piecewise with a step at 1/3."""
+    return sp.Piecewise((z ** 2, z > sp.Rational(1, 3)), (2 * z - sp.Rational(1, 9), True))
+
 
 #: Arguments u at which each function is checked, all in its domain (aliases share an entry).
 POINTS: dict = {
@@ -71,6 +76,8 @@ POINTS: dict = {
     (sp.Min, sp.Rational(1, 3)): (-3.0, 1e-6, 0.3, 0.34, 2.0, 1e6),
     # a step: 0 and 1 on either side of 0, its derivatives 0 there (DiracDelta, taken as 0)
     sp.Heaviside: (-2.0, -1e-6, 1e-6, 3.0),
+    # where(u > 1/3, u**2, 2*u - 1/9), on both sides of its step at 1/3
+    _where: (-2.0, 0.0, 0.3, 0.34, 5.0),
 }
 
 A, B = 0.5, 0.25
@@ -92,6 +99,8 @@ def _calls(name: str) -> list:
         calls = [((f, n), f"{name}({n}, {{}})") for n in ORDERS[name]]
     elif name in VARIADIC:  # max(1/3, u): a function of u with a kink at 1/3
         calls = [((f, sp.Rational(1, 3)), f"{name}(1/3, {{}})")]
+    elif name == "where":
+        calls = [(_where, "where({0} > 1/3, ({0})**2, 2*({0}) - 1/9)")]
     else:
         calls = [(f, f"{name}({{}})")]
     for key, _ in calls:
