@@ -7,8 +7,14 @@ rest) the pinball loss ``max(q r, (q - 1) r)`` is ``q u+ + (1 - q) u-`` with ``r
     minimise  w * (q 1'u+ + (1 - q) 1'u-)   subject to  Phi theta + u+ - u- = y - c0,  theta free, u+, u- >= 0
 
 (``w`` 1/n for the mean, 1 for the sum): Koenker and Bassett's programme, as scikit-learn's
-``QuantileRegressor(solver="highs")`` states it. The constraint matrix ``[Phi, I, -I]`` is sparse; the n x n
-blocks are identities stored as such (2n entries), never dense. Any other kinked objective (a quantile loss on a
+``QuantileRegressor(solver="highs")`` states it. It is solved in its dual form, which has p constraints instead of
+n (no n x n block at all, dense or sparse):
+
+    maximise  (y - c0)'a   subject to  Phi'a = 0,  q - 1 <= a_i <= q,
+
+theta being the multipliers of ``Phi'a = 0``; at the optimum the two objectives are equal (strong duality), and
+the primal objective at theta is checked against the dual's. Measured on 10,000 x 20 (a loaded machine): 1.9 s
+for the dual, 44 s for the primal with HiGHS's default (dual simplex), 7.5 s with its interior point. Any other kinked objective (a quantile loss on a
 model that is not linear in its parameters, or with ``l2``; a Huber loss) returns None here and runs iteratively.
 """
 
@@ -19,6 +25,9 @@ import sympy as sp
 
 from ..closed_form.records import ClosedForm, Outcome
 from ..symbolic.numeric import evaluate
+
+#: The primal objective at the LP's multipliers must be within this (relative) of the dual objective.
+DUALITY_GAP = 1e-9
 
 
 def route(problem, dataset, start, box, cf: ClosedForm, unused: str) -> Outcome | None:
@@ -35,15 +44,20 @@ def route(problem, dataset, start, box, cf: ClosedForm, unused: str) -> Outcome 
         return None
     phi, offset = design
     y = np.asarray(dataset[objective.target.name], dtype=float)
-    x, fun, solved = solve_quantile_lp(phi, y - offset, robust.q, objective.reduction)
+    x, dual, solved = solve_quantile_lp(phi, y - offset, robust.q, objective.reduction)
     status, message = solved
     success = status == 0
     if not success:
         x = np.zeros(phi.shape[1]) if x is None else x
     fun_at, grad = problem.flat_value_and_grad(dataset, x, backend="numpy")
+    gap = abs(fun_at - dual) / max(abs(fun_at), 1e-300) if success else float("nan")
+    if success and not gap <= DUALITY_GAP:
+        success, status = False, status if status else 4
+        message = f"{message}; but the primal objective at the multipliers is {gap:.2g} from the dual's"
     why = (f"a quantile loss (q = {robust.q:g}) on a model linear in its parameters is a linear programme: solved "
-           f"exactly by SciPy's HiGHS (linprog, method='highs', a sparse {phi.shape[0]} x "
-           f"{phi.shape[1] + 2 * phi.shape[0]} constraint matrix [Phi, I, -I]): status {status}, {message}")
+           f"exactly by SciPy's HiGHS (linprog, method='highs') in its dual form ({phi.shape[1]} equality "
+           f"constraints, {phi.shape[0]} bounded variables): status {status}, {message}; the relative duality "
+           f"gap at the solution is {gap:.2g}")
     if unused:
         why += f" ({unused} given, not needed: method='iterative' runs an optimizer)"
     verdict = (f"the optimum of the linear programme (HiGHS status 0: {message}); the objective has kinks where "
@@ -60,20 +74,18 @@ def route(problem, dataset, start, box, cf: ClosedForm, unused: str) -> Outcome 
 
 def solve_quantile_lp(phi: np.ndarray, target: np.ndarray, q: float, reduction: str = "mean"):
     """``(theta, objective, (HiGHS status, message))`` minimising ``reduce_i rho_q(target_i - phi_i theta)``,
-    ``rho_q(r) = max(q r, (q - 1) r)``, as the linear programme of this module's docstring (theta None where
-    HiGHS found no solution)."""
-    from scipy import sparse
+    ``rho_q(r) = max(q r, (q - 1) r)``, through the dual of this module's programme (theta None where HiGHS found no
+    solution; the objective is the dual's, equal to the primal's at the optimum)."""
     from scipy.optimize import linprog
 
     n, p = phi.shape
     weight = 1.0 / n if reduction == "mean" else 1.0
-    c = np.concatenate([np.zeros(p), np.full(n, weight * q), np.full(n, weight * (1.0 - q))])
-    eye = sparse.identity(n, format="csc")
-    a_eq = sparse.hstack([sparse.csc_matrix(phi), eye, -eye], format="csc")
-    bounds = [(None, None)] * p + [(0.0, None)] * (2 * n)
-    res = linprog(c, A_eq=a_eq, b_eq=target, bounds=bounds, method="highs")
-    theta = None if res.x is None else np.asarray(res.x[:p], dtype=float)
-    return theta, (float(res.fun) if res.fun is not None else float("nan")), (int(res.status), str(res.message))
+    res = linprog(-target, A_eq=phi.T, b_eq=np.zeros(p), bounds=(q - 1.0, q), method="highs")
+    if res.x is None or res.eqlin is None:
+        return None, float("nan"), (int(res.status), str(res.message))
+    # theta is the multiplier of Phi' a = 0 (SciPy's marginals are d(objective)/d(b_eq), of the minimised -y'a)
+    theta = -np.asarray(res.eqlin.marginals, dtype=float)
+    return theta, -weight * float(res.fun), (int(res.status), str(res.message))
 
 
 def linear_design(objective, dataset) -> tuple[np.ndarray, np.ndarray] | None:
