@@ -57,8 +57,9 @@ __all__ = [
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
     "PrecisionError", "PrinterError", "Problem", "RMSProp", "RankDeficiencyWarning", "SymoptError", "analyse",
-    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient", "huber_loss", "log_loss",
-    "params", "parse_expression", "quantile_loss", "report", "sigmoid", "softplus", "solve", "squared_loss", "verify",
+    "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "glm", "gradient",
+    "huber_loss", "log_loss", "params", "parse_expression", "quantile_loss", "report", "sigmoid", "softplus", "solve",
+    "squared_loss", "verify",
 ]
 
 
