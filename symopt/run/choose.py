@@ -20,9 +20,9 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
     if found:
         listed = ", ".join(sorted({k.name for k in found}))
         return LBFGS(), (f"the objective has kinks ({listed} of the parameters), where its Hessian is 0 or jumps, "
-                         "so Newton's steps are not to be trusted (on SciPy's robust-regression example they run off "
-                         "along a direction where the Hessian is 0): L-BFGS, which needs only gradients (at a kink, the "
-                         "subgradient symopt.symbolic.kinks describes)")
+                         "so Newton's steps are not to be trusted (on SciPy's robust-regression example they run "
+                         "off along a direction where the Hessian is 0): L-BFGS, which needs only gradients (at a "
+                         "kink, the subgradient symopt.symbolic.kinks describes)")
     if n_params <= AUTO_NEWTON_PARAMS and objective.form.has_hessian(derivation):
         return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
                           f"{'symbolic ' if derivation.hessian is not None else ''}Hessian, one fused pass per iteration")

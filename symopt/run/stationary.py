@@ -290,7 +290,8 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
             f"({words}), "
             f"and {nearest[1]} is {nearest[0]:.2g} of its largest size{where if nearest[1].free_symbols - set(objective.params) else ''} here. At a kink the gradient jumps "
             f"and the Hessian is undefined, so neither a small gradient nor the curvature can confirm a "
-            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; {kink_advice(objective)}")
+            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; "
+            f"{kink_advice(objective)}")
     if flat:
         return "not_differentiable", (
             f"the gradient-based verdicts cannot judge this point: the objective has kinks ({calls}) where these "
