@@ -108,7 +108,7 @@ class NumbaPrinter(PythonCodePrinter):
             if condition == sp.true:
                 out = f"({self._print(value)})"
             else:
-                out = f"(({self._print(value)}) if ({self._print(condition)}) else {out})"
+                out = f"(({self._print(value)}) if {self._print(condition)} else {out})"
         return out
 
     def _print_loggamma(self, expr):

@@ -78,7 +78,7 @@ def test_printed_forms():
     _, (code,) = print_block([sp.Min(X, A, 0)], {X: "x", A: "a"})
     assert code == "min(min(0, a), x)"
     _, (code,) = print_block([sp.Piecewise((X, X > A))], {X: "x", A: "a"})
-    assert code == "((x) if ((a < x)) else math.nan)"  # no condition holds: NaN, as NumPy gives
+    assert code == "((x) if (a < x) else math.nan)"  # no condition holds: NaN, as NumPy gives
     assert np.isnan(evaluate(sp.Piecewise((X, X > A)), {X: np.array([0.0]), A: 1.0})[0])
 
 

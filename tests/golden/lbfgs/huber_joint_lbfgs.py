@@ -74,10 +74,10 @@ def objective_and_gradient(theta, data_x, data_y, mask, l2, grad):
             t9 = (t0 < t5)
             t10 = 2*t1*t3
             t11 = (27/10)*d_x
-            s_loss += t0 + ((t4) if (t6) else ((-27/400*t7 - 27/400*t8) if (t9) else (-27/400*t7 + (27/400)*t8)))
-            s_0 += ((t10) if (t6) else ((-27/10) if (t9) else (27/10)))
-            s_1 += ((t10*d_x) if (t6) else ((-t11) if (t9) else (t11)))
-            s_2 += t0 + ((-t4) if (t6) else (-729/400*t0))
+            s_loss += t0 + ((t4) if t6 else ((-27/400*t7 - 27/400*t8) if t9 else (-27/400*t7 + (27/400)*t8)))
+            s_0 += ((t10) if t6 else ((-27/10) if t9 else (27/10)))
+            s_1 += ((t10*d_x) if t6 else ((-t11) if t9 else (t11)))
+            s_2 += t0 + ((-t4) if t6 else (-729/400*t0))
         partial[b, 0] = s_loss
         partial[b, 1] = s_0
         partial[b, 2] = s_1
