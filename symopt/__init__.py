@@ -42,6 +42,7 @@ _HOMES = {
     "path": ".paths", "RegularizationPath": ".paths",
     "formula": ".model.formula", "Design": ".model.formula",
     "Ties": ".model.ties", "ties": ".model.ties", "ConstraintCheck": ".run.constrained",
+    "huber_loss": ".model.robust", "quantile_loss": ".model.robust",
     "Optimum": ".run.starts",
     "Problem": ".problem",
     "Solution": ".trust.verify", "Verification": ".trust.verify",
@@ -61,8 +62,8 @@ __all__ = [
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
     "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError",
     "analyse", "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "formula", "glm",
-    "gradient", "log_loss", "params", "parse_expression", "path", "report", "sigmoid", "softplus", "solve",
-    "squared_loss", "ties", "verify",
+    "gradient", "huber_loss", "log_loss", "params", "parse_expression", "path", "quantile_loss", "report", "sigmoid",
+    "softplus", "solve", "squared_loss", "ties", "verify",
 ]
 
 

@@ -43,6 +43,7 @@ from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whol
 from .optimizers import CoordinateDescent, Optimizer, ProjectedLevenbergMarquardt
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
 from .run import constrained
+from .run import kinked
 from .run.drivers import driver_for
 from .run.loop import starting_point
 from .run.options import SolveOptions
@@ -461,6 +462,10 @@ class Problem:
             raise ModelError(f"no symbolic closed form: {analysis.reason}")
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
+        # A kinked objective with an exact route of its own (symopt.run.kinked: quantile regression as an LP)
+        routed = kinked.route(self, dataset, start, box, cf, unused)
+        if routed is not None:
+            return routed
         if objective.l1 and starts == 1 and not standardized and options.callback is None:
             lasso = self._coordinate_descent(dataset, start, cf, box)
             if lasso is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ModelError
 from ..optimizers import (LBFGS, MAX_NEWTON_PARAMS, CoordinateDescent, LevenbergMarquardt, Newton, Optimizer,
                           ProximalGradient)
+from ..symbolic.kinks import kinks
 
 #: Newton is chosen automatically up to this many parameters (its Hessian pass costs p**2 per row), for an
 #: expression model and a ``LinearModel`` over a data matrix alike.
@@ -20,6 +21,13 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
     if objective.sum_of_squares() is not None:
         return LevenbergMarquardt(), ("the objective is a sum of squares: Levenberg-Marquardt on the residuals "
                                       "with their symbolic Jacobian and geodesic acceleration")
+    found = objective_kinks(objective)
+    if found:
+        listed = ", ".join(sorted({k.name for k in found}))
+        return LBFGS(), (f"the objective has kinks ({listed} of the parameters), where its Hessian is 0 or jumps, "
+                         "so Newton's steps are not to be trusted (on SciPy's robust-regression example they run "
+                         "off along a direction where the Hessian is 0): L-BFGS, which needs only gradients (at a "
+                         "kink, the subgradient symopt.symbolic.kinks describes)")
     if n_params <= AUTO_NEWTON_PARAMS and objective.form.has_hessian(derivation):
         return Newton(), (f"a small smooth problem ({n_params} parameters): damped Newton with the exact "
                           f"{'symbolic ' if derivation.hessian is not None else ''}Hessian, one fused pass per iteration")
@@ -27,6 +35,13 @@ def choose(objective, derivation, n_params: int) -> tuple[Optimizer, str]:
         return LBFGS(), (f"a wide linear model ({n_params} parameters): L-BFGS needs only the fused gradient "
                          "pass and memory linear in the number of features")
     return LBFGS(), f"{n_params} parameters is too many for Newton: L-BFGS needs only gradients"
+
+
+def objective_kinks(objective) -> tuple:
+    """The kinks of the per-sample objective in whatever it varies with (the parameters, or the linear predictor
+    of a wide model): :func:`symopt.symbolic.kinks.kinks` over every symbol that is not data."""
+    varying = objective.per_sample.free_symbols - set(objective.data_symbols) - set(objective.fixed_params)
+    return kinks(objective.per_sample, varying)
 
 
 def check(objective, derivation, optimizer, n_params: int) -> None:

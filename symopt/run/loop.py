@@ -332,7 +332,7 @@ def _verdict(code, task, optimizer, theta, grad, fs, h, sign, free=None) -> tupl
             return code, (f"stopped after max_iter iterations with F no better than at the start "
                           f"({sign * start:.6g} -> {sign * end:.6g}): the steps overshoot; lower lr (try 10x smaller)")
     if code in searched and objective.form.per_parameter and kink_arguments(objective):
-        kinks = ", ".join(str(k) for k in kink_arguments(objective)[:3])
+        kinks = ", ".join(str(k.call) for k in kink_arguments(objective)[:3])
         advice = (f"{advice}; the objective has kinks ({kinks}) where it is not differentiable: gradient-based "
                   f"steps zig-zag across them and line searches fail there; {SMOOTH_ADVICE}")
     return code, advice

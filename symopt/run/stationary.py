@@ -8,7 +8,8 @@ goes through before it may be called a success.
 * A zero gradient is an optimum only where the curvature says so: not a saddle, not a plateau where the
   objective barely depends on the parameters at all, and not a ridge the parameters ran off along, where
   the gradient vanishes only in the limit (:func:`curvature_verdict`).
-* An objective with kinks (``abs``, ``sign``, ``Heaviside`` of an argument that depends on the parameters)
+* An objective with kinks (``abs``, ``sign``, ``Heaviside``, ``max``, ``min``, ``Piecewise`` of an argument that
+  depends on the parameters: :mod:`symopt.symbolic.kinks`)
   is not differentiable where an argument is 0, and its Hessian is 0 or undefined between and at the kinks:
   the verdicts above cannot confirm an optimum there, and say so (:func:`kink_verdict`).
 """
@@ -16,9 +17,9 @@ goes through before it may be called a success.
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 from ..derivation.totals import objective_size
+from ..symbolic.kinks import kinks
 from ..symbolic.numeric import evaluate
 from .starts import SUGGESTED_STARTS
 
@@ -68,8 +69,6 @@ ROUNDING_FACTOR = 100.0
 #: large legitimately: NIST Longley's intercept, -3.5e6 from a start of 0, has 5e-3 along its flattest
 #: direction (its Hessian is ill-conditioned, 5e-12 between extreme scaled eigenvalues, but not flat).
 RIDGE_RUNOFF = RUNOFF
-#: Functions whose derivative is not defined where their argument is 0 (a kink or a step).
-KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside)
 #: A row sits on a kink when its argument is below this fraction of the largest argument in size (sqrt(eps):
 #: a line search that cannot cross a kink ends about that close to it).
 AT_KINK = float(np.sqrt(np.finfo(float).eps))
@@ -231,26 +230,42 @@ def curvature_verdict(task, x, hess=None, start=None) -> tuple[str, str] | None:
 
 
 def kink_arguments(objective) -> tuple:
-    """The calls of ``abs``, ``sign`` and ``Heaviside`` in the per-sample objective whose argument depends on
-    a parameter (not differentiable where that argument is 0), in a fixed order."""
-    params = set(objective.params)
-    found = {a for a in objective.per_sample.atoms(*KINK_FUNCTIONS) if a.args[0].free_symbols & params}
-    return tuple(sorted(found, key=sp.default_sort_key))
+    """The kinks of the per-sample objective (:class:`symopt.symbolic.kinks.Kink`: a call of ``abs``, ``sign``,
+    ``Heaviside``, ``max``, ``min`` or ``Piecewise`` and its argument that depends on a parameter, not
+    differentiable where that argument is 0), in a fixed order."""
+    return kinks(objective.per_sample, objective.params)
+
+
+def kink_advice(objective) -> str:
+    """What to do about a stop on a kink: for a quantile loss (whose optimum lies on kinks by nature), what was
+    done and the exact route; for any other objective, a smooth loss (:data:`SMOOTH_ADVICE`)."""
+    robust = getattr(objective, "robust", None)
+    if robust is not None and robust.loss == "quantile":
+        return ("a quantile loss has its optimum on kinks (residuals of 0), so this is expected: L-BFGS ran until "
+                "its steps stalled on them, and its point is not certified. On a model linear in its parameters "
+                "(a LinearModel, without l2) symopt solves it exactly as a linear programme instead; here, try "
+                "other starts (starts=) to compare")
+    return SMOOTH_ADVICE
 
 
 def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] | None:
     """``("not_differentiable", message)`` where ``x`` sits on a kink of the objective (a row's kink argument
     within :data:`AT_KINK` of the largest in size), or where ``flat`` (the curvature of F is 0 here: between
-    its kinks the objective is linear); None otherwise, or where the objective has no kinks."""
-    kinks = kink_arguments(objective)
-    if not kinks or not objective.form.per_parameter:
+    its kinks the objective is linear); None otherwise, or where the objective has no kinks. An objective whose
+    kinks are in its curvature only (a Huber loss: once continuously differentiable, ``smooth_gradient`` in its
+    ``robust`` record) is judged by its gradient as any other, so only ``flat`` applies to it."""
+    found = kink_arguments(objective)
+    if not found or not objective.form.per_parameter:
+        return None
+    robust = getattr(objective, "robust", None)
+    if robust is not None and robust.smooth_gradient and not flat:
         return None
     values = {s: dataset[s.name] for s in objective.data_symbols}
     values.update(zip(objective.params, np.asarray(x, dtype=float)))
     nearest = None  # (relative size, argument, row)
     with np.errstate(all="ignore"):
-        for kink in kinks:
-            arg = kink.args[0]
+        for kink in found:
+            arg = kink.argument
             try:
                 u = np.abs(np.broadcast_to(np.asarray(evaluate(arg, values), dtype=float), (dataset.n_rows,)))
             except (ArithmeticError, ValueError):
@@ -266,8 +281,8 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
             relative = float(u[row] / scale) if scale > 0 else 0.0
             if nearest is None or relative < nearest[0]:
                 nearest = (relative, arg, row)
-    words = ", ".join(str(k.args[0]) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else "")
-    calls = ", ".join(sorted({type(k).__name__.lower() for k in kinks}))
+    words = ", ".join(str(k.argument) for k in found[:3]) + (", ..." if len(found) > 3 else "")
+    calls = ", ".join(sorted({k.name for k in found}))
     where = "" if dataset.n_rows == 1 else f" at row {nearest[2]}" if nearest is not None else ""
     if nearest is not None and nearest[0] <= AT_KINK:
         return "not_differentiable", (
@@ -275,11 +290,12 @@ def kink_verdict(objective, dataset, x, flat: bool = False) -> tuple[str, str] |
             f"({words}), "
             f"and {nearest[1]} is {nearest[0]:.2g} of its largest size{where if nearest[1].free_symbols - set(objective.params) else ''} here. At a kink the gradient jumps "
             f"and the Hessian is undefined, so neither a small gradient nor the curvature can confirm a "
-            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; {SMOOTH_ADVICE}")
+            f"{'maximum' if objective.maximize else 'minimum'}, and gradient-based steps stall; "
+            f"{kink_advice(objective)}")
     if flat:
         return "not_differentiable", (
             f"the gradient-based verdicts cannot judge this point: the objective has kinks ({calls}) where these "
             f"arguments are 0 ({words}) and is linear between them (its curvature is 0 here and lives at the "
             f"kinks, where it is not differentiable), so a zero Hessian says nothing about an optimum; "
-            f"{SMOOTH_ADVICE}")
+            f"{kink_advice(objective)}")
     return None

@@ -300,14 +300,14 @@ def _kinks(objective, names) -> dict | None:
     if not kinks or not objective.form.per_parameter:
         return None
     params = list(objective.params)
-    block = _block([k.args[0] for k in kinks], names)
-    args = [(str(k.args[0]), sorted(params.index(q) for q in k.args[0].free_symbols & set(params)),
-             bool(k.args[0].free_symbols - set(params))) for k in kinks]
+    block = _block([k.argument for k in kinks], names)
+    args = [(str(k.argument), sorted(params.index(q) for q in k.argument.free_symbols & set(params)),
+             bool(k.argument.free_symbols - set(params))) for k in kinks]
     return {**block, "args": repr(args),
             # as symopt.run.stationary.kink_verdict and symopt.run.loop._verdict word them
-            "words": ", ".join(str(k.args[0]) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else ""),
-            "calls": ", ".join(sorted({type(k).__name__.lower() for k in kinks})),
-            "listed": ", ".join(str(k) for k in kinks[:3])}
+            "words": ", ".join(str(k.argument) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else ""),
+            "calls": ", ".join(sorted({k.name for k in kinks})),
+            "listed": ", ".join(str(k.call) for k in kinks[:3])}
 
 
 def _y_matrix(objective) -> bool:

@@ -11,7 +11,9 @@ in forms that do not cancel, as the generated code evaluates them
 (:func:`symopt.symbolic.printer.complement_forms`), and ``besseli`` through its
 exponentially scaled form (:func:`symopt.symbolic.functions.scaled_bessel`); ``erfc``,
 ``ndtr`` and ``log_ndtr`` are SciPy's, the scaled ``besseli`` and the inverse Mills ratio
-computed as the generated code computes them (:mod:`symopt.symbolic.special`).
+computed as the generated code computes them (:mod:`symopt.symbolic.special`). ``Max``, ``Min``, ``Heaviside``
+(``H0`` at 0, 1/2 by default) and ``Piecewise`` are evaluated as the generated code evaluates them
+(:mod:`symopt.symbolic.kinks` says what their derivatives are at a kink).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import PrinterError
 from . import special
@@ -112,6 +116,46 @@ def _scipy(name: str):
     return call
 
 
+def _np_heaviside(x, at_zero):
+    """SymPy's ``Heaviside(x, H0)``: 0 below 0, 1 above, ``H0`` (1/2 by default) at 0, NaN at NaN."""
+    x = np.asarray(x, dtype=float)
+    out = np.where(x > 0.0, 1.0, np.where(x < 0.0, 0.0, np.where(x == 0.0, at_zero, x)))
+    return out if out.ndim else float(out)
+
+
+def _np_piecewise(*pairs):
+    """A ``Piecewise`` over arrays: per row the value of the first pair whose condition holds (NaN where none
+    does, as SymPy leaves it undefined). Every branch is evaluated on every row (NumPy has no short circuit), with
+    floating-point errors ignored; only the chosen branch's value is kept."""
+    count = len(pairs)
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v, _ in pairs),
+                                 *(np.asarray(c, dtype=bool) for _, c in pairs))
+    out = np.select(arrays[count:], arrays[:count], default=np.nan)
+    return out if out.ndim else float(out)
+
+
+def _mp_piecewise(*pairs):
+    for value, condition in pairs:
+        if condition:
+            return value
+    return mpmath.nan
+
+
+def _mp_heaviside(x, at_zero):
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0) if x < 0 else at_zero if x == 0 else x
+
+
+#: The pieces of a Piecewise: its (value, condition) pairs and the comparisons and logic of the conditions, the
+#: same for both back ends (NumPy's operators broadcast; on mpmath numbers they give bools).
+_CONDITIONS = {
+    ExprCondPair: lambda value, condition: (value, condition),
+    sp.StrictLessThan: lambda a, b: np.less(a, b), sp.LessThan: lambda a, b: np.less_equal(a, b),
+    sp.StrictGreaterThan: lambda a, b: np.greater(a, b), sp.GreaterThan: lambda a, b: np.greater_equal(a, b),
+    sp.Eq: lambda a, b: np.equal(a, b), sp.Ne: lambda a, b: np.not_equal(a, b),
+    sp.And: lambda *c: functools.reduce(np.logical_and, c), sp.Or: lambda *c: functools.reduce(np.logical_or, c),
+    sp.Not: np.logical_not, BooleanTrue: lambda: True, BooleanFalse: lambda: False,
+}
+
 _NUMPY = {
     sp.exp: np.exp, sp.log: np.log, log1p: np.log1p, expm1: np.expm1,
     sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.asin: np.arcsin,
@@ -121,6 +165,8 @@ _NUMPY = {
     sigmoid: _np_sigmoid, softplus: _np_softplus,
     sp.erfc: _scipy("erfc"), ndtr: _scipy("ndtr"), log_ndtr: _scipy("log_ndtr"),
     inv_mills: special.inv_mills, inv_mills_gap: special.inv_mills_gap, besseli_scaled: special.besseli_scaled,
+    sp.Max: lambda *a: functools.reduce(np.maximum, a), sp.Min: lambda *a: functools.reduce(np.minimum, a),
+    sp.Heaviside: _np_heaviside, sp.Piecewise: _np_piecewise, **_CONDITIONS,
 }
 
 _MPMATH = {
@@ -135,6 +181,8 @@ _MPMATH = {
     sp.erfc: mpmath.erfc, ndtr: mpmath.ncdf, log_ndtr: mpmath_log_ndtr,
     inv_mills: mpmath_inv_mills, inv_mills_gap: mpmath_inv_mills_gap,
     besseli_scaled: lambda order, z: mpmath.besseli(int(order), z) * mpmath.exp(-abs(z)),
+    sp.Max: lambda *a: max(a), sp.Min: lambda *a: min(a), sp.Heaviside: _mp_heaviside, sp.Piecewise: _mp_piecewise,
+    **_CONDITIONS,
 }
 
 

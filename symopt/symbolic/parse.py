@@ -2,7 +2,8 @@
 
 User text (``"a*exp(-b*x)"``) is parsed with :func:`ast.parse` and walked
 node by node. Only numbers, names, ``+ - * / **``, unary plus and minus and calls of
-the functions in :data:`FUNCTIONS` are accepted; anything else (attributes,
+the functions in :data:`FUNCTIONS` are accepted (and one comparison, ``<``, ``<=``, ``>`` or ``>=``, as the first
+argument of ``where(condition, a, b)``); anything else (attributes,
 subscripts, lambdas, strings, ``^``...) is a :class:`~symopt.errors.ParseError`
 that says what was found and where (quoting at most :data:`EXCERPT` characters
 of the text around it). A constant the text makes that a double cannot hold
@@ -36,7 +37,7 @@ from ..errors import ModelError, ParseError
 from .functions import log_ndtr, ndtr, sigmoid, softplus
 from .numeric import evaluate
 from .syntax import (CONSTANT_NAMES, FUNCTION_NAMES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, OPERATOR_HINTS, ORDERS,
-                     call_problem, describe_node as _describe)
+                     VARIADIC, call_problem, describe_node as _describe)
 
 #: SymPy's function for each name of :data:`symopt.symbolic.syntax.FUNCTION_NAMES` (the one whitelist).
 _SYMPY_FUNCTIONS: dict[str, type] = {
@@ -44,7 +45,8 @@ _SYMPY_FUNCTIONS: dict[str, type] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
     "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "erf": sp.erf, "erfc": sp.erfc,
     "lgamma": sp.loggamma, "loggamma": sp.loggamma, "besseli": sp.besseli, "ndtr": ndtr, "log_ndtr": log_ndtr,
-    "sigmoid": sigmoid, "softplus": softplus,
+    "sigmoid": sigmoid, "softplus": softplus, "max": sp.Max, "min": sp.Min, "heaviside": sp.Heaviside,
+    "where": sp.Piecewise,
 }
 _SYMPY_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi}
 
@@ -55,11 +57,18 @@ FUNCTIONS: dict[str, type] = {name: _SYMPY_FUNCTIONS[name] for name in FUNCTION_
 CONSTANTS: dict[str, sp.Expr] = {name: _SYMPY_CONSTANTS[name] for name in CONSTANT_NAMES}
 
 #: The function classes a SymPy expression given to symopt may hold: those text may call (``sqrt`` is a power,
-#: not a function), and ``sign``, the derivative of ``abs``, which the printer and the evaluator know. Anything
-#: else (``Max``, ``Piecewise``, ``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is
-#: refused when the model is built (:func:`unsupported`), before it could fail in code generation, and so is a
-#: ``besseli`` of an order other than those of :data:`symopt.symbolic.syntax.ORDERS` (0 and 1).
-SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)} | {sp.sign})
+#: not a function; ``max``, ``min`` and ``heaviside`` are SymPy's ``Max``, ``Min`` and ``Heaviside``), ``sign``,
+#: the derivative of ``abs``, and ``Piecewise`` (text writes ``where(x > 0, a, b)``, one comparison), whose conditions
+#: may hold comparisons, ``&``, ``|`` and ``~`` (:data:`CONDITIONS`); the printer and the evaluator know them all.
+#: Anything else (``besselj``, an undefined ``Function('f')``, an unevaluated ``Integral``) is refused when the
+#: model is built (:func:`unsupported`), before it could fail in code generation, and so is a ``besseli`` of an
+#: order other than those of :data:`symopt.symbolic.syntax.ORDERS` (0 and 1).
+SUPPORTED_FUNCTIONS: frozenset = frozenset({f for f in FUNCTIONS.values() if isinstance(f, type)}
+                                           | {sp.sign, sp.Piecewise})
+#: What a ``Piecewise``'s conditions may be made of: its (value, condition) pairs, comparisons, and, or, not, and
+#: the constants true and false.
+CONDITIONS: tuple = (ExprCondPair, sp.core.relational.Relational, sp.And, sp.Or, sp.Not,
+                     sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)
 #: Named constants a SymPy expression may hold (besides numbers): pi, and E (``exp(1)``).
 SUPPORTED_CONSTANTS: frozenset = frozenset({sp.pi, sp.E})
 #: SymPy classes that stand for an operation not carried out: symopt needs their result.
@@ -82,6 +91,9 @@ DOUBLE_MAX = sys.float_info.max
 DOUBLE_TINY = math.ulp(0.0)  # the smallest positive double, about 4.9e-324
 #: SymPy's infinite and undefined numbers: oo, -oo, zoo (complex infinity), nan.
 NON_FINITE = (type(sp.oo), type(sp.S.NegativeInfinity), type(sp.zoo), type(sp.nan))
+
+#: The comparisons ``where()``'s condition may make (:data:`symopt.symbolic.syntax.COMPARISONS`).
+_RELATIONS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 
 _BINARY = {
     ast.Add: lambda a, b: a + b,
@@ -303,6 +315,8 @@ def _unsupported_node(node: sp.Basic, functions: bool) -> str | None:
         return None  # I, oo, nan and the like: check_constants names them
     if type(node) in SUPPORTED_FUNCTIONS:
         return _order_problem(node)
+    if isinstance(node, CONDITIONS):
+        return None  # a Piecewise's pairs and conditions: their parts are checked as any other
     name = clip(repr(getattr(node.func, "__name__", type(node).__name__)), 60)
     if isinstance(node, UNEVALUATED):
         return (f"is an unevaluated {type(node).__name__}: symopt differentiates and evaluates closed "
@@ -508,6 +522,14 @@ class _Builder:
             raise self.fail(node, problem)
         if fname in ORDERS:  # an order, written as the number (call_problem checked it)
             return FUNCTIONS[fname](sp.Integer(node.args[0].value), self.build(node.args[1], depth + 1))
+        if fname == "where":  # where(left < right, a, b): Piecewise((a, left < right), (b, True))
+            test = node.args[0]
+            left, right = self.build(test.left, depth + 1), self.build(test.comparators[0], depth + 1)
+            condition = _RELATIONS[type(test.ops[0])](left, right)
+            a, b = self.build(node.args[1], depth + 1), self.build(node.args[2], depth + 1)
+            return sp.Piecewise((a, condition), (b, True))
+        if fname in VARIADIC:  # max(a, b, ...), min(a, b, ...)
+            return FUNCTIONS[fname](*(self.build(a, depth + 1) for a in node.args))
         arg = self.build(node.args[0], depth + 1)
         if FUNCTIONS[fname] is sp.loggamma and arg.is_Rational and arg.q <= 2 and arg > MAX_LGAMMA:
             # SymPy would evaluate it exactly, as the log of a factorial: slow, and too large for a double.

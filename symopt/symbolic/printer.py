@@ -12,6 +12,8 @@ are rewritten first into stable forms around a shared ``exp(-|z|)``
 derivatives are made of, ``1 - sigmoid(z)`` and ``1 - tanh(z)**2``, are
 rewritten so as not to cancel (:func:`complement_forms`). A ``DiracDelta``, the derivative of ``sign`` (a
 model cannot hold one: :func:`symopt.symbolic.parse.unsupported`), is printed as its value almost everywhere, 0.
+``Max``, ``Min``, ``Heaviside`` and ``Piecewise`` are printed as Python's ``max``, ``min`` and conditional
+expressions (their derivatives at a kink: :mod:`symopt.symbolic.kinks`).
 ``besseli`` is printed through its exponentially scaled form (:func:`symopt.symbolic.functions.scaled_bessel`),
 and it, ``ndtr``, ``log_ndtr`` and the inverse Mills ratio as the module's own helpers (``_ive``, ``_ndtr``,
 ``_log_ndtr``, ``_inv_mills``, ``_inv_mills_gap``: codegen/templates/kernels/special.py.jinja).
@@ -82,6 +84,31 @@ class NumbaPrinter(PythonCodePrinter):
         out = args[0]
         for a in args[1:]:
             out = f"max({out}, {a})"
+        return out
+
+    def _print_Min(self, expr):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"min({out}, {a})"
+        return out
+
+    def _print_Heaviside(self, expr):
+        """0 below 0, 1 above, ``H0`` (SymPy's second argument, 1/2 by default) at 0, NaN at NaN (as the NumPy
+        evaluator, :func:`symopt.symbolic.numeric._np_heaviside`)."""
+        x = f"({self._print(expr.args[0])})"
+        at_zero = self._print(sp.Float(expr.args[1]) if len(expr.args) > 1 else sp.Float(0.5))
+        return f"(1.0 if {x} > 0.0 else (0.0 if {x} < 0.0 else ({at_zero} if {x} == 0.0 else {x})))"
+
+    def _print_Piecewise(self, expr):
+        """The pairs as nested conditional expressions, first match wins; NaN where no condition holds (Python's
+        printer would give None there, which Numba cannot type with a float)."""
+        out = "math.nan"
+        for value, condition in reversed(expr.args):
+            if condition == sp.true:
+                out = f"({self._print(value)})"
+            else:
+                out = f"(({self._print(value)}) if {self._print(condition)} else {out})"
         return out
 
     def _print_loggamma(self, expr):

@@ -19,9 +19,17 @@ from ..errors import ParseError
 #: each to SymPy).
 FUNCTION_NAMES: tuple = ("exp", "log", "ln", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
                          "atan", "arctan", "sinh", "cosh", "tanh", "erf", "erfc", "lgamma", "loggamma", "besseli",
-                         "ndtr", "log_ndtr", "sigmoid", "softplus")
+                         "ndtr", "log_ndtr", "sigmoid", "softplus", "max", "min", "heaviside",
+                         "where")
 #: Functions of more than one argument, and their arguments' names (every other function takes one).
-ARGUMENTS: dict = {"besseli": ("nu", "x")}
+ARGUMENTS: dict = {"besseli": ("nu", "x"), "where": ("condition", "a", "b")}
+#: ``where(condition, a, b)``: ``a`` where the condition holds, else ``b`` (SymPy's ``Piecewise``). The condition
+#: is one comparison of two expressions with one of these operators (no chains, no and/or): the only place text
+#: may compare.
+COMPARISONS: tuple = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+#: Functions of two or more arguments (``max(a, b, c)``): their kinks, where two arguments tie, are handled as
+#: :mod:`symopt.symbolic.kinks` says.
+VARIADIC: tuple = ("max", "min")
 #: Functions whose first argument is an order, and the orders text may write (as those numbers, literally):
 #: symopt evaluates the modified Bessel function ``besseli`` of orders 0 and 1 (and of the orders 2 and 3 their
 #: derivatives bring in).
@@ -108,6 +116,8 @@ def _children(node: ast.AST, what: str, names: set) -> list:
         problem = call_problem(node)
         if problem:
             raise ParseError(f"{what}: {problem}")
+        if node.func.id == "where":  # the comparison's two sides, then the two values
+            return [node.args[0].left, node.args[0].comparators[0], *node.args[1:]]
         return list(node.args[1:] if node.func.id in ORDERS else node.args)
     if isinstance(node, (ast.BinOp, ast.UnaryOp)):
         hint = OPERATOR_HINTS.get(type(node.op), f"the operator {type(node.op).__name__} is not allowed")
@@ -120,6 +130,10 @@ def call_problem(node: ast.Call) -> str | None:
     or as :data:`ARGUMENTS` says), keywords, and an order (:data:`ORDERS`) that is not one of the numbers
     allowed, written as such."""
     name = node.func.id
+    if name in VARIADIC:
+        if node.keywords or len(node.args) < 2:
+            return f"{name}() takes two or more positional arguments, as in {name}(x, 0)"
+        return None
     arguments = ARGUMENTS.get(name, ("x",))
     if node.keywords or len(node.args) != len(arguments):
         if len(arguments) == 1:
@@ -127,6 +141,15 @@ def call_problem(node: ast.Call) -> str | None:
         example = [str(ORDERS[name][0]), *arguments[1:]] if name in ORDERS else arguments
         return (f"{name}() takes {len(arguments)} positional arguments, {name}({', '.join(arguments)}), as in "
                 f"{name}({', '.join(example)})")
+    if name == "where":
+        condition = node.args[0]
+        if not (isinstance(condition, ast.Compare) and len(condition.ops) == 1
+                and isinstance(condition.ops[0], COMPARISONS)):
+            return ("the first argument of where() must be one comparison with <, <=, > or >= (as in "
+                    "where(x > 0, a*x, b*x)), not " + describe_node(condition) if not isinstance(condition, ast.Compare)
+                    else "the first argument of where() must be one comparison with <, <=, > or >= (as in "
+                    "where(x > 0, a*x, b*x)): no chains, ==, != or 'in'")
+        return None
     orders = ORDERS.get(name)
     if orders is not None:
         order = node.args[0]

@@ -84,6 +84,10 @@ def _golden_cases():
                                                                      "source", True),
         "lbfgs/curve_lbfgs.py": (curve, symopt.LBFGS(), "source"),
         "lbfgs/curve_lbfgs_bounded.py": (curve, symopt.LBFGS(), "source", True),
+        # kinks printed: a Huber loss with a joint scale (Piecewise) and a quantile loss (Max, Heaviside)
+        "lbfgs/huber_joint_lbfgs.py": (symopt.huber_loss(symopt.LinearModel(basis=["x"])), symopt.LBFGS(), "source"),
+        "lbfgs/quantile_curve_lbfgs.py": (symopt.quantile_loss(symopt.Model("a*x**b", "a b"), q=0.9), symopt.LBFGS(),
+                                          "source"),
         "network/network_adam.py": (net, symopt.Adam(), "source"),
         "network/network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
     }

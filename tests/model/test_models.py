@@ -262,12 +262,10 @@ def test_reserved_target_names_say_which_model():
 _a, _b = sp.symbols("a b", real=True)
 _x = sp.Symbol("x", real=True)
 _Z = sp.Symbol("z", real=True)
+# (Max, Min, Piecewise and Heaviside were refused here until issue 29, item 3: tests/symbolic/test_kinks.py)
 UNSUPPORTED = [
-    (sp.Max(_a * _x, _b), r"the function 'Max', which symopt does not support yet"),
-    (sp.Min(_a * _x, _b) + _b, r"Min\(.*\) uses the function 'Min'"),
-    (sp.Piecewise((_a * _x, _x > 1), (_b, True)), "the function 'Piecewise'"),
-    (sp.Heaviside(_x - 1) * _a + _b * _x, "the function 'Heaviside'"),
     (sp.erfi(_a * _x) + _b, "the function 'erfi'"),
+    (sp.besselj(0, _a * _x) + _b, r"besselj\(.*\) uses the function 'besselj', which symopt does not support yet"),
     (sp.besseli(2, _a * _x) + _b, r"besseli\(2, .*\) is besseli of order 2: symopt evaluates the orders 0 and 1"),
     (sp.besseli(sp.Symbol("nu"), _a * _x) + _b, "is besseli of order nu"),
     (sp.Integral(_a * _x, _x) + _b, r"Integral\(.*\) is an unevaluated Integral.*\.doit\(\)"),
@@ -283,8 +281,9 @@ UNSUPPORTED = [
 @pytest.mark.parametrize("expr, message", UNSUPPORTED, ids=[m[:24] for _, m in UNSUPPORTED])
 def test_an_unsupported_function_is_refused_when_the_model_is_built_and_the_supported_ones_listed(expr, message):
     """They used to be accepted and fail in code generation with a PrinterError (Max's naming Heaviside)."""
-    supported = "abs, acos, arctan, asin, atan, besseli, cos, cosh, erf, erfc, exp, expm1, lgamma, ln, log, log1p, " \
-                "log_ndtr, loggamma, ndtr, sigmoid, sin, sinh, softplus, sqrt, tan, tanh and sign"
+    supported = "abs, acos, arctan, asin, atan, besseli, cos, cosh, erf, erfc, exp, expm1, heaviside, lgamma, ln, " \
+                "log, log1p, log_ndtr, loggamma, max, min, ndtr, sigmoid, sin, sinh, softplus, sqrt, tan, tanh, where " \
+                "and sign"
     for build in (lambda: symopt.Model(expr, [_a, _b]),
                   lambda: symopt.Objective((sp.Symbol("y", real=True) - expr) ** 2, [_a, _b]),
                   lambda: symopt.LinearModel(basis=[_x, expr.xreplace({_a: 2, _b: 3})])):
@@ -299,8 +298,8 @@ def test_unsupported_functions_in_an_activation_are_refused_when_the_network_is_
     unevaluated or undefined functions, are refused with the built-in activations listed."""
     for act, message in [(sp.Integral(_Z, _Z), "unevaluated Integral.*Built-in activations: identity, relu"),
                          (sp.Function("f")(_Z), "undefined function 'f'.*Built-in activations"),
-                         (sp.Max(_Z, 0), r"derivative \(Heaviside\(z\)\) has no form the generated code can"),
-                         (sp.Heaviside(_Z) * _Z, "the activation .*Heaviside.* has no form the generated code")]:
+                         (sp.erfi(_Z), r"the activation \(erfi\(z\)\) has no form the generated code can"),
+                         (sp.besselj(0, _Z) * _Z, "the activation .*besselj.* has no form the generated code")]:
         with pytest.raises(ModelError, match=message):
             symopt.Network(2, [symopt.Dense(3, act), symopt.Dense(1)])
     # Made by hand, an Activation meets the same rules; a piecewise one the printer prints is kept.
@@ -309,13 +308,18 @@ def test_unsupported_functions_in_an_activation_are_refused_when_the_network_is_
     leaky = sp.Piecewise((_Z, _Z > 0), (_Z / 10, True))
     net = symopt.Network(2, [symopt.Dense(3, symopt.Activation("leaky 0.1", leaky, _Z)), symopt.Dense(1)])
     assert net.activations[0].name == "leaky 0.1" and net.activations[0].derivative == sp.diff(leaky, _Z)
+    # max and Heaviside print since issue 29, item 3: relu written either way is an activation
+    for relu in (sp.Max(_Z, 0), sp.Heaviside(_Z) * _Z):
+        assert symopt.Network(2, [symopt.Dense(3, relu), symopt.Dense(1)]).activations[0].expr == relu
 
 
 def test_sign_and_the_functions_text_calls_are_accepted_as_sympy_objects():
     from symopt.symbolic.parse import FUNCTIONS
 
     for name, f in FUNCTIONS.items():
-        model = symopt.Model(_a * (f(1, _b * _x + 2) if name == "besseli" else f(_b * _x + 2)), [_a, _b])
+        u = _b * _x + 2
+        call = f(1, u) if name == "besseli" else f((u, _x > 0), (_b, True)) if name == "where" else f(u)
+        model = symopt.Model(_a * call, [_a, _b])
         assert model.params == (_a, _b), name
     assert symopt.Model(sp.sign(_x) * _a + _b, [_a, _b]).expr.has(sp.sign)
     assert symopt.Model(sp.pi * _a + sp.E * _b * _x, [_a, _b]).expr.has(sp.pi)

@@ -6,7 +6,8 @@ saturation, near singularities), on the interpreted twin, the compiled module an
 
 A new whitelist entry is tested as soon as it is added; it needs its points in :data:`POINTS`, and until it has
 them its test fails and says so. A function of an order (``besseli(nu, x)``) is checked at each order text may
-write, as ``besseli(0, u)`` and ``besseli(1, u)``, each with points of its own.
+write, as ``besseli(0, u)`` and ``besseli(1, u)``, each with points of its own; ``max`` and ``min`` as
+``max(1/3, u)``, on both sides of their kink, and ``where`` as ``where(u > 1/3, u**2, 2*u - 1/9)``.
 
 Each point is a one-row dataset, so every point is checked on its own (a mean over rows would hide a wrong
 value at one of them). The per-sample objective is ``f(a*x + b)`` at ``a = 1/2``, ``b = 1/4``, with
@@ -30,7 +31,12 @@ import symopt
 from symopt.model.data import prepare
 from symopt.symbolic.functions import log_ndtr, ndtr, sigmoid, softplus
 from symopt.symbolic.parse import FUNCTIONS
-from symopt.symbolic.syntax import ORDERS
+from symopt.symbolic.syntax import ORDERS, VARIADIC
+
+def _where(z):
+    """What ``where(u > 1/3, u**2, 2*u - 1/9)`` parses to: a Piecewise with a step at 1/3."""
+    return sp.Piecewise((z ** 2, z > sp.Rational(1, 3)), (2 * z - sp.Rational(1, 9), True))
+
 
 #: Arguments u at which each function is checked, all in its domain (aliases share an entry).
 POINTS: dict = {
@@ -65,6 +71,13 @@ POINTS: dict = {
     # sigmoid' = sigmoid*(1 - sigmoid) rounds to 0 for u > 37 unless the complement is sigmoid(-u)
     sigmoid: (-40.0, -5.0, -0.3, 1e-6, 0.2, 3.0, 40.0),
     softplus: (-40.0, -5.0, -0.3, 1e-6, 0.2, 3.0, 40.0),
+    # max and min of the argument and 1/3, on both sides of the kink at 1/3 (at it, symopt.symbolic.kinks)
+    (sp.Max, sp.Rational(1, 3)): (-3.0, 1e-6, 0.3, 0.34, 2.0, 1e6),
+    (sp.Min, sp.Rational(1, 3)): (-3.0, 1e-6, 0.3, 0.34, 2.0, 1e6),
+    # a step: 0 and 1 on either side of 0, its derivatives 0 there (DiracDelta, taken as 0)
+    sp.Heaviside: (-2.0, -1e-6, 1e-6, 3.0),
+    # where(u > 1/3, u**2, 2*u - 1/9), on both sides of its step at 1/3
+    _where: (-2.0, 0.0, 0.3, 0.34, 5.0),
 }
 
 A, B = 0.5, 0.25
@@ -82,7 +95,14 @@ def _calls(name: str) -> list:
     """``(key, text)`` for each call of the whitelisted ``name`` checked: the key of :data:`POINTS` (the
     function, or ``(function, order)``) and the call as text, with ``{}`` for the argument."""
     f = FUNCTIONS[name]
-    calls = [((f, n), f"{name}({n}, {{}})") for n in ORDERS[name]] if name in ORDERS else [(f, f"{name}({{}})")]
+    if name in ORDERS:
+        calls = [((f, n), f"{name}({n}, {{}})") for n in ORDERS[name]]
+    elif name in VARIADIC:  # max(1/3, u): a function of u with a kink at 1/3
+        calls = [((f, sp.Rational(1, 3)), f"{name}(1/3, {{}})")]
+    elif name == "where":
+        calls = [(_where, "where({0} > 1/3, ({0})**2, 2*({0}) - 1/9)")]
+    else:
+        calls = [(f, f"{name}({{}})")]
     for key, _ in calls:
         if key not in POINTS:
             pytest.fail(f"the whitelisted function {name!r} ({key}) has no test points: add its domain to "
@@ -113,7 +133,7 @@ def _derivatives(key, u: float) -> tuple[float, ...]:
     out = []
     for k in range(4):
         d = sp.diff(expr, Z, k) if k else expr
-        d = d.xreplace({delta: 0 for delta in d.atoms(sp.DiracDelta)})
+        d = d.xreplace({delta: sp.Integer(0) for delta in d.atoms(sp.DiracDelta)})
         d = d.replace(sigmoid, lambda w: 1 / (1 + sp.exp(-w))).replace(softplus, lambda w: sp.log(1 + sp.exp(w)))
         value = sp.re(sp.N(d.subs(Z, sp.Float(u, 40)), 40))
         out.append(mpmath.mpf(str(value)))
