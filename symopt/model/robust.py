@@ -34,7 +34,8 @@ from ..errors import ModelError
 from .kinds.base import prediction
 from .layers import Network
 from .models import LinearModel, Model
-from .objective import Objective, _target
+from .losses import _target
+from .objective import Objective
 
 #: The scales of a Huber loss: estimated with the parameters (scikit-learn's), or fixed (``delta`` in y's units).
 HUBER_SCALES = ("joint", "fixed")
