@@ -76,7 +76,7 @@ def path(objective: Objective, data, *, l1=None, l2=None, optimizer=None, x0=Non
     >>> X = rng.normal(size=(200, 5)); y = X @ [3.0, 0, 0, -2.0, 0] + rng.normal(size=200)
     >>> lasso = symopt.path(symopt.squared_loss(symopt.LinearModel()), (X, y), l1=[1.0, 0.1, 0.01])
     >>> [int(k) for k in lasso.n_nonzero]
-    [2, 2, 5]
+    [2, 4, 5]
     """
     if not isinstance(objective, Objective):
         raise ModelError(f"path() takes a symopt.Objective first, got {type(objective).__name__}")

@@ -16,7 +16,8 @@ they settle, then a full pass checks the optimality condition everywhere; the ru
 minimum-norm subgradient is at most ``tol`` in every component.
 
 Forming ``Phi^T Phi`` squares the design's condition number, so symopt uses this path where that costs no
-digits the tests ask for (``CONDITION_LIMIT``); else proximal gradient on the rows.
+digits the tests ask for (:data:`symopt.closed_form.lasso.CONDITION_LIMIT`); else proximal gradient on the rows.
+This module imports Numba: it is imported where coordinate descent runs, never before.
 
 :func:`sweep_reference` is one sweep in NumPy, the test's reference for the compiled :func:`_sweep`.
 """
@@ -25,12 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-#: Coordinate descent on the Gram matrix is used up to this condition number of the column-scaled design
-#: (squared by the Gram matrix: 1e5 leaves about 6 of 16 digits, what the tests' 1e-6 asks and no more
-#: margin; past it, proximal gradient on the rows).
-CONDITION_LIMIT = 1e5
-
 
 @njit(cache=True)
 def _soft(v, t):

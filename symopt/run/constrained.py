@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import scipy.optimize
 
 from ..derivation.task import Task
 from ..errors import ModelError
@@ -92,6 +91,8 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
     lower, upper = flat.arrays() if flat else (np.full(A.shape[1], -np.inf), np.full(A.shape[1], np.inf))
     x0 = first.x if finite else starting_point(Task(objective, problem.derivation, dataset), start)
     x0 = np.clip(x0, lower, upper)
+    import scipy.optimize  # here, not at import: a first solve without constraints imports no SciPy
+
     run = scipy.optimize.minimize(f, x0, jac=True, method="SLSQP", bounds=list(zip(lower, upper)),
                                   constraints=[{"type": "ineq", "fun": lambda t: b - A @ t, "jac": lambda t: -A}],
                                   options=SLSQP)
@@ -121,6 +122,8 @@ def _check_feasible(A, b, flat, constraints) -> None:
     zero objective (SciPy's HiGHS) decides it exactly, before any solve."""
     lower, upper = flat.arrays() if flat else (np.full(A.shape[1], -np.inf), np.full(A.shape[1], np.inf))
     bounds = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(lower, upper)]
+    import scipy.optimize
+
     lp = scipy.optimize.linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=b, bounds=bounds, method="highs")
     if lp.status == 2:
         raise ModelError(f"the constraints ({'; '.join(constraints.texts)}){' with the bounds' if flat else ''} leave "
