@@ -21,6 +21,7 @@ The derivative at a kink is a choice, and symopt's is SymPy's, evaluated as it s
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import sympy as sp
@@ -45,7 +46,13 @@ def kinks(expr: sp.Basic, params) -> tuple:
     >>> [k.argument for k in kinks(sp.Max(y - a, 0), [a])]
     [-a + y]
     """
-    params = set(params)
+    return _kinks(expr, frozenset(params))
+
+
+@functools.lru_cache(maxsize=256)
+def _kinks(expr: sp.Basic, params: frozenset) -> tuple:
+    """:func:`kinks`, remembered: the run stage asks on every solve, and the tree walk cost 0.3 ms a solve
+    (SymPy expressions are immutable and hashable, so the answer for one expression never changes)."""
     found = {}
     for call in expr.atoms(*KINKED):
         for argument in _arguments(call):
