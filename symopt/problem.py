@@ -44,6 +44,7 @@ from .optimizers import CoordinateDescent, Optimizer, ProjectedLevenbergMarquard
 from .result import ClosedForm, Layout, Outcome, Provenance, Result, Trained
 from .run import constrained
 from .run import kinked
+from .run import proximal_newton
 from .run.drivers import driver_for
 from .run.loop import starting_point
 from .run.options import SolveOptions
@@ -500,7 +501,9 @@ class Problem:
 
     def _coordinate_descent(self, dataset, start, cf, box) -> Outcome | None:
         """An ``l1``-penalised least-squares fit by coordinate descent on the Gram matrix
-        (:mod:`symopt.closed_form.lasso`), or None where that does not apply (then proximal gradient runs)."""
+        (:mod:`symopt.closed_form.lasso`), or an ``l1``-penalised loss over a data matrix by proximal Newton with
+        coordinate descent (:mod:`symopt.run.proximal_newton`), or None where neither applies (then proximal
+        gradient runs)."""
         given = self.optimizer
         if given is not None and not isinstance(given, CoordinateDescent):
             return None
@@ -509,10 +512,14 @@ class Problem:
         if form is not None and form.kind == "least_squares" and not self.objective.maximize:
             outcome = lasso_result(self.objective, self.derivation, form, dataset, given or CoordinateDescent(),
                                    cf, start, box)
+        elif proximal_newton.applies(self.objective, self.derivation):
+            outcome = proximal_newton.proximal_newton_result(self.objective, self.derivation, dataset,
+                                                             given or CoordinateDescent(), cf, start, box)
         if outcome is None and given is not None:
             raise ModelError("CoordinateDescent is for an l1 penalty on a least-squares objective linear in its "
-                             "parameters whose design is well enough conditioned for its Gram matrix; this one is "
-                             "not: use symopt.ProximalGradient()")
+                             "parameters whose design is well enough conditioned for its Gram matrix, or on a "
+                             "loss of the linear predictor over a data matrix (a GLM on a LinearModel()); this one "
+                             "is neither: use symopt.ProximalGradient()")
         return outcome
 
     def _iterate(self, dataset, x0, progress, cf, stops, standardized: bool = False, warn: bool = True,

@@ -136,14 +136,18 @@ class ProximalGradient(Optimizer):
 
 @dataclass(frozen=True)
 class CoordinateDescent(Optimizer):
-    """Cyclic coordinate descent for the lasso and elastic net on a linear least-squares design, on its Gram
-    matrix (formed once; each step costs ``p`` operations; :mod:`symopt.numerics.coordinate_descent`), with a
-    working set of the non-zero coefficients. Chosen by default for ``l1=`` on a least-squares objective that
-    is linear in its parameters and not too ill-conditioned for the Gram matrix; elsewhere use
-    :class:`ProximalGradient`.
+    """Cyclic coordinate descent for ``l1`` penalties, with a working set of the non-zero coefficients
+    (:mod:`symopt.numerics.coordinate_descent`), chosen by default where it applies:
 
-    ``max_iter``: sweeps; ``tol``: on the largest component of the minimum-norm subgradient, relative to the
-    largest gradient term at 0 (``max |2 c/n Phi^T u|``).
+    * the lasso and elastic net on a linear least-squares design not too ill-conditioned for its Gram matrix:
+      on the Gram matrix, formed once (each step costs ``p`` operations);
+    * an ``l1``-penalised loss of the linear predictor over a data matrix (a GLM or logistic regression on a
+      ``LinearModel()``): proximal Newton, the quadratic model of each Newton step solved by coordinate descent
+      (IRLS with coordinate descent, as glmnet and glum; :mod:`symopt.run.proximal_newton`).
+
+    Elsewhere use :class:`ProximalGradient`. ``max_iter``: coordinate sweeps (of each quadratic model, for
+    proximal Newton); ``tol``: on the largest component of the minimum-norm subgradient, relative to the largest
+    gradient term at 0.
     """
 
     max_iter: int = 100_000

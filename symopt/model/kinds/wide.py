@@ -81,26 +81,6 @@ class WideForm(EvaluableForm):
 
     def describe(self, text):
         return text + (", where eta = intercept + X @ coef" if self.objective.model.intercept else ", where eta = X @ coef")
-    def row_columns(self):
-        """The per-sample loss's symbols other than ``eta`` and the target: each a per-row column of the data,
-        by name (the names ``X``, ``eta`` and ``z`` are taken, and one name is one column)."""
-        o = self.objective
-        columns = sorted(o.per_sample.free_symbols - {ETA, o.target}, key=lambda s: s.name)
-        names = [s.name for s in columns]
-        for name in names:
-            if name in TAKEN or name == o.target.name or names.count(name) > 1:
-                why = (f"{name!r} is taken ('X' is the data matrix, 'eta' the linear predictor)" if name in TAKEN
-                       else f"two different symbols are named {name!r} (one with other assumptions, such as "
-                            f"real=True)" if name != o.target.name
-                       else f"a symbol named {name!r} other than the target (real=True) is in it")
-                raise ModelError(f"the loss over {self.noun} reads each symbol besides eta and the target as a "
-                                 f"per-row data column, and {why}; rename the column")
-        return tuple(columns)
-
-    def _values(self, dataset, eta, rows=slice(None)) -> dict:
-        """What the per-sample expressions read on ``rows``: ``eta`` there, the target and the per-row columns."""
-        return {ETA: eta, **{s: dataset[s.name][rows] for s in self.objective.data_symbols}}
-
 
     def blocks(self, dataset):
         m = dataset["X"].shape[1]
@@ -119,6 +99,7 @@ class WideForm(EvaluableForm):
         if getattr(model, "names", None) is None:
             return super().flat_names(dataset)
         return ([model.intercept_label] if model.intercept else []) + list(model.names)
+
     def penalty_mask(self, dataset, penalty=None):
         """The weight of each entry of ``x`` in the ``l2`` penalty (``penalty``: another, such as the ``l1``)."""
         return flat_weights(self.objective.l2_penalty if penalty is None else penalty, self.blocks(dataset))
