@@ -16,7 +16,7 @@ symopt's). Contenders, each as a user gets it by default, alternating in one pro
 * ``skglm``: ``skglm.Lasso(alpha, tol=1e-10, warm_start=True)`` over the same grid.
 
 ``poisson``: the one-hot design of three categorical columns of 100 levels (100,000 x 300, dense), a Poisson
-GLM with elastic net (l1_ratio 0.5), 20 strengths: symopt (proximal gradient on the rows, warm starts) against
+GLM with elastic net (l1_ratio 0.5), 20 strengths: symopt (proximal Newton with coordinate descent, warm starts) against
 glum (its IRLS with coordinate descent).
 
 Each path's objective at every strength is computed in one formula (symopt's convention: the mean squared
@@ -141,7 +141,7 @@ def run_poisson(rounds: int, rows: int, count: int = 20) -> None:
                                            gradient_tol=1e-8).fit(X, y)
         return alphas, np.asarray(m.intercept_path_), np.asarray(m.coef_path_)
 
-    compare([("symopt (proximal gradient)", with_symopt), ("glum", with_glum)], rounds,
+    compare([("symopt (proximal Newton, CD)", with_symopt), ("glum", with_glum)], rounds,
             lambda values, b0, B: np.array([poisson_objective(X, y, b0[k], B[k], values[k] * ratio,
                                                               values[k] * (1 - ratio) / 2)
                                             for k in range(len(values))]))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sympy as sp
-
 from ..model.kinds.base import prediction
 from ..symbolic.escape import html_escape, latex, latex_escape, markdown_escape
 from ..symbolic.show import params_line
