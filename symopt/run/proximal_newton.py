@@ -60,7 +60,7 @@ def proximal_newton_result(objective, derivation, dataset, optimizer, cf: Closed
     ``optimizer``: the :class:`symopt.CoordinateDescent` record (``max_iter`` bounds the coordinate sweeps of
     each quadratic model, ``tol`` the minimum-norm subgradient relative to the largest gradient term at 0)."""
     from ..numerics import coordinate_descent
-    from ..numerics.weighted_gram import weighted_gram
+    from ..numerics.weighted_gram import nonzeros_of, weighted_gram
 
     form = objective.form
     X = np.asarray(dataset["X"], dtype=float)
@@ -74,8 +74,13 @@ def proximal_newton_result(objective, derivation, dataset, optimizer, cf: Closed
     lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     d1_expr, d2_expr = derivation.gradient[0], derivation.hessian[0, 0]
 
+    rows = nonzeros_of(X)  # a mostly-zero X: its products over the non-zeros only
+    times = X.__matmul__ if rows is None else rows.matvec
+    transposed_times = X.T.__matmul__ if rows is None else rows.rmatvec
+
     def eta_of(theta):
-        return form._eta(X, theta)
+        eta = times(theta[intercept:])
+        return eta + theta[0] if intercept else eta
 
     def smooth(eta, theta) -> float:
         with np.errstate(all="ignore"):
@@ -86,7 +91,7 @@ def proximal_newton_result(objective, derivation, dataset, optimizer, cf: Closed
         values = form._values(dataset, eta)
         with np.errstate(all="ignore"):
             d1 = np.broadcast_to(np.asarray(evaluate(d1_expr, values), dtype=float), (n,))
-            grad = scale * (X.T @ d1)
+            grad = scale * transposed_times(d1)
             if intercept:
                 grad = np.r_[scale * float(np.sum(d1)), grad]
             grad = grad + 2.0 * ridge * theta
@@ -152,7 +157,7 @@ def proximal_newton_result(objective, derivation, dataset, optimizer, cf: Closed
             message = (f"the Newton step no longer decreases F (largest minimum-norm subgradient component "
                        f"{worst:.3g}, tol {tol:.3g})")
             break
-        Xd = X @ d[intercept:] + (d[0] if intercept else 0.0)
+        Xd = times(d[intercept:]) + (d[0] if intercept else 0.0)
         t = 1.0
         while True:
             trial = x + t * d

@@ -51,3 +51,13 @@ def test_the_non_zeros_are_found_once_per_array_and_follow_its_views():
     np.testing.assert_array_equal(first.columns, columns)
     np.testing.assert_array_equal(first.values, X[rows, columns])
     assert first.starts[-1] == rows.size
+
+
+def test_products_over_the_non_zeros_equal_the_dense_ones():
+    X = _onehot(200, 10, 3, seed=4)
+    rng = np.random.default_rng(5)
+    v, u = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0])
+    u[::3] = 0.0
+    rows = wg.nonzeros_of(X)
+    np.testing.assert_allclose(rows.matvec(v), X @ v, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(rows.rmatvec(u), X.T @ u, rtol=1e-13, atol=1e-13)
