@@ -19,7 +19,6 @@ from ..errors import ParseError
 from ..symbolic.syntax import check_syntax
 from .spec import Source, Spec, SpecError
 
-#: The comparisons a constraint's text may hold (:mod:`symopt.model.constraints` takes <= and >=).
 COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
 #: The losses that state their own per-sample expression in [objective] (no [model]): a likelihood (its
 #: standard errors from the observed information) and any other objective (``Objective(likelihood=False)``).
@@ -269,28 +268,25 @@ def _check_parameter_tables(spec: Spec, source: Source, params: tuple, kind: str
 
 
 def _check_ties_and_constraints(spec: Spec, source: Source, params: tuple, kind: str) -> None:
-    """[ties], ``new_params`` and ``constraints`` only where the parameters are named (an expression model, a
-    likelihood or custom objective, a linear model by basis), each text through the whitelist's syntax, every
-    name in it a parameter (where the spec states them) or a new one. What a tie or a constraint means (a cycle,
-    a nonlinear constraint, a strict inequality) the library says, at the same key (:mod:`symopt.cli.build`)."""
+    """[ties], ``new_params``, ``constraints`` only where parameters are named, each text's syntax, its names
+    parameters or new ones; what they mean (a cycle, a nonlinear constraint) the library says (cli.build)."""
     if not (spec.ties or spec.constraints or spec.new_params):
         return
     if kind == "network" or wide(spec, kind):
-        key = ("ties",) if spec.ties else ("constraints",) if spec.constraints else ("new_params",)
-        raise source.error(key, "ties and constraints relate named parameters: an expression model, a likelihood "
-                                "or custom objective, or a linear model by basis (a network's weights and a linear "
-                                "model's coef array have no names to relate; bound coef in [bounds])")
+        raise source.error(("ties",) if spec.ties else ("constraints",) if spec.constraints else ("new_params",),
+                           "ties and constraints relate named parameters: an expression model, a likelihood or "
+                           "custom objective, or a linear model by basis (a network's weights and a linear model's "
+                           "coef array have no names to relate; bound coef in [bounds])")
     new = tuple(spec.new_params or ())
     if new and not spec.ties:
         raise source.error(("new_params",), "new_params declares the new parameters a tie reads; there is no [ties]")
-    for name in new:
-        if name in params:
-            raise source.error(("new_params",), f"{name!r} is already a parameter: a new parameter needs a new name")
+    if set(new) & set(params):
+        raise source.error(("new_params",), f"{sorted(set(new) & set(params))[0]!r} is already a parameter: a new "
+                                            f"parameter needs a new name")
     known = set(params) | set(new)
 
     def names(text: str, key: tuple, what: str) -> None:
-        unknown = sorted(_syntax(text, key, source) - known) if params else []
-        if unknown:
+        if unknown := sorted(_syntax(text, key, source) - known) if params else []:
             close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise source.error(key, f"{what} names {unknown[0]!r}, which is not a parameter ({', '.join(params)})"
@@ -307,12 +303,11 @@ def _check_ties_and_constraints(spec: Spec, source: Source, params: tuple, kind:
             raise source.error(("constraints", k), f"a constraint holds exactly one comparison, <= or >= (such as "
                                                    f"'a <= b'; for a <= b <= c give two); {text[:60]!r} has "
                                                    f"{len(found)}")
-        if found[0] == "==":
-            raise source.error(("constraints", k), f"{text[:60]!r} is an equality: say it as a tie in [ties] "
-                                                   f"(b = \"a + 1\" for 'b == a + 1')")
         if found[0] not in ("<=", ">="):
-            raise source.error(("constraints", k), f"{text[:60]!r}: a constraint is <= or >= (a strict "
-                                                   f"inequality's optimum on its edge would not be attained)")
+            raise source.error(("constraints", k), f"{text[:60]!r} is an equality: say it as a tie in [ties] (b = "
+                                                   f"\"a + 1\" for 'b == a + 1')" if found[0] == "==" else
+                               f"{text[:60]!r}: a constraint is <= or >= (a strict inequality's optimum on its edge "
+                               f"would not be attained)")
         for side in text.split(found[0]):
             names(side, ("constraints", k), f"the constraint {text[:60]!r}")
 

@@ -17,7 +17,7 @@ import sympy as sp
 from ..errors import DataError, ModelError
 from ..symbolic.numeric import evaluate
 from ..symbolic.parse import show
-from .held import check_lengths, join
+from .held import join
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,6 @@ def prepare(objective, data) -> Dataset:
                         f"(solve(objective, data) with data a mapping from those names to arrays"
                         f"{', or (X, y)' if form.matrix_data else ''})")
     arrays = form.read(data)
-    check_lengths(objective, arrays)
     lengths = {name: a.shape[0] for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}: {v}" for k, v in lengths.items())

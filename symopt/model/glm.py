@@ -25,11 +25,10 @@ from ..errors import DataError, ModelError
 from ..symbolic.functions import log_ndtr, ndtr, softplus
 from ..symbolic.parse import check_name
 from .families import ETA, MU, Y, Family, Link, as_family, as_link
-from .held import given as held_given
 from .kinds.base import prediction
 from .layers import Network
 from .models import LinearModel, Model
-from .losses import _target
+from .losses import _target, held_array
 from .objective import Objective
 
 
@@ -151,7 +150,7 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | np
     for role, name in (("offset", offset), ("exposure", exposure), ("weights", weights), ("trials", trials)):
         if name is None:
             continue
-        name, array = held_given(role, name)
+        name, array = held_array(role, name)
         if array is not None:
             held[name] = array
         else:

@@ -7,7 +7,8 @@ An array is kept by the objective (:attr:`symopt.Objective.held_columns`) under 
 to the data when the data are prepared (:func:`join`), so the derivation, the generated code and the statistics
 read it as any column. The reserved name is the objective's structure, not the values: objectives that differ
 only in the array share one derivation and one compiled module. An array whose length is not the data's number
-of rows is a :class:`~symopt.errors.DataError` naming the argument (:func:`check_lengths`).
+of rows is a :class:`~symopt.errors.DataError` naming the argument. The values are checked where they are given
+(:func:`symopt.model.losses.held_array`).
 """
 
 from __future__ import annotations
@@ -32,17 +33,6 @@ def role_of(name: str) -> str | None:
     return name[1:] if name.startswith("_") and name[1:] in ROLES else None
 
 
-def given(role: str, value) -> tuple[str, np.ndarray | None]:
-    """``(name, array)`` for ``role=value``: a column name as it is (checked where its symbol is made) and None,
-    or for values the reserved name and the values as a checked 1-D float array (numbers, finite: checked now,
-    where they are given, not at the solve)."""
-    if isinstance(value, str):
-        return value, None
-    from .data import _as_float_array  # here: data.py joins through this module
-
-    return reserved(role), _as_float_array(f"{role}=", value, 1)
-
-
 def join(objective, data):
     """``data`` with the arrays ``objective`` holds joined as columns (a read-only mapping view: nothing is
     copied); ``data`` itself where it holds none. ``(X, y)`` becomes the mapping ``{"X": X, target: y}``."""
@@ -57,23 +47,13 @@ def join(objective, data):
     if clash:
         raise DataError(f"data has a column named {clash[0]!r}, the name symopt keeps for the {role_of(clash[0])}= "
                         f"array the objective was given; rename that column (names starting with '_' are symopt's)")
+    target = objective.target.name
+    shape = np.shape(data[target]) if target in data else ()
+    for column, values in held.items():  # one value per row (a missing or odd target: the reader says so)
+        if shape and values.shape[0] != shape[0]:
+            raise DataError(f"the {role_of(column)}= array has {values.shape[0]} values and the data {shape[0]} rows "
+                            f"({target!r} has {shape[0]}); give one value per row, in the data's order")
     return _Joined(data, held)
-
-
-def check_lengths(objective, arrays: dict) -> None:
-    """A held array must have one value per row of the data: else a DataError naming the argument."""
-    held = getattr(objective, "held_columns", None)
-    if not held:
-        return
-    others = {name: a.shape[0] for name, a in arrays.items() if name not in held}
-    if not others:
-        return
-    name, n = next(iter(others.items()))
-    for column in held:
-        m = arrays[column].shape[0]
-        if m != n:
-            raise DataError(f"the {role_of(column)}= array has {m} values and the data {n} rows ({name!r} has {n}); "
-                            f"give one value per row, in the data's order")
 
 
 class _Joined(Mapping):

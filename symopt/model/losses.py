@@ -13,11 +13,21 @@ from ..symbolic.parse import check_name
 from .kinds import ETA
 from .kinds.base import prediction
 from .kinds.wide import TAKEN
-from .held import given as held_given
+from .data import _as_float_array
+from .held import reserved
 from .layers import Network
 from .layers import Z as OUTPUT
 from .models import LinearModel, Model
 from .objective import SCALES, Objective
+
+
+def held_array(role: str, value) -> tuple[str, np.ndarray | None]:
+    """``(name, array)`` for ``role=value``: a column name as it is (checked where its symbol is made) and None,
+    or for the values themselves the reserved name (:mod:`symopt.model.held`) and the values as a checked 1-D
+    float array (numbers, finite: checked here, where they are given, not at the solve)."""
+    if isinstance(value, str):
+        return value, None
+    return reserved(role), _as_float_array(f"{role}=", value, 1)
 
 
 def _target(model, target: str) -> sp.Symbol:
@@ -126,7 +136,7 @@ def _weight_column(model, y, kind: str, given, held: dict) -> sp.Symbol:
     if isinstance(model, Network):
         raise ModelError(f"{kind}= is not supported for a Network yet; fit a LinearModel() over the data matrix, "
                          f"or state the model by name (symopt.Model('a + b*x', ...)), to fit it weighted")
-    name, array = held_given(kind, given)
+    name, array = held_array(kind, given)
     if array is not None:
         held[name] = array
         return sp.Symbol(name, positive=True)
