@@ -139,22 +139,51 @@ def _model(spec: Spec, checked: Checked, arrays: dict):
 
 
 def check_parameters(spec: Spec, checked: Checked, source: Source, objective, data) -> None:
-    """[fixed] and [bounds] read as :func:`symopt.solve` reads them (:func:`symopt.model.fixing.check_fixed`,
-    :func:`symopt.model.bounds.check_bounds`), each refusal located at its key, and the ``coef`` lists of
+    """[ties], [fixed], [bounds] and ``constraints`` read as :func:`symopt.solve` reads them
+    (:func:`symopt.model.ties.check_ties`, :func:`symopt.model.fixing.check_fixed`,
+    :func:`symopt.model.bounds.check_bounds`, :func:`symopt.model.constraints.check_constraints`), each refusal
+    located at its key, and the ``coef`` lists of
     [start] and [bounds] against the data matrix's width where ``check`` could not tell it (an .npy matrix)."""
     from ..model.bounds import check_bounds
     from ..model.fixing import check_fixed
+    from ..model.ties import check_not_bounded
 
     options = solve_options(spec, with_optimizer=False)
+    record, objective = _check_ties(spec, checked, source, objective, options)
     fixed = options["fixed"] or {}
     for name, value in fixed.items():
         located(source, checked, lambda: check_fixed(objective, {name: value}), ("fixed", name))
     fixed = located(source, checked, lambda: check_fixed(objective, fixed), ("fixed",))
     for name, pair in (options["bounds"] or {}).items():
+        located(source, checked, lambda: check_not_bounded(record, {name: pair}), ("bounds", name))
         located(source, checked, lambda: check_bounds(objective, {name: pair}, fixed), ("bounds", name))
+    if spec.constraints:
+        from ..model.constraints import check_constraints
+
+        for k, text in enumerate(spec.constraints):
+            located(source, checked, lambda: check_constraints(objective, [text], record), ("constraints", k))
     if checked.width is None and wide(spec, checked.kind) and spec.objective.loss != "cross_entropy" and data:
         X = data["X"]
         check_width(spec, source, X.shape[1] if X.ndim == 2 else 1, "the data's X")
+
+
+def _check_ties(spec: Spec, checked: Checked, source: Source, objective, options: dict) -> tuple:
+    """[ties] read as :func:`symopt.solve` reads them (:func:`symopt.model.ties.check_ties`): each tie at its key
+    (with the new parameters it reads), then all together (a cycle) at ``ties``. ``(the Ties record, the
+    objective with them substituted)``: what [fixed], [bounds] and ``constraints`` are read against."""
+    from ..model.ties import Ties, check_ties, ties
+
+    if not spec.ties:
+        return Ties.empty(), objective
+    from ..symbolic.syntax import check_syntax
+
+    fixed = options["fixed"] or {}
+    new = tuple(spec.new_params or ())
+    for name, text in spec.ties.items():
+        reads = [n for n in new if n in check_syntax(text)]
+        located(source, checked, lambda: check_ties(objective, ties({name: text}, new=reads), fixed), ("ties", name))
+    record = located(source, checked, lambda: check_ties(objective, options["ties"], fixed), ("ties",))
+    return record, located(source, checked, lambda: record.apply(objective), ("ties",))
 
 
 def optimizer(spec: Spec):
@@ -170,7 +199,7 @@ def optimizer(spec: Spec):
 
 def solve_options(spec: Spec, with_optimizer: bool = True) -> dict:
     """The keyword options of :func:`symopt.solve` the spec states (``[solve]``, ``[start]``, ``[fixed]``,
-    ``[bounds]``, the optimizer unless not ``with_optimizer``); an infinite bound given as one number is an
+    ``[bounds]``, ``[ties]`` with ``new_params``, ``constraints``, the optimizer unless not ``with_optimizer``); an infinite bound given as one number is an
     open side (None), a list of one bound per entry is passed as it is (``-inf`` / ``inf`` where open, as
     ``bounds=`` takes it)."""
     options = spec.solve.model_dump()
@@ -179,4 +208,10 @@ def solve_options(spec: Spec, with_optimizer: bool = True) -> dict:
     options["fixed"] = dict(spec.fixed) or None
     options["bounds"] = {name: tuple(v if isinstance(v, list) else None if math.isinf(v) else v for v in pair)
                          for name, pair in spec.bounds.items()} or None
+    options["ties"] = dict(spec.ties) or None
+    if options["ties"] and spec.new_params:
+        from ..model.ties import ties
+
+        options["ties"] = ties(options["ties"], new=spec.new_params)
+    options["constraints"] = list(spec.constraints) or None
     return options

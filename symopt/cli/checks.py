@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..errors import ParseError
 from ..symbolic.syntax import check_syntax
 from .spec import Source, Spec, SpecError
 
+COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
 #: The losses that state their own per-sample expression in [objective] (no [model]): a likelihood (its
 #: standard errors from the observed information) and any other objective (``Objective(likelihood=False)``).
 OWN_EXPRESSION = ("likelihood", "custom")
@@ -50,6 +52,7 @@ def check(spec: Spec, source: Source, data_override: str | None = None) -> Check
     kind = _kind(spec, source)
     needed, params = _names(spec, source, kind)
     _check_parameter_tables(spec, source, params, kind)
+    _check_ties_and_constraints(spec, source, params, kind)
     path = data_file(spec, source, data_override)
     if path is None:
         if needed:
@@ -232,6 +235,7 @@ def _check_parameter_tables(spec: Spec, source: Source, params: tuple, kind: str
             raise source.error(("bounds", name), f"bounds are not supported on {which}; they apply to the named "
                                                  f"parameters of an expression model and to intercept and coef "
                                                  f"of a linear model over columns or a matrix")
+    params = (*params, *(spec.new_params or ())) if params else params  # a tie's new parameters are fitted too
     for table in ("start", "fixed", "bounds"):
         for name in getattr(spec, table):
             if params and name not in params:
@@ -261,6 +265,51 @@ def _check_parameter_tables(spec: Spec, source: Source, params: tuple, kind: str
                 at = f" at entry {entry}" if isinstance(low, list) or isinstance(high, list) else ""
                 raise source.error(("bounds", name), f"the lower bound {lo!r} is above the upper bound "
                                                      f"{hi!r}{at}")
+
+
+def _check_ties_and_constraints(spec: Spec, source: Source, params: tuple, kind: str) -> None:
+    """[ties], ``new_params``, ``constraints`` only where parameters are named, each text's syntax, its names
+    parameters or new ones; what they mean (a cycle, a nonlinear constraint) the library says (cli.build)."""
+    if not (spec.ties or spec.constraints or spec.new_params):
+        return
+    if kind == "network" or wide(spec, kind):
+        raise source.error(("ties",) if spec.ties else ("constraints",) if spec.constraints else ("new_params",),
+                           "ties and constraints relate named parameters: an expression model, a likelihood or "
+                           "custom objective, or a linear model by basis (a network's weights and a linear model's "
+                           "coef array have no names to relate; bound coef in [bounds])")
+    new = tuple(spec.new_params or ())
+    if new and not spec.ties:
+        raise source.error(("new_params",), "new_params declares the new parameters a tie reads; there is no [ties]")
+    if set(new) & set(params):
+        raise source.error(("new_params",), f"{sorted(set(new) & set(params))[0]!r} is already a parameter: a new "
+                                            f"parameter needs a new name")
+    known = set(params) | set(new)
+
+    def names(text: str, key: tuple, what: str) -> None:
+        if unknown := sorted(_syntax(text, key, source) - known) if params else []:
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise source.error(key, f"{what} names {unknown[0]!r}, which is not a parameter ({', '.join(params)})"
+                                    f"{hint}; declare a new parameter a tie reads in new_params")
+
+    for name, text in spec.ties.items():
+        if params and name not in params:
+            raise source.error(("ties", name), f"{name!r} is not a parameter ({', '.join(params)}): a tie's key "
+                                               f"is the parameter it defines")
+        names(text, ("ties", name), f"the tie of {name!r}")
+    for k, text in enumerate(spec.constraints):
+        found = COMPARISON.findall(text)
+        if len(found) != 1:
+            raise source.error(("constraints", k), f"a constraint holds exactly one comparison, <= or >= (such as "
+                                                   f"'a <= b'; for a <= b <= c give two); {text[:60]!r} has "
+                                                   f"{len(found)}")
+        if found[0] not in ("<=", ">="):
+            raise source.error(("constraints", k), f"{text[:60]!r} is an equality: say it as a tie in [ties] (b = "
+                                                   f"\"a + 1\" for 'b == a + 1')" if found[0] == "==" else
+                               f"{text[:60]!r}: a constraint is <= or >= (a strict inequality's optimum on its edge "
+                               f"would not be attained)")
+        for side in text.split(found[0]):
+            names(side, ("constraints", k), f"the constraint {text[:60]!r}")
 
 
 def check_width(spec: Spec, source: Source, width: int, where: str) -> None:

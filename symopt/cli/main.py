@@ -149,7 +149,7 @@ def _problem(objective, options: dict):
     from ..problem import Problem
 
     return Problem(objective, options["optimizer"], options["method"], options["precision"], options["budget"],
-                   options["backend"], options["fixed"], options["bounds"])
+                   options["backend"], options["fixed"], options["bounds"], options["ties"], options["constraints"])
 
 
 def _verify(args) -> int:

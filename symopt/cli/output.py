@@ -96,6 +96,9 @@ def spec_text(spec: BaseModel) -> str:
                             note = "   # default" if dotted(path + (k, index, ik)) in marked else ""
                             lines.append(f"{_key(ik)} = {_toml(iv)}{note}")
 
+    for name, body in values.items():  # top-level keys (constraints, new_params) first, where given
+        if not isinstance(body, dict) and body is not None and name not in marked:
+            lines.append(f"{_key(name)} = {_toml(body)}")
     for name, body in values.items():
         if isinstance(body, dict):
             table(name, body, (name,))

@@ -250,7 +250,12 @@ class Spec(Table):
     """A whole spec: the tables above, and ``[start]`` (x0: a number per parameter, a list for an array parameter
     such as a linear model's ``coef``), ``[fixed]`` (a number per parameter: ``fixed=`` holds named parameters
     only) and ``[bounds]`` by parameter name: ``[lower, upper]``, each side a number (``inf`` / ``-inf``
-    open) or, for an array parameter, a list of one bound per entry (``bounds=``'s pair of arrays)."""
+    open) or, for an array parameter, a list of one bound per entry (``bounds=``'s pair of arrays).
+
+    ``[ties]`` (``ties=``: a parameter's name = the expression of others it is tied to, as text, ``sigma_2 =
+    "sigma_1"``), with ``new_params``, the new parameters a tie reads (``symopt.ties(..., new=...)``), and
+    ``constraints`` (``constraints=``: a list of linear inequalities as text, ``["a <= b"]``); ``constraints`` and
+    ``new_params`` are top-level keys, so they stand before the first table."""
 
     model: ModelSpec | None = None
     network: NetworkSpec | None = None
@@ -261,6 +266,13 @@ class Spec(Table):
     start: dict[Name, number_or_array(Finite)] = {}
     fixed: dict[Name, Finite] = {}
     bounds: dict[Name, Annotated[list[number_or_array(Bound)], Field(min_length=2, max_length=2)]] = {}
+    ties: Annotated[dict[Name, Expression], Field(max_length=MAX_NAMES)] = {}
+    new_params: Names | None = None
+    constraints: Annotated[list[Expression], Field(max_length=MAX_NAMES)] = []
+
+
+#: The spec's keys that are not tables (a key written after a table's header belongs to that table).
+TOP_LEVEL = ("constraints", "new_params")
 
 
 class Source:
@@ -362,6 +374,9 @@ def describe(error: dict, key: tuple) -> str:
     """A pydantic error as a sentence: the value given and the rule it broke, with a did-you-mean for an
     unknown key or a choice."""
     kind, message = error["type"], error["msg"]
+    if len(key) == 2 and key[-1] in TOP_LEVEL:
+        return (f"{key[-1]!r} is a top-level key: write it before the first [table] (in TOML a key written after "
+                f"[{key[0]}] belongs to that table)")
     if kind == "extra_forbidden":
         known = fields_at(tuple(error["loc"])[:-1])
         close = difflib.get_close_matches(str(key[-1]), known, n=1)

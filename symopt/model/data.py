@@ -17,6 +17,7 @@ import sympy as sp
 from ..errors import DataError, ModelError
 from ..symbolic.numeric import evaluate
 from ..symbolic.parse import show
+from .held import join
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def prepare(objective, data) -> Dataset:
     before for this objective: ``Result.dataset`` of a result in this process) is returned as it is."""
     if isinstance(data, Dataset):
         return data
+    data = join(objective, data)  # the arrays given as offset=, weights=, ... (symopt.model.held)
     form = objective.form
     if not objective.data_names:
         if data is None or (hasattr(data, "keys") and not list(data.keys())):

@@ -28,7 +28,7 @@ from .families import ETA, MU, Y, Family, Link, as_family, as_link
 from .kinds.base import prediction
 from .layers import Network
 from .models import LinearModel, Model
-from .losses import _target
+from .losses import _target, held_array
 from .objective import Objective
 
 
@@ -108,9 +108,10 @@ class GLMSpec:
                                                 ("weights", self.weights), ("trials", self.trials)) if name}
 
 
-def glm(model, family="gaussian", link=None, target: str = "y", offset: str | None = None,
-        exposure: str | None = None, weights: str | None = None, trials: str | None = None, l2: float = 0.0,
-        reduction: str = "mean", l1: float = 0.0, **family_options) -> Objective:
+def glm(model, family="gaussian", link=None, target: str = "y", offset: str | np.ndarray | None = None,
+        exposure: str | np.ndarray | None = None, weights: str | np.ndarray | None = None,
+        trials: str | np.ndarray | None = None, l2: float = 0.0, reduction: str = "mean", l1: float = 0.0,
+        **family_options) -> Objective:
     """A generalized linear model's objective: the mean unit deviance / 2 of ``family`` with mean
     ``mu = g^-1(eta)``, ``eta`` the model's prediction (plus ``offset``, plus ``log(exposure)``).
 
@@ -123,7 +124,10 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
     ``offset``, ``exposure``, ``weights`` and ``trials`` name data columns: an offset added to ``eta``, an
     exposure whose log is (``eta + log(exposure)``: a rate model), weights multiplying each row's deviance
     (statsmodels' ``var_weights``), and for a binomial the number of trials per row, the target then being
-    the number of successes (statsmodels' two-column ``(successes, failures)`` response).
+    the number of successes (statsmodels' two-column ``(successes, failures)`` response). Each takes a
+    column's name or the values themselves, one per row (an array, as statsmodels' ``GLM(..., offset=o,
+    exposure=t)``): the objective keeps an array and joins it to the data at each solve
+    (:mod:`symopt.model.held`).
 
     ``l2`` and ``l1``: ridge and lasso penalties on the coefficients (not the intercept), a number or a mapping
     by name or block (:mod:`symopt.model.penalties`); scikit-learn's ``PoissonRegressor(alpha)`` is
@@ -141,12 +145,16 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
         raise ModelError(f"glm takes a symopt.Model or a symopt.LinearModel, got {type(model).__name__}")
     y = _target(model, target)
     eta = prediction(model)
-    columns = {}
+    columns, held = {}, {}
     taken = {s.name for s in eta.free_symbols} | {y.name}
     for role, name in (("offset", offset), ("exposure", exposure), ("weights", weights), ("trials", trials)):
         if name is None:
             continue
-        name = check_name(name, f"the {role} column name")
+        name, array = held_array(role, name)
+        if array is not None:
+            held[name] = array
+        else:
+            name = check_name(name, f"the {role} column name")
         if name in taken:
             raise ModelError(f"the {role} column {name!r} is already a name in the model, the target or another "
                              f"column; name it something else")
@@ -163,6 +171,7 @@ def glm(model, family="gaussian", link=None, target: str = "y", offset: str | No
     objective = Objective._from_model(per_sample, model, y, "glm", l2, reduction, l1)
     objective.likelihood = True
     objective.glm = GLMSpec(fam, lk, eta, mean, **{role: s.name for role, s in columns.items()})
+    objective.held_columns = held
     return objective
 
 

@@ -6,7 +6,8 @@ returns the figure; given a ``path`` it is also written there as a PNG.
 
 - ``history``: the objective per iteration on a log scale (the gap above the best value where F is not
   positive throughout), with the closed-form optimum as a reference line where the problem has one.
-- ``fit`` and ``residuals``: for a model of one feature, the data and the fitted curve, or the residuals.
+- ``fit`` and ``residuals``: for a model of one feature, the data and the fitted curve, or the residuals (with an
+  offset, the fitted value of each row is the model plus its offset, as the loss compares them).
 - ``surface``: for one or two parameters, the objective around the solution (a curve, or contours) with
   the path the iterative solver took (replayed from its start through the same compiled problem).
 - ``training``: for a network trained by epochs, the loss and each layer's gradient size per epoch, with
@@ -122,7 +123,9 @@ def _one_feature(result, kind: str, dataset):
     if objective.form.matrix_data or objective.kind != "squared":
         raise ModelError(f"plot(kind={kind!r}) is for squared_loss on a model of one feature; this is "
                          f"{objective.describe()}")
-    features = [s for s in objective.data_symbols if s != objective.target]
+    # the loss's own columns (weights or standard deviations, an offset) are not features of the model
+    own = {objective.target.name, objective.weight_column, objective.offset_column}
+    features = [s for s in objective.data_symbols if s.name not in own]
     if len(features) != 1:
         raise ModelError(f"plot(kind={kind!r}) needs a model of one feature; this one reads "
                          f"{len(features)}: {', '.join(s.name for s in features) or 'none'}")
@@ -130,23 +133,38 @@ def _one_feature(result, kind: str, dataset):
     return name, dataset[name], dataset[objective.target.name]
 
 
+def _offset(result, dataset):
+    """The offset of each row (``squared_loss(..., offset=)``), or None: the loss compares ``y`` with the model
+    plus it, so a picture of the fit does too."""
+    column = result.objective.offset_column
+    return None if column is None else dataset[column]
+
+
 def _fit(result, figure, problem, dataset) -> None:
     name, x, y = _one_feature(result, "fit", dataset)
+    offset = _offset(result, dataset)
     ax = figure.add_subplot()
     ax.plot(x, y, "o", markersize=3, label="data")
-    grid = np.linspace(float(np.min(x)), float(np.max(x)), 400)
-    with np.errstate(all="ignore"):
-        ax.plot(grid, result.predict({name: grid}), color="C1", label="fitted model")
+    if offset is None:
+        grid = np.linspace(float(np.min(x)), float(np.max(x)), 400)
+        with np.errstate(all="ignore"):
+            ax.plot(grid, result.predict({name: grid}), color="C1", label="fitted model")
+    else:  # the offset differs row by row: the fitted value of each row, model plus offset, beside its y
+        order = np.argsort(x, kind="stable")
+        with np.errstate(all="ignore"):
+            fitted = result.predict({name: x}) + offset
+        ax.plot(x[order], fitted[order], "x", color="C1", markersize=4, label="fitted: model + offset")
     ax.set_xlabel(name)
     ax.set_ylabel(result.objective.target.name)
-    ax.set_title(f"fit: {result.objective.model.expr}")
+    ax.set_title(f"fit: {result.objective.model.expr}{'' if offset is None else ' + offset'}")
     ax.legend()
 
 
 def _residuals(result, figure, problem, dataset) -> None:
     name, x, y = _one_feature(result, "residuals", dataset)
+    offset = _offset(result, dataset)
     ax = figure.add_subplot()
-    residuals = y - result.predict({name: x})
+    residuals = y - result.predict({name: x}) - (0.0 if offset is None else offset)
     ax.axhline(0.0, color="0.5", linewidth=1)
     ax.plot(x, residuals, "o", markersize=3)
     ax.set_xlabel(name)

@@ -118,7 +118,10 @@ class Summary:
         corr = inf.corr
         if corr is not None and corr.shape[0] > 1:
             i, j = np.triu_indices(corr.shape[0], 1)
-            high = np.flatnonzero(np.abs(corr[i, j]) > HIGH_CORRELATION)
+            high = np.abs(corr[i, j]) > HIGH_CORRELATION
+            if getattr(inf, "surface", None) is not None:  # an active constraint fixes a combination: not the data
+                high &= np.abs(corr[i, j]) < 1.0 - 1e-9
+            high = np.flatnonzero(high)
             order = high[np.argsort(-np.abs(corr[i[high], j[high]]))]
             names = inf.names
             for k in order[:SHOWN_CORRELATIONS]:

@@ -40,6 +40,7 @@ from ..numerics.covariance import COV_TYPES, check_cov_type
 from ..numerics.distributions import normal_quantile, t_quantile, two_sided_p
 from ..symbolic.numeric import evaluate
 from . import glm as glm_stats
+from . import restricted
 from . import separation
 
 #: Above this many parameters no covariance is formed: it is a p x p matrix of doubles (4,096 parameters
@@ -88,6 +89,9 @@ class Inference:
     #: :data:`REFINE_BELOW` of ``sum(w y^2)``), in words ("" otherwise): an exact fit, whose F statistic has
     #: no residual variance to divide by (:mod:`symopt.stats.profile` gives its Wald intervals).
     exact_fit: str = ""
+    #: The surface of the constraints active at the optimum (:class:`symopt.stats.restricted.Surface`), to which
+    #: the covariance is restricted; None where none is active.
+    surface: object = field(default=None, repr=False)
 
     @property
     def dof(self) -> int:
@@ -327,7 +331,9 @@ def infer(result, cov_type: str, dataset) -> Inference:
     held = tuple(j for j, name in enumerate(names) if name in result.at_bound)
     n, p, x = dataset.n_rows, len(result.x) - len(held), np.asarray(result.x, dtype=float)
     kind, why = kind_of(objective)
-    base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x, held=held)
+    on = restricted.surface(result, dataset, names, [j for j in range(len(x)) if j not in held])
+    p -= 0 if on is None else on.rank  # an active constraint removes a direction, as a tie removes a parameter
+    base = dict(names=names, cov_type=cov_type, n_obs=n, n_params=p, x=x, held=held, surface=on)
     if kind == "least squares":
         return _least_squares(result, objective, dataset, base)
     if getattr(objective, "glm", None) is not None:
@@ -346,11 +352,6 @@ def _refusal(result, objective, p: int) -> str:
     """Why no covariance is formed for a result whose objective has one, or ""."""
     if separation.refusal(result):
         return separation.refusal(result)
-    active = getattr(result.kkt, "active", ())  # symopt.run.constrained
-    if active:
-        return (f"the constraint(s) {', '.join(active)} hold with equality at the optimum, and the classical "
-                f"covariance ignores them; for the standard errors on that surface, say the active constraint "
-                f"as a tie (ties=) and solve again")
     if not result.success:
         return (f"the solve did not reach an optimum ({result.status}), and standard errors are those of an "
                 f"optimum")
@@ -407,7 +408,7 @@ def _least_squares(result, objective, dataset, base) -> Inference:
                               f"the rounding level)")
     high = result.precision == "high" and result.exact_x and cov_type == "nonrobust"
     if not high and not held and objective.kind == "squared" and not objective.wide and cov_type == "nonrobust" \
-            and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size:
+            and 0 < n * p <= REFINE_MAX_WORK and rss < REFINE_BELOW * size and base["surface"] is None:
         theta, res, rows = _refined_high(objective, dataset, x)
         if dropped:
             res, rows = _kept_rows(res, kept), _kept_rows(rows, kept)
@@ -434,7 +435,10 @@ def _least_squares(result, objective, dataset, base) -> Inference:
     else:
         rows = covariance.ArrayRows(J) if isinstance(J, np.ndarray) else J
         factor = result.normal_factor if len(free) == len(x) else None  # the tall normal equations' R
-        cov = covariance.from_jacobian(rows.select(free), u, _names(base, free), cov_type, absolute, factor)
+        cov = restricted.from_jacobian(base["surface"], rows.select(free), u, _names(base, free), cov_type, absolute,
+                                       factor)
+    if base["surface"] is not None:
+        notes.append(base["surface"].note())
     if absolute is not None and cov_type == "nonrobust":
         notes.append("scale='absolute': the covariance is not scaled by the residual variance (the weights are "
                      "taken as the exact inverse variances)")
@@ -465,9 +469,10 @@ def _likelihood(result, objective, dataset, base, stats) -> Inference:
     if cov_type != "nonrobust":
         scores = np.concatenate([block for _, block in
                                  objective.form.row_gradients(result.derivation, dataset, x)], axis=0)[:, free]
-    cov = covariance.from_information(info, _names(base, free), scores, cov_type, n)
+    cov = restricted.from_information(base["surface"], info, _names(base, free), scores, cov_type, n)
     notes = (f"{', '.join(base['names'][j] for j in base['held'])} at a bound: held there, no standard error",) \
         if base["held"] else ()
+    notes += (base["surface"].note(),) if base["surface"] is not None else ()
     return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason,
                      not_identified=cov.not_identified, notes=notes, **base, **stats)
 
@@ -484,12 +489,14 @@ def _glm(result, objective, dataset, base, why: str) -> Inference:
     if base["cov_type"] != "nonrobust":
         return _likelihood(result, objective, dataset, base, stats)
     free = [j for j in range(len(base["x"])) if j not in base["held"]]
-    cov = covariance.from_information(fitted.information[np.ix_(free, free)], _names(base, free))
+    cov = restricted.from_information(base["surface"], fitted.information[np.ix_(free, free)], _names(base, free))
     notes = []
     if objective.glm.family.scale == "pearson":
         notes.append(f"scaled by the dispersion estimated as Pearson's chi2 / (n - p) = {fitted.scale:.6g}")
     if base["held"]:
         notes.append(f"{', '.join(base['names'][j] for j in base['held'])} at a bound: held there, no standard error")
+    if base["surface"] is not None:
+        notes.append(base["surface"].note())
     return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(base["x"])), reason=cov.reason,
                      not_identified=cov.not_identified, notes=tuple(notes), **base, **stats)
 

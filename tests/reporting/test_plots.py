@@ -95,3 +95,30 @@ def test_the_surface_of_a_bounded_run_replays_it_with_its_bounds():
     xs, ys = path.get_data()
     assert (xs[0], ys[0]) == (1.0, 2.0) and np.min(ys) == 1.0 and ys[-1] == 1.0  # every iterate inside b >= 1
     assert xs[-1] == pytest.approx(r.params["a"], rel=1e-12)
+
+
+def test_with_an_offset_the_fit_and_residuals_compare_y_with_the_model_plus_the_offset():
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 3.0, 30)
+    o = rng.normal(size=30)
+    y = 1.0 + 2.0 * x + o + 0.05 * rng.normal(size=30)
+    result = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b"), offset=o), {"x": x, "y": y},
+                          backend="python", progress=False)
+    fitted = result.params["a"] + result.params["b"] * x + o
+    data_line, fitted_line = result.plot("fit").get_axes()[0].get_lines()
+    order = np.argsort(x, kind="stable")
+    np.testing.assert_allclose(fitted_line.get_xdata(), x[order])
+    np.testing.assert_allclose(fitted_line.get_ydata(), fitted[order], rtol=1e-12)
+    np.testing.assert_allclose(data_line.get_ydata(), y)
+    residuals = result.plot("residuals").get_axes()[0].get_lines()[-1]
+    np.testing.assert_allclose(residuals.get_ydata(), y - fitted, atol=1e-12)
+    assert np.sqrt(np.mean((y - fitted) ** 2)) < 0.1  # the model alone would be off by the offset's spread
+
+
+def test_a_weighted_fit_of_one_feature_is_drawn():
+    x = np.linspace(0.0, 3.0, 30)
+    y = 1.0 + 2.0 * x + 0.05 * np.random.default_rng(4).normal(size=30)
+    result = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b"), weights=np.linspace(1, 2, 30)),
+                          {"x": x, "y": y}, backend="python", progress=False)
+    line = result.plot("fit").get_axes()[0].get_lines()[1]
+    np.testing.assert_allclose(line.get_ydata()[[0, -1]], result.params["a"] + result.params["b"] * np.array([0, 3]))
