@@ -410,7 +410,9 @@ class Result:
             return None
         memo = self._memo()
         if "glm" not in memo:
-            memo["glm"] = glm_stats.fit(self.objective, self._data(data, "result.glm_fit()"), np.asarray(self.x))
+            dataset = self._data(data, "result.glm_fit()")
+            # the parameters the data estimate as the inference counts them (bounds, active constraints)
+            memo["glm"] = glm_stats.fit(self.objective, dataset, np.asarray(self.x), self.inference(data=data).n_params)
         return memo["glm"]
 
     deviance = _glm_alias("deviance", "A GLM's deviance, ``sum w d(y, mu)`` [``deviance``], or None.")

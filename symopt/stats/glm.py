@@ -109,10 +109,12 @@ def unit_deviance(family, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit(objective, dataset, x: np.ndarray) -> GLMFit:
-    """The statistics of the GLM ``objective`` at the flat estimate ``x`` on ``dataset``."""
+def fit(objective, dataset, x: np.ndarray, n_params: int | None = None) -> GLMFit:
+    """The statistics of the GLM ``objective`` at the flat estimate ``x`` on ``dataset``; ``n_params``: the
+    parameters the data estimate (``len(x)`` less those held on a bound and one per active constraint, as the
+    inference counts them), for the residual degrees of freedom of the Pearson scale."""
     spec, family = objective.glm, objective.glm.family
-    n, p = dataset.n_rows, len(x)
+    n, p = dataset.n_rows, len(x) if n_params is None else n_params
     eta, J = linear_predictor(objective, dataset, x)
     mu = _column(spec.link.inverse, {ETA: eta}, n)
     dmu = _column(sp.diff(spec.link.inverse, ETA), {ETA: eta}, n)

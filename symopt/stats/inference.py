@@ -481,7 +481,7 @@ def _glm(result, objective, dataset, base, why: str) -> Inference:
     """A GLM's covariance as statsmodels' default: the inverse of the expected (Fisher) information, scaled by
     the estimated dispersion where the family has one (:mod:`symopt.stats.glm`); the robust types as for any
     likelihood (a sandwich, in which the scale cancels). Its log-likelihood is the family's, at that scale."""
-    fitted = glm_stats.fit(objective, dataset, base["x"])
+    fitted = glm_stats.fit(objective, dataset, base["x"], base["n_params"])
     stats = {"loglik": None if objective.l2 or objective.l1 else fitted.loglik}
     refusal = why or _refusal(result, objective, base["n_params"])
     if refusal:

@@ -73,3 +73,18 @@ def test_a_tie_and_an_active_constraint_together_give_the_doubly_tied_fit():
     assert constrained.kkt.active == ("a >= b",)
     tied = symopt.solve(symopt.squared_loss(MODEL), PLANE, ties={"c": "2*b", "a": "b"})
     _same(constrained, tied)
+
+
+def test_a_gamma_glm_with_an_active_constraint_scales_by_the_free_directions():
+    # c = b + 0.2 active: statsmodels' Gamma GLM on x + z with the offset 0.2 z is the same fit, and its Pearson
+    # scale divides by n - 2, one parameter fewer than the three symopt names
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    x, z = rng.normal(size=200), rng.normal(size=200)
+    y = rng.gamma(3.0, np.exp(0.5 + 0.3 * x + 0.3 * z) / 3.0)
+    r = symopt.solve(symopt.glm(symopt.Model("a + b*x + c*z", "a b c"), "gamma", link="log"),
+                     {"x": x, "z": z, "y": y}, constraints=["b <= c - 0.2"])
+    ref = sm.GLM(y, sm.add_constant(x + z), family=sm.families.Gamma(sm.families.links.Log()), offset=0.2 * z).fit()
+    assert abs(r.scale - ref.scale) <= 1e-8 * ref.scale
+    np.testing.assert_allclose([r.stderr["a"], r.stderr["b"], r.stderr["c"]], [ref.bse[0], ref.bse[1], ref.bse[1]],
+                               rtol=1e-7)
