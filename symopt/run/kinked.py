@@ -31,6 +31,8 @@ from ..symbolic.numeric import evaluate
 
 #: The primal objective at the LP's multipliers must be within this (relative) of the dual objective.
 DUALITY_GAP = 1e-9
+#: A residual within this fraction of the size of the target and the fit is 0 (an interpolated row).
+ZERO_RESIDUAL = 1e-9
 
 
 def route(problem, dataset, start, box, cf: ClosedForm, unused: str) -> Outcome | None:
@@ -83,12 +85,23 @@ def solve_quantile_lp(phi: np.ndarray, target: np.ndarray, q: float, reduction: 
 
     n, p = phi.shape
     weight = 1.0 / n if reduction == "mean" else 1.0
-    res = linprog(-target, A_eq=phi.T, b_eq=np.zeros(p), bounds=(q - 1.0, q), method="highs-ipm")
+    # HiGHS's presolve finds nothing to remove in this programme (p dense equality rows, n boxed variables) and
+    # costs time and memory: measured on 200,000 x 21, 10.9 s and 878 MiB with it, 7.9 s and 701 MiB without
+    res = linprog(-target, A_eq=phi.T, b_eq=np.zeros(p), bounds=(q - 1.0, q), method="highs-ipm",
+                  options={"presolve": False})
     if res.x is None or res.eqlin is None:
         return None, float("nan"), (int(res.status), str(res.message))
     # theta is the multiplier of Phi' a = 0 (SciPy's marginals are d(objective)/d(b_eq), of the minimised -y'a)
     theta = -np.asarray(res.eqlin.marginals, dtype=float)
     return theta, -weight * float(res.fun), (int(res.status), str(res.message))
+
+
+def zero_residuals(e: np.ndarray, target: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+    """Which residuals ``e = target - fitted`` are 0 up to rounding: within :data:`ZERO_RESIDUAL` of the size of
+    the numbers they are the difference of (an LP optimum interpolates at least p rows exactly; computed in
+    floating point, their residuals come out as rounding noise of either sign)."""
+    scale = max(float(np.max(np.abs(target), initial=0.0)), float(np.max(np.abs(fitted), initial=0.0)), 1e-300)
+    return np.abs(e) <= ZERO_RESIDUAL * scale
 
 
 def linear_design(objective, dataset) -> tuple[np.ndarray, np.ndarray] | None:
