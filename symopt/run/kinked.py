@@ -31,8 +31,10 @@ from ..symbolic.numeric import evaluate
 
 #: The primal objective at the LP's multipliers must be within this (relative) of the dual objective.
 DUALITY_GAP = 1e-9
-#: A residual within this fraction of the size of the target and the fit is 0 (an interpolated row).
-ZERO_RESIDUAL = 1e-9
+#: A residual within this fraction of the size of the target and the fit is 0 (an interpolated row). Measured: the
+#: rows HiGHS's vertex interpolates come out within 3e-15 of max |y| (engel; 20,000 x 20), statsmodels QuantReg's
+#: IRLS leaves its nearest at 3e-11 to 6e-9, the next real residuals are above 1e-6.
+ZERO_RESIDUAL = 1e-12
 
 
 def route(problem, dataset, start, box, cf: ClosedForm, unused: str) -> Outcome | None:
