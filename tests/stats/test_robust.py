@@ -146,3 +146,17 @@ def test_joint_huber_sandwich_matches_central_differences_of_scikit_learns_objec
     A = (A + A.T) / 2
     cov = np.linalg.solve(A, np.linalg.solve(A, scores.T @ scores).T)
     np.testing.assert_allclose([fit.stderr[k] for k in names], np.sqrt(np.diag(cov)), rtol=1e-5)
+
+
+def test_fixed_huber_is_statsmodels_rlm_at_its_scale():
+    """statsmodels RLM with HuberT(t) and its scale held (update_scale=False) minimises sum rho(r/s), which is
+    symopt's fixed Huber with delta = t*s (H(r) = 2 s^2 rho(r/s)): the same estimates. Their covariances differ
+    by design (RLM's H1-H3 are Huber's approximations that take the errors independent of the design; symopt
+    gives the sandwich, which does not), so only the estimates are compared."""
+    X, y = _huber_data()
+    norm = sm.robust.norms.HuberT(t=1.345)
+    rlm = sm.RLM(y, sm.add_constant(X), M=norm).fit(update_scale=False, conv="coefs", tol=1e-13, maxiter=1000)
+    fit = symopt.solve(symopt.huber_loss(symopt.LinearModel(basis=["x1", "x2"]), delta=1.345 * rlm.scale,
+                                         scale="fixed"), {"x1": X[:, 0], "x2": X[:, 1], "y": y},
+                       optimizer=symopt.LBFGS(tol=1e-13))
+    np.testing.assert_allclose(fit.x, rlm.params, rtol=1e-8)
