@@ -160,3 +160,13 @@ def test_fixed_huber_is_statsmodels_rlm_at_its_scale():
                                          scale="fixed"), {"x1": X[:, 0], "x2": X[:, 1], "y": y},
                        optimizer=symopt.LBFGS(tol=1e-13))
     np.testing.assert_allclose(fit.x, rlm.params, rtol=1e-8)
+
+
+def test_robust_fits_have_wald_intervals_and_no_profile(engel):
+    x, y = engel
+    fit = symopt.solve(symopt.quantile_loss(symopt.LinearModel(basis=["income"]), target="foodexp", q=0.5),
+                       {"income": x, "foodexp": y})
+    low, high = fit.conf_int()["coef_income"]
+    assert low < fit.params["coef_income"] < high
+    with pytest.raises(symopt.ModelError, match="quantile regression fit has no likelihood"):
+        fit.conf_int(method="profile")
