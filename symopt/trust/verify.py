@@ -28,6 +28,11 @@ significant digits on which the solutions compared agree with the best of symopt
 NIST's log relative error; a component near 0 is compared on the scale of the largest). The verdict says
 what agrees, or what does not, by how much, and the likely reason; and where the best F is worse than the
 constant model's (:mod:`symopt.stats.baseline`), says that too.
+
+A quantile regression solved as a linear programme is judged by what an LP optimum offers instead of a zero
+gradient (:mod:`symopt.trust.quantile_check`): its minimum-norm subgradient, 0 at an optimum, shown as each
+solution's largest gradient component, and scikit-learn's ``QuantileRegressor`` as the reference; the iterative
+runs are other ways there, not answers.
 """
 
 from __future__ import annotations
@@ -166,6 +171,8 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
         first = box.inside(first, default=x0 is None)
         default = None if default is None else box.inside(default, default=True)
 
+    quantile = quantile_check.applies(objective)
+
     def evaluated(label, x, success, status, res=None, role="answer"):
         with np.errstate(all="ignore"):
             fun, grad = problem.flat_value_and_grad(dataset, x)
@@ -176,8 +183,6 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
             grad = grad if found is None else found[0]
         return Solution(label, form.unflatten(dataset, x), np.asarray(x, dtype=float), float(fun),
                         float(np.max(np.abs(grad))) if grad.size else 0.0, bool(success), status, res, role)
-
-    quantile = quantile_check.applies(objective)
 
     def own(label, res, role="answer"):
         return evaluated(label, res.x, res.success, res.status, res, role)
