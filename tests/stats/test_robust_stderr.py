@@ -170,3 +170,16 @@ def test_robust_fits_have_wald_intervals_and_no_profile(engel):
     assert low < fit.params["coef_income"] < high
     with pytest.raises(symopt.ModelError, match="quantile regression fit has no likelihood"):
         fit.conf_int(method="profile")
+
+
+def test_no_quantile_stderr_where_the_bandwidth_passes_0(engel):
+    """At q = 0.01 on 235 rows the Hall-Sheather bandwidth (0.011 on the probability scale) reaches below 0,
+    where statsmodels' formula takes the normal quantile of a negative probability (NaN): symopt says why."""
+    x, y = engel
+    fit = symopt.solve(symopt.quantile_loss(symopt.LinearModel(basis=["income"]), target="foodexp", q=0.01),
+                       {"income": x, "foodexp": y})
+    assert fit.success and fit.stderr is None
+    assert "Hall-Sheather bandwidth at q = 0.01 with 235 rows" in fit.stderr_reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.all(np.isnan(sm.QuantReg(y, sm.add_constant(x)).fit(q=0.01).bse))
