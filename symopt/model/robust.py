@@ -58,6 +58,23 @@ class RobustSpec:
     scale_param: str | None = None
     smooth_gradient: bool = False
 
+    def convex_reason(self, params: tuple) -> str:
+        """Why the objective is convex in ``params`` (the parameters as symbols; none for a ``LinearModel()`` over
+        a data matrix, whose residual is in its linear predictor ``eta``), or "" where this spec does not say:
+        a quantile loss, or a Huber loss with a fixed scale, of a residual affine in the parameters (never the
+        joint scale: ``sigma + sigma*H(r/sigma)`` is not convex in ``log_sigma``)."""
+        if self.scale_param is not None or self.loss not in ("quantile", "huber"):
+            return ""
+        variables = set(params) or {s for s in self.residual.free_symbols if s.name == "eta"}
+        if not variables or any(sp.diff(self.residual, v).free_symbols & variables for v in variables):
+            return ""
+        if self.loss == "quantile":
+            return ("each row's pinball loss max(q*r, (q - 1)*r) is the larger of two affine functions of the "
+                    "parameters (the residual r is affine in them), so convex, and so is their sum: a linear "
+                    "programme, whose optimum is global")
+        return ("the Huber function H is convex and the residual is affine in the parameters, so each row's H(r) "
+                "is convex, and so is their sum")
+
     def sigma(self, params) -> float | None:
         """The joint scale ``exp(log_sigma)`` from a result's parameters (a mapping by name, such as
         ``Result.params``); None where the scale is fixed."""

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..model.ties import wald as tied_wald
+from ..stats.robust import HUBER_WORDS, QUANTILE_WORDS
 from ..symbolic.escape import html_escape
 
 #: How many parameters the table lists (a wide model's thousands are cut, with a line saying how many more).
@@ -66,7 +67,8 @@ class Summary:
                      ("scale", _number(fitted.scale, 10)), ("null deviance", _number(fitted.null_deviance, 10))]
         if inf.cov is not None:
             what = {"least squares": "s^2 (J^T J)^-1, J the exact Jacobian of the residuals",
-                    "likelihood": "the inverse of the observed information"}[inf.kind]
+                    "likelihood": "the inverse of the observed information",
+                    "quantile regression": QUANTILE_WORDS, "M-estimator": HUBER_WORDS}[inf.kind]
             if fitted is not None:
                 what = "scale times the inverse of the expected (Fisher) information, as statsmodels' GLM"
             rows.append(("covariance", what if inf.cov_type == "nonrobust" else f"{inf.cov_type} (sandwich)"))

@@ -10,6 +10,9 @@ Which covariance applies is the objective's:
 * **likelihoods** (``log_loss``, and an objective declared ``Objective(..., likelihood=True)``: a negative
   log-likelihood per sample minimised, or a log-likelihood maximised): the inverse of the observed
   information, the Hessian of the summed negative log-likelihood, whatever the reduction;
+* **robust and quantile losses** (:mod:`symopt.stats.robust`): a quantile loss on a model linear in its
+  parameters has statsmodels ``QuantReg``'s covariance (kind "quantile regression"), a Huber loss the
+  M-estimator sandwich (kind "M-estimator");
 * **nothing else**: a ridge penalty (the estimates are biased and their spread is not the classical one), a
   network (its parameters are not identified: hidden units can be permuted), a custom objective not declared
   a likelihood. There ``cov`` is None and the reason says why.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import mpmath
@@ -41,6 +44,7 @@ from ..numerics.distributions import normal_quantile, t_quantile, two_sided_p
 from ..symbolic.numeric import evaluate
 from . import glm as glm_stats
 from . import restricted
+from . import robust as robust_stats
 from . import separation
 
 #: Above this many parameters no covariance is formed: it is a p x p matrix of doubles (4,096 parameters
@@ -125,7 +129,7 @@ class Inference:
     @property
     def uses_t(self) -> bool:
         """Student's t (classical least squares) rather than the normal distribution."""
-        return self.kind == "least squares" and self.cov_type == "nonrobust"
+        return (self.kind == "least squares" and self.cov_type == "nonrobust") or self.kind == "quantile regression"
 
     @property
     def statistic(self) -> str:
@@ -338,6 +342,9 @@ def infer(result, cov_type: str, dataset) -> Inference:
         return _least_squares(result, objective, dataset, base)
     if getattr(objective, "glm", None) is not None:
         return _glm(result, objective, dataset, base, why)
+    robust = getattr(objective, "robust", None)
+    if robust is not None and not objective.maximize:
+        return _robust(result, objective, dataset, base, robust)
     stats = {}
     if kind == "likelihood" and not objective.l2 and not objective.l1:
         total = result.fun * (n if objective.reduction == "mean" else 1)
@@ -475,6 +482,35 @@ def _likelihood(result, objective, dataset, base, stats) -> Inference:
     notes += (base["surface"].note(),) if base["surface"] is not None else ()
     return Inference(kind="likelihood", cov=_expand(cov.matrix, free, len(x)), reason=cov.reason,
                      not_identified=cov.not_identified, notes=notes, **base, **stats)
+
+
+def _robust(result, objective, dataset, base, robust) -> Inference:
+    """A quantile loss's covariance (statsmodels QuantReg's) or a Huber loss's (the M-estimator sandwich, the
+    HC0 of :func:`_likelihood` with the objective as the negative log-likelihood; HC1 on request), or why
+    none (:mod:`symopt.stats.robust`)."""
+    kind = "quantile regression" if robust.loss == "quantile" else "M-estimator"
+    cov_type = base["cov_type"]
+    unidentified = objective.form.unidentified
+    refusal = f"{unidentified}, so they have no standard errors" if unidentified else \
+        _refusal(result, objective, base["n_params"])
+    if not refusal and base["held"]:
+        refusal = f"{', '.join(base['names'][j] for j in base['held'])} at a bound: the sandwich ignores bounds"
+    if not refusal and kind == "quantile regression" and base["surface"] is not None:
+        refusal = (f"the constraint(s) {', '.join(base['surface'].active)} are active, and QuantReg's covariance "
+                   f"has no form restricted to a constraint surface, so none is given")
+    if not refusal and kind == "quantile regression" and cov_type != "nonrobust":
+        refusal = (f"a quantile fit has one covariance, statsmodels QuantReg's default (itself a sandwich: "
+                   f"cov_type='nonrobust', the default, gives it); {cov_type} is for least squares and likelihoods")
+    if not refusal and kind == "M-estimator" and cov_type in ("HC2", "HC3"):
+        refusal = f"{cov_type} is for least squares (it needs the hat matrix); use HC0 or HC1 for a Huber fit"
+    if refusal:
+        return Inference(kind=kind, cov=None, reason=refusal, **base)
+    if kind == "quantile regression":
+        cov = robust_stats.quantile_covariance(objective, dataset, base["x"], base["names"])
+        return Inference(kind=kind, cov=cov.matrix, reason=cov.reason, not_identified=cov.not_identified, **base)
+    sandwich = _likelihood(result, objective, dataset, {**base, "cov_type": "HC1" if cov_type == "HC1" else "HC0"},
+                           {})
+    return replace(sandwich, kind=kind, cov_type=cov_type)
 
 
 def _glm(result, objective, dataset, base, why: str) -> Inference:

@@ -63,6 +63,10 @@ def intervals(result, level: float, problem, dataset) -> dict:
     inference = result.inference("nonrobust")
     if inference.cov is None:
         raise ModelError(f"no profile interval: {inference.reason}")
+    if inference.kind in ("quantile regression", "M-estimator"):  # symopt.stats.robust
+        raise ModelError(f"no profile interval: a {inference.kind} fit has no likelihood (nor residual sum of "
+                         f"squares) to profile, so its objective's rise is no chi-square or F statistic; use "
+                         f"method='wald', from its sandwich standard errors")
     objective = result.objective
     if not objective.form.per_parameter:
         raise ModelError("profile intervals are for models with named parameters (not a LinearModel over a data "

@@ -251,6 +251,11 @@ def _lower(form, dataset, points, sampled, sign: float, f) -> "LowerPoint | None
 def verdict(problem, dataset=None, samples: int = DEFAULT_SAMPLES, seed: int = 0, points=()) -> Convexity:
     """The proof where there is one (kept per problem structure), else the numerical evidence on ``dataset``
     (None: "unknown", with the reason there is no proof)."""
+    objective = problem.objective
+    robust = getattr(objective, "robust", None)  # a quantile or Huber loss states its own (symopt.model.robust)
+    reason = robust.convex_reason(tuple(objective.params)) if robust is not None and not objective.maximize else ""
+    if reason:  # any penalty (l2, l1) is convex too
+        return Convexity("convex", "proved", reason)
     proof, why = problem.convexity_proof()
     if proof is not None:
         return proof

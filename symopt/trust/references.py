@@ -16,6 +16,8 @@ Which reference applies follows the problem's shape (``reference="auto"``):
   its ``sample_weight``);
 - :func:`symopt.glm` on a ``LinearModel()`` over a data matrix, unpenalised, of a built-in family and link
   without offset, exposure, weights or trials: statsmodels ``GLM`` with the same family and link;
+- ``quantile_loss`` on a model linear in its parameters, unpenalised: scikit-learn's ``QuantileRegressor(alpha=0,
+  solver="highs")`` on the design (:mod:`symopt.trust.quantile_check`);
 - ``cross_entropy`` on a ``LinearModel()``: statsmodels ``MNLogit`` (class 0 the reference, as symopt), or
   with ``l2`` scikit-learn's multinomial ``LogisticRegression`` (its intercepts shifted so that class 0's is
   0: adding one number to every class changes no probability).
@@ -48,6 +50,7 @@ from ..closed_form.design import MatrixDesign, design_for
 from ..closed_form.linear import is_matrix_least_squares
 from ..model import softmax
 from ..symbolic.numeric import evaluate
+from . import quantile_check
 
 
 @dataclass(frozen=True)
@@ -384,7 +387,8 @@ def _wide_glm(objective, analysis, dataset, start) -> ReferenceFit:
 #: The references by (kind of problem, loss): the verification stage's own table, which a new kind of problem
 #: joins only where another library states the same estimator (until then :func:`reference_fit` says none does).
 _TABLE = {("wide", "squared"): _wide_squared, ("expression", "squared"): _expression_squared,
-          ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass, ("wide", "glm"): _wide_glm}
+          ("wide", "log"): _wide_log, ("multiclass", "cross_entropy"): _multiclass, ("wide", "glm"): _wide_glm,
+          ("wide", "quantile"): quantile_check.reference, ("expression", "quantile"): quantile_check.reference}
 #: The references for a problem with bounds.
 _BOUNDED = {("wide", "squared"): _wide_squared_bounded, ("expression", "squared"): _expression_squared_bounded,
             ("wide", "log"): _wide_log_bounded}

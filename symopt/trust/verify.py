@@ -28,6 +28,11 @@ significant digits on which the solutions compared agree with the best of symopt
 NIST's log relative error; a component near 0 is compared on the scale of the largest). The verdict says
 what agrees, or what does not, by how much, and the likely reason; and where the best F is worse than the
 constant model's (:mod:`symopt.stats.baseline`), says that too.
+
+A quantile regression solved as a linear programme is judged by what an LP optimum offers instead of a zero
+gradient (:mod:`symopt.trust.quantile_check`): its minimum-norm subgradient, 0 at an optimum, shown as each
+solution's largest gradient component, and scikit-learn's ``QuantileRegressor`` as the reference; the iterative
+runs are other ways there, not answers.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from ..stats import baseline
 from ..symbolic.escape import markdown_escape
 from ..symbolic.show import params_line
 from .gradcheck import GradientCheck, check_gradient
+from . import quantile_check
 from .references import reference_fit
 
 #: Solutions that agree on fewer significant digits than this are reported as disagreeing.
@@ -165,11 +171,16 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
         first = box.inside(first, default=x0 is None)
         default = None if default is None else box.inside(default, default=True)
 
+    quantile = quantile_check.applies(objective)
+
     def evaluated(label, x, success, status, res=None, role="answer"):
         with np.errstate(all="ignore"):
             fun, grad = problem.flat_value_and_grad(dataset, x)
         if objective.l1:  # the minimum-norm subgradient: 0 at an optimum of the penalised problem
             grad = l1_subgradient(objective, dataset, np.asarray(x, dtype=float), grad)
+        elif quantile:  # the same for a quantile regression (symopt.trust.quantile_check)
+            found = quantile_check.subgradient(objective, dataset, x)
+            grad = grad if found is None else found[0]
         return Solution(label, form.unflatten(dataset, x), np.asarray(x, dtype=float), float(fun),
                         float(np.max(np.abs(grad))) if grad.size else 0.0, bool(success), status, res, role)
 
@@ -184,13 +195,17 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
         if closed.method != "iterative":
             solutions.append(own(f"closed form ({closed.method})", closed))
     iterative = problem.variant(method="iterative")
+    # where the problem's own route is the linear programme, the iterative solver is another way, not the answer:
+    # on kinks it cannot reach the optimum (symopt.trust.quantile_check)
+    lp = any(s.result is not None and s.result.method == "lp" for s in solutions)
     if result is not None and result.method == "iterative":
         ran = type(result.optimizer).__name__ if result.optimizer is not None else "SLSQP with the constraints"
         solutions.append(own(f"this result: iterative ({ran})", result))
     else:
         run = iterative.solve(dataset, x0=first, progress=False)
         start = "x0" if x0 is not None else "the default start"
-        solutions.append(own(f"iterative ({type(run.optimizer).__name__}) from {start}", run))
+        solutions.append(own(f"iterative ({type(run.optimizer).__name__}) from {start}", run,
+                             role="start" if lp else "answer"))
     answer = _best(objective, [s for s in solutions if s.success and np.all(np.isfinite(s.x))]) or solutions[-1]
     for label, point in _other_starts(form, dataset, first, default, answer.x, starts - 1, rng, seed, box):
         run = iterative.solve(dataset, x0=point, progress=False)
@@ -210,7 +225,8 @@ def verify(problem, dataset, x0=None, reference: str | None = "auto", gradient: 
             status = "reference" if fit.converged else f"did not converge: {fit.reason}"
             solutions.append(evaluated(fit.name, fit.x, fit.converged, status, role="reference"))
     check = check_gradient(problem, dataset, params=first if x0 is not None else None, seed=seed) if gradient else None
-    digits, verdict, ok = _judge(objective, solutions)
+    judged = quantile_check.judge(objective, dataset, solutions) if quantile else None
+    digits, verdict, ok = judged if judged is not None else _judge(objective, solutions)
     answer = _best(objective, [s for s in solutions if s.success and s.role == "answer"])
     worse = baseline.worse_than_constant(objective, dataset, answer)
     if worse:
@@ -251,6 +267,13 @@ def _stationarity(problem, dataset, box):
 
     def judge(x, start) -> str:
         x, start = np.asarray(x, dtype=float), np.asarray(start, dtype=float)
+        if quantile_check.applies(objective) and not box:  # on kinks: optimal by its subgradient instead
+            found = quantile_check.subgradient(objective, dataset, x)
+            if found is not None:
+                size = float(np.max(np.abs(found[0]), initial=0.0))
+                return "" if size <= quantile_check.OPTIMAL * found[1] else (
+                    f"0 is not in the subdifferential there (the minimum-norm subgradient's largest component is "
+                    f"{size:.2g})")
         with np.errstate(all="ignore"):
             try:
                 fun, grad = problem.flat_value_and_grad(dataset, x)
