@@ -4,6 +4,7 @@ Run by hand (glum and skglm are the ``bench`` extra: ``pip install ".[bench]"``)
 
     python benchmarks/lasso.py lasso [rounds] [rows]     # 100-value lasso path, rows x 100 (100,000 by default)
     python benchmarks/lasso.py poisson [rounds] [rows]   # Poisson elastic net, rows x 300 one-hot (3 x 100 levels)
+    python benchmarks/lasso.py poisson-dense [rounds] [rows]   # the same on rows x 300 Gaussian features
 
 ``lasso``: Gaussian features with 10 non-zero true coefficients, the path of 100 strengths from the one that
 zeroes every coefficient down to a thousandth of it (each contender's own automatic grid, checked equal to
@@ -108,12 +109,19 @@ def poisson_objective(X, y, intercept, coef, l1, l2) -> float:
     return float(np.mean(np.exp(eta) - y * eta) + l1 * np.abs(coef).sum() + l2 * coef @ coef)
 
 
-def run_poisson(rounds: int, rows: int, count: int = 20) -> None:
+def dense_poisson_data(rows: int, features: int = 300, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, features)) / np.sqrt(features)
+    beta = rng.normal(scale=1.0, size=features) * (rng.random(features) < 0.3)
+    return X, rng.poisson(np.exp(0.2 + X @ beta)).astype(float)
+
+
+def run_poisson(rounds: int, rows: int, count: int = 20, dense: bool = False) -> None:
     from glum import GeneralizedLinearRegressor
 
     import symopt
 
-    X, y = onehot_data(rows)
+    X, y = dense_poisson_data(rows) if dense else onehot_data(rows)
     ratio = 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -135,12 +143,16 @@ def run_poisson(rounds: int, rows: int, count: int = 20) -> None:
             B.append(r.params["coef"])
         return alphas, np.array(b0), np.array(B)
 
-    def with_glum():
+    def with_glum(matrix=X):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = GeneralizedLinearRegressor(family="poisson", alpha_search=True, alphas=alphas, l1_ratio=ratio,
-                                           gradient_tol=1e-8).fit(X, y)
+                                           gradient_tol=1e-8).fit(matrix, y)
         return alphas, np.asarray(m.intercept_path_), np.asarray(m.coef_path_)
+
+    import scipy.sparse
+
+    sparse = scipy.sparse.csc_matrix(X)  # what a glum user with one-hot columns would pass
 
     import skglm
     from skglm.datafits import Poisson
@@ -165,8 +177,11 @@ def run_poisson(rounds: int, rows: int, count: int = 20) -> None:
             B.append(model.coef_.copy())
         return alphas, np.array(b0), np.array(B)
 
-    compare([("symopt (proximal Newton, CD)", with_symopt), ("glum", with_glum), ("skglm (ProxNewton)", with_skglm)],
-            rounds,
+    contenders = [("symopt (proximal Newton, CD)", with_symopt), ("glum", with_glum),
+                  ("glum, sparse X", lambda: with_glum(sparse)), ("skglm (ProxNewton)", with_skglm)]
+    if dense:
+        contenders = [c for c in contenders if c[0] != "glum, sparse X"]
+    compare(contenders, rounds,
             lambda values, b0, B: np.array([poisson_objective(X, y, b0[k], B[k], values[k] * ratio,
                                                               values[k] * (1 - ratio) / 2)
                                             for k in range(len(values))]))
@@ -197,7 +212,10 @@ def compare(contenders, rounds: int, objective_of) -> None:
 def main(case: str = "lasso", rounds: int = 3, rows: int = 100_000) -> None:
     print(blas_kernel())
     print(f"{case}: {rows:,} rows, {rounds} rounds, the contenders alternating")
-    (run_lasso if case == "lasso" else run_poisson)(rounds, rows)
+    if case == "lasso":
+        run_lasso(rounds, rows)
+    else:
+        run_poisson(rounds, rows, dense=case == "poisson-dense")
 
 
 if __name__ == "__main__":
