@@ -84,6 +84,9 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
                                 (), 0.0)
         return replace(first, kkt=check)
 
+    if first.method == "lp" and first.success and not flat:  # a quantile regression: the programme with the rows
+        return _quantile_lp(problem, dataset, first, A, b, texts, broken)
+
     def f(theta):
         value, grad = problem.flat_value_and_grad(dataset, theta, backend="numpy")
         return sign * value, sign * grad
@@ -115,6 +118,57 @@ def solve(problem, dataset, start, options, flat, constraints, rows):
                    status=status, message=message, why=why, nit=first.nit + int(run.nit),
                    nfev=first.nfev + int(run.nfev), njev=first.njev + int(run.njev), at_bound=check.at_bound,
                    kkt=check, method="iterative", grad_norm=check.stationarity)
+
+
+def _quantile_lp(problem, dataset, first, A, b, texts, broken):
+    """A quantile regression whose LP optimum (:mod:`symopt.run.kinked`) breaks constraints, solved again exactly
+    with ``A theta <= b`` in the programme (SLSQP cannot: the loss has a kink at every interpolated row). The
+    dual of Koenker and Bassett's programme with the rows added is
+
+        maximise  r'a - b'lambda   subject to  Phi'a - A'lambda = 0,  q - 1 <= a_i <= q,  lambda >= 0
+
+    (r = y - c0), theta the multipliers of its equality rows and ``lambda`` the constraints' KKT multipliers (of
+    the summed loss; of the mean, divided by n)."""
+    from scipy.optimize import linprog
+
+    from .kinked import DUALITY_GAP, linear_design
+
+    objective = problem.objective
+    q = objective.robust.q
+    phi, c0 = linear_design(objective, dataset)
+    target = np.asarray(dataset[objective.target.name], dtype=float) - c0
+    n, m = phi.shape[0], A.shape[0]
+    weight = 1.0 / n if objective.reduction == "mean" else 1.0
+    bounds = np.vstack([np.tile([q - 1.0, q], (n, 1)), np.tile([0.0, np.inf], (m, 1))])
+    res = linprog(np.r_[-target, b], A_eq=np.hstack([phi.T, -A.T]), b_eq=np.zeros(phi.shape[1]), bounds=bounds,
+                  method="highs-ipm", options={"presolve": False})
+    if res.x is None or res.eqlin is None:
+        check = ConstraintCheck({}, False, f"the linear programme with the constraints was not solved: HiGHS status "
+                                           f"{res.status}, {res.message}", dict.fromkeys(texts, 0.0), (), math.nan)
+        return replace(first, success=False, status="lp_failed", message=check.message, kkt=check)
+    x = -np.asarray(res.eqlin.marginals, dtype=float)
+    lam = weight * np.asarray(res.x[n:], dtype=float)
+    fun, _ = problem.flat_value_and_grad(dataset, x, backend="numpy")
+    dual = -weight * float(res.fun)
+    gap = abs(fun - dual) / max(abs(fun), 1e-300)
+    slack = b - A @ x
+    active = [i for i in range(m) if slack[i] <= _slack(b[i]) or lam[i] > 0.0]
+    violated = [texts[i] for i in np.flatnonzero(slack < -_slack(b))]
+    ok = res.status == 0 and gap <= DUALITY_GAP and not violated
+    multipliers = {t: float(lam[i]) for i, t in enumerate(texts)}
+    parts = [f"{texts[i]} active (multiplier {lam[i]:.6g})" for i in active]
+    if violated:
+        parts.insert(0, f"VIOLATED: {', '.join(violated)}")
+    if gap > DUALITY_GAP:
+        parts.append(f"the primal objective is {gap:.2g} from the dual's")
+    check = ConstraintCheck({}, ok, "; ".join(parts) or "none active", multipliers, tuple(texts[i] for i in active),
+                            0.0)
+    why = (f"{first.why}; its optimum breaks {', '.join(broken)}, so the programme was solved again with the "
+           f"constraints as {m} more rows of the dual (HiGHS status {res.status}: {res.message}; relative duality "
+           f"gap {gap:.2g})")
+    return replace(first, x=x, params=objective.form.unflatten(dataset, x), fun=float(fun), success=ok,
+                   status="solved" if ok else "lp_failed", message=f"the constraints: {check.message}", why=why,
+                   kkt=check, history=np.array([fun]))
 
 
 def _check_feasible(A, b, flat, constraints) -> None:

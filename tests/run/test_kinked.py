@@ -56,3 +56,26 @@ def test_solve_reports_the_preprocessing_in_why(tall, monkeypatch):
     monkeypatch.setattr(kinked, "PREPROCESS_ROWS", 1000)
     fit = symopt.solve(symopt.quantile_loss(symopt.LinearModel(), q=0.75), {"X": phi[:, 1:], "y": y})
     assert fit.success and fit.method == "lp" and "rows near the fit" in fit.why
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9])
+def test_a_quantile_regression_with_a_broken_constraint_is_solved_again_as_an_lp(q):
+    # the primal programme with the constraint row, stated directly for SciPy's HiGHS, is the reference
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(0)
+    n = 200
+    x, z = rng.normal(size=n), rng.normal(size=n)
+    y = 1 + 0.3 * x + 0.3 * z + rng.standard_t(3, size=n)
+    r = symopt.solve(symopt.quantile_loss(symopt.Model("a + b*x + c*z", "a b c"), q=q), {"x": x, "z": z, "y": y},
+                     constraints=["b <= c - 0.2"])
+    Phi = np.column_stack([np.ones(n), x, z])
+    ref = linprog(np.r_[np.zeros(3), q * np.ones(n) / n, (1 - q) * np.ones(n) / n],
+                  A_ub=np.r_[[0.0, 1.0, -1.0], np.zeros(2 * n)][None, :], b_ub=[-0.2],
+                  A_eq=np.hstack([Phi, np.eye(n), -np.eye(n)]), b_eq=y,
+                  bounds=[(None, None)] * 3 + [(0, None)] * (2 * n), method="highs")
+    assert r.success and r.method == "lp" and r.kkt.active == ("b <= c - 0.2",)
+    assert abs(r.fun - ref.fun) <= 1e-12 * abs(ref.fun)
+    np.testing.assert_allclose(r.x, ref.x[:3], rtol=0, atol=1e-9)
+    assert r.multipliers["b <= c - 0.2"] == pytest.approx(-ref.ineqlin.marginals[0], rel=1e-9)
+    assert r.stderr is None  # QuantReg's covariance has no restricted form: refused, with the reason
