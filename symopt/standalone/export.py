@@ -238,6 +238,12 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         example = "{" + ", ".join(f"{n!r}: ..." for n in data_names) + "}"
         param_summary = ", ".join(p.name for p in objective.params)
         data_summary = "a mapping of column name -> array: " + ", ".join(data_names)
+    held = getattr(objective, "held_columns", None) or {}
+    if held:  # arrays given to the objective (offset=, weights=...) are columns of the exported module's data
+        from ..model.held import role_of
+
+        data_summary += "; " + "; ".join(f"{name!r}: the {role_of(name)}= values (given to the objective as an "
+                                         f"array, passed here under this name)" for name in held)
     floats, ints = _state_coefficients(optimizer)
     return dict(
         symopt_version=__version__, numba_version=numba_version(), numpy_version=np.__version__,

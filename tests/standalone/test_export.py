@@ -352,3 +352,15 @@ def test_every_description_in_the_standalone_template_goes_through_the_escape():
     assert len(found) > 20
     bare = [(line, expr) for line, expr in found if not (re.search(r"\|\s*doc$", expr) or LITERAL_CHOICE.match(expr))]
     assert not bare, bare
+
+
+def test_an_array_given_to_the_objective_is_a_named_column_of_the_exported_data(folder):
+    rng = np.random.default_rng(3)
+    X, t = rng.normal(size=(50, 2)), rng.uniform(1.0, 2.0, size=50)
+    y = rng.poisson(t * np.exp(0.2 + X @ [0.3, -0.2])).astype(float)
+    path = export(Problem(symopt.glm(symopt.LinearModel(), "poisson", exposure=t)), folder / "exposure.py",
+                  data=(X, y))
+    module = _load(path)
+    assert module.DATA_ARRAYS == ["X", "y", "_exposure"]
+    assert "'_exposure': the exposure= values (given to the objective as an array, passed here under this name)" \
+        in module.__doc__
