@@ -467,14 +467,14 @@ class Problem:
         routed = kinked.route(self, dataset, start, box, cf, unused)
         if routed is not None:
             return routed
-        if objective.l1 and starts == 1 and not standardized and options.callback is None:
-            lasso = self._coordinate_descent(dataset, start, cf, box)
-            if lasso is not None:
-                return lasso
         user = scaling or (lambda theta: theta)
         stops = None if options.max_time is None and options.callback is None else Stops(
             options.max_time, options.callback, lambda theta: objective.form.unflatten(dataset, user(theta)),
             options.started)
+        if objective.l1 and starts == 1 and not standardized:
+            lasso = self._coordinate_descent(dataset, start, cf, box, stops)
+            if lasso is not None:
+                return lasso
         if starts == 1:
             result = self._iterate(dataset, start, options.progress, cf, stops, standardized, box=box)
         else:
@@ -499,7 +499,7 @@ class Problem:
                 return checked(symbolic, unused)
         return replace(result, closed_form=self._closed_form)
 
-    def _coordinate_descent(self, dataset, start, cf, box) -> Outcome | None:
+    def _coordinate_descent(self, dataset, start, cf, box, stops=None) -> Outcome | None:
         """An ``l1``-penalised least-squares fit by coordinate descent on the Gram matrix
         (:mod:`symopt.closed_form.lasso`), or an ``l1``-penalised loss over a data matrix by proximal Newton with
         coordinate descent (:mod:`symopt.run.proximal_newton`), or None where neither applies (then proximal
@@ -510,11 +510,16 @@ class Problem:
         form, _ = self._shared.linear_stage(self.objective, self.derivation)
         outcome = None
         if form is not None and form.kind == "least_squares" and not self.objective.maximize:
+            if stops is not None and stops.callback is not None:  # the Gram kernel runs to its end in one call
+                if given is not None:
+                    raise ModelError("CoordinateDescent on a least-squares Gram matrix runs in one call and takes no "
+                                     "callback; drop callback= or use symopt.ProximalGradient()")
+                return None  # proximal gradient calls it back
             outcome = lasso_result(self.objective, self.derivation, form, dataset, given or CoordinateDescent(),
                                    cf, start, box)
         elif proximal_newton.applies(self.objective, self.derivation):
             outcome = proximal_newton.proximal_newton_result(self.objective, self.derivation, dataset,
-                                                             given or CoordinateDescent(), cf, start, box)
+                                                             given or CoordinateDescent(), cf, start, box, stops)
         if outcome is None and given is not None:
             raise ModelError("CoordinateDescent is for an l1 penalty on a least-squares objective linear in its "
                              "parameters whose design is well enough conditioned for its Gram matrix, or on a "

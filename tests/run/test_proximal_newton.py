@@ -99,3 +99,33 @@ def test_coordinate_descent_refused_where_neither_route_applies():
     with pytest.raises(symopt.ModelError, match="or on a loss of the linear predictor over a data matrix"):
         symopt.solve(symopt.glm(symopt.Model("a + b*x", "a b"), "poisson", l1=0.2), counts,
                      optimizer=symopt.CoordinateDescent())
+
+
+def test_max_time_and_the_callback_stop_a_run_and_return_its_last_iteration():
+    X, y = _onehot_poisson(seed=4)
+    objective = symopt.glm(symopt.LinearModel(), "poisson", l1=0.002)
+    seen = []
+
+    def stop_at_two(iteration, value, params):
+        seen.append((iteration, value, params["coef"].copy()))
+        return iteration >= 2
+
+    r = symopt.solve(objective, (X, y), callback=stop_at_two)
+    assert r.status == "stopped_by_callback" and not r.success and r.nit == 2
+    assert [i for i, _, _ in seen] == [1, 2] and np.array_equal(seen[-1][2], r.params["coef"])
+    assert seen[1][1] < seen[0][1]  # each Newton step decreases F
+    full = symopt.solve(objective, (X, y))
+    assert full.success and full.nit > 2 and full.fun < r.fun
+    timed = symopt.solve(objective, (X, y), max_time=1e-9)
+    assert timed.status == "max_time" and timed.nit == 1  # checked after each completed iteration
+
+
+def test_ctrl_c_returns_the_last_completed_iteration():
+    X, y = _onehot_poisson(seed=4)
+
+    def interrupt_at_two(iteration, value, params):
+        if iteration == 2:
+            raise KeyboardInterrupt
+
+    r = symopt.solve(symopt.glm(symopt.LinearModel(), "poisson", l1=0.002), (X, y), callback=interrupt_at_two)
+    assert r.status == "interrupted" and not r.success and r.nit == 2 and np.all(np.isfinite(r.x))
