@@ -51,7 +51,7 @@ MAX_NEWTON = 500
 def applies(objective, derivation) -> bool:
     """Whether proximal Newton serves ``objective``: an ``l1``-penalised loss of ``eta`` over a data matrix
     (the wide kind), minimised, with its second derivative in ``eta``."""
-    return (bool(objective.l1) and objective.form.name == "wide" and not objective.maximize
+    return (bool(objective.l1) and objective.form.one_linear_predictor and not objective.maximize
             and derivation is not None and derivation.hessian is not None)
 
 

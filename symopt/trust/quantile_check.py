@@ -22,6 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..run.kinked import linear_design, zero_residuals
+from .agreement import agreement
+from .agreement import best as _best
+from .agreement import better as _better
+from .reference_fit import ReferenceFit, missing
 
 #: A minimum-norm subgradient within this fraction of the gradient's own scale (``w * sum_i |Phi_ij|``, the
 #: largest a subgradient component can be) is 0: optimality holds up to rounding.
@@ -70,10 +74,8 @@ def subgradient(objective, dataset, x: np.ndarray) -> tuple[np.ndarray, float] |
 def reference(objective, analysis, dataset, start):
     """scikit-learn's ``QuantileRegressor(quantile=q, alpha=0, solver="highs", fit_intercept=False)`` on the
     design ``Phi`` and ``y - c0`` (:func:`symopt.run.kinked.linear_design`): the same programme, in its primal
-    form, solved by HiGHS as scikit-learn states it (a :class:`symopt.trust.references.ReferenceFit`)."""
-    from .references import ReferenceFit, _missing
-
-    why = _missing("sklearn")
+    form, solved by HiGHS as scikit-learn states it (a :class:`symopt.trust.reference_fit.ReferenceFit`)."""
+    why = missing("sklearn")
     if why:
         return ReferenceFit(None, None, why)
     design = linear_design(objective, dataset)
@@ -94,8 +96,6 @@ def judge(objective, dataset, solutions) -> tuple[float, str, bool] | None:
     its subgradient (0 in the subdifferential up to rounding), none of symopt's answers failed, and no other
     solution reached a lower objective; the reference's objective and parameters are reported beside it.
     ``digits``: those on which the reference's objective agrees (nan without one)."""
-    from .verify import _best, _better, agreement
-
     answers = [s for s in solutions if s.role == "answer"]
     best = _best(objective, [s for s in answers if s.success])
     if best is None:

@@ -38,10 +38,9 @@ for an answer.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import sympy as sp
@@ -51,24 +50,8 @@ from ..closed_form.linear import is_matrix_least_squares
 from ..model import softmax
 from ..symbolic.numeric import evaluate
 from . import quantile_check
-
-
-@dataclass(frozen=True)
-class ReferenceFit:
-    """A reference library's solution (``x`` in symopt's flat layout) and its name, or None and why not;
-    ``converged``: whether the judge found it at a stationary point (``reason`` says why not)."""
-
-    name: str | None
-    x: np.ndarray | None
-    reason: str = ""
-    converged: bool = True
-    iterative: bool = False  # where it began mattered (SciPy's least_squares, minimize)
-
-
-def _missing(module: str) -> str | None:
-    if importlib.util.find_spec(module) is None:
-        return f"{module} is not installed (pip install {module.replace('sklearn', 'scikit-learn')})"
-    return None
+from .reference_fit import ReferenceFit
+from .reference_fit import missing as _missing
 
 
 def reference_fit(objective, analysis, dataset, starts, bounds=None, judge=None) -> ReferenceFit:

@@ -52,14 +52,15 @@ from ..run.stationary import curvature_verdict, step_stop_verdict
 from ..stats import baseline
 from ..symbolic.escape import markdown_escape
 from ..symbolic.show import params_line
+from .agreement import MAX_DIGITS, SAME_F, agreement
+from .agreement import best as _best
+from .agreement import better as _better
 from .gradcheck import GradientCheck, check_gradient
 from . import quantile_check
 from .references import reference_fit
 
 #: Solutions that agree on fewer significant digits than this are reported as disagreeing.
 MIN_DIGITS = 6.0
-#: Digits are reported up to this (double precision holds about 16).
-MAX_DIGITS = 16.0
 #: Starts of the iterative solver in all, by default: the first (x0 or the default start) and three others
 #: (see the module's text). One other start, drawn near the first, landed in the same basin as a bad local
 #: optimum of sin(w*x) and called it verified (issue 26); spread ones find the better optima of the zero
@@ -69,8 +70,6 @@ DEFAULT_STARTS = 4
 #: converged: SciPy's least_squares from the default start of a*exp(b*x) + c (b = 0, where a and c are
 #: confounded) runs off to a = -8.5e6, c = 8.5e6; from the next draw it converges.
 REFERENCE_STARTS = 5
-#: Two values of F differ beyond rounding when they differ by more than this fraction of their sizes.
-SAME_F = 1e-9
 
 
 @dataclass(frozen=True)
@@ -124,18 +123,6 @@ class Verification:
         return text
 
     _repr_markdown_ = to_markdown
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Significant digits on which ``a`` agrees with ``b``, the worst component (a component of ``b`` below
-    1e-8 of the largest is compared on the largest's scale); at most :data:`MAX_DIGITS`."""
-    if a.size == 0:
-        return MAX_DIGITS
-    scale = np.maximum(np.abs(b), 1e-8 * max(float(np.max(np.abs(b))), 1e-300))
-    worst = float(np.max(np.abs(a - b) / scale))
-    if not math.isfinite(worst):
-        return 0.0
-    return MAX_DIGITS if worst == 0 else float(min(MAX_DIGITS, max(0.0, -math.log10(worst))))
 
 
 def check_arguments(gradient, seed) -> None:
@@ -299,19 +286,6 @@ def _stationarity(problem, dataset, box):
         return ""
 
     return judge
-
-
-def _best(objective, solutions):
-    """The solution with the best F (None where there is none)."""
-    sign = -1.0 if objective.maximize else 1.0
-    finite = [s for s in solutions if math.isfinite(s.fun)]
-    return min(finite, key=lambda s: sign * s.fun) if finite else None
-
-
-def _better(objective, a: Solution, b: Solution) -> bool:
-    """Whether ``a`` has a better F than ``b`` beyond rounding (:data:`SAME_F`)."""
-    sign = -1.0 if objective.maximize else 1.0
-    return sign * (a.fun - b.fun) < -(SAME_F * (abs(a.fun) + abs(b.fun)) + 1e-300)
 
 
 def _judge(objective, solutions) -> tuple[float, str, bool]:

@@ -191,6 +191,10 @@ class Form(abc.ABC):
     #: NumPy can form the Hessian of F from it (:meth:`ExpressionForm.terms`); the other forms differentiate
     #: the loss in its linear predictor or the network's outputs.
     per_parameter = False
+    #: Whether the loss is a function of one linear predictor ``eta = intercept + X @ coef`` over a data matrix,
+    #: with ``d2l/deta2`` derived: an ``l1`` penalty then runs proximal Newton with coordinate descent
+    #: (:mod:`symopt.run.proximal_newton`).
+    one_linear_predictor = False
 
     # -- calculus (symopt.derivation.derive builds the Derivation record from these)
     @abc.abstractmethod

@@ -35,6 +35,7 @@ class WideForm(EvaluableForm):
     linear_shape = "matrix"
     has_residuals = True
     matrix_data = True
+    one_linear_predictor = True
 
     def has_hessian(self, derivation):  # d2l/deta2 * phi phi^T, summed by the kernel
         return True
