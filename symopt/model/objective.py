@@ -26,6 +26,7 @@ from ..symbolic.parse import show
 from .models import SHOWN, LinearModel, _as_param_symbols, as_expression, sorted_symbols
 from .kinds import MulticlassForm, NetworkForm, WideForm, form_of
 from . import penalties
+from .held import role_of
 from .layers import Network
 
 REDUCTIONS = ("mean", "sum")
@@ -251,8 +252,11 @@ class Objective:
         ``l2="l2"`` writes the penalty with that name in place of its value, whatever the value (the
         generated code takes ``l2`` as an argument, so one module serves every value)."""
         text = f"{self.sense} {self.reduction} over rows of [{self.per_sample}]"
-        if self.weight_column is not None:
+        held = getattr(self, "held_columns", None) or {}
+        if self.weight_column is not None and self.weight_column not in held:
             text += f" ({'weights' if self.weight_kind == 'weights' else 'standard deviations'} {self.weight_column})"
+        if held:  # arrays given to the objective, named in the expression by their reserved names
+            text += f" ({', '.join(f'{name}: the {role_of(name)}= array' for name in held)})"
         glm = getattr(self, "glm", None)
         if glm is not None:
             text += f" ({glm.family.name} family, {glm.link.name} link: half the unit deviance, less terms free of mu)"

@@ -211,3 +211,11 @@ def test_an_objective_holding_arrays_pickles_and_solves_the_same(counts):
     result = pickle.loads(pickle.dumps(first))
     np.testing.assert_allclose(result.inference(data=(counts["X"], counts["y"])).stderr,
                                first.inference().stderr, rtol=1e-12)
+
+
+def test_the_description_says_which_array_each_reserved_name_holds():
+    weighted = symopt.squared_loss(symopt.Model("a + b*x", "a b"), weights=np.ones(5))
+    assert weighted.describe().endswith("(_weights: the weights= array)")
+    assert "(weights w)" in symopt.squared_loss(symopt.Model("a + b*x", "a b"), weights="w").describe()
+    rate = symopt.glm(symopt.LinearModel(), "poisson", exposure=np.ones(5), offset=np.ones(5)).describe()
+    assert "(_offset: the offset= array, _exposure: the exposure= array)" in rate
