@@ -53,6 +53,7 @@ from .run.starts import USER_STOPS, best_of, run_starts, start_points
 from .run.stationary import curvature_verdict, hessian_at
 from .run.stops import Stops
 from .stats import inference
+from .distributed import is_dask
 from .stats import separation
 from .trust import convexity as convexity_module
 from .trust import gradcheck
@@ -300,8 +301,9 @@ class Problem:
         what runs the solve takes the flat start, the fixed values and the box."""
         values = self._fixed_values(fixed)
         box = self._box_for(bounds, values)
+        distributed = is_dask(data)
         data = fixing.with_values(self.objective, data, values)
-        dataset = prepare(self.objective, data)
+        dataset = prepare_dask(self.objective, data) if distributed else prepare(self.objective, data)
         flat = box.flat(self.objective.form, dataset) if box else None
         start = None
         if x0 is not None:  # a bad x0 is an error even where a closed form makes it moot
@@ -309,6 +311,8 @@ class Problem:
             outside = flat.violations(start) if flat else []
             if outside:
                 raise ModelError(f"x0 is outside the bounds ({'; '.join(outside)}): start inside them")
+        if distributed:  # Dask input (symopt.distributed): what it does not take is refused with the reason
+            dask_solve().check(self, options, box, start, values)
         if self.constraints:  # linear inequalities between parameters (symopt.run.constrained)
             constrained.check_options(options)
             rows = self.constraints.rows(self.objective, dataset, values)
@@ -327,7 +331,10 @@ class Problem:
             result = self._bounded_finish(result, dataset, flat)
         if self.objective.l1 and not (isinstance(result.optimizer, CoordinateDescent) and result.kkt is not None):
             result = self._l1_finish(result, dataset, flat)  # (coordinate descent checks it on its Gram matrix)
-        result = separation.mark(result, dataset, flat.arrays() if flat else None)  # separated classes: no optimum
+        if distributed:
+            result = _dask_notes(result, dataset)
+        else:  # separated classes: no optimum
+            result = separation.mark(result, dataset, flat.arrays() if flat else None)
         params = result.params
         if values:
             params = {name: values[name] if name in values else result.params[name]
@@ -443,19 +450,25 @@ class Problem:
             self._settle_analysis()
         analysis, cf = self._analysis, self._closed_form
         linear = analysis.linear
-        if box and linear is not None and linear.kind != "least_squares":
+        distributed = getattr(dataset, "distributed", False)
+        # A quadratic objective that is not least squares: its linear solve needs all rows in one array, and the
+        # exact bounded solve is for least squares; with bounds, or on Dask input, it is solved iteratively
+        where = "with bounds" if box else "on Dask input" if distributed else None
+        if where and linear is not None and linear.kind != "least_squares":
             if method == "linear":
-                raise ModelError("bounds on a quadratic objective that is not a least-squares problem: the "
-                                 "linear closed form solves bounded least squares only; use method='auto'")
-            cf = replace(cf, reason=f"{cf.reason} (with bounds: solved iteratively, the exact bounded solve "
-                                    f"is for least squares)")
+                raise ModelError(f"{where}, the linear closed form is for least squares, and this quadratic objective "
+                                 f"is not a least-squares problem; use method='auto'")
+            cf = replace(cf, reason=f"{cf.reason} ({where}: solved iteratively, the exact "
+                                    f"{'bounded solve' if box else 'tall QR'} is for least squares)")
             linear = None
         if method in ("auto", "linear") and linear is not None:
-            return checked(linear_result(analysis, dataset, precision, cf, standardized, box), unused)
+            solution = dask_solve().least_squares_solution(self.objective, linear, dataset) if distributed else None
+            return checked(linear_result(analysis, dataset, precision, cf, standardized, box, solution), unused)
         if method == "linear":
             raise ModelError(f"no linear closed form: {analysis.attempts[0].detail}")
         if method in ("auto", "symbolic") and analysis.solutions:
-            result = symbolic_result(analysis, dataset, precision, cf, box)
+            sums = dask_solve().ChunkSums(self.objective, self.derivation, dataset) if distributed else None
+            result = symbolic_result(analysis, dataset, precision, cf, box, sums)
             if result.success or method == "symbolic":
                 return checked(result, unused)
             cf = result.closed_form  # keep the rejected candidates in the report
@@ -464,7 +477,7 @@ class Problem:
         if precision == "high":
             raise PrecisionError(f"precision='high' needs a closed form, and there is none: {cf.reason}")
         # A kinked objective with an exact route of its own (symopt.run.kinked: quantile regression as an LP)
-        routed = kinked.route(self, dataset, start, box, cf, unused)
+        routed = None if distributed else kinked.route(self, dataset, start, box, cf, unused)
         if routed is not None:
             return routed
         user = scaling or (lambda theta: theta)
@@ -494,7 +507,8 @@ class Problem:
             return result
         self._settle_analysis()
         if self._analysis.solutions:
-            symbolic = symbolic_result(self._analysis, dataset, precision, self._closed_form, box)
+            sums = dask_solve().ChunkSums(self.objective, self.derivation, dataset) if distributed else None
+            symbolic = symbolic_result(self._analysis, dataset, precision, self._closed_form, box, sums)
             if symbolic.success:
                 return checked(symbolic, unused)
         return replace(result, closed_form=self._closed_form)
@@ -536,14 +550,21 @@ class Problem:
         objective, driver = self.objective, self._driver
         task = Task(objective, self.derivation, dataset)
         n_params = sum(size for _, size in objective.form.blocks(dataset))
-        optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
+        distributed = getattr(dataset, "distributed", False)
+        if distributed:
+            optimizer, chosen = dask_solve().optimizer_for(self, n_params, dataset.n_rows)
+        else:
+            optimizer, chosen = driver.optimizer(n_params, dataset.n_rows)
         reason = driver.why(self.method, cf)
         bounds = None
         if box:
             x0 = box.inside(starting_point(task, x0), default=x0 is None)
             bounds = box.arrays()
             chosen = f"{chosen}; {bounds_module.describe(box, optimizer)}"
-        run, code, extras = driver.run(task, optimizer, x0, progress, stops, bounds)
+        if distributed:
+            (run, code), extras = dask_solve().run(self, task, optimizer, x0, progress, stops), {}
+        else:
+            run, code, extras = driver.run(task, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
                 run.status not in (*USER_STOPS, "max_iter"):
             chosen = (f"{chosen}; the projected run stopped ({_projected_stop(run, objective.form.flat_names(dataset))}), "
@@ -555,7 +576,7 @@ class Problem:
         if success or status == "line_search_failed":  # a failed search at a saddle or on a plateau: say so
             # On a bound the gradient is not zero: the curvature verdict (saddle, plateau) is for interior
             # points; the conditioning is of the free parameters' block.
-            hess = hessian_at(task, run.x)
+            hess = dask_solve().hessian(task, run.x) if distributed else hessian_at(task, run.x)
             # with an l1 penalty the gradient is not zero at the optimum (its subgradient condition is checked
             # by _l1_finish): the interior curvature verdicts (saddle, plateau) are not for it
             verdict = None if run.held or objective.l1 else curvature_verdict(task, run.x, hess, start=run.x0)
@@ -685,6 +706,31 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"<symopt.Problem {self.objective.describe()} method={self.method!r} closed form: {self._analysis.status}>"
+
+
+def dask_solve():
+    """:mod:`symopt.distributed.solve`, imported where Dask input is solved (symopt without Dask never imports it)."""
+    from .distributed import solve
+
+    return solve
+
+
+def prepare_dask(objective, data):
+    """:func:`symopt.distributed.data.prepare_dask` (imported only for Dask input)."""
+    from .distributed.data import prepare_dask as prepare_chunks
+
+    return prepare_chunks(objective, data)
+
+
+def _dask_notes(result: Outcome, dataset) -> Outcome:
+    """``result`` with what the Dask path did to the input (a rechunk) and did not check (separated classes)."""
+    notes = list(dataset.notes)
+    if result.objective is not None and separation.applies(result.objective):
+        notes.append("on Dask input the classes are not checked for separation (a separating direction needs all "
+                     "rows in one linear programme): a fit that ran its parameters off is the sign of one")
+    if not notes:
+        return result
+    return replace(result, message="; ".join(m for m in (result.message, *notes) if m))
 
 
 def _projected_stop(run, names) -> str:

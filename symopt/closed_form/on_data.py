@@ -21,15 +21,19 @@ from .sufficient_statistics import check_candidates, statistic_values
 
 
 def linear_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, standardized: bool = False,
-                  box=None) -> Outcome:
+                  box=None, solution=None) -> Outcome:
     """One linear solve (least squares by QR, or the summed Hessian's system), and whether it is the optimum;
     an ill-conditioned one warns (``standardized``: on features ``solve`` centred and scaled). With bounds
-    (``box``, least squares only), the exact bounded solve (:mod:`symopt.numerics.bvls`)."""
+    (``box``, least squares only), the exact bounded solve (:mod:`symopt.numerics.bvls`). ``solution``: the
+    :class:`~symopt.closed_form.records.LinearSolution` where the caller solved already (Dask input's tall QR,
+    :mod:`symopt.distributed.solve`), with its ``fun`` and ``gradient``."""
     objective = analysis.objective
     form = analysis.linear
     if box:
         return _bounded_linear_result(analysis, dataset, cf, box, precision)
-    if form.kind == "least_squares":
+    if solution is not None:
+        sol = solution
+    elif form.kind == "least_squares":
         sol = solve_least_squares(objective, form, dataset, precision)
     else:
         sol = solve_quadratic(objective, form, dataset, precision)
@@ -97,14 +101,20 @@ def _bounded_linear_result(analysis: Analysis, dataset, cf: ClosedForm, box, pre
                   exact_x=() if sol.exact is None else sol.exact)
 
 
-def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None) -> Outcome:
+def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm, box=None, sums=None) -> Outcome:
     """The symbolic candidates evaluated on the data's statistics; the best one that passes its checks (and
-    lies inside the bounds, ``box``)."""
+    lies inside the bounds, ``box``). ``sums``: where the data are not in one array (Dask input), what gives the
+    statistics' values and the objective's terms at a point (``statistics(objective, statistics)`` and
+    ``terms(theta)``, :class:`symopt.distributed.solve.ChunkSums`)."""
     objective = analysis.objective
     if precision == "high":
         check_high_precision(dataset.n_rows, len(objective.params))
-    stats = statistic_values(objective, analysis.statistics, dataset, precision)
-    candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision)
+    if sums is None:
+        stats = statistic_values(objective, analysis.statistics, dataset, precision)
+    else:
+        stats = sums.statistics(objective, analysis.statistics)
+    candidates = check_candidates(objective, analysis.derivation, analysis.solutions, stats, dataset, precision,
+                                  None if sums is None else sums.terms)
     if box:
         candidates = [_inside(c, box) for c in candidates]
     cf = ClosedForm(cf.status, cf.reason, cf.formula_text, f"statistics: {analysis.statistics.table()}",
@@ -120,7 +130,7 @@ def symbolic_result(analysis: Analysis, dataset, precision: str, cf: ClosedForm,
                       derivation=analysis.derivation, precision=precision, backend=_closed_backend(precision))
     best = (max if objective.maximize else min)(accepted, key=lambda c: c.objective)
     x = np.array([best.values[p.name] for p in objective.params])
-    g = gradient_at_point(Task(objective, analysis.derivation, dataset), x)
+    g = gradient_at_point(Task(objective, analysis.derivation, dataset), x) if sums is None else sums.terms(x)[1]
     exact = {k: mpmath.nstr(v, 20) for k, v in best.exact.items()} if precision == "high" else {}
     return Outcome(params=dict(best.values), x=x, fun=best.objective, method="symbolic",
                   why="the stationarity equations separate into statistics of the data: a formula evaluated "

@@ -158,8 +158,11 @@ def statistic_values(objective, stats: Statistics, dataset, precision: str) -> d
     return values
 
 
-def check_candidates(objective, derivation, solutions, stat_values, dataset, precision: str) -> list[Candidate]:
-    """Substitute each formula and keep only real, finite, in-domain stationary points of the right kind."""
+def check_candidates(objective, derivation, solutions, stat_values, dataset, precision: str,
+                     terms=None) -> list[Candidate]:
+    """Substitute each formula and keep only real, finite, in-domain stationary points of the right kind.
+    ``terms``: what gives ``(F, gradient, gradient scale, Hessian)`` at a point where the data are not in one
+    array (Dask input's chunk sums); the NumPy evaluation on ``dataset`` otherwise."""
     out = []
     digits = HIGH_DIGITS if precision == "high" else 30
     for sol in solutions:
@@ -189,16 +192,20 @@ def check_candidates(objective, derivation, solutions, stat_values, dataset, pre
         if why:
             out.append(Candidate(values, False, why))
             continue
-        out.append(_classify(objective, derivation, values, exact, dataset))
+        out.append(_classify(objective, derivation, values, exact, dataset, terms))
     return out
 
 
-def _classify(objective, derivation, values, exact, dataset) -> Candidate:
+def _classify(objective, derivation, values, exact, dataset, terms=None) -> Candidate:
     theta = np.array([values[p.name] for p in objective.params])
-    fun, grad, grad_scale, hess = objective_terms(Task(objective, derivation, dataset), theta)
+    if terms is None:
+        fun, grad, grad_scale, hess = objective_terms(Task(objective, derivation, dataset), theta)
+    else:
+        fun, grad, grad_scale, hess = terms(theta)
     if not math.isfinite(fun):
         return Candidate(values, False, "the objective is not finite there (outside the model's domain)")
-    if np.any(np.abs(grad) > 1e-7 * grad_scale):  # judged again on the scale of the terms, which may cancel in a row
+    if terms is None and np.any(np.abs(grad) > 1e-7 * grad_scale):
+        # judged again on the scale of the terms, which may cancel in a row (chunk sums give the first scale only)
         grad_scale = objective.form.term_scale(derivation, dataset, theta)
     if np.any(np.abs(grad) > 1e-7 * grad_scale):
         return Candidate(values, False, f"the gradient is not zero there (|grad| = {np.max(np.abs(grad)):.3g})", fun)

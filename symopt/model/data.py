@@ -163,17 +163,24 @@ def prepare(objective, data) -> Dataset:
         raise DataError(f"this objective needs data: {', '.join(objective.data_names)} "
                         f"(solve(objective, data) with data a mapping from those names to arrays"
                         f"{', or (X, y)' if form.matrix_data else ''})")
-    arrays = form.read(data)
+    arrays, n_rows = read_checked(objective, data)
+    return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
+
+
+def read_checked(objective, data) -> tuple[dict, int]:
+    """``(arrays, n_rows)``: ``data`` read by the objective's form and checked row by row (lengths, labels,
+    weights, a GLM family's range); the checks of all rows together (:meth:`Form.check_rows`) are left to the
+    caller (a chunk of a Dask array is checked here, its classes counted over every chunk)."""
+    arrays = objective.form.read(data)
     lengths = {name: a.shape[0] for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}: {v}" for k, v in lengths.items())
         raise DataError(f"data arrays have different numbers of rows ({desc}); every array needs one value per row")
-    n_rows = next(iter(lengths.values()))
     _check_labels(objective, arrays)
     _check_weights(objective, arrays)
     if getattr(objective, "glm", None) is not None:
         objective.glm.check(objective, arrays)
-    return Dataset(arrays, n_rows, form.check_rows(arrays, n_rows))
+    return arrays, next(iter(lengths.values()))
 
 
 def _check_weights(objective, arrays: dict) -> None:
@@ -340,31 +347,6 @@ def _pair(data, target: str, what: str):
         raise DataError(f"data for {what} is (X, {target}) or a mapping with 'X' and {target!r}")
     _check_indexes({"X": X, target: y})
     return X, y
-
-
-def class_count(objective, arrays: dict) -> int:
-    """The number of classes K of multinomial logistic regression: labels must be the integers 0 .. K-1,
-    each on at least one row (a class with no rows has no finite optimum: its scores run off to -inf)."""
-    labels = arrays[objective.target.name]
-    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
-    if bad.size:
-        raise DataError(f"cross_entropy needs integer class labels 0, 1, 2, ...; data {objective.target.name!r} "
-                        f"has {float(labels[bad[0]])!r} at row {int(bad[0])}")
-    top = float(labels.max())
-    if top >= labels.size:  # more classes than rows: one has no rows (and bincount would be huge)
-        raise DataError(f"data {objective.target.name!r} has labels up to {top:.0f} on {labels.size} rows, so some "
-                        f"class has no row: labels must be 0 .. K-1 with every class present (renumber them, "
-                        f"for example with numpy.unique(y, return_inverse=True)[1])")
-    counts = np.bincount(labels.astype(np.int64))
-    if counts.size < 2:
-        raise DataError(f"cross_entropy needs at least 2 classes; data {objective.target.name!r} has only class 0 "
-                        f"(for one class there is nothing to fit)")
-    empty = np.flatnonzero(counts == 0)
-    if empty.size:
-        raise DataError(f"data {objective.target.name!r} has labels up to {counts.size - 1} but no row of class "
-                        f"{int(empty[0])}: labels must be 0 .. K-1 with every class present (renumber them, "
-                        f"for example with numpy.unique(y, return_inverse=True)[1])")
-    return int(counts.size)
 
 
 def _check_labels(objective, arrays: dict) -> None:

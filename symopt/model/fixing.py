@@ -51,7 +51,7 @@ def with_values(objective, data, values: dict):
     if clash:
         raise DataError(f"data has a column named {clash[0]!r}, which is a fixed parameter; rename one of them")
     others = [name for name in objective.data_names if name not in values and name in given]
-    n = len(np.asarray(given[others[0]])) if others else 1
+    n = np.shape(given[others[0]])[0] if others else 1  # (a Dask array's length, without computing it)
     return {**given, **{name: np.full(n, value) for name, value in values.items()}}
 
 

@@ -25,6 +25,7 @@ LAYERS = [
     {"problem"},
     {"result"},
     {"stats", "trust", "reporting"},
+    {"distributed"},
     {"run"},
     {"closed_form", "codegen"},
     {"derivation"},

@@ -195,6 +195,11 @@ class Form(abc.ABC):
     #: with ``d2l/deta2`` derived: an ``l1`` penalty then runs proximal Newton with coordinate descent
     #: (:mod:`symopt.run.proximal_newton`).
     one_linear_predictor = False
+    #: Whether its data carry class labels 0 .. K-1 whose count K sizes the parameters (counted over every chunk
+    #: of Dask input, :mod:`symopt.distributed.data`).
+    class_labels = False
+    #: Why it is not solved on Dask input, in words; "" where it is (:mod:`symopt.distributed`).
+    no_dask = ""
 
     # -- calculus (symopt.derivation.derive builds the Derivation record from these)
     @abc.abstractmethod

@@ -9,7 +9,7 @@ import sympy as sp
 
 from ...errors import ModelError
 from ...symbolic.printer import code_name
-from .. import data as data_module
+from .. import labels
 from .. import softmax
 from .base import ETA, ROW_BLOCK, by_name, finite, numbers
 from .wide import WideForm, wide_matrix
@@ -22,6 +22,7 @@ class MulticlassForm(WideForm):
     noun = "a multinomial model (cross_entropy over a LinearModel())"
     kernel_template = "kernels/softmax.py.jinja"
     module_stem = "softmax"
+    class_labels = True
     linear_shape = None
     has_residuals = False
     no_bounds = "a multinomial model (cross_entropy over a LinearModel), whose reference class fixes entries"
@@ -40,7 +41,7 @@ class MulticlassForm(WideForm):
         return ()
 
     def check_rows(self, arrays, n_rows):
-        return data_module.class_count(self.objective, arrays)
+        return labels.class_count(self.objective, arrays)
 
     def structure(self):  # l2 = 0 or not decides which entries are free (symopt.model.softmax): the code differs
         o = self.objective

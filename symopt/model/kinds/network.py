@@ -20,6 +20,8 @@ class NetworkForm(Form):
     matrix_data = True
     evaluable = False
     driver = "network"
+    no_dask = ("a network trains on minibatches drawn from all rows, and its trainer reads one array in memory: "
+               "compute the Dask arrays first (X.compute()), or fit a LinearModel() or an expression model")
     no_linear_form = "a network problem has no linear form"
     unidentified = ("a network's parameters are not identified (permuting hidden units, or flipping the sign of a "
                     "tanh unit's weights, gives the same fit)")

@@ -1,0 +1,152 @@
+"""Dask input read and checked: arrays by name with aligned row chunks, every chunk checked where it lies.
+
+The NumPy path's checks (:func:`symopt.model.data.read_checked`) run on each chunk as it is computed, in one
+pass; an error names the chunk's rows in the whole data. Class labels are counted per chunk and judged over all
+rows. Nothing is loaded whole: a chunk at a time, on the worker that holds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, ModelError
+from ..model.data import Dataset, read_checked, read_only
+from ..model.held import join
+from ..model.labels import classes_from, label_counts
+from . import _is_collection
+
+
+class DaskDataset:
+    """Checked Dask input: ``arrays`` (Dask arrays by name, float64, their rows in the same chunks, a matrix in
+    one column chunk), ``n_rows``, ``n_classes`` (as :class:`~symopt.model.data.Dataset`'s) and ``notes`` (what
+    was done to the input: a rechunk, in words). Indexing by name gives the Dask array; the chunks reach the
+    kernels as NumPy :class:`~symopt.model.data.Dataset` objects (:meth:`chunk_blocks`, :func:`chunk_dataset`)."""
+
+    distributed = True
+
+    def __init__(self, arrays: dict, n_rows: int, n_classes: int, notes: tuple = ()):
+        self.arrays, self.n_rows, self.n_classes, self.notes = arrays, n_rows, n_classes, notes
+        self.names = tuple(arrays)
+        first = next(iter(arrays.values()))
+        self.row_chunks = tuple(int(c) for c in first.chunks[0])
+
+    def __getitem__(self, name: str):
+        return self.arrays[name]
+
+    def chunk_blocks(self, names=None) -> list:
+        """One tuple of Dask delayed blocks per row chunk, the arrays ``names`` (all, by default) in order."""
+        names = self.names if names is None else tuple(names)
+        return list(zip(*[self.arrays[name].to_delayed().ravel() for name in names]))
+
+    def __repr__(self) -> str:
+        return f"<DaskDataset {', '.join(self.names)}: {self.n_rows:,} rows in {len(self.row_chunks)} chunks>"
+
+
+def chunk_dataset(names, n_classes: int, blocks) -> Dataset:
+    """The NumPy :class:`~symopt.model.data.Dataset` of one chunk (``blocks``: its arrays, in ``names``' order),
+    float64 and C-contiguous (no copy where they are already), read-only as the kernels take data."""
+    arrays = {name: read_only(np.ascontiguousarray(block, dtype=float)) for name, block in zip(names, blocks)}
+    return Dataset(arrays, next(iter(arrays.values())).shape[0], n_classes)
+
+
+def needed(objective) -> list:
+    """The arrays the objective's form reads, by name."""
+    if objective.form.matrix_data:
+        target = objective.target.name
+        return ["X", target] + [s.name for s in objective.data_symbols if s.name != target]
+    return list(objective.data_names)
+
+
+def _mapping(objective, data) -> dict:
+    """``data`` as a mapping of names to values (``(X, y)`` and a Dask DataFrame's columns included)."""
+    if isinstance(data, tuple):
+        if not objective.form.matrix_data or len(data) != 2:
+            raise DataError("a (X, y) pair is for a LinearModel over a data matrix; this objective needs arrays by "
+                            "name: {" + ", ".join(f"'{n}': ..." for n in objective.data_names) + "}")
+        return {"X": data[0], objective.target.name: data[1]}
+    if _is_collection(data) and hasattr(data, "columns"):  # a Dask DataFrame: its columns by name
+        return {str(c): data[c] for c in data.columns}
+    if not hasattr(data, "keys"):
+        raise DataError(f"data must be a mapping from names to arrays, got {type(data).__name__}")
+    return data
+
+
+def _as_dask_array(name: str, value, rows):
+    """``value`` as a Dask array of float64: a Dask array as it is, a Dask Series (or one-column DataFrame) by
+    its partitions, anything else (a NumPy array held by ``offset=``, say) cut into the chunks ``rows``."""
+    import dask.array as da
+
+    if _is_collection(value):
+        if hasattr(value, "to_dask_array"):
+            value = value.to_dask_array(lengths=True)
+        if not hasattr(value, "chunks"):
+            raise DataError(f"data {name!r} is a {type(value).__name__}; give a Dask array, Series or DataFrame")
+    else:
+        values = np.asarray(value)
+        if values.dtype.kind not in "biuf":
+            raise DataError(f"data {name!r} is not numbers (dtype {values.dtype}); give numbers")
+        value = da.from_array(values, chunks=(rows,) + values.shape[1:] if rows is not None else "auto")
+    if value.dtype.kind not in "biuf":
+        raise DataError(f"data {name!r} is not numbers (dtype {value.dtype}); give numbers")
+    if any(np.isnan(c) for c in value.chunks[0]):
+        value = value.compute_chunk_sizes()
+    return value.astype(float) if value.dtype != np.float64 else value
+
+
+def prepare_dask(objective, data) -> DaskDataset:
+    """Check Dask ``data`` against what ``objective`` needs (as :func:`symopt.model.data.prepare` checks NumPy
+    data), in one pass over the chunks, and return a :class:`DaskDataset`."""
+    import dask
+
+    if objective.form.no_dask:
+        raise ModelError(f"Dask input is not taken for {objective.form.noun}: {objective.form.no_dask}")
+    data = _mapping(objective, join(objective, _mapping(objective, data)))
+    names = needed(objective)
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise DataError(f"data has no array named {missing[0]!r}; the objective needs {', '.join(names)}")
+    first = next((name for name in names if _is_collection(data[name])), None)
+    reference = _as_dask_array(first, data[first], None)
+    rows = reference.chunks[0]
+    notes, arrays = [], {}
+    for name in names:
+        array = reference if name == first else _as_dask_array(name, data[name], rows)
+        if array.ndim == 0 or array.shape[0] != reference.shape[0]:
+            raise DataError(f"data arrays have different numbers of rows ({first}: {reference.shape[0]}, {name}: "
+                            f"{array.shape[0] if array.ndim else 'a number'}); every array needs one value per row")
+        if array.chunks[0] != rows:
+            array = array.rechunk({0: rows})
+            notes.append(f"{name!r} rechunked to the row chunks of {first!r} ({len(rows)} chunks), once, so each "
+                         f"chunk's rows are together")
+        if array.ndim == 2 and len(array.chunks[1]) > 1:
+            array = array.rechunk({1: -1})
+            notes.append(f"{name!r} rechunked to one column chunk ({len(rows)} row chunks): a chunk's kernel reads "
+                         f"whole rows")
+        arrays[name] = array
+    checks = []
+    lo = 0
+    for blocks, size in zip(zip(*[arrays[name].to_delayed().ravel() for name in names]), rows):
+        checks.append(dask.delayed(_check_chunk, pure=True)(objective, tuple(names), lo, lo + size, *blocks))
+        lo += size
+    results = dask.compute(*checks)
+    n_rows = int(sum(r[0] for r in results))
+    n_classes = 0
+    if objective.form.class_labels:
+        width = max(r[1].size for r in results)
+        counts = sum(np.pad(r[1], (0, width - r[1].size)) for r in results)
+        n_classes = classes_from(objective, counts, n_rows)
+    return DaskDataset(arrays, n_rows, n_classes, tuple(notes))
+
+
+def _check_chunk(objective, names, lo: int, hi: int, *blocks):
+    """``(rows, label counts or None)`` of one chunk, checked as the NumPy path checks all rows; an error
+    names the chunk's rows in the whole data."""
+    try:
+        arrays, n = read_checked(objective, dict(zip(names, blocks)))
+        if objective.form.class_labels:
+            return n, label_counts(objective, arrays[objective.target.name])
+        objective.form.check_rows(arrays, n)
+        return n, None
+    except DataError as exc:
+        raise DataError(f"{exc} (in the chunk of rows {lo} to {hi - 1} of the Dask input: row numbers are within "
+                        f"the chunk)") from None

@@ -1,0 +1,233 @@
+"""Solving on Dask input: the NumPy path's stages, each data pass a Dask pass over the chunks.
+
+- The linear closed form (least squares) from a tall QR: each chunk's ``[Phi, u]`` factored where it lies, the
+  triangles stacked and factored again in a tree (TSQR), so the solve sees ``R`` (``p + 1`` square) and gives
+  the NumPy path's answer (QR of the column-scaled design with refinement) with one pass;
+  ``R^T R = Phi^T Phi`` is kept for the standard errors.
+- The symbolic closed form from the statistics summed over chunks, its candidates judged by the objective's
+  terms summed over chunks.
+- The iterative optimizers on the client: the generated module's interpreted twin drives the iterations, its
+  objective kernels rebound to Dask passes that run the compiled kernels per chunk (:class:`.passes.KernelPasses`).
+  Enabled: L-BFGS, Newton (the Hessian summed per chunk), the full-batch first-order methods; for a least-squares
+  problem, whose NumPy default is Levenberg-Marquardt (its state holds the n x p Jacobian), Newton on the summed
+  Hessian where it is derived, else L-BFGS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import math
+import warnings
+
+import numpy as np
+
+from ..closed_form.design import design_for
+from ..closed_form.linear import _column_norms, _qr_refined
+from ..closed_form.records import LinearSolution
+from ..errors import ModelError, RankDeficiencyWarning
+from ..optimizers import LBFGS, LevenbergMarquardt, Newton
+from ..run.loop import run_iterative
+from . import passes
+
+_NAMES = itertools.count()
+
+
+# --- refusals -----------------------------------------------------------------------------------------------------
+
+def check(problem, options, box, start, values) -> None:
+    """Refuse, with the reason, what the Dask path does not do (yet)."""
+    o = problem.objective
+    why = ""
+    if problem.constraints:
+        why = "constraints= (the constrained solve reads all rows in one array)"
+    elif options.standardize:
+        why = "standardize=True (centre and scale the Dask arrays first: (X - X.mean(0)) / X.std(0))"
+    elif box:
+        why = "bounds= (the bounded solvers read all rows in one array)"
+    elif o.l1:
+        why = "an l1 penalty (coordinate descent reads all rows in one array; use l2=, or compute the arrays)"
+    elif options.starts > 1:
+        why = "starts= (one start: give x0= to choose it)"
+    elif problem.precision == "high":
+        why = "precision='high' (its mpmath sums read every row in one process)"
+    elif getattr(o, "robust", None) is not None and o.robust.loss == "quantile":
+        why = "a quantile loss (its linear programme reads all rows in one array)"
+    if why:
+        raise ModelError(f"Dask input does not take {why}; solve without it, or compute the Dask arrays into NumPy "
+                         f"arrays (X.compute()) to use the in-memory path")
+
+
+# --- closed forms -------------------------------------------------------------------------------------------------
+
+def _chunk_triangle(chunk, design):
+    """``(R of [Phi, u], the squared residuals' weight, the ridge weights)`` for one chunk."""
+    Phi, u, c, penalised = design.matrix(chunk)
+    return np.linalg.qr(np.column_stack([Phi, u]), mode="r"), c, penalised
+
+
+def _stack(a, b):
+    return np.linalg.qr(np.vstack([a[0], b[0]]), mode="r"), a[1], a[2]
+
+
+def least_squares_solution(objective, form, dataset) -> LinearSolution:
+    """The least-squares closed form on Dask input (the module's note), as the NumPy path's
+    :func:`symopt.closed_form.linear.solve_least_squares` gives it, with F, its gradient and the factor."""
+    import dask
+
+    design = design_for(objective, form)
+    call = dask.delayed(passes._on_chunk, pure=False)
+    parts = [call(_chunk_triangle, dataset.names, dataset.n_classes, (design,), *blocks)
+             for blocks in dataset.chunk_blocks()]
+    stack = dask.delayed(_stack, pure=True)
+    while len(parts) > 1:
+        parts = [stack(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    (R, c, penalised), = dask.compute(parts[0])
+    p = R.shape[1] - 1
+    A, u = R[:, :p], R[:, p]
+    factor = np.triu(A[:p]) if A.shape[0] >= p else None
+    scale_rows = dataset.n_rows if objective.reduction == "mean" else 1
+    ridge = math.sqrt(scale_rows * objective.l2 / c) if objective.l2 else 0.0
+    if ridge:
+        rows = np.diag(ridge * np.sqrt(penalised))[penalised > 0]
+        A, u = np.vstack([A, rows]), np.r_[u, np.zeros(rows.shape[0])]
+    norms = _column_norms(A)
+    if not np.all(np.isfinite(norms)):
+        raise ModelError("a column of the design overflows double precision on the Dask input; rescale the data")
+    S = np.linalg.svd(A / norms, compute_uv=False)
+    tol = S[0] * max(dataset.n_rows, p) * np.finfo(float).eps if S.size else 0.0
+    rank = int(np.sum(S > tol))
+    cond = float(S[0] / S[-1]) if rank == p and S.size == p and S[-1] > 0 else math.inf
+    if rank == p:
+        x = _qr_refined(A / norms, u) / norms
+        note = (f"tall QR of the design over {len(dataset.row_chunks)} Dask chunks (each chunk's R stacked and "
+                f"factored again), then QR of the column-scaled R with refinement: full rank {p}, condition "
+                f"number {cond:.3g}")
+    else:
+        x = np.linalg.lstsq(A, u, rcond=max(A.shape) * np.finfo(float).eps)[0]
+        note = f"rank deficient: rank {rank} of {p} parameters; returned the minimum-norm solution (SVD)"
+        warnings.warn(f"linear closed form is {note}. Remove dependent columns or add l2= to pin it down.",
+                      RankDeficiencyWarning, stacklevel=4)
+    r = A @ x - u
+    weight = c / scale_rows
+    return LinearSolution(x, rank, p, cond, "double", None, note, "minimum", fun=float(weight * (r @ r)),
+                          gradient=2.0 * weight * (A.T @ r), factor=factor if rank == p else None)
+
+
+class ChunkSums:
+    """The NumPy evaluation of the derivation, summed over Dask chunks (:mod:`.passes`' weights): what the
+    symbolic closed form's checks read (:func:`symopt.closed_form.on_data.symbolic_result`'s ``sums``)."""
+
+    def __init__(self, objective, derivation, dataset):
+        self.objective, self.derivation, self.dataset = objective, derivation, dataset
+
+    def statistics(self, objective, statistics) -> dict:
+        from ..closed_form.sufficient_statistics import COUNT
+
+        values = passes.chunk_sum(self.dataset, _chunk_statistics, objective, statistics)
+        return {COUNT: self.dataset.n_rows, **dict(zip(statistics.symbols, (float(v) for v in values)))}
+
+    def terms(self, theta):
+        """``(F, gradient, gradient scale, Hessian or None)`` at ``theta``, as
+        :func:`symopt.derivation.totals.objective_terms` gives them for data in one array (the scale the larger
+        of the terms' and the rows')."""
+        o, d, ds = self.objective, self.derivation, self.dataset
+        theta = np.asarray(theta, dtype=float)
+        fun, grad, scale, hess = passes.chunk_sum(ds, _chunk_terms, o, d, theta, ds.n_rows)
+        value, slope, curve = passes.penalty(o, o.form.penalty_mask(ds), theta)
+        k = passes.excess(o, ds)
+        hess = None if np.ndim(hess) == 0 else hess - k * np.diag(curve)
+        return float(fun - k * value), grad - k * slope, scale, hess
+
+
+def _chunk_statistics(chunk, objective, statistics):
+    from ..closed_form.sufficient_statistics import statistic_values
+
+    values = statistic_values(objective, statistics, chunk, "double")
+    return np.array([values[s] for s in statistics.symbols])
+
+
+def _chunk_terms(chunk, objective, derivation, theta, n_rows):
+    from ..derivation.task import Task
+    from ..derivation.totals import objective_terms
+
+    w = passes.weight(objective, chunk, n_rows)
+    with np.errstate(all="ignore"):
+        fun, grad, scale, hess = objective_terms(Task(objective, derivation, chunk), theta)
+        rows = objective.form.term_scale(derivation, chunk, theta)
+    return (np.float64(w * fun), w * grad, w * np.maximum(scale, rows),
+            np.float64(0.0) if hess is None else w * hess)
+
+
+# --- the iterative run --------------------------------------------------------------------------------------------
+
+def optimizer_for(problem, n_params: int, n_rows: int):
+    """``(optimizer, why)`` for the run on Dask input: the problem's (refused where it reads rows itself), or the
+    NumPy path's choice with Levenberg-Marquardt replaced (the module's note)."""
+    given = problem.optimizer
+    optimizer, why = problem._driver.optimizer(n_params, n_rows)
+    if getattr(optimizer, "stochastic", False) or getattr(optimizer, "proximal", False) or \
+            isinstance(optimizer, LevenbergMarquardt) and given is not None:
+        raise ModelError(f"{type(optimizer).__name__} does not run on Dask input ({_why_not(optimizer)}); use "
+                         f"symopt.LBFGS() or symopt.Newton(), whose evaluations are one Dask pass each")
+    if isinstance(optimizer, LevenbergMarquardt):
+        replaced = Newton() if problem.derivation.hessian is not None else LBFGS()
+        why = (f"chose {type(replaced).__name__}: on Dask input (Levenberg-Marquardt's state holds the n x p "
+               f"Jacobian; {'the Hessian is summed per chunk' if isinstance(replaced, Newton) else 'no Hessian derived'})")
+        optimizer = replaced
+    return optimizer, why
+
+
+def _why_not(optimizer) -> str:
+    if getattr(optimizer, "stochastic", False):
+        return "a minibatch optimizer draws rows from all of them at every step"
+    if getattr(optimizer, "proximal", False):
+        return "proximal steps belong to an l1 penalty, not taken on Dask input"
+    return "its state holds the n x p Jacobian"
+
+
+def dask_module(problem, optimizer, dataset):
+    """``(rendered, module, path, passes)``: a private copy of the generated module's interpreted twin for
+    ``optimizer``, its objective kernels rebound to Dask passes (:class:`.passes.KernelPasses`)."""
+    rendered, _, path = problem._driver.compiled(optimizer, "python")
+    spec = importlib.util.spec_from_file_location(f"_symopt_dask_{rendered.stem}_{next(_NAMES)}", str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kernels = passes.KernelPasses(problem.objective, dataset, rendered)
+    module.objective_and_gradient = kernels.objective_and_gradient
+    module.objective_gradient_hessian = kernels.objective_gradient_hessian
+    return rendered, module, path, kernels
+
+
+def run(problem, task, optimizer, x0, progress, stops):
+    """The run on Dask input (the module's note): ``(Run, words for what ran)``."""
+    from dataclasses import replace
+
+    rendered, module, path, kernels = dask_module(problem, optimizer, task.dataset)
+    outcome = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops)
+    from ..codegen import cache
+
+    outcome = replace(outcome, backend="numba, per Dask chunk", source_path=cache.write(rendered.source, rendered.stem))
+    code = (f"generated code: the optimizer on the client, each evaluation one Dask pass of the compiled kernels over "
+            f"{len(task.dataset.row_chunks)} chunks ({kernels.passes} passes)")
+    return outcome, code
+
+
+def hessian(task, x) -> np.ndarray | None:
+    """The Hessian of F at ``x`` summed over chunks (:func:`symopt.run.stationary.hessian_at` per chunk), or None
+    where the form has none or it is not finite."""
+    objective, derivation, dataset = task
+    if derivation.hessian is None:
+        return None
+    x = np.asarray(x, dtype=float)
+    hess = passes.chunk_sum(dataset, _chunk_hessian, objective, derivation, x, dataset.n_rows)
+    if np.ndim(hess) == 0 or not np.all(np.isfinite(hess)):
+        return None
+    _, _, curve = passes.penalty(objective, objective.form.penalty_mask(dataset), x)
+    return hess - passes.excess(objective, dataset) * np.diag(curve)
+
+
+def _chunk_hessian(chunk, objective, derivation, x, n_rows):
+    with np.errstate(all="ignore"):
+        hess = objective.form.hessian(derivation, chunk, x)
+    return np.float64(np.nan) if hess is None else passes.weight(objective, chunk, n_rows) * hess

@@ -1,0 +1,179 @@
+"""Dask input (symopt.distributed): the NumPy path's parameters through Dask passes, on the threaded scheduler
+and on a 2-worker LocalCluster; refusals with their reasons; chunk checks naming the rows."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symopt
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+N = 6_000
+CHUNK = 1_500
+
+
+def rel(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1.0)))
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(N, 4))
+    eta = 0.2 + X @ np.array([0.8, -0.5, 0.3, 0.0])
+    return dict(
+        X=X,
+        linear=1.0 + X @ np.arange(4.0) + rng.normal(size=N),
+        binary=(rng.random(N) < 1.0 / (1.0 + np.exp(-eta))).astype(float),
+        counts=rng.poisson(np.exp(0.5 * eta)).astype(float),
+        classes=np.argmax(X[:, :3] + rng.gumbel(size=(N, 3)), axis=1).astype(float),
+        x=rng.uniform(0.0, 3.0, N),
+        noisy=None,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  memory_limit="1GiB") as local:
+        yield local
+
+
+@pytest.fixture(params=["threads", "cluster"])
+def scheduler(request):
+    """Dask's threaded scheduler, or a distributed client on the 2-worker LocalCluster."""
+    if request.param == "threads":
+        import dask
+
+        with dask.config.set(scheduler="threads"):
+            yield "threads"
+    else:
+        with distributed.Client(request.getfixturevalue("cluster")) as client:
+            yield client
+
+
+def chunked(a):
+    return da.from_array(a, chunks=(CHUNK,) + a.shape[1:])
+
+
+def cases(d):
+    rng = np.random.default_rng(3)
+    y_exp = 2.0 * np.exp(-0.7 * d["x"]) + 0.05 * rng.normal(size=N)
+    mu, s2 = symopt.params("mu s2")
+    return {
+        "linear closed form": (symopt.squared_loss(symopt.LinearModel()), {"X": d["X"], "y": d["linear"]}, {}),
+        "Gaussian MLE (symbolic)": (symopt.Objective("-log(2*pi*s2)/2 - (x - mu)**2/(2*s2)", [mu, s2], maximize=True),
+                                    {"x": d["linear"]}, {}),
+        "logistic": (symopt.log_loss(symopt.LinearModel()), {"X": d["X"], "y": d["binary"]}, {}),
+        "multinomial": (symopt.cross_entropy(symopt.LinearModel()), {"X": d["X"], "y": d["classes"]}, {}),
+        "Poisson GLM": (symopt.glm(symopt.LinearModel(), family="poisson"), {"X": d["X"], "y": d["counts"]}, {}),
+        "nonlinear least squares": (symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b")), {"x": d["x"], "y": y_exp},
+                                    {"optimizer": symopt.Newton()}),
+    }
+
+
+NAMES = ["linear closed form", "Gaussian MLE (symbolic)", "logistic", "multinomial", "Poisson GLM",
+         "nonlinear least squares"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dask_input_gives_the_numpy_parameters(data, scheduler, name):
+    objective, arrays, options = cases(data)[name]
+    expected = symopt.solve(objective, arrays, progress=False, **options)
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False, **options)
+    assert got.success and expected.success, got.message
+    assert got.method == expected.method
+    assert rel(got.x, expected.x) < 1e-10
+    assert abs(got.fun - expected.fun) <= 1e-10 * max(abs(expected.fun), 1.0)
+    if got.method == "iterative":
+        assert "Dask pass" in got.why and got.backend == "numba, per Dask chunk"
+
+
+def test_least_squares_default_runs_newton_on_the_summed_hessian(data):
+    objective, arrays, _ = cases(data)["nonlinear least squares"]
+    expected = symopt.solve(objective, arrays, progress=False)  # Levenberg-Marquardt on the n x p Jacobian
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
+    assert "LevenbergMarquardt" in expected.why and "on Dask input" in got.why and "Newton" in got.why
+    assert got.success and rel(got.x, expected.x) < 1e-8
+
+
+def test_standard_errors_and_summary_on_dask_input(data):
+    objective, arrays, _ = cases(data)["logistic"]
+    expected = symopt.solve(objective, arrays, progress=False)
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
+    assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-9
+    assert "Dask" in str(got.summary())
+    objective, arrays, _ = cases(data)["linear closed form"]
+    expected = symopt.solve(objective, arrays, progress=False)
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
+    assert got.provenance.normal_factor is not None  # the tall QR's R gives the covariance
+    assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
+
+
+def test_misaligned_chunks_are_rechunked_once_with_a_note(data):
+    X = da.from_array(data["X"], chunks=(CHUNK, 2))  # two column chunks, and y in other row chunks
+    y = da.from_array(data["binary"], chunks=1000)
+    r = symopt.solve(symopt.log_loss(symopt.LinearModel()), (X, y), progress=False)
+    expected = symopt.solve(symopt.log_loss(symopt.LinearModel()), (data["X"], data["binary"]), progress=False)
+    assert "'y' rechunked to the row chunks of 'X'" in r.message and "one column chunk" in r.message
+    assert rel(r.x, expected.x) < 1e-10
+
+
+def test_a_bad_chunk_is_named_by_its_rows(data):
+    y = data["binary"].copy()
+    y[4000] = 0.5
+    with pytest.raises(symopt.DataError, match=r"log_loss needs labels 0 or 1.*rows 3000 to 4499"):
+        symopt.solve(symopt.log_loss(symopt.LinearModel()), (chunked(data["X"]), chunked(y)), progress=False)
+
+
+def test_classes_are_counted_over_every_chunk(data):
+    y = np.sort(data["classes"])  # the first chunk has class 0 only: K comes from all chunks
+    X = data["X"]
+    expected = symopt.solve(symopt.cross_entropy(symopt.LinearModel()), (X, y), progress=False)
+    got = symopt.solve(symopt.cross_entropy(symopt.LinearModel()), (chunked(X), chunked(y)), progress=False)
+    assert got.params["coef"].shape == expected.params["coef"].shape
+    y[y == 1] = 2  # class 1 missing everywhere
+    with pytest.raises(symopt.DataError, match="no row of class 1"):
+        symopt.solve(symopt.cross_entropy(symopt.LinearModel()), (chunked(X), chunked(y)), progress=False)
+
+
+def test_dask_dataframe_input(data):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    mu, s2 = symopt.params("mu s2")
+    frame = dd.from_pandas(pd.DataFrame({"x": data["linear"], "z": data["x"]}), npartitions=4)
+    objective = symopt.Objective("-log(2*pi*s2)/2 - (x - mu)**2/(2*s2)", [mu, s2], maximize=True)
+    r = symopt.solve(objective, frame, progress=False)
+    assert r.method == "symbolic"
+    assert rel([r.params["mu"], r.params["s2"]], [np.mean(data["linear"]), np.var(data["linear"])]) < 1e-12
+
+
+@pytest.mark.parametrize("what, options, match", [
+    ("network", {}, "Dask input is not taken for a network"),
+    ("l1", {}, "an l1 penalty"),
+    ("bounds", {"bounds": {"intercept": (0, 1)}}, "bounds="),
+    ("starts", {"starts": 3}, "starts="),
+])
+def test_what_the_dask_path_does_not_take_is_refused_with_the_reason(data, what, options, match):
+    if what == "network":
+        objective = symopt.squared_loss(symopt.Network(4, [symopt.Dense(3, "tanh"), symopt.Dense(1)]))
+    elif what == "l1":
+        objective = symopt.log_loss(symopt.LinearModel(), l1=0.1)
+    else:
+        objective = symopt.log_loss(symopt.LinearModel())
+    y = data["linear"] if what == "network" else data["binary"]
+    with pytest.raises(symopt.ModelError, match=match):
+        symopt.solve(objective, (chunked(data["X"]), chunked(y)), progress=False, **options)
+
+
+def test_symopt_without_dask_input_does_not_import_dask():
+    code = ("import sys, numpy as np, symopt\n"
+            "symopt.solve(symopt.squared_loss(symopt.LinearModel()), (np.eye(3), np.ones(3)), progress=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
