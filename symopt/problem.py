@@ -37,7 +37,7 @@ from .model import bounds as bounds_module
 from .model import fixing, penalties
 from .model import constraints as constraints_module
 from .model import ties as ties_module
-from .model.data import prepare
+from .model.data import Dataset, prepare
 from .model.objective import Objective
 from .numerics.sizes import ARRAY_OVERHEAD, FLOAT, check_count, check_seed, whole_number
 from .optimizers import CoordinateDescent, Optimizer, ProjectedLevenbergMarquardt
@@ -623,7 +623,8 @@ class Problem:
         evaluation of the derivation where it evaluates a closed form (as ``solve`` reports those).
         """
         objective = self.objective
-        dataset = prepare(objective, fixing.with_values(objective, data, self.fixed))
+        dataset = prepare(objective, fixing.with_values(objective, in_memory(objective, data, "value_and_grad"),
+                                                        self.fixed))
         theta = objective.form.start(dataset, params, label="params")
         value, grad = self.flat_value_and_grad(dataset, theta)
         return value, objective.form.unflatten(dataset, grad)
@@ -670,6 +671,7 @@ class Problem:
                        tol: float = gradcheck.DEFAULT_TOL, compiled: bool = True) -> gradcheck.GradientCheck:
         """:func:`symopt.check_gradient` for this problem."""
         gradcheck.check_arguments(directions, seed, tol, compiled)  # before the data are read
+        data = in_memory(self.objective, data, "check_gradient")
         return gradcheck.check_gradient(self, prepare(self.objective, data), params, directions, seed, tol, compiled)
 
     def convexity_proof(self) -> tuple:
@@ -682,6 +684,7 @@ class Problem:
         objective = self.objective
         samples = whole_number("convexity", "samples", samples, 1, "points at which the Hessian is formed")
         check_seed("convexity", seed)
+        data = in_memory(objective, data, "convexity")
         dataset = prepare(objective, data) if data is not None or not objective.data_names else None
         if dataset is not None:  # each sampled point is a vector of the parameters, drawn before any is checked
             p = sum(size for _, size in objective.form.blocks(dataset))
@@ -692,6 +695,7 @@ class Problem:
                seed: int = 0, starts: int | None = None) -> verification.Verification:
         """:func:`symopt.verify` for this problem."""
         verification.check_arguments(gradient, seed)
+        data = in_memory(self.objective, data, "verify")  # the reference libraries read arrays in memory
         return verification.verify(self, prepare(self.objective, data), x0, reference, gradient, seed,
                                    starts=starts)
 
@@ -713,6 +717,17 @@ def dask_solve():
     from .distributed import solve
 
     return solve
+
+
+def in_memory(objective, data, service: str):
+    """``data`` with Dask collections computed into NumPy arrays, for ``service`` (which reads every row in one
+    array: the reference libraries of ``verify``, the finite differences of ``check_gradient``); refused with
+    the reason where they would not fit in memory (:func:`symopt.distributed.data.computed`)."""
+    if not is_dask(data):
+        return data
+    from .distributed.data import computed
+
+    return computed(objective, data, service)
 
 
 def prepare_dask(objective, data):
@@ -794,11 +809,21 @@ class Origin:
     def data_for(self, data, service: str):
         """The prepared data ``service`` runs on: ``data`` where given, else the data of the solve."""
         if data is not None:
-            return prepare(self.objective, data)
+            return prepare_dask(self.objective, data) if is_dask(data) else prepare(self.objective, data)
         if self.dataset is None:
             raise ModelError(f"{service} needs the data this result was solved on, and a pickled result does not "
                              f"carry its data: pass them, data=... (the same mapping or DataFrame given to solve)")
         return self.dataset
+
+    def data_in_memory(self, data, service: str):
+        """:meth:`data_for`, with Dask input computed into NumPy arrays (:func:`in_memory`) for a service that
+        reads every row in one array (``verify``)."""
+        dataset = self.data_for(data, service)
+        if not getattr(dataset, "distributed", False):
+            return dataset
+        arrays = in_memory(self.objective, dict(dataset.arrays), service)  # checked when solved: not again
+        return Dataset({name: np.ascontiguousarray(a, dtype=float) for name, a in arrays.items()}, dataset.n_rows,
+                       dataset.n_classes)
 
     def __getstate__(self):
         self.layout  # the data are dropped: the layout is kept

@@ -32,6 +32,7 @@ from .errors import ModelError
 from .numerics.covariance import check_cov_type
 from .reporting import plots
 from .reporting.summary import Summary
+from .stats import chunked
 from .stats import glm as glm_stats
 from .stats import profile
 from .stats.baseline import worse_than_constant
@@ -304,7 +305,9 @@ class Result:
             if self.origin is None:
                 return Inference((), "none", cov_type, None, "this result does not carry its problem and data "
                                  "(it was not returned by solve)", 0, len(self.x))
-            memo[key] = infer(self, cov_type, self._data(data, f"result.inference({cov_type!r})"))
+            dataset = self._data(data, f"result.inference({cov_type!r})")
+            # Dask input: from pieces each chunk gives (symopt.stats.chunked)
+            memo[key] = (chunked.infer if getattr(dataset, "distributed", False) else infer)(self, cov_type, dataset)
         return memo[key]
 
     def _shaped(self, flat):
@@ -412,7 +415,8 @@ class Result:
         if "glm" not in memo:
             dataset = self._data(data, "result.glm_fit()")
             # the parameters the data estimate as the inference counts them (bounds, active constraints)
-            memo["glm"] = glm_stats.fit(self.objective, dataset, np.asarray(self.x), self.inference(data=data).n_params)
+            fit = chunked.glm_fit if getattr(dataset, "distributed", False) else glm_stats.fit  # (Dask input)
+            memo["glm"] = fit(self.objective, dataset, np.asarray(self.x), self.inference(data=data).n_params)
         return memo["glm"]
 
     deviance = _glm_alias("deviance", "A GLM's deviance, ``sum w d(y, mu)`` [``deviance``], or None.")
@@ -498,7 +502,9 @@ class Result:
         problem (a closed form, the iterative solver from other starts, a reference library) and the
         gradient check."""
         verification.check_arguments(gradient, seed)
-        dataset = self._data(data, "verify()")
+        if self.origin is None:
+            self._data(data, "verify()")  # the error that says so
+        dataset = self.origin.data_in_memory(data, "verify()")  # (Dask input computed: the references read arrays)
         return verification.verify(self.origin.problem(), dataset, x0, reference, gradient, seed, result=self,
                                    starts=starts)
 

@@ -130,7 +130,10 @@ def render(objective, derivation, optimizer, bounded: bool = False, parallel: bo
 def loops(parallel: bool) -> dict:
     """How a module's kernels loop over the rows: the decorator of a kernel that may split them across
     threads, and the loop over row blocks (``codegen/templates/kernels/parallel.jinja`` has the per-row loop)."""
-    flags = "cache=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "") + ", fastmath=FASTMATH"
+    # nogil: a kernel touches no Python object, so it lets go of the GIL, and Dask's threaded scheduler (or any
+    # thread pool a user runs solves in) runs kernels on several chunks at once (symopt.distributed)
+    flags = "cache=True, error_model=\"numpy\", nogil=True" + (", parallel=True" if parallel else "") + \
+        ", fastmath=FASTMATH"
     return {"parallel": parallel, "kernel_jit": f"njit({flags})", "block_range": "prange" if parallel else "range"}
 
 

@@ -29,23 +29,59 @@ class DaskDataset:
         self.names = tuple(arrays)
         first = next(iter(arrays.values()))
         self.row_chunks = tuple(int(c) for c in first.chunks[0])
+        self.bundles = None  # each chunk's arrays as one persisted tuple (:meth:`hold`)
 
     def __getitem__(self, name: str):
         return self.arrays[name]
 
-    def chunk_blocks(self, names=None) -> list:
-        """One tuple of Dask delayed blocks per row chunk, the arrays ``names`` (all, by default) in order."""
-        names = self.names if names is None else tuple(names)
-        return list(zip(*[self.arrays[name].to_delayed().ravel() for name in names]))
+    def chunk_blocks(self) -> list:
+        """Per row chunk, what a pass's task takes: one delayed tuple of the chunk's arrays (all of them, in
+        :attr:`names`' order) where they are held together on one worker (:meth:`hold`), else the delayed
+        blocks themselves."""
+        if self.bundles is not None:
+            return [(bundle,) for bundle in self.bundles]
+        return list(zip(*[self.arrays[name].to_delayed().ravel() for name in self.names]))
+
+    def hold(self) -> str:
+        """Where the arrays are persisted on a ``dask.distributed`` cluster (every chunk of every array a future
+        there: ``X.persist()``) and that client runs the passes, put each chunk's arrays together on one worker
+        once (a tuple per chunk, persisted: the worker holding the chunk of ``X`` keeps its own array and takes a
+        copy of the others' once), so no pass moves data between workers. Data not persisted are left as they
+        are: each pass reads them from their source (out of core). Returns what was done, in words ("" for
+        nothing)."""
+        import sys
+
+        distributed = sys.modules.get("distributed")
+        if distributed is None or self.bundles is not None:
+            return ""
+        try:
+            client = distributed.default_client()
+        except ValueError:
+            return ""
+        import dask
+
+        if dask.base.get_scheduler() != client.get:
+            return ""
+        if not all(len(distributed.futures_of(a)) >= a.npartitions for a in self.arrays.values()):
+            return ""
+        tuples = [dask.delayed(tuple, pure=True)(list(blocks)) for blocks in self.chunk_blocks()]
+        self.bundles = client.persist(tuples)
+        distributed.wait(self.bundles)
+        return (f"each chunk's {', '.join(map(repr, self.names))} held together on one worker ({len(tuples)} "
+                f"chunks), so the passes move no data")
 
     def __repr__(self) -> str:
         return f"<DaskDataset {', '.join(self.names)}: {self.n_rows:,} rows in {len(self.row_chunks)} chunks>"
 
 
-def chunk_dataset(names, n_classes: int, blocks) -> Dataset:
-    """The NumPy :class:`~symopt.model.data.Dataset` of one chunk (``blocks``: its arrays, in ``names``' order),
-    float64 and C-contiguous (no copy where they are already), read-only as the kernels take data."""
-    arrays = {name: read_only(np.ascontiguousarray(block, dtype=float)) for name, block in zip(names, blocks)}
+def chunk_dataset(names, n_classes: int, blocks, wanted=None) -> Dataset:
+    """The NumPy :class:`~symopt.model.data.Dataset` of one chunk (``blocks``: its arrays, in ``names``' order, or
+    one tuple of them), of the arrays ``wanted`` (all by default), float64 and C-contiguous (no copy where they
+    are already), read-only as the kernels take data."""
+    if len(blocks) == 1 and isinstance(blocks[0], tuple):
+        blocks = blocks[0]
+    by_name = dict(zip(names, blocks))
+    arrays = {name: read_only(np.ascontiguousarray(by_name[name], dtype=float)) for name in (wanted or names)}
     return Dataset(arrays, next(iter(arrays.values())).shape[0], n_classes)
 
 
@@ -135,7 +171,11 @@ def prepare_dask(objective, data) -> DaskDataset:
         width = max(r[1].size for r in results)
         counts = sum(np.pad(r[1], (0, width - r[1].size)) for r in results)
         n_classes = classes_from(objective, counts, n_rows)
-    return DaskDataset(arrays, n_rows, n_classes, tuple(notes))
+    dataset = DaskDataset(arrays, n_rows, n_classes, tuple(notes))
+    held = dataset.hold()
+    if held:
+        dataset.notes += (held,)
+    return dataset
 
 
 def _check_chunk(objective, names, lo: int, hi: int, *blocks):
@@ -150,3 +190,38 @@ def _check_chunk(objective, names, lo: int, hi: int, *blocks):
     except DataError as exc:
         raise DataError(f"{exc} (in the chunk of rows {lo} to {hi - 1} of the Dask input: row numbers are within "
                         f"the chunk)") from None
+
+
+#: Dask input is computed into memory for a service that reads every row in one array only up to this share of
+#: the memory available (``psutil``, which ``distributed`` brings).
+MEMORY_SHARE = 0.5
+
+
+def computed(objective, data, service: str) -> dict:
+    """``data`` read as for a solve, each array computed into NumPy, for ``service``; a :class:`DataError` where
+    they take more than :data:`MEMORY_SHARE` of the memory available (say what to do instead)."""
+    import dask
+
+    data = _mapping(objective, data)
+    names = [name for name in data.keys()]
+    arrays = {name: data[name] for name in names}
+    size = sum(int(np.prod(getattr(a, "shape", (0,)))) * 8 for a in arrays.values() if _is_collection(a))
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except ImportError:  # without psutil, no limit is known: computed as asked
+        available = None
+    if available is not None and size > MEMORY_SHARE * available:
+        raise DataError(f"{service} reads every row in one array, and the Dask input is {size / 2**30:.1f} GiB "
+                        f"against {available / 2**30:.1f} GiB of memory available; pass a sample that fits "
+                        f"(X[:100_000]) or the computed arrays")
+    lazy = [name for name in names if _is_collection(arrays[name])]
+    values = dask.compute(*[_column(arrays[name]) for name in lazy])
+    arrays.update(zip(lazy, values))
+    return arrays
+
+
+def _column(value):
+    """A Dask Series as its array, anything else as it is (Dask computes it)."""
+    return value.to_dask_array(lengths=True) if hasattr(value, "to_dask_array") else value

@@ -38,11 +38,37 @@ class Kernel:
 def _add(a, b):
     if isinstance(a, tuple):
         return tuple(_add(u, v) for u, v in zip(a, b))
+    if isinstance(a, dict):
+        return {key: _COMBINE.get(key, _add)(a[key], b[key]) for key in a}
     return a + b
 
 
+def _stacked_triangle(a, b):
+    """The triangle of two stacked triangles (a tall QR's step: ``R`` with ``R^T R = A^T A + B^T B``)."""
+    return np.linalg.qr(np.vstack([a, b]), mode="r")
+
+
+def _moments(a, b):
+    """Weighted count, mean and centred sum of squares of two parts, combined (Chan, Golub and LeVeque 1979):
+    the centred sum stays accurate where the mean is large against the spread."""
+    wa, ma, sa = a
+    wb, mb, sb = b
+    w = wa + wb
+    if w == 0:
+        return a
+    delta = mb - ma
+    return w, ma + delta * wb / w, sa + sb + delta * delta * wa * wb / w
+
+
+#: How a piece of a dict a chunk returns is combined, by its key (the others are added): a triangle is stacked
+#: and factored again, moments combined, extremes kept, the first chunk's row kept.
+_COMBINE = {"R": _stacked_triangle, "moments": _moments, "low": np.minimum, "high": np.maximum,
+            "first": lambda a, b: a}
+
+
 def tree_sum(parts: list):
-    """The delayed sum of the delayed ``parts`` (arrays, numbers or tuples of them), added pairwise in a tree."""
+    """The delayed total of the delayed ``parts`` (arrays, numbers, or tuples or dicts of them: a dict's pieces
+    combined by their keys, :data:`_COMBINE`), combined pairwise in a tree in chunk order."""
     import dask
 
     add = dask.delayed(_add, pure=True)
@@ -52,19 +78,19 @@ def tree_sum(parts: list):
 
 
 def chunk_sum(dataset, fn, *args, names=None):
-    """``sum over chunks of fn(chunk, *args)``, ``chunk`` a NumPy Dataset of the arrays ``names`` (all by default),
-    computed by Dask's scheduler in force (a ``distributed`` client where one is set)."""
+    """``fn(chunk, *args)`` over every chunk (a NumPy Dataset of the arrays ``names``, all by default), combined
+    (:func:`tree_sum`), computed by Dask's scheduler in force (a ``distributed`` client where one is set)."""
     import dask
 
-    names = dataset.names if names is None else tuple(names)
+    wanted = None if names is None else tuple(names)
     call = dask.delayed(_on_chunk, pure=False)
-    parts = [call(fn, names, dataset.n_classes, args, *blocks) for blocks in dataset.chunk_blocks(names)]
+    parts = [call(fn, dataset.names, wanted, dataset.n_classes, args, *blocks) for blocks in dataset.chunk_blocks()]
     (total,) = dask.compute(tree_sum(parts))
     return total
 
 
-def _on_chunk(fn, names, n_classes, args, *blocks):
-    return fn(chunk_dataset(names, n_classes, blocks), *args)
+def _on_chunk(fn, names, wanted, n_classes, args, *blocks):
+    return fn(chunk_dataset(names, n_classes, blocks, wanted), *args)
 
 
 def weight(objective, chunk, n_rows: int) -> float:

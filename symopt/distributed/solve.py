@@ -61,28 +61,16 @@ def check(problem, options, box, start, values) -> None:
 # --- closed forms -------------------------------------------------------------------------------------------------
 
 def _chunk_triangle(chunk, design):
-    """``(R of [Phi, u], the squared residuals' weight, the ridge weights)`` for one chunk."""
+    """``R`` of one chunk's ``[Phi, u]``, the squared residuals' weight and the ridge weights."""
     Phi, u, c, penalised = design.matrix(chunk)
-    return np.linalg.qr(np.column_stack([Phi, u]), mode="r"), c, penalised
-
-
-def _stack(a, b):
-    return np.linalg.qr(np.vstack([a[0], b[0]]), mode="r"), a[1], a[2]
+    return {"R": np.linalg.qr(np.column_stack([Phi, u]), mode="r"), "first": (c, penalised)}
 
 
 def least_squares_solution(objective, form, dataset) -> LinearSolution:
     """The least-squares closed form on Dask input (the module's note), as the NumPy path's
     :func:`symopt.closed_form.linear.solve_least_squares` gives it, with F, its gradient and the factor."""
-    import dask
-
-    design = design_for(objective, form)
-    call = dask.delayed(passes._on_chunk, pure=False)
-    parts = [call(_chunk_triangle, dataset.names, dataset.n_classes, (design,), *blocks)
-             for blocks in dataset.chunk_blocks()]
-    stack = dask.delayed(_stack, pure=True)
-    while len(parts) > 1:
-        parts = [stack(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
-    (R, c, penalised), = dask.compute(parts[0])
+    pieces = passes.chunk_sum(dataset, _chunk_triangle, design_for(objective, form))
+    R, (c, penalised) = pieces["R"], pieces["first"]
     p = R.shape[1] - 1
     A, u = R[:, :p], R[:, p]
     factor = np.triu(A[:p]) if A.shape[0] >= p else None

@@ -130,12 +130,14 @@ def fit(objective, dataset, x: np.ndarray, n_params: int | None = None) -> GLMFi
                   information, n, p)
 
 
-def _loglik(objective, dataset, y, w, mu, scale) -> tuple[float | None, str]:
+def _loglik(objective, dataset, y, w, mu, scale, concentrated: float | None = None) -> tuple[float | None, str]:
+    """The log-likelihood at ``scale``; ``concentrated``: the Gaussian identity-link scale over all rows where
+    ``dataset`` is one chunk of them (:mod:`symopt.stats.chunked`), else worked out here."""
     family, spec = objective.glm.family, objective.glm
     if family.loglik is None:
         return None, f"the {family.name} family has no closed-form log-likelihood"
-    if family.name == "gaussian" and spec.link.name == "identity":
-        scale = float(np.sum(w * (y - mu) ** 2) / np.sum(w))  # concentrated, as statsmodels
+    if family.name == "gaussian" and spec.link.name == "identity":  # concentrated, as statsmodels
+        scale = float(np.sum(w * (y - mu) ** 2) / np.sum(w)) if concentrated is None else concentrated
     n = dataset.n_rows
     values = {Y: y, MU: mu}
     if PHI in family.loglik.free_symbols:

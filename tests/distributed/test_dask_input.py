@@ -102,6 +102,54 @@ def test_least_squares_default_runs_newton_on_the_summed_hessian(data):
     assert got.success and rel(got.x, expected.x) < 1e-8
 
 
+INFERENCE = ["linear closed form", "logistic", "multinomial", "Poisson GLM", "nonlinear least squares"]
+
+
+@pytest.mark.parametrize("name", INFERENCE)
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC1"])
+def test_standard_errors_from_summed_chunk_pieces_equal_the_numpy_ones(data, name, cov_type):
+    objective, arrays, options = cases(data)[name]
+    expected = symopt.solve(objective, arrays, progress=False, **options).inference(cov_type)
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False,
+                       **options).inference(cov_type)
+    assert expected.cov is not None and got.cov is not None, got.reason
+    assert rel(np.sqrt(np.diag(got.cov)), np.sqrt(np.diag(expected.cov))) < 1e-10
+    assert got.n_obs == expected.n_obs and got.kind == expected.kind
+    for statistic in ("rss", "r2", "loglik"):
+        a, b = getattr(got, statistic), getattr(expected, statistic)
+        assert (a is None) == (b is None) and (a is None or abs(a - b) <= 1e-10 * max(abs(b), 1.0)), statistic
+
+
+def test_weighted_least_squares_and_a_gamma_glm_on_dask_input(data):
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.5, 2.0, N)
+    objective = symopt.squared_loss(symopt.LinearModel(), weights="w")
+    arrays = {"X": data["X"], "y": data["linear"], "w": w}
+    expected = symopt.solve(objective, arrays, progress=False)
+    got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
+    assert rel(got.x, expected.x) < 1e-10
+    assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
+    assert abs(got.inference().r2 - expected.inference().r2) < 1e-12
+    assert "HC3" in got.inference("HC3").reason and got.inference("HC3").cov is None  # (each row's leverage)
+    y = rng.gamma(2.0, np.exp(0.2 * data["X"][:, 1]) / 2.0)
+    objective = symopt.glm(symopt.LinearModel(), family="gamma")
+    expected = symopt.solve(objective, (data["X"], y), progress=False)
+    got = symopt.solve(objective, (chunked(data["X"]), chunked(y)), progress=False)
+    for statistic in ("deviance", "pearson_chi2", "scale", "null_deviance"):
+        assert abs(getattr(got, statistic) - getattr(expected, statistic)) <= 1e-10 * getattr(expected, statistic)
+    assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
+    assert abs(got.inference().loglik - expected.inference().loglik) <= 1e-10 * abs(expected.inference().loglik)
+
+
+def test_verify_on_dask_input(data):
+    objective, arrays, _ = cases(data)["logistic"]
+    dask_arrays = {k: chunked(v) for k, v in arrays.items()}
+    assert symopt.verify(objective, dask_arrays).ok
+    result = symopt.solve(objective, dask_arrays, progress=False)
+    check = result.verify()
+    assert check.ok and "statsmodels" in str(check)
+
+
 def test_standard_errors_and_summary_on_dask_input(data):
     objective, arrays, _ = cases(data)["logistic"]
     expected = symopt.solve(objective, arrays, progress=False)
@@ -177,3 +225,53 @@ def test_symopt_without_dask_input_does_not_import_dask():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_out_of_core_a_worker_never_holds_the_data(tmp_path, cluster):
+    """A dataset on disk (one .npy file per chunk) solved on the 2-worker cluster: each worker's memory, sampled
+    every few milliseconds through the solve, stays well below the data's size (the whole X would add it)."""
+    rows, width, chunk = 240_000, 30, 15_000
+    rng = np.random.default_rng(11)
+    X = da.from_array(rng.normal(size=(rows, width)), chunks=(chunk, width))
+    beta = np.linspace(-1.0, 1.0, width)
+    y = da.from_array((rng.random(rows) < 1.0 / (1.0 + np.exp(-(X.compute() @ beta)))).astype(float), chunks=chunk)
+    da.to_npy_stack(str(tmp_path / "X"), X)
+    da.to_npy_stack(str(tmp_path / "y"), y)
+    size = rows * width * 8
+    on_disk = (da.from_npy_stack(str(tmp_path / "X"), mmap_mode=None),
+               da.from_npy_stack(str(tmp_path / "y"), mmap_mode=None))
+    objective = symopt.log_loss(symopt.LinearModel())
+
+    def start(dask_worker):
+        import threading
+        import time
+
+        import psutil
+
+        process = psutil.Process()
+        state = {"base": process.memory_info().rss, "peak": 0, "run": True}
+
+        def sample():
+            while state["run"]:
+                state["peak"] = max(state["peak"], process.memory_info().rss)
+                time.sleep(0.002)
+
+        threading.Thread(target=sample, daemon=True).start()
+        dask_worker.symopt_memory = state
+
+    def stop(dask_worker):
+        state = dask_worker.symopt_memory
+        state["run"] = False
+        return state["peak"] - state["base"]
+
+    with distributed.Client(cluster) as client:
+        warm = (chunked(np.ascontiguousarray(np.zeros((2 * CHUNK, width)) + np.arange(width))),
+                chunked((np.arange(2 * CHUNK) % 2).astype(float)))
+        symopt.solve(objective, warm, progress=False)  # the kernels loaded in every worker first
+        client.run(start)
+        result = symopt.solve(objective, on_disk, progress=False)
+        growth = client.run(stop)
+    assert result.success, result.message
+    expected = symopt.solve(objective, (X.compute(), y.compute()), progress=False)
+    assert rel(result.x, expected.x) < 1e-10
+    assert max(growth.values()) < 0.5 * size, f"worker memory grew by {growth} bytes; the data are {size} bytes"

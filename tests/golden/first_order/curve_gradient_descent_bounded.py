@@ -37,7 +37,7 @@ def _n_blocks(n):
     return max(1, min(256, n // 2048))
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def objective_and_gradient(theta, data_x, data_y, mask, l2, grad):
     """Total objective F(theta) and its gradient (into grad), in one pass over the rows.
 

@@ -133,7 +133,7 @@ def _n_blocks(n):
     return max(1, min(256, n // 2048))
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def objective_and_gradient(theta, data_x, data_y, mask, l2, grad):
     """Total objective F(theta) and its gradient (into grad), in one pass over the rows.
 
@@ -185,7 +185,7 @@ def objective_and_gradient(theta, data_x, data_y, mask, l2, grad):
     return total
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def residuals_and_jacobian(theta, data_x, data_y, r, J):
     """Residuals u_i = -a*exp(-b*x) - c + y and their Jacobian J[i, j] = du_i/dtheta_j."""
     n = data_x.shape[0]
@@ -203,7 +203,7 @@ def residuals_and_jacobian(theta, data_x, data_y, r, J):
         J[i, 2] = -1
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def residuals_only(theta, data_x, data_y, r):
     """Residuals u_i alone (for trial points)."""
     n = data_x.shape[0]
@@ -216,7 +216,7 @@ def residuals_only(theta, data_x, data_y, r):
         r[i] = -p_a*math.exp(-p_b*d_x) - p_c + d_y
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def residual_curvature(theta, direction, data_x, data_y, out):
     """Second directional derivative of each residual: out[i] = v^T (d2 u_i / dtheta2) v."""
     n = data_x.shape[0]

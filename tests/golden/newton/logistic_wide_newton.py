@@ -37,7 +37,7 @@ def _n_blocks(n):
     return max(1, min(256, n // 2048))
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def objective_and_gradient(theta, X, data_y, mask, l2, grad):
     """Total objective F(theta) and its gradient (into grad), in one pass over the rows of X.
 
@@ -100,7 +100,7 @@ def objective_and_gradient(theta, X, data_y, mask, l2, grad):
     return total
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 def objective_gradient_hessian(theta, X, data_y, mask, l2, grad, hess):
     """F, its gradient and its Hessian sum_i d2l/deta2 * phi phi^T (phi = [1, X[i]]) in one pass."""
     n, m = X.shape

@@ -91,7 +91,7 @@ def _row_loss(B, row, c, z, K, m):
     return loss
 
 
-@njit(cache=True, error_model="numpy", parallel=True, fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, parallel=True, fastmath=FASTMATH)
 def objective_and_gradient(theta, X, data_y, mask, l2, grad):
     """Total objective F(theta) and its gradient (into grad), in one pass over the rows of X.
 
@@ -134,7 +134,7 @@ def objective_and_gradient(theta, X, data_y, mask, l2, grad):
     return total
 
 
-@njit(cache=True, error_model="numpy", parallel=True, fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", nogil=True, parallel=True, fastmath=FASTMATH)
 def objective_gradient_hessian(theta, X, data_y, mask, l2, grad, hess):
     """F, its gradient and its Hessian in one pass: per row (diag(p) - p p^T) (x) phi phi^T over the free
     parameters, p = softmax(eta), phi = [1, X[i]]."""
