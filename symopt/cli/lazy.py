@@ -135,8 +135,8 @@ def _frame(path: Path):
 def read(path: Path, spec: Spec, names) -> dict:
     """The columns ``names`` of lazily read data as Dask arrays of one value (or row) per row, aligned by rows.
 
-    Parquet: the columns are read together (one ``to_dask_array`` pass counts the partitions' rows, so every
-    column gets the same chunks); a Zarr group: its arrays (``data.chunks`` rows per chunk, else the store's
+    Parquet: the columns are read together as one matrix (one pass counts its blocks' rows, so every column
+    gets the same chunks); a Zarr group: its arrays (``data.chunks`` rows per chunk, else the store's
     chunks); a Zarr array or an .npy matrix: its columns, in ``data.chunks`` rows (else the store's chunks)."""
     import dask.array as da
 
@@ -147,7 +147,11 @@ def read(path: Path, spec: Spec, names) -> dict:
         if wrong:
             raise DataError(f"{path.name}: the column {wrong[0][0]!r} holds {wrong[0][1]}, not numbers; give "
                             f"numbers")
-        matrix = frame.astype(float).to_dask_array(lengths=True)
+        # Not to_dask_array(lengths=True): dask-expr may merge the partitions of its counting pass and not those
+        # of the values (2 counts for 4 blocks when 2 of 8 columns are read from 4 files: a ValueError), so the
+        # rows are counted on the array's own blocks, one pass before the solve.
+        matrix = frame.to_dask_array().compute_chunk_sizes()
+        matrix = matrix if matrix.dtype == float else matrix.astype(float)
         return {name: matrix[:, k] for k, name in enumerate(names)}
     if which == "zarr":
         import zarr

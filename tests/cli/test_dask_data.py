@@ -84,6 +84,19 @@ def test_a_folder_of_parquet_files_solves_a_logistic_regression(tmp_path, table,
     same(cli, symopt.solve(symopt.log_loss(symopt.LinearModel()), {"X": X, "y": table["label"]}, progress=False))
 
 
+def test_two_of_many_columns_read_from_four_files(tmp_path, table, capsys):
+    """dask-expr merges the partitions of a few columns' counting pass (2 counts for 4 files): the rows are
+    counted on the matrix's own blocks instead."""
+    rng = np.random.default_rng(5)
+    write_parquet(tmp_path / "big", {**table, **{f"noise{k}": rng.normal(size=N) for k in range(5)}}, files=4)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n\n[data]\npath = "big"\n')
+    cli = solve_cli(spec, capsys)
+    reference = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {k: table[k] for k in "xy"},
+                             progress=False)
+    same(cli, reference)
+
+
 def test_a_zarr_group_in_chunks_of_rows(tmp_path, table, capsys):
     pytest.importorskip("zarr")
     X = np.column_stack([table["x"], table["z"]])
