@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 N = 600
 LINEAR = '[model]\nkind = "linear"\ncolumns = ["x", "z"]\n\n[data]\npath = "{path}"\n'
 MATRIX = '[model]\nkind = "linear"\nmatrix = "X"\n\n[data]\npath = "{path}"\n'
-GAUSSIAN = ('[objective]\nloss = "likelihood"\nexpr = "-log(2*pi*s2)/2 - (x - mu)**2/(2*s2)"\nparams = ["mu", "s2"]\n'
+GAUSSIAN = ('[objective]\nloss = "likelihood"\nexpr = "-log(2*pi*s2)/2 - (y - mu)**2/(2*s2)"\nparams = ["mu", "s2"]\n'
             'maximize = true\n\n[data]\npath = "{path}"\n')
 
 
@@ -47,6 +47,23 @@ def write_parquet(folder: Path, table: dict, files: int = 3) -> None:
         frame.iloc[part].to_parquet(folder / f"part{k}.parquet")
 
 
+@pytest.fixture
+def chunks(monkeypatch) -> list:
+    """The row chunks of each Dask dataset a solve prepared (symopt.distributed.data.prepare_dask, which the
+    solve imports when it runs): that the command line's data reached the Dask path, cut as the test says."""
+    from symopt.distributed import data
+
+    seen, prepare = [], data.prepare_dask
+
+    def spy(objective, given):
+        dataset = prepare(objective, given)
+        seen.append(dataset.row_chunks)
+        return dataset
+
+    monkeypatch.setattr(data, "prepare_dask", spy)
+    return seen
+
+
 def solve_cli(spec: Path, capsys, *options) -> dict:
     assert main(["solve", str(spec), "--json", *options]) == 0, capsys.readouterr().err
     return json.loads(capsys.readouterr().out)["params"]
@@ -61,7 +78,7 @@ def numpy_linear(X, y):
     return symopt.solve(symopt.squared_loss(symopt.LinearModel()), {"X": X, "y": y}, progress=False)
 
 
-def test_a_parquet_glob_solves_the_numpy_fit(tmp_path, table, capsys):
+def test_a_parquet_glob_solves_the_numpy_fit(tmp_path, table, capsys, chunks):
     write_parquet(tmp_path / "big", table)
     spec = tmp_path / "spec.toml"
     spec.write_text(LINEAR.format(path="big/*.parquet"))
@@ -70,11 +87,12 @@ def test_a_parquet_glob_solves_the_numpy_fit(tmp_path, table, capsys):
     same(cli, numpy_linear(X, table["y"]))
     (tmp_path / "no_data.toml").write_text(LINEAR.split("[data]")[0])  # --data names the folder instead
     assert solve_cli(tmp_path / "no_data.toml", capsys, "--data", str(tmp_path / "big")) == cli
+    assert chunks == [(200, 200, 200)] * 2  # a Dask chunk per file
     lstsq = np.linalg.lstsq(np.column_stack([np.ones(N), X]), table["y"], rcond=None)[0]
     np.testing.assert_allclose([cli["intercept"], *cli["coef"]], lstsq, rtol=1e-10, atol=0)
 
 
-def test_a_folder_of_parquet_files_solves_a_logistic_regression(tmp_path, table, capsys):
+def test_a_folder_of_parquet_files_solves_a_logistic_regression(tmp_path, table, capsys, chunks):
     write_parquet(tmp_path / "big", table, files=2)
     spec = tmp_path / "spec.toml"
     spec.write_text(LINEAR.format(path="big").replace("[data]", '[objective]\nloss = "log_loss"\ntarget = '
@@ -82,22 +100,25 @@ def test_a_folder_of_parquet_files_solves_a_logistic_regression(tmp_path, table,
     cli = solve_cli(spec, capsys)
     X = np.column_stack([table["x"], table["z"]])
     same(cli, symopt.solve(symopt.log_loss(symopt.LinearModel()), {"X": X, "y": table["label"]}, progress=False))
+    assert chunks and set(chunks) == {(300, 300)}
 
 
-def test_two_of_many_columns_read_from_four_files(tmp_path, table, capsys):
-    """dask-expr merges the partitions of a few columns' counting pass (2 counts for 4 files): the rows are
-    counted on the matrix's own blocks instead."""
+def test_two_of_many_columns_read_from_four_files(tmp_path, table, capsys, chunks):
+    """dask-expr merges the files a few columns are read from into fewer partitions, in to_dask_array's
+    counting pass and not in its values (ValueError: 2 counts for 4 blocks): the rows are counted on the
+    matrix's own blocks instead."""
     rng = np.random.default_rng(5)
     write_parquet(tmp_path / "big", {**table, **{f"noise{k}": rng.normal(size=N) for k in range(5)}}, files=4)
     spec = tmp_path / "spec.toml"
-    spec.write_text(f'[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n\n[data]\npath = "big"\n')
+    spec.write_text('[model]\nexpr = "a + b*x"\nparams = ["a", "b"]\n\n[data]\npath = "big"\n')
     cli = solve_cli(spec, capsys)
     reference = symopt.solve(symopt.squared_loss(symopt.Model("a + b*x", "a b")), {k: table[k] for k in "xy"},
                              progress=False)
     same(cli, reference)
+    assert len(chunks) == 1 and sum(chunks[0]) == N and len(chunks[0]) in (2, 4)  # dask-expr may merge files
 
 
-def test_a_zarr_group_in_chunks_of_rows(tmp_path, table, capsys):
+def test_a_zarr_group_in_chunks_of_rows(tmp_path, table, capsys, chunks):
     pytest.importorskip("zarr")
     X = np.column_stack([table["x"], table["z"]])
     da.to_zarr(da.from_array(X, chunks=(128, 1)), str(tmp_path / "data.zarr"), component="X")
@@ -105,22 +126,23 @@ def test_a_zarr_group_in_chunks_of_rows(tmp_path, table, capsys):
     spec = tmp_path / "spec.toml"
     spec.write_text(MATRIX.format(path="data.zarr") + "chunks = 150\n")
     same(solve_cli(spec, capsys), numpy_linear(X, table["y"]))
+    assert chunks == [(150,) * 4]  # data.chunks over the store's own (128 rows of X, 100 of y)
 
 
-def test_a_zarr_array_with_columns_and_an_npy_matrix_in_chunks(tmp_path, table, capsys):
+def test_a_zarr_array_with_columns_and_an_npy_matrix_in_chunks(tmp_path, table, capsys, chunks):
     pytest.importorskip("zarr")
     columns = np.column_stack([table["z"], table["y"]])
     da.to_zarr(da.from_array(columns, chunks=(200, 2)), str(tmp_path / "xy.zarr"))
     np.save(tmp_path / "xy.npy", columns)
-    gaussian = GAUSSIAN.replace("x - mu", "y - mu")
     reference = symopt.solve(symopt.Objective("-log(2*pi*s2)/2 - (y - mu)**2/(2*s2)", symopt.params("mu s2"),
                                               maximize=True, likelihood=True), {"y": table["y"]}, progress=False)
     for path, extra in (("xy.zarr", ""), ("xy.npy", "chunks = 250\n")):
         spec = tmp_path / f"{Path(path).stem}.toml"
-        spec.write_text(gaussian.format(path=path) + 'columns = ["z", "y"]\n' + extra)
+        spec.write_text(GAUSSIAN.format(path=path) + 'columns = ["z", "y"]\n' + extra)
         cli = solve_cli(spec, capsys)
         same(cli, reference)
         np.testing.assert_allclose([cli["mu"], cli["s2"]], [np.mean(table["y"]), np.var(table["y"])], rtol=1e-10)
+    assert chunks == [(200, 200, 200), (250, 250, 100)]  # the store's chunks; data.chunks of the .npy
 
 
 def test_check_reads_the_schema_only(tmp_path, table, capsys):
