@@ -24,7 +24,6 @@ NEEDS = {"parquet": (("dask.dataframe", "pyarrow"), "'dask[dataframe]' pyarrow")
          "zarr": (("dask.array", "zarr"), "'dask[array]' zarr"),
          "npy": (("dask.array",), "'dask[array]'")}
 WHAT = {"parquet": "Parquet data", "zarr": "a Zarr store", "npy": "an .npy matrix in chunks (data.chunks)"}
-_GLOB = frozenset("*?[")
 
 
 def kind(path: Path, spec: Spec) -> str | None:
@@ -32,7 +31,7 @@ def kind(path: Path, spec: Spec) -> str | None:
     suffix = path.suffix.lower()
     if suffix == ".zarr":
         return "zarr"
-    if suffix == ".parquet" or (path.is_dir() and not _GLOB & set(path.name)):
+    if suffix == ".parquet" or (path.is_dir() and suffix not in (".csv", ".npz", ".npy")):
         return "parquet"
     if suffix == ".npy" and _chunks(spec) is not None:
         return "npy"
