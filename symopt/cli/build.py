@@ -12,6 +12,7 @@ import math
 import warnings
 
 from ..errors import DataError, ModelError, ParseError
+from . import lazy
 from .checks import OWN_EXPRESSION, Checked, check_width, wide
 from .spec import Source, Spec
 
@@ -38,12 +39,15 @@ def located(source: Source, checked: Checked, make, key: tuple | None = None):
 
 
 def read_arrays(spec: Spec, checked: Checked) -> dict:
-    """The data file's columns (a CSV's, an .npy matrix's by ``data.columns``) or arrays (an .npz's) by name."""
+    """The data file's columns (a CSV's, an .npy matrix's by ``data.columns``) or arrays (an .npz's) by name;
+    for data Dask reads (:mod:`.lazy`), the columns the problem reads, as Dask arrays."""
     import numpy as np
 
     path = checked.data_path
     if path is None:
         return {}
+    if lazy.kind(path, spec) is not None:
+        return lazy.read(path, spec, checked.needed)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
@@ -69,14 +73,13 @@ def read_arrays(spec: Spec, checked: Checked) -> dict:
 def data(spec: Spec, checked: Checked, arrays: dict):
     """What :func:`symopt.solve` takes as data: arrays by name, or ``{"X": ..., target: ...}`` for a linear
     model over columns or a matrix and for a network; None where the problem reads no data."""
-    import numpy as np
-
     if checked.data_path is None:
         return None
     table = spec.network if checked.kind == "network" else spec.model
     target = spec.objective.target
     if checked.kind in ("network", "linear") and (table.columns is not None or table.matrix is not None):
-        X = arrays[table.matrix] if table.matrix is not None else np.column_stack([arrays[c] for c in table.columns])
+        X = arrays[table.matrix] if table.matrix is not None else \
+            lazy.column_stack([arrays[c] for c in table.columns])
         o = spec.objective
         weighting = [name for name in (o.weights, o.sigma, o.offset, o.exposure, o.trials) if name is not None]
         return {"X": X, target: arrays[target], **{name: arrays[name] for name in weighting}}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..symbolic.syntax import check_syntax
+from . import lazy
 from .spec import Source, Spec, SpecError
 
 COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
@@ -59,7 +60,8 @@ def check(spec: Spec, source: Source, data_override: str | None = None) -> Check
             raise source.error(("data",), f"the problem reads data ({', '.join(list(needed)[:10])}): add a [data] "
                                           "table with its path, or give --data")
         return Checked(kind, params, None, (), needed)
-    columns = data_columns(path, spec, source)
+    columns = lazy.columns(path, spec, source) if lazy.kind(path, spec) in ("parquet", "zarr") else \
+        data_columns(path, spec, source)
     for name, key in needed.items():
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
@@ -347,7 +349,8 @@ def _width(spec: Spec, kind: str, path: Path) -> int | None:
 
 def data_file(spec: Spec, source: Source, override: str | None = None) -> Path | None:
     """The data file: ``--data`` (any path the user names) or the spec's ``data.path``, which must lead to a
-    file inside the spec's own folder (no absolute path, no way out by ``..`` or a link)."""
+    file inside the spec's own folder (no absolute path, no way out by ``..`` or a link); or data Dask reads a
+    chunk at a time (:mod:`.lazy`: Parquet files, a Zarr store, an .npy matrix with ``data.chunks``)."""
     if override is not None:
         path, key = Path(override), None
     elif spec.data is not None:
@@ -361,8 +364,11 @@ def data_file(spec: Spec, source: Source, override: str | None = None) -> Path |
                                     f"({source.folder}); move the data beside the spec or give --data")
     else:
         return None
+    if lazy.check_path(path, spec, source, key):
+        return path
     if path.suffix.lower() not in DATA_SUFFIXES:
-        message = f"the data file must be .csv (with a header), .npz or .npy; got {path.name[:80]!r}"
+        message = (f"the data file must be .csv (with a header), .npz or .npy, or Parquet (a file, a glob such as "
+                   f"big/*.parquet, a folder) or a Zarr store (.zarr); got {path.name[:80]!r}")
         raise source.error(key, message) if key else SpecError(message, "--data")
     if not path.is_file():
         message = f"no data file {str(path)[:200]!r}"

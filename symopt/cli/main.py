@@ -269,8 +269,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("spec", help="the TOML problem spec")
         sub.add_argument("--json", action="store_true", help="print one JSON document (see the docs' command-line "
                                                              "page) instead of text")
-        sub.add_argument("--data", help="the data file (.csv with a header, .npz or .npy), over the spec's "
-                                        "data.path")
+        sub.add_argument("--data", help="the data file (.csv with a header, .npz or .npy; Parquet or a Zarr "
+                                        "store, read with Dask), over the spec's data.path")
         sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="set a spec key, e.g. --set optimizer.max_iter=100 (a TOML value; may repeat)")
         if command.solves:

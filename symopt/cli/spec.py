@@ -153,11 +153,14 @@ class ObjectiveSpec(Table):
 
 
 class DataSpec(Table):
-    """``[data]``: ``path`` (CSV with a header, .npz or .npy, relative to the spec's folder) and, for an .npy
-    matrix, the names of its ``columns``."""
+    """``[data]``: ``path`` (CSV with a header, .npz or .npy, relative to the spec's folder; or data Dask reads a
+    chunk at a time: Parquet files, a glob or folder of them, a Zarr store) and, for an .npy matrix or a single
+    Zarr array, the names of its ``columns``; ``chunks``, the rows per chunk of a Zarr store or an .npy matrix
+    read with Dask."""
 
     path: Annotated[str, Field(min_length=1, max_length=4096)]
     columns: Names | None = None
+    chunks: Count | None = None
 
 
 class _OptimizerSpec(Table):
