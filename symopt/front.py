@@ -25,7 +25,9 @@ def solve(objective: Objective, data=None, *, optimizer=None, method: str = "aut
     The options are keyword-only (``solve(objective, data, optimizer=symopt.LBFGS())``), as scikit-learn's are.
     ``data`` maps the objective's data names to arrays (a DataFrame works), or is ``(X, y)`` for a
     ``LinearModel()`` over a data matrix or a network. An objective that reads no data (a function of its
-    parameters alone, such as Rosenbrock's) takes none: ``solve(objective)`` minimises the function.
+    parameters alone, such as Rosenbrock's) takes none: ``solve(objective)`` minimises the function. Dask
+    arrays (in a mapping, or ``(X, y)``) and a Dask DataFrame are solved chunk by chunk where the chunks lie
+    (``pip install 'symopt[dask]'``; :mod:`symopt.distributed`, docs/concepts/dask.md).
 
     ``method="auto"`` takes a linear closed form if the gradient is affine in
     the parameters, else a symbolic stationary point in sufficient statistics

@@ -454,6 +454,10 @@ class Problem:
         # A quadratic objective that is not least squares: its linear solve needs all rows in one array, and the
         # exact bounded solve is for least squares; with bounds, or on Dask input, it is solved iteratively
         where = "with bounds" if box else "on Dask input" if distributed else None
+        if distributed and box and linear is not None:  # the exact bounded solve reads the rows in one array
+            cf = replace(cf, reason=f"{cf.reason} (with bounds on Dask input: solved iteratively, the exact "
+                                    f"bounded solve reads the rows in one array)")
+            linear = None
         if where and linear is not None and linear.kind != "least_squares":
             if method == "linear":
                 raise ModelError(f"{where}, the linear closed form is for least squares, and this quadratic objective "
@@ -562,7 +566,7 @@ class Problem:
             bounds = box.arrays()
             chosen = f"{chosen}; {bounds_module.describe(box, optimizer)}"
         if distributed:
-            (run, code), extras = dask_solve().run(self, task, optimizer, x0, progress, stops), {}
+            (run, code), extras = dask_solve().run(self, task, optimizer, x0, progress, stops, bounds), {}
         else:
             run, code, extras = driver.run(task, optimizer, x0, progress, stops, bounds)
         if isinstance(optimizer, ProjectedLevenbergMarquardt) and not run.success and \
@@ -641,6 +645,8 @@ class Problem:
         through the code that runs (:meth:`code_that_runs`), or through ``backend``'s ("numpy": the NumPy
         evaluation of the derivation; "numba": the compiled module; "python": its interpreted twin)."""
         objective = self.objective
+        if getattr(dataset, "distributed", False):  # Dask input: the NumPy evaluation summed over chunks
+            return dask_solve().ChunkSums(objective, self.derivation, dataset).value_and_gradient(theta)
         backend = backend or self.code_that_runs(dataset)
         if backend == "numpy":
             return objective_value(objective, dataset, theta), gradient_at_point(Task(objective, self.derivation, dataset), theta)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import ParseError
 from ..symbolic.syntax import check_syntax
 from . import lazy
+from .datapath import data_file
 from .spec import Source, Spec, SpecError
 
 COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
@@ -25,7 +26,6 @@ COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
 #: standard errors from the observed information) and any other objective (``Objective(likelihood=False)``).
 OWN_EXPRESSION = ("likelihood", "custom")
 #: The data files a spec may name, by suffix.
-DATA_SUFFIXES = (".csv", ".npz", ".npy")
 #: The activations a layer may name (:data:`symopt.model.layers.BUILTIN_ACTIVATIONS`, which imports SymPy);
 #: any other activation is an expression, checked for syntax.
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "swish")
@@ -60,8 +60,8 @@ def check(spec: Spec, source: Source, data_override: str | None = None) -> Check
             raise source.error(("data",), f"the problem reads data ({', '.join(list(needed)[:10])}): add a [data] "
                                           "table with its path, or give --data")
         return Checked(kind, params, None, (), needed)
-    columns = lazy.columns(path, spec, source) if lazy.kind(path, spec) in ("parquet", "zarr") else \
-        data_columns(path, spec, source)
+    lazily = lazy.kind(path, spec) in ("parquet", "zarr")
+    columns = (lazy.columns if lazily else data_columns)(path, spec, source)
     for name, key in needed.items():
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
@@ -345,35 +345,6 @@ def _width(spec: Spec, kind: str, path: Path) -> int | None:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # said when the data is read
     return shape[1] if len(shape) == 2 else (1 if len(shape) == 1 else None)
-
-
-def data_file(spec: Spec, source: Source, override: str | None = None) -> Path | None:
-    """The data file: ``--data`` (any path the user names) or the spec's ``data.path``, which must lead to a
-    file inside the spec's own folder (no absolute path, no way out by ``..`` or a link); or data Dask reads a
-    chunk at a time (:mod:`.lazy`: Parquet files, a Zarr store, an .npy matrix with ``data.chunks``)."""
-    if override is not None:
-        path, key = Path(override), None
-    elif spec.data is not None:
-        key, text = ("data", "path"), spec.data.path
-        given = Path(text)
-        if given.is_absolute() or "\x00" in text:
-            raise source.error(key, "the data path must be relative to the spec's folder")
-        path = (source.folder / given).resolve()
-        if not path.is_relative_to(source.folder):
-            raise source.error(key, f"the data path {text[:80]!r} leads outside the spec's folder "
-                                    f"({source.folder}); move the data beside the spec or give --data")
-    else:
-        return None
-    if lazy.check_path(path, spec, source, key):
-        return path
-    if path.suffix.lower() not in DATA_SUFFIXES:
-        message = (f"the data file must be .csv (with a header), .npz or .npy, or Parquet (a file, a glob such as "
-                   f"big/*.parquet, a folder) or a Zarr store (.zarr); got {path.name[:80]!r}")
-        raise source.error(key, message) if key else SpecError(message, "--data")
-    if not path.is_file():
-        message = f"no data file {str(path)[:200]!r}"
-        raise source.error(key, message) if key else SpecError(message, "--data")
-    return path
 
 
 def data_columns(path: Path, spec: Spec, source: Source) -> list:

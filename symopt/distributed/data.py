@@ -113,8 +113,8 @@ def _as_dask_array(name: str, value, rows):
     import dask.array as da
 
     if _is_collection(value):
-        if hasattr(value, "to_dask_array"):
-            value = value.to_dask_array(lengths=True)
+        if hasattr(value, "to_dask_array"):  # (lengths=True miscounts a Parquet frame's merged partitions in
+            value = value.to_dask_array()    # dask 2026.8: the chunk sizes are computed below instead)
         if not hasattr(value, "chunks"):
             raise DataError(f"data {name!r} is a {type(value).__name__}; give a Dask array, Series or DataFrame")
     else:
@@ -224,4 +224,4 @@ def computed(objective, data, service: str) -> dict:
 
 def _column(value):
     """A Dask Series as its array, anything else as it is (Dask computes it)."""
-    return value.to_dask_array(lengths=True) if hasattr(value, "to_dask_array") else value
+    return value.to_dask_array() if hasattr(value, "to_dask_array") else value

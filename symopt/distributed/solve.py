@@ -43,8 +43,6 @@ def check(problem, options, box, start, values) -> None:
         why = "constraints= (the constrained solve reads all rows in one array)"
     elif options.standardize:
         why = "standardize=True (centre and scale the Dask arrays first: (X - X.mean(0)) / X.std(0))"
-    elif box:
-        why = "bounds= (the bounded solvers read all rows in one array)"
     elif o.l1:
         why = "an l1 penalty (coordinate descent reads all rows in one array; use l2=, or compute the arrays)"
     elif options.starts > 1:
@@ -115,6 +113,15 @@ class ChunkSums:
         values = passes.chunk_sum(self.dataset, _chunk_statistics, objective, statistics)
         return {COUNT: self.dataset.n_rows, **dict(zip(statistics.symbols, (float(v) for v in values)))}
 
+    def value_and_gradient(self, theta):
+        """``(F, gradient)`` at ``theta`` by the NumPy evaluation of the derivation, summed over chunks."""
+        o, d, ds = self.objective, self.derivation, self.dataset
+        theta = np.asarray(theta, dtype=float)
+        fun, grad = passes.chunk_sum(ds, _chunk_value_and_gradient, o, d, theta, ds.n_rows)
+        value, slope, _ = passes.penalty(o, o.form.penalty_mask(ds), theta)
+        k = passes.excess(o, ds)
+        return float(fun - k * value), grad - k * slope
+
     def terms(self, theta):
         """``(F, gradient, gradient scale, Hessian or None)`` at ``theta``, as
         :func:`symopt.derivation.totals.objective_terms` gives them for data in one array (the scale the larger
@@ -133,6 +140,13 @@ def _chunk_statistics(chunk, objective, statistics):
 
     values = statistic_values(objective, statistics, chunk, "double")
     return np.array([values[s] for s in statistics.symbols])
+
+
+def _chunk_value_and_gradient(chunk, objective, derivation, theta, n_rows):
+    w = passes.weight(objective, chunk, n_rows)
+    with np.errstate(all="ignore"):
+        fun, grad = objective.form.value_and_gradient(derivation, chunk, theta)
+    return np.float64(w * fun), w * grad
 
 
 def _chunk_terms(chunk, objective, derivation, theta, n_rows):
@@ -187,12 +201,14 @@ def dask_module(problem, optimizer, dataset):
     return rendered, module, path, kernels
 
 
-def run(problem, task, optimizer, x0, progress, stops):
-    """The run on Dask input (the module's note): ``(Run, words for what ran)``."""
+def run(problem, task, optimizer, x0, progress, stops, bounds=None):
+    """The run on Dask input (the module's note): ``(Run, words for what ran)``; ``bounds``: the flat ``(lower,
+    upper)`` arrays of a bounded problem (its module keeps them, as on NumPy data)."""
     from dataclasses import replace
 
     rendered, module, path, kernels = dask_module(problem, optimizer, task.dataset)
-    outcome = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops)
+    outcome = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops,
+                            bounds=bounds)
     from ..codegen import cache
 
     outcome = replace(outcome, backend="numba, per Dask chunk", source_path=cache.write(rendered.source, rendered.stem))

@@ -163,6 +163,19 @@ def test_standard_errors_and_summary_on_dask_input(data):
     assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
 
 
+def test_bounds_on_dask_input(data):
+    """The bounded module keeps the bounds as on NumPy data; a bounded linear least squares is solved iteratively
+    (its exact bounded solve reads the rows in one array) to the same active set."""
+    for objective, arrays, bounds in [
+            (symopt.log_loss(symopt.LinearModel()), (data["X"], data["binary"]), {"intercept": (0.0, 0.1)}),
+            (symopt.squared_loss(symopt.LinearModel()), (data["X"], data["linear"]), {"coef": (0.0, 1.5)})]:
+        expected = symopt.solve(objective, arrays, progress=False, bounds=bounds)
+        got = symopt.solve(objective, tuple(chunked(a) for a in arrays), progress=False, bounds=bounds)
+        assert got.success, got.message
+        assert got.at_bound == expected.at_bound and got.at_bound
+        assert rel(got.x, expected.x) < 1e-8
+
+
 def test_misaligned_chunks_are_rechunked_once_with_a_note(data):
     X = da.from_array(data["X"], chunks=(CHUNK, 2))  # two column chunks, and y in other row chunks
     y = da.from_array(data["binary"], chunks=1000)
@@ -204,7 +217,7 @@ def test_dask_dataframe_input(data):
 @pytest.mark.parametrize("what, options, match", [
     ("network", {}, "Dask input is not taken for a network"),
     ("l1", {}, "an l1 penalty"),
-    ("bounds", {"bounds": {"intercept": (0, 1)}}, "bounds="),
+    ("standardize", {"standardize": True}, "standardize=True"),
     ("starts", {"starts": 3}, "starts="),
 ])
 def test_what_the_dask_path_does_not_take_is_refused_with_the_reason(data, what, options, match):
@@ -230,7 +243,7 @@ def test_symopt_without_dask_input_does_not_import_dask():
 def test_out_of_core_a_worker_never_holds_the_data(tmp_path, cluster):
     """A dataset on disk (one .npy file per chunk) solved on the 2-worker cluster: each worker's memory, sampled
     every few milliseconds through the solve, stays well below the data's size (the whole X would add it)."""
-    rows, width, chunk = 240_000, 30, 15_000
+    rows, width, chunk = 200_000, 30, 10_000
     rng = np.random.default_rng(11)
     X = da.from_array(rng.normal(size=(rows, width)), chunks=(chunk, width))
     beta = np.linspace(-1.0, 1.0, width)
