@@ -2,12 +2,13 @@
 
 Run by hand (dask-ml is in the ``bench`` extra, Zarr in ``dask``: ``pip install ".[dask,bench]"``):
 
-    python benchmarks/dask_logistic.py [rows] [rounds]      # in worker memory (10,000,000 x 64 by default)
+    python benchmarks/dask_logistic.py [rows] [rounds] [contenders]   # in worker memory (10,000,000 x 64)
     python benchmarks/dask_logistic.py zarr [rows]           # from a Zarr store, workers limited to 600 MB
 
 In memory: ``rows`` x 64 float64 features drawn on the workers (``da.random``, seeded, chunks of 250,000 rows)
 and labels from a logistic model (not separable), persisted in the workers' memory before the clock starts.
-Each contender runs in its own process, the contenders alternating over ``rounds``:
+Each contender runs in its own process, the contenders alternating over ``rounds`` (``contenders``: some of them,
+comma-separated, by the names below):
 
 * ``symopt``: ``symopt.solve(log_loss(LinearModel()), (X, y))`` (its default optimizer; one Dask pass of the
   compiled kernel per evaluation), time to solution; and the time of one evaluation (objective and gradient);
@@ -235,11 +236,12 @@ def main(argv) -> None:
         return
     rows = int(argv[0]) if argv else 10_000_000
     rounds = int(argv[1]) if len(argv) > 1 else 2
+    contenders = argv[2].split(",") if len(argv) > 2 else CONTENDERS
     print(f"logistic regression, {rows:,} x {WIDTH} float64 ({rows * WIDTH * 8 / 1e9:.2f} GB), 2-worker LocalCluster, "
           f"{rounds} rounds, contenders alternating, each in its own process")
-    results = {name: [] for name in CONTENDERS}
+    results = {name: [] for name in contenders}
     for k in range(rounds):
-        for name in CONTENDERS:
+        for name in contenders:
             out = child(name, rows)
             results[name].append(out)
             print(f"  round {k + 1} {name}: {out}", flush=True)

@@ -66,14 +66,27 @@ _COMBINE = {"R": _stacked_triangle, "moments": _moments, "low": np.minimum, "hig
             "first": lambda a, b: a}
 
 
+#: How many parts one task of the tree combines: a wide tree has fewer tasks, and a task of the scheduler costs
+#: more than adding a few vectors (measured on a 2-worker LocalCluster, 20 chunks: about 2 ms a task).
+FAN_IN = 8
+
+
+def _add_all(*parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = _add(total, part)
+    return total
+
+
 def tree_sum(parts: list):
     """The delayed total of the delayed ``parts`` (arrays, numbers, or tuples or dicts of them: a dict's pieces
-    combined by their keys, :data:`_COMBINE`), combined pairwise in a tree in chunk order."""
+    combined by their keys, :data:`_COMBINE`), combined :data:`FAN_IN` at a time in a tree, in chunk order."""
     import dask
 
-    add = dask.delayed(_add, pure=True)
+    add = dask.delayed(_add_all, pure=True)
     while len(parts) > 1:
-        parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+        parts = [add(*parts[i:i + FAN_IN]) if len(parts[i:i + FAN_IN]) > 1 else parts[i]
+                 for i in range(0, len(parts), FAN_IN)]
     return parts[0]
 
 
