@@ -30,6 +30,8 @@ class DaskDataset:
         first = next(iter(arrays.values()))
         self.row_chunks = tuple(int(c) for c in first.chunks[0])
         self.bundles = None  # each chunk's arrays as one persisted tuple (:meth:`hold`)
+        self.placement = None  # (worker address, the bundles' indexes in chunk order) per task of a pass
+        self.futures = None  # the bundles' futures, which the tasks of a pass take
 
     def __getitem__(self, name: str):
         return self.arrays[name]
@@ -67,11 +69,32 @@ class DaskDataset:
         tuples = [dask.delayed(tuple, pure=True)(list(blocks)) for blocks in self.chunk_blocks()]
         self.bundles = client.persist(tuples)
         distributed.wait(self.bundles)
+        self.futures = [distributed.futures_of(bundle)[0] for bundle in self.bundles]
+        self.placement = _placement(client, self.futures)
         return (f"each chunk's {', '.join(map(repr, self.names))} held together on one worker ({len(tuples)} "
-                f"chunks), so the passes move no data")
+                f"chunks), so the passes move no data; a pass is one task per worker thread, over its chunks")
 
     def __repr__(self) -> str:
         return f"<DaskDataset {', '.join(self.names)}: {self.n_rows:,} rows in {len(self.row_chunks)} chunks>"
+
+
+def _placement(client, futures) -> list | None:
+    """The tasks of a pass over the persisted bundles ``futures``: per worker thread, ``(worker address,
+    indexes)``, each worker's chunks (in chunk order) split evenly among its threads; None where a bundle's place
+    is unknown."""
+    holders = client.who_has(futures)
+    threads = client.nthreads()
+    by_worker: dict = {}
+    for index, future in enumerate(futures):
+        where = holders.get(future.key) or ()
+        if not where:
+            return None
+        by_worker.setdefault(sorted(where)[0], []).append(index)
+    tasks = []
+    for worker in sorted(by_worker):
+        indexes, n = by_worker[worker], max(1, int(threads.get(worker, 1)))
+        tasks += [(worker, indexes[k::n]) for k in range(min(n, len(indexes)))]
+    return tasks
 
 
 def chunk_dataset(names, n_classes: int, blocks, wanted=None) -> Dataset:

@@ -96,6 +96,8 @@ def chunk_sum(dataset, fn, *args, names=None):
     import dask
 
     wanted = None if names is None else tuple(names)
+    if dataset.placement is not None:  # held on the workers: one task per worker thread, over its own chunks
+        return _on_workers(dataset, fn, wanted, args)
     call = dask.delayed(_on_chunk, pure=False)
     parts = [call(fn, dataset.names, wanted, dataset.n_classes, args, *blocks) for blocks in dataset.chunk_blocks()]
     (total,) = dask.compute(tree_sum(parts))
@@ -104,6 +106,24 @@ def chunk_sum(dataset, fn, *args, names=None):
 
 def _on_chunk(fn, names, wanted, n_classes, args, *blocks):
     return fn(chunk_dataset(names, n_classes, blocks, wanted), *args)
+
+
+def _on_chunks(fn, names, wanted, n_classes, args, *bundles):
+    """``fn`` over several chunks in one task (each a tuple of its arrays), the results combined in order."""
+    return _add_all(*[fn(chunk_dataset(names, n_classes, (bundle,), wanted), *args) for bundle in bundles])
+
+
+def _on_workers(dataset, fn, wanted, args):
+    """:func:`chunk_sum` over chunks held on the workers (:meth:`DaskDataset.hold`): a task per worker thread,
+    pinned to the worker that holds its chunks, the few results combined here in a fixed order."""
+    import distributed
+
+    client = distributed.default_client()
+    futures = [client.submit(_on_chunks, fn, dataset.names, wanted, dataset.n_classes, args,
+                             *[dataset.futures[i] for i in indexes], workers=[worker], allow_other_workers=True,
+                             pure=False)
+               for worker, indexes in dataset.placement]
+    return _add_all(*client.gather(futures))
 
 
 def weight(objective, chunk, n_rows: int) -> float:

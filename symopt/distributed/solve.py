@@ -28,6 +28,7 @@ from ..closed_form.records import LinearSolution
 from ..errors import ModelError, RankDeficiencyWarning
 from ..optimizers import LBFGS, LevenbergMarquardt, Newton
 from ..run.loop import run_iterative
+from ..run.stationary import CURVATURE_CHECK_MAX_WORK
 from . import passes
 
 _NAMES = itertools.count()
@@ -221,8 +222,9 @@ def hessian(task, x) -> np.ndarray | None:
     """The Hessian of F at ``x`` summed over chunks (:func:`symopt.run.stationary.hessian_at` per chunk), or None
     where the form has none or it is not finite."""
     objective, derivation, dataset = task
-    if derivation.hessian is None:
-        return None
+    p = len(x)
+    if derivation.hessian is None or dataset.n_rows * p * (p + 1) // 2 > CURVATURE_CHECK_MAX_WORK:
+        return None  # (as on NumPy data: the check is skipped where forming it costs more than the solve)
     x = np.asarray(x, dtype=float)
     hess = passes.chunk_sum(dataset, _chunk_hessian, objective, derivation, x, dataset.n_rows)
     if np.ndim(hess) == 0 or not np.all(np.isfinite(hess)):

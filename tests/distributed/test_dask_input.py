@@ -176,6 +176,20 @@ def test_bounds_on_dask_input(data):
         assert rel(got.x, expected.x) < 1e-8
 
 
+def test_persisted_arrays_are_held_together_and_passed_one_task_per_worker(data, cluster):
+    objective, arrays, _ = cases(data)["Poisson GLM"]
+    expected = symopt.solve(objective, arrays, progress=False)
+    with distributed.Client(cluster) as client:
+        X, y = client.persist([chunked(arrays["X"]), chunked(arrays["y"])])
+        distributed.wait([X, y])
+        got = symopt.solve(objective, (X, y), progress=False)
+        assert "held together on one worker" in got.message
+        assert got.dataset.placement is not None and len(got.dataset.placement) == 2  # a task per worker thread
+        assert sorted(i for _, chunks in got.dataset.placement for i in chunks) == list(range(N // CHUNK))
+        assert rel(got.x, expected.x) < 1e-10
+        assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
+
+
 def test_misaligned_chunks_are_rechunked_once_with_a_note(data):
     X = da.from_array(data["X"], chunks=(CHUNK, 2))  # two column chunks, and y in other row chunks
     y = da.from_array(data["binary"], chunks=1000)
