@@ -102,7 +102,7 @@ def run_symopt(rows: int) -> dict:
     _, _, _, kernels = dask_solve.dask_module(problem, result.optimizer, dataset)
     grad, theta = np.zeros(WIDTH + 1), np.asarray(result.x, dtype=float)
     times = []
-    for _ in range(5):
+    for _ in range(10):
         t = time.perf_counter()
         kernels.objective_and_gradient(theta, None, None, np.zeros(theta.size), 0.0, grad)
         times.append(time.perf_counter() - t)
@@ -126,7 +126,7 @@ def run_numpy(rows: int) -> dict:
     theta = np.r_[intercept, beta]
     problem.flat_value_and_grad(dataset, theta)  # compiled and warm
     times = []
-    for _ in range(5):
+    for _ in range(10):
         t = time.perf_counter()
         problem.flat_value_and_grad(dataset, theta)
         times.append(time.perf_counter() - t)

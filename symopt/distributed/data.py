@@ -70,12 +70,48 @@ class DaskDataset:
         self.bundles = client.persist(tuples)
         distributed.wait(self.bundles)
         self.futures = [distributed.futures_of(bundle)[0] for bundle in self.bundles]
+        moved = _balance(client, self.futures)
         self.placement = _placement(client, self.futures)
         return (f"each chunk's {', '.join(map(repr, self.names))} held together on one worker ({len(tuples)} "
-                f"chunks), so the passes move no data; a pass is one task per worker thread, over its chunks")
+                f"chunks{f', {moved} copied to even the workers out' if moved else ''}), so the passes move no "
+                f"data; a pass is one task per worker thread, over its chunks")
 
     def __repr__(self) -> str:
         return f"<DaskDataset {', '.join(self.names)}: {self.n_rows:,} rows in {len(self.row_chunks)} chunks>"
+
+
+def _same(value):
+    return value
+
+
+def _balance(client, futures) -> int:
+    """Move chunks (their tuples, in place in ``futures``) from workers holding more than their share (by their
+    threads) to those holding fewer, so a pass's tasks take equal time; returns how many moved. A moved chunk
+    is a copy: the worker that held it keeps the user's persisted arrays."""
+    holders = client.who_has(futures)
+    threads = {worker: max(1, int(n)) for worker, n in client.nthreads().items()}
+    if len(threads) < 2 or any(not holders.get(f.key) for f in futures):
+        return 0
+    workers = sorted(threads)
+    total = sum(threads.values())
+    share = {w: len(futures) * threads[w] // total for w in workers}
+    for w in workers[: len(futures) - sum(share.values())]:
+        share[w] += 1
+    held = {w: [] for w in workers}
+    for index, future in enumerate(futures):
+        held.setdefault(sorted(holders[future.key])[0], []).append(index)
+    spare = [i for w in workers for i in held[w][share[w]:]]
+    moved = 0
+    for w in workers:
+        for _ in range(share[w] - len(held[w])):
+            index = spare.pop()
+            futures[index] = client.submit(_same, futures[index], workers=[w], allow_other_workers=False, pure=False)
+            moved += 1
+    if moved:
+        import distributed
+
+        distributed.wait(futures)
+    return moved
 
 
 def _placement(client, futures) -> list | None:
