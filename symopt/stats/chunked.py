@@ -7,8 +7,8 @@ log-likelihood and null deviance take one more each), and the same record comes 
 - least squares: ``R`` of the residuals' Jacobian by a tall QR (``R^T R = J^T J``), the RSS, the weighted moments
   of the target (R^2, centred as statsmodels' where the model fits a constant), and for HC0/HC1 the meat
   ``sum_i u_i^2 J_i^T J_i``, handed to :func:`symopt.numerics.covariance.from_jacobian` as a ``p x p`` square root
-  with the row count (what it reads of the rows is ``R`` and the meat); HC2 and HC3 need each row's leverage, a
-  second pass not made here, and are refused with the reason;
+  with the row count (what it reads of the rows is ``R`` and the meat); HC2 and HC3 need each row's leverage
+  ``h_i = |J_i R^-1|^2``: a second pass, with ``R`` from the first;
 - likelihoods: the summed Hessian (the observed information) and for HC0/HC1 the scores' ``sum_i s_i s_i^T``;
 - GLMs: deviance, Pearson's chi2, the expected information, the scale, the log-likelihood at the scale and the
   null deviance (Fisher scoring of the constant, one pass per step, where there is an offset).
@@ -170,9 +170,6 @@ def _least_squares(result, objective, dataset, base, leverage: bool) -> Inferenc
     stats = dict(rss=rss, r2=r2, loglik=_gaussian_loglik(objective, n, rss, q["logs"]))
     absolute = 1.0 if objective.scale == "absolute" else None
     refusal = _refusal(result, objective, p)
-    if not refusal and leverage:
-        refusal = (f"{cov_type} divides by 1 - leverage, each row's, and on Dask input the rows are not read a "
-                   f"second time for it; use HC0 or HC1")
     if not refusal and n <= p and cov_type == "nonrobust" and absolute is None:
         refusal = f"{n} rows and {p} parameters leave no degrees of freedom for the residual variance RSS / (n - p)"
     if not refusal and q["nonfinite"]:
@@ -191,7 +188,11 @@ def _least_squares(result, objective, dataset, base, leverage: bool) -> Inferenc
     if R is None:
         return Inference(kind="least squares", cov=None, reason=f"{q['R'].shape[0]} independent rows for {p} "
                          f"parameters: some parameters are not identified", **base, **stats)
-    if robust:
+    if leverage:  # each row's leverage from R: a second pass (the module's note)
+        cov = covariance.from_jacobian(_Rows(R, n), None, base["names"], "nonrobust", 1.0, R)  # (rank checked)
+        if cov.matrix is not None:
+            cov = _leverage_covariance(dataset, objective, x, R, cov_type)
+    elif robust:
         cov = covariance.from_jacobian(_Rows(_root(q["meat"]), n), np.ones(p), base["names"], cov_type, None, R)
     else:
         scale = absolute if absolute is not None else rss / (n - p)
@@ -201,6 +202,36 @@ def _least_squares(result, objective, dataset, base, leverage: bool) -> Inferenc
                      "taken as the exact inverse variances)")
     return Inference(kind="least squares", cov=cov.matrix, reason=cov.reason, notes=tuple(notes),
                      not_identified=cov.not_identified, **base, **stats)
+
+
+def _leverage_piece(chunk, objective, x, to_q, power: int) -> dict:
+    """A chunk's ``sum q_i^T q_i u_i^2 / (1 - h_i)^power`` with ``q_i = J_i R^-1`` and ``h_i = |q_i|^2`` (HC2:
+    power 1, HC3: 2), and its largest leverage (with its row in the whole data)."""
+    u, J = _residuals(objective, chunk, x)
+    rows = covariance.ArrayRows(J) if isinstance(J, np.ndarray) else J
+    p = to_q.shape[1]
+    meat, top = np.zeros((p, p)), np.array([-1.0, -1.0])
+    for lo, block in rows.blocks():
+        q = block @ to_q
+        h = np.sum(q * q, axis=1)
+        k = int(np.argmax(h)) if h.size else 0
+        if h.size and h[k] > top[0]:
+            top = np.array([h[k], lo + k])
+        e2 = u[lo:lo + block.shape[0]] ** 2 / np.maximum(1.0 - h, 1e-300) ** power
+        meat += (q.T * e2) @ q
+    return {"meat": meat, "high": top}
+
+
+def _leverage_covariance(dataset, objective, x, R, cov_type: str) -> covariance.Covariance:
+    """HC2 or HC3 as :func:`symopt.numerics.covariance.from_jacobian` forms them, the rows read in a second pass."""
+    d = covariance._scales(R, 0)
+    Rinv = np.triu(np.linalg.solve(R / d, np.eye(R.shape[1])))
+    q = passes.chunk_sum(dataset, _leverage_piece, objective, x, Rinv / d[:, None], 1 if cov_type == "HC2" else 2)
+    if q["high"][0] >= 1.0 - 1e-12:
+        return covariance.Covariance(None, f"{cov_type} divides by 1 - leverage, and a row has leverage "
+                                           f"{q['high'][0]:.6g} (the fit passes through it exactly); use HC0 or HC1")
+    B = Rinv @ q["meat"] @ Rinv.T
+    return covariance.Covariance(0.5 * (B + B.T) / d[:, None] / d[None, :])
 
 
 def _gaussian_loglik(objective, n: int, rss: float, logs: float) -> float | None:
