@@ -54,7 +54,7 @@ from .run.stationary import curvature_verdict, hessian_at
 from .run.stops import Stops
 from .stats import inference
 from .distributed import is_dask
-from .stats import separation
+from .stats import chunked, separation
 from .trust import convexity as convexity_module
 from .trust import gradcheck
 from .trust import verify as verification
@@ -746,9 +746,12 @@ def prepare_dask(objective, data):
 def _dask_notes(result: Outcome, dataset) -> Outcome:
     """``result`` with what the Dask path did to the input (a rechunk) and did not check (separated classes)."""
     notes = list(dataset.notes)
-    if result.objective is not None and separation.applies(result.objective):
-        notes.append("on Dask input the classes are not checked for separation (a separating direction needs all "
-                     "rows in one linear programme): a fit that ran its parameters off is the sign of one")
+    if result.objective is not None and separation.applies(result.objective) and result.x.size and \
+            not chunked.not_separated(result.objective, dataset, result.x):
+        notes.append("on Dask input the certificate that no direction separates the classes did not hold here, and "
+                     "the linear programme that finds one reads all rows in one array: the classes may be "
+                     "separated (parameters that ran off are the sign), so check on a sample that fits in memory "
+                     "(symopt.verify)")
     if not notes:
         return result
     return replace(result, message="; ".join(m for m in (result.message, *notes) if m))

@@ -8,9 +8,9 @@
   terms summed over chunks.
 - The iterative optimizers on the client: the generated module's interpreted twin drives the iterations, its
   objective kernels rebound to Dask passes that run the compiled kernels per chunk (:class:`.passes.KernelPasses`).
-  Enabled: L-BFGS, Newton (the Hessian summed per chunk), the full-batch first-order methods; for a least-squares
-  problem, whose NumPy default is Levenberg-Marquardt (its state holds the n x p Jacobian), Newton on the summed
-  Hessian where it is derived, else L-BFGS.
+  Enabled: L-BFGS, Newton (the Hessian summed per chunk), the full-batch first-order methods, and
+  Levenberg-Marquardt with each step's Jacobian a tall QR over the chunks (:mod:`.levenberg`; with bounds, Newton
+  on the summed Hessian instead).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import importlib.util
 import itertools
 import math
 import warnings
+from dataclasses import fields
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from ..closed_form.linear import _column_norms, _qr_refined
 from ..closed_form.records import LinearSolution
 from ..errors import ModelError, RankDeficiencyWarning
 from ..optimizers import LBFGS, LevenbergMarquardt, Newton
-from ..run.loop import run_iterative
+from ..run.loop import run_iterative, starting_point
 from ..run.stationary import CURVATURE_CHECK_MAX_WORK
 from . import passes
 
@@ -200,18 +201,22 @@ def _chunk_terms(chunk, objective, derivation, theta, n_rows):
 
 def optimizer_for(problem, n_params: int, n_rows: int):
     """``(optimizer, why)`` for the run on Dask input: the problem's (refused where it reads rows itself), or the
-    NumPy path's choice with Levenberg-Marquardt replaced (the module's note)."""
-    given = problem.optimizer
+    NumPy path's choice; Levenberg-Marquardt without variable projection (the module's note)."""
     optimizer, why = problem._driver.optimizer(n_params, n_rows)
-    if getattr(optimizer, "stochastic", False) or getattr(optimizer, "proximal", False) or \
-            isinstance(optimizer, LevenbergMarquardt) and given is not None:
+    if getattr(optimizer, "stochastic", False) or getattr(optimizer, "proximal", False):
         raise ModelError(f"{type(optimizer).__name__} does not run on Dask input ({_why_not(optimizer)}); use "
                          f"symopt.LBFGS() or symopt.Newton(), whose evaluations are one Dask pass each")
-    if isinstance(optimizer, LevenbergMarquardt):
+    if isinstance(optimizer, LevenbergMarquardt) and problem.box:
         replaced = Newton() if problem.derivation.hessian is not None else LBFGS()
-        why = (f"chose {type(replaced).__name__}: on Dask input (Levenberg-Marquardt's state holds the n x p "
-               f"Jacobian; {'the Hessian is summed per chunk' if isinstance(replaced, Newton) else 'no Hessian derived'})")
+        why = (f"chose {type(replaced).__name__}: Levenberg-Marquardt with bounds is not run on Dask input (its "
+               f"bounded step reads the rows in one array); "
+               f"{'the Hessian is summed per chunk' if isinstance(replaced, Newton) else 'no Hessian derived'}")
         optimizer = replaced
+    elif isinstance(optimizer, LevenbergMarquardt):
+        optimizer = LevenbergMarquardt(**{f.name: getattr(optimizer, f.name) for f in fields(LevenbergMarquardt)
+                                          if f.name != "projection"}, projection=False)
+        why = (f"{why}; on Dask input each step's Jacobian is a tall QR over the chunks (one pass, the damped step "
+               f"solved on the triangle), without geodesic acceleration or variable projection")
     return optimizer, why
 
 
@@ -220,7 +225,7 @@ def _why_not(optimizer) -> str:
         return "a minibatch optimizer draws rows from all of them at every step"
     if getattr(optimizer, "proximal", False):
         return "proximal steps belong to an l1 penalty, not taken on Dask input"
-    return "its state holds the n x p Jacobian"
+    return "it reads the rows in one array"
 
 
 def dask_module(problem, optimizer, dataset):
@@ -241,6 +246,12 @@ def run(problem, task, optimizer, x0, progress, stops, bounds=None):
     upper)`` arrays of a bounded problem (its module keeps them, as on NumPy data)."""
     from dataclasses import replace
 
+    if isinstance(optimizer, LevenbergMarquardt):
+        from . import levenberg
+
+        outcome = levenberg.run(problem, task, optimizer, starting_point(task, x0), stops)
+        return outcome, (f"generated code: Levenberg-Marquardt on the client, each step one tall-QR Dask pass of the "
+                         f"compiled residual kernels over {len(task.dataset.row_chunks)} chunks")
     rendered, module, path, kernels = dask_module(problem, optimizer, task.dataset)
     outcome = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops,
                             bounds=bounds)

@@ -11,7 +11,9 @@ log-likelihood and null deviance take one more each), and the same record comes 
   ``h_i = |J_i R^-1|^2``: a second pass, with ``R`` from the first;
 - likelihoods: the summed Hessian (the observed information) and for HC0/HC1 the scores' ``sum_i s_i s_i^T``;
 - GLMs: deviance, Pearson's chi2, the expected information, the scale, the log-likelihood at the scale and the
-  null deviance (Fisher scoring of the constant, one pass per step, where there is an offset).
+  null deviance (Fisher scoring of the constant, one pass per step, where there is an offset);
+- separated classes: the certificate that none separates (:mod:`symopt.stats.separation`), from its sums and
+  each row's change, two passes (the linear programme that finds a separating direction is not run).
 
 Takes a solved result and its :class:`~symopt.distributed.data.DaskDataset`; gives an
 :class:`~symopt.stats.inference.Inference` (or a :class:`~symopt.stats.glm.GLMFit`, its ``mu`` None: the fitted
@@ -30,6 +32,7 @@ from ..model.families import ETA, MU
 from ..numerics import covariance
 from ..numerics.covariance import check_cov_type
 from . import glm as glm_stats
+from . import separation
 from .inference import REFINE_BELOW, Inference, _refusal, _residuals, _response, _weights, kind_of
 
 
@@ -320,3 +323,37 @@ def glm_fit(objective, dataset, x: np.ndarray, n_params: int | None = None) -> g
         null = passes.chunk_sum(dataset, _null_piece, objective, constant)["deviance"]
     return glm_stats.GLMFit(None, q["deviance"], q["pearson"], scale, null, loglik, why, q["information"] / scale,
                             n, p)
+
+
+# --- separated classes ----------------------------------------------------------------------------------------------
+
+def _certificate_piece(chunk, objective, x, free) -> dict:
+    sums = separation.certificate_sums(separation._Rows(objective, chunk, x, free))
+    q = free.size
+    return {"M": np.zeros((q, q)), "g": np.zeros(q), "bad": 1.0} if sums is None else \
+        {"M": sums[0], "g": sums[1], "bad": 0.0}
+
+
+def _change_piece(chunk, objective, x, free, a) -> dict:
+    return {"high": np.array([separation.certificate_change(separation._Rows(objective, chunk, x, free), a)])}
+
+
+def not_separated(objective, dataset, x) -> bool:
+    """Whether the certificate of :mod:`symopt.stats.separation` holds at ``x`` on Dask input, from two passes
+    (its sums, then each row's change): then no direction separates the classes. False where it does not hold
+    (or a bound restricts a direction's sign): the linear programme that finds a separating direction reads all
+    rows in one array, so the result can only say it was not shown."""
+    x = np.asarray(x, dtype=float)
+    if not x.size or not np.all(np.isfinite(x)):
+        return False
+    free, signs = separation._free_directions(objective, dataset, x.size, None)
+    if not free.size:
+        return True
+    if np.any(signs):
+        return False
+    sums = passes.chunk_sum(dataset, _certificate_piece, objective, x, free)
+    a = None if sums["bad"] else separation.certificate_direction(sums["M"], sums["g"])
+    if a is None:
+        return False
+    return float(passes.chunk_sum(dataset, _change_piece, objective, x, free, a)["high"][0]) <= \
+        separation.CERTIFIED_CHANGE

@@ -285,26 +285,43 @@ def _certified(rows: _Rows) -> bool:
     module's docstring): then no direction separates."""
     if rows.all_of_a_wide_binary_model():
         return _certified_wide(rows)
+    sums = certificate_sums(rows)
+    a = None if sums is None else certificate_direction(*sums)
+    return a is not None and certificate_change(rows, a) <= CERTIFIED_CHANGE
+
+
+def certificate_sums(rows: _Rows) -> tuple | None:
+    """``(M, g) = (sum lambda_i^2 v_i v_i^T, sum lambda_i v_i)`` over ``rows``, or None where a row is not
+    finite (sums over chunks of rows add: :mod:`symopt.stats.chunked`)."""
     q = rows.free.size
     M, g = np.zeros((q, q)), np.zeros(q)
     for V, lam, _ in rows.blocks():
         if not (np.all(np.isfinite(V)) and np.all(np.isfinite(lam))):
-            return False
+            return None
         W = V * lam[:, None]
         M += W.T @ W
         g += W.sum(axis=0)
+    return M, g
+
+
+def certificate_direction(M: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """``a`` with ``M a = -g`` (in the scaled eigenbasis of ``M``), or None where ``M`` is not finite or too
+    ill-conditioned (:data:`CERTIFIED_CONDITION`) for the certificate."""
+    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(g))):
+        return None
     scale = np.sqrt(np.diag(M))
     if not np.all(scale > 0):
-        return False
-    Ms = M / np.outer(scale, scale)
-    values, vectors = np.linalg.eigh(Ms)
+        return None
+    values, vectors = np.linalg.eigh(M / np.outer(scale, scale))
     if not values[0] > values[-1] / CERTIFIED_CONDITION:
-        return False
-    a = (vectors @ ((vectors.T @ (-g / scale)) / values)) / scale  # M a = -g
-    for V, lam, _ in rows.blocks():
-        if np.max(np.abs(V @ a), initial=0.0) > CERTIFIED_CHANGE:  # delta_i / lambda_i = v_i . a
-            return False
-    return True
+        return None
+    return (vectors @ ((vectors.T @ (-g / scale)) / values)) / scale
+
+
+def certificate_change(rows: _Rows, a: np.ndarray) -> float:
+    """The largest ``|v_i . a|`` (``delta_i / lambda_i``) over ``rows``: the certificate holds where it is at most
+    :data:`CERTIFIED_CHANGE`."""
+    return max((float(np.max(np.abs(V @ a), initial=0.0)) for V, _, _ in rows.blocks()), default=0.0)
 
 
 def _certified_wide(rows: _Rows) -> bool:
@@ -334,15 +351,9 @@ def _certified_wide(rows: _Rows) -> bool:
             g[0] += u.sum()
     if intercept:
         M[1:, 0] = M[0, 1:]
-    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(g))):
+    a = certificate_direction(M, g)
+    if a is None:
         return False
-    scale = np.sqrt(np.diag(M))
-    if not np.all(scale > 0):
-        return False
-    values, vectors = np.linalg.eigh(M / np.outer(scale, scale))
-    if not values[0] > values[-1] / CERTIFIED_CONDITION:
-        return False
-    a = (vectors @ ((vectors.T @ (-g / scale)) / values)) / scale  # M a = -g
     a_coef, a0 = (a[1:], a[0]) if intercept else (a, 0.0)
     for lo in range(0, X.shape[0], BLOCK_ROWS):
         if np.max(np.abs(X[lo:lo + BLOCK_ROWS] @ a_coef + a0), initial=0.0) > CERTIFIED_CHANGE:

@@ -73,7 +73,7 @@ def cases(d):
         "multinomial": (symopt.cross_entropy(symopt.LinearModel()), {"X": d["X"], "y": d["classes"]}, {}),
         "Poisson GLM": (symopt.glm(symopt.LinearModel(), family="poisson"), {"X": d["X"], "y": d["counts"]}, {}),
         "nonlinear least squares": (symopt.squared_loss(symopt.Model("a*exp(-b*x)", "a b")), {"x": d["x"], "y": y_exp},
-                                    {"optimizer": symopt.Newton()}),
+                                    {}),
     }
 
 
@@ -114,12 +114,35 @@ def test_nist_through_the_tall_qr_keeps_the_in_memory_digits(nist, name):
     assert min(lre(chunks.stderr[k], c) for k, c in problem.certified_sd.items()) >= 6.0
 
 
-def test_least_squares_default_runs_newton_on_the_summed_hessian(data):
+def test_levenberg_marquardt_reads_each_jacobian_as_a_tall_qr(data):
+    """The least-squares default runs on Dask input with each step's Jacobian factored over the chunks; with
+    bounds (whose step reads the rows in one array) Newton runs on the summed Hessian instead, and says so."""
     objective, arrays, _ = cases(data)["nonlinear least squares"]
-    expected = symopt.solve(objective, arrays, progress=False)  # Levenberg-Marquardt on the n x p Jacobian
+    expected = symopt.solve(objective, arrays, progress=False)  # in memory: the n x p Jacobian
     got = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
-    assert "LevenbergMarquardt" in expected.why and "on Dask input" in got.why and "Newton" in got.why
-    assert got.success and rel(got.x, expected.x) < 1e-8
+    assert "LevenbergMarquardt" in expected.why and "tall QR" in got.why and got.success, got.message
+    assert rel(got.x, expected.x) < 1e-10 and got.nit > 0 and got.njev == got.nit + 2  # (+ the stop's check)
+    bounded = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False,
+                           bounds={"b": (0.0, 5.0)})
+    assert "Newton" in bounded.why and "Levenberg-Marquardt with bounds" in bounded.why
+    assert rel(bounded.x, expected.x) < 1e-8
+    stopped = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False,
+                           callback=lambda k, f, params: k >= 1)
+    assert stopped.status == "stopped_by_callback" and stopped.nit == 1
+
+
+def test_levenberg_marquardt_without_geodesic_acceleration_says_stalled_not_converged(nist):
+    """NIST BoxBOD from start 1 is a curved valley that the in-memory solver follows by geodesic acceleration; on
+    Dask input (no acceleration) the run stops on small steps away from the optimum, and says so."""
+    from nist_models import nist_problem
+
+    problem, _, objective, columns = nist_problem(nist, "BoxBOD")
+    x0 = dict(problem.starts[0])
+    in_memory = symopt.solve(objective, columns, x0=x0, progress=False, method="iterative")
+    chunks = symopt.solve(objective, {k: da.from_array(np.asarray(v, dtype=float), chunks=2) for k, v in
+                                      columns.items()}, x0=x0, progress=False, method="iterative")
+    assert in_memory.success
+    assert chunks.status == "stalled" and not chunks.success and "no stationary point" in chunks.message
 
 
 INFERENCE = ["linear closed form", "logistic", "multinomial", "Poisson GLM", "nonlinear least squares"]
@@ -211,6 +234,17 @@ def test_persisted_arrays_are_held_together_and_passed_one_task_per_worker(data,
         assert sorted(i for _, chunks in got.dataset.placement for i in chunks) == list(range(N // CHUNK))
         assert rel(got.x, expected.x) < 1e-10
         assert rel(got.stderr["coef"], expected.stderr["coef"]) < 1e-10
+
+
+def test_separation_is_certified_over_the_chunks_or_said_not_shown(data):
+    """Overlapping classes: the certificate holds from its summed pieces and nothing is said. Separated classes
+    (y = 1 exactly where x_0 > 0): it does not hold, and the result says the classes may be separated."""
+    objective, arrays, _ = cases(data)["logistic"]
+    fine = symopt.solve(objective, {k: chunked(v) for k, v in arrays.items()}, progress=False)
+    assert "separated" not in fine.message and fine.success
+    y = (data["X"][:, 0] > 0).astype(float)
+    separated = symopt.solve(objective, (chunked(data["X"]), chunked(y)), progress=False)
+    assert "may be separated" in separated.message
 
 
 def test_misaligned_chunks_are_rechunked_once_with_a_note(data):
