@@ -56,6 +56,7 @@ def render_network(objective, derivation, optimizer) -> Rendered:
         "forward_names": [name for entry in layers for name in entry["cached"]],
         "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,
+        "chunk": net.pass_rows,
         "mean": objective.reduction == "mean",
         **optimizer_context(objective, optimizer),
         # Full-batch optimizers (L-BFGS) get objective_and_gradient over all rows and the optimizer's own

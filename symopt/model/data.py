@@ -330,7 +330,22 @@ def read_network(objective, data) -> dict:
         if bad.size:
             raise DataError(f"cross_entropy needs integer class labels 0 .. {net.n_outputs - 1}; data {target!r} "
                             f"has {float(y[bad[0]])!r} at row {int(bad[0])}")
-    return {"X": X, target: y}
+    return {"X": _in_precision(X, net.dtype), target: y}
+
+
+def _in_precision(X: np.ndarray, dtype: str) -> np.ndarray:
+    """The inputs in the network's precision (a float32 network trains on a float32 copy, as PyTorch's tensors
+    would be); a finite value that float32 cannot hold is refused, located, rather than turned into inf."""
+    if dtype == "float64" or X.dtype == np.float32:
+        return X
+    with np.errstate(over="ignore"):
+        narrow = X.astype(np.float32)
+    lost = np.isinf(narrow) & np.isfinite(X)
+    if lost.any():
+        pos = tuple(int(i) for i in np.argwhere(lost)[0])
+        raise DataError(f"data 'X' has {float(X[pos]):g} at (row, column) {pos}, beyond float32's range (3.4e38), for a "
+                        f"network with dtype='float32'; scale the inputs or use dtype='float64'")
+    return narrow
 
 
 def _pair(data, target: str, what: str):

@@ -270,7 +270,7 @@ class NetworkDriver(Driver):
             loop = train.EpochLoop(module, objective, optimizer, dataset.n_rows)
             run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, loop, path), stops=stops)
         stats = loop.stats if loop is not None else net.initial_buffers()
-        extras = {"buffers": net.unflatten(stats, net.buffer_shapes()),
+        extras = {"buffers": net.unflatten(stats.astype(np.float64), net.buffer_shapes()),
                   "predictor": train.Predictor(module, objective, run.x, stats)}
         if loop is not None:
             extras["diagnostics"] = train.diagnostics(net, loop.records)

@@ -21,8 +21,6 @@ from ..optimizers import LBFGS, RUNNING, Adam
 from ..optimizers.base import Status
 from ..optimizers.first_order import _FirstOrder, seed_state
 
-#: Rows per chunk when the objective or the outputs are evaluated on all rows.
-CHUNK = 4096
 #: Rows of the training-mode pass that measures the diagnostics each epoch.
 DIAGNOSTIC_ROWS = 512
 #: Gradient norms per parameter below this (relative to the largest layer's) count as vanishing.
@@ -139,6 +137,12 @@ class EpochLoop:
     Ctrl-C) and the per-epoch diagnostics (``records``) that :func:`diagnostics` turns into words.
     A non-finite epoch puts the weights back as they were before it and stops with ``diverged``; the
     last epoch ends with ``completed`` (epochs are a budget, not a convergence test).
+
+    The history holds each epoch's running loss (its minibatches' objectives before their steps, as
+    PyTorch and Keras loops report it: no extra pass over the data); the objective on all rows is
+    computed once, at the start and at the final weights (``result.fun``). A float32 network trains on
+    float32 copies of the weights, statistics and optimizer state; ``theta`` (float64) receives their
+    values after every epoch.
     """
 
     unit = "epoch"
@@ -147,8 +151,11 @@ class EpochLoop:
     def __init__(self, module, objective, optimizer, n_rows: int):
         self.module, self.objective, self.optimizer = module, objective, optimizer
         net = objective.model
-        self.stats = net.initial_buffers()
-        self.extra_state = (self.stats,)
+        self.dtype = np.dtype(net.dtype)
+        self.stats = net.initial_buffers().astype(self.dtype)
+        self.state = np.zeros(optimizer.state_size(net.size(), n_rows)[0], dtype=self.dtype)
+        self.extra_state = (self.stats, self.state)
+        self.fs = None
         self.records: list[np.ndarray] = []
         self.batch = optimizer.batch_size or n_rows
         self.passes = -(-n_rows // self.batch)  # minibatch forward and backward passes per epoch
@@ -161,25 +168,28 @@ class EpochLoop:
 
     def start(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper) -> int:
         """The generated modules' ``start``; a network has no bounds (``lower``, ``upper`` are open)."""
-        fw[:] = 0.0
+        self.state[:] = 0.0  # the optimizer's float state, in the network's precision (fw is unused)
         iw[:] = 0
         iw[1] = seed_state(self.optimizer.seed)
         iw[2] = seed_state(self.optimizer.seed + 7919)
         iw[3:] = np.arange(X.shape[0])
-        fs[0] = self.module.full_loss(theta, self.stats, X, y, l2, CHUNK)
+        self.fs = fs
+        fs[0] = self.module.full_loss(theta.astype(self.dtype), self.stats, X, y, l2, self.objective.model.pass_rows)
         fs[2] = 1
         return RUNNING if np.isfinite(fs[0]) else int(Status.NONFINITE_START)
 
     def run(self, theta, grad, fs, fw, iw, X, y, mask, l2, sign, hyper, lower, upper, budget, tol, ftol, history,
             done):
+        weights = theta.astype(self.dtype)  # a copy in either precision: theta keeps the last good epoch
         for k in range(budget):
-            before = theta.copy(), self.stats.copy()
+            before = self.stats.copy(), self.state.copy()
             diag = np.zeros((self.layers, 5))
-            f = float(self.module.train_epoch(theta, self.stats, fw, iw, X, y, l2, hyper, self.batch, diag,
+            f = float(self.module.train_epoch(weights, self.stats, self.state, iw, X, y, l2, hyper, self.batch, diag,
                                               self.diag_rows))
-            if not np.isfinite(f):
-                theta[:], self.stats[:] = before
+            if not (np.isfinite(f) and np.all(np.isfinite(weights))):
+                self.stats[:], self.state[:] = before
                 return int(Status.DIVERGED), k
+            theta[:] = weights
             fs[0] = history[done + k + 1] = f
             fs[2] += self.passes
             fs[3] += self.passes
@@ -189,9 +199,15 @@ class EpochLoop:
         return RUNNING, budget
 
     def finish(self, theta, grad, X, y, l2) -> None:
-        """``grad`` := the gradient on all rows at the final weights (the epochs step on minibatches)."""
-        grad[:] = gradient_at(self.module, self.objective, {"X": X, self.objective.target.name: y}, theta,
-                              self.stats)
+        """``grad`` := the gradient on all rows at the final weights (the epochs step on minibatches), and the
+        objective there (inference mode: running statistics) replaces the last epoch's running loss as ``F``."""
+        value, grad[:] = value_and_gradient_at(self.module, self.objective, {"X": X, self.objective.target.name: y},
+                                               theta, self.stats)
+        if any(layer.batch_norm for layer in self.objective.model.layers):  # training and inference modes differ
+            value = self.module.full_loss(theta.astype(self.dtype), self.stats, X, y, l2,
+                                          self.objective.model.pass_rows)
+        if self.fs is not None and np.isfinite(value):
+            self.fs[0] = value
 
 
 def diagnostics(net, records) -> Diagnostics:
@@ -215,13 +231,14 @@ def value_and_gradient_at(module, objective, dataset, theta, stats=None) -> tupl
     """The training objective on all rows at theta and its gradient (batch statistics, dropout off)."""
     X, y = dataset["X"], dataset[objective.target.name]
     n = X.shape[0]
-    stats = objective.model.initial_buffers() if stats is None else stats.copy()
-    grad = np.zeros(theta.size)
+    net = objective.model
+    stats = (net.initial_buffers() if stats is None else stats).astype(X.dtype)
+    grad = np.zeros(theta.size, dtype=X.dtype)
     scale = 1.0 / n if objective.reduction == "mean" else 1.0
-    value = module.loss_and_gradient(theta, stats, X, y, np.arange(n), objective.l2, scale, grad, True,
-                                     True, False, False, np.ones(1, dtype=np.int64),
-                                     np.zeros((len(objective.model.layers), 5)), False)
-    return float(value), grad
+    value = module.loss_and_gradient(np.ascontiguousarray(theta, dtype=X.dtype), stats, X, y, np.arange(n),
+                                     objective.l2, scale, grad, True, True, False, False, np.ones(1, dtype=np.int64),
+                                     np.zeros((len(net.layers), 5)), False)
+    return float(value), grad.astype(np.float64)
 
 
 class Predictor:
@@ -252,13 +269,14 @@ class Predictor:
 
     def outputs(self, X) -> np.ndarray:
         net = self.objective.model
-        X = _inputs(X, net.n_inputs)
+        X = _inputs(X, net.n_inputs).astype(net.dtype, copy=False)
         if X.shape[0] == 0:
             # No rows in, no predictions out: an empty batch is well defined (unlike training on one),
             # so predict returns the empty result of the usual shape rather than an error.
             return np.zeros((0, net.n_outputs))
-        return np.vstack([self.module.outputs(self.theta, self.stats, X[lo:lo + CHUNK])
-                          for lo in range(0, X.shape[0], CHUNK)])
+        theta, stats, chunk = self.theta.astype(X.dtype), self.stats.astype(X.dtype), net.pass_rows
+        return np.vstack([self.module.outputs(theta, stats, X[lo:lo + chunk])
+                          for lo in range(0, X.shape[0], chunk)]).astype(np.float64, copy=False)
 
     def __call__(self, X) -> np.ndarray:
         """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be

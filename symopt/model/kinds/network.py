@@ -37,7 +37,7 @@ class NetworkForm(Form):
     def structure(self):
         net = self.objective.model
         return (net.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in net.layers),
-                tuple(act.expr for act in net.activations))
+                tuple(act.expr for act in net.activations), net.dtype)
 
     def penalty_words(self, penalty=None):
         return "||W||^2 (weights, not biases)"

@@ -10,7 +10,8 @@
 loss_and_gradient(...) runs the forward pass on a minibatch, caching what
 the backward pass needs, then backpropagates; matrix products go through
 BLAS, activations and their derivatives are elementwise loops printed from
-SymPy. train_epoch(...) runs one epoch of Adam over shuffled minibatches.
+SymPy. Arrays are allocated in the dtype of the inputs X (float64 or float32), so
+one module trains in either precision. train_epoch(...) runs one epoch of Adam over shuffled minibatches.
 """
 
 import math
@@ -131,7 +132,7 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
         for j in range(3):
             Z1[r, j] += b1[j]
     H1 = np.empty_like(Z1)  # the normalised z
-    inv1 = np.empty(3)
+    inv1 = np.empty(3, dtype=A0.dtype)
     U1 = np.empty_like(Z1)
     for j in range(3):
         if batch_stats:
@@ -154,7 +155,7 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
             H1[r, j] = (Z1[r, j] - mu) * inv1[j]
             U1[r, j] = theta[15 + j] * H1[r, j] + theta[18 + j]
     P1 = np.empty_like(U1)
-    act_1(U1, np.zeros(3), P1)
+    act_1(U1, np.zeros(3, dtype=A0.dtype), P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[21:27].reshape((2, 3))
@@ -180,7 +181,7 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
     """
     B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]))
+    A0 = np.empty((B, X.shape[1]), dtype=X.dtype)
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
@@ -288,10 +289,11 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 
 @njit(cache=True, error_model="numpy")
 def full_loss(theta, stats, X, y, l2, chunk):
-    """The objective on all rows in inference mode (running statistics, no dropout), in chunks."""
+    """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
+    theta and stats in the dtype of X."""
     n = X.shape[0]
     total = 0.0
-    grad = np.empty(0)
+    grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
     for lo in range(0, n, chunk):
@@ -308,7 +310,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout)."""
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout);
+    theta and stats in the dtype of X."""
     return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[7]
 
 
@@ -329,23 +332,28 @@ def _shuffle(order, iw):
 def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     """One epoch of Adam over shuffled minibatches, in training mode.
 
-    Then the objective on all rows (inference mode) is returned, and diag is filled from a
-    training-mode pass over diag_rows. iw = [optimizer step, shuffle state, dropout state, order...].
+    Returns the epoch's running loss: the minibatches' objectives (each on its rows before its
+    step, penalty included), weighted by their rows, as PyTorch and Keras loops report it; no
+    extra pass over the data. diag is filled from a training-mode pass over diag_rows when
+    diag_rows has rows. theta, stats and fw in the dtype of X.
+    iw = [optimizer step, shuffle state, dropout state, order...].
     """
     p = theta.shape[0]
     n = X.shape[0]
+    running = 0.0
     lr = hyper[0]
     beta1 = hyper[1]
     beta2 = hyper[2]
     eps = hyper[3]
     order = iw[3:]
     rng = iw[2:3]
-    grad = np.empty(p)
+    grad = np.empty(p, dtype=theta.dtype)
     _shuffle(order, iw)
     for lo in range(0, n, batch):
         rows = order[lo:min(lo + batch, n)]
-        loss_and_gradient(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
-                          True, True, True, rng, diag, False)
+        value = loss_and_gradient(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
+                                  True, True, True, rng, diag, False)
+        running += value * rows.shape[0] / n
         iw[0] += 1
         bias1 = 1.0 - beta1 ** iw[0]
         bias2 = 1.0 - beta2 ** iw[0]
@@ -353,6 +361,7 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[j] = beta1 * fw[j] + (1.0 - beta1) * grad[j]
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
-    loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
-                      True, False, False, rng, diag, True)
-    return full_loss(theta, stats, X, y, l2, 4096)
+    if diag_rows.shape[0] > 0:
+        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
+                          True, False, False, rng, diag, True)
+    return running

@@ -10,7 +10,8 @@
 loss_and_gradient(...) runs the forward pass on a minibatch, caching what
 the backward pass needs, then backpropagates; matrix products go through
 BLAS, activations and their derivatives are elementwise loops printed from
-SymPy. objective_and_gradient(...) sums it over all rows; start(...) and
+SymPy. Arrays are allocated in the dtype of the inputs X (float64 or float32), so
+one module trains in either precision. objective_and_gradient(...) sums it over all rows; start(...) and
 run(...) perform LBFGS iterations on that full-batch objective.
 """
 
@@ -156,7 +157,7 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
     """
     B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]))
+    A0 = np.empty((B, X.shape[1]), dtype=X.dtype)
     for r in range(B):
         A0[r] = X[rows[r]]
     U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
@@ -248,10 +249,11 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 
 @njit(cache=True, error_model="numpy")
 def full_loss(theta, stats, X, y, l2, chunk):
-    """The objective on all rows in inference mode (running statistics, no dropout), in chunks."""
+    """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
+    theta and stats in the dtype of X."""
     n = X.shape[0]
     total = 0.0
-    grad = np.empty(0)
+    grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
     for lo in range(0, n, chunk):
@@ -268,7 +270,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout)."""
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout);
+    theta and stats in the dtype of X."""
     return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[5]
 
 
@@ -277,11 +280,14 @@ def objective_and_gradient(theta, X, y, mask, l2, grad):
     """F on all rows and its gradient (into grad), in chunks of 4096 rows: the full-batch objective
     LBFGS minimises. No dropout or batch norm here (symopt refuses full-batch
     optimizers for networks with either), so no running statistics either: `stats` is empty.
-    The penalty l2 * sum(mask * theta**2) covers the weights (mask 1), not the biases (mask 0)."""
+    The penalty l2 * sum(mask * theta**2) covers the weights (mask 1), not the biases (mask 0).
+    The optimizer's theta and grad are float64; the passes run in the dtype of X (a float32
+    network's weights are rounded to float32 for them, its gradient summed in float64)."""
     n = X.shape[0]
     p = theta.shape[0]
-    stats = np.zeros(0)
-    part = np.empty(p)
+    weights = theta.astype(X.dtype)
+    stats = np.zeros(0, dtype=X.dtype)
+    part = np.empty(p, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
     for j in range(p):
@@ -289,7 +295,7 @@ def objective_and_gradient(theta, X, y, mask, l2, grad):
     total = 0.0
     for lo in range(0, n, 4096):
         rows = np.arange(lo, min(lo + 4096, n))
-        total += loss_and_gradient(theta, stats, X, y, rows, 0.0, 1.0 / n, part, True,
+        total += loss_and_gradient(weights, stats, X, y, rows, 0.0, 1.0 / n, part, True,
                                    False, False, False, rng, diag, False)
         for j in range(p):
             grad[j] += part[j]
