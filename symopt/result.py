@@ -233,6 +233,14 @@ class Result:
     diagnostics = _trained_alias("diagnostics", lambda: None)
 
     @property
+    def training(self):
+        """A network trained by epochs: per epoch, the training objective (``loss``), the learning rate
+        (``lr``), and with ``validation=`` the validation loss and accuracy (``val_loss``, ``val_accuracy``)
+        and, with ``early_stopping=``, the epoch whose weights were returned (``best_epoch``): a
+        :class:`symopt.run.validation.Training`; None for any other result (L-BFGS on all rows included)."""
+        return getattr(self.diagnostics, "training", None)
+
+    @property
     def dataset(self):
         """The prepared data the result was solved on (None after unpickling: a pickled result drops its data)."""
         return None if self.origin is None else self.origin.dataset
@@ -602,6 +610,8 @@ class Result:
             lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]
             if len(self.optima) > SHOWN_OPTIMA:
                 lines.append(f"    ... {len(self.optima) - SHOWN_OPTIMA} more in result.optima")
+        if self.training is not None and self.training.summary():
+            lines.append(f"  validation: {self.training.summary()}")
         if self.diagnostics is not None:
             lines.append("  diagnostics (last epoch):")
             lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]
