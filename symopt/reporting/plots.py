@@ -11,7 +11,8 @@ returns the figure; given a ``path`` it is also written there as a PNG.
 - ``surface``: for one or two parameters, the objective around the solution (a curve, or contours) with
   the path the iterative solver took (replayed from its start through the same compiled problem).
 - ``training``: for a network trained by epochs, the loss and each layer's gradient size per epoch, with
-  the vanishing and exploding bands of the diagnostics marked.
+  the vanishing and exploding bands of the diagnostics marked; with validation, the validation loss beside
+  the training objective, the validation accuracy on a second axis and the epoch early stopping returned.
 """
 
 from __future__ import annotations
