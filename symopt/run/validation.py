@@ -201,7 +201,8 @@ class Tracker:
             return False
         if math.isfinite(value) and (self.best is None or value < self.best[0]):
             self.best = (value, epoch, theta.copy(), stats.copy(), loss)
-        if math.isfinite(value) and (self.improved_at == 0 or value < self.improved_loss - MARGIN * abs(self.improved_loss)):
+        margin = MARGIN * abs(self.improved_loss) if self.improved_at else 0.0
+        if math.isfinite(value) and (self.improved_at == 0 or value < self.improved_loss - margin):
             self.improved_at, self.improved_loss = epoch, value
         self.stopped = epoch - self.improved_at >= self.patience
         return self.stopped

@@ -302,3 +302,18 @@ def test_the_schedules_give_pytorchs_rates():
                                                                                 rel=1e-12), (ours, epoch)
             optimizer.step()
             theirs.step(losses[epoch]) if isinstance(ours, symopt.ReduceLROnPlateau) else theirs.step()
+
+
+def test_a_binary_net_records_the_accuracy_of_its_logits(blobs):
+    X, y = blobs
+    binary = (y == 0).astype(float)
+    objective = symopt.log_loss(symopt.Network(4, [symopt.Dense(1)], seed=0))
+    r = symopt.solve(objective, (X, binary), optimizer=adam(validation=0.2, epochs=3), progress=False)
+    from symopt.model.data import prepare
+
+    _, val, how = split(objective, prepare(objective, (X, binary)), 0.2, seed=0)
+    assert "stratified by class over 2 classes" in how and int(np.sum(binary[val])) == 12  # 60 of 120 are 1
+    z = r.predictor.outputs(X[val])[:, 0]
+    assert r.training.val_accuracy[-1] == np.mean((z > 0) == (binary[val] == 1))
+    log_loss = np.mean(np.logaddexp(0.0, z) - binary[val] * z)
+    assert r.training.val_loss[-1] == pytest.approx(log_loss, rel=1e-10)
