@@ -147,7 +147,7 @@ class Training:
             if self.val_accuracy is not None:
                 text += f" ({self.val_accuracy[k]:.1%})"
             text += f" at epoch {self.best_epoch}, whose weights are returned"
-        return f"{text} ({self.validation})"
+        return f"{text}; {self.validation}"
 
 
 class Tracker:
