@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, ModelError
-from ..model.data import Dataset
+from ..model.data import Dataset, read_only
 from ..optimizers.first_order import HeldOut
 
 #: Losses whose targets are class labels: their split is stratified and their accuracy recorded.
@@ -36,6 +36,11 @@ class Held:
     X: np.ndarray
     y: np.ndarray
     words: str
+
+    def __post_init__(self):
+        # read-only, as the training data are: the generated functions compile once for both (symopt.model.data)
+        object.__setattr__(self, "X", read_only(np.ascontiguousarray(self.X, dtype=float)))
+        object.__setattr__(self, "y", read_only(np.ascontiguousarray(self.y, dtype=float)))
 
 
 def held_out(objective, optimizer, dataset) -> tuple[Dataset, Held | None]:
