@@ -317,3 +317,19 @@ def test_a_binary_net_records_the_accuracy_of_its_logits(blobs):
     assert r.training.val_accuracy[-1] == np.mean((z > 0) == (binary[val] == 1))
     log_loss = np.mean(np.logaddexp(0.0, z) - binary[val] * z)
     assert r.training.val_loss[-1] == pytest.approx(log_loss, rel=1e-10)
+
+
+def test_a_run_the_callback_stops_keeps_its_last_weights(objective, blobs):
+    """Early stopping restores only where it, or the epochs budget, ends the run: a callback's stop returns the
+    weights it stopped at, as the networks page says."""
+    seen = []
+
+    def stop(iteration, fun, params):
+        seen.append(params["W1"].copy())
+        return iteration >= 3
+
+    r = symopt.solve(objective, blobs, optimizer=adam(validation=0.25, early_stopping=10, epochs=20),
+                     callback=stop, progress=False)
+    assert r.status == "stopped_by_callback" and r.nit == 3 and r.training.best_epoch is None
+    assert r.training.val_loss.size == 3 and "restored" not in r.message
+    np.testing.assert_array_equal(r.params["W1"], seen[-1])
