@@ -24,6 +24,7 @@ _HOMES = {
     "Adam": ".optimizers", "GradientDescent": ".optimizers", "LBFGS": ".optimizers",
     "LevenbergMarquardt": ".optimizers", "Momentum": ".optimizers", "Nesterov": ".optimizers",
     "Newton": ".optimizers", "Optimizer": ".optimizers", "ProximalGradient": ".optimizers", "RMSProp": ".optimizers",
+    "CosineLR": ".optimizers.schedules", "ReduceLROnPlateau": ".optimizers.schedules", "StepLR": ".optimizers.schedules",
     "Analysis": ".closed_form.analysis", "analyse": ".closed_form.analysis",
     "Box": ".model.bounds",
     "CacheError": ".errors", "CacheWarning": ".errors", "CodegenError": ".errors", "ConvergenceWarning": ".errors",
@@ -57,10 +58,11 @@ _HOMES = {
 #: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
 #: warnings also in :mod:`symopt.errors`), sorted.
 __all__ = [
-    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "CoordinateDescent", "DataError", "Dense",
+    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "CoordinateDescent", "CosineLR", "DataError", "Dense",
     "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
     "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
-    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "SymoptError",
+    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "ReduceLROnPlateau", "StepLR",
+    "SymoptError",
     "analyse", "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "formula", "glm",
     "gradient", "huber_loss", "log_loss", "params", "parse_expression", "path", "quantile_loss", "report", "sigmoid",
     "softplus", "solve", "squared_loss", "ties", "verify",

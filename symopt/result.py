@@ -178,7 +178,9 @@ class Result:
     How it was found is in :attr:`provenance` (:class:`Provenance`: the closed form, the derivation, the
     generated code, the history, the conditioning, the starts and optima...), a network's trained parts in
     :attr:`network` (:class:`Trained`); each of their fields is also readable here (``result.closed_form``,
-    ``result.history``, ``result.predictor``...). ``origin`` is the one reference to the problem and the
+    ``result.history``, ``result.predictor``...); a network trained by epochs records each epoch's training
+    objective, learning rate and (with ``validation=``) validation loss and accuracy in :attr:`training`.
+    ``origin`` is the one reference to the problem and the
     data the services use.
 
     After ``solve(..., starts=N)``, the result is the best run's (its ``nit``, ``nfev``, ``njev`` and
@@ -233,6 +235,14 @@ class Result:
     diagnostics = _trained_alias("diagnostics", lambda: None)
 
     @property
+    def training(self):
+        """A network trained by epochs: per epoch, the running training loss (``loss``), the learning rate
+        (``lr``), and with ``validation=`` the validation loss and accuracy (``val_loss``, ``val_accuracy``)
+        and, with ``early_stopping=``, the epoch whose weights were returned (``best_epoch``): a
+        :class:`symopt.run.validation.Training`; None for any other result (L-BFGS on all rows included)."""
+        return getattr(self.diagnostics, "training", None)
+
+    @property
     def dataset(self):
         """The prepared data the result was solved on (None after unpickling: a pickled result drops its data)."""
         return None if self.origin is None else self.origin.dataset
@@ -276,7 +286,7 @@ class Result:
         closed-form optimum as a reference line where there is one), ``"fit"`` and ``"residuals"`` (a
         squared loss on a model of one feature), ``"surface"`` (one or two parameters: the objective with
         the path taken), ``"training"`` (networks trained by epochs: loss and per-layer gradient size, the
-        vanishing and exploding bands marked). See :mod:`symopt.reporting.plots`. ``data``: the data to draw with, in
+        vanishing and exploding bands marked; with ``validation=``, the validation loss and accuracy too). See :mod:`symopt.reporting.plots`. ``data``: the data to draw with, in
         place of the data it was solved on (needed after unpickling: a pickled result drops its data)."""
         dataset = self._data(data, "result.plot()")
         return plots.plot(self, kind, path, self.origin.problem(), dataset)
@@ -602,6 +612,8 @@ class Result:
             lines += [f"    {optimum}" for optimum in self.optima[:SHOWN_OPTIMA]]
             if len(self.optima) > SHOWN_OPTIMA:
                 lines.append(f"    ... {len(self.optima) - SHOWN_OPTIMA} more in result.optima")
+        if self.training is not None and self.training.summary():
+            lines.append(f"  validation: {self.training.summary()}")
         if self.diagnostics is not None:
             lines.append("  diagnostics (last epoch):")
             lines += [f"    {line}" for line in self.diagnostics.summary().splitlines()]

@@ -51,6 +51,7 @@ class Status(enum.IntEnum):
     CALLBACK_STOP = 14  # the callback,
     STALLED = 15  # a small-step stop that symopt.run.stationary finds is no stationary point
     SEPARATED = 16  # log loss or cross entropy on separated classes: no optimum exists (symopt.stats.separation)
+    STOPPED_EARLY = 17  # a network's early stopping (symopt.run.validation): the best epoch's weights restored
 
 
 RUNNING = Status.RUNNING
@@ -97,6 +98,8 @@ STATUS = {
     Status.SEPARATED: ("separated", False, "the classes are separated: the loss falls toward its infimum along a "
                                            "direction of the parameters, so the maximum-likelihood estimate does "
                                            "not exist; add l2=, bound the parameters, or drop what separates them"),
+    Status.STOPPED_EARLY: ("stopped_early", True, "stopped early: the validation loss stopped improving "
+                                                  "(early_stopping=), and the weights of its best epoch are returned"),
 }
 #: Stops the driver makes (never generated code): Ctrl-C, the time limit, the callback; and a stop on a
 #: small step that is no stationary point (symopt.run.stationary).

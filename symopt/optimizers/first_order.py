@@ -12,12 +12,14 @@ descent; the line search runs along the projected path).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ModelError
 from .base import Optimizer, _flag, _fraction, _positive, box_of
+from .schedules import CosineLR, schedule_of
 
 MINSTD_MODULUS = 2_147_483_647
 MINSTD_MULTIPLIER = 48_271
@@ -38,6 +40,22 @@ class _ImpliedCount(int):
     survives ``dataclasses.replace``, so ``replace(Adam(epochs=5), epochs=8)`` is not a conflict."""
 
 
+class HeldOut:
+    """Validation data given to ``validation=`` as ``(X_val, y_val)`` or a mapping with ``X`` and the target:
+    kept as given, and read (checked as the training data are) when a network's training starts. Two are
+    equal only when they are one object (arrays have no plain equality)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def __repr__(self) -> str:
+        X = self.data[0] if isinstance(self.data, tuple) else self.data.get("X")
+        rows = getattr(X, "shape", (len(X),) if hasattr(X, "__len__") else ("?",))[0]
+        return f"HeldOut({rows} rows)"
+
+
 def seed_state(seed: int) -> int:
     """The MINSTD state for ``seed``: in 1 .. modulus - 1 (0 is a fixed point), a different
     state for each seed below modulus - 1 (seeds 0 and 1 used to share state 1)."""
@@ -49,7 +67,10 @@ class _FirstOrder(Optimizer):
     """Stopping rules and minibatching shared by the first-order family (keyword-only).
 
     ``epochs``, when given, is the number of passes over the data and sets
-    ``max_iter`` (with ``batch_size``, one iteration is one epoch).
+    ``max_iter`` (with ``batch_size``, one iteration is one epoch). ``validation``,
+    ``early_stopping`` and ``schedule`` are for training a network by epochs (see the shared options
+    below); explicit validation data are kept as a :class:`HeldOut`, a schedule named by a string as the
+    schedule object it names.
     """
 
     max_iter: int = _ImpliedCount(10_000)
@@ -58,8 +79,48 @@ class _FirstOrder(Optimizer):
     batch_size: int | None = None
     seed: int = 0
     epochs: int | None = None
+    validation: object = None
+    early_stopping: int | None = None
+    schedule: object = None
 
     template = "optimizers/first_order.py.jinja"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_training()
+
+    def _check_training(self) -> None:
+        """The options of training by epochs: ``validation``, ``early_stopping``, ``schedule``."""
+        owner = type(self).__name__
+        held = self.validation
+        if isinstance(held, (tuple, Mapping)):
+            if isinstance(held, tuple) and len(held) != 2:
+                raise ModelError(f"{owner}: validation data are (X_val, y_val); got a tuple of {len(held)} items")
+            object.__setattr__(self, "validation", HeldOut(held))
+        elif held is not None and not isinstance(held, HeldOut):
+            if isinstance(held, bool) or not isinstance(held, (int, float)) or not 0.0 < held < 1.0:
+                raise ModelError(f"{owner}: validation must be a fraction of the rows in (0, 1), such as 0.1, or "
+                                 f"validation data (X_val, y_val); got {held!r}")
+        stop = self.early_stopping
+        if stop is not None and (isinstance(stop, bool) or not isinstance(stop, int) or stop < 1):
+            raise ModelError(f"{owner}: early_stopping is the patience, a whole number of epochs >= 1 (such as "
+                             f"early_stopping=10), or None; got {stop!r}")
+        schedule = schedule_of(owner, self.schedule)
+        object.__setattr__(self, "schedule", schedule)
+        lr = getattr(self, "lr", None)
+        if isinstance(schedule, CosineLR) and lr is not None and schedule.min_lr >= lr:
+            raise ModelError(f"{owner}: CosineLR(min_lr={schedule.min_lr!r}) must be below the learning rate "
+                             f"lr={lr!r} it anneals from")
+        given = [name for name in ("validation", "early_stopping", "schedule") if getattr(self, name) is not None]
+        if given and getattr(self, "line_search", False):
+            raise ModelError(f"{owner}: {', '.join(f'{n}=' for n in given)} apply to training a network by epochs "
+                             f"with a fixed step; give line_search=False and lr= (the line search trains on all "
+                             f"rows, step by step)")
+
+    @property
+    def by_epochs(self) -> bool:
+        """Whether any option of training a network by epochs (validation, early stopping, a schedule) is set."""
+        return any(getattr(self, n) is not None for n in ("validation", "early_stopping", "schedule"))
 
     def _check(self) -> None:
         owner = type(self).__name__
@@ -289,6 +350,15 @@ _SHARED_OPTIONS = """
     the objective, 0 = off); ``batch_size`` for minibatch epochs on a
     shuffle seeded by ``seed``; ``epochs``, which sets ``max_iter`` (with
     ``batch_size``, one iteration is one epoch).
+
+    Training a network by epochs, also: ``validation`` (None; a fraction in (0, 1) of the rows held out,
+    drawn with ``seed`` and stratified by class for cross_entropy and log_loss; or validation data
+    ``(X_val, y_val)``), whose loss and accuracy are recorded after every epoch; ``early_stopping`` (None,
+    or the patience: stop once the validation loss has not improved by 1e-4 relative for that many epochs,
+    and return the weights and batch-norm statistics of the epoch with the lowest validation loss; without
+    ``validation`` a tenth of the rows is held out, and the result's ``why`` says so); ``schedule`` (None,
+    ``"step"``, ``"cosine"``, ``"plateau"`` or a schedule object: ``symopt.StepLR``, ``CosineLR``,
+    ``ReduceLROnPlateau``) for the learning rate of each epoch.
     """
 for _public in (GradientDescent, Momentum, Nesterov, Adam, RMSProp):
     _public.__doc__ = _public.__doc__.rstrip() + _SHARED_OPTIONS

@@ -11,7 +11,8 @@ returns the figure; given a ``path`` it is also written there as a PNG.
 - ``surface``: for one or two parameters, the objective around the solution (a curve, or contours) with
   the path the iterative solver took (replayed from its start through the same compiled problem).
 - ``training``: for a network trained by epochs, the loss and each layer's gradient size per epoch, with
-  the vanishing and exploding bands of the diagnostics marked.
+  the vanishing and exploding bands of the diagnostics marked; with validation, the validation loss beside
+  the training objective, the validation accuracy on a second axis and the epoch early stopping returned.
 """
 
 from __future__ import annotations
@@ -245,9 +246,10 @@ def _training(result, figure, problem, dataset) -> None:
     loss_ax, grad_ax = figure.subplots(2, 1, sharex=True)
     epochs = np.arange(1, d.grad_rms.shape[0] + 1)
     h = np.asarray(result.history, dtype=float)
-    loss_ax.plot(np.arange(h.size), h, marker=".")
+    loss_ax.plot(np.arange(h.size), h, marker=".", label="training objective")
     loss_ax.set_ylabel("loss")
     loss_ax.set_title(f"training: {result.status}, loss {result.fun:.4g}")
+    _validation(loss_ax, result.training)
     for k in range(d.grad_rms.shape[1]):
         grad_ax.semilogy(epochs, d.grad_rms[:, k], marker=".", label=f"layer {k + 1}")
     top = float(np.nanmax(d.grad_rms)) if np.any(np.isfinite(d.grad_rms)) else 1.0
@@ -262,6 +264,28 @@ def _training(result, figure, problem, dataset) -> None:
     grad_ax.set_xlabel("epoch")
     grad_ax.set_ylabel("|grad W| (rms)")
     grad_ax.legend(fontsize="small")
+
+
+def _validation(loss_ax, training) -> None:
+    """The validation loss beside the training objective, the validation accuracy on a second axis (where it is
+    classification), and the epoch whose weights early stopping returned; nothing without validation."""
+    if training is None or training.val_loss is None or not training.val_loss.size:
+        return
+    epochs = np.arange(1, training.val_loss.size + 1)
+    loss_ax.plot(epochs, training.val_loss, marker=".", color="C1", label="validation loss (per row, no penalty)")
+    if training.best_epoch is not None:
+        loss_ax.axvline(training.best_epoch, color="0.5", linestyle=":",
+                        label=f"epoch {training.best_epoch}: weights returned")
+    handles, labels = loss_ax.get_legend_handles_labels()
+    if training.val_accuracy is not None:
+        acc_ax = loss_ax.twinx()
+        acc_ax.plot(epochs, training.val_accuracy, marker=".", color="C2", linestyle="--",
+                    label="validation accuracy")
+        acc_ax.set_ylabel("validation accuracy")
+        acc_ax.set_ylim(0.0, 1.02)
+        more = acc_ax.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    loss_ax.legend(handles, labels, fontsize="small")
 
 
 #: What draws each kind.

@@ -57,6 +57,8 @@ class Summary:
         rows.append(("parameters", _number(inf.n_params)))
         rows.append(("degrees of freedom", _number(inf.dof)))
         rows.append(("objective value F", _number(r.fun, 10)))
+        if getattr(r, "training", None) is not None and r.training.summary():  # a network's held-out rows
+            rows.append(("validation", r.training.summary()))
         stats = [("RSS", inf.rss), ("residual SD", inf.residual_sd), ("R^2", inf.r2), ("log-likelihood", inf.loglik),
                  ("AIC", inf.aic), ("BIC", inf.bic)]
         rows += [(name, _number(value, 10)) for name, value in stats if value is not None]

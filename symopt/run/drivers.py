@@ -24,10 +24,12 @@ import numpy as np
 from ..closed_form.analysis import l1_analysis, network_analysis
 from ..codegen import cache
 from ..codegen.render import render_key
+from ..derivation.task import Task
 from ..errors import ModelError
 from ..numerics import threads
 from ..optimizers import LevenbergMarquardt, ProjectedLevenbergMarquardt
 from . import epochs as train
+from . import validation
 from .choose import check, choose
 from .loop import InterpreterFault, kernel_value_and_grad, run_iterative
 
@@ -120,6 +122,10 @@ class GeneratedDriver(Driver):
         if given is None:
             optimizer, chosen = choose(self.objective, self.derivation, n_params)
             return self._projected(optimizer, f"chose {type(optimizer).__name__}: {chosen}")
+        if getattr(given, "by_epochs", False):
+            raise ModelError(f"{type(given).__name__}: validation=, early_stopping= and schedule= are options of "
+                             f"training a network by epochs (symopt.Network); this problem is not a network: drop "
+                             f"them (max_iter=, tol= and ftol= stop this run)")
         check(self.objective, self.derivation, given, n_params)
         return self._projected(given, f"{type(given).__name__} as requested")
 
@@ -267,13 +273,21 @@ class NetworkDriver(Driver):
             loop, code = None, code + ", on all rows"
             run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops)
         else:
-            loop = train.EpochLoop(module, objective, optimizer, dataset.n_rows)
+            # validation=: the held-out rows leave the training data (symopt.run.validation)
+            training, held = validation.held_out(objective, optimizer, dataset)
+            if held is not None:
+                code = f"{code}; {held.words}"
+                task = Task(objective, task.derivation, training)
+            loop = train.EpochLoop(module, objective, optimizer, training.n_rows, held)
             run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, loop, path), stops=stops)
+            restored = loop.tracker.words()
+            if restored and run.success:
+                run = replace(run, message=restored if run.status == "stopped_early" else f"{run.message}; {restored}")
         stats = loop.stats if loop is not None else net.initial_buffers()
         extras = {"buffers": net.unflatten(stats.astype(np.float64), net.buffer_shapes()),
                   "predictor": train.Predictor(module, objective, run.x, stats)}
         if loop is not None:
-            extras["diagnostics"] = train.diagnostics(net, loop.records)
+            extras["diagnostics"] = train.diagnostics(net, loop.records, loop.tracker.record(run.nit))
         return run, code, extras
 
     def value_and_grad(self, dataset, theta, backend=None):

@@ -20,6 +20,7 @@ from ..numerics.sizes import check_run
 from ..optimizers import LBFGS, RUNNING, Adam
 from ..optimizers.base import Status
 from ..optimizers.first_order import _FirstOrder, seed_state
+from .validation import Tracker
 
 #: Rows of the training-mode pass that measures the diagnostics each epoch.
 DIAGNOSTIC_ROWS = 512
@@ -36,7 +37,9 @@ FULL_BATCH_MAX_WORK = 10_000_000
 class Diagnostics:
     """Per layer and epoch: gradient norm of W (per weight, RMS), activation mean and std,
     the fraction of activation derivatives below 0.01 (saturated or dead), and the fraction of
-    units whose derivative is below 0.01 on every row (dead units). Arrays of shape (epochs, layers)."""
+    units whose derivative is below 0.01 on every row (dead units). Arrays of shape (epochs, layers).
+    ``training``: the per-epoch losses, validation figures and learning rates
+    (:class:`symopt.run.validation.Training`, also ``result.training``)."""
 
     grad_rms: np.ndarray
     act_mean: np.ndarray
@@ -44,6 +47,7 @@ class Diagnostics:
     saturated: np.ndarray
     dead: np.ndarray
     advice: tuple
+    training: object = None
 
     def summary(self) -> str:
         if not self.grad_rms.size:
@@ -136,7 +140,10 @@ class EpochLoop:
     One loop per solve: it holds the batch-norm statistics (``stats``, restored with the weights on
     Ctrl-C) and the per-epoch diagnostics (``records``) that :func:`diagnostics` turns into words.
     A non-finite epoch puts the weights back as they were before it and stops with ``diverged``; the
-    last epoch ends with ``completed`` (epochs are a budget, not a convergence test).
+    last epoch ends with ``completed`` (epochs are a budget, not a convergence test). Its ``tracker``
+    (:class:`symopt.run.validation.Tracker`) sets each epoch's learning rate, evaluates the validation rows
+    ``held`` after it, and stops early (``stopped_early``), where the optimizer asks; with early stopping
+    the weights and statistics of the epoch of lowest validation loss are put back at the end.
 
     The history holds each epoch's running loss (its minibatches' objectives before their steps, as
     PyTorch and Keras loops report it: no extra pass over the data); the objective on all rows is
@@ -148,8 +155,9 @@ class EpochLoop:
     unit = "epoch"
     first_chunk = 1  # an epoch can take seconds: the time limit and the progress bar are checked after each
 
-    def __init__(self, module, objective, optimizer, n_rows: int):
+    def __init__(self, module, objective, optimizer, n_rows: int, held=None):
         self.module, self.objective, self.optimizer = module, objective, optimizer
+        self.tracker = Tracker(module, objective, optimizer, held)
         net = objective.model
         self.dtype = np.dtype(net.dtype)
         self.stats = net.initial_buffers().astype(self.dtype)
@@ -184,6 +192,7 @@ class EpochLoop:
         for k in range(budget):
             before = self.stats.copy(), self.state.copy()
             diag = np.zeros((self.layers, 5))
+            hyper = self.tracker.hyper(hyper, done + k)  # the schedule's learning rate for this epoch
             f = float(self.module.train_epoch(weights, self.stats, self.state, iw, X, y, l2, hyper, self.batch, diag,
                                               self.diag_rows))
             if not (np.isfinite(f) and np.all(np.isfinite(weights))):
@@ -194,8 +203,12 @@ class EpochLoop:
             fs[2] += self.passes
             fs[3] += self.passes
             self.records.append(diag)
-            if done + k + 1 >= self.optimizer.max_iter:
-                return int(Status.COMPLETED), k + 1
+            stop = self.tracker.after(theta, self.stats, f)
+            if stop or done + k + 1 >= self.optimizer.max_iter:
+                restored = self.tracker.restore(theta, self.stats)  # early stopping: the best epoch's weights
+                if restored is not None:
+                    fs[0] = restored
+                return int(Status.STOPPED_EARLY if stop else Status.COMPLETED), k + 1
         return RUNNING, budget
 
     def finish(self, theta, grad, X, y, l2) -> None:
@@ -210,8 +223,9 @@ class EpochLoop:
             self.fs[0] = value
 
 
-def diagnostics(net, records) -> Diagnostics:
-    """Diagnostics from an :class:`EpochLoop`'s per-epoch records; each piece of advice is also warned."""
+def diagnostics(net, records, training=None) -> Diagnostics:
+    """Diagnostics from an :class:`EpochLoop`'s per-epoch records (and its tracker's ``training`` record);
+    each piece of advice is also warned."""
     layers = len(net.layers)
     diag = np.array(records) if records else np.zeros((0, layers, 5))
     sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)
@@ -219,7 +233,7 @@ def diagnostics(net, records) -> Diagnostics:
     advice = _advice(net, grad_rms, diag[:, :, 4], diag[:, :, 3]) if len(records) else ()
     for note in advice:
         warnings.warn(note, DiagnosticWarning, stacklevel=4)
-    return Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice)
+    return Diagnostics(grad_rms, diag[:, :, 1], diag[:, :, 2], diag[:, :, 3], diag[:, :, 4], advice, training)
 
 
 def gradient_at(module, objective, dataset, theta, stats=None) -> np.ndarray:

@@ -103,3 +103,13 @@ def test_dtype_is_checked_and_named(data):
     big[7, 2] = 1e39
     with pytest.raises(DataError, match=r"1e\+39 at \(row, column\) \(7, 2\), beyond float32's range"):
         symopt.solve(symopt.cross_entropy(net), (big, y), progress=False)
+
+
+def test_float32_training_with_validation_and_early_stopping(problems, data):
+    """The held-out rows are float32 too (a float64 validation pass would compile the module a second time and
+    mix precisions)."""
+    objective = problems["float32"].objective
+    r = symopt.solve(objective, data, optimizer=symopt.Adam(lr=0.01, batch_size=32, epochs=6, seed=0,
+                                                            validation=0.2, early_stopping=2), progress=False)
+    assert r.success and r.training.val_loss.size == r.nit and np.all(np.isfinite(r.training.val_loss))
+    assert 0.0 <= r.training.val_accuracy[-1] <= 1.0
