@@ -246,7 +246,7 @@ def _training(result, figure, problem, dataset) -> None:
     loss_ax, grad_ax = figure.subplots(2, 1, sharex=True)
     epochs = np.arange(1, d.grad_rms.shape[0] + 1)
     h = np.asarray(result.history, dtype=float)
-    loss_ax.plot(np.arange(h.size), h, marker=".", label="training objective")
+    loss_ax.plot(np.arange(h.size), h, marker=".", label="training loss (epochs: running)")
     loss_ax.set_ylabel("loss")
     loss_ax.set_title(f"training: {result.status}, loss {result.fun:.4g}")
     _validation(loss_ax, result.training)

@@ -266,7 +266,7 @@ def test_the_training_plot_draws_the_validation_curves(held, tmp_path):
     figure = held.plot("training", path=tmp_path / "t.png")
     loss_ax = figure.get_axes()[0]
     curves = {line.get_label(): line for line in loss_ax.get_lines()}
-    assert "validation loss (per row, no penalty)" in curves and "training objective" in curves
+    assert "validation loss (per row, no penalty)" in curves and "training loss (epochs: running)" in curves
     np.testing.assert_array_equal(curves["validation loss (per row, no penalty)"].get_ydata(), held.training.val_loss)
     accuracy = [ax for ax in figure.get_axes() if ax.get_ylabel() == "validation accuracy"]
     assert len(accuracy) == 1
