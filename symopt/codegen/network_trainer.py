@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import platform
 
 import numpy as np
 import sympy as sp
 
 from .._version import __version__
+from ..model.layer_specs import Conv2D
 from ..model.layers import Z
 from ..optimizers.first_order import _FirstOrder
 from ..symbolic.printer import names_in, print_block
@@ -17,9 +19,10 @@ from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checke
 A = sp.Symbol("a", real=True)
 
 
-def _activation_context(k: int, act) -> dict:
+def _activation_context(k: int, act, conv: bool) -> dict:
     identity = act.expr == Z
-    context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative)}
+    context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative),
+               "conv": conv}
     if identity:
         return context
     temps, value = print_block([act.expr], {Z: "z"}, temp_prefix="u", exp_neg_abs="inline")
@@ -31,28 +34,68 @@ def _activation_context(k: int, act) -> dict:
     return context
 
 
+#: The template's name for each layer type.
+KINDS = {"Dense": "dense", "Conv2D": "conv", "MaxPool2D": "maxpool", "AvgPool2D": "avgpool", "Flatten": "flatten",
+         "Dropout": "dropout"}
+
+
+def _layer_entry(k: int, layer, act, shape_in: tuple, shape_out: tuple, offset: int, stat: int,
+                 need_input: bool) -> tuple[dict, int, int]:
+    """The template's record of layer ``k`` (its shapes, where its parameters and statistics sit in theta and
+    stats, what its forward pass hands the backward pass), and the offsets after it."""
+    kind = KINDS[type(layer).__name__]
+    entry = {"k": k, "kind": kind, "inp": math.prod(shape_in), "out": math.prod(shape_out),
+             "weighted": layer.weighted, "need_input": need_input, "identity": act is not None and act.expr == Z,
+             "bn": layer.batch_norm, "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
+    if len(shape_in) == 3:
+        entry.update(C=shape_in[0], H=shape_in[1], W=shape_in[2])
+    if len(shape_out) == 3:
+        entry.update(Ho=shape_out[1], Wo=shape_out[2], S=shape_out[1] * shape_out[2])
+    if layer.weighted:
+        units = shape_out[0]
+        weights = entry["out"] * entry["inp"] if kind == "dense" else units * shape_in[0] * math.prod(layer.kernel_size)
+        entry.update(w_start=offset, w_end=offset + weights, b_start=offset + weights)
+        offset = entry["b_start"] + units
+        if layer.batch_norm:
+            entry.update(gamma_start=offset, beta_start=offset + units, mean_start=stat, var_start=stat + units)
+            offset, stat = offset + 2 * units, stat + 2 * units
+    if kind == "conv":
+        top, _, left, _ = layer.pads()
+        entry.update(O=shape_out[0], kh=layer.kernel_size[0], kw=layer.kernel_size[1], sh=layer.stride[0],
+                     sw=layer.stride[1], pt=top, pl=left)
+    elif kind in ("maxpool", "avgpool"):
+        entry.update(ph=layer.pool_size[0], pw=layer.pool_size[1], sh=layer.stride[0], sw=layer.stride[1])
+    # What the forward pass hands the backward pass for this layer, in order (the template's _forward
+    # returns them, layer by layer: the last is the network's outputs).
+    if kind == "dense":
+        entry["cached"] = [*([f"W{k}"] if k > 1 else []), *([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
+                           *([f"U{k}"] if not entry["identity"] else []), f"P{k}",
+                           *([f"M{k}"] if layer.dropout else []), f"A{k}"]
+    elif kind == "conv":
+        entry["cached"] = [*([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
+                           *([f"U{k}"] if not entry["identity"] else []), f"P{k}", f"A{k}"]
+    else:
+        entry["cached"] = [*([f"I{k}"] if kind == "maxpool" else []), *([f"M{k}"] if kind == "dropout" else []),
+                           f"A{k}"]
+    return entry, offset, stat
+
+
 def render_network(objective, derivation, optimizer) -> Rendered:
     net = objective.model
-    layers, offset, stat, fan_in = [], 0, 0, net.n_inputs
-    for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1):
-        w = layer.width
-        entry = {"k": k, "inp": fan_in, "out": w, "w_start": offset, "w_end": offset + w * fan_in,
-                 "b_start": offset + w * fan_in, "identity": act.expr == Z, "bn": layer.batch_norm,
-                 "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
-        offset = entry["b_start"] + w
-        if layer.batch_norm:
-            entry.update(gamma_start=offset, beta_start=offset + w, mean_start=stat, var_start=stat + w)
-            offset, stat = offset + 2 * w, stat + 2 * w
-        # What the forward pass hands the backward pass for this layer, in order (the template's _forward
-        # returns them, layer by layer: the last is the network's outputs).
-        entry["cached"] = [*([f"W{k}"] if k > 1 else []), *([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
-                           *([f"U{k}"] if act.expr != Z else []), f"P{k}", *([f"M{k}"] if layer.dropout else []), f"A{k}"]
+    layers, offset, stat = [], 0, 0
+    weighted = [k for k, layer in enumerate(net.layers, start=1) if layer.weighted]
+    for k, (layer, act, shape_in, shape_out) in enumerate(zip(net.layers, net.activations, net.input_shapes(),
+                                                              net.layer_shapes), start=1):
+        entry, offset, stat = _layer_entry(k, layer, act, shape_in, shape_out, offset, stat, k > weighted[0])
         layers.append(entry)
-        fan_in = w
-    activations = [_activation_context(k, act) for k, act in enumerate(net.activations, start=1)]
+    activations = [_activation_context(k, act, isinstance(layer, Conv2D))
+                   for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1) if act is not None]
     y = objective.target
     context = {
-        "layers": layers, "activations": activations, "n_layers": len(layers),
+        "layers": layers, "activations": activations, "n_layers": len(layers), "first_weighted": weighted[0],
+        "has_conv": any(entry["kind"] == "conv" for entry in layers),
+        "pool_kinds": {"max": any(e["kind"] == "maxpool" for e in layers),
+                       "avg": any(e["kind"] == "avgpool" for e in layers)},
         "forward_names": [name for entry in layers for name in entry["cached"]],
         "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,

@@ -36,11 +36,13 @@ class NetworkForm(Form):
 
     def structure(self):
         net = self.objective.model
-        return (net.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in net.layers),
-                tuple(act.expr for act in net.activations))
+        layers = tuple((layer.width, layer.dropout, layer.batch_norm) if type(layer).__name__ == "Dense" else layer
+                       for layer in net.layers)  # a dense layer's activation is in the third item
+        return (net.input_shape, layers, tuple(act.expr if act is not None else None for act in net.activations))
 
     def penalty_words(self, penalty=None):
-        return "||W||^2 (weights, not biases)"
+        return "||W||^2 (weights, not biases)" if not any(n.startswith("K") for n, _ in self.objective.model.shapes()) \
+            else "||K||^2 + ||W||^2 (weights and kernels, not biases)"
 
     def describe(self, text):
         o = self.objective
@@ -66,7 +68,7 @@ class NetworkForm(Form):
         return self.objective.model.unflatten(x)
 
     def penalty_mask(self, dataset, penalty=None):
-        return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name.startswith("W") else 0.0)
+        return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name[0] in "WK" else 0.0)
                                for name, shape in self.objective.model.shapes()])
 
     def default_start(self, dataset):
@@ -133,6 +135,8 @@ class NetworkForm(Form):
     def derivation_rows(self, d, fmt):
         lines = [f"dl/dz = {fmt(d.gradient[0])}  (z: the network's outputs)"]
         for k, act in enumerate(d.objective.model.activations, start=1):
+            if act is None:  # pooling, flatten, dropout: no activation
+                continue
             lines.append(f"layer {k}: a = {fmt(act.expr)}, da/dz = {fmt(act.derivative)}")
         lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
                      "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
@@ -144,6 +148,8 @@ class NetworkForm(Form):
     def convexity_case(self, derivation):
         """Proved only without hidden layers and with affine outputs: then z is affine in the weights."""
         net = self.objective.model
+        if net.images:
+            return {"why_not": "a convolutional network is not covered by the proofs"}
         if len(net.layers) > 1:
             return {"why_not": f"a network with {len(net.layers) - 1} hidden layer(s) is not covered by the proofs"}
         if not net.activations[-1].expr.is_Symbol:  # the output's activation is not the identity, z itself
