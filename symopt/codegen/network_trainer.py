@@ -1,4 +1,25 @@
-"""Rendering a network's trainer: layer offsets, printed activations, the output loss."""
+"""Rendering a network's trainer: layer offsets, printed activations, the output loss, and per layer type the
+template's record of shapes (templates/network/: conv2d.py.jinja and conv_kernels.py.jinja for Conv2D,
+pool.py.jinja and pool_kernels.py.jinja for pooling, flatten and dropout).
+
+Convolutions are im2col and BLAS at every shape. Direct loops (each kernel entry times a row of the input, no
+columns stored) were measured against them, forward and backward, float64, one thread, ms per call at batch
+32 / 64 / 256 (while other jobs shared the two cores, so the figures are rough):
+
+=============================================  =====================  ==================
+layer shape (in -> filters, kernel, padding)   direct                 im2col + BLAS
+=============================================  =====================  ==================
+1x8x8 -> 16, 3, same (digits, first)           1.2 / 2.5 / 25         0.12 / 0.24 / 0.97
+16x4x4 -> 32, 3, same (digits, second)         32 / 69 / 275          0.66 / 1.3 / 9.4
+1x28x28 -> 6, 5, valid (LeNet-5, first)        21 / 51 / 211          1.6 / 3.3 / 43
+6x12x12 -> 16, 5, valid (LeNet-5, second)      43 / 94 / 559          2.0 / 12 / 41
+2x6x6 -> 3, 3, valid                           0.19 / 0.37 / 1.5      0.06 / 0.12 / 0.47
+3x6x6 -> 2, 1 (1 x 1)                          0.06 / 0.13 / 0.35     0.03 / 0.06 / 0.16
+32x8x8 -> 32, 1 (1 x 1)                        52 / 107 / 380         0.65 / 1.9 / 18
+=============================================  =====================  ==================
+
+so the choice is fixed in the template, never made at run time (one seed gives identical parameters).
+"""
 
 from __future__ import annotations
 
@@ -88,12 +109,19 @@ def render_network(objective, derivation, optimizer) -> Rendered:
                                                               net.layer_shapes), start=1):
         entry, offset, stat = _layer_entry(k, layer, act, shape_in, shape_out, offset, stat, k > weighted[0])
         layers.append(entry)
+    for entry, after in zip(layers, [*net.layers[1:], None]):
+        # The backward pass stops at the first layer with weights, and reads a layer's output only where the
+        # next layer has weights (its product with them) or it is the network's outputs.
+        wanted = entry["k"] >= weighted[0]
+        entry["cached"] = [name for name in entry["cached"] if (wanted and not name.startswith("A"))
+                           or name.startswith("A") and (after is None or after.weighted)]
     activations = [_activation_context(k, act, isinstance(layer, Conv2D))
                    for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1) if act is not None]
     y = objective.target
     context = {
         "layers": layers, "activations": activations, "n_layers": len(layers), "first_weighted": weighted[0],
         "has_conv": any(entry["kind"] == "conv" for entry in layers),
+        "conv_bn": any(entry["kind"] == "conv" and entry["bn"] for entry in layers),
         "pool_kinds": {"max": any(e["kind"] == "maxpool" for e in layers),
                        "avg": any(e["kind"] == "avgpool" for e in layers)},
         "forward_names": [name for entry in layers for name in entry["cached"]],
