@@ -53,6 +53,9 @@ class Diagnostics:
         last = -1
         lines = ["layer  |grad W| (rms)  act mean  act std  saturated  dead units"]
         for k in range(self.grad_rms.shape[1]):
+            if np.isnan(self.grad_rms[last, k]):  # pooling, flatten, dropout
+                lines.append(f"{k + 1:5d}  (no weights)")
+                continue
             lines.append(f"{k + 1:5d}  {self.grad_rms[last, k]:14.3g}  {self.act_mean[last, k]:8.3g}  "
                          f"{self.act_std[last, k]:7.3g}  {self.saturated[last, k]:9.1%}  {self.dead[last, k]:10.1%}")
         return "\n".join(lines + list(self.advice))

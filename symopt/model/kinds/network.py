@@ -42,7 +42,7 @@ class NetworkForm(Form):
 
     def penalty_words(self, penalty=None):
         return "||W||^2 (weights, not biases)" if not any(n.startswith("K") for n, _ in self.objective.model.shapes()) \
-            else "||K||^2 + ||W||^2 (weights and kernels, not biases)"
+            else "||K, W||^2 (kernels and weights, not biases)"
 
     def describe(self, text):
         o = self.objective
