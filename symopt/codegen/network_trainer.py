@@ -65,7 +65,7 @@ def _layer_entry(k: int, layer, act, shape_in: tuple, shape_out: tuple, offset: 
     """The template's record of layer ``k`` (its shapes, where its parameters and statistics sit in theta and
     stats, what its forward pass hands the backward pass), and the offsets after it."""
     kind = KINDS[type(layer).__name__]
-    entry = {"k": k, "kind": kind, "inp": math.prod(shape_in), "out": math.prod(shape_out),
+    entry = {"k": k, "kind": kind, "title": type(layer).__name__, "inp": math.prod(shape_in), "out": math.prod(shape_out),
              "weighted": layer.weighted, "need_input": need_input, "identity": act is not None and act.expr == Z,
              "bn": layer.batch_norm, "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
     if len(shape_in) == 3:
