@@ -20,7 +20,9 @@ from ._version import __version__
 #: Where each public name lives (the module, relative to this package); imported on first use.
 _HOMES = {
     "CoordinateDescent": ".optimizers",
-    "Activation": ".model.layers", "Dense": ".model.layers", "Network": ".model.layers",
+    "Activation": ".model.activations", "Dense": ".model.layer_specs", "Network": ".model.layers",
+    "Conv2D": ".model.layer_specs", "MaxPool2D": ".model.layer_specs", "AvgPool2D": ".model.layer_specs",
+    "Flatten": ".model.layer_specs", "Dropout": ".model.layer_specs",
     "Adam": ".optimizers", "GradientDescent": ".optimizers", "LBFGS": ".optimizers",
     "LevenbergMarquardt": ".optimizers", "Momentum": ".optimizers", "Nesterov": ".optimizers",
     "Newton": ".optimizers", "Optimizer": ".optimizers", "ProximalGradient": ".optimizers", "RMSProp": ".optimizers",
@@ -58,11 +60,12 @@ _HOMES = {
 #: What you call and catch (the records the functions return are in :mod:`symopt.records`, the errors and
 #: warnings also in :mod:`symopt.errors`), sorted.
 __all__ = [
-    "Activation", "Adam", "CacheError", "CacheWarning", "CodegenError", "ConvergenceWarning", "CoordinateDescent", "CosineLR", "DataError", "Dense",
-    "DiagnosticWarning", "Family", "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
-    "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
-    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning", "ReduceLROnPlateau", "StepLR",
-    "SymoptError",
+    "Activation", "Adam", "AvgPool2D", "CacheError", "CacheWarning", "CodegenError", "Conv2D", "ConvergenceWarning",
+    "CoordinateDescent", "CosineLR", "DataError", "Dense", "DiagnosticWarning", "Dropout", "Family", "Flatten",
+    "GradientDescent", "IllConditionedWarning", "LBFGS", "LevenbergMarquardt", "LinearModel",
+    "MaxPool2D", "Model", "ModelError", "Momentum", "Nesterov", "Network", "Newton", "Objective", "Optimizer", "ParseError",
+    "PrecisionError", "PrinterError", "Problem", "ProximalGradient", "RMSProp", "RankDeficiencyWarning",
+    "ReduceLROnPlateau", "StepLR", "SymoptError",
     "analyse", "check_gradient", "clear_cache", "convexity", "cross_entropy", "derive", "export", "formula", "glm",
     "gradient", "huber_loss", "log_loss", "params", "parse_expression", "path", "quantile_loss", "report", "sigmoid",
     "softplus", "solve", "squared_loss", "ties", "verify",

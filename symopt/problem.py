@@ -633,6 +633,15 @@ class Problem:
         value, grad = self.flat_value_and_grad(dataset, theta)
         return value, objective.form.unflatten(dataset, grad)
 
+    def initial_params(self, data) -> dict:
+        """The starting parameters ``solve`` takes without ``x0``, by name: a network's seeded initial weights
+        (its ``init`` and ``seed``; ``W1`` of shape (out, in), ``K1`` of shape (out, in, kh, kw), ...), the
+        default start of any other model, on ``data``."""
+        objective = self.objective
+        dataset = prepare(objective, fixing.with_values(objective, in_memory(objective, data, "initial_params"),
+                                                        self.fixed))
+        return objective.form.unflatten(dataset, objective.form.default_start(dataset))
+
     def code_that_runs(self, dataset) -> str:
         """What evaluates this problem's objective on ``dataset`` (:attr:`symopt.Result.backend`'s words):
         "numpy" where ``solve`` evaluates a closed form, else "numba" or "python" (the interpreted twin)."""

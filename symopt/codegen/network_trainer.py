@@ -1,13 +1,36 @@
-"""Rendering a network's trainer: layer offsets, printed activations, the output loss."""
+"""Rendering a network's trainer: layer offsets, printed activations, the output loss, and per layer type the
+template's record of shapes (templates/network/: conv2d.py.jinja and conv_kernels.py.jinja for Conv2D,
+pool.py.jinja and pool_kernels.py.jinja for pooling, flatten and dropout).
+
+Convolutions are im2col and BLAS at every shape. Direct loops (each kernel entry times a row of the input, no
+columns stored) were measured against them, forward and backward, float64, one thread, ms per call at batch
+32 / 64 / 256 (while other jobs shared the two cores, so the figures are rough):
+
+=============================================  =====================  ==================
+layer shape (in -> filters, kernel, padding)   direct                 im2col + BLAS
+=============================================  =====================  ==================
+1x8x8 -> 16, 3, same (digits, first)           1.2 / 2.5 / 25         0.12 / 0.24 / 0.97
+16x4x4 -> 32, 3, same (digits, second)         32 / 69 / 275          0.66 / 1.3 / 9.4
+1x28x28 -> 6, 5, valid (LeNet-5, first)        21 / 51 / 211          1.6 / 3.3 / 43
+6x12x12 -> 16, 5, valid (LeNet-5, second)      43 / 94 / 559          2.0 / 12 / 41
+2x6x6 -> 3, 3, valid                           0.19 / 0.37 / 1.5      0.06 / 0.12 / 0.47
+3x6x6 -> 2, 1 (1 x 1)                          0.06 / 0.13 / 0.35     0.03 / 0.06 / 0.16
+32x8x8 -> 32, 1 (1 x 1)                        52 / 107 / 380         0.65 / 1.9 / 18
+=============================================  =====================  ==================
+
+so the choice is fixed in the template, never made at run time (one seed gives identical parameters).
+"""
 
 from __future__ import annotations
 
+import math
 import platform
 
 import numpy as np
 import sympy as sp
 
 from .._version import __version__
+from ..model.layer_specs import Conv2D
 from ..model.layers import Z
 from ..optimizers.first_order import _FirstOrder
 from ..symbolic.printer import names_in, print_block
@@ -17,9 +40,10 @@ from .render import TEMPLATE_VERSION, Rendered, optimizer_context, render_checke
 A = sp.Symbol("a", real=True)
 
 
-def _activation_context(k: int, act) -> dict:
+def _activation_context(k: int, act, conv: bool) -> dict:
     identity = act.expr == Z
-    context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative)}
+    context = {"index": k, "identity": identity, "expr": str(act.expr), "derivative": str(act.derivative),
+               "conv": conv}
     if identity:
         return context
     temps, value = print_block([act.expr], {Z: "z"}, temp_prefix="u", exp_neg_abs="inline")
@@ -31,28 +55,75 @@ def _activation_context(k: int, act) -> dict:
     return context
 
 
+#: The template's name for each layer type.
+KINDS = {"Dense": "dense", "Conv2D": "conv", "MaxPool2D": "maxpool", "AvgPool2D": "avgpool", "Flatten": "flatten",
+         "Dropout": "dropout"}
+
+
+def _layer_entry(k: int, layer, act, shape_in: tuple, shape_out: tuple, offset: int, stat: int,
+                 need_input: bool) -> tuple[dict, int, int]:
+    """The template's record of layer ``k`` (its shapes, where its parameters and statistics sit in theta and
+    stats, what its forward pass hands the backward pass), and the offsets after it."""
+    kind = KINDS[type(layer).__name__]
+    entry = {"k": k, "kind": kind, "title": type(layer).__name__, "inp": math.prod(shape_in), "out": math.prod(shape_out),
+             "weighted": layer.weighted, "need_input": need_input, "identity": act is not None and act.expr == Z,
+             "bn": layer.batch_norm, "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
+    if len(shape_in) == 3:
+        entry.update(C=shape_in[0], H=shape_in[1], W=shape_in[2])
+    if len(shape_out) == 3:
+        entry.update(Ho=shape_out[1], Wo=shape_out[2], S=shape_out[1] * shape_out[2])
+    if layer.weighted:
+        units = shape_out[0]
+        weights = entry["out"] * entry["inp"] if kind == "dense" else units * shape_in[0] * math.prod(layer.kernel_size)
+        entry.update(w_start=offset, w_end=offset + weights, b_start=offset + weights)
+        offset = entry["b_start"] + units
+        if layer.batch_norm:
+            entry.update(gamma_start=offset, beta_start=offset + units, mean_start=stat, var_start=stat + units)
+            offset, stat = offset + 2 * units, stat + 2 * units
+    if kind == "conv":
+        top, _, left, _ = layer.pads()
+        entry.update(O=shape_out[0], kh=layer.kernel_size[0], kw=layer.kernel_size[1], sh=layer.stride[0],
+                     sw=layer.stride[1], pt=top, pl=left)
+    elif kind in ("maxpool", "avgpool"):
+        entry.update(ph=layer.pool_size[0], pw=layer.pool_size[1], sh=layer.stride[0], sw=layer.stride[1])
+    # What the forward pass hands the backward pass for this layer, in order (the template's _forward
+    # returns them, layer by layer: the last is the network's outputs).
+    if kind == "dense":
+        entry["cached"] = [*([f"W{k}"] if k > 1 else []), *([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
+                           *([f"U{k}"] if not entry["identity"] else []), f"P{k}",
+                           *([f"M{k}"] if layer.dropout else []), f"A{k}"]
+    elif kind == "conv":
+        entry["cached"] = [*([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
+                           *([f"U{k}"] if not entry["identity"] else []), f"P{k}", f"A{k}"]
+    else:
+        entry["cached"] = [*([f"I{k}"] if kind == "maxpool" else []), *([f"M{k}"] if kind == "dropout" else []),
+                           f"A{k}"]
+    return entry, offset, stat
+
+
 def render_network(objective, derivation, optimizer) -> Rendered:
     net = objective.model
-    layers, offset, stat, fan_in = [], 0, 0, net.n_inputs
-    for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1):
-        w = layer.width
-        entry = {"k": k, "inp": fan_in, "out": w, "w_start": offset, "w_end": offset + w * fan_in,
-                 "b_start": offset + w * fan_in, "identity": act.expr == Z, "bn": layer.batch_norm,
-                 "dropout": layer.dropout, "keep": repr(1.0 - layer.dropout)}
-        offset = entry["b_start"] + w
-        if layer.batch_norm:
-            entry.update(gamma_start=offset, beta_start=offset + w, mean_start=stat, var_start=stat + w)
-            offset, stat = offset + 2 * w, stat + 2 * w
-        # What the forward pass hands the backward pass for this layer, in order (the template's _forward
-        # returns them, layer by layer: the last is the network's outputs).
-        entry["cached"] = [*([f"W{k}"] if k > 1 else []), *([f"H{k}", f"inv{k}"] if layer.batch_norm else []),
-                           *([f"U{k}"] if act.expr != Z else []), f"P{k}", *([f"M{k}"] if layer.dropout else []), f"A{k}"]
+    layers, offset, stat = [], 0, 0
+    weighted = [k for k, layer in enumerate(net.layers, start=1) if layer.weighted]
+    for k, (layer, act, shape_in, shape_out) in enumerate(zip(net.layers, net.activations, net.input_shapes(),
+                                                              net.layer_shapes), start=1):
+        entry, offset, stat = _layer_entry(k, layer, act, shape_in, shape_out, offset, stat, k > weighted[0])
         layers.append(entry)
-        fan_in = w
-    activations = [_activation_context(k, act) for k, act in enumerate(net.activations, start=1)]
+    for entry, after in zip(layers, [*net.layers[1:], None]):
+        # The backward pass stops at the first layer with weights, and reads a layer's output only where the
+        # next layer has weights (its product with them) or it is the network's outputs.
+        wanted = entry["k"] >= weighted[0]
+        entry["cached"] = [name for name in entry["cached"] if (wanted and not name.startswith("A"))
+                           or name.startswith("A") and (after is None or after.weighted)]
+    activations = [_activation_context(k, act, isinstance(layer, Conv2D))
+                   for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1) if act is not None]
     y = objective.target
     context = {
-        "layers": layers, "activations": activations, "n_layers": len(layers),
+        "layers": layers, "activations": activations, "n_layers": len(layers), "first_weighted": weighted[0],
+        "has_conv": any(entry["kind"] == "conv" for entry in layers),
+        "conv_bn": any(entry["kind"] == "conv" and entry["bn"] for entry in layers),
+        "pool_kinds": {"max": any(e["kind"] == "maxpool" for e in layers),
+                       "avg": any(e["kind"] == "avgpool" for e in layers)},
         "forward_names": [name for entry in layers for name in entry["cached"]],
         "kind": objective.kind,
         "y_matrix": objective.kind == "squared" and net.n_outputs > 1,

@@ -316,9 +316,18 @@ def read_network(objective, data) -> dict:
     net = objective.model
     target = objective.target.name
     X, y = _pair(data, target, "a Network")
-    X = _as_float_array("X", X, 2)
-    if X.shape[1] != net.n_inputs:
-        raise DataError(f"data 'X' has {X.shape[1]} columns but the network has n_inputs={net.n_inputs}")
+    if net.images:  # (rows, channels, height, width), held as rows of channels*height*width values
+        want = f"(rows, {', '.join(map(str, net.input_shape))}): rows of (channels, height, width) images"
+        X = _as_float_array("X", X, 4, want=want + _reshape_hint(np.shape(X), net.input_shape))
+        if X.shape[1:] != net.input_shape:
+            raise DataError(f"data 'X' has images of shape {X.shape[1:]} but the network has input_shape="
+                            f"{net.input_shape}" + _reshape_hint(X.shape[:1] + (math.prod(X.shape[1:]),),
+                                                                  net.input_shape))
+        X = X.reshape(X.shape[0], -1)
+    else:
+        X = _as_float_array("X", X, 2)
+        if X.shape[1] != net.n_inputs:
+            raise DataError(f"data 'X' has {X.shape[1]} columns but the network has n_inputs={net.n_inputs}")
     if objective.kind == "squared" and net.n_outputs > 1:
         y = _as_float_array(target, y, 2, want=f"(rows, {net.n_outputs}): one column per output of the network")
         if y.shape[1] != net.n_outputs:
@@ -330,22 +339,14 @@ def read_network(objective, data) -> dict:
         if bad.size:
             raise DataError(f"cross_entropy needs integer class labels 0 .. {net.n_outputs - 1}; data {target!r} "
                             f"has {float(y[bad[0]])!r} at row {int(bad[0])}")
-    return {"X": _in_precision(X, net.dtype), target: y}
+    return {"X": X, target: y}
 
 
-def _in_precision(X: np.ndarray, dtype: str) -> np.ndarray:
-    """The inputs in the network's precision (a float32 network trains on a float32 copy, as PyTorch's tensors
-    would be); a finite value that float32 cannot hold is refused, located, rather than turned into inf."""
-    if dtype == "float64" or X.dtype == np.float32:
-        return X
-    with np.errstate(over="ignore"):
-        narrow = X.astype(np.float32)
-    lost = np.isinf(narrow) & np.isfinite(X)
-    if lost.any():
-        pos = tuple(int(i) for i in np.argwhere(lost)[0])
-        raise DataError(f"data 'X' has {float(X[pos]):g} at (row, column) {pos}, beyond float32's range (3.4e38), for a "
-                        f"network with dtype='float32'; scale the inputs or use dtype='float64'")
-    return narrow
+def _reshape_hint(shape: tuple, image: tuple) -> str:
+    """Where rows of ``shape`` hold as many values as one ``image``: how to reshape them."""
+    if len(shape) == 2 and shape[1] == math.prod(image):
+        return f"; rows of {shape[1]} values reshape with X.reshape(-1, {', '.join(map(str, image))})"
+    return ""
 
 
 def _pair(data, target: str, what: str):

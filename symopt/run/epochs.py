@@ -55,6 +55,9 @@ class Diagnostics:
         last = -1
         lines = ["layer  |grad W| (rms)  act mean  act std  saturated  dead units"]
         for k in range(self.grad_rms.shape[1]):
+            if np.isnan(self.grad_rms[last, k]):  # pooling, flatten, dropout
+                lines.append(f"{k + 1:5d}  (no weights)")
+                continue
             lines.append(f"{k + 1:5d}  {self.grad_rms[last, k]:14.3g}  {self.act_mean[last, k]:8.3g}  "
                          f"{self.act_std[last, k]:7.3g}  {self.saturated[last, k]:9.1%}  {self.dead[last, k]:10.1%}")
         return "\n".join(lines + list(self.advice))
@@ -110,13 +113,14 @@ def load(objective, derivation, optimizer):
 
 def _advice(net, grad_rms, dead, saturated) -> tuple:
     notes = []
-    g = grad_rms[-1]
+    numbers = np.flatnonzero(~np.isnan(grad_rms[-1])) + 1  # the layers with weights, by position in the stack
+    g = grad_rms[-1][numbers - 1]
     if not np.all(np.isfinite(g)) or np.max(g) > EXPLODING_NORM:
         notes.append(f"exploding gradients (largest RMS {np.max(g):.3g}): lower the learning rate, use "
                      "init='glorot' or 'he', or batch_norm=True")
     elif np.max(g) > 0:
         ratio = g / np.max(g)
-        weak = [k + 1 for k in range(len(g) - 1) if ratio[k] < VANISHING_RATIO]
+        weak = [int(numbers[k]) for k in range(len(g) - 1) if ratio[k] < VANISHING_RATIO]
         if weak:
             notes.append(f"vanishing gradients in layer(s) {', '.join(map(str, weak))} (RMS {np.min(g[:-1]):.3g}, "
                          f"{np.min(ratio[:-1]):.1e} of the largest): use init='he' for relu-like activations or "
@@ -228,7 +232,11 @@ def diagnostics(net, records, training=None) -> Diagnostics:
     each piece of advice is also warned."""
     layers = len(net.layers)
     diag = np.array(records) if records else np.zeros((0, layers, 5))
-    sizes = np.array([np.prod(s) for name, s in net.shapes() if name.startswith("W")], dtype=float)
+    # The weights of each layer (NaN for pooling, flatten and dropout, which have none: no diagnostics there).
+    weights = dict(net.shapes())
+    sizes = np.array([np.prod(weights.get(f"W{k}", weights.get(f"K{k}", np.nan))) for k in range(1, layers + 1)],
+                     dtype=float)
+    diag = np.where(np.isnan(sizes)[None, :, None], np.nan, diag)
     grad_rms = diag[:, :, 0] / np.sqrt(sizes)
     advice = _advice(net, grad_rms, diag[:, :, 4], diag[:, :, 3]) if len(records) else ()
     for note in advice:
@@ -283,7 +291,7 @@ class Predictor:
 
     def outputs(self, X) -> np.ndarray:
         net = self.objective.model
-        X = _inputs(X, net.n_inputs).astype(net.dtype, copy=False)
+        X = _inputs(X, net.n_inputs, net.input_shape if net.images else None).astype(net.dtype, copy=False)
         if X.shape[0] == 0:
             # No rows in, no predictions out: an empty batch is well defined (unlike training on one),
             # so predict returns the empty result of the usual shape rather than an error.
@@ -322,9 +330,10 @@ def _module_key(module) -> tuple[str, str] | None:
     return source, stem
 
 
-def _inputs(X, n_inputs: int) -> np.ndarray:
-    """``X`` for ``predict`` as a C-contiguous float array (rows, n_inputs), every value finite."""
-    want = f"X of shape (rows, {n_inputs})"
+def _inputs(X, n_inputs: int, image: tuple | None = None) -> np.ndarray:
+    """``X`` for ``predict`` as a C-contiguous float array (rows, n_inputs), every value finite; for a network
+    on images (``image``: (channels, height, width)), ``X`` of shape (rows, *image), read as rows of its values."""
+    want = f"X of shape (rows, {n_inputs})" if image is None else f"X of shape (rows, {', '.join(map(str, image))})"
     if isinstance(X, tuple):
         raise DataError(f"predict takes {want} alone, got a tuple of {len(X)} items; pass X, not (X, y)")
     try:
@@ -343,6 +352,13 @@ def _inputs(X, n_inputs: int) -> np.ndarray:
             raise DataError(f"predict: X holds text or dates (dtype {raw.dtype}), not numbers; convert it first "
                             "(symopt does not guess a conversion)")
         raw = raw.astype(float)
+    if image is not None:
+        if raw.shape[1:] != image:
+            hint = (f"; for one image use X.reshape(1, {', '.join(map(str, image))})" if raw.size == n_inputs else
+                    f"; rows of {n_inputs} values reshape with X.reshape(-1, {', '.join(map(str, image))})"
+                    if raw.ndim == 2 and raw.shape[1] == n_inputs else "")
+            raise DataError(f"predict needs {want}, got shape {raw.shape}{hint}")
+        raw = raw.reshape(raw.shape[0], n_inputs)
     if raw.ndim != 2 or raw.shape[1] != n_inputs:
         hint = "; for one row use X.reshape(1, -1)" if raw.ndim == 1 and raw.size == n_inputs else ""
         raise DataError(f"predict needs {want}, got shape {raw.shape}{hint}")

@@ -51,11 +51,14 @@ def _von_mises():
 def _golden_cases():
     """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
     (Levenberg-Marquardt with variable projection too), each optimizer family keeping bounds (the ``True``
-    cases), the network trainer (by epochs and on all rows), the interpreted twin, and the parallel module
+    cases), the network trainer (by epochs and on all rows; a convolutional one), the interpreted twin, and the parallel module
     of each kernel family (the ``"parallel"`` cases: large data, rows split across threads)."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
+    conv_net = symopt.cross_entropy(symopt.Network((1, 6, 6), [
+        symopt.Conv2D(2, 3, padding="same", batch_norm=True), symopt.MaxPool2D(2), symopt.Conv2D(3, 2, activation="tanh"),
+        symopt.AvgPool2D(2, stride=1), symopt.Flatten(), symopt.Dropout(0.25), symopt.Dense(2)]))
     plain_net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh"), symopt.Dense(2)]))
     return {
         "newton/probit_newton.py": (_probit(), symopt.Newton(), "source"),
@@ -90,6 +93,7 @@ def _golden_cases():
                                           "source"),
         "network/network_adam.py": (net, symopt.Adam(), "source"),
         "network/network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
+        "network/network_conv_adam.py": (conv_net, symopt.Adam(), "source"),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ...errors import ModelError
+from ...errors import DataError, ModelError
 from ...symbolic.escape import latex
 from .. import data as data_module
 from .base import OUTPUT, Form, closed
@@ -32,15 +32,20 @@ class NetworkForm(Form):
     fresh_starts = True
 
     def read(self, data):
-        return data_module.read_network(self.objective, data)
+        arrays = data_module.read_network(self.objective, data)
+        arrays["X"] = in_precision(arrays["X"], self.objective.model.dtype)
+        return arrays
 
     def structure(self):
         net = self.objective.model
-        return (net.n_inputs, tuple((layer.width, layer.dropout, layer.batch_norm) for layer in net.layers),
-                tuple(act.expr for act in net.activations), net.dtype)
+        layers = tuple((layer.width, layer.dropout, layer.batch_norm) if type(layer).__name__ == "Dense" else layer
+                       for layer in net.layers)  # a dense layer's activation is in the third item
+        return (net.input_shape, layers, tuple(act.expr if act is not None else None for act in net.activations),
+                net.dtype)
 
     def penalty_words(self, penalty=None):
-        return "||W||^2 (weights, not biases)"
+        return "||W||^2 (weights, not biases)" if not any(n.startswith("K") for n, _ in self.objective.model.shapes()) \
+            else "||K, W||^2 (kernels and weights, not biases)"
 
     def describe(self, text):
         o = self.objective
@@ -66,7 +71,7 @@ class NetworkForm(Form):
         return self.objective.model.unflatten(x)
 
     def penalty_mask(self, dataset, penalty=None):
-        return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name.startswith("W") else 0.0)
+        return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name[0] in "WK" else 0.0)
                                for name, shape in self.objective.model.shapes()])
 
     def default_start(self, dataset):
@@ -133,6 +138,8 @@ class NetworkForm(Form):
     def derivation_rows(self, d, fmt):
         lines = [f"dl/dz = {fmt(d.gradient[0])}  (z: the network's outputs)"]
         for k, act in enumerate(d.objective.model.activations, start=1):
+            if act is None:  # pooling, flatten, dropout: no activation
+                continue
             lines.append(f"layer {k}: a = {fmt(act.expr)}, da/dz = {fmt(act.derivative)}")
         lines.append("backpropagation: dl/dW_k = G_k^T a_(k-1), dl/db_k = sum G_k, "
                      "G_(k-1) = (G_k W_k) * da/dz of layer k-1")
@@ -144,6 +151,8 @@ class NetworkForm(Form):
     def convexity_case(self, derivation):
         """Proved only without hidden layers and with affine outputs: then z is affine in the weights."""
         net = self.objective.model
+        if net.images:
+            return {"why_not": "a convolutional network is not covered by the proofs"}
         if len(net.layers) > 1:
             return {"why_not": f"a network with {len(net.layers) - 1} hidden layer(s) is not covered by the proofs"}
         if not net.activations[-1].expr.is_Symbol:  # the output's activation is not the identity, z itself
@@ -153,3 +162,18 @@ class NetworkForm(Form):
                 "cross_entropy": "softmax cross-entropy is log-sum-exp of z less a linear term"}[self.objective.kind]
         return {"proved": "convex", "reason": f"without hidden layers the outputs z are affine in the weights, and "
                                               f"{loss}"}
+
+
+def in_precision(X: np.ndarray, dtype: str) -> np.ndarray:
+    """The inputs in the network's precision (a float32 network trains on a float32 copy, as PyTorch's tensors
+    would be); a finite value that float32 cannot hold is refused, located, rather than turned into inf."""
+    if dtype == "float64" or X.dtype == np.float32:
+        return X
+    with np.errstate(over="ignore"):
+        narrow = X.astype(np.float32)
+    lost = np.isinf(narrow) & np.isfinite(X)
+    if lost.any():
+        pos = tuple(int(i) for i in np.argwhere(lost)[0])
+        raise DataError(f"data 'X' has {float(X[pos]):g} at (row, column) {pos}, beyond float32's range (3.4e38), for a "
+                        f"network with dtype='float32'; scale the inputs or use dtype='float64'")
+    return narrow
