@@ -167,6 +167,17 @@ def test_parameter_names_count_every_layer_of_the_stack():
     assert [n for n, _ in dense.shapes()] == ["W1", "b1", "W2", "b2"]
 
 
+def test_initial_params_of_a_dense_network_are_its_seeded_weights_by_name():
+    net = symopt.Network(3, [symopt.Dense(4, batch_norm=True), symopt.Dense(2)], init="he_uniform", seed=7)
+    X, y = np.zeros((5, 3)), np.zeros((5, 2))
+    start = symopt.Problem(symopt.squared_loss(net)).initial_params((X, y))
+    assert list(start) == ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
+    assert np.array_equal(net.flatten(start), net.initial())
+    other = symopt.Network(3, [symopt.Dense(4, batch_norm=True), symopt.Dense(2)], init="he_uniform", seed=8)
+    assert not np.array_equal(symopt.Problem(symopt.squared_loss(other)).initial_params((X, y))["W1"], start["W1"])
+    assert np.all(np.abs(start["W1"]) <= np.sqrt(6.0 / 3))  # he_uniform's limit at fan_in 3
+
+
 @pytest.mark.parametrize("build, message", [
     (lambda: symopt.Network((1, 8, 8), [symopt.Dense(3)]), r"layer 1 \(Dense\(3\)\) gets images .* add Flatten\(\)"),
     (lambda: symopt.Network((1, 4, 4), [symopt.Conv2D(2, 5), symopt.Flatten(), symopt.Dense(1)]),
