@@ -286,7 +286,8 @@ class Result:
         closed-form optimum as a reference line where there is one), ``"fit"`` and ``"residuals"`` (a
         squared loss on a model of one feature), ``"surface"`` (one or two parameters: the objective with
         the path taken), ``"training"`` (networks trained by epochs: loss and per-layer gradient size, the
-        vanishing and exploding bands marked; with ``validation=``, the validation loss and accuracy too). See :mod:`symopt.reporting.plots`. ``data``: the data to draw with, in
+        vanishing and exploding bands marked; with ``validation=``, the validation loss and accuracy too),
+        ``"filters"`` (networks on images: the first layer's learned filters as pictures). See :mod:`symopt.reporting.plots`. ``data``: the data to draw with, in
         place of the data it was solved on (needed after unpickling: a pickled result drops its data)."""
         dataset = self._data(data, "result.plot()")
         return plots.plot(self, kind, path, self.origin.problem(), dataset)

@@ -13,6 +13,10 @@ returns the figure; given a ``path`` it is also written there as a PNG.
 - ``training``: for a network trained by epochs, the loss and each layer's gradient size per epoch, with
   the vanishing and exploding bands of the diagnostics marked; with validation, the validation loss beside
   the training objective, the validation accuracy on a second axis and the epoch early stopping returned.
+- ``filters``: for a network on images, the learned weights of its first layer as pictures: each filter of a
+  first ``Conv2D`` (one tile per filter: grey for one input channel, colour for three, the mean over the channels
+  otherwise, as the tiles say), or each unit of a first ``Dense`` after ``Flatten`` as an image of the input's
+  shape; one colour scale, symmetric about 0, for all tiles.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import numpy as np
 
 from ..errors import ModelError
 
-KINDS = ("history", "fit", "residuals", "surface", "training")
+KINDS = ("history", "fit", "residuals", "surface", "training", "filters")
+#: Tiles a filters plot shows at most (the first ones, in order).
+MOST_FILTERS = 64
 #: Grid points per axis of a surface plot.
 SURFACE_POINTS = 61
 
@@ -289,4 +295,52 @@ def _validation(loss_ax, training) -> None:
 
 
 #: What draws each kind.
-DRAW = {"history": _history, "fit": _fit, "residuals": _residuals, "surface": _surface, "training": _training}
+def _filters(result, figure, problem, dataset) -> None:
+    """The first layer's learned weights as pictures (see the module docstring)."""
+    net = result.objective.model if result.objective is not None and result.objective.network else None
+    if net is None or not net.images:
+        raise ModelError("plot(kind='filters') is for networks on images (Network((channels, height, width), ...)): "
+                         "it draws the first layer's weights as pictures")
+    first = net.shapes()[0][0]  # K1 for a convolution; W<k> for a dense layer after Flatten (and Dropout)
+    weights = np.asarray(result.params[first], dtype=float)
+    channels = net.input_shape[0]
+    if first.startswith("W"):
+        weights = weights.reshape((weights.shape[0], *net.input_shape))
+        what = f"{first}: each of {weights.shape[0]} units' weights as a {'x'.join(map(str, net.input_shape))} image"
+    else:
+        what = f"{first}: {weights.shape[0]} filters of {weights.shape[2]}x{weights.shape[3]}"
+    tiles = weights[:MOST_FILTERS]
+    if channels == 3:
+        pictures = np.transpose(tiles, (0, 2, 3, 1))  # RGB, each tile scaled to [0, 1] about its own 0
+        top = np.max(np.abs(pictures), axis=(1, 2, 3), keepdims=True)
+        pictures = 0.5 + 0.5 * pictures / np.where(top > 0, top, 1.0)
+        what += ", RGB"
+    else:
+        pictures = tiles.mean(axis=1)
+        if channels > 1:
+            what += f", the mean over {channels} input channels"
+    limit = float(np.max(np.abs(pictures))) if channels != 3 and pictures.size else 1.0
+    count = pictures.shape[0]
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
+    image = None
+    for i, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= count:
+            ax.set_axis_off()
+            continue
+        if channels == 3:
+            ax.imshow(pictures[i], interpolation="nearest")
+        else:
+            image = ax.imshow(pictures[i], cmap="RdBu_r", vmin=-limit or -1.0, vmax=limit or 1.0,
+                              interpolation="nearest")
+    shown = f" (the first {MOST_FILTERS} of {weights.shape[0]})" if weights.shape[0] > MOST_FILTERS else ""
+    figure.suptitle(f"first layer {what}{shown}", fontsize="small")
+    if image is not None:
+        figure.colorbar(image, ax=list(axes), shrink=0.8, label="weight")
+
+
+DRAW = {"history": _history, "fit": _fit, "residuals": _residuals, "surface": _surface, "training": _training,
+        "filters": _filters}

@@ -70,11 +70,39 @@ def test_a_network_trained_by_epochs_draws_its_training(tmp_path):
     assert _png_size(tmp_path / "t.png") == (640, 440)
 
 
+def test_a_network_on_images_draws_its_first_layer_filters(tmp_path):
+    """A convolution's filters, one tile each, the pixels its weights (K1[f, 0]); a dense layer after Flatten
+    shows each unit's weights as an image of the input's shape; a network on flat features has no pictures."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 1, 6, 6))
+    y = (X[:, 0, :3].sum(axis=(1, 2)) > 0).astype(float)
+    adam = symopt.Adam(lr=1e-2, batch_size=20, epochs=1)
+    cnn = symopt.Network((1, 6, 6), [symopt.Conv2D(5, 3), symopt.Flatten(), symopt.Dense(2)], seed=0)
+    r = symopt.solve(symopt.cross_entropy(cnn), (X, y), optimizer=adam, progress=False)
+    figure = r.plot("filters", path=tmp_path / "f.png")
+    images = [ax.get_images()[0] for ax in figure.get_axes() if ax.get_images()]
+    assert len(images) == 5 and _png_size(tmp_path / "f.png") == (640, 440)
+    for f, image in enumerate(images):
+        np.testing.assert_array_equal(image.get_array(), r.params["K1"][f, 0])
+    assert image.get_clim() == (-np.max(np.abs(r.params["K1"])), np.max(np.abs(r.params["K1"])))
+    assert "K1: 5 filters of 3x3" in figure.get_suptitle()
+    dense = symopt.Network((1, 6, 6), [symopt.Flatten(), symopt.Dense(3, "tanh"), symopt.Dense(2)], seed=0)
+    r = symopt.solve(symopt.cross_entropy(dense), (X, y), optimizer=adam, progress=False)
+    figure = r.plot("filters")
+    images = [ax.get_images()[0] for ax in figure.get_axes() if ax.get_images()]
+    assert len(images) == 3
+    np.testing.assert_array_equal(images[1].get_array(), r.params["W2"][1].reshape(6, 6))
+    flat = symopt.Network(36, [symopt.Dense(2)])
+    r = symopt.solve(symopt.cross_entropy(flat), (X.reshape(40, 36), y), optimizer=adam, progress=False)
+    with pytest.raises(symopt.ModelError, match="is for networks on images"):
+        r.plot("filters")
+
+
 @pytest.mark.parametrize("kind, words", [
     ("surface", "for one- or two-parameter problems; this one has 3"),
     ("fit", "needs a model of one feature; this one reads 2: x, z"),
     ("training", "is for networks"),
-    ("contour", "kind must be one of history, fit, residuals, surface, training"),
+    ("contour", "kind must be one of history, fit, residuals, surface, training, filters"),
 ])
 def test_a_kind_that_does_not_apply_says_why(kind, words):
     x = np.linspace(0.0, 1.0, 20)
