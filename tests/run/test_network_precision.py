@@ -113,3 +113,28 @@ def test_float32_training_with_validation_and_early_stopping(problems, data):
                                                             validation=0.2, early_stopping=2), progress=False)
     assert r.success and r.training.val_loss.size == r.nit and np.all(np.isfinite(r.training.val_loss))
     assert 0.0 <= r.training.val_accuracy[-1] <= 1.0
+
+
+def test_a_float32_convolutional_network_agrees_with_float64_at_equal_weights():
+    """Every layer type of an image network (convolution with batch norm, both poolings, dropout off in the
+    gradient pass, flatten, dense) in float32 against float64."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(12, 2, 8, 8))
+    y = rng.integers(0, 3, 12).astype(float)
+
+    def problem(dtype):
+        net = symopt.Network((2, 8, 8), [symopt.Conv2D(4, 3, padding="same", batch_norm=True), symopt.MaxPool2D(2),
+                                         symopt.Conv2D(5, 3, activation="tanh"), symopt.AvgPool2D(2),
+                                         symopt.Dropout(0.2), symopt.Flatten(), symopt.Dense(3)], seed=1, dtype=dtype)
+        return symopt.Problem(symopt.cross_entropy(net, l2=1e-3), optimizer=symopt.Adam(epochs=1))
+
+    p64, p32 = problem("float64"), problem("float32")
+    params = p64.initial_params((X, y))
+    value64, grad64 = p64.value_and_grad((X, y), params)
+    value32, grad32 = p32.value_and_grad((X, y), params)
+    assert value32 == pytest.approx(value64, rel=1e-4) and value32 != value64
+    flat64, flat32 = (np.concatenate([g[n].ravel() for n in grad64]) for g in (grad64, grad32))
+    assert np.linalg.norm(flat32 - flat64) <= 1e-4 * np.linalg.norm(flat64)
+    r = p32.solve((X, y), progress=False)
+    assert r.success and np.all(np.isfinite(r.params["K1"]))
+    assert r.predict(X).shape == (12,)
