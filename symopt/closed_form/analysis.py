@@ -117,7 +117,7 @@ def analyse(objective: Objective, symbolic: bool | None = None, budget: float = 
 
 def network_analysis(objective: Objective, d: Derivation) -> Analysis:
     net = objective.model
-    hidden = len(net.layers) - 1
+    hidden = net.hidden_layers
     if hidden:
         why = f"with {hidden} hidden layer{'s' if hidden > 1 else ''} its objective is not convex in the weights"
     elif objective.kind == "squared" and net.activations[-1].expr == Z:

@@ -108,6 +108,12 @@ class Network:
     def n_outputs(self) -> int:
         return self.layers[-1].width
 
+    @property
+    def hidden_layers(self) -> int:
+        """Layers with weights (Dense, Conv2D) before the output layer: pooling, Flatten and Dropout are not
+        counted (they have no weights)."""
+        return sum(1 for name, _ in self.shapes() if name[0] in "KW") - 1
+
     def input_shapes(self) -> list[tuple]:
         """The shape each layer gets: the input's for the first, the previous layer's for the others."""
         return [(self.n_inputs,) if not self.images else self.input_shape, *self.layer_shapes[:-1]]

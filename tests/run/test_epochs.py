@@ -98,3 +98,13 @@ def test_the_analysis_says_why_each_network_has_no_closed_form():
     assert "with 2 hidden layers its objective is not convex" in reason(
         symopt.log_loss(symopt.Network(4, [symopt.Dense(5), symopt.Dense(5), symopt.Dense(1)])))
     assert "squared_loss(LinearModel())" in reason(symopt.squared_loss(symopt.Network(4, [symopt.Dense(1)])))
+    # Pooling, Flatten and Dropout have no weights: they are not hidden layers
+    images = symopt.Network((1, 4, 4), [symopt.Conv2D(2, 3), symopt.MaxPool2D(2), symopt.Flatten(),
+                                        symopt.Dropout(0.1), symopt.Dense(3)])
+    assert "with 1 hidden layer its objective is not convex" in reason(symopt.cross_entropy(images))
+    pixels = symopt.Network((1, 4, 4), [symopt.Flatten(), symopt.Dropout(0.1), symopt.Dense(3)])
+    assert "not convex" not in reason(symopt.cross_entropy(pixels))
+    rng = np.random.default_rng(0)
+    images_data = (rng.normal(size=(12, 1, 4, 4)), rng.integers(0, 3, 12).astype(float))
+    proof = symopt.convexity(symopt.cross_entropy(pixels), images_data)
+    assert proof.kind == "convex" and proof.certainty == "proved"

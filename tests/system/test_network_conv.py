@@ -29,9 +29,11 @@ NETWORKS = {
                                   symopt.Dense(3)], "cross_entropy"),
 }
 ROWS = 13
-#: The digits CNN's Adam settings. Measured with seeds 0 to 3: test accuracy 99.56%, 99.56%, 99.56%, 98.89%
-#: (16 and 32 filters, Dense(64), dropout 0.25: 98.67% to 99.33% over seeds 0 to 4).
-DIGITS_LR, DIGITS_EPOCHS, DIGITS_SEED = 1e-3, 40, 0
+#: The digits CNN's Adam settings. Measured with seeds 0 to 3 over 40 fixed epochs: test accuracy 99.56%, 99.56%,
+#: 99.56%, 98.89% (16 and 32 filters, Dense(64), dropout 0.25: 98.67% to 99.33% over seeds 0 to 4). With early
+#: stopping (a tenth of the training rows held out, patience 5, at most 60 epochs), seed 0: stopped after epoch 40,
+#: the weights of epoch 35 restored, 99.11%.
+DIGITS_LR, DIGITS_EPOCHS, DIGITS_SEED, DIGITS_PATIENCE = 1e-3, 60, 0, 5
 L2 = 0.01
 
 
@@ -234,13 +236,15 @@ def _digits_cnn(digits, seed):
     # made a minibatch step 8 times slower (2.3 ms against 19 ms at batch 64, measured while writing this).
     with threadpool_limits(1, user_api="blas"):
         return symopt.solve(symopt.cross_entropy(net), (Xtr, ytr), progress=False,
-                            optimizer=symopt.Adam(lr=DIGITS_LR, batch_size=32, epochs=DIGITS_EPOCHS, seed=seed))
+                            optimizer=symopt.Adam(lr=DIGITS_LR, batch_size=32, epochs=DIGITS_EPOCHS, seed=seed,
+                                                  validation=0.1, early_stopping=DIGITS_PATIENCE))
 
 
-def test_a_small_cnn_on_digits_reaches_98_5_percent_and_one_seed_gives_the_same_weights(digits):
+def test_a_small_cnn_on_digits_reaches_98_5_percent_with_early_stopping_and_one_seed_gives_the_same_weights(digits):
     _, Xte, _, yte = digits
     result = _digits_cnn(digits, DIGITS_SEED)
-    assert result.success and result.status == "completed" and result.nit == DIGITS_EPOCHS
+    assert result.success and result.status in ("stopped_early", "completed")
+    assert result.training.best_epoch == int(np.argmin(result.training.val_loss)) + 1
     assert [name for name in result.params] == ["K1", "b1", "K3", "b3", "W7", "b7", "W8", "b8"]
     assert result.params["K3"].shape == (64, 32, 3, 3) and result.params["W7"].shape == (128, 256)
     accuracy = np.mean(result.predict(Xte) == yte)

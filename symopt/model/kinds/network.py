@@ -151,10 +151,10 @@ class NetworkForm(Form):
     def convexity_case(self, derivation):
         """Proved only without hidden layers and with affine outputs: then z is affine in the weights."""
         net = self.objective.model
-        if net.images:
-            return {"why_not": "a convolutional network is not covered by the proofs"}
-        if len(net.layers) > 1:
-            return {"why_not": f"a network with {len(net.layers) - 1} hidden layer(s) is not covered by the proofs"}
+        if net.hidden_layers:
+            return {"why_not": f"a network with {net.hidden_layers} hidden layer(s) is not covered by the proofs"}
+        if any(name.startswith("K") for name, _ in net.shapes()):
+            return {"why_not": "a network whose only weighted layer is a convolution is not covered by the proofs"}
         if not net.activations[-1].expr.is_Symbol:  # the output's activation is not the identity, z itself
             return {"why_not": "a network whose outputs are not its affine scores (an output activation) is not "
                                "covered"}
