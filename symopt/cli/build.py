@@ -138,7 +138,7 @@ def _model(spec: Spec, checked: Checked, arrays: dict):
     else:
         raise DataError(f"the network's input matrix {n.matrix!r} is not in the data")
     layers = [Dense(layer.units, layer.activation, layer.dropout, layer.batch_norm) for layer in n.layers]
-    return Network(n_inputs, layers, init=n.init, seed=n.seed)
+    return Network(n_inputs, layers, init=n.init, seed=n.seed, dtype=n.dtype)
 
 
 def check_parameters(spec: Spec, checked: Checked, source: Source, objective, data) -> None:

@@ -108,13 +108,15 @@ class LayerSpec(Table):
 
 
 class NetworkSpec(Table):
-    """``[network]``: the inputs (data ``columns`` or a ``matrix``), the ``layers``, ``init`` and ``seed``."""
+    """``[network]``: the inputs (data ``columns`` or a ``matrix``), the ``layers``, ``init``, ``seed`` and
+    ``dtype``."""
 
     columns: Names | None = None
     matrix: Name | None = None
     layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=MAX_LAYERS)]
     init: Literal["he", "he_uniform", "glorot", "glorot_uniform", "normal"] = "he"
     seed: Seed = 0
+    dtype: Literal["float64", "float32"] = "float64"
 
 
 class ObjectiveSpec(Table):
@@ -198,10 +200,16 @@ class ProximalGradientSpec(_OptimizerSpec):
 
 
 class _FirstOrderSpec(_OptimizerSpec):
+    """Training a network by epochs also takes ``validation`` (a fraction of the rows held out), ``early_stopping``
+    (the patience, in epochs) and ``schedule`` (``"step"``, ``"cosine"`` or ``"plateau"``)."""
+
     batch_size: Count | None = None
     seed: Seed | None = None
     epochs: Count | None = None
     lr: Positive | None = None
+    validation: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    early_stopping: Count | None = None
+    schedule: Literal["step", "cosine", "plateau"] | None = None
 
 
 class GradientDescentSpec(_FirstOrderSpec):

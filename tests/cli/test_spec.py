@@ -188,6 +188,22 @@ def test_the_model_tables_are_the_constructors_arguments():
     network = defaults(layers.Network)
     assert {name: specs.NetworkSpec.model_fields[name].default for name in network} == network
     assert choices(specs.NetworkSpec, "init") == layers.INITS
+    assert choices(specs.NetworkSpec, "dtype") == layers.DTYPES
     dense = {f.name: f.default for f in dataclasses.fields(layers.Dense) if f.name != "width"}
     assert {name: specs.LayerSpec.model_fields[name].default for name in dense} == dense
     assert set(specs.LayerSpec.model_fields) == set(dense) | {"units"}  # units: Dense's width
+
+
+def test_training_by_epochs_takes_validation_early_stopping_and_a_schedule():
+    from symopt.cli.build import optimizer
+
+    spec, _ = specs.parse(BASE + '[optimizer]\nname = "adam"\nvalidation = 0.2\nearly_stopping = 3\n'
+                                 'schedule = "cosine"\n', "s.toml")
+    adam = optimizer(spec)
+    assert isinstance(adam, symopt.Adam) and adam.validation == 0.2 and adam.early_stopping == 3
+    assert isinstance(adam.schedule, symopt.CosineLR)
+    error = refusal(BASE + '[optimizer]\nname = "adam"\nvalidation = 1.5\n')
+    assert error.key == "optimizer.validation"
+    error = refusal(BASE + '[optimizer]\nname = "adam"\nschedule = "linear"\n')
+    assert error.key == "optimizer.schedule"
+
