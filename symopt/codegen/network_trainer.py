@@ -101,6 +101,48 @@ def _layer_entry(k: int, layer, act, shape_in: tuple, shape_out: tuple, offset: 
     return entry, offset, stat
 
 
+def _lay_out_workspace(layers: list[dict], n_outputs: int, first_weighted: int) -> dict:
+    """Where a step's arrays sit in its workspace, one flat array in the inputs' dtype that the step carves into
+    views instead of allocating: a fixed part (the largest weight gradient) and, per row of the batch, each
+    layer's forward arrays (``entry["rows"]``: name -> offset in values per row), the batch's inputs and two
+    buffers the backward pass alternates between for dF/dA (``entry["g_to"]``: which one a layer writes).
+
+    Measured (dense 64 -> 2048 -> 64 -> 10 at batch 1024, float32, one loss-and-gradient call): allocating the
+    8 MB arrays fresh took 24.5 ms a call against 15.9-17.2 ms with the heap kept (glibc returns the top of the
+    heap to the system when a step frees them, and the next step page-faults them back in)."""
+    at = 0
+
+    def take(width: int) -> int:
+        nonlocal at
+        at += width
+        return at - width
+
+    for entry in layers:
+        out, rows = entry["out"], {}
+        if entry["kind"] in ("dense", "conv"):
+            rows["Z"] = take(out)
+            if entry["bn"]:
+                rows["H"], rows["U"] = take(out), take(out)
+            if not entry["identity"]:
+                rows["P"] = take(out)
+        if entry["kind"] in ("maxpool", "avgpool"):
+            rows["A"] = take(out)
+        if entry["kind"] == "dropout" or entry["kind"] == "dense" and entry["dropout"]:
+            rows["M"], rows["A"] = take(out), take(out)
+        entry["rows"] = rows
+    backward = [entry for entry in reversed(layers) if entry["k"] >= first_weighted]
+    new_g = [entry for entry in backward if entry["kind"] in ("maxpool", "avgpool")
+             or entry["kind"] in ("dense", "conv") and entry["need_input"]]
+    width = max([n_outputs, *(entry["inp"] for entry in new_g)])
+    g_at = [take(width), take(width)]
+    current = 0
+    for entry in new_g:
+        current = entry["g_to"] = 1 - current
+    a0_at = take(layers[0]["inp"])
+    fixed = max(entry["w_end"] - entry["w_start"] for entry in layers if entry["weighted"])
+    return {"per_row": at, "fixed": fixed, "g_at": g_at, "a0_at": a0_at}
+
+
 def render_network(objective, derivation, optimizer) -> Rendered:
     net = objective.model
     layers, offset, stat = [], 0, 0
@@ -119,6 +161,7 @@ def render_network(objective, derivation, optimizer) -> Rendered:
                    for k, (layer, act) in enumerate(zip(net.layers, net.activations), start=1) if act is not None]
     y = objective.target
     context = {
+        "work": _lay_out_workspace(layers, layers[-1]["out"], weighted[0]),
         "layers": layers, "activations": activations, "n_layers": len(layers), "first_weighted": weighted[0],
         "has_conv": any(entry["kind"] == "conv" for entry in layers),
         "conv_bn": any(entry["kind"] == "conv" and entry["bn"] for entry in layers),

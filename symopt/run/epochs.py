@@ -296,9 +296,8 @@ class Predictor:
             # No rows in, no predictions out: an empty batch is well defined (unlike training on one),
             # so predict returns the empty result of the usual shape rather than an error.
             return np.zeros((0, net.n_outputs))
-        theta, stats, chunk = self.theta.astype(X.dtype), self.stats.astype(X.dtype), net.pass_rows
-        return np.vstack([self.module.outputs(theta, stats, X[lo:lo + chunk])
-                          for lo in range(0, X.shape[0], chunk)]).astype(np.float64, copy=False)
+        theta, stats = self.theta.astype(X.dtype), self.stats.astype(X.dtype)
+        return self.module.outputs(theta, stats, X).astype(np.float64, copy=False)  # in chunks of pass_rows
 
     def __call__(self, X) -> np.ndarray:
         """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be

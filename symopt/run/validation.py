@@ -220,7 +220,7 @@ class Tracker:
         value = total if o.reduction == "mean" else total / X.shape[0]
         if o.kind not in CLASSIFICATION:
             return value, None
-        z = np.vstack([self.module.outputs(theta, stats, X[lo:lo + chunk]) for lo in range(0, X.shape[0], chunk)])
+        z = self.module.outputs(theta, stats, X)
         with np.errstate(invalid="ignore"):
             labels = np.argmax(z, axis=1) if o.kind == "cross_entropy" else (z[:, 0] > 0.0).astype(float)
         right = (labels == y) & np.all(np.isfinite(z), axis=1)

@@ -115,25 +115,40 @@ def _uniform(rng):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
+def _rows(work, at, B, width):
+    """B rows of `width` values of the workspace from value `at`: a view, nothing allocated."""
+    return work[at:at + B * width].reshape((B, width))
+
+
+@njit(cache=True, error_model="numpy")
+def _work_values(B):
+    """Values in the workspace of a step on B rows: 12 for the largest weight gradient, then
+    24 a row (every layer's forward arrays, the inputs, two buffers for dF/dA)."""
+    return 12 + B * 24
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     """The forward pass, written once: for each layer what the backward pass reads
     (H1, inv1, U1, P1, A1, W2, P2, A2); the last, A2, is the network's outputs.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
     drop: apply dropout (training). In inference mode (all three False) this is the network's prediction.
+    The arrays are views of `work` (_work_values(B) values in the dtype of A0), so a step allocates no rows.
     """
     B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
-    Z1 = A0 @ W1.T
+    Z1 = _rows(work, 12 + B * 0, B, 3)
+    np.dot(A0, W1.T, Z1)
     b1 = theta[12:15]
     for r in range(B):
         for j in range(3):
             Z1[r, j] += b1[j]
-    H1 = np.empty_like(Z1)  # the normalised z
+    H1 = _rows(work, 12 + B * 3, B, 3)  # the normalised z
     inv1 = np.empty(3, dtype=A0.dtype)
-    U1 = np.empty_like(Z1)
+    U1 = _rows(work, 12 + B * 6, B, 3)
     for j in range(3):
         if batch_stats:
             mu = 0.0
@@ -154,12 +169,13 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
         for r in range(B):
             H1[r, j] = (Z1[r, j] - mu) * inv1[j]
             U1[r, j] = theta[15 + j] * H1[r, j] + theta[18 + j]
-    P1 = np.empty_like(U1)
+    P1 = _rows(work, 12 + B * 9, B, 3)
     act_1(U1, np.zeros(3, dtype=A0.dtype), P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[21:27].reshape((2, 3))
-    Z2 = A1 @ W2.T
+    Z2 = _rows(work, 12 + B * 12, B, 2)
+    np.dot(A1, W2.T, Z2)
     b2 = theta[27:29]
     for r in range(B):
         for j in range(2):
@@ -173,19 +189,31 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
 @njit(cache=True, error_model="numpy")
 def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                       batch_stats, update_stats, drop, rng, diag, want_diag):
+    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad: _step with a
+    workspace of its own (see _step for the arguments)."""
+    work = np.empty(_work_values(rows.shape[0]), dtype=X.dtype)
+    return _step(theta, stats, X, y, rows, l2, scale, grad, want_grad, batch_stats, update_stats, drop, rng,
+                 diag, want_diag, work)
+
+
+@njit(cache=True, error_model="numpy")
+def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
+          batch_stats, update_stats, drop, rng, diag, want_diag, work):
     """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
     drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
     fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    work: the step's arrays (at least _work_values(rows.shape[0]) values in the dtype of X), reused by
+    every step of an epoch.
     """
     B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]), dtype=X.dtype)
+    A0 = _rows(work, 12 + B * 20, B, X.shape[1])
     for r in range(B):
         A0[r] = X[rows[r]]
-    H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
-    G = np.empty_like(A2)
+    H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
+    G = _rows(work, 12 + B * 14, B, 2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -200,7 +228,8 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         for j in range(G.shape[1]):
             G[r, j] *= scale
     # Back through layer 2: G holds dF/dA2
-    gW = G.T @ A1
+    gW = work[:6].reshape((2, 3))
+    np.dot(G.T, A1, gW)
     norm = 0.0
     for o in range(2):
         for j in range(3):
@@ -225,7 +254,9 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P2[r, j] - mean) ** 2
         diag[1, 1] = mean
         diag[1, 2] = math.sqrt(sq / (B * 2))
-    G = G @ W2
+    dA = _rows(work, 12 + B * 17, B, 3)
+    np.dot(G, W2, dA)
+    G = dA
     # Back through layer 1: G holds dF/dA1
     if want_diag:
         D = np.ones_like(U1)
@@ -259,7 +290,8 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         else:
             for r in range(B):
                 G[r, j] = gamma * inv1[j] * G[r, j]
-    gW = G.T @ A0
+    gW = work[:12].reshape((3, 4))
+    np.dot(G.T, A0, gW)
     norm = 0.0
     for o in range(3):
         for j in range(4):
@@ -296,10 +328,11 @@ def full_loss(theta, stats, X, y, l2, chunk):
     grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
+    work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += loss_and_gradient(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
-                                   False, False, False, rng, diag, False)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
+                       False, False, False, rng, diag, False, work)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -310,9 +343,22 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout);
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout), in
+    chunks of 4096 rows (inference treats rows apart, so chunks give the same values);
     theta and stats in the dtype of X."""
-    return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[7]
+    n = X.shape[0]
+    Z = np.empty((n, 2), dtype=X.dtype)
+    work = np.empty(_work_values(min(4096, n)), dtype=X.dtype)
+    rng = np.ones(1, dtype=np.int64)
+    for lo in range(0, n, 4096):
+        B = min(lo + 4096, n) - lo
+        A0 = _rows(work, 12 + B * 20, B, X.shape[1])
+        for r in range(B):
+            A0[r] = X[lo + r]
+        last = _forward(theta, stats, A0, False, False, False, rng, work)[7]
+        for r in range(B):
+            Z[lo + r] = last[r]
+    return Z
 
 
 @njit(cache=True, error_model="numpy")
@@ -348,11 +394,12 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     order = iw[3:]
     rng = iw[2:3]
     grad = np.empty(p, dtype=theta.dtype)
+    work = np.empty(_work_values(min(batch, n)), dtype=X.dtype)  # every step's arrays, allocated once an epoch
     _shuffle(order, iw)
     for lo in range(0, n, batch):
         rows = order[lo:min(lo + batch, n)]
-        value = loss_and_gradient(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
-                                  True, True, True, rng, diag, False)
+        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
+                      True, True, True, rng, diag, False, work)
         running += value * rows.shape[0] / n
         iw[0] += 1
         bias1 = 1.0 - beta1 ** iw[0]

@@ -116,26 +116,42 @@ def _uniform(rng):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
+def _rows(work, at, B, width):
+    """B rows of `width` values of the workspace from value `at`: a view, nothing allocated."""
+    return work[at:at + B * width].reshape((B, width))
+
+
+@njit(cache=True, error_model="numpy")
+def _work_values(B):
+    """Values in the workspace of a step on B rows: 12 for the largest weight gradient, then
+    18 a row (every layer's forward arrays, the inputs, two buffers for dF/dA)."""
+    return 12 + B * 18
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     """The forward pass, written once: for each layer what the backward pass reads
     (U1, P1, A1, W2, P2, A2); the last, A2, is the network's outputs.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
     drop: apply dropout (training). In inference mode (all three False) this is the network's prediction.
+    The arrays are views of `work` (_work_values(B) values in the dtype of A0), so a step allocates no rows.
     """
     B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
-    Z1 = A0 @ W1.T
+    Z1 = _rows(work, 12 + B * 0, B, 3)
+    np.dot(A0, W1.T, Z1)
     b1 = theta[12:15]
     U1 = Z1
-    P1 = np.empty_like(U1)
+    P1 = _rows(work, 12 + B * 3, B, 3)
     act_1(U1, b1, P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[15:21].reshape((2, 3))
-    Z2 = A1 @ W2.T
+    Z2 = _rows(work, 12 + B * 6, B, 2)
+    np.dot(A1, W2.T, Z2)
     b2 = theta[21:23]
     for r in range(B):
         for j in range(2):
@@ -149,19 +165,31 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng):
 @njit(cache=True, error_model="numpy")
 def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                       batch_stats, update_stats, drop, rng, diag, want_diag):
+    """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad: _step with a
+    workspace of its own (see _step for the arguments)."""
+    work = np.empty(_work_values(rows.shape[0]), dtype=X.dtype)
+    return _step(theta, stats, X, y, rows, l2, scale, grad, want_grad, batch_stats, update_stats, drop, rng,
+                 diag, want_diag, work)
+
+
+@njit(cache=True, error_model="numpy")
+def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
+          batch_stats, update_stats, drop, rng, diag, want_diag, work):
     """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
 
     batch_stats: batch norm uses the batch's statistics (training) rather than the running ones;
     update_stats: the running statistics in `stats` move towards the batch's (momentum 0.1);
     drop: apply dropout (training). want_diag fills diag[layer] = (|grad W|, mean a, std a,
     fraction of derivatives below 0.01, fraction of units whose derivative is below 0.01 on every row).
+    work: the step's arrays (at least _work_values(rows.shape[0]) values in the dtype of X), reused by
+    every step of an epoch.
     """
     B = rows.shape[0]
-    A0 = np.empty((B, X.shape[1]), dtype=X.dtype)
+    A0 = _rows(work, 12 + B * 14, B, X.shape[1])
     for r in range(B):
         A0[r] = X[rows[r]]
-    U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng)
-    G = np.empty_like(A2)
+    U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
+    G = _rows(work, 12 + B * 8, B, 2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -176,7 +204,8 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         for j in range(G.shape[1]):
             G[r, j] *= scale
     # Back through layer 2: G holds dF/dA2
-    gW = G.T @ A1
+    gW = work[:6].reshape((2, 3))
+    np.dot(G.T, A1, gW)
     norm = 0.0
     for o in range(2):
         for j in range(3):
@@ -201,7 +230,9 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P2[r, j] - mean) ** 2
         diag[1, 1] = mean
         diag[1, 2] = math.sqrt(sq / (B * 2))
-    G = G @ W2
+    dA = _rows(work, 12 + B * 11, B, 3)
+    np.dot(G, W2, dA)
+    G = dA
     # Back through layer 1: G holds dF/dA1
     if want_diag:
         D = np.ones_like(U1)
@@ -219,7 +250,8 @@ def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         diag[0, 3] = small / (B * 3)
         diag[0, 4] = dead / 3
     dact_1(U1, P1, G)
-    gW = G.T @ A0
+    gW = work[:12].reshape((3, 4))
+    np.dot(G.T, A0, gW)
     norm = 0.0
     for o in range(3):
         for j in range(4):
@@ -256,10 +288,11 @@ def full_loss(theta, stats, X, y, l2, chunk):
     grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
+    work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += loss_and_gradient(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
-                                   False, False, False, rng, diag, False)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
+                       False, False, False, rng, diag, False, work)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -270,9 +303,22 @@ def full_loss(theta, stats, X, y, l2, chunk):
 
 @njit(cache=True, error_model="numpy")
 def outputs(theta, stats, X):
-    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout);
+    """The network's outputs z for every row of X, in inference mode (running statistics, no dropout), in
+    chunks of 4096 rows (inference treats rows apart, so chunks give the same values);
     theta and stats in the dtype of X."""
-    return _forward(theta, stats, X, False, False, False, np.ones(1, dtype=np.int64))[5]
+    n = X.shape[0]
+    Z = np.empty((n, 2), dtype=X.dtype)
+    work = np.empty(_work_values(min(4096, n)), dtype=X.dtype)
+    rng = np.ones(1, dtype=np.int64)
+    for lo in range(0, n, 4096):
+        B = min(lo + 4096, n) - lo
+        A0 = _rows(work, 12 + B * 14, B, X.shape[1])
+        for r in range(B):
+            A0[r] = X[lo + r]
+        last = _forward(theta, stats, A0, False, False, False, rng, work)[5]
+        for r in range(B):
+            Z[lo + r] = last[r]
+    return Z
 
 
 @njit(cache=True, error_model="numpy")
@@ -293,10 +339,11 @@ def objective_and_gradient(theta, X, y, mask, l2, grad):
     for j in range(p):
         grad[j] = 0.0
     total = 0.0
+    work = np.empty(_work_values(min(4096, n)), dtype=X.dtype)
     for lo in range(0, n, 4096):
         rows = np.arange(lo, min(lo + 4096, n))
-        total += loss_and_gradient(weights, stats, X, y, rows, 0.0, 1.0 / n, part, True,
-                                   False, False, False, rng, diag, False)
+        total += _step(weights, stats, X, y, rows, 0.0, 1.0 / n, part, True,
+                       False, False, False, rng, diag, False, work)
         for j in range(p):
             grad[j] += part[j]
     for j in range(p):
