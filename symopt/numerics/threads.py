@@ -161,3 +161,19 @@ def one_blas_thread(work: int):
     with threadpool_limits(1, user_api="blas"):
         yield
 
+
+
+@contextlib.contextmanager
+def blas_threads(budget: int):
+    """Run the enclosed BLAS calls (a network's matrix products) on at most ``budget`` threads: the budget
+    :func:`thread_budget` gives symopt's own kernels (1 in a Dask task, in a child forked after the pool started,
+    under ``numba.set_num_threads(1)`` or a ``threadpoolctl`` limit), so OpenBLAS's spinning workers do not
+    compete with the threads beside us for the cores. Nothing where the budget is every core (entering a
+    ``threadpoolctl`` limit costs ~0.7 ms)."""
+    if budget >= (os.cpu_count() or 1):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(max(1, budget), user_api="blas"):
+        yield

@@ -266,7 +266,14 @@ class NetworkDriver(Driver):
         return self.compiled(optimizer)[0].source
 
     def run(self, task, optimizer, x0, progress, stops=None, bounds=None):
-        objective, net, dataset = task.objective, task.objective.model, task.dataset  # a network has no bounds
+        """The training run (a network has no bounds), its matrix products on symopt's thread budget."""
+        with threads.blas_threads(threads.thread_budget()):  # the products' threads, as symopt's kernels'
+            return self._train(task, optimizer, x0, progress, stops)
+
+    def _train(self, task, optimizer, x0, progress, stops):
+        """``(Run, words for Result.why, extras)``: full-batch optimizers as any other problem, minibatch ones by
+        epochs with the held-out rows set apart."""
+        objective, net, dataset = task.objective, task.objective.model, task.dataset
         rendered, module, path = self.compiled(optimizer)
         code = "generated forward and backward code"
         if train.full_batch(optimizer):
@@ -293,7 +300,8 @@ class NetworkDriver(Driver):
     def value_and_grad(self, dataset, theta, backend=None):
         """``(F, flat gradient)`` through the generated backward pass (always compiled)."""
         optimizer, _ = self.optimizer(theta.size, dataset.n_rows)
-        return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
+        with threads.blas_threads(threads.thread_budget()):
+            return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
 
 
 #: The drivers, by the name a kind of problem gives (:attr:`symopt.model.kinds.base.Form.driver`).

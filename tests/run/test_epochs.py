@@ -108,3 +108,35 @@ def test_the_analysis_says_why_each_network_has_no_closed_form():
     images_data = (rng.normal(size=(12, 1, 4, 4)), rng.integers(0, 3, 12).astype(float))
     proof = symopt.convexity(symopt.cross_entropy(pixels), images_data)
     assert proof.kind == "convex" and proof.certainty == "proved"
+
+
+def _blas_threads() -> int:
+    import threadpoolctl
+
+    return max(info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("optimizer", [symopt.Adam(lr=0.01, batch_size=50, epochs=2), symopt.LBFGS(max_iter=2)],
+                         ids=["epochs", "full batch"])
+def test_training_runs_its_matrix_products_on_the_thread_budget(iris, monkeypatch, optimizer):
+    """A budget of one thread (a Dask task, numba.set_num_threads(1), a forked child) holds BLAS to one thread while
+    the network trains, and gives the threads back after."""
+    X, y = iris
+    objective = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(5, "tanh"), symopt.Dense(3)], seed=1))
+    symopt.solve(objective, (X, y), optimizer=optimizer, progress=False)  # compiled before the budget changes
+    before = _blas_threads()
+    if before < 2:
+        pytest.skip("BLAS runs one thread here already: nothing to hold back")
+    from symopt.numerics import threads
+
+    monkeypatch.setattr(threads, "thread_budget", lambda: 1)
+    seen = []
+    symopt.solve(objective, (X, y), optimizer=optimizer, progress=False,
+                 callback=lambda iteration, fun, params: seen.append(_blas_threads()))
+    assert seen and set(seen) == {1}
+    assert _blas_threads() == before
+    monkeypatch.undo()
+    seen.clear()
+    symopt.solve(objective, (X, y), optimizer=optimizer, progress=False,
+                 callback=lambda iteration, fun, params: seen.append(_blas_threads()))
+    assert set(seen) == {before}
