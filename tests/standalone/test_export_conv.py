@@ -12,7 +12,7 @@ import symopt
 from symopt.problem import Problem
 from symopt.standalone.export import export
 
-from standalone.test_export import relative, run_exported
+from standalone.test_export import _load, relative, run_exported
 
 ROWS, SHAPE = 30, (1, 6, 6)
 
@@ -47,3 +47,14 @@ def test_an_exported_conv_net_gives_symopts_weights_objective_and_predictions(co
     # the same images flattened into rows (C order): the same run
     assert rows["params"] == images["params"] and rows["predict"] == images["predict"]
     assert "X images of shape (rows, 1, 6, 6) (or rows of 36 values" in path.read_text(encoding="utf-8")
+
+
+def test_the_exported_conv_net_refuses_images_of_another_shape_with_the_shape_it_needs(conv):
+    X, y, path, *_ = conv
+    module = _load(path)  # the shape is checked before any compiled code runs
+    with pytest.raises(module.FitError, match=r"data 'X' must be images of shape \(rows, 1, 6, 6\), or rows of 36 "
+                                              r"values \(each image flattened in C order\); got an array of shape "
+                                              r"\(30, 1, 6, 5\)"):
+        module.fit((X[..., :5], y))
+    with pytest.raises(module.FitError, match=r"got an array of shape \(30, 35\)"):
+        module.predict({}, X.reshape(ROWS, -1)[:, :35])
