@@ -794,7 +794,8 @@ class Origin:
     without the data) and ``memo``, what the services have worked out (statistics by covariance type, the
     convexity verdict, profiles), computed once and kept as statsmodels' ``cache_readonly`` does. The problem
     is built again from its options the first time a service needs it (in microseconds: problems of equal
-    structure share their work), then kept. Pickled, it drops the data and the problem and keeps the rest:
+    structure share their work), then kept. Pickled, it drops the data (a network optimizer's validation data
+    too) and the problem and keeps the rest:
     services that need data then take ``data=``."""
 
     def __init__(self, objective, dataset, optimizer, bounds: dict, constraints=None):
@@ -847,6 +848,8 @@ class Origin:
         self.layout  # the data are dropped: the layout is kept
         state = dict(self.__dict__)
         state["dataset"] = state["_problem"] = None
+        if hasattr(self.optimizer, "without_data"):  # a network's validation data, given apart, are data too
+            state["optimizer"] = self.optimizer.without_data()
         return state
 
 

@@ -19,7 +19,7 @@ points (each a few lines handing the problem to a module of stats/, trust/ or re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -522,13 +522,18 @@ class Result:
     def __getstate__(self):
         """A result travels (pickle, joblib, multiprocessing) with its statistics and without its data: what
         ``print(result)`` and ``summary()`` show is worked out first, so they read the same in the other
-        process."""
+        process. Validation data given to a network's optimizer stay behind too (its ``validation`` keeps their
+        description: :class:`symopt.optimizers.first_order.HeldOut`)."""
         if self.origin is not None and self.origin.dataset is not None:
             self.inference()
             if self.success and self.objective is not None:
                 self.convexity
                 self._worse_than_constant()
-        return self.__dict__
+        state, optimizer = dict(self.__dict__), self.optimizer
+        lean = optimizer.without_data() if hasattr(optimizer, "without_data") else optimizer
+        if lean is not optimizer:
+            state["provenance"] = replace(self.provenance, optimizer=lean)
+        return state
 
     def _held_note(self, name: str) -> str:
         """"fixed", "at its lower bound", "3 entries at a bound" (an array's), or "" for parameter ``name``."""

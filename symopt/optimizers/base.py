@@ -21,6 +21,8 @@ carries over exactly.
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
@@ -212,6 +214,15 @@ class Optimizer:
     needs: ClassVar[str] = "gradient"  # "gradient", "hessian" or "residuals"
     hyper_names: ClassVar[tuple] = ()
 
+    def __new__(cls, *args, **options):
+        # An option this optimizer does not take is a ModelError that says which optimizers take it, where the
+        # dataclass's __init__ would raise Python's bare TypeError ("unexpected keyword argument").
+        taken = keyword_options(cls)
+        unknown = [name for name in options if taken is not None and name not in taken]
+        if unknown:
+            raise ModelError(_not_taken(cls, unknown[0], taken))
+        return super().__new__(cls)
+
     def _check(self) -> None:
         owner = type(self).__name__
         for f in fields(self):
@@ -241,6 +252,11 @@ class Optimizer:
         vectors and matrices: what :func:`symopt.numerics.sizes.check_run` counts before a run); a few vectors here."""
         return 4 * p
 
+    def without_data(self) -> "Optimizer":
+        """This optimizer as a pickled result keeps it (which drops data): itself, unless it holds data (the
+        first-order optimizers' validation data)."""
+        return self
+
     @property
     def stochastic(self) -> bool:
         return getattr(self, "batch_size", None) is not None
@@ -248,3 +264,43 @@ class Optimizer:
     def describe(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
         return f"{type(self).__name__}({shown})"
+
+
+@functools.lru_cache(maxsize=None)
+def keyword_options(cls) -> tuple[str, ...] | None:
+    """The options ``cls`` takes by keyword, in order (None where its ``__init__`` takes any: ``**kwargs``)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+
+
+def _optimizers(root=Optimizer) -> list[type]:
+    """symopt's public optimizer classes below ``root``, in the order they are defined."""
+    out = []
+    for sub in root.__subclasses__():
+        if sub.__module__.startswith("symopt.") and not sub.__name__.startswith("_"):
+            out.append(sub)
+        out += [k for k in _optimizers(sub) if k not in out]
+    return out
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _not_taken(cls, name: str, taken: tuple[str, ...]) -> str:
+    """Why ``cls(name=...)`` is refused: which of symopt's optimizers take ``name``, or the options ``cls`` takes."""
+    owner = cls.__name__
+    takers = [k for k in _optimizers() if name in (keyword_options(k) or ())]
+    if not takers:
+        return f"{owner} takes no option {name}=; its options are {', '.join(f'{t}=' for t in taken)}"
+    epochs = getattr(takers[0], "epoch_options", ())
+    if name in epochs:  # validation=, early_stopping=, schedule=: the first-order optimizers' network training
+        example = next((k for k in takers if k.__name__ == "Adam"), takers[0])
+        return (f"{owner} takes no {name}=: {_listed([f'{n}=' for n in epochs])} are options of training a network "
+                f"by epochs (minibatches, with the validation loss after each epoch), which "
+                f"{_listed([k.__name__ for k in takers])} do; {owner} trains on all rows at once. Give one of "
+                f"those, such as symopt.{example.__name__}({name}=..., batch_size=32, epochs=20)")
+    return (f"{owner} takes no {name}=: it is an option of {_listed([k.__name__ for k in takers])}; {owner}'s "
+            f"options are {', '.join(f'{t}=' for t in taken)}")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,17 +44,42 @@ class _ImpliedCount(int):
 class HeldOut:
     """Validation data given to ``validation=`` as ``(X_val, y_val)`` or a mapping with ``X`` and the target:
     kept as given, and read (checked as the training data are) when a network's training starts. Two are
-    equal only when they are one object (arrays have no plain equality)."""
+    equal only when they are one object (arrays have no plain equality).
 
-    __slots__ = ("data",)
+    A pickled optimizer carries its validation data (a joblib worker given it trains as here); a pickled
+    *result* does not, as it drops its data: its optimizer (``result.optimizer``, and the one its services
+    re-solve with) keeps a description in their place, :meth:`dropped`, ``HeldOut(30 rows, dropped)``. That
+    optimizer still describes the run (its options, its ``repr``) but cannot train with validation data again:
+    a solve with it is a :class:`~symopt.errors.ModelError` that says to give them again
+    (``dataclasses.replace(result.optimizer, validation=(X_val, y_val))``)."""
 
-    def __init__(self, data):
+    __slots__ = ("data", "_rows")
+
+    def __init__(self, data, rows: int | None = None):
         self.data = data
+        self._rows = rows  # kept for the description when the data are dropped
+
+    @property
+    def rows(self):
+        """How many validation rows: counted from the data, or kept from them where they were dropped."""
+        if self.data is None:
+            return self._rows
+        X = self.data[0] if isinstance(self.data, tuple) else self.data.get("X")
+        return getattr(X, "shape", (len(X),) if hasattr(X, "__len__") else ("?",))[0]
+
+    def dropped(self) -> "HeldOut":
+        """This description without the data (what a pickled result keeps)."""
+        return HeldOut(None, rows=self.rows)
+
+    def check_given(self, owner: str) -> None:
+        """A clear error where the data were dropped (an optimizer of an unpickled result): they must be given."""
+        if self.data is None:
+            raise ModelError(f"{owner}: its validation data ({self.rows} rows) were dropped when the result was "
+                             f"pickled (a pickled result does not carry data), so it cannot train with them; give "
+                             f"them again: dataclasses.replace(result.optimizer, validation=(X_val, y_val))")
 
     def __repr__(self) -> str:
-        X = self.data[0] if isinstance(self.data, tuple) else self.data.get("X")
-        rows = getattr(X, "shape", (len(X),) if hasattr(X, "__len__") else ("?",))[0]
-        return f"HeldOut({rows} rows)"
+        return f"HeldOut({self.rows} rows{', dropped' if self.data is None else ''})"
 
 
 def seed_state(seed: int) -> int:
@@ -84,6 +110,8 @@ class _FirstOrder(Optimizer):
     schedule: object = None
 
     template = "optimizers/first_order.py.jinja"
+    #: The options of training a network by epochs (an optimizer without them refuses them by name: base.py).
+    epoch_options: ClassVar[tuple] = ("validation", "early_stopping", "schedule")
 
     def __post_init__(self):
         super().__post_init__()
@@ -111,16 +139,23 @@ class _FirstOrder(Optimizer):
         if isinstance(schedule, CosineLR) and lr is not None and schedule.min_lr >= lr:
             raise ModelError(f"{owner}: CosineLR(min_lr={schedule.min_lr!r}) must be below the learning rate "
                              f"lr={lr!r} it anneals from")
-        given = [name for name in ("validation", "early_stopping", "schedule") if getattr(self, name) is not None]
+        given = [name for name in self.epoch_options if getattr(self, name) is not None]
         if given and getattr(self, "line_search", False):
             raise ModelError(f"{owner}: {', '.join(f'{n}=' for n in given)} apply to training a network by epochs "
                              f"with a fixed step; give line_search=False and lr= (the line search trains on all "
                              f"rows, step by step)")
 
+    def without_data(self):
+        """This optimizer with its validation data, if any, replaced by their description (:meth:`HeldOut.dropped`):
+        what a pickled result keeps."""
+        if isinstance(self.validation, HeldOut) and self.validation.data is not None:
+            return replace(self, validation=self.validation.dropped())
+        return self
+
     @property
     def by_epochs(self) -> bool:
         """Whether any option of training a network by epochs (validation, early stopping, a schedule) is set."""
-        return any(getattr(self, n) is not None for n in ("validation", "early_stopping", "schedule"))
+        return any(getattr(self, n) is not None for n in self.epoch_options)
 
     def _check(self) -> None:
         owner = type(self).__name__

@@ -53,7 +53,10 @@ class Summary:
         rows.append(("status", f"{'converged' if r.success else 'FAILED'} ({r.status}): {r.message}"))
         if r.method == "iterative":
             rows.append(("iterations", f"{r.nit} ({r.nfev} evaluations of F, {r.njev} of its gradient)"))
-        rows.append(("observations", _number(inf.n_obs)))
+        observations, training = _number(inf.n_obs), getattr(r, "training", None)
+        if getattr(training, "held_out", 0) and inf.n_obs == training.rows:
+            observations += f" (the training rows; {training.held_out:,} more held out for validation)"
+        rows.append(("observations", observations))
         rows.append(("parameters", _number(inf.n_params)))
         rows.append(("degrees of freedom", _number(inf.dof)))
         rows.append(("objective value F", _number(r.fun, 10)))

@@ -29,11 +29,13 @@ MARGIN = 1e-4
 
 @dataclass(frozen=True)
 class Held:
-    """The validation rows of a run: ``X``, ``y``, and where they came from in words (``words``)."""
+    """The validation rows of a run: ``X``, ``y``, where they came from in words (``words``) and, where they were
+    held out of the data solved on, how many rows that data had (``of``; 0 for validation data given apart)."""
 
     X: np.ndarray
     y: np.ndarray
     words: str
+    of: int = 0
 
     def __post_init__(self):
         # read-only, as the training data are: the generated functions compile once for both (symopt.model.data);
@@ -50,6 +52,7 @@ def held_out(objective, optimizer, dataset) -> tuple[Dataset, Held | None]:
         return dataset, None
     target = objective.target.name
     if isinstance(given, HeldOut):
+        given.check_given(type(optimizer).__name__)
         try:
             arrays = objective.form.read(given.data)
         except DataError as error:
@@ -66,7 +69,8 @@ def held_out(objective, optimizer, dataset) -> tuple[Dataset, Held | None]:
     arrays = {name: np.ascontiguousarray(a[train]) for name, a in dataset.arrays.items()}
     words = (f"{val.size:,} of {dataset.n_rows:,} rows held out for validation ({fraction:g}, {how}, seed "
              f"{optimizer.seed}){note}")
-    held = Held(np.ascontiguousarray(dataset["X"][val]), np.ascontiguousarray(dataset[target][val]), words)
+    held = Held(np.ascontiguousarray(dataset["X"][val]), np.ascontiguousarray(dataset[target][val]), words,
+                of=dataset.n_rows)
     return Dataset(arrays, train.size, dataset.n_classes), held
 
 
@@ -126,7 +130,9 @@ class Training:
     None without validation; ``val_accuracy``, the share of validation rows classified right (cross_entropy
     and log_loss), None otherwise; ``validation``, where the validation rows came from, in words ("" without);
     ``best_epoch``, with early stopping, the epoch (from 1) whose weights were returned, else None;
-    ``patience``: ``early_stopping=`` (None without)."""
+    ``patience``: ``early_stopping=`` (None without); ``rows`` and ``held_out``, where ``validation=`` held rows
+    out of the data solved on, how many it trained on and how many it held out (so the fit's observations are
+    ``rows``, not all the data: ``result.summary()``), else None and 0."""
 
     loss: np.ndarray
     lr: np.ndarray
@@ -135,6 +141,8 @@ class Training:
     validation: str = ""
     best_epoch: int | None = None
     patience: int | None = None
+    rows: int | None = None
+    held_out: int = 0
 
     def summary(self) -> str:
         """One line on the validation after the last epoch (and the best one, with early stopping); "" without
@@ -243,7 +251,14 @@ class Tracker:
                         val_loss=np.array(self.val_loss[:n]) if held else None,
                         val_accuracy=np.array(self.val_accuracy[:n]) if classes else None,
                         validation=self.held.words if held else "", best_epoch=self.restored,
-                        patience=self.patience)
+                        patience=self.patience, **self._rows())
+
+    def _rows(self) -> dict:
+        """``rows`` and ``held_out`` of the record, where the validation rows were held out of the data."""
+        if self.held is None or not self.held.of:
+            return {}
+        taken = self.held.X.shape[0]
+        return {"rows": self.held.of - taken, "held_out": taken}
 
     def words(self) -> str:
         """What the run's message adds: why early stopping stopped, or which epoch's weights were returned."""

@@ -225,7 +225,9 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
     if network:
         example = "(X, y)"
         param_summary = ", ".join(f"{name} {tuple(shape)}" for name, shape in net.shapes())
-        data_summary = (f"(X, y) or {{'X': X, {target.name!r}: y}}: X rows x {net.n_inputs} inputs, "
+        inputs = (f"X images of shape (rows, {', '.join(map(str, net.input_shape))}) (or rows of {net.n_inputs} "
+                  f"values, each image flattened in C order)" if net.images else f"X rows x {net.n_inputs} inputs")
+        data_summary = (f"(X, y) or {{'X': X, {target.name!r}: y}}: {inputs}, "
                         f"y {'rows x outputs' if _y_matrix(objective) else 'one value per row'}")
     elif wide:
         mapping = "{" + ", ".join(f"{n!r}: {n if n != target.name else 'y'}" for n in data_names) + "}"
@@ -257,6 +259,7 @@ def _context(problem, objective, derivation, optimizer, rendered, kind, bounded,
         wide=wide, network=network, matrix=wide or network, kind=kind, kind_name=objective.kind, cross_entropy=objective.kind == "cross_entropy",
         target_ndim=2 if _y_matrix(objective) else 1,
         n_inputs=net.n_inputs if network else 0, n_outputs=net.n_outputs if network else 0,
+        images=bool(network and net.images), input_shape=repr(tuple(net.input_shapes()[0]) if network else ()),
         shapes=repr([(name, tuple(int(k) for k in shape)) for name, shape in net.shapes()]) if network else "[]",
         buffers=repr([float(v) for v in net.initial_buffers()]) if network else "[]", intercept=bool(wide and objective.model.intercept), params=params, data=data,
         features=features, feature_args=", ".join(d["array"] for d in features) or "_none",

@@ -334,6 +334,9 @@ def infer(result, cov_type: str, dataset) -> Inference:
     names = tuple(objective.form.flat_names(dataset))
     held = tuple(j for j, name in enumerate(names) if name in result.at_bound)
     n, p, x = dataset.n_rows, len(result.x) - len(held), np.asarray(result.x, dtype=float)
+    training = getattr(result, "training", None)
+    if getattr(training, "held_out", 0) and n == training.rows + training.held_out:
+        n = training.rows  # a network's validation rows, held out of the data solved on, are no observations of the fit
     kind, why = kind_of(objective)
     on = restricted.surface(result, dataset, names, [j for j in range(len(x)) if j not in held])
     p -= 0 if on is None else on.rank  # an active constraint removes a direction, as a tie removes a parameter

@@ -332,3 +332,34 @@ def test_switches_must_be_true_or_false():
     assert symopt.GradientDescent(line_search=False, lr=0.1).searching is False
     with pytest.raises(symopt.ModelError, match="c1 must be a number"):
         symopt.LBFGS(c1="1e-4")
+
+
+@pytest.mark.parametrize("option, value", [("validation", 0.1), ("early_stopping", 3), ("schedule", "cosine")])
+@pytest.mark.parametrize("cls", [symopt.LBFGS, symopt.Newton, symopt.LevenbergMarquardt, symopt.ProximalGradient,
+                                 symopt.CoordinateDescent])
+def test_a_network_training_option_on_an_optimizer_without_it_names_the_optimizers_that_take_it(cls, option, value):
+    """Issue 31: LBFGS(validation=0.1) was Python's bare TypeError ("unexpected keyword argument")."""
+    with pytest.raises(symopt.ModelError) as info:
+        cls(**{option: value})
+    message = str(info.value)
+    assert message.startswith(f"{cls.__name__} takes no {option}=: validation=, early_stopping= and schedule= are "
+                              f"options of training a network by epochs")
+    assert "GradientDescent, Momentum, Nesterov, Adam and RMSProp do" in message
+    assert f"symopt.Adam({option}=..., batch_size=32, epochs=20)" in message
+    assert getattr(symopt.Adam(**{option: value}), option) is not None  # the optimizers named do take it
+
+
+def test_an_option_an_optimizer_does_not_take_is_a_model_error_listing_its_options():
+    import copy
+    import pickle
+    from dataclasses import replace
+
+    with pytest.raises(symopt.ModelError, match=r"LBFGS takes no lr=: it is an option of GradientDescent, Momentum, "
+                                                r"Nesterov, Adam and RMSProp; LBFGS's options are memory=, max_iter="):
+        symopt.LBFGS(lr=0.1)
+    with pytest.raises(symopt.ModelError, match=r"Adam takes no option momentun=; its options are lr=, beta1="):
+        symopt.Adam(momentun=0.9)  # a misspelling: no optimizer takes it
+    # what builds an optimizer again without its keywords is untouched: copies, pickles, replace, positional use
+    adam = symopt.Adam(lr=0.01, validation=0.2, early_stopping=2, epochs=4)
+    assert copy.deepcopy(adam) == adam == pickle.loads(pickle.dumps(adam))
+    assert replace(adam, lr=0.5).lr == 0.5 and symopt.LBFGS(7).memory == 7

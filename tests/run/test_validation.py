@@ -97,12 +97,29 @@ def test_the_record_has_one_entry_per_epoch_and_its_last_validation_figures_are_
     assert "validation: validation loss" in str(held) and "validation" in str(held.summary())
 
 
+def test_the_summary_counts_the_training_rows_as_observations_and_the_held_out_ones_apart(held, blobs):
+    """Issue 31: the summary counted the 30 held-out rows among the observations (120, and 120 - p degrees of
+    freedom), though the fit never saw them."""
+    t, p = held.training, held.inference().n_params
+    assert (t.rows, t.held_out) == (90, 30)
+    assert (held.inference().n_obs, held.inference().dof) == (90, 90 - p)
+    header = dict(held.summary().header)
+    assert header["observations"] == "90 (the training rows; 30 more held out for validation)"
+    assert header["degrees of freedom"] == str(90 - p)
+    assert "90 (the training rows; 30 more held out" in str(held.summary())
+    back = pickle.loads(pickle.dumps(held))  # worked out before it travels; and again from the data given
+    assert dict(back.summary().header)["observations"] == header["observations"]
+    assert back.inference("HC0", data=blobs).n_obs == 90
+
+
 def test_validation_data_given_are_read_and_checked_as_training_data(objective, blobs):
     X, y = blobs
     Xv, yv = X[::4] + 0.1, y[::4]
     r = symopt.solve(objective, blobs, optimizer=adam(validation=(Xv, yv), epochs=3), progress=False)
     t = r.training
     assert t.validation == "30 validation rows given" and "held out" not in r.why
+    assert (t.rows, t.held_out) == (None, 0) and r.inference().n_obs == 120  # every row of the data trained on
+    assert dict(r.summary().header)["observations"] == "120"
     assert t.val_loss[-1] == pytest.approx(cross_entropy_per_row(r.predictor.outputs(Xv), yv), rel=1e-10)
     as_mapping = symopt.solve(objective, blobs, optimizer=adam(validation={"X": Xv, "y": yv}, epochs=3),
                               progress=False)
@@ -232,7 +249,7 @@ def test_where_the_options_cannot_apply_they_are_refused(objective, blobs):
     with pytest.raises(symopt.ModelError, match="Adam: validation=, early_stopping= and schedule= are options of "
                                                 "training a network by epochs.*this problem is not a network"):
         symopt.solve(curve, {"x": X[:, 0], "y": y}, optimizer=symopt.Adam(schedule="cosine"), progress=False)
-    with pytest.raises(TypeError, match="validation"):  # L-BFGS trains on all rows at once: it has no epochs
+    with pytest.raises(symopt.ModelError, match=r"LBFGS takes no validation=: .* LBFGS trains on all rows at once"):
         symopt.LBFGS(validation=0.1)
     with pytest.raises(symopt.ModelError, match=r"validation=0.999 of 120 rows leaves no row to train on"):
         symopt.solve(objective, blobs, optimizer=adam(validation=0.999), progress=False)
@@ -282,6 +299,37 @@ def test_the_result_pickles_with_its_record(held):
     assert "validation: validation loss" in str(back)
     optimizer = pickle.loads(pickle.dumps(adam(validation=(np.ones((3, 4)), np.zeros(3)), schedule="plateau")))
     assert repr(optimizer.validation) == "HeldOut(3 rows)" and isinstance(optimizer.schedule, symopt.ReduceLROnPlateau)
+
+
+def test_a_pickled_result_leaves_its_validation_data_behind_and_its_optimizer_says_to_give_them_again(objective,
+                                                                                                       blobs):
+    """Issue 31: a result trained on validation data (X_val, y_val) carried a copy of them, in its optimizer,
+    wherever it was pickled to. It keeps their description; the optimizer alone still pickles whole."""
+    rng = np.random.default_rng(8)
+    sizes, results = [], []
+    for rows in (30, 20_000):  # 20,000 x 5 floats: 800 kB that must not travel
+        Xv, yv = rng.normal(size=(rows, 4)), rng.integers(0, 3, rows).astype(float)
+        r = symopt.solve(objective, blobs, optimizer=adam(validation=(Xv, yv), epochs=2), progress=False)
+        sizes.append(len(pickle.dumps(r)))
+        results.append((r, Xv, yv))
+    assert abs(sizes[1] - sizes[0]) < 100  # the row count's digits
+    r, Xv, yv = results[0]
+    back = pickle.loads(pickle.dumps(r))
+    assert repr(r.optimizer.validation) == "HeldOut(30 rows)" and r.optimizer.validation.data[0] is Xv  # unchanged
+    assert repr(back.optimizer.validation) == "HeldOut(30 rows, dropped)" and back.optimizer.validation.data is None
+    assert back.optimizer.lr == r.optimizer.lr and back.optimizer.epochs == 2
+    assert back.training.validation == "30 validation rows given"
+    np.testing.assert_array_equal(back.training.val_loss, r.training.val_loss)  # the record travels
+    np.testing.assert_array_equal(back.predict(blobs[0]), r.predict(blobs[0]))
+    with pytest.raises(symopt.ModelError, match=r"Adam: its validation data \(30 rows\) were dropped when the result "
+                                                r"was pickled .* dataclasses.replace\(result.optimizer, validation="):
+        symopt.solve(objective, blobs, optimizer=back.optimizer, progress=False)
+    from dataclasses import replace
+
+    again = symopt.solve(objective, blobs, optimizer=replace(back.optimizer, validation=(Xv, yv)), progress=False)
+    np.testing.assert_array_equal(again.training.val_loss, r.training.val_loss)
+    alone = pickle.loads(pickle.dumps(r.optimizer))  # a joblib worker given the optimizer trains as here
+    np.testing.assert_array_equal(alone.validation.data[0], Xv)
 
 
 def test_the_schedules_give_pytorchs_rates():

@@ -11,6 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import symopt
+from torch_reference import torch_loss
 
 #: Networks by name: input shape, layers, loss. Together they exercise every layer type, alone with a dense
 #: head and in one mixed stack.
@@ -104,15 +105,8 @@ def _torch_value_and_grad(torch, net, kind, params, data):
     a = torch.tensor(X)
     for step in steps:
         a = step(a)
-    target = torch.tensor(y)
-    if kind == "cross_entropy":
-        loss = F.cross_entropy(a, target.long())
-    elif kind == "log":
-        loss = F.binary_cross_entropy_with_logits(a[:, 0], target)
-    else:
-        loss = ((a - target) ** 2).sum(dim=1).mean()
     penalty = sum((tensors[n] ** 2).sum() for n in tensors if n[0] in "KW")
-    total = loss + L2 * penalty
+    total = torch_loss(kind, a, y) + L2 * penalty
     total.backward()
     return float(total.detach()), {n: t.grad.numpy() for n, t in tensors.items()}
 

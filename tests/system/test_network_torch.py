@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import symopt
+from torch_reference import torch_loss
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -37,14 +38,7 @@ def torch_gradient(net, kind, theta, X, y, l2):
         if layer.batch_norm:
             z = F.batch_norm(z, None, None, params[f"gamma{k}"], params[f"beta{k}"], training=True, eps=1e-5)
         a = BY_NAME[act.name](z)
-    target = torch.tensor(y)
-    if kind == "cross_entropy":
-        loss = F.cross_entropy(a, target.long())
-    elif kind == "log":
-        loss = F.binary_cross_entropy_with_logits(a[:, 0], target)
-    else:
-        loss = ((a - target) ** 2).sum(dim=1).mean()
-    (loss + l2 * penalty).backward()
+    (torch_loss(kind, a, y) + l2 * penalty).backward()
     return np.concatenate([params[name].grad.numpy().ravel() for name, _ in net.shapes()])
 
 
