@@ -18,7 +18,15 @@ layer shape (in -> filters, kernel, padding)   direct                 im2col + B
 32x8x8 -> 32, 1 (1 x 1)                        52 / 107 / 380         0.65 / 1.9 / 18
 =============================================  =====================  ==================
 
-so the choice is fixed in the template, never made at run time (one seed gives identical parameters).
+so the choice is fixed in the template, never made at run time (one seed gives identical parameters). The
+im2col column above predates two later changes, which only widen the gap: im2col now reads a padded copy of
+the inputs with contiguous row copies (3.8x faster per pass at LeNet-5's layers, batch 256), and a step's
+arrays come from one workspace allocated once an epoch (:func:`_lay_out_workspace`).
+
+The convolutions run on one thread apart from BLAS's (whose threads help little at these products, 6 or 16
+rows). Splitting the images across Numba threads would need a parallel twin of the module, chosen by the
+thread budget as the generated kernels' parallel module is (:mod:`symopt.numerics.threads`): starting Numba's
+thread pool in every process that trains a network would break fork-based workers.
 """
 
 from __future__ import annotations
