@@ -8,7 +8,8 @@ The network (issue 31): 1 x 28 x 28 -> Conv2D(6, 5, padding "same", relu) -> Max
 (lr 0.01), on 6,400 images (random strokes: what is timed does not depend on the pixels).
 
 Time per step: the median of 3 epochs after a warm-up epoch, divided by the steps in an epoch. symopt's epoch is
-the generated ``train_epoch`` with no diagnostics rows (the steps alone, as PyTorch's loop); PyTorch's is the usual
+the generated ``train_epoch`` with no diagnostics rows (the steps alone, as PyTorch's loop), of the module and on
+the threads a solve would choose (``symopt.run.network_threads``: the parallel twin at batch 256 here); PyTorch's is the usual
 loop over shuffled minibatches (``zero_grad``, forward, ``backward``, ``step``) with ``set_num_threads`` at the
 machine's cores. Each contender runs in its own fresh process, interleaved in rounds with the order rotating; ratios
 are taken within a round. The goals (issue 31, on this 2-core machine): symopt float32 / PyTorch float32 <= 1.25
@@ -69,11 +70,14 @@ def symopt_step(X, y, batch: int, dtype: str) -> float:
     import symopt
     from symopt.model.data import prepare
     from symopt.run import epochs as train
+    from symopt.run import network_threads
 
     net = lenet(symopt, dtype)
     objective = symopt.cross_entropy(net)
     opt = symopt.GradientDescent(lr=LR, line_search=False, batch_size=batch, epochs=1)
-    _, module, _ = train.load(objective, symopt.derive(objective), opt)
+    # The module and threads a solve would use (the parallel twin for large convolutions, on 2+ threads).
+    parallel = network_threads.parallel_wanted(net, batch)
+    _, module, _ = train.load(objective, symopt.derive(objective), opt, parallel=parallel)
     dataset = prepare(objective, (X, y))
     Xd, yd = dataset["X"], dataset[objective.target.name]
     kind = np.dtype(dtype)
@@ -82,7 +86,9 @@ def symopt_step(X, y, batch: int, dtype: str) -> float:
     iw[1], iw[2], iw[3:] = 1, 2, np.arange(N)
     diag, no_rows = np.zeros((len(net.layers), 5)), np.zeros(0, dtype=np.int64)
     hyper = opt.hyper()
-    seconds = median_epoch(lambda: module.train_epoch(theta, stats, fw, iw, Xd, yd, 0.0, hyper, batch, diag, no_rows))
+    with network_threads.threads_of(parallel):
+        seconds = median_epoch(lambda: module.train_epoch(theta, stats, fw, iw, Xd, yd, 0.0, hyper, batch, diag,
+                                                          no_rows))
     return seconds / -(-N // batch)
 
 

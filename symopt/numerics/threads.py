@@ -175,5 +175,10 @@ def blas_threads(budget: int):
         return
     from threadpoolctl import threadpool_limits
 
+    # Numba's np.dot calls SciPy's OpenBLAS, a library apart from NumPy's that is loaded at the first compiled
+    # product: a limit reaches only the libraries loaded when it is entered (measured: a parallel network module
+    # run 24 ms a step with SciPy's OpenBLAS left at two threads, 10 ms with it held to one).
+    with contextlib.suppress(ImportError):
+        import scipy.linalg.cython_blas  # noqa: F401
     with threadpool_limits(max(1, budget), user_api="blas"):
         yield

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..closed_form.analysis import l1_analysis, network_analysis
 from ..codegen import cache
+from ..codegen.network_trainer import render_network
 from ..codegen.render import render_key
 from ..derivation.task import Task
 from ..errors import ModelError
@@ -31,6 +32,7 @@ from ..optimizers import LevenbergMarquardt, ProjectedLevenbergMarquardt
 from . import epochs as train
 from . import validation
 from .choose import check, choose
+from .network_threads import parallel_wanted, pass_rows, threads_of
 from .loop import InterpreterFault, kernel_value_and_grad, run_iterative
 
 #: ``backend="auto"`` runs generated code in its interpreted twin (the same module with ``njit`` a no-op:
@@ -246,7 +248,7 @@ class NetworkDriver(Driver):
         return network_analysis(self.objective, self.derivation)
 
     def load(self, optimizer, backend, parallel=False):
-        return train.load(self.objective, self.derivation, optimizer)
+        return train.load(self.objective, self.derivation, optimizer, parallel)
 
     def why(self, method: str, closed_form) -> str:
         return closed_form.reason  # a network has no closed form, whatever the method, and the reason says so
@@ -266,16 +268,23 @@ class NetworkDriver(Driver):
         return self.compiled(optimizer)[0].source
 
     def run(self, task, optimizer, x0, progress, stops=None, bounds=None):
-        """The training run (a network has no bounds), its matrix products on symopt's thread budget."""
-        with threads.blas_threads(threads.thread_budget()):  # the products' threads, as symopt's kernels'
-            return self._train(task, optimizer, x0, progress, stops)
+        """The training run (a network has no bounds) on symopt's thread budget: the parallel module's
+        convolutions on Numba's threads where they are large (:func:`symopt.run.network_threads.parallel_wanted`), the
+        matrix products on BLAS's."""
+        net = task.objective.model
+        parallel = parallel_wanted(net, pass_rows(net, optimizer, task.dataset.n_rows))
+        with threads_of(parallel) as budget:
+            return self._train(task, optimizer, x0, progress, stops, budget if parallel else 0)
 
-    def _train(self, task, optimizer, x0, progress, stops):
+    def _train(self, task, optimizer, x0, progress, stops, parallel: int):
         """``(Run, words for Result.why, extras)``: full-batch optimizers as any other problem, minibatch ones by
-        epochs with the held-out rows set apart."""
+        epochs with the held-out rows set apart; ``parallel``: the threads of the parallel module, 0 for the
+        serial one."""
         objective, net, dataset = task.objective, task.objective.model, task.dataset
-        rendered, module, path = self.compiled(optimizer)
+        rendered, module, path = self.compiled(optimizer, parallel=bool(parallel))
         code = "generated forward and backward code"
+        if parallel:
+            code += f", convolutions split across {parallel} threads"
         if train.full_batch(optimizer):
             loop, code = None, code + ", on all rows"
             run = run_iterative(task, optimizer, x0, progress, compiled=(rendered, module, path), stops=stops)
@@ -292,16 +301,27 @@ class NetworkDriver(Driver):
                 run = replace(run, message=restored if run.status == "stopped_early" else f"{run.message}; {restored}")
         stats = loop.stats if loop is not None else net.initial_buffers()
         extras = {"buffers": net.unflatten(stats.astype(np.float64), net.buffer_shapes()),
-                  "predictor": train.Predictor(module, objective, run.x, stats)}
+                  "predictor": train.Predictor(module, objective, run.x, stats, self._serial_key(optimizer, bool(parallel)))}
         if loop is not None:
             extras["diagnostics"] = train.diagnostics(net, loop.records, loop.tracker.record(run.nit))
         return run, code, extras
 
+    def _serial_key(self, optimizer, parallel: bool):
+        """The serial module's ``(source, stem)`` where the run's module is the parallel one (else None), which a
+        pickled predictor names (rendered only, compiled where it is first loaded)."""
+        if not parallel:
+            return None
+        rendered = render_network(self.objective, self.derivation, optimizer)
+        return rendered.source, rendered.stem
+
     def value_and_grad(self, dataset, theta, backend=None):
         """``(F, flat gradient)`` through the generated backward pass (always compiled)."""
         optimizer, _ = self.optimizer(theta.size, dataset.n_rows)
-        with threads.blas_threads(threads.thread_budget()):
-            return train.value_and_gradient_at(self.compiled(optimizer)[1], self.objective, dataset, theta)
+        net = self.objective.model
+        parallel = parallel_wanted(net, min(dataset.n_rows, net.pass_rows))
+        with threads_of(parallel):
+            module = self.compiled(optimizer, parallel=parallel)[1]
+            return train.value_and_gradient_at(module, self.objective, dataset, theta)
 
 
 #: The drivers, by the name a kind of problem gives (:attr:`symopt.model.kinds.base.Form.driver`).

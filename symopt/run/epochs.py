@@ -16,10 +16,12 @@ from ..codegen.network_trainer import render_network
 from ..errors import DataError, DiagnosticWarning, ModelError
 from ..model.data import check_scores, read_only
 from ..model.data import is_number
+from ..numerics import threads
 from ..numerics.sizes import check_run
 from ..optimizers import LBFGS, RUNNING, Adam
 from ..optimizers.base import Status
 from ..optimizers.first_order import _FirstOrder, seed_state
+from .network_threads import threads_of
 from .validation import Tracker
 
 #: Rows of the training-mode pass that measures the diagnostics each epoch.
@@ -100,13 +102,13 @@ def check_optimizer(net, optimizer) -> None:
                          f"does not form for networks)")
 
 
-def load(objective, derivation, optimizer):
-    """``(rendered, module, path)``: the network's module for ``optimizer``, generated and loaded from the cache
-    (refused before compiling where a run could not fit in memory even on one row: :func:`symopt.numerics.sizes.check_run`)."""
+def load(objective, derivation, optimizer, parallel: bool = False):
+    """``(rendered, module, path)``: the network's module for ``optimizer`` (``parallel``: the twin whose
+    convolutions split their work across Numba's threads), generated and loaded from the cache (refused before compiling where a run could not fit in memory even on one row: :func:`symopt.numerics.sizes.check_run`)."""
     net = objective.model
     check_run(optimizer, net.size(), 1, model=net, what=f"training a network of {net.size():,} parameters "
                                                         f"({net.describe_widths()}) with {type(optimizer).__name__}")
-    rendered = render_network(objective, derivation, optimizer)
+    rendered = render_network(objective, derivation, optimizer, parallel)
     module, path = cache.load(rendered.source, rendered.stem)
     return rendered, module, path
 
@@ -279,15 +281,20 @@ class Predictor:
     (:func:`symopt.codegen.cache.load`: compiled again only where the cache folder does not hold it) the first
     time it predicts."""
 
-    def __init__(self, module, objective, theta, stats):
+    def __init__(self, module, objective, theta, stats, serial=None):
         self.objective, self.theta, self.stats = objective, theta, stats
         self._module = module
-        self._key = _module_key(module)
+        # serial: the (source, stem) of the serial twin where module is the parallel one (parallel_wanted). It
+        # is what a pickle names, and what runs where the thread budget is one thread (a forked child, a Dask
+        # task): the parallel module's threads cannot run there.
+        self._parallel = serial is not None
+        self._key = serial if serial is not None else _module_key(module)
 
     @property
     def module(self):
-        if self._module is None:
+        if self._module is None or self._parallel and threads.thread_budget() == 1:
             self._module, _ = cache.load(*self._key)
+            self._parallel = False
         return self._module
 
     def __getstate__(self):
@@ -295,7 +302,7 @@ class Predictor:
             raise ModelError("this network's predictor does not pickle: its generated module is not a file of the "
                              "symopt cache (pickle result.params and predict with a solve of the same network)")
         return {"objective": self.objective, "theta": self.theta, "stats": self.stats, "_key": self._key,
-                "_module": None}
+                "_module": None, "_parallel": False}
 
     def outputs(self, X) -> np.ndarray:
         net = self.objective.model
@@ -305,7 +312,9 @@ class Predictor:
             # so predict returns the empty result of the usual shape rather than an error.
             return np.zeros((0, net.n_outputs))
         theta, stats = self.theta.astype(X.dtype), self.stats.astype(X.dtype)
-        return self.module.outputs(theta, stats, X).astype(np.float64, copy=False)  # in chunks of pass_rows
+        module = self.module
+        with threads_of(self._parallel):
+            return module.outputs(theta, stats, X).astype(np.float64, copy=False)  # in chunks of pass_rows
 
     def __call__(self, X) -> np.ndarray:
         """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be

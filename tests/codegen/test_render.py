@@ -51,8 +51,8 @@ def _von_mises():
 def _golden_cases():
     """One module per template family: the three kernels (expression, linear, softmax), every optimizer family
     (Levenberg-Marquardt with variable projection too), each optimizer family keeping bounds (the ``True``
-    cases), the network trainer (by epochs and on all rows; a convolutional one), the interpreted twin, and the parallel module
-    of each kernel family (the ``"parallel"`` cases: large data, rows split across threads)."""
+    cases), the network trainer (by epochs and on all rows; a convolutional one and its parallel twin), the interpreted twin,
+    and the parallel module of each kernel family (the ``"parallel"`` cases: large data, rows split across threads)."""
     curve = symopt.squared_loss(symopt.Model("a*exp(-b*x) + c", "a b c"))
     logistic = symopt.log_loss(symopt.LinearModel(), l2=0.1)
     net = symopt.cross_entropy(symopt.Network(4, [symopt.Dense(3, "tanh", batch_norm=True), symopt.Dense(2)]))
@@ -94,15 +94,16 @@ def _golden_cases():
         "network/network_adam.py": (net, symopt.Adam(), "source"),
         "network/network_lbfgs.py": (plain_net, symopt.LBFGS(), "source"),
         "network/network_conv_adam.py": (conv_net, symopt.Adam(), "source"),
+        "network/network_conv_adam_parallel.py": (conv_net, symopt.Adam(), "source", False, "parallel"),
     }
 
 
 def _rendered(name):
     objective, optimizer, which, *variant = _golden_cases()[name]
     derivation = symopt.derive(objective)
-    if objective.network:
-        return objective, render_network(objective, derivation, optimizer), which
     bounded, parallel = bool(variant and variant[0]), "parallel" in variant
+    if objective.network:
+        return objective, render_network(objective, derivation, optimizer, parallel=parallel), which
     return objective, render(objective, derivation, optimizer, bounded=bounded, parallel=parallel), which
 
 

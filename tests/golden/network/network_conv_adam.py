@@ -20,6 +20,11 @@ import numpy as np
 from numba import njit
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+# Flags and sizes are passed between the module's functions as these typed values (np.bool_, np.int64), never as
+# literal True, False or 3: Numba compiles a function once per distinct literal at its call sites, so literals
+# compiled the whole step once per caller (measured: a small convolutional net's module took about twice as long
+# to compile).
+_YES, _NO = np.bool_(True), np.bool_(False)
 # error_model="numpy": a division by zero gives inf or NaN, which the driver's
 # finite checks report, instead of a branch per division that stops LLVM from
 # vectorising the elementwise loops.
@@ -129,6 +134,12 @@ def _channel_norm_back(G, Hn, inv, gamma, dgamma, dbeta, batch_stats):
                     G[b, c, s] = scale * G[b, c, s]
 
 
+#: The lanes a convolution's blocks are dealt to: a fixed count, so that the blocks, the order of the sums
+#: and so the results are the same in the serial module (lanes one after another) and the parallel one
+#: (lanes split across Numba's threads), whatever the thread count.
+_LANES = 8
+
+
 @njit(cache=True, error_model="numpy")
 def _padded(A, pt, pl, Hp, Wp):
     """A (batch, channels, H, W) set in zeros: P[b, c, pt + y, pl + x] = A[b, c, y, x] in P of (batch, channels,
@@ -137,11 +148,14 @@ def _padded(A, pt, pl, Hp, Wp):
     B, C, H, W = A.shape
     if pt == 0 and pl == 0 and Hp == H and Wp == W:
         return A
-    P = np.zeros((B, C, Hp, Wp), dtype=A.dtype)
+    P = np.empty((B, C, Hp, Wp), dtype=A.dtype)
     h = min(H, Hp - pt)
     w = min(W, Wp - pl)
     for b in range(B):
         for c in range(C):
+            for y in range(Hp):
+                for x in range(Wp):
+                    P[b, c, y, x] = 0.0
             for y in range(h):
                 for x in range(w):
                     P[b, c, pt + y, pl + x] = A[b, c, y, x]
@@ -149,67 +163,75 @@ def _padded(A, pt, pl, Hp, Wp):
 
 
 @njit(cache=True, error_model="numpy")
-def _im2col(P, b0, n, kh, kw, sh, sw, Ho, Wo, cols):
-    """cols[(c, u, v), (image, i, j)] = P[b0 + image, c, i*sh + u, j*sw + v] for n images from b0, P padded
-    (_padded): each output position's receptive field as a column. Image by image, so one image's rows stay in
-    cache; at stride 1 each output row is a contiguous copy that LLVM vectorises (measured 3.8x faster than
-    one loop with the padding tested per value, LeNet-5's layers at batch 256)."""
+def _im2col(P, u0, units, Ho, kh, kw, sh, sw, Wo, cols):
+    """cols[(c, u, v), (t, j)] = P[b, c, i*sh + u, j*sw + v] for the output rows t = 0..units-1 from u0, output row
+    u0 + t being row i = (u0 + t) % Ho of image b = (u0 + t) // Ho, P padded (_padded): each output position's
+    receptive field as a column. At stride 1 each output row is a contiguous copy that LLVM vectorises
+    (measured 3.8x faster than one loop with the padding tested per value, LeNet-5's layers at batch 256)."""
     C = P.shape[1]
-    S = Ho * Wo
-    for image in range(n):
+    for t in range(units):
+        b = (u0 + t) // Ho
+        i = (u0 + t) % Ho
         for c in range(C):
             for u in range(kh):
+                src = P[b, c, i * sh + u]
                 for v in range(kw):
-                    row = (c * kh + u) * kw + v
-                    for i in range(Ho):
-                        src = P[b0 + image, c, i * sh + u]
-                        dst = cols[row, image * S + i * Wo:image * S + i * Wo + Wo]
-                        if sw == 1:
-                            for j in range(Wo):
-                                dst[j] = src[v + j]
-                        else:
-                            for j in range(Wo):
-                                dst[j] = src[j * sw + v]
+                    dst = cols[(c * kh + u) * kw + v, t * Wo:t * Wo + Wo]
+                    if sw == 1:
+                        for j in range(Wo):
+                            dst[j] = src[v + j]
+                    else:
+                        for j in range(Wo):
+                            dst[j] = src[j * sw + v]
 
 
 @njit(cache=True, error_model="numpy")
 def _conv_images(R, S, B):
-    """Images a block of the im2col passes takes: its columns (R x images*S values) kept near 256 KB."""
+    """Images a block of the backward pass takes: its columns (R x images*S values) kept near 256 KB."""
     return max(1, min(B, 32768 // max(R * S, 1)))
 
 
 @njit(cache=True, error_model="numpy")
 def _conv_forward(A, K, Z, sh, sw, pt, pl):
     """Z[b, o, i, j] = sum over c, u, v of K[o, c, u, v] * A[b, c, i*sh + u - pt, j*sw + v - pl], zero
-    outside A (cross-correlation, as PyTorch's conv2d): by im2col and one matrix product per block of images."""
+    outside A (cross-correlation, as PyTorch's conv2d): by im2col and one matrix product per block of output
+    rows (near 256 KB of columns). The blocks are dealt to _LANES lanes; a block
+    is rows of the output, so a small batch, even one image, is split within its images (spatial tiles)."""
     B = A.shape[0]
     O, C, kh, kw = K.shape
     Ho, Wo = Z.shape[2], Z.shape[3]
-    S = Ho * Wo
     R = C * kh * kw
     Km = K.reshape((O, R)).astype(A.dtype)  # the weights in the activations' precision
-    Z3 = Z.reshape((B, O, S))
     P = _padded(A, pt, pl, (Ho - 1) * sh + kh, (Wo - 1) * sw + kw)
-    step = _conv_images(R, S, B)
-    cols = np.empty((R, step * S), dtype=A.dtype)
-    out = np.empty((O, step * S), dtype=A.dtype)
-    for b0 in range(0, B, step):
-        n = min(step, B - b0)
-        if n < step:  # the last block, fewer images
-            cols = np.empty((R, n * S), dtype=A.dtype)
-            out = np.empty((O, n * S), dtype=A.dtype)
-        _im2col(P, b0, n, kh, kw, sh, sw, Ho, Wo, cols)
-        np.dot(Km, cols, out)
-        for image in range(n):
-            for o in range(O):
-                for s in range(S):
-                    Z3[b0 + image, o, s] = out[o, image * S + s]
+    units = B * Ho
+    per = max(1, min(units, 32768 // max(R * Wo, 1)))  # output rows per block
+    blocks = (units + per - 1) // per
+    lanes = min(_LANES, blocks)
+    width = per * Wo
+    cols = np.empty(lanes * R * width, dtype=A.dtype)
+    out = np.empty(lanes * O * width, dtype=A.dtype)
+    for lane in range(lanes):
+        for block in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            u0 = block * per
+            n = min(per, units - u0)
+            lane_cols = cols[lane * R * width:lane * R * width + R * n * Wo].reshape((R, n * Wo))
+            lane_out = out[lane * O * width:lane * O * width + O * n * Wo].reshape((O, n * Wo))
+            _im2col(P, u0, n, Ho, kh, kw, sh, sw, Wo, lane_cols)
+            np.dot(Km, lane_cols, lane_out)
+            for t in range(n):
+                b = (u0 + t) // Ho
+                i = (u0 + t) % Ho
+                for o in range(O):
+                    for j in range(Wo):
+                        Z[b, o, i, j] = lane_out[o, t * Wo + j]
 
 
 @njit(cache=True, error_model="numpy")
 def _conv_backward(A, K, G, dK, dA, sh, sw, pt, pl, want_input):
     """dK = dF/dK from G = dF/dZ (summed over the batch) as G cols^T by blocks of images; when want_input, dA =
-    dF/dA: the columns' error K^T G added back to the (padded) inputs they read (else dA is not read)."""
+    dF/dA: the columns' error K^T G added back to the (padded) inputs they read (else dA is not read). The
+    blocks are dealt to _LANES lanes, each lane summing its own part of dK (added in lane
+    order at the end) and writing the inputs' error of its own images only."""
     B, C, H, W = A.shape
     O, _, kh, kw = K.shape
     Ho, Wo = G.shape[2], G.shape[3]
@@ -217,50 +239,77 @@ def _conv_backward(A, K, G, dK, dA, sh, sw, pt, pl, want_input):
     R = C * kh * kw
     Hp, Wp = (Ho - 1) * sh + kh, (Wo - 1) * sw + kw
     Km = K.reshape((O, R)).astype(G.dtype)
+    KmT = np.ascontiguousarray(Km.T)
     dKm = dK.reshape((O, R))
-    G3 = G.reshape((B, O, S))
+    P = _padded(A, pt, pl, Hp, Wp)
+    direct = pt == 0 and pl == 0 and Hp == H and Wp == W  # the error goes straight into dA
+    if want_input and direct:
+        dP = dA
+    elif want_input:
+        dP = np.empty((B, C, Hp, Wp), dtype=G.dtype)
+    else:
+        dP = np.empty((1, 1, 1, 1), dtype=G.dtype)
+    per = _conv_images(R, S, B)
+    blocks = (B + per - 1) // per
+    lanes = min(_LANES, blocks)
+    width = per * S
+    cols = np.empty(lanes * R * width, dtype=A.dtype)
+    dcols = np.empty(lanes * R * width if want_input else 1, dtype=G.dtype)
+    Gm = np.empty(lanes * O * width, dtype=G.dtype)
+    part = np.zeros((lanes, O, R), dtype=G.dtype)
+    product = np.empty((lanes, O, R), dtype=G.dtype)
+    for lane in range(lanes):
+        for block in range(lane * blocks // lanes, (lane + 1) * blocks // lanes):
+            b0 = block * per
+            n = min(per, B - b0)
+            lane_cols = cols[lane * R * width:lane * R * width + R * n * S].reshape((R, n * S))
+            lane_G = Gm[lane * O * width:lane * O * width + O * n * S].reshape((O, n * S))
+            _im2col(P, b0 * Ho, n * Ho, Ho, kh, kw, sh, sw, Wo, lane_cols)
+            for image in range(n):
+                for o in range(O):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            lane_G[o, image * S + i * Wo + j] = G[b0 + image, o, i, j]
+            np.dot(lane_G, lane_cols.T, product[lane])
+            for o in range(O):
+                for r in range(R):
+                    part[lane, o, r] += product[lane, o, r]
+            if want_input:
+                lane_d = dcols[lane * R * width:lane * R * width + R * n * S].reshape((R, n * S))
+                np.dot(KmT, lane_G, lane_d)
+                for image in range(b0, b0 + n):
+                    for c in range(C):
+                        for y in range(Hp):
+                            for x in range(Wp):
+                                dP[image, c, y, x] = 0.0
+                for image in range(n):
+                    for c in range(C):
+                        for u in range(kh):
+                            for v in range(kw):
+                                row = (c * kh + u) * kw + v
+                                for i in range(Ho):
+                                    dst = dP[b0 + image, c, i * sh + u]
+                                    src = lane_d[row, image * S + i * Wo:image * S + i * Wo + Wo]
+                                    if sw == 1:
+                                        for j in range(Wo):
+                                            dst[v + j] += src[j]
+                                    else:
+                                        for j in range(Wo):
+                                            dst[j * sw + v] += src[j]
+                if not direct:
+                    h = min(H, Hp - pt)
+                    w = min(W, Wp - pl)
+                    for image in range(b0, b0 + n):
+                        for c in range(C):
+                            for y in range(H):
+                                for x in range(W):
+                                    dA[image, c, y, x] = dP[image, c, pt + y, pl + x] if y < h and x < w else 0.0
     for o in range(O):
         for r in range(R):
-            dKm[o, r] = 0.0
-    P = _padded(A, pt, pl, Hp, Wp)
-    dP = np.zeros((B, C, Hp, Wp) if want_input else (1, 1, 1, 1), dtype=G.dtype)
-    step = _conv_images(R, S, B)
-    cols = np.empty((R, step * S), dtype=A.dtype)
-    for b0 in range(0, B, step):
-        n = min(step, B - b0)
-        if n < step:  # the last block, fewer images
-            cols = np.empty((R, n * S), dtype=A.dtype)
-        _im2col(P, b0, n, kh, kw, sh, sw, Ho, Wo, cols)
-        Gm = np.empty((O, n * S), dtype=G.dtype)
-        for image in range(n):
-            for o in range(O):
-                for s in range(S):
-                    Gm[o, image * S + s] = G3[b0 + image, o, s]
-        dKm += Gm @ cols.T
-        if want_input:
-            dcols = Km.T @ Gm
-            for image in range(n):
-                for c in range(C):
-                    for u in range(kh):
-                        for v in range(kw):
-                            row = (c * kh + u) * kw + v
-                            for i in range(Ho):
-                                dst = dP[b0 + image, c, i * sh + u]
-                                src = dcols[row, image * S + i * Wo:image * S + i * Wo + Wo]
-                                if sw == 1:
-                                    for j in range(Wo):
-                                        dst[v + j] += src[j]
-                                else:
-                                    for j in range(Wo):
-                                        dst[j * sw + v] += src[j]
-    if want_input:
-        h = min(H, Hp - pt)
-        w = min(W, Wp - pl)
-        for b in range(B):
-            for c in range(C):
-                for y in range(H):
-                    for x in range(W):
-                        dA[b, c, y, x] = dP[b, c, pt + y, pl + x] if y < h and x < w else 0.0
+            total = part[0, o, r]
+            for lane in range(1, lanes):
+                total += part[lane, o, r]
+            dKm[o, r] = total
 
 
 @njit(cache=True, error_model="numpy")
@@ -298,7 +347,7 @@ def _max_pool_back(G, I, dA):
                 dA[b, c, I[b, c, s]] += G[b, c, s]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy")
 def _avg_pool(A, Z, ph, pw, sh, sw):
     """Z[b, c, i, j] = the mean of its window of A."""
     B, C = A.shape[0], A.shape[1]
@@ -314,7 +363,7 @@ def _avg_pool(A, Z, ph, pw, sh, sw):
                     Z[b, c, i, j] = s / (ph * pw)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy")
 def _avg_pool_back(G, dA, ph, pw, sh, sw):
     """dA := G spread evenly over each window (overlapping windows add)."""
     B, C, H, W = dA.shape
@@ -432,55 +481,57 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     # Layer 1: Conv2D, 1 x 6 x 6 -> 2 x 6 x 6
     K1 = theta[0:18].reshape((2, 1, 3, 3))
     b1 = theta[18:20]
-    Z1 = _rows(work, 24 + B * 0, B, 72)
+    Z1 = _rows(work, 24 + B * 0, B, np.int64(72))
     _conv_forward(
         A0.reshape((B, 1, 6, 6)), K1, Z1.reshape((B, 2, 6, 6)),
-        1, 1, 1, 1)
+        np.int64(1), np.int64(1), np.int64(1), np.int64(1))
     _channel_bias(Z1.reshape((B, 2, 36)), b1)
-    H1 = _rows(work, 24 + B * 72, B, 72)  # the normalised z
+    H1 = _rows(work, 24 + B * 72, B, np.int64(72))  # the normalised z
     inv1 = np.empty(2, dtype=A0.dtype)
-    U1 = _rows(work, 24 + B * 144, B, 72)
+    U1 = _rows(work, 24 + B * 144, B, np.int64(72))
     _channel_norm(Z1.reshape((B, 2, 36)), theta[20:22],
                   theta[22:24], stats[0:2],
                   stats[2:4], H1.reshape((B, 2, 36)), inv1,
                   U1.reshape((B, 2, 36)), batch_stats, update_stats)
-    P1 = _rows(work, 24 + B * 216, B, 72)
+    P1 = _rows(work, 24 + B * 216, B, np.int64(72))
     act_1(U1.reshape((B, 2, 36)), np.zeros(2, dtype=A0.dtype),
           P1.reshape((B, 2, 36)))
     A1 = P1
     # Layer 2: MaxPool2D, 2 x 6 x 6 -> 2 x 3 x 3
-    A2 = _rows(work, 24 + B * 288, B, 18)
+    A2 = _rows(work, 24 + B * 288, B, np.int64(18))
     I2 = np.empty((B, 18), dtype=np.int64)
     _max_pool(A1.reshape((B, 2, 6, 6)), A2.reshape((B, 2, 3, 3)),
-              I2.reshape((B, 2, 3, 3)), 2, 2, 2, 2)
+              I2.reshape((B, 2, 3, 3)), np.int64(2), np.int64(2),
+              np.int64(2), np.int64(2))
     # Layer 3: Conv2D, 2 x 3 x 3 -> 3 x 2 x 2
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     b3 = theta[48:51]
-    Z3 = _rows(work, 24 + B * 306, B, 12)
+    Z3 = _rows(work, 24 + B * 306, B, np.int64(12))
     _conv_forward(
         A2.reshape((B, 2, 3, 3)), K3, Z3.reshape((B, 3, 2, 2)),
-        1, 1, 0, 0)
+        np.int64(1), np.int64(1), np.int64(0), np.int64(0))
     U3 = Z3
-    P3 = _rows(work, 24 + B * 318, B, 12)
+    P3 = _rows(work, 24 + B * 318, B, np.int64(12))
     act_3(U3.reshape((B, 3, 4)), b3,
           P3.reshape((B, 3, 4)))
     A3 = P3
     # Layer 4: AvgPool2D, 3 x 2 x 2 -> 3 x 1 x 1
-    A4 = _rows(work, 24 + B * 330, B, 3)
+    A4 = _rows(work, 24 + B * 330, B, np.int64(3))
     _avg_pool(A3.reshape((B, 3, 2, 2)), A4.reshape((B, 3, 1, 1)),
-              2, 2, 1, 1)
+              np.int64(2), np.int64(2),
+              np.int64(1), np.int64(1))
     # Layer 5: Flatten, 3 x 1 x 1 -> 3 (rows are kept flat already)
     A5 = A4
     # Layer 6: Dropout(0.25) on 3 values a row
-    M6 = _rows(work, 24 + B * 333, B, 3)
-    A6 = _rows(work, 24 + B * 336, B, 3)
+    M6 = _rows(work, 24 + B * 333, B, np.int64(3))
+    A6 = _rows(work, 24 + B * 336, B, np.int64(3))
     for r in range(B):
         for j in range(3):
             M6[r, j] = ((1.0 / 0.75) if _uniform(rng) < 0.75 else 0.0) if drop else 1.0
             A6[r, j] = A5[r, j] * M6[r, j]
     # Layer 7: 3 -> 2
     W7 = theta[51:57].reshape((2, 3))
-    Z7 = _rows(work, 24 + B * 339, B, 2)
+    Z7 = _rows(work, 24 + B * 339, B, np.int64(2))
     np.dot(A6, W7.T, Z7)
     b7 = theta[57:59]
     for r in range(B):
@@ -519,7 +570,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, I2, A2, U3, P3, M6, A6, W7, P7, A7 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 24 + B * 341, B, 2)
+    G = _rows(work, 24 + B * 341, B, np.int64(2))
     total = _output_loss(A7, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -562,7 +613,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P7[r, j] - mean) ** 2
         diag[6, 1] = mean
         diag[6, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 24 + B * 413, B, 3)
+    dA = _rows(work, 24 + B * 413, B, np.int64(3))
     np.dot(G, W7, dA)
     G = dA
     # Back through layer 6 (Dropout)
@@ -571,9 +622,10 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
             G[r, j] *= M6[r, j]
     # Back through layer 5 (Flatten): nothing to do, rows are flat throughout
     # Back through layer 4 (AvgPool2D): G holds dF/dA4
-    dA = _rows(work, 24 + B * 341, B, 12)
+    dA = _rows(work, 24 + B * 341, B, np.int64(12))
     _avg_pool_back(G.reshape((B, 3, 1, 1)), dA.reshape((B, 3, 2, 2)),
-                   2, 2, 1, 1)
+                   np.int64(2), np.int64(2),
+              np.int64(1), np.int64(1))
     G = dA
     # Back through layer 3 (Conv2D): G holds dF/dA3
     if want_diag:
@@ -601,11 +653,11 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 grad[48 + o] += G3[r, o, s]
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     dK = np.empty((3, 2, 2, 2), dtype=G.dtype)
-    dA = _rows(work, 24 + B * 413, B, 18)
+    dA = _rows(work, 24 + B * 413, B, np.int64(18))
     _conv_backward(
         A2.reshape((B, 2, 3, 3)), K3, G.reshape((B, 3, 2, 2)), dK,
-        dA.reshape((B, 2, 3, 3)), 1, 1, 0, 0,
-        True)
+        dA.reshape((B, 2, 3, 3)), np.int64(1), np.int64(1),
+        np.int64(0), np.int64(0), _YES)
     dK1 = dK.ravel()
     norm = 0.0
     for t in range(24):
@@ -626,7 +678,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         diag[2, 2] = math.sqrt(sq / (B * 12))
     G = dA
     # Back through layer 2 (MaxPool2D): G holds dF/dA2
-    dA = _rows(work, 24 + B * 341, B, 72)
+    dA = _rows(work, 24 + B * 341, B, np.int64(72))
     _max_pool_back(G.reshape((B, 2, 9)), I2.reshape((B, 2, 9)),
                    dA.reshape((B, 2, 36)))
     G = dA
@@ -661,8 +713,8 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     dK = np.empty((2, 1, 3, 3), dtype=G.dtype)
     _conv_backward(
         A0.reshape((B, 1, 6, 6)), K1, G.reshape((B, 2, 6, 6)), dK,
-        np.empty((1, 1, 1, 1), dtype=G.dtype), 1, 1, 1, 1,
-        False)
+        np.empty((1, 1, 1, 1), dtype=G.dtype), np.int64(1), np.int64(1),
+        np.int64(1), np.int64(1), _NO)
     dK1 = dK.ravel()
     norm = 0.0
     for t in range(18):
@@ -696,8 +748,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
-                       False, False, False, rng, diag, False, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, _NO,
+                       _NO, _NO, _NO, rng, diag, _NO, work)
     penalty = 0.0
     for t in range(0, 18):
         penalty += theta[t] * theta[t]
@@ -722,7 +774,7 @@ def outputs(theta, stats, X):
         A0 = _rows(work, 24 + B * 485, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
-        last = _forward(theta, stats, A0, False, False, False, rng, work)[12]
+        last = _forward(theta, stats, A0, _NO, _NO, _NO, rng, work)[12]
         for r in range(B):
             Z[lo + r] = last[r]
     return Z
@@ -765,8 +817,8 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     _shuffle(order, iw)
     for lo in range(0, n, batch):
         rows = order[lo:min(lo + batch, n)]
-        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
-                      True, True, True, rng, diag, False, work)
+        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, _YES,
+                      _YES, _YES, _YES, rng, diag, _NO, work)
         running += value * rows.shape[0] / n
         iw[0] += 1
         bias1 = 1.0 - beta1 ** iw[0]
@@ -776,6 +828,6 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
     if diag_rows.shape[0] > 0:
-        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
-                          True, False, False, rng, diag, True)
+        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, _YES,
+                          _YES, _NO, _NO, rng, diag, _YES)
     return running
