@@ -13,7 +13,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import symopt
+from symopt.codegen.network_trainer import render_network
 from symopt.model.data import prepare
+from symopt.numerics import threads
 from symopt.run import epochs, network_threads
 
 ROWS = 13
@@ -144,3 +146,20 @@ def test_a_solve_with_the_parallel_module_trains_the_same_weights(twins, monkeyp
     again = pickle.loads(pickle.dumps(parallel))
     assert "_parallel" not in again.predictor._key[1]
     np.testing.assert_array_equal(again.predict(data[0]), serial.predict(data[0]))
+
+
+def test_a_predictor_on_one_thread_runs_the_serial_module(twins, monkeypatch):
+    """Where the thread budget is one thread (a child forked after Numba's pool started, a Dask task), the
+    twin's OpenMP threads cannot run: the predictor loads the serial module named by its key and predicts the
+    same."""
+    objective, optimizer, (X, _), serial, parallel = twins
+    net = objective.model
+    rendered = render_network(objective, symopt.derive(objective), optimizer)
+    theta, stats = net.initial(), net.initial_buffers()
+    predictor = epochs.Predictor(parallel, objective, theta, stats, (rendered.source, rendered.stem))
+    expected = epochs.Predictor(serial, objective, theta, stats).outputs(X)
+    np.testing.assert_array_equal(predictor.outputs(X), expected)  # the twin, on the budget's threads
+    assert predictor.module is parallel
+    monkeypatch.setattr(threads, "thread_budget", lambda: 1)
+    np.testing.assert_array_equal(predictor.outputs(X), expected)
+    assert predictor.module is not parallel and "prange" not in open(predictor.module.__file__).read()
