@@ -126,3 +126,25 @@ def test_a_result_says_whether_its_optimum_is_global(rng):
     # the local minimum near a = 0.96: the check samples the double well's other side, lower (near a = -1.04)
     assert well.convexity.kind == "non-convex" and "the minimum found is not global" in str(well)
     assert well.convexity.lower.fun < well.fun and well.convexity.lower.x[0] < 0
+
+
+def test_above_the_dense_size_the_first_confirmed_negative_curvature_ends_the_check(rng, monkeypatch):
+    """A network of more than MAX_DENSE_PARAMS weights: each point's curvature is a power iteration of 120
+    gradients on all rows, so the check stops at the first point whose negative curvature F confirms, instead of
+    forming it at all 8 (a pickled network result works its verdict out first: 10-11 s for a small CNN before)."""
+    from symopt.trust import convexity
+
+    net = symopt.Network(6, [symopt.Dense(24, "tanh"), symopt.Dense(3)], seed=0)
+    assert net.size() > convexity.MAX_DENSE_PARAMS
+    X = rng.normal(size=(60, 6))
+    y = rng.integers(0, 3, 60).astype(float)
+    problem = symopt.Problem(symopt.cross_entropy(net))
+    calls = []
+    gradient = type(problem).flat_value_and_grad
+    monkeypatch.setattr(type(problem), "flat_value_and_grad",
+                        lambda self, *args, **kw: calls.append(1) or gradient(self, *args, **kw))
+    verdict = problem.convexity((X, y))
+    assert verdict.kind == "non-convex" and verdict.certainty == "numerical", verdict
+    assert "curves down" in verdict.reason, verdict.reason
+    # 8 points, 28 chords, one power iteration (120) and its confirmation; all 8 power iterations would be 960+
+    assert len(calls) < 300, len(calls)
