@@ -313,8 +313,10 @@ class Predictor:
             return np.zeros((0, net.n_outputs))
         theta, stats = self.theta.astype(X.dtype), self.stats.astype(X.dtype)
         module = self.module
-        with threads_of(self._parallel):
+        if not self._parallel:  # the serial module: no thread budget to read on every call
             return module.outputs(theta, stats, X).astype(np.float64, copy=False)  # in chunks of pass_rows
+        with threads_of(True):
+            return module.outputs(theta, stats, X).astype(np.float64, copy=False)
 
     def __call__(self, X) -> np.ndarray:
         """Labels (refused, naming the rows, where the network's scores are not finite: a NaN logit would be

@@ -20,11 +20,6 @@ import numpy as np
 from numba import njit
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-# Flags and sizes are passed between the module's functions as these typed values (np.bool_, np.int64), never as
-# literal True, False or 3: Numba compiles a function once per distinct literal at its call sites, so literals
-# compiled the whole step once per caller (measured: a small convolutional net's module took about twice as long
-# to compile).
-_YES, _NO = np.bool_(True), np.bool_(False)
 # error_model="numpy": a division by zero gives inf or NaN, which the driver's
 # finite checks report, instead of a branch per division that stops LLVM from
 # vectorising the elementwise loops.
@@ -145,15 +140,15 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
-    Z1 = _rows(work, 12 + B * 0, B, np.int64(3))
+    Z1 = _rows(work, 12 + B * 0, B, 3)
     np.dot(A0, W1.T, Z1)
     b1 = theta[12:15]
     for r in range(B):
         for j in range(3):
             Z1[r, j] += b1[j]
-    H1 = _rows(work, 12 + B * 3, B, np.int64(3))  # the normalised z
+    H1 = _rows(work, 12 + B * 3, B, 3)  # the normalised z
     inv1 = np.empty(3, dtype=A0.dtype)
-    U1 = _rows(work, 12 + B * 6, B, np.int64(3))
+    U1 = _rows(work, 12 + B * 6, B, 3)
     for j in range(3):
         if batch_stats:
             mu = 0.0
@@ -174,12 +169,12 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
         for r in range(B):
             H1[r, j] = (Z1[r, j] - mu) * inv1[j]
             U1[r, j] = theta[15 + j] * H1[r, j] + theta[18 + j]
-    P1 = _rows(work, 12 + B * 9, B, np.int64(3))
+    P1 = _rows(work, 12 + B * 9, B, 3)
     act_1(U1, np.zeros(3, dtype=A0.dtype), P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[21:27].reshape((2, 3))
-    Z2 = _rows(work, 12 + B * 12, B, np.int64(2))
+    Z2 = _rows(work, 12 + B * 12, B, 2)
     np.dot(A1, W2.T, Z2)
     b2 = theta[27:29]
     for r in range(B):
@@ -218,7 +213,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 12 + B * 14, B, np.int64(2))
+    G = _rows(work, 12 + B * 14, B, 2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -259,7 +254,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P2[r, j] - mean) ** 2
         diag[1, 1] = mean
         diag[1, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 12 + B * 17, B, np.int64(3))
+    dA = _rows(work, 12 + B * 17, B, 3)
     np.dot(G, W2, dA)
     G = dA
     # Back through layer 1: G holds dF/dA1
@@ -336,8 +331,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, _NO,
-                       _NO, _NO, _NO, rng, diag, _NO, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
+                       False, False, False, rng, diag, False, work)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -360,7 +355,7 @@ def outputs(theta, stats, X):
         A0 = _rows(work, 12 + B * 20, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
-        last = _forward(theta, stats, A0, _NO, _NO, _NO, rng, work)[7]
+        last = _forward(theta, stats, A0, False, False, False, rng, work)[7]
         for r in range(B):
             Z[lo + r] = last[r]
     return Z
@@ -403,8 +398,8 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     _shuffle(order, iw)
     for lo in range(0, n, batch):
         rows = order[lo:min(lo + batch, n)]
-        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, _YES,
-                      _YES, _YES, _YES, rng, diag, _NO, work)
+        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
+                      True, True, True, rng, diag, False, work)
         running += value * rows.shape[0] / n
         iw[0] += 1
         bias1 = 1.0 - beta1 ** iw[0]
@@ -414,6 +409,6 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
     if diag_rows.shape[0] > 0:
-        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, _YES,
-                          _YES, _NO, _NO, rng, diag, _YES)
+        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
+                          True, False, False, rng, diag, True)
     return running

@@ -22,11 +22,6 @@ import numpy as np
 from numba import njit, prange
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-# Flags and sizes are passed between the module's functions as these typed values (np.bool_, np.int64), never as
-# literal True, False or 3: Numba compiles a function once per distinct literal at its call sites, so literals
-# compiled the whole step once per caller (measured: a small convolutional net's module took about twice as long
-# to compile).
-_YES, _NO = np.bool_(True), np.bool_(False)
 # error_model="numpy": a division by zero gives inf or NaN, which the driver's
 # finite checks report, instead of a branch per division that stops LLVM from
 # vectorising the elementwise loops.
@@ -483,57 +478,55 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     # Layer 1: Conv2D, 1 x 6 x 6 -> 2 x 6 x 6
     K1 = theta[0:18].reshape((2, 1, 3, 3))
     b1 = theta[18:20]
-    Z1 = _rows(work, 24 + B * 0, B, np.int64(72))
+    Z1 = _rows(work, 24 + B * 0, B, 72)
     _conv_forward(
         A0.reshape((B, 1, 6, 6)), K1, Z1.reshape((B, 2, 6, 6)),
-        np.int64(1), np.int64(1), np.int64(1), np.int64(1))
+        1, 1, 1, 1)
     _channel_bias(Z1.reshape((B, 2, 36)), b1)
-    H1 = _rows(work, 24 + B * 72, B, np.int64(72))  # the normalised z
+    H1 = _rows(work, 24 + B * 72, B, 72)  # the normalised z
     inv1 = np.empty(2, dtype=A0.dtype)
-    U1 = _rows(work, 24 + B * 144, B, np.int64(72))
+    U1 = _rows(work, 24 + B * 144, B, 72)
     _channel_norm(Z1.reshape((B, 2, 36)), theta[20:22],
                   theta[22:24], stats[0:2],
                   stats[2:4], H1.reshape((B, 2, 36)), inv1,
                   U1.reshape((B, 2, 36)), batch_stats, update_stats)
-    P1 = _rows(work, 24 + B * 216, B, np.int64(72))
+    P1 = _rows(work, 24 + B * 216, B, 72)
     act_1(U1.reshape((B, 2, 36)), np.zeros(2, dtype=A0.dtype),
           P1.reshape((B, 2, 36)))
     A1 = P1
     # Layer 2: MaxPool2D, 2 x 6 x 6 -> 2 x 3 x 3
-    A2 = _rows(work, 24 + B * 288, B, np.int64(18))
+    A2 = _rows(work, 24 + B * 288, B, 18)
     I2 = np.empty((B, 18), dtype=np.int64)
     _max_pool(A1.reshape((B, 2, 6, 6)), A2.reshape((B, 2, 3, 3)),
-              I2.reshape((B, 2, 3, 3)), np.int64(2), np.int64(2),
-              np.int64(2), np.int64(2))
+              I2.reshape((B, 2, 3, 3)), 2, 2, 2, 2)
     # Layer 3: Conv2D, 2 x 3 x 3 -> 3 x 2 x 2
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     b3 = theta[48:51]
-    Z3 = _rows(work, 24 + B * 306, B, np.int64(12))
+    Z3 = _rows(work, 24 + B * 306, B, 12)
     _conv_forward(
         A2.reshape((B, 2, 3, 3)), K3, Z3.reshape((B, 3, 2, 2)),
-        np.int64(1), np.int64(1), np.int64(0), np.int64(0))
+        1, 1, 0, 0)
     U3 = Z3
-    P3 = _rows(work, 24 + B * 318, B, np.int64(12))
+    P3 = _rows(work, 24 + B * 318, B, 12)
     act_3(U3.reshape((B, 3, 4)), b3,
           P3.reshape((B, 3, 4)))
     A3 = P3
     # Layer 4: AvgPool2D, 3 x 2 x 2 -> 3 x 1 x 1
-    A4 = _rows(work, 24 + B * 330, B, np.int64(3))
+    A4 = _rows(work, 24 + B * 330, B, 3)
     _avg_pool(A3.reshape((B, 3, 2, 2)), A4.reshape((B, 3, 1, 1)),
-              np.int64(2), np.int64(2),
-              np.int64(1), np.int64(1))
+              2, 2, 1, 1)
     # Layer 5: Flatten, 3 x 1 x 1 -> 3 (rows are kept flat already)
     A5 = A4
     # Layer 6: Dropout(0.25) on 3 values a row
-    M6 = _rows(work, 24 + B * 333, B, np.int64(3))
-    A6 = _rows(work, 24 + B * 336, B, np.int64(3))
+    M6 = _rows(work, 24 + B * 333, B, 3)
+    A6 = _rows(work, 24 + B * 336, B, 3)
     for r in range(B):
         for j in range(3):
             M6[r, j] = ((1.0 / 0.75) if _uniform(rng) < 0.75 else 0.0) if drop else 1.0
             A6[r, j] = A5[r, j] * M6[r, j]
     # Layer 7: 3 -> 2
     W7 = theta[51:57].reshape((2, 3))
-    Z7 = _rows(work, 24 + B * 339, B, np.int64(2))
+    Z7 = _rows(work, 24 + B * 339, B, 2)
     np.dot(A6, W7.T, Z7)
     b7 = theta[57:59]
     for r in range(B):
@@ -572,7 +565,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, I2, A2, U3, P3, M6, A6, W7, P7, A7 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 24 + B * 341, B, np.int64(2))
+    G = _rows(work, 24 + B * 341, B, 2)
     total = _output_loss(A7, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -615,7 +608,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P7[r, j] - mean) ** 2
         diag[6, 1] = mean
         diag[6, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 24 + B * 413, B, np.int64(3))
+    dA = _rows(work, 24 + B * 413, B, 3)
     np.dot(G, W7, dA)
     G = dA
     # Back through layer 6 (Dropout)
@@ -624,10 +617,9 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
             G[r, j] *= M6[r, j]
     # Back through layer 5 (Flatten): nothing to do, rows are flat throughout
     # Back through layer 4 (AvgPool2D): G holds dF/dA4
-    dA = _rows(work, 24 + B * 341, B, np.int64(12))
+    dA = _rows(work, 24 + B * 341, B, 12)
     _avg_pool_back(G.reshape((B, 3, 1, 1)), dA.reshape((B, 3, 2, 2)),
-                   np.int64(2), np.int64(2),
-              np.int64(1), np.int64(1))
+                   2, 2, 1, 1)
     G = dA
     # Back through layer 3 (Conv2D): G holds dF/dA3
     if want_diag:
@@ -655,11 +647,11 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 grad[48 + o] += G3[r, o, s]
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     dK = np.empty((3, 2, 2, 2), dtype=G.dtype)
-    dA = _rows(work, 24 + B * 413, B, np.int64(18))
+    dA = _rows(work, 24 + B * 413, B, 18)
     _conv_backward(
         A2.reshape((B, 2, 3, 3)), K3, G.reshape((B, 3, 2, 2)), dK,
-        dA.reshape((B, 2, 3, 3)), np.int64(1), np.int64(1),
-        np.int64(0), np.int64(0), _YES)
+        dA.reshape((B, 2, 3, 3)), 1, 1,
+        0, 0, True)
     dK1 = dK.ravel()
     norm = 0.0
     for t in range(24):
@@ -680,7 +672,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         diag[2, 2] = math.sqrt(sq / (B * 12))
     G = dA
     # Back through layer 2 (MaxPool2D): G holds dF/dA2
-    dA = _rows(work, 24 + B * 341, B, np.int64(72))
+    dA = _rows(work, 24 + B * 341, B, 72)
     _max_pool_back(G.reshape((B, 2, 9)), I2.reshape((B, 2, 9)),
                    dA.reshape((B, 2, 36)))
     G = dA
@@ -715,8 +707,8 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     dK = np.empty((2, 1, 3, 3), dtype=G.dtype)
     _conv_backward(
         A0.reshape((B, 1, 6, 6)), K1, G.reshape((B, 2, 6, 6)), dK,
-        np.empty((1, 1, 1, 1), dtype=G.dtype), np.int64(1), np.int64(1),
-        np.int64(1), np.int64(1), _NO)
+        np.empty((1, 1, 1, 1), dtype=G.dtype), 1, 1,
+        1, 1, False)
     dK1 = dK.ravel()
     norm = 0.0
     for t in range(18):
@@ -750,8 +742,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, _NO,
-                       _NO, _NO, _NO, rng, diag, _NO, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
+                       False, False, False, rng, diag, False, work)
     penalty = 0.0
     for t in range(0, 18):
         penalty += theta[t] * theta[t]
@@ -776,7 +768,7 @@ def outputs(theta, stats, X):
         A0 = _rows(work, 24 + B * 485, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
-        last = _forward(theta, stats, A0, _NO, _NO, _NO, rng, work)[12]
+        last = _forward(theta, stats, A0, False, False, False, rng, work)[12]
         for r in range(B):
             Z[lo + r] = last[r]
     return Z
@@ -819,8 +811,8 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     _shuffle(order, iw)
     for lo in range(0, n, batch):
         rows = order[lo:min(lo + batch, n)]
-        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, _YES,
-                      _YES, _YES, _YES, rng, diag, _NO, work)
+        value = _step(theta, stats, X, y, rows, l2, 1.0 / rows.shape[0], grad, True,
+                      True, True, True, rng, diag, False, work)
         running += value * rows.shape[0] / n
         iw[0] += 1
         bias1 = 1.0 - beta1 ** iw[0]
@@ -830,6 +822,6 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
     if diag_rows.shape[0] > 0:
-        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, _YES,
-                          _YES, _NO, _NO, rng, diag, _YES)
+        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
+                          True, False, False, rng, diag, True)
     return running

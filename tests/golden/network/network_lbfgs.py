@@ -21,11 +21,6 @@ import numpy as np
 from numba import njit
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-# Flags and sizes are passed between the module's functions as these typed values (np.bool_, np.int64), never as
-# literal True, False or 3: Numba compiles a function once per distinct literal at its call sites, so literals
-# compiled the whole step once per caller (measured: a small convolutional net's module took about twice as long
-# to compile).
-_YES, _NO = np.bool_(True), np.bool_(False)
 # error_model="numpy": a division by zero gives inf or NaN, which the driver's
 # finite checks report, instead of a branch per division that stops LLVM from
 # vectorising the elementwise loops.
@@ -146,16 +141,16 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
-    Z1 = _rows(work, 12 + B * 0, B, np.int64(3))
+    Z1 = _rows(work, 12 + B * 0, B, 3)
     np.dot(A0, W1.T, Z1)
     b1 = theta[12:15]
     U1 = Z1
-    P1 = _rows(work, 12 + B * 3, B, np.int64(3))
+    P1 = _rows(work, 12 + B * 3, B, 3)
     act_1(U1, b1, P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[15:21].reshape((2, 3))
-    Z2 = _rows(work, 12 + B * 6, B, np.int64(2))
+    Z2 = _rows(work, 12 + B * 6, B, 2)
     np.dot(A1, W2.T, Z2)
     b2 = theta[21:23]
     for r in range(B):
@@ -194,7 +189,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     for r in range(B):
         A0[r] = X[rows[r]]
     U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 12 + B * 8, B, np.int64(2))
+    G = _rows(work, 12 + B * 8, B, 2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -235,7 +230,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P2[r, j] - mean) ** 2
         diag[1, 1] = mean
         diag[1, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 12 + B * 11, B, np.int64(3))
+    dA = _rows(work, 12 + B * 11, B, 3)
     np.dot(G, W2, dA)
     G = dA
     # Back through layer 1: G holds dF/dA1
@@ -296,8 +291,8 @@ def full_loss(theta, stats, X, y, l2, chunk):
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, _NO,
-                       _NO, _NO, _NO, rng, diag, _NO, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
+                       False, False, False, rng, diag, False, work)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -320,7 +315,7 @@ def outputs(theta, stats, X):
         A0 = _rows(work, 12 + B * 14, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
-        last = _forward(theta, stats, A0, _NO, _NO, _NO, rng, work)[5]
+        last = _forward(theta, stats, A0, False, False, False, rng, work)[5]
         for r in range(B):
             Z[lo + r] = last[r]
     return Z
@@ -347,8 +342,8 @@ def objective_and_gradient(theta, X, y, mask, l2, grad):
     work = np.empty(_work_values(min(4096, n)), dtype=X.dtype)
     for lo in range(0, n, 4096):
         rows = np.arange(lo, min(lo + 4096, n))
-        total += _step(weights, stats, X, y, rows, 0.0, 1.0 / n, part, _YES,
-                       _NO, _NO, _NO, rng, diag, _NO, work)
+        total += _step(weights, stats, X, y, rows, 0.0, 1.0 / n, part, True,
+                       False, False, False, rng, diag, False, work)
         for j in range(p):
             grad[j] += part[j]
     for j in range(p):
