@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CacheWarning, warn_user
+from . import interrupts
 
 MANIFEST = "manifest.json"  # in a generation: its files' sizes and SHA-256, written before it is named
 INCOMPLETE = "incomplete"  # in a generation: a process had to compile a function it lacks
@@ -314,6 +315,7 @@ def install() -> None:
 
         CacheImpl._locator_classes.insert(0, Locator)
         _LOCATOR.append(Locator)
+        interrupts.install()
 
 
 class _GuardedCache:
@@ -338,6 +340,14 @@ class _GuardedCache:
         pass  # Numba flushes (writes an empty index) only to recompile; a generation must stay as published
 
     def load_overload(self, sig, target_context):
+        with interrupts.guarded():  # Numba's first read sets up its runtime, which compiles
+            return self._load_overload(sig, target_context)
+
+    def save_overload(self, sig, data):
+        with interrupts.guarded():
+            self._save_overload(sig, data)
+
+    def _load_overload(self, sig, target_context):
         entry = self.entry
         if entry.role == "off":
             return None
@@ -351,7 +361,7 @@ class _GuardedCache:
             _mark_incomplete(entry)
         return found
 
-    def save_overload(self, sig, data):
+    def _save_overload(self, sig, data):
         entry = self.entry
         if entry.role != "publisher" or not entry.owned:
             return
