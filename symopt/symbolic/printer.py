@@ -42,10 +42,16 @@ class NumbaPrinter(PythonCodePrinter):
 
     printmethod = "_symopt_numba"
 
-    def __init__(self, names: dict, exp_neg_abs: str = "math"):
+    def __init__(self, names: dict, exp_neg_abs: str = "math", number_type: str | None = None):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.names = dict(names)
         self.exp_neg_abs = exp_neg_abs
+        self.number_type = number_type
+
+    def _typed(self, text: str) -> str:
+        """A number as the code's number type (``T(0.5)``), where one is given: Numba types ``2*z`` as float64
+        for a float32 ``z`` (an integer literal is int64), so a float32 loop would compute in float64."""
+        return f"{self.number_type}({text})" if self.number_type else text
 
     def _print_Symbol(self, expr):
         try:
@@ -57,13 +63,36 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_Integer(self, expr):
         if abs(expr.p) > EXACT_INT:
-            return self._as_double(expr)
-        return super()._print_Integer(expr)
+            return self._typed(self._as_double(expr))
+        return self._typed(super()._print_Integer(expr))
 
     def _print_Rational(self, expr):
         if abs(expr.p) > EXACT_INT or expr.q > EXACT_INT:
-            return self._as_double(expr)
-        return super()._print_Rational(expr)
+            return self._typed(self._as_double(expr))
+        return self._typed(super()._print_Rational(expr))
+
+    _print_Half = _print_Rational
+
+    def _print_Zero(self, expr):
+        return self._typed("0")
+
+    def _print_Float(self, expr):
+        return self._typed(super()._print_Float(expr))
+
+    def _print_Pi(self, expr):
+        return self._typed(super()._print_Pi(expr))
+
+    def _print_Exp1(self, expr):
+        return self._typed(super()._print_Exp1(expr))
+
+    def _print_NaN(self, expr):
+        return self._typed("math.nan")
+
+    def _print_Infinity(self, expr):
+        return self._typed("math.inf")
+
+    def _print_NegativeInfinity(self, expr):
+        return self._typed("-math.inf")
 
     def _as_double(self, number):
         """A number whose integers Numba cannot type (it types an integer literal as int64; 10**300 is
@@ -98,12 +127,13 @@ class NumbaPrinter(PythonCodePrinter):
         evaluator, :func:`symopt.symbolic.numeric._np_heaviside`)."""
         x = f"({self._print(expr.args[0])})"
         at_zero = self._print(sp.Float(expr.args[1]) if len(expr.args) > 1 else sp.Float(0.5))
-        return f"(1.0 if {x} > 0.0 else (0.0 if {x} < 0.0 else ({at_zero} if {x} == 0.0 else {x})))"
+        one, zero = self._typed("1.0"), self._typed("0.0")
+        return f"({one} if {x} > {zero} else ({zero} if {x} < {zero} else ({at_zero} if {x} == {zero} else {x})))"
 
     def _print_Piecewise(self, expr):
         """The pairs as nested conditional expressions, first match wins; NaN where no condition holds (Python's
         printer would give None there, which Numba cannot type with a float)."""
-        out = "math.nan"
+        out = self._typed("math.nan")
         for value, condition in reversed(expr.args):
             if condition == sp.true:
                 out = f"({self._print(value)})"
@@ -155,6 +185,12 @@ class NumbaPrinter(PythonCodePrinter):
         if exp.is_Integer and 2 <= int(exp) <= 4 and base.is_Symbol:
             # x*x is exact and cheaper than a call to pow
             return "(" + "*".join([self._print(base)] * int(exp)) + ")"
+        if self.number_type and exp.is_Integer:  # an integer power keeps its base's type: not T(3)
+            if exp == -1:
+                return f"{self._typed('1')}/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
+            return f"{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}**{int(exp)}"
+        if self.number_type and exp == -sp.S.Half:
+            return f"{self._typed('1')}/math.sqrt({self._print(base)})"
         return super()._print_Pow(expr, rational=rational)
 
     def _print_not_supported(self, expr):
@@ -279,8 +315,12 @@ def _sigmoid_products(product: sp.Expr) -> sp.Expr:
     return sp.Mul(*[b ** e for b, e in powers.items()]) if changed else product
 
 
-def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "math"):
+def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "math",
+                number_type: str | None = None):
     """Stable forms (:func:`print_forms`), ``cse``, then print: ``([(temp, code)...], [code per expr])``.
+
+    ``number_type``: the name of the code's number type (``T = Z.dtype.type`` in the network's elementwise
+    loops), which every number is printed through (``T(2)*z``), so a float32 loop computes in float32.
 
     ``exp_neg_abs="inline"`` prints ``exp(-|z|)`` as a call to the module's own
     branch-free ``_exp_neg_abs`` (codegen/templates/kernels/exp_neg_abs.py.jinja), for
@@ -292,7 +332,7 @@ def print_block(exprs, names: dict, temp_prefix: str = "t", exp_neg_abs: str = "
     local = dict(names)
     for sym, _ in replacements:
         local[sym] = sym.name
-    printer = NumbaPrinter(local, exp_neg_abs)
+    printer = NumbaPrinter(local, exp_neg_abs, number_type)
     lines = [(sym.name, printer.doprint(value)) for sym, value in replacements]
     return lines, [printer.doprint(e) for e in reduced]
 

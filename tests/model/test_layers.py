@@ -194,7 +194,7 @@ def test_generated_exp_neg_abs_is_accurate_and_keeps_nan(rng):
     0 below 2**-1022, NaN for NaN (so the driver's finite checks still see it)."""
     objective, _, _ = small_problem("cross_entropy", "tanh", rng)
     rendered, module, _ = train.load(objective, symopt.derive(objective), Adam())
-    assert "_exp_neg_abs(2*z)" in rendered.source  # tanh's stable form uses it
+    assert "_exp_neg_abs(T(2)*z)" in rendered.source  # tanh's stable form uses it
     z = np.concatenate([rng.uniform(-800, 800, 20_000), rng.uniform(-5, 5, 20_000),
                         [0.0, -0.0, 1e-300, 708.39, -708.39, 708.4, 745.0, 1e300, np.inf, -np.inf]])
     got = np.array([module._exp_neg_abs(v) for v in z])

@@ -33,14 +33,24 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 # scale 2**k written into the exponent bits: within 2 ulp of exp(-|z|) for
 # results >= 2**-1022, 0 below, NaN for NaN. Compiled without "reassoc" so the
 # two-part reduction keeps its precision; LLVM still inlines it into callers.
+# A float32 z takes the float32 branch (chosen when Numba compiles, by type):
+# the same steps with float32 constants (ln2 split so that k * _LN2_HI_32 is
+# exact) and the degree-7 polynomial (truncation < 6e-9), within 2 ulp for
+# results >= 2**-126; in float32 the loops run twice as many values at a time.
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_LIMIT = -708.3964185322641  # log(2**-1022): the smallest normal result
+_LOG2E_32 = np.float32(1.4426950408889634)
+_LN2_HI_32 = np.float32(0.693359375)
+_LN2_LO_32 = np.float32(-2.12194440e-4)
+_EXP_LIMIT_32 = np.float32(-87.33654475)  # log(2**-126)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _exp_neg_abs(z):
+    if isinstance(z, np.float32):
+        return _exp_neg_abs_32(z)
     x = -abs(z)
     xc = x if not (x < _EXP_LIMIT) else _EXP_LIMIT  # NaN passes through
     k = math.floor(xc * _LOG2E + 0.5)
@@ -64,25 +74,46 @@ def _exp_neg_abs(z):
     return e if not (x < _EXP_LIMIT) else 0.0
 
 
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _exp_neg_abs_32(z):
+    x = -abs(z)
+    xc = x if not (x < _EXP_LIMIT_32) else _EXP_LIMIT_32  # NaN passes through
+    k = np.floor(xc * _LOG2E_32 + np.float32(0.5))
+    r = (xc - k * _LN2_HI_32) - k * _LN2_LO_32
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    bits = (np.int32(k) + np.int32(127)) << np.int32(23)
+    e = p * np.int32(bits).view(np.float32)
+    return e if not (x < _EXP_LIMIT_32) else np.float32(0.0)
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def act_1(Z, bias, A):
     """Layer 1: Z += bias (in place), then a = tanh(z), in one pass."""
     for i in range(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision: a float32 layer computes in float32
         for j in range(Z.shape[1]):
             z = Z[i, j] + bias[j]
             Z[i, j] = z
-            u0 = _exp_neg_abs(2*z)
-            u1 = (u0 - 1)/(u0 + 1)
-            A[i, j] = ((-u1) if (z >= 0) else (u1))
+            u0 = _exp_neg_abs(T(2)*z)
+            u1 = (u0 + T(-1))/(u0 + T(1))
+            A[i, j] = ((-u1) if (z >= T(0)) else (u1))
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def dact_1(Z, A, G):
     """G *= da/dz of layer 1, da/dz = 1 - tanh(z)**2."""
     for i in range(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision
         for j in range(Z.shape[1]):
             a = A[i, j]
-            G[i, j] *= 1 - (a*a)
+            G[i, j] *= T(1) - (a*a)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -122,9 +153,9 @@ def _rows(work, at, B, width):
 
 @njit(cache=True, error_model="numpy")
 def _work_values(B):
-    """Values in the workspace of a step on B rows: 12 for the largest weight gradient, then
-    24 a row (every layer's forward arrays, the inputs, two buffers for dF/dA)."""
-    return 12 + B * 24
+    """Values in the workspace of a step on B rows: 24 a row (every layer's forward
+    arrays, the inputs, two buffers for dF/dA; the weight gradients are written straight into grad)."""
+    return B * 24
 
 
 @njit(cache=True, error_model="numpy")
@@ -140,15 +171,15 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     B = A0.shape[0]
     # Layer 1: 4 -> 3
     W1 = theta[0:12].reshape((3, 4))
-    Z1 = _rows(work, 12 + B * 0, B, 3)
+    Z1 = _rows(work, B * 0, B, 3)
     np.dot(A0, W1.T, Z1)
     b1 = theta[12:15]
     for r in range(B):
         for j in range(3):
             Z1[r, j] += b1[j]
-    H1 = _rows(work, 12 + B * 3, B, 3)  # the normalised z
+    H1 = _rows(work, B * 3, B, 3)  # the normalised z
     inv1 = np.empty(3, dtype=A0.dtype)
-    U1 = _rows(work, 12 + B * 6, B, 3)
+    U1 = _rows(work, B * 6, B, 3)
     for j in range(3):
         if batch_stats:
             mu = 0.0
@@ -169,12 +200,12 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
         for r in range(B):
             H1[r, j] = (Z1[r, j] - mu) * inv1[j]
             U1[r, j] = theta[15 + j] * H1[r, j] + theta[18 + j]
-    P1 = _rows(work, 12 + B * 9, B, 3)
+    P1 = _rows(work, B * 9, B, 3)
     act_1(U1, np.zeros(3, dtype=A0.dtype), P1)
     A1 = P1
     # Layer 2: 3 -> 2
     W2 = theta[21:27].reshape((2, 3))
-    Z2 = _rows(work, 12 + B * 12, B, 2)
+    Z2 = _rows(work, B * 12, B, 2)
     np.dot(A1, W2.T, Z2)
     b2 = theta[27:29]
     for r in range(B):
@@ -209,11 +240,11 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     every step of an epoch.
     """
     B = rows.shape[0]
-    A0 = _rows(work, 12 + B * 20, B, X.shape[1])
+    A0 = _rows(work, B * 20, B, X.shape[1])
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, A1, W2, P2, A2 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 12 + B * 14, B, 2)
+    G = _rows(work, B * 14, B, 2)
     total = _output_loss(A2, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -228,20 +259,20 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         for j in range(G.shape[1]):
             G[r, j] *= scale
     # Back through layer 2: G holds dF/dA2
-    gW = work[:6].reshape((2, 3))
-    np.dot(G.T, A1, gW)
-    norm = 0.0
-    for o in range(2):
-        for j in range(3):
-            t = 21 + o * 3 + j
-            grad[t] = gW[o, j] + 2.0 * l2 * theta[t]
-            norm += grad[t] * grad[t]
+    # The weight gradient written by BLAS straight into grad (no copy), the penalty's part added after
+    np.dot(G.T, A1, grad[21:27].reshape((2, 3)))
+    if l2 != 0.0:
+        for t in range(21, 27):
+            grad[t] += 2.0 * l2 * theta[t]
     for o in range(2):
         grad[27 + o] = 0.0
     for r in range(B):  # row by row: G is stored by rows
         for o in range(2):
             grad[27 + o] += G[r, o]
     if want_diag:
+        norm = 0.0
+        for t in range(21, 27):
+            norm += grad[t] * grad[t]
         diag[1, 0] = math.sqrt(norm)
         mean = 0.0
         for r in range(B):
@@ -254,7 +285,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P2[r, j] - mean) ** 2
         diag[1, 1] = mean
         diag[1, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 12 + B * 17, B, 3)
+    dA = _rows(work, B * 17, B, 3)
     np.dot(G, W2, dA)
     G = dA
     # Back through layer 1: G holds dF/dA1
@@ -290,20 +321,20 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         else:
             for r in range(B):
                 G[r, j] = gamma * inv1[j] * G[r, j]
-    gW = work[:12].reshape((3, 4))
-    np.dot(G.T, A0, gW)
-    norm = 0.0
-    for o in range(3):
-        for j in range(4):
-            t = 0 + o * 4 + j
-            grad[t] = gW[o, j] + 2.0 * l2 * theta[t]
-            norm += grad[t] * grad[t]
+    # The weight gradient written by BLAS straight into grad (no copy), the penalty's part added after
+    np.dot(G.T, A0, grad[0:12].reshape((3, 4)))
+    if l2 != 0.0:
+        for t in range(0, 12):
+            grad[t] += 2.0 * l2 * theta[t]
     for o in range(3):
         grad[12 + o] = 0.0
     for r in range(B):  # row by row: G is stored by rows
         for o in range(3):
             grad[12 + o] += G[r, o]
     if want_diag:
+        norm = 0.0
+        for t in range(0, 12):
+            norm += grad[t] * grad[t]
         diag[0, 0] = math.sqrt(norm)
         mean = 0.0
         for r in range(B):
@@ -352,7 +383,7 @@ def outputs(theta, stats, X):
     rng = np.ones(1, dtype=np.int64)
     for lo in range(0, n, 4096):
         B = min(lo + 4096, n) - lo
-        A0 = _rows(work, 12 + B * 20, B, X.shape[1])
+        A0 = _rows(work, B * 20, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
         last = _forward(theta, stats, A0, False, False, False, rng, work)[7]

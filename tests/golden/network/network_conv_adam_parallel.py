@@ -35,14 +35,24 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 # scale 2**k written into the exponent bits: within 2 ulp of exp(-|z|) for
 # results >= 2**-1022, 0 below, NaN for NaN. Compiled without "reassoc" so the
 # two-part reduction keeps its precision; LLVM still inlines it into callers.
+# A float32 z takes the float32 branch (chosen when Numba compiles, by type):
+# the same steps with float32 constants (ln2 split so that k * _LN2_HI_32 is
+# exact) and the degree-7 polynomial (truncation < 6e-9), within 2 ulp for
+# results >= 2**-126; in float32 the loops run twice as many values at a time.
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_LIMIT = -708.3964185322641  # log(2**-1022): the smallest normal result
+_LOG2E_32 = np.float32(1.4426950408889634)
+_LN2_HI_32 = np.float32(0.693359375)
+_LN2_LO_32 = np.float32(-2.12194440e-4)
+_EXP_LIMIT_32 = np.float32(-87.33654475)  # log(2**-126)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _exp_neg_abs(z):
+    if isinstance(z, np.float32):
+        return _exp_neg_abs_32(z)
     x = -abs(z)
     xc = x if not (x < _EXP_LIMIT) else _EXP_LIMIT  # NaN passes through
     k = math.floor(xc * _LOG2E + 0.5)
@@ -64,6 +74,25 @@ def _exp_neg_abs(z):
     bits = (np.int64(np.int32(k)) + 1023) << 52
     e = p * np.int64(bits).view(np.float64)
     return e if not (x < _EXP_LIMIT) else 0.0
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _exp_neg_abs_32(z):
+    x = -abs(z)
+    xc = x if not (x < _EXP_LIMIT_32) else _EXP_LIMIT_32  # NaN passes through
+    k = np.floor(xc * _LOG2E_32 + np.float32(0.5))
+    r = (xc - k * _LN2_HI_32) - k * _LN2_LO_32
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    bits = (np.int32(k) + np.int32(127)) << np.int32(23)
+    e = p * np.int32(bits).view(np.float32)
+    return e if not (x < _EXP_LIMIT_32) else np.float32(0.0)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
@@ -383,20 +412,22 @@ def act_1(Z, bias, A):
     """Layer 1: Z += bias per channel (in place), then a = Piecewise((z, z > 0), (0, True)), in one pass over
     (batch, channels, positions)."""
     for i in prange(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision: a float32 layer computes in float32
         for c in range(Z.shape[1]):
             for s in range(Z.shape[2]):
                 z = Z[i, c, s] + bias[c]
                 Z[i, c, s] = z
-                A[i, c, s] = ((z) if (z > 0) else (0))
+                A[i, c, s] = ((z) if (z > T(0)) else (T(0)))
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def dact_1(Z, A, G):
     """G *= da/dz of layer 1, da/dz = Piecewise((1, z > 0), (0, True))."""
     for i in prange(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision
         for j in range(Z.shape[1]):
             z = Z[i, j]
-            G[i, j] *= ((1) if (z > 0) else (0))
+            G[i, j] *= ((T(1)) if (z > T(0)) else (T(0)))
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
@@ -404,22 +435,24 @@ def act_3(Z, bias, A):
     """Layer 3: Z += bias per channel (in place), then a = tanh(z), in one pass over
     (batch, channels, positions)."""
     for i in prange(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision: a float32 layer computes in float32
         for c in range(Z.shape[1]):
             for s in range(Z.shape[2]):
                 z = Z[i, c, s] + bias[c]
                 Z[i, c, s] = z
-                u0 = _exp_neg_abs(2*z)
-                u1 = (u0 - 1)/(u0 + 1)
-                A[i, c, s] = ((-u1) if (z >= 0) else (u1))
+                u0 = _exp_neg_abs(T(2)*z)
+                u1 = (u0 + T(-1))/(u0 + T(1))
+                A[i, c, s] = ((-u1) if (z >= T(0)) else (u1))
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def dact_3(Z, A, G):
     """G *= da/dz of layer 3, da/dz = 1 - tanh(z)**2."""
     for i in prange(Z.shape[0]):
+        T = Z.dtype.type  # numbers in the arrays' precision
         for j in range(Z.shape[1]):
             a = A[i, j]
-            G[i, j] *= 1 - (a*a)
+            G[i, j] *= T(1) - (a*a)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -459,9 +492,9 @@ def _rows(work, at, B, width):
 
 @njit(cache=True, error_model="numpy")
 def _work_values(B):
-    """Values in the workspace of a step on B rows: 24 for the largest weight gradient, then
-    521 a row (every layer's forward arrays, the inputs, two buffers for dF/dA)."""
-    return 24 + B * 521
+    """Values in the workspace of a step on B rows: 521 a row (every layer's forward
+    arrays, the inputs, two buffers for dF/dA; the weight gradients are written straight into grad)."""
+    return B * 521
 
 
 @njit(cache=True, error_model="numpy")
@@ -478,55 +511,55 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     # Layer 1: Conv2D, 1 x 6 x 6 -> 2 x 6 x 6
     K1 = theta[0:18].reshape((2, 1, 3, 3))
     b1 = theta[18:20]
-    Z1 = _rows(work, 24 + B * 0, B, 72)
+    Z1 = _rows(work, B * 0, B, 72)
     _conv_forward(
         A0.reshape((B, 1, 6, 6)), K1, Z1.reshape((B, 2, 6, 6)),
         1, 1, 1, 1)
     _channel_bias(Z1.reshape((B, 2, 36)), b1)
-    H1 = _rows(work, 24 + B * 72, B, 72)  # the normalised z
+    H1 = _rows(work, B * 72, B, 72)  # the normalised z
     inv1 = np.empty(2, dtype=A0.dtype)
-    U1 = _rows(work, 24 + B * 144, B, 72)
+    U1 = _rows(work, B * 144, B, 72)
     _channel_norm(Z1.reshape((B, 2, 36)), theta[20:22],
                   theta[22:24], stats[0:2],
                   stats[2:4], H1.reshape((B, 2, 36)), inv1,
                   U1.reshape((B, 2, 36)), batch_stats, update_stats)
-    P1 = _rows(work, 24 + B * 216, B, 72)
+    P1 = _rows(work, B * 216, B, 72)
     act_1(U1.reshape((B, 2, 36)), np.zeros(2, dtype=A0.dtype),
           P1.reshape((B, 2, 36)))
     A1 = P1
     # Layer 2: MaxPool2D, 2 x 6 x 6 -> 2 x 3 x 3
-    A2 = _rows(work, 24 + B * 288, B, 18)
+    A2 = _rows(work, B * 288, B, 18)
     I2 = np.empty((B, 18), dtype=np.int64)
     _max_pool(A1.reshape((B, 2, 6, 6)), A2.reshape((B, 2, 3, 3)),
               I2.reshape((B, 2, 3, 3)), 2, 2, 2, 2)
     # Layer 3: Conv2D, 2 x 3 x 3 -> 3 x 2 x 2
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     b3 = theta[48:51]
-    Z3 = _rows(work, 24 + B * 306, B, 12)
+    Z3 = _rows(work, B * 306, B, 12)
     _conv_forward(
         A2.reshape((B, 2, 3, 3)), K3, Z3.reshape((B, 3, 2, 2)),
         1, 1, 0, 0)
     U3 = Z3
-    P3 = _rows(work, 24 + B * 318, B, 12)
+    P3 = _rows(work, B * 318, B, 12)
     act_3(U3.reshape((B, 3, 4)), b3,
           P3.reshape((B, 3, 4)))
     A3 = P3
     # Layer 4: AvgPool2D, 3 x 2 x 2 -> 3 x 1 x 1
-    A4 = _rows(work, 24 + B * 330, B, 3)
+    A4 = _rows(work, B * 330, B, 3)
     _avg_pool(A3.reshape((B, 3, 2, 2)), A4.reshape((B, 3, 1, 1)),
               2, 2, 1, 1)
     # Layer 5: Flatten, 3 x 1 x 1 -> 3 (rows are kept flat already)
     A5 = A4
     # Layer 6: Dropout(0.25) on 3 values a row
-    M6 = _rows(work, 24 + B * 333, B, 3)
-    A6 = _rows(work, 24 + B * 336, B, 3)
+    M6 = _rows(work, B * 333, B, 3)
+    A6 = _rows(work, B * 336, B, 3)
     for r in range(B):
         for j in range(3):
             M6[r, j] = ((1.0 / 0.75) if _uniform(rng) < 0.75 else 0.0) if drop else 1.0
             A6[r, j] = A5[r, j] * M6[r, j]
     # Layer 7: 3 -> 2
     W7 = theta[51:57].reshape((2, 3))
-    Z7 = _rows(work, 24 + B * 339, B, 2)
+    Z7 = _rows(work, B * 339, B, 2)
     np.dot(A6, W7.T, Z7)
     b7 = theta[57:59]
     for r in range(B):
@@ -561,11 +594,11 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
     every step of an epoch.
     """
     B = rows.shape[0]
-    A0 = _rows(work, 24 + B * 485, B, X.shape[1])
+    A0 = _rows(work, B * 485, B, X.shape[1])
     for r in range(B):
         A0[r] = X[rows[r]]
     H1, inv1, U1, P1, I2, A2, U3, P3, M6, A6, W7, P7, A7 = _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work)
-    G = _rows(work, 24 + B * 341, B, 2)
+    G = _rows(work, B * 341, B, 2)
     total = _output_loss(A7, y, rows, G, want_grad) * scale
     penalty = 0.0
     if l2 != 0.0:
@@ -582,20 +615,20 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         for j in range(G.shape[1]):
             G[r, j] *= scale
     # Back through layer 7: G holds dF/dA7
-    gW = work[:6].reshape((2, 3))
-    np.dot(G.T, A6, gW)
-    norm = 0.0
-    for o in range(2):
-        for j in range(3):
-            t = 51 + o * 3 + j
-            grad[t] = gW[o, j] + 2.0 * l2 * theta[t]
-            norm += grad[t] * grad[t]
+    # The weight gradient written by BLAS straight into grad (no copy), the penalty's part added after
+    np.dot(G.T, A6, grad[51:57].reshape((2, 3)))
+    if l2 != 0.0:
+        for t in range(51, 57):
+            grad[t] += 2.0 * l2 * theta[t]
     for o in range(2):
         grad[57 + o] = 0.0
     for r in range(B):  # row by row: G is stored by rows
         for o in range(2):
             grad[57 + o] += G[r, o]
     if want_diag:
+        norm = 0.0
+        for t in range(51, 57):
+            norm += grad[t] * grad[t]
         diag[6, 0] = math.sqrt(norm)
         mean = 0.0
         for r in range(B):
@@ -608,7 +641,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 sq += (P7[r, j] - mean) ** 2
         diag[6, 1] = mean
         diag[6, 2] = math.sqrt(sq / (B * 2))
-    dA = _rows(work, 24 + B * 413, B, 3)
+    dA = _rows(work, B * 413, B, 3)
     np.dot(G, W7, dA)
     G = dA
     # Back through layer 6 (Dropout)
@@ -617,7 +650,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
             G[r, j] *= M6[r, j]
     # Back through layer 5 (Flatten): nothing to do, rows are flat throughout
     # Back through layer 4 (AvgPool2D): G holds dF/dA4
-    dA = _rows(work, 24 + B * 341, B, 12)
+    dA = _rows(work, B * 341, B, 12)
     _avg_pool_back(G.reshape((B, 3, 1, 1)), dA.reshape((B, 3, 2, 2)),
                    2, 2, 1, 1)
     G = dA
@@ -647,7 +680,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                 grad[48 + o] += G3[r, o, s]
     K3 = theta[24:48].reshape((3, 2, 2, 2))
     dK = np.empty((3, 2, 2, 2), dtype=G.dtype)
-    dA = _rows(work, 24 + B * 413, B, 18)
+    dA = _rows(work, B * 413, B, 18)
     _conv_backward(
         A2.reshape((B, 2, 3, 3)), K3, G.reshape((B, 3, 2, 2)), dK,
         dA.reshape((B, 2, 3, 3)), 1, 1,
@@ -672,7 +705,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
         diag[2, 2] = math.sqrt(sq / (B * 12))
     G = dA
     # Back through layer 2 (MaxPool2D): G holds dF/dA2
-    dA = _rows(work, 24 + B * 341, B, 72)
+    dA = _rows(work, B * 341, B, 72)
     _max_pool_back(G.reshape((B, 2, 9)), I2.reshape((B, 2, 9)),
                    dA.reshape((B, 2, 36)))
     G = dA
@@ -765,7 +798,7 @@ def outputs(theta, stats, X):
     rng = np.ones(1, dtype=np.int64)
     for lo in range(0, n, 2048):
         B = min(lo + 2048, n) - lo
-        A0 = _rows(work, 24 + B * 485, B, X.shape[1])
+        A0 = _rows(work, B * 485, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
         last = _forward(theta, stats, A0, False, False, False, rng, work)[12]
