@@ -47,8 +47,11 @@ def test_nested_guards_raise_once_at_the_innermost_and_a_propagating_interrupt_i
             with interrupts.guarded():
                 _Dropper()
     assert caught.value.__context__ is None  # one interrupt, not one raised while handling another
-    with interrupts.guarded():  # nothing pending after
-        pass
+    left = []
+    with interrupts.guarded():  # nothing pending after: this guard is entered and left without an interrupt
+        left.append(signal.getsignal(signal.SIGINT))
+    assert left[0] is not signal.default_int_handler  # the guard's handler was in place inside
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # and Python's is back after
 
 
 def test_a_handler_that_is_not_pythons_is_left_alone():
