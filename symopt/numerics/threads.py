@@ -70,14 +70,19 @@ def _numba_threads() -> int:
 
 
 def _threadpoolctl_limit() -> int | None:
-    """The smallest thread count a ``threadpoolctl`` limit in force sets for OpenMP or BLAS, if threadpoolctl is
-    in use in this process (it is not imported here otherwise)."""
+    """The smallest thread count a ``threadpoolctl`` limit in force sets for BLAS (``threadpool_limits(n)``, or with
+    ``user_api="blas"``), if threadpoolctl is in use in this process (it is not imported here otherwise).
+
+    OpenMP runtimes are not read: Numba's threads do not follow their settings (measured: ``omp_set_num_threads(1)``
+    on the libgomp Numba's pool runs on left a parallel loop on two threads), and their counts say what other
+    libraries chose for themselves (PyTorch sets its runtime to the physical cores). Seen in this test suite: after
+    a test on a Dask ``LocalCluster``, one of three OpenMP runtimes in the process reported one thread for the rest
+    of the session, so every later network there took the serial path (and CI's tests of the parallel one failed)."""
     if "threadpoolctl" not in sys.modules:
         return None
     import threadpoolctl
 
-    counts = [info.get("num_threads") for info in threadpoolctl.threadpool_info()
-              if info.get("user_api") in ("openmp", "blas")]
+    counts = [info.get("num_threads") for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
     counts = [int(c) for c in counts if isinstance(c, int) and c > 0]
     return min(counts) if counts else None
 
@@ -156,11 +161,8 @@ def one_blas_thread(work: int):
     if work < PARALLEL_MIN_WORK:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with _blas_limit(1):
         yield
-
 
 
 @contextlib.contextmanager
@@ -173,6 +175,26 @@ def blas_threads(budget: int):
     if budget >= (os.cpu_count() or 1):
         yield
         return
+    with _blas_limit(max(1, budget)):
+        yield
+
+
+#: The BLAS limits entered and not yet left, in every thread, and the ``threadpoolctl`` limiter that holds the
+#: thread counts from before the first (restored when the last is left). OpenBLAS's thread count is one setting
+#: for the whole process: two threads that each entered and left a ``threadpool_limits`` of their own, overlapping
+#: (a Dask task's solve beside another's), left the process at one BLAS thread for good, since the second
+#: restores what it found on entry, the first one's limit.
+_BLAS_LIMITS: list[int] = []
+_BLAS_ORIGINAL = None
+_BLAS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _blas_limit(count: int):
+    """Hold BLAS to at most ``count`` threads while the enclosed code runs, however limits of other threads
+    overlap it: the tightest limit in force applies, and the thread counts from before the first come back when
+    the last is left."""
+    global _BLAS_ORIGINAL
     from threadpoolctl import threadpool_limits
 
     # Numba's np.dot calls SciPy's OpenBLAS, a library apart from NumPy's that is loaded at the first compiled
@@ -180,5 +202,20 @@ def blas_threads(budget: int):
     # run 24 ms a step with SciPy's OpenBLAS left at two threads, 10 ms with it held to one).
     with contextlib.suppress(ImportError):
         import scipy.linalg.cython_blas  # noqa: F401
-    with threadpool_limits(max(1, budget), user_api="blas"):
+
+    with _BLAS_LOCK:
+        if not _BLAS_LIMITS:
+            _BLAS_ORIGINAL = threadpool_limits(count, user_api="blas")
+        elif count < min(_BLAS_LIMITS):
+            threadpool_limits(count, user_api="blas")
+        _BLAS_LIMITS.append(count)
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_LIMITS.remove(count)
+            if not _BLAS_LIMITS:
+                _BLAS_ORIGINAL.restore_original_limits()
+                _BLAS_ORIGINAL = None
+            elif count < min(_BLAS_LIMITS):
+                threadpool_limits(min(_BLAS_LIMITS), user_api="blas")

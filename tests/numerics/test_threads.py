@@ -164,3 +164,81 @@ def test_a_warm_cache_is_used_from_the_first_solve_and_a_cold_one_waits(tmp_path
     _python(curve.format(backend="numba"), tmp_path / "warm")  # compiles into the folder
     warm = _python(curve.format(backend="auto"), tmp_path / "warm")
     assert "backend: numba" in warm, warm
+
+
+def test_blas_limits_of_overlapping_threads_give_the_threads_back(monkeypatch):
+    """Two threads' solves hold BLAS to one thread, overlapping: the first leaves while the second runs, the second
+    leaves last. BLAS stays at one thread until the second leaves and has its threads back after; with a
+    ``threadpool_limits`` per thread, the second restored the first's limit and the process kept one BLAS thread
+    for good. What symopt asks of BLAS is recorded by a stand-in for ``threadpool_limits`` that keeps the count as
+    OpenBLAS keeps it, one for the process (OpenBLAS 0.3.31 itself, once its count was set from the main thread,
+    ignores counts set from other threads: measured, so the real library cannot show this here)."""
+    import threading
+
+    import threadpoolctl
+
+    blas = {"threads": 2}
+
+    class Limits:
+        def __init__(self, limits=None, user_api=None):
+            self.original = blas["threads"]
+            blas["threads"] = limits
+
+        def restore_original_limits(self):
+            blas["threads"] = self.original
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.restore_original_limits()
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", Limits)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    first_in, second_in, first_out, inside = threading.Event(), threading.Event(), threading.Event(), []
+
+    def first():
+        with threads.blas_threads(1):
+            first_in.set()
+            second_in.wait()
+            inside.append(("first", blas["threads"]))
+        first_out.set()
+
+    def second():
+        first_in.wait()
+        with threads.blas_threads(1):
+            second_in.set()
+            first_out.wait()
+            inside.append(("second, alone", blas["threads"]))
+
+    workers = [threading.Thread(target=first), threading.Thread(target=second)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(inside) == [("first", 1), ("second, alone", 1)]
+    assert blas["threads"] == 2
+
+
+def test_an_openmp_runtimes_own_setting_is_not_the_budget():
+    """OpenMP runtimes' thread counts say what other libraries chose (PyTorch sets its runtime to the physical
+    cores; one loaded under a Dask nanny's OMP_NUM_THREADS=1 reports 1) and Numba's threads do not follow them: the
+    budget stays Numba's, while a limit on BLAS (``threadpool_limits(1)`` sets it too) lowers it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numba
+
+    @numba.njit(parallel=True)
+    def loads_numbas_openmp(n):
+        total = 0.0
+        for i in numba.prange(n):
+            total += i
+        return total
+
+    loads_numbas_openmp(4)
+    numbas = threads._numba_threads()
+    if not any(info["user_api"] == "openmp" for info in threadpoolctl.threadpool_info()):
+        pytest.skip("no OpenMP runtime in this process (Numba's threading layer is not OpenMP)")
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert threads.thread_budget() == min(numbas, os.cpu_count() or 1)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert threads.thread_budget() == 1
