@@ -771,10 +771,11 @@ def full_loss(theta, stats, X, y, l2, chunk):
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((7, 5))
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
+    off = np.bool_(False)  # a typed flag: this pass shares loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
-                       False, False, False, rng, diag, False, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, off,
+                       off, off, off, rng, diag, off, work)
     penalty = 0.0
     for t in range(0, 18):
         penalty += theta[t] * theta[t]
@@ -852,7 +853,8 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[j] = beta1 * fw[j] + (1.0 - beta1) * grad[j]
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
-    if diag_rows.shape[0] > 0:
-        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, True,
-                          True, False, False, rng, diag, True)
+    if diag_rows.shape[0] > 0:  # typed flags: the _step loss_and_gradient runs from Python (literals compile another)
+        on, off = np.bool_(True), np.bool_(False)
+        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, on,
+                          on, off, off, rng, diag, on)
     return running

@@ -320,10 +320,11 @@ def full_loss(theta, stats, X, y, l2, chunk):
     rng = np.ones(1, dtype=np.int64)
     diag = np.zeros((2, 5))
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
+    off = np.bool_(False)  # a typed flag: this pass shares loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, False,
-                       False, False, False, rng, diag, False, work)
+        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, off,
+                       off, off, off, rng, diag, off, work)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -371,10 +372,11 @@ def objective_and_gradient(theta, X, y, mask, l2, grad):
         grad[j] = 0.0
     total = 0.0
     work = np.empty(_work_values(min(4096, n)), dtype=X.dtype)
+    on, off = np.bool_(True), np.bool_(False)  # typed flags: loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, 4096):
         rows = np.arange(lo, min(lo + 4096, n))
-        total += _step(weights, stats, X, y, rows, 0.0, 1.0 / n, part, True,
-                       False, False, False, rng, diag, False, work)
+        total += _step(weights, stats, X, y, rows, 0.0, 1.0 / n, part, on,
+                       off, off, off, rng, diag, off, work)
         for j in range(p):
             grad[j] += part[j]
     for j in range(p):
