@@ -797,12 +797,13 @@ def outputs(theta, stats, X):
     Z = np.empty((n, 2), dtype=X.dtype)
     work = np.empty(_work_values(min(2048, n)), dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
+    off = np.bool_(False)  # a typed flag: the _forward of loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, 2048):
         B = min(lo + 2048, n) - lo
         A0 = _rows(work, B * 485, B, X.shape[1])
         for r in range(B):
             A0[r] = X[lo + r]
-        last = _forward(theta, stats, A0, False, False, False, rng, work)[12]
+        last = _forward(theta, stats, A0, off, off, off, rng, work)[12]
         for r in range(B):
             Z[lo + r] = last[r]
     return Z
