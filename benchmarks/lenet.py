@@ -8,7 +8,7 @@ The network (issue 31): 1 x 28 x 28 -> Conv2D(6, 5, padding "same", relu) -> Max
 (lr 0.01), on 6,400 images (random strokes: what is timed does not depend on the pixels).
 
 Time per step: the median of 3 epochs after a warm-up epoch, divided by the steps in an epoch. symopt's epoch is
-the generated ``train_epoch`` with no diagnostics rows (the steps alone, as PyTorch's loop), of the module and on
+the generated ``train_epoch`` (the steps alone, as PyTorch's loop; a solve's diagnostics pass comes after it), of the module and on
 the threads a solve would choose (``symopt.run.network_threads``: the parallel twin at batch 256 here); PyTorch's is the usual
 loop over shuffled minibatches (``zero_grad``, forward, ``backward``, ``step``) with ``set_num_threads`` at the
 machine's cores. Each contender runs in its own fresh process, interleaved in rounds with the order rotating; ratios
@@ -84,11 +84,9 @@ def symopt_step(X, y, batch: int, dtype: str) -> float:
     theta, stats = net.initial().astype(kind), net.initial_buffers().astype(kind)
     fw, iw = np.zeros(1, kind), np.zeros(3 + N, dtype=np.int64)
     iw[1], iw[2], iw[3:] = 1, 2, np.arange(N)
-    diag, no_rows = np.zeros((len(net.layers), 5)), np.zeros(0, dtype=np.int64)
     hyper = opt.hyper()
     with network_threads.threads_of(parallel):
-        seconds = median_epoch(lambda: module.train_epoch(theta, stats, fw, iw, Xd, yd, 0.0, hyper, batch, diag,
-                                                          no_rows))
+        seconds = median_epoch(lambda: module.train_epoch(theta, stats, fw, iw, Xd, yd, 0.0, hyper, batch))
     return seconds / -(-N // batch)
 
 

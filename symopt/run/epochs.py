@@ -174,6 +174,7 @@ class EpochLoop:
         self.batch = optimizer.batch_size or n_rows
         self.passes = -(-n_rows // self.batch)  # minibatch forward and backward passes per epoch
         self.diag_rows = np.arange(min(n_rows, DIAGNOSTIC_ROWS))
+        self.scratch = np.empty(net.size(), dtype=self.dtype)  # the diagnostics pass's gradient, not used
         self.layers = len(net.layers)
 
     def state_size(self, p: int, n: int) -> tuple[int, int]:
@@ -199,8 +200,10 @@ class EpochLoop:
             before = self.stats.copy(), self.state.copy()
             diag = np.zeros((self.layers, 5))
             hyper = self.tracker.hyper(hyper, done + k)  # the schedule's learning rate for this epoch
-            f = float(self.module.train_epoch(weights, self.stats, self.state, iw, X, y, l2, hyper, self.batch, diag,
-                                              self.diag_rows))
+            f = float(self.module.train_epoch(weights, self.stats, self.state, iw, X, y, l2, hyper, self.batch))
+            if self.diag_rows.size:  # a training-mode pass (batch statistics, dropout off) over the first rows
+                self.module.loss_and_gradient(weights, self.stats, X, y, self.diag_rows, l2, 1.0 / self.diag_rows.size,
+                                              self.scratch, True, True, False, False, iw[2:3], diag, True)
             if not (np.isfinite(f) and np.all(np.isfinite(weights))):
                 self.stats[:], self.state[:] = before
                 return int(Status.DIVERGED), k

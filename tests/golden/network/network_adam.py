@@ -353,18 +353,22 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 @njit(cache=True, error_model="numpy")
 def full_loss(theta, stats, X, y, l2, chunk):
     """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
-    theta and stats in the dtype of X."""
+    theta and stats in the dtype of X. The forward pass and the loss only: no backward pass is compiled
+    into this function (linking _step here would compile its backward pass once more)."""
     n = X.shape[0]
     total = 0.0
-    grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
-    diag = np.zeros((2, 5))
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
-    off = np.bool_(False)  # a typed flag: this pass shares loss_and_gradient's _step (a literal compiles another)
+    off = np.bool_(False)  # a typed flag: the _forward of loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, chunk):
-        rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, off,
-                       off, off, off, rng, diag, off, work)
+        B = min(lo + chunk, n) - lo
+        rows = np.arange(lo, lo + B)
+        A0 = _rows(work, B * 20, B, X.shape[1])
+        for r in range(B):
+            A0[r] = X[lo + r]
+        last = _forward(theta, stats, A0, off, off, off, rng, work)[7]
+        G = _rows(work, B * 14, B, 2)
+        total += _output_loss(last, y, rows, G, off) * (1.0 / n)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
@@ -408,13 +412,14 @@ def _shuffle(order, iw):
 
 
 @njit(cache=True, error_model="numpy")
-def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
+def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch):
     """One epoch of Adam over shuffled minibatches, in training mode.
 
     Returns the epoch's running loss: the minibatches' objectives (each on its rows before its
     step, penalty included), weighted by their rows, as PyTorch and Keras loops report it; no
-    extra pass over the data. diag is filled from a training-mode pass over diag_rows when
-    diag_rows has rows. theta, stats and fw in the dtype of X.
+    extra pass over the data. theta, stats and fw in the dtype of X. The per-layer diagnostics are
+    loss_and_gradient's, called from Python after the epoch (called here, it would link a second
+    copy of _step into this function and double its compile).
     iw = [optimizer step, shuffle state, dropout state, order...].
     """
     p = theta.shape[0]
@@ -427,6 +432,7 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
     order = iw[3:]
     rng = iw[2:3]
     grad = np.empty(p, dtype=theta.dtype)
+    diag = np.zeros((2, 5))  # the steps fill no diagnostics (want_diag False)
     work = np.empty(_work_values(min(batch, n)), dtype=X.dtype)  # every step's arrays, allocated once an epoch
     _shuffle(order, iw)
     for lo in range(0, n, batch):
@@ -441,8 +447,4 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch, diag, diag_rows):
             fw[j] = beta1 * fw[j] + (1.0 - beta1) * grad[j]
             fw[p + j] = beta2 * fw[p + j] + (1.0 - beta2) * grad[j] * grad[j]
             theta[j] -= lr * (fw[j] / bias1) / (math.sqrt(fw[p + j] / bias2) + eps)
-    if diag_rows.shape[0] > 0:  # typed flags: the _step loss_and_gradient runs from Python (literals compile another)
-        on, off = np.bool_(True), np.bool_(False)
-        loss_and_gradient(theta, stats, X, y, diag_rows, l2, 1.0 / diag_rows.shape[0], grad, on,
-                          on, off, off, rng, diag, on)
     return running

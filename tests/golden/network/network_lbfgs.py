@@ -313,18 +313,22 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 @njit(cache=True, error_model="numpy")
 def full_loss(theta, stats, X, y, l2, chunk):
     """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
-    theta and stats in the dtype of X."""
+    theta and stats in the dtype of X. The forward pass and the loss only: no backward pass is compiled
+    into this function (linking _step here would compile its backward pass once more)."""
     n = X.shape[0]
     total = 0.0
-    grad = np.empty(0, dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
-    diag = np.zeros((2, 5))
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
-    off = np.bool_(False)  # a typed flag: this pass shares loss_and_gradient's _step (a literal compiles another)
+    off = np.bool_(False)  # a typed flag: the _forward of loss_and_gradient's _step (a literal compiles another)
     for lo in range(0, n, chunk):
-        rows = np.arange(lo, min(lo + chunk, n))
-        total += _step(theta, stats, X, y, rows, 0.0, 1.0 / n, grad, off,
-                       off, off, off, rng, diag, off, work)
+        B = min(lo + chunk, n) - lo
+        rows = np.arange(lo, lo + B)
+        A0 = _rows(work, B * 14, B, X.shape[1])
+        for r in range(B):
+            A0[r] = X[lo + r]
+        last = _forward(theta, stats, A0, off, off, off, rng, work)[5]
+        G = _rows(work, B * 8, B, 2)
+        total += _output_loss(last, y, rows, G, off) * (1.0 / n)
     penalty = 0.0
     for t in range(0, 12):
         penalty += theta[t] * theta[t]
