@@ -495,7 +495,11 @@ def _work_values(B):
     return B * 521
 
 
-@njit(cache=True, error_model="numpy")
+# inline="always" (here and on _step): Numba puts the function's code into each compiled caller instead of
+# compiling it on its own as well (LLVM would otherwise optimise and generate its code once alone and again in
+# every caller it is linked into; the epoch's copy, never called alone, was a quarter of a small CNN's compile).
+# A caller's constant flags then drop the branches they turn off, as literal arguments did.
+@njit(cache=True, error_model="numpy", inline="always")
 def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     """The forward pass, written once: for each layer what the backward pass reads
     (H1, inv1, U1, P1, I2, A2, U3, P3, M6, A6, W7, P7, A7); the last, A7, is the network's outputs.
@@ -569,17 +573,17 @@ def _forward(theta, stats, A0, batch_stats, update_stats, drop, rng, work):
     return H1, inv1, U1, P1, I2, A2, U3, P3, M6, A6, W7, P7, A7
 
 
-@njit(cache=True, error_model="numpy")
 def loss_and_gradient(theta, stats, X, y, rows, l2, scale, grad, want_grad,
                       batch_stats, update_stats, drop, rng, diag, want_diag):
     """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad: _step with a
-    workspace of its own (see _step for the arguments)."""
+    workspace of its own (see _step for the arguments). Plain Python, called from Python (once per chunk of rows):
+    compiled, it would be one more function Numba links _step's code into and LLVM compiles it again for."""
     work = np.empty(_work_values(rows.shape[0]), dtype=X.dtype)
-    return _step(theta, stats, X, y, rows, l2, scale, grad, want_grad, batch_stats, update_stats, drop, rng,
-                 diag, want_diag, work)
+    return _step(theta, stats, X, y, rows, l2, scale, grad, bool(want_grad), bool(batch_stats), bool(update_stats),
+                 bool(drop), rng, diag, bool(want_diag), work)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
           batch_stats, update_stats, drop, rng, diag, want_diag, work):
     """Objective on `rows` (data part times `scale`) and, when want_grad, its gradient into grad.
@@ -770,7 +774,7 @@ def full_loss(theta, stats, X, y, l2, chunk):
     total = 0.0
     rng = np.ones(1, dtype=np.int64)
     work = np.empty(_work_values(min(chunk, n)), dtype=X.dtype)
-    off = np.bool_(False)  # a typed flag: the _forward of loss_and_gradient's _step (a literal compiles another)
+    off = np.bool_(False)  # typed: the kernels _forward calls keep the signatures _step gives them
     for lo in range(0, n, chunk):
         B = min(lo + chunk, n) - lo
         rows = np.arange(lo, lo + B)
@@ -799,7 +803,7 @@ def outputs(theta, stats, X):
     Z = np.empty((n, 2), dtype=X.dtype)
     work = np.empty(_work_values(min(2048, n)), dtype=X.dtype)
     rng = np.ones(1, dtype=np.int64)
-    off = np.bool_(False)  # a typed flag: the _forward of loss_and_gradient's _step (a literal compiles another)
+    off = np.bool_(False)  # typed: the kernels _forward calls keep the signatures _step gives them
     for lo in range(0, n, 2048):
         B = min(lo + 2048, n) - lo
         A0 = _rows(work, B * 485, B, X.shape[1])
