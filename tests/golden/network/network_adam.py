@@ -358,7 +358,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 def full_loss(theta, stats, X, y, l2, chunk):
     """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
     theta and stats in the dtype of X. The forward pass and the loss only: no backward pass is compiled
-    into this function (linking _step here would compile its backward pass once more)."""
+    into this function (_step here would bring its backward pass along)."""
     n = X.shape[0]
     total = 0.0
     rng = np.ones(1, dtype=np.int64)
@@ -422,8 +422,8 @@ def train_epoch(theta, stats, fw, iw, X, y, l2, hyper, batch):
     Returns the epoch's running loss: the minibatches' objectives (each on its rows before its
     step, penalty included), weighted by their rows, as PyTorch and Keras loops report it; no
     extra pass over the data. theta, stats and fw in the dtype of X. The per-layer diagnostics are
-    loss_and_gradient's, called from Python after the epoch (called here, it would link a second
-    copy of _step into this function and double its compile).
+    loss_and_gradient's, called from Python after the epoch (a second _step here, with the
+    diagnostics on, would double the code this function compiles).
     iw = [optimizer step, shuffle state, dropout state, order...].
     """
     p = theta.shape[0]

@@ -318,7 +318,7 @@ def _step(theta, stats, X, y, rows, l2, scale, grad, want_grad,
 def full_loss(theta, stats, X, y, l2, chunk):
     """The objective on all rows in inference mode (running statistics, no dropout), in chunks.
     theta and stats in the dtype of X. The forward pass and the loss only: no backward pass is compiled
-    into this function (linking _step here would compile its backward pass once more)."""
+    into this function (_step here would bring its backward pass along)."""
     n = X.shape[0]
     total = 0.0
     rng = np.ones(1, dtype=np.int64)
